@@ -1,0 +1,14 @@
+/*
+ * cmd_config.c - placeholder until the module lands.
+ */
+#include <stdio.h>
+
+#include "cli.h"
+
+int
+bh_cmd_config(int argc, char **argv)
+{
+	(void)argc;
+	fprintf(stderr, "bouncer: %s: not implemented yet\n", argv[0]);
+	return BH_EX_SOFTWARE;
+}

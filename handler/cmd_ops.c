@@ -1,0 +1,38 @@
+/*
+ * cmd_ops.c - placeholder until the module lands.
+ */
+#include <stdio.h>
+
+#include "cli.h"
+
+int
+bh_cmd_suppression(int argc, char **argv)
+{
+	(void)argc;
+	fprintf(stderr, "bouncer: %s: not implemented yet\n", argv[0]);
+	return BH_EX_SOFTWARE;
+}
+
+int
+bh_cmd_explain(int argc, char **argv)
+{
+	(void)argc;
+	fprintf(stderr, "bouncer: %s: not implemented yet\n", argv[0]);
+	return BH_EX_SOFTWARE;
+}
+
+int
+bh_cmd_events(int argc, char **argv)
+{
+	(void)argc;
+	fprintf(stderr, "bouncer: %s: not implemented yet\n", argv[0]);
+	return BH_EX_SOFTWARE;
+}
+
+int
+bh_cmd_stats(int argc, char **argv)
+{
+	(void)argc;
+	fprintf(stderr, "bouncer: %s: not implemented yet\n", argv[0]);
+	return BH_EX_SOFTWARE;
+}

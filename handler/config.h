@@ -1,0 +1,159 @@
+/*
+ * config.h - bouncer.yaml: load, validate, and hold the effective configuration.
+ *
+ * Config is data passed explicitly: commands load one struct bh_config and hand pointers to its
+ * parts (struct bh_imap_conf, ...) to the modules. Nothing here is global. Secrets (passwords,
+ * VERP keys) are read from files or the environment named in the YAML, never from the YAML.
+ */
+#ifndef BH_CONFIG_H
+#define BH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reason.h"
+#include "verdict.h"
+#include "verp.h"
+
+enum bh_tls_mode { BH_TLS_TLS = 0, BH_TLS_STARTTLS, BH_TLS_NONE };
+enum bh_auth_mech { BH_AUTH_LOGIN = 0, BH_AUTH_PLAIN };
+
+struct bh_imap_conf {
+	char *host;
+	int port;                  /* default 993 for tls, 143 otherwise */
+	enum bh_tls_mode tls;
+	char *ca_file;             /* NULL: system store */
+	bool verify_cert;          /* default true */
+	char *user;
+	char *password;            /* resolved secret; never printed */
+	enum bh_auth_mech auth;
+	char *mailbox;             /* "INBOX" */
+	char *processed_folder;    /* "bouncer/processed" */
+	char *quarantine_folder;   /* "bouncer/quarantine" */
+	char *ignored_folder;      /* "bouncer/ignored" */
+	unsigned batch_size;
+	bool idle;
+	int64_t poll_interval_s;
+	int64_t timeout_s;
+};
+
+struct bh_redis_conf {
+	char *host;                /* NULL when socket is set */
+	int port;
+	char *socket;
+	char *user;                /* ACL user, NULL: none */
+	char *password;            /* resolved secret; never printed */
+	int db;
+	char *prefix;              /* key prefix, "bouncer" */
+	int64_t connect_timeout_ms;
+	int64_t command_timeout_ms;
+	int64_t stream_maxlen;     /* events stream cap (XADD MAXLEN ~) */
+};
+
+/* What a policy does with one reason (or group). */
+enum bh_policy_kind {
+	BH_POL_INHERIT = 0, /* not set here: take the parent's */
+	BH_POL_SUPPRESS,    /* suppress at once, no expiry */
+	BH_POL_SUPPRESS_FOR,/* suppress at once for duration_s */
+	BH_POL_COUNT,       /* suppress after threshold within window_s, for duration_s (0: forever) */
+	BH_POL_IGNORE,      /* record the event only */
+	BH_POL_ALERT,       /* record and raise an alert event */
+};
+
+enum bh_scope { BH_SCOPE_LIST = 0, BH_SCOPE_GLOBAL };
+
+struct bh_policy_action {
+	enum bh_policy_kind kind;
+	int64_t duration_s;
+	unsigned threshold;
+	int64_t window_s;
+	enum bh_scope scope;
+};
+
+enum bh_unknown_list { BH_UNKNOWN_DEFAULTS = 0, BH_UNKNOWN_IGNORE, BH_UNKNOWN_QUARANTINE };
+
+/* The fully resolved policy of one list: inheritance from defaults is applied at load time. */
+struct bh_list_policy {
+	char *name;                                    /* NULL for defaults */
+	struct bh_policy_action by_reason[BH_R_COUNT]; /* never BH_POL_INHERIT once loaded */
+	struct bh_policy_action loop[BH_LOOP_COUNT];   /* ignore or alert, per loop kind */
+	bool sender_side_may_suppress;                 /* default false */
+	bool count_delayed;                            /* Action: delayed counts as soft; false */
+	unsigned sender_alert_threshold;               /* sender-side failures per domain ... */
+	int64_t sender_alert_window_s;                 /* ... within this window raise an alert */
+};
+
+/* One classification rule from `rules:` (the reason engine compiles these). */
+struct bh_rule_conf {
+	char *id;
+	char *status;       /* status pattern: "5.1.1", "5.7.*", NULL */
+	char *reply_code;   /* "550", "5*", NULL */
+	char *pattern;      /* PCRE2 pattern over the diagnostic text, NULL */
+	enum bh_reason reason;
+	bool has_whose;
+	enum bh_whose whose;
+};
+
+/* Limits (limits.h has the defaults). */
+struct bh_limits_conf {
+	size_t message_size;
+	unsigned mime_depth;
+	unsigned mime_parts;
+	size_t header_line;
+	unsigned header_count;
+	unsigned recipients;
+	unsigned hop_limit;
+	uint32_t regex_match_limit;
+};
+
+struct bh_config {
+	char *path;                        /* where it was loaded from */
+	struct bh_imap_conf imap;
+	struct bh_redis_conf redis;
+	struct bh_verp_conf verp;
+	struct bh_rule_conf *rules;
+	size_t n_rules;
+	bool rules_replace_builtin;        /* rules: {replace: true} drops the built-in table */
+	struct bh_list_policy defaults;
+	struct bh_list_policy *lists;
+	size_t n_lists;
+	enum bh_unknown_list unknown_list;
+	struct bh_limits_conf limits;
+	char **our_domains;                /* domains whose Message-IDs / From are ours (loops) */
+	size_t n_our_domains;
+	char *log_format;                  /* "json" or "logfmt" */
+	char *metrics_listen;              /* "127.0.0.1:9356", NULL: off */
+};
+
+/* One problem found in a file: FILE:LINE:COLUMN: message. */
+struct bh_config_diag {
+	char *file;
+	unsigned line;
+	unsigned column;
+	char *message; /* "lists.news.soft.threshold: expected a positive integer, got \"three\"" */
+};
+
+struct bh_config_diags {
+	struct bh_config_diag *v;
+	size_t n;
+};
+
+/* bh_config_load - load and validate path. Returns a new config (free with bh_config_free), or
+ * NULL with every problem appended to diags (free with bh_config_diags_deinit). */
+struct bh_config *bh_config_load(const char *path, struct bh_config_diags *diags);
+/* bh_config_defaults - a config with every default applied and no file (for tests and for
+ * `classify`, which runs without a config). */
+struct bh_config *bh_config_defaults(void);
+void bh_config_free(struct bh_config **cfg);
+void bh_config_diags_deinit(struct bh_config_diags *d);
+
+/* bh_config_policy - the policy of a list: its own, or defaults when unknown. Never NULL. */
+const struct bh_list_policy *bh_config_policy(const struct bh_config *cfg, const char *list,
+					      bool *known_r);
+
+/* bh_config_path - the config file to use: opt when set, else $BOUNCER_CONFIG, else
+ * /etc/bouncer/bouncer.yaml. Static or borrowed. */
+const char *bh_config_path(const char *opt);
+
+#endif

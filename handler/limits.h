@@ -1,0 +1,54 @@
+/*
+ * limits.h - every limit bouncer applies to untrusted input, in one place.
+ *
+ * Each BH_DEF_* is the default of a limit that the configuration may change (section `limits:`
+ * of bouncer.yaml); each BH_MAX_* is a hard ceiling built into data structures. Hitting a limit
+ * is never a crash or a silent cut: the parser reports it (a verdict of "unparseable" with the
+ * limit named, or a truncation flag that the output shows).
+ */
+#ifndef BH_LIMITS_H
+#define BH_LIMITS_H
+
+/* Message as a whole. */
+#define BH_DEF_MESSAGE_SIZE     (25u * 1024 * 1024) /* larger messages are quarantined unread */
+#define BH_MAX_MESSAGE_SIZE     (512u * 1024 * 1024)
+
+/* Headers. */
+#define BH_DEF_HEADER_LINE      (64u * 1024) /* one (unfolded) header field */
+#define BH_DEF_HEADER_COUNT     2000u        /* fields in one header block */
+
+/* MIME structure. */
+#define BH_DEF_MIME_DEPTH       16u  /* nesting of multipart and message/rfc822 */
+#define BH_MAX_MIME_DEPTH       64u
+#define BH_DEF_MIME_PARTS       512u /* leaf and container parts in one message */
+
+/* Delivery reports. */
+#define BH_DEF_RECIPIENTS       1000u /* per-recipient blocks in one DSN / recipients per verdict */
+#define BH_MAX_DSN_FIELDS       200u  /* fields in one DSN block */
+
+/* Addresses and fields. */
+#define BH_MAX_ADDRESS          512u  /* an e-mail address, octets (RFC 5321 says 256) */
+#define BH_MAX_LOCAL_PART       64u   /* RFC 5321 4.5.3.1.1 */
+#define BH_MAX_DIAGNOSTIC       1000u /* diagnostic text kept in a verdict or an event */
+#define BH_MAX_FIELD_VALUE      998u  /* other header values kept in a verdict */
+#define BH_MAX_STATUS           16u   /* "5.1.1" plus room for Sisimai-style "5.0.910" */
+
+/* Text scanning. */
+#define BH_DEF_SCAN_BYTES       (256u * 1024) /* body text that the recognizers look at */
+#define BH_DEF_REGEX_MATCH_LIMIT 100000u      /* PCRE2 match limit: no catastrophic backtracking */
+
+/* Loops. */
+#define BH_DEF_HOP_LIMIT        30u /* Received headers in a returned message */
+
+/* Configuration. */
+#define BH_MAX_CONFIG_SIZE      (4u * 1024 * 1024)
+#define BH_MAX_CONFIG_DEPTH     32u
+#define BH_MAX_LISTS            10000u
+#define BH_MAX_RULES            2000u
+#define BH_MAX_VERP_KEYS        8u
+
+/* IMAP. */
+#define BH_DEF_BATCH_SIZE       200u
+#define BH_MAX_BATCH_SIZE       5000u
+
+#endif

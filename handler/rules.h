@@ -1,0 +1,50 @@
+/*
+ * rules.h - the reason engine: an ordered table of (status pattern, reply code, text pattern)
+ * -> reason, compiled once (PCRE2, JIT where available) and shared read-only by every message.
+ *
+ * Precedence (README "Classification rules"): a rule whose text pattern matches beats a rule that
+ * matches on codes alone; among text rules, the first in table order wins (rules from the config
+ * come before the built-in table, so they override it); a specific status code (5.1.1, 5.2.2...)
+ * decides only when no text rule matched; generic codes (5.0.0, 5.7.1, 554, 550) decide nothing
+ * on their own. Pure: no I/O, no logging.
+ */
+#ifndef BH_RULES_H
+#define BH_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "reason.h"
+
+struct bh_rules;
+
+/* What the engine concluded for one failed recipient. */
+struct bh_rules_result {
+	enum bh_reason reason;  /* BH_R_UNDEFINED when nothing matched */
+	enum bh_whose whose;    /* the reason's, or the rule's override */
+	const char *rule;       /* rule id ("builtin:user-unknown-text", "config:my-rule"); owned
+				 * by the rules object */
+};
+
+/* bh_rules_new - compile the built-in table plus the config's rules (extra may be NULL, n 0;
+ * replace drops the built-in table). Returns NULL with *error_r (static or owned by nobody:
+ * a message valid until the next call) when a pattern does not compile. */
+struct bh_rules *bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace,
+			      unsigned match_limit, const char **error_r);
+void bh_rules_free(struct bh_rules **rules);
+/* bh_rules_version - a short hash of the compiled table, recorded in every event. */
+const char *bh_rules_version(const struct bh_rules *rules);
+
+/* bh_rules_decide - the reason for one recipient. status is a validated "c.s.d" or "";
+ * reply_code is "550" or ""; text is the diagnostic text (any bytes, span). action tells a
+ * delayed report from a failure (delayed reports keep their reason but never become "expired"
+ * by themselves). Never fails: no match gives BH_R_UNDEFINED, or a reason from the status
+ * class alone. */
+void bh_rules_decide(const struct bh_rules *rules, const char *status, const char *reply_code,
+		     const char *text, size_t text_len, struct bh_rules_result *out);
+
+/* bh_status_valid - true when p[0..n) is an RFC 3463 status "c.sss.ddd" with c in 2,4,5. */
+bool bh_status_valid(const char *p, size_t n);
+
+#endif

@@ -1,0 +1,469 @@
+/*
+ * util.c - allocation, buffers, strict numbers and escaping for untrusted text.
+ *
+ * Trusts nothing about its input spans but their length. Allocation failure aborts.
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* bh_fatal - report our own bug and abort */
+void
+bh_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("bouncer: fatal: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+void *
+bh_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		bh_fatal("out of memory allocating %zu bytes", n);
+	return p;
+}
+
+void *
+bh_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		bh_fatal("out of memory allocating %zu x %zu bytes", n, size);
+	return p;
+}
+
+void *
+bh_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		bh_fatal("out of memory reallocating %zu bytes", n);
+	return q;
+}
+
+void *
+bh_reallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		bh_fatal("allocation overflow: %zu x %zu", n, size);
+	return bh_realloc(p, n * size);
+}
+
+char *
+bh_strdup(const char *s)
+{
+	return bh_memdup0(s, strlen(s));
+}
+
+char *
+bh_strndup(const char *s, size_t n)
+{
+	const char *nul = memchr(s, '\0', n);
+
+	return bh_memdup0(s, nul != NULL ? (size_t)(nul - s) : n);
+}
+
+char *
+bh_memdup0(const void *p, size_t n)
+{
+	char *s = bh_malloc(n + 1);
+
+	if (n > 0)
+		memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+char *
+bh_asprintf(const char *fmt, ...)
+{
+	struct bh_buf b;
+	va_list ap;
+
+	bh_buf_init(&b);
+	va_start(ap, fmt);
+	bh_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	return bh_buf_steal(&b);
+}
+
+void
+bh_free_str(char **pp)
+{
+	if (pp == NULL)
+		return;
+	free(*pp);
+	*pp = NULL;
+}
+
+void
+bh_buf_init(struct bh_buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void
+bh_buf_deinit(struct bh_buf *b)
+{
+	free(b->data);
+	bh_buf_init(b);
+}
+
+void
+bh_buf_reset(struct bh_buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+void
+bh_buf_reserve(struct bh_buf *b, size_t extra)
+{
+	size_t need, cap;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		bh_fatal("buffer overflow: %zu + %zu", b->len, extra);
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	b->data = bh_realloc(b->data, cap);
+	b->cap = cap;
+}
+
+void
+bh_buf_append(struct bh_buf *b, const void *p, size_t n)
+{
+	bh_buf_reserve(b, n);
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+bh_buf_puts(struct bh_buf *b, const char *s)
+{
+	bh_buf_append(b, s, strlen(s));
+}
+
+void
+bh_buf_putc(struct bh_buf *b, char c)
+{
+	bh_buf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
+
+void
+bh_buf_vprintf(struct bh_buf *b, const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		bh_fatal("vsnprintf failed for format %s", fmt);
+	bh_buf_reserve(b, (size_t)n);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
+void
+bh_buf_printf(struct bh_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	bh_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+char *
+bh_buf_steal(struct bh_buf *b)
+{
+	char *s;
+
+	if (b->data == NULL)
+		return bh_strdup("");
+	s = b->data;
+	bh_buf_init(b);
+	return s;
+}
+
+/* utf8_len - length of a valid UTF-8 sequence at p (at most n bytes), or 0 */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+void
+bh_json_str(struct bh_buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	bh_buf_reserve(b, n + 2);
+	bh_buf_putc(b, '"');
+	while (i < n) {
+		unsigned char c = p[i];
+
+		if (c == '"' || c == '\\') {
+			bh_buf_putc(b, '\\');
+			bh_buf_putc(b, (char)c);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			switch (c) {
+			case '\n': bh_buf_puts(b, "\\n"); break;
+			case '\r': bh_buf_puts(b, "\\r"); break;
+			case '\t': bh_buf_puts(b, "\\t"); break;
+			default: bh_buf_printf(b, "\\u%04x", c); break;
+			}
+			i++;
+		} else if (c < 0x80) {
+			bh_buf_putc(b, (char)c);
+			i++;
+		} else if ((k = utf8_len(p + i, n - i)) != 0) {
+			bh_buf_append(b, p + i, k);
+			i += k;
+		} else {
+			bh_buf_puts(b, "\xef\xbf\xbd");
+			i++;
+		}
+	}
+	bh_buf_putc(b, '"');
+}
+
+void
+bh_json_cstr(struct bh_buf *b, const char *s)
+{
+	if (s == NULL)
+		bh_buf_puts(b, "null");
+	else
+		bh_json_str(b, s, strlen(s));
+}
+
+char *
+bh_printable(const char *p, size_t n, size_t max)
+{
+	struct bh_buf b;
+	size_t i, lim = n < max ? n : max;
+
+	bh_buf_init(&b);
+	bh_buf_reserve(&b, lim + 3);
+	for (i = 0; i < lim; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		bh_buf_putc(&b, (c >= 0x20 && c < 0x7f) ? (char)c : '?');
+	}
+	if (n > max)
+		bh_buf_puts(&b, "...");
+	return bh_buf_steal(&b);
+}
+
+int
+bh_strtonum(const char *s, long long min, long long max, long long *out, const char **error_r)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s)) {
+		*error_r = "invalid";
+		return -1;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0') {
+		*error_r = "invalid";
+		return -1;
+	}
+	if ((errno == ERANGE && v == LLONG_MIN) || v < min) {
+		*error_r = "too small";
+		return -1;
+	}
+	if ((errno == ERANGE && v == LLONG_MAX) || v > max) {
+		*error_r = "too large";
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+bool
+bh_span_ieq(const char *p, size_t n, const char *lit)
+{
+	size_t ln = strlen(lit);
+
+	return n == ln && strncasecmp(p, lit, n) == 0;
+}
+
+bool
+bh_span_istarts(const char *p, size_t n, const char *lit)
+{
+	size_t ln = strlen(lit);
+
+	return n >= ln && strncasecmp(p, lit, ln) == 0;
+}
+
+const char *
+bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn)
+{
+	size_t i;
+	int first;
+
+	if (nn == 0)
+		return hay;
+	if (nn > hn)
+		return NULL;
+	first = tolower((unsigned char)needle[0]);
+	for (i = 0; i + nn <= hn; i++) {
+		if (tolower((unsigned char)hay[i]) == first && strncasecmp(hay + i, needle, nn) == 0)
+			return hay + i;
+	}
+	return NULL;
+}
+
+void
+bh_span_trim(const char **p, size_t *n)
+{
+	while (*n > 0 && isspace((unsigned char)(*p)[0]))
+		(*p)++, (*n)--;
+	while (*n > 0 && isspace((unsigned char)(*p)[*n - 1]))
+		(*n)--;
+}
+
+void
+bh_lower_ascii(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+int64_t
+bh_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int64_t
+bh_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+bh_secure_zero(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+bool
+bh_ct_equal(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+int
+bh_read_file(const char *path, size_t max, char **data_r, size_t *len_r, const char **error_r)
+{
+	struct bh_buf b;
+	char chunk[65536];
+	ssize_t r;
+	int fd, ret = -1;
+
+	bh_buf_init(&b);
+	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	for (;;) {
+		r = read(fd, chunk, sizeof(chunk));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			*error_r = strerror(errno);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		if (b.len + (size_t)r > max) {
+			*error_r = "file too large";
+			goto out;
+		}
+		bh_buf_append(&b, chunk, (size_t)r);
+	}
+	if (b.data == NULL)
+		bh_buf_reserve(&b, 0), b.data[0] = '\0';
+	*len_r = b.len;
+	*data_r = bh_buf_steal(&b);
+	ret = 0;
+out:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	bh_buf_deinit(&b);
+	return ret;
+}

@@ -1,0 +1,92 @@
+/*
+ * util.h - allocation, growable buffers, strict numbers, JSON and log escaping.
+ *
+ * Allocation failure aborts with a message (Postfix mymalloc): callers never test the result of
+ * bh_malloc() and friends for NULL. Nothing here trusts a NUL terminator on input spans: every
+ * function that reads input takes a pointer and a length.
+ */
+#ifndef BH_UTIL_H
+#define BH_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define BH_NORETURN     __attribute__((noreturn))
+#define BH_NELEM(a)     (sizeof(a) / sizeof((a)[0]))
+
+/* bh_fatal - our own bug or an impossible state: print and abort. */
+BH_NORETURN void bh_fatal(const char *fmt, ...) BH_PRINTF(1, 2);
+
+void *bh_malloc(size_t n);
+void *bh_calloc(size_t n, size_t size);
+void *bh_realloc(void *p, size_t n);
+/* bh_reallocarray - realloc for n * size elements, aborting on overflow. */
+void *bh_reallocarray(void *p, size_t n, size_t size);
+char *bh_strdup(const char *s);
+/* bh_strndup - copy at most n bytes of s (stops at a NUL), always NUL-terminated. */
+char *bh_strndup(const char *s, size_t n);
+/* bh_memdup0 - copy exactly n bytes and add a NUL (the copy may contain NULs). */
+char *bh_memdup0(const void *p, size_t n);
+/* bh_asprintf - formatted string, the caller's to free. */
+char *bh_asprintf(const char *fmt, ...) BH_PRINTF(1, 2);
+/* bh_free_str - free *pp and set it to NULL. */
+void bh_free_str(char **pp);
+
+/* A growable byte buffer, always NUL-terminated at len. Embed it and bh_buf_init() it. */
+struct bh_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+void bh_buf_init(struct bh_buf *b);
+void bh_buf_deinit(struct bh_buf *b);
+void bh_buf_reset(struct bh_buf *b);
+void bh_buf_reserve(struct bh_buf *b, size_t extra);
+void bh_buf_append(struct bh_buf *b, const void *p, size_t n);
+void bh_buf_puts(struct bh_buf *b, const char *s);
+void bh_buf_putc(struct bh_buf *b, char c);
+void bh_buf_printf(struct bh_buf *b, const char *fmt, ...) BH_PRINTF(2, 3);
+void bh_buf_vprintf(struct bh_buf *b, const char *fmt, va_list ap) BH_PRINTF(2, 0);
+/* bh_buf_steal - hand the data to the caller (to free) and reset the buffer. */
+char *bh_buf_steal(struct bh_buf *b);
+
+/* bh_json_str - append p[0..n) as a JSON string literal (quotes included). Invalid UTF-8 bytes
+ * become U+FFFD, control characters are escaped, NULs become \u0000. */
+void bh_json_str(struct bh_buf *b, const char *p, size_t n);
+/* bh_json_cstr - the same for a C string; NULL becomes `null`. */
+void bh_json_cstr(struct bh_buf *b, const char *s);
+
+/* bh_printable - copy at most max bytes of untrusted p[0..n) into a new string fit for a log
+ * line: control bytes and non-ASCII become '?', and a cut is marked with "...". */
+char *bh_printable(const char *p, size_t n, size_t max);
+
+/* bh_strtonum - parse a whole decimal string into [min, max]. Returns 0, or -1 with *error_r
+ * set to "invalid", "too small" or "too large". */
+int bh_strtonum(const char *s, long long min, long long max, long long *out, const char **error_r);
+
+/* Span helpers for untrusted text (pointer + length, never NUL-terminated). */
+bool bh_span_ieq(const char *p, size_t n, const char *lit);        /* case-insensitive equal */
+bool bh_span_istarts(const char *p, size_t n, const char *lit);    /* case-insensitive prefix */
+const char *bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn);
+void bh_span_trim(const char **p, size_t *n);                       /* drop outer white space */
+
+/* bh_lower_ascii - lower-case ASCII letters of s in place. */
+void bh_lower_ascii(char *s);
+
+/* bh_now - wall clock, seconds since the epoch. bh_mono_ms - monotonic milliseconds. */
+int64_t bh_now(void);
+int64_t bh_mono_ms(void);
+
+/* bh_secure_zero - wipe a secret so the compiler cannot elide it. */
+void bh_secure_zero(void *p, size_t n);
+/* bh_ct_equal - constant-time comparison of two byte strings of length n. */
+bool bh_ct_equal(const void *a, const void *b, size_t n);
+
+/* bh_read_file - read a whole file of at most max bytes. Returns 0, or -1 with *error_r set to a
+ * static description ("too large") or strerror(). *data_r is the caller's, NUL-terminated. */
+int bh_read_file(const char *path, size_t max, char **data_r, size_t *len_r, const char **error_r);
+
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# install-deps.sh - install the Debian packages bouncer builds, tests and runs with.
+# Idempotent: skips apt-get when everything is present already.
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev python3
+      libetpan-dev libyaml-dev libhiredis-dev libpcre2-dev nettle-dev libidn2-dev
+      libmicrohttpd-dev redis-server dovecot-imapd openssl curl)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The packaged services must not run on their default ports: the tests start their own.
+for svc in redis-server dovecot; do
+	$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || $sudo service "$svc" stop >/dev/null 2>&1 || true
+done

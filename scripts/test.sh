@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# test.sh - the README's test command: install what is needed, build the normal and the
+# sanitizer (ASan + UBSan) configurations, and run ctest on both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+jobs=$(nproc)
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBOUNCER_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+status=0
+echo "== ctest: sanitizer build (ASan + UBSan)"
+(cd build-asan && ctest --output-on-failure -j"$jobs" -LE long) || status=1
+echo "== ctest: release build"
+(cd build && ctest --output-on-failure -j"$jobs" -LE long) || status=1
+exit $status

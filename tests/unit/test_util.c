@@ -1,0 +1,66 @@
+/* test_util - buffers, JSON escaping, strict numbers, spans. */
+#include "util.h"
+#include "reason.h"
+
+#include "test.h"
+
+int
+main(void)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *want;
+	} json[] = {
+		{"plain", 5, "\"plain\""},
+		{"q\"b\\", 4, "\"q\\\"b\\\\\""},
+		{"a\nb\tc\r", 6, "\"a\\nb\\tc\\r\""},
+		{"nul\0x", 5, "\"nul\\u0000x\""},
+		{"\xc3\xa9", 2, "\"\xc3\xa9\""},
+		{"bad\xff", 4, "\"bad\xef\xbf\xbd\""},
+		{"\xe2\x82", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},
+	};
+	static const struct {
+		const char *in;
+		long long min, max, want;
+		int ret;
+	} nums[] = {
+		{"42", 0, 100, 42, 0}, {"-1", 0, 100, 0, -1}, {"101", 0, 100, 0, -1},
+		{"4x", 0, 100, 0, -1}, {"", 0, 100, 0, -1},   {" 4", 0, 100, 0, -1},
+		{"99999999999999999999", 0, 100, 0, -1},
+	};
+	struct bh_buf b;
+	size_t i;
+
+	bh_buf_init(&b);
+	for (i = 0; i < BH_NELEM(json); i++) {
+		bh_buf_reset(&b);
+		bh_json_str(&b, json[i].in, json[i].n);
+		CHECK_STR(b.data, json[i].want);
+	}
+	for (i = 0; i < BH_NELEM(nums); i++) {
+		long long v = 0;
+		const char *err = NULL;
+		int ret = bh_strtonum(nums[i].in, nums[i].min, nums[i].max, &v, &err);
+
+		CHECK_INT(ret, nums[i].ret);
+		if (ret == 0)
+			CHECK_INT(v, nums[i].want);
+	}
+	bh_buf_deinit(&b);
+
+	{
+		char *p = bh_printable("ab\x01\xff" "cdef", 8, 5);
+
+		CHECK_STR(p, "ab??c...");
+		free(p);
+	}
+	CHECK(bh_memcasemem("Hello World", 11, "WORLD", 5) != NULL);
+	CHECK(bh_memcasemem("Hello", 5, "hello!", 6) == NULL);
+	CHECK_INT(bh_reason_lookup("UserUnknown"), BH_R_USERUNKNOWN);
+	CHECK(bh_reason_hard(BH_R_USERUNKNOWN));
+	CHECK(!bh_reason_hard(BH_R_MAILBOXFULL));
+	CHECK_INT(bh_reason_group(BH_R_NORELAYING), BH_G_SENDER);
+	CHECK_INT(bh_reason_group(BH_R_EXPIRED), BH_G_SOFT);
+	return test_done("test_util");
+}
