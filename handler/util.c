@@ -153,6 +153,7 @@ bh_buf_reserve(struct bh_buf *b, size_t extra)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	b->data = bh_realloc(b->data, cap);
 	b->cap = cap;
+	b->data[b->len] = '\0'; /* a fresh buffer is a valid empty string too */
 }
 
 void

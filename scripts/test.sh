@@ -16,6 +16,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 status=0
+echo "== fuzz: a short libFuzzer run of every target (scripts/fuzz.sh)"
+bash scripts/fuzz.sh "${BOUNCER_FUZZ_SECONDS:-20}" || status=1
 echo "== ctest: sanitizer build (ASan + UBSan)"
 (cd build-asan && ctest --output-on-failure -j"$jobs" -LE long) || status=1
 echo "== ctest: release build"
