@@ -1,0 +1,24 @@
+/*
+ * addr.h - the one normal form of an e-mail address used in every Redis key.
+ *
+ * Pure: no I/O. The local part is kept exactly as given (RFC 5321 says only the receiving host
+ * may interpret it); the domain is lower-cased and an internationalized domain is converted to
+ * its A-label ("xn--...") form with libidn2 (IDNA2008 with TR46 non-transitional mapping), so
+ * that "Joe@Bücher.DE" and "Joe@xn--bcher-kva.de" are the same subscriber.
+ */
+#ifndef BH_ADDR_H
+#define BH_ADDR_H
+
+#include <stddef.h>
+
+/* bh_addr_normalize - normalize p[0..n) (no angle brackets; outer white space is dropped).
+ * Returns 0 with *out_r (the caller's to free), or -1 with *error_r set to a static reason
+ * ("empty", "no @", "empty local part", "empty domain", "too long", "invalid domain",
+ * "control character"). The split is at the last '@'. */
+int bh_addr_normalize(const char *p, size_t n, char **out_r, const char **error_r);
+
+/* bh_addr_domain - the domain of a normalized address (after the last '@'); borrowed from addr,
+ * "" when there is none. */
+const char *bh_addr_domain(const char *addr);
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * store.h - suppression state, counters and the audit event stream in Redis.
+ *
+ * store.c is the only module that talks to Redis (the only one that includes hiredis); no hiredis
+ * type appears here. The key schema is documented in README.md ("Redis key schema") so that a
+ * sender in any language can check an address with one command.
+ *
+ * Applying one classified message is atomic and idempotent: one Lua script per message records
+ * "this stable id was applied" (a key with a TTL), updates counters and suppressions and appends
+ * events to the stream. Applying the same message again changes nothing and reports
+ * BH_STORE_DUPLICATE, which the worker treats as confirmed.
+ *
+ * Connection: bh_store_new() does not connect. Every call connects when needed; after any
+ * transport error the connection is dropped (a hiredis context that failed is dead) and the next
+ * attempt waits for a backoff that doubles from 100 ms to 30 s (bh_store_backoff_ms()).
+ *
+ * Strings returned through `const char **error_r` are static or owned by the store and valid
+ * until the next call on the same store.
+ */
+#ifndef BH_STORE_H
+#define BH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "policy.h"
+#include "verdict.h"
+
+struct bh_store;
+
+/* How long the "this stable id was applied" marker lives: a message seen again later than this
+ * is applied again. */
+#define BH_STORE_APPLIED_TTL_S (90LL * 86400)
+/* Events kept per address in its index (newest first). */
+#define BH_STORE_ADDR_EVENTS 100
+
+/* bh_store_new - a store for cfg->redis, policies from cfg (borrowed: cfg must outlive the
+ * store). rules_version names the classification rules in every event (copied; NULL: "-").
+ * Does not connect. Returns NULL with *error_r set when the configuration is unusable (e.g. a
+ * prefix containing '{' or '}'). Free with bh_store_free. */
+struct bh_store *bh_store_new(const struct bh_config *cfg, const char *rules_version,
+			      const char **error_r);
+void bh_store_free(struct bh_store **sp);
+
+/* bh_store_connect - connect now (and load the scripts) unless connected. 0, or -1 with
+ * *error_r (also when still inside the backoff window). */
+int bh_store_connect(struct bh_store *s, const char **error_r);
+/* bh_store_backoff_ms - milliseconds before the next connection attempt is allowed (0: now). */
+int64_t bh_store_backoff_ms(const struct bh_store *s);
+
+/* bh_store_health - PING Redis. 0 with *info_r (caller frees: "redis 7.0.15 127.0.0.1:6379
+ * keys=N") or -1 with *error_r. */
+int bh_store_health(struct bh_store *s, char **info_r, const char **error_r);
+
+/* ---- applying classified messages (the worker) ---- */
+
+enum bh_store_status {
+	BH_STORE_UNCONFIRMED = 0, /* Redis did not confirm (down, timeout, error): keep the
+				   * message where it is and retry later */
+	BH_STORE_APPLIED,         /* applied now: confirmed */
+	BH_STORE_DUPLICATE,       /* applied before (same stable id): confirmed, nothing changed */
+	BH_STORE_INVALID,         /* cannot be applied at all (no stable id, an address over
+				   * BH_MAX_ADDRESS): never confirmed; quarantine it */
+};
+
+/* One message to apply. The caller fills the inputs; bh_store_apply fills the outputs. */
+struct bh_store_item {
+	/* inputs, borrowed for the duration of the call */
+	const struct bh_verdict *v;    /* v->stable_id must be set */
+	const struct bh_decisions *d;  /* bh_policy_decide(cfg, v, d); n may be 0 */
+	const char *mailbox;           /* where the message was read ("INBOX"); NULL: "-" */
+	const char *folder;            /* where it will sit once confirmed and moved */
+	uint32_t uidvalidity;          /* UIDVALIDITY and UID in `mailbox` */
+	uint32_t uid;
+	/* outputs */
+	enum bh_store_status status;
+	unsigned n_suppressed;         /* suppressions written or extended by this message */
+	unsigned n_alerts;             /* alert events raised by this message */
+	const char *error;             /* static or store-owned reason when not confirmed */
+};
+
+/* bh_store_is_confirmed - true for APPLIED and DUPLICATE: the message may be moved. */
+bool bh_store_is_confirmed(const struct bh_store_item *it);
+
+/* bh_store_apply - apply n messages in one round trip (n EVALSHA pipelined). Sets every
+ * items[i].status. Returns the number of confirmed items, or -1 with *error_r when Redis could
+ * not be reached at all (every item then UNCONFIRMED). A transport error in the middle leaves
+ * the items before it confirmed and the rest UNCONFIRMED; retrying those is safe (a message
+ * Redis applied but whose reply was lost comes back as DUPLICATE). */
+int bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n,
+		   const char **error_r);
+
+/* bh_store_note_location - record where a confirmed message now sits (after the worker moved it:
+ * folder, UIDVALIDITY and UID in that folder, 0 when unknown). Optional; 0 or -1 with *error_r. */
+int bh_store_note_location(struct bh_store *s, const char *stable_id, const char *folder,
+			   uint32_t uidvalidity, uint32_t uid, const char **error_r);
+
+/* ---- reading and changing state (the ops CLI, senders' view) ---- */
+
+/* One suppression (a global one has list == NULL). All strings owned by the struct. */
+struct bh_suppression {
+	char *address;
+	char *list;          /* NULL: global */
+	char *reason;        /* reason word, or "manual" */
+	char *class_;        /* "hard", "soft", "complaint", "sender", "manual" */
+	char *source;        /* "bounce" or "manual" */
+	char *why;           /* human text: policy's why or the operator's --why */
+	char *message_id;    /* Message-ID of the bounce that decided it */
+	char *stable_id;
+	char *status;
+	char *rule;
+	char *event_id;      /* stream id of the event that wrote it last */
+	int64_t first_seen;  /* epoch seconds */
+	int64_t last_seen;
+	int64_t count;       /* bounces that hit this suppression */
+	int64_t expires;     /* epoch seconds; 0: never */
+};
+void bh_suppression_deinit(struct bh_suppression *sup);
+
+/* One event of the stream: its id ("1700000000000-0") and its field/value pairs in order. */
+struct bh_store_event {
+	char *id;
+	char **kv;           /* kv[2*i] name, kv[2*i+1] value */
+	size_t n;            /* pairs */
+};
+/* bh_store_event_get - the value of a field, or NULL. Borrowed from ev. */
+const char *bh_store_event_get(const struct bh_store_event *ev, const char *name);
+void bh_store_events_free(struct bh_store_event *v, size_t n);
+
+/* bh_store_check - is address suppressed for list (NULL: globally only)? Looks at the global
+ * suppression first, then the list's. address is normalized here. 1 suppressed (*out filled,
+ * deinit it), 0 not, -1 error. */
+int bh_store_check(struct bh_store *s, const char *address, const char *list,
+		   struct bh_suppression *out, const char **error_r);
+
+/* bh_store_show - every suppression of address (global and per list). 0 with *v_r (free each
+ * with bh_suppression_deinit, then free(*v_r)) and *n_r, or -1. */
+int bh_store_show(struct bh_store *s, const char *address, struct bh_suppression **v_r,
+		  size_t *n_r, const char **error_r);
+
+/* Filter for bh_store_list; NULL / 0 members match everything. list "-" means global only. */
+struct bh_store_filter {
+	const char *list;
+	const char *reason;
+	int64_t since;       /* last_seen >= since */
+};
+/* bh_store_list - walk every suppression with SCAN (never KEYS), calling fn for each that
+ * matches (the struct is deinit'ed after fn returns). fn returning non-zero stops the walk.
+ * 0, or -1 with *error_r. */
+int bh_store_list(struct bh_store *s, const struct bh_store_filter *f,
+		  int (*fn)(const struct bh_suppression *sup, void *ctx), void *ctx,
+		  const char **error_r);
+
+/* bh_store_add / bh_store_remove - a manual change by an operator, recorded as an event with
+ * why. list NULL: global. duration_s 0: forever. remove returns 1 when something was removed,
+ * 0 when there was nothing to remove, -1 on error; add returns 0 or -1. */
+int bh_store_add(struct bh_store *s, const char *address, const char *list, const char *why,
+		 int64_t duration_s, const char **error_r);
+int bh_store_remove(struct bh_store *s, const char *address, const char *list, const char *why,
+		    const char **error_r);
+
+/* bh_store_explain - the events about address, newest first, at most max. Events trimmed from
+ * the stream since are skipped. 0 with *v_r / *n_r (bh_store_events_free), or -1. */
+int bh_store_explain(struct bh_store *s, const char *address, size_t max,
+		     struct bh_store_event **v_r, size_t *n_r, const char **error_r);
+
+/* bh_store_tail - the last n events of the stream, oldest first. 0 or -1. */
+int bh_store_tail(struct bh_store *s, size_t n, struct bh_store_event **v_r, size_t *n_r,
+		  const char **error_r);
+/* bh_store_follow - events after *last_id (updated), waiting up to block_ms. "$" starts at
+ * the end. 0 with *n_r == 0 on a timeout, or -1. */
+int bh_store_follow(struct bh_store *s, char **last_id, int64_t block_ms,
+		    struct bh_store_event **v_r, size_t *n_r, const char **error_r);
+
+/* Counters of the last period: one row per (list, reason, outcome), list "-" for none. */
+struct bh_store_stat {
+	char *list;
+	char *reason;   /* reason word, "loop:<kind>" for loops, "manual" */
+	char *outcome;  /* "suppress", "count", "record", "alert", "refuse", "suppressed" ... */
+	int64_t hour;   /* within the last hour */
+	int64_t day;    /* within the last 24 hours */
+};
+/* bh_store_stats - counters of the last hour and day (5-minute buckets), sorted by list, reason
+ * and outcome. 0 with *v_r, *n_r (bh_store_stats_free), or -1. */
+int bh_store_stats(struct bh_store *s, struct bh_store_stat **v_r, size_t *n_r,
+		   const char **error_r);
+void bh_store_stats_free(struct bh_store_stat *v, size_t n);
+
+/* bh_store_key_prefix - "{prefix}", the hash-tagged prefix of every key; borrowed. */
+const char *bh_store_key_prefix(const struct bh_store *s);
+
+#endif
