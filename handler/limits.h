@@ -51,4 +51,8 @@
 #define BH_DEF_BATCH_SIZE       200u
 #define BH_MAX_BATCH_SIZE       5000u
 
+/* Metrics (label values come from untrusted mail: a list name out of a VERP address). */
+#define BH_MAX_METRIC_SERIES    10000u /* labelled series; more go to an overflow series */
+#define BH_MAX_METRIC_LABEL     128u   /* octets of one label value */
+
 #endif

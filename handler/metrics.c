@@ -1,0 +1,639 @@
+/*
+ * metrics.c - Prometheus metrics registry and its HTTP endpoint (libmicrohttpd).
+ *
+ * The registry is a fixed set of families (counters, one histogram, one gauge); labelled series
+ * live in one array in creation order (so a scrape is stable) and are found through a chained
+ * hash table of indices. One mutex guards everything: the worker updates from its thread, and
+ * libmicrohttpd renders from its own polling thread.
+ *
+ * Trusts nothing about label values: they are cut to BH_MAX_METRIC_LABEL octets, invalid UTF-8
+ * becomes U+FFFD, control characters become '?', and the renderer escapes '\\', '"' and
+ * newline as the text exposition format 0.0.4 requires. The number of labelled series is capped
+ * (BH_MAX_METRIC_SERIES); beyond it a family counts into one "__overflow__" series.
+ *
+ * The endpoint answers GET and HEAD on /metrics only; it binds a numeric address (loopback by
+ * default in the configuration), never resolves names and never reads a request body.
+ */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#ifdef BH_HAVE_MHD
+#include <microhttpd.h>
+#endif
+
+#include "limits.h"
+
+#define OVERFLOW_VALUE "__overflow__"
+
+static const char *const bounce_labels[] = {"list", "type", "reason", "outcome"};
+static const char *const loop_labels[] = {"kind"};
+
+static const struct family {
+	const char *name;
+	const char *help;
+	unsigned n_labels;
+	const char *const *labels;
+} families[BH_M_COUNT] = {
+    [BH_M_BOUNCES] = {"bouncer_bounces_total",
+		      "Recipient verdicts handled, by list, verdict type, reason and outcome.", 4,
+		      bounce_labels},
+    [BH_M_LOOPS] = {"bouncer_loops_total", "Mail loops detected, by kind.", 1, loop_labels},
+    [BH_M_IMAP_ERRORS] = {"bouncer_imap_errors_total", "IMAP errors (protocol or transport).", 0,
+			  NULL},
+    [BH_M_IMAP_RECONNECTS] = {"bouncer_imap_reconnects_total", "IMAP reconnections.", 0, NULL},
+    [BH_M_REDIS_ERRORS] = {"bouncer_redis_errors_total", "Redis errors (reply or transport).", 0,
+			   NULL},
+    [BH_M_REDIS_RECONNECTS] = {"bouncer_redis_reconnects_total", "Redis reconnections.", 0, NULL},
+};
+
+/* Upper bounds of the batch latency histogram, seconds; +Inf is implicit. */
+static const struct {
+	const char *text;
+	double le;
+} batch_buckets[] = {
+    {"0.005", 0.005}, {"0.01", 0.01}, {"0.025", 0.025}, {"0.05", 0.05}, {"0.1", 0.1},
+    {"0.25", 0.25},   {"0.5", 0.5},   {"1", 1},		{"2.5", 2.5},	{"5", 5},
+    {"10", 10},	      {"30", 30},     {"60", 60},	{"120", 120},	{"300", 300},
+};
+#define N_BUCKETS BH_NELEM(batch_buckets)
+
+struct series {
+	unsigned family;
+	uint32_t hash;
+	char **values; /* families[family].n_labels cleaned copies */
+	uint64_t value;
+	size_t next; /* next index in the hash chain, SIZE_MAX: end */
+};
+
+struct bh_metrics {
+	pthread_mutex_t lock;
+	unsigned max_series;
+	unsigned n_labelled; /* series counted against max_series */
+	struct series *series;
+	size_t n_series, cap_series;
+	size_t *heads; /* hash buckets: first index, SIZE_MAX: empty */
+	size_t n_heads;
+	size_t overflow[BH_M_COUNT];  /* index of the overflow series, SIZE_MAX: none yet */
+	uint64_t plain[BH_M_COUNT];   /* counters without labels */
+	uint64_t hist[N_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
+	uint64_t hist_count;
+	double hist_sum;
+	int64_t last_poll;
+#ifdef BH_HAVE_MHD
+	struct MHD_Daemon *daemon;
+#endif
+	int port;
+};
+
+/* lock, unlock - the registry mutex; failing to take it is our bug */
+static void
+lock(struct bh_metrics *m)
+{
+	if (pthread_mutex_lock(&m->lock) != 0)
+		bh_fatal("metrics: pthread_mutex_lock failed");
+}
+
+static void
+unlock(struct bh_metrics *m)
+{
+	if (pthread_mutex_unlock(&m->lock) != 0)
+		bh_fatal("metrics: pthread_mutex_unlock failed");
+}
+
+/* bh_metrics_new - an empty registry */
+struct bh_metrics *
+bh_metrics_new(unsigned max_series)
+{
+	struct bh_metrics *m = bh_calloc(1, sizeof(*m));
+	size_t i;
+
+	if (pthread_mutex_init(&m->lock, NULL) != 0)
+		bh_fatal("metrics: pthread_mutex_init failed");
+	m->max_series = max_series != 0 ? max_series : BH_MAX_METRIC_SERIES;
+	m->n_heads = 64;
+	while (m->n_heads < m->max_series && m->n_heads < (1u << 20))
+		m->n_heads *= 2;
+	m->heads = bh_reallocarray(NULL, m->n_heads, sizeof(*m->heads));
+	for (i = 0; i < m->n_heads; i++)
+		m->heads[i] = SIZE_MAX;
+	for (i = 0; i < BH_M_COUNT; i++)
+		m->overflow[i] = SIZE_MAX;
+	return m;
+}
+
+/* bh_metrics_free - stop serving and free everything */
+void
+bh_metrics_free(struct bh_metrics **mp)
+{
+	struct bh_metrics *m;
+	size_t i, j;
+
+	if (mp == NULL || *mp == NULL)
+		return;
+	m = *mp;
+#ifdef BH_HAVE_MHD
+	/* Stopping joins the server thread, so no render runs past this point. */
+	if (m->daemon != NULL)
+		MHD_stop_daemon(m->daemon);
+#endif
+	for (i = 0; i < m->n_series; i++) {
+		for (j = 0; j < families[m->series[i].family].n_labels; j++)
+			free(m->series[i].values[j]);
+		free(m->series[i].values);
+	}
+	free(m->series);
+	free(m->heads);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	*mp = NULL;
+}
+
+/* utf8_seq - length of the valid UTF-8 sequence at p[0..n), 0 when invalid (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF) */
+static size_t
+utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* label_clean - a label value fit for the exposition format: valid UTF-8, no control
+ * characters, at most BH_MAX_METRIC_LABEL octets with "..." marking a cut */
+static char *
+label_clean(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	size_t n = strnlen((const char *)p, 4 * BH_MAX_METRIC_LABEL + 4);
+	size_t i = 0, seq;
+	struct bh_buf b;
+
+	bh_buf_init(&b);
+	while (i < n) {
+		seq = utf8_seq(p + i, n - i);
+		/* Room for this character (U+FFFD is 3 octets) and a "..." mark. */
+		if (b.len + (seq == 0 ? 3 : seq) + 3 > BH_MAX_METRIC_LABEL) {
+			bh_buf_puts(&b, "...");
+			break;
+		}
+		if (seq == 0) {
+			bh_buf_puts(&b, "\xef\xbf\xbd");
+			i++;
+		} else if (seq == 1 && (p[i] < 0x20 || p[i] == 0x7f)) {
+			bh_buf_putc(&b, '?');
+			i++;
+		} else {
+			bh_buf_append(&b, p + i, seq);
+			i += seq;
+		}
+	}
+	return bh_buf_steal(&b);
+}
+
+/* hash_labels - FNV-1a over the family and its cleaned label values */
+static uint32_t
+hash_labels(unsigned family, char *const *values, unsigned n)
+{
+	uint32_t h = 2166136261u;
+	unsigned i;
+	const char *s;
+
+	h = (h ^ family) * 16777619u;
+	for (i = 0; i < n; i++) {
+		for (s = values[i]; *s != '\0'; s++)
+			h = (h ^ (unsigned char)*s) * 16777619u;
+		h = (h ^ 0xffu) * 16777619u; /* separator: 0xff never occurs in UTF-8 */
+	}
+	return h;
+}
+
+/* series_add - append a series owning values; returns its index */
+static size_t
+series_add(struct bh_metrics *m, unsigned family, char **values, uint32_t hash)
+{
+	struct series *s;
+	size_t idx = m->n_series;
+
+	if (m->n_series == m->cap_series) {
+		m->cap_series = m->cap_series != 0 ? m->cap_series * 2 : 32;
+		m->series = bh_reallocarray(m->series, m->cap_series, sizeof(*m->series));
+	}
+	s = &m->series[m->n_series++];
+	s->family = family;
+	s->hash = hash;
+	s->values = values;
+	s->value = 0;
+	s->next = m->heads[hash & (m->n_heads - 1)];
+	m->heads[hash & (m->n_heads - 1)] = idx;
+	return idx;
+}
+
+/* values_free - free n cleaned label values and their array */
+static void
+values_free(char **values, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		free(values[i]);
+	free(values);
+}
+
+/* series_find - the series of (family, values), created when new; takes values. Call locked. */
+static struct series *
+series_find(struct bh_metrics *m, unsigned family, char **values)
+{
+	const struct family *f = &families[family];
+	uint32_t h = hash_labels(family, values, f->n_labels);
+	size_t idx;
+	unsigned i;
+
+	for (idx = m->heads[h & (m->n_heads - 1)]; idx != SIZE_MAX; idx = m->series[idx].next) {
+		struct series *s = &m->series[idx];
+
+		if (s->family != family || s->hash != h)
+			continue;
+		for (i = 0; i < f->n_labels; i++)
+			if (strcmp(s->values[i], values[i]) != 0)
+				break;
+		if (i == f->n_labels) {
+			values_free(values, f->n_labels);
+			return s;
+		}
+	}
+	if (m->n_labelled < m->max_series) {
+		m->n_labelled++;
+		idx = series_add(m, family, values, h); /* may move m->series */
+		return &m->series[idx];
+	}
+	values_free(values, f->n_labels);
+	if (m->overflow[family] == SIZE_MAX) {
+		values = bh_reallocarray(NULL, f->n_labels, sizeof(*values));
+		for (i = 0; i < f->n_labels; i++)
+			values[i] = bh_strdup(OVERFLOW_VALUE);
+		/* Not in a chain that a lookup could match by accident: its hash is of its values,
+		 * and a real label set equal to it is itself counted in it. */
+		m->overflow[family] =
+		    series_add(m, family, values, hash_labels(family, values, f->n_labels));
+	}
+	return &m->series[m->overflow[family]];
+}
+
+/* bh_metrics_add - add n to a counter, labelled or not */
+void
+bh_metrics_add(struct bh_metrics *m, enum bh_metric which, const char *const *labels, uint64_t n)
+{
+	const struct family *f;
+	char **values;
+	unsigned i;
+
+	if (m == NULL)
+		return;
+	if ((unsigned)which >= BH_M_COUNT)
+		bh_fatal("metrics: no counter %d", (int)which);
+	f = &families[which];
+	if (f->n_labels == 0) {
+		lock(m);
+		m->plain[which] += n;
+		unlock(m);
+		return;
+	}
+	/* Clean outside the lock: the scrape thread should not wait on our string work. */
+	values = bh_reallocarray(NULL, f->n_labels, sizeof(*values));
+	for (i = 0; i < f->n_labels; i++)
+		values[i] = label_clean(labels != NULL ? labels[i] : NULL);
+	lock(m);
+	series_find(m, which, values)->value += n;
+	unlock(m);
+}
+
+/* bh_metrics_inc - one more on a counter without labels */
+void
+bh_metrics_inc(struct bh_metrics *m, enum bh_metric which)
+{
+	bh_metrics_add(m, which, NULL, 1);
+}
+
+/* bh_metrics_bounce - count one recipient verdict */
+void
+bh_metrics_bounce(struct bh_metrics *m, const char *list, const char *type, const char *reason,
+		  const char *outcome)
+{
+	const char *labels[4] = {list, type, reason, outcome};
+
+	bh_metrics_add(m, BH_M_BOUNCES, labels, 1);
+}
+
+/* bh_metrics_loop - count one loop */
+void
+bh_metrics_loop(struct bh_metrics *m, const char *kind)
+{
+	bh_metrics_add(m, BH_M_LOOPS, &kind, 1);
+}
+
+/* bh_metrics_batch_observe - one batch duration into the histogram */
+void
+bh_metrics_batch_observe(struct bh_metrics *m, double seconds)
+{
+	size_t i;
+
+	if (m == NULL || !isfinite(seconds) || seconds < 0)
+		return;
+	for (i = 0; i < N_BUCKETS; i++)
+		if (seconds <= batch_buckets[i].le)
+			break;
+	lock(m);
+	m->hist[i]++;
+	m->hist_count++;
+	m->hist_sum += seconds;
+	unlock(m);
+}
+
+/* bh_metrics_last_poll - the time of the last successful poll */
+void
+bh_metrics_last_poll(struct bh_metrics *m, int64_t when)
+{
+	if (m == NULL)
+		return;
+	lock(m);
+	m->last_poll = when;
+	unlock(m);
+}
+
+/* put_escaped - a label value, escaped for the text format */
+static void
+put_escaped(struct bh_buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			bh_buf_puts(b, "\\\\");
+		else if (*s == '"')
+			bh_buf_puts(b, "\\\"");
+		else if (*s == '\n')
+			bh_buf_puts(b, "\\n");
+		else
+			bh_buf_putc(b, *s);
+	}
+}
+
+/* put_header - the HELP and TYPE lines of a family */
+static void
+put_header(struct bh_buf *b, const char *name, const char *help, const char *type)
+{
+	bh_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* bh_metrics_render - the exposition text of the whole registry */
+void
+bh_metrics_render(struct bh_metrics *m, struct bh_buf *b)
+{
+	unsigned fam, i;
+	size_t idx;
+	uint64_t cum;
+
+	lock(m);
+	for (fam = 0; fam < BH_M_COUNT; fam++) {
+		const struct family *f = &families[fam];
+
+		put_header(b, f->name, f->help, "counter");
+		if (f->n_labels == 0) {
+			bh_buf_printf(b, "%s %llu\n", f->name, (unsigned long long)m->plain[fam]);
+			continue;
+		}
+		for (idx = 0; idx < m->n_series; idx++) {
+			const struct series *s = &m->series[idx];
+
+			if (s->family != fam)
+				continue;
+			bh_buf_puts(b, f->name);
+			for (i = 0; i < f->n_labels; i++) {
+				bh_buf_printf(b, "%c%s=\"", i == 0 ? '{' : ',', f->labels[i]);
+				put_escaped(b, s->values[i]);
+				bh_buf_putc(b, '"');
+			}
+			bh_buf_printf(b, "} %llu\n", (unsigned long long)s->value);
+		}
+	}
+	put_header(b, "bouncer_batch_seconds", "Time to handle one batch of messages.",
+		   "histogram");
+	for (i = 0, cum = 0; i < N_BUCKETS; i++) {
+		cum += m->hist[i];
+		bh_buf_printf(b, "bouncer_batch_seconds_bucket{le=\"%s\"} %llu\n",
+			      batch_buckets[i].text, (unsigned long long)cum);
+	}
+	bh_buf_printf(b, "bouncer_batch_seconds_bucket{le=\"+Inf\"} %llu\n",
+		      (unsigned long long)m->hist_count);
+	bh_buf_printf(b, "bouncer_batch_seconds_sum %.9g\n", m->hist_sum);
+	bh_buf_printf(b, "bouncer_batch_seconds_count %llu\n", (unsigned long long)m->hist_count);
+	put_header(b, "bouncer_last_poll_timestamp_seconds",
+		   "Time of the last successful mailbox poll, seconds since the epoch.", "gauge");
+	bh_buf_printf(b, "bouncer_last_poll_timestamp_seconds %lld\n", (long long)m->last_poll);
+	unlock(m);
+	put_header(b, "bouncer_build_info", "Always 1; the version label says which build runs.",
+		   "gauge");
+	bh_buf_puts(b, "bouncer_build_info{version=\"");
+	put_escaped(b, BH_VERSION);
+	bh_buf_puts(b, "\"} 1\n");
+}
+
+/* bh_metrics_port - the port being served */
+int
+bh_metrics_port(const struct bh_metrics *m)
+{
+	return m != NULL ? m->port : 0;
+}
+
+#ifdef BH_HAVE_MHD
+
+/* parse_listen - "IPv4:PORT" or "[IPv6]:PORT" into a socket address */
+static int
+parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6_r, const char **error_r)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *colon, *hs, *he;
+	long long port;
+	const char *err;
+
+	memset(ss, 0, sizeof(*ss));
+	if (listen[0] == '[') {
+		hs = listen + 1;
+		he = strchr(hs, ']');
+		if (he == NULL || he[1] != ':') {
+			*error_r = "metrics_listen: expected [IPv6]:PORT";
+			return -1;
+		}
+		colon = he + 1;
+	} else {
+		hs = listen;
+		colon = strrchr(listen, ':');
+		if (colon == NULL) {
+			*error_r = "metrics_listen: expected ADDRESS:PORT";
+			return -1;
+		}
+		he = colon;
+	}
+	if ((size_t)(he - hs) >= sizeof(host) || he == hs) {
+		*error_r = "metrics_listen: bad address";
+		return -1;
+	}
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	if (bh_strtonum(colon + 1, 0, 65535, &port, &err) == -1) {
+		*error_r = "metrics_listen: bad port";
+		return -1;
+	}
+	if (listen[0] == '[') {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+			*error_r = "metrics_listen: bad IPv6 address";
+			return -1;
+		}
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*v6_r = true;
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+			*error_r = "metrics_listen: bad IPv4 address (numeric only)";
+			return -1;
+		}
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*v6_r = false;
+	}
+	return 0;
+}
+
+/* reply - queue a plain response */
+static enum MHD_Result
+reply(struct MHD_Connection *conn, unsigned status, char *body, size_t len, bool must_free)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(
+	    len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		if (must_free)
+			free(body);
+		return MHD_NO;
+	}
+	if (status == MHD_HTTP_OK)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; version=0.0.4; charset=utf-8");
+	else
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; charset=utf-8");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* serve - the request handler, run in libmicrohttpd's thread */
+static enum MHD_Result
+serve(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+      const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	static char not_found[] = "not found; try /metrics\n";
+	static char not_allowed[] = "method not allowed\n";
+	struct bh_metrics *m = cls;
+	struct bh_buf b;
+	size_t len;
+
+	(void)version, (void)upload_data, (void)con_cls;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed,
+			     sizeof(not_allowed) - 1, false);
+	/* A GET body is never read; a client that sends one gets the answer anyway. */
+	*upload_data_size = 0;
+	if (strcmp(url, "/metrics") != 0)
+		return reply(conn, MHD_HTTP_NOT_FOUND, not_found, sizeof(not_found) - 1, false);
+	bh_buf_init(&b);
+	bh_metrics_render(m, &b);
+	len = b.len;
+	return reply(conn, MHD_HTTP_OK, bh_buf_steal(&b), len, true);
+}
+
+/* bh_metrics_start - serve the registry over HTTP */
+int
+bh_metrics_start(struct bh_metrics *m, const char *listen, const char **error_r)
+{
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD;
+	bool v6;
+
+	if (m->daemon != NULL) {
+		*error_r = "metrics: already started";
+		return -1;
+	}
+	if (listen == NULL || parse_listen(listen, &ss, &v6, error_r) == -1) {
+		if (listen == NULL)
+			*error_r = "metrics_listen: not set";
+		return -1;
+	}
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, serve, m, MHD_OPTION_SOCK_ADDR, &ss,
+				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+	if (m->daemon == NULL) {
+		*error_r =
+		    "metrics: cannot listen on metrics_listen (address in use or not local?)";
+		return -1;
+	}
+	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	m->port = info != NULL ? info->port : 0;
+	return 0;
+}
+
+#else /* !BH_HAVE_MHD */
+
+/* bh_metrics_start - without libmicrohttpd there is nothing to serve with */
+int
+bh_metrics_start(struct bh_metrics *m, const char *listen, const char **error_r)
+{
+	(void)m, (void)listen;
+	*error_r = "metrics: built without libmicrohttpd";
+	return -1;
+}
+
+#endif
