@@ -36,6 +36,7 @@
 /* Text scanning. */
 #define BH_DEF_SCAN_BYTES       (256u * 1024) /* body text that the recognizers look at */
 #define BH_DEF_REGEX_MATCH_LIMIT 100000u      /* PCRE2 match limit: no catastrophic backtracking */
+#define BH_MAX_RULE_TEXT        4096u         /* diagnostic bytes the reason engine reads */
 
 /* Loops. */
 #define BH_DEF_HOP_LIMIT        30u /* Received headers in a returned message */

@@ -1,52 +1,899 @@
 /*
- * rules.c - placeholder reason engine: the status class alone, until the real table lands.
+ * rules.c - the reason engine: why did delivery to one recipient fail?
+ *
+ * Input: an RFC 3463 status ("5.1.1" or ""), an SMTP reply code ("550" or "") and the
+ * diagnostic text (untrusted bytes, any length). Output: a reason word, whose problem it is, and
+ * the id of the rule that decided. The knowledge is data: an ordered table of rows (status glob,
+ * reply-code glob, PCRE2 pattern over the text, reason, optional whose). The built-in table below
+ * is written from RFC 3463 / RFC 7372 / RFC 7505 codes and the phrases real MTAs emit; rules from
+ * the configuration are put in front of it (or replace it).
+ *
+ * Decision order (README "Classification rules"):
+ *   1. strong text rows, in table order (config rows first): the first whose status/reply globs
+ *      and pattern all match decides;
+ *   2. code rows (no pattern): a specific status ("5.1.1", "5.2.2", "5.7.26"...) decides;
+ *      generic codes (x.0.0, x.7.1, 550, 554...) have no row and decide nothing;
+ *   3. weak text rows: vague phrases ("service unavailable", a bare "spam") that only decide
+ *      when the status said nothing specific;
+ *   4. the status class: 4.x.x -> onhold, anything else -> undefined.
+ *
+ * The text is normalized once per call (bounded by BH_MAX_RULE_TEXT): white space and control
+ * bytes collapse to one space, ASCII is lower-cased, and the "550-5.7.1 " continuation markers
+ * of a multi-line SMTP reply are dropped so that phrases split across reply lines still match.
+ * Each built-in row carries cheap literals; the regex runs only when one of them occurs in the
+ * text (the prefilter), which keeps a recipient at a few microseconds. Every match runs under a
+ * PCRE2 match and depth limit, so a crafted text cannot make a pattern backtrack for long; a
+ * match that hits the limit counts as no match.
+ *
+ * Trusts: nothing in the text; the config rows were validated by config.c and are checked again
+ * here (globs, pattern compile). Pure: no I/O, no logging.
  */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
 #include "rules.h"
 
 #include <ctype.h>
+#include <nettle/sha2.h>
+#include <pcre2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "limits.h"
 #include "util.h"
 
-struct bh_rules {
-	int unused;
+/* One row of the built-in table. lits: '|'-separated lower-case literals, one of which must
+ * occur in the normalized text before the pattern is tried (NULL: always try). */
+struct bh_rule_def {
+	const char *id;
+	const char *status;
+	const char *reply;
+	const char *lits;
+	const char *pattern;
+	enum bh_reason reason;
+	int whose; /* -1: the reason's own */
+	bool weak;
 };
 
+#define T(id, lits, pat, reason)                                                                   \
+	{                                                                                          \
+		id, NULL, NULL, lits, pat, reason, -1, false                                       \
+	}
+#define TS(id, st, lits, pat, reason)                                                              \
+	{                                                                                          \
+		id, st, NULL, lits, pat, reason, -1, false                                         \
+	}
+#define TW(id, lits, pat, reason, whose)                                                           \
+	{                                                                                          \
+		id, NULL, NULL, lits, pat, reason, whose, false                                    \
+	}
+#define WEAK(id, lits, pat, reason)                                                                \
+	{                                                                                          \
+		id, NULL, NULL, lits, pat, reason, -1, true                                        \
+	}
+#define WEAKW(id, lits, pat, reason, whose)                                                        \
+	{                                                                                          \
+		id, NULL, NULL, lits, pat, reason, whose, true                                     \
+	}
+#define S(id, st, reason)                                                                          \
+	{                                                                                          \
+		id, st, NULL, NULL, NULL, reason, -1, false                                        \
+	}
+
+/*
+ * The built-in table. Order matters among text rows: sender-side and specific phrases come
+ * before the broad recipient families ("user unknown", "recipient address rejected"), because
+ * servers wrap sender-side refusals in recipient-looking words ("Recipient address rejected:
+ * Reverse DNS validation failed").
+ */
+static const struct bh_rule_def builtin[] = {
+    /* --- the domain accepts no mail at all (RFC 7505 null MX) */
+    T("notaccept-text", "null mx|accept|receive email|mail exchanger",
+      "null mx|(?:does not|doesn't|do not|will not|won't) (?:accept|receive) (?:any )?(?:e-?)?mail"
+      "|not accepting (?:network )?(?:mail|messages)|accepts no mail"
+      "|(?:couldn't|could not|can't|cannot|unable to) find (?:a|any) mail exchanger"
+      "|no mail exchanger",
+      BH_R_NOTACCEPT),
+
+    /* --- DNS trouble on the way (temporary resolver errors, not a missing domain) */
+    T("network-dns-temp", "dns error|dns query|name server|try again|lookup failure|timed out",
+      "dns error: .{0,80}lookup of|dns query failed|malformed or unexpected name server"
+      "|host not found, try again|(?:host )?name lookup failure|temporary (?:dns|name) "
+      "(?:failure|error)"
+      "|dns (?:lookup|resolution) timed out|name server (?:timeout|failure)",
+      BH_R_NETWORKERROR),
+
+    /* --- over quota / mailbox full (before "expired": "mailbox is full: retry timeout") */
+    T("mailboxfull-text", "quota|full|exceed|storage|space",
+      "(?:mail ?box|inbox|mail ?folder|mail ?drop|account|user) (?:is |was |has been "
+      ")?(?:full|over ?quota)"
+      "|(?:mail ?box|inbox|mail ?folder) (?:size )?(?:has )?(?:exceed|reached|is at)"
+      "|over ?quota|quota (?:exceed|full|reached|violation)"
+      "|(?:exceed|exceeded|exceeds|reached|over|full) (?:the |his |her |their |its |your |my )?"
+      "(?:mailbox |disk |storage |user |recipient'?s? )?quota"
+      "|(?:disk|storage|mailbox|mail) quota|out of (?:storage|mailbox|disk) space"
+      "|insufficient (?:storage|space) (?:for|in) (?:the |this )?(?:user|mailbox|recipient)"
+      "|mailbox (?:storage|space) (?:is )?(?:full|exhausted)|mailbox has no (?:more )?space"
+      "|not enough (?:storage|space) in (?:the |this )?(?:user|mailbox|recipient)",
+      BH_R_MAILBOXFULL),
+
+    /* --- size: the recipient's limit (5.2.3) vs the system's (5.3.4) */
+    T("exceedlimit-text", "exceed",
+      "(?:size|length) exceeds? (?:the )?(?:fixed |administrative |local |set "
+      ")?(?:maximum|max|limit|size)"
+      "|exceeds? (?:the )?(?:fixed |administrative )?(?:maximum |max )?(?:message "
+      ")?(?:size|length) limit"
+      "|exceeds? (?:the )?limit set by (?:the )?recipient",
+      BH_R_EXCEEDLIMIT),
+    T("mesgtoobig-text", "large|big|size|limit",
+      "(?:message|mail|e-?mail|data|content)s? (?:is |was )?(?:too (?:large|big)|exceeds? "
+      ".{0,20}size)"
+      "|too (?:large|big) for|size violation|message size (?:limit|exceeds?)|line limit exceeded"
+      "|max(?:imum)? (?:message )?size exceeded|size (?:limit )?exceeded",
+      BH_R_MESGTOOBIG),
+
+    /* --- retries ran out */
+    T("expired-text",
+      "expire|timeout|time out|timed out|too long|queue|failing|giving up|days|reachable|exhausted",
+      "(?:message|envelope|delivery time|mail|queue time) expired|expired after|has expired"
+      "|retry (?:time(?:out)?|period) (?:exceeded|expired)|delivery (?:retry )?timeout"
+      "|(?:been|was) in (?:the )?queue (?:too long|for)|too long in (?:the )?queue"
+      "|could not be delivered (?:with)?in \\d|(?:unable to|could not|couldn't) deliver "
+      ".{0,30}after \\d"
+      "|failing for a long time|giving up|retries exhausted|delivery attempts? (?:has |have "
+      ")?(?:been )?exhausted"
+      "|connection timed out|timed out while|host not reachable|no route to host"
+      "|not been (?:able to be )?delivered (?:for|in) \\d+ (?:days|hours)",
+      BH_R_EXPIRED),
+
+    /* --- sender-side: relaying */
+    T("norelaying-text", "relay|identities failed",
+      "relay(?:ing)? (?:access )?(?:denied|not (?:allowed|permitted)|prohibited|refused|forbidden)"
+      "|(?:not|isn't) (?:configured|permitted|allowed|authorized|authorised) to relay"
+      "|(?:unable|cannot|can't|will not|won't|do not|does not|don't) relay|no relaying|relay not "
+      "permitted"
+      "|not a (?:local|valid) (?:domain|relay)|email address is not verified\\. the following "
+      "identities failed",
+      BH_R_NORELAYING),
+
+    /* --- sender-side: our IP's reverse DNS */
+    T("requireptr-text", "ptr|reverse|rdns|lookup failed|unverif|mismatch|hostname",
+      "reverse (?:dns|lookup|dns lookup|name|hostname)|\\brdns\\b|\\bptr\\b"
+      "|ip name lookup failed|unverif(?:i|y)able (?:sending )?ip"
+      "|mismatch(?:es)? (?:client|connecting|sending) ip"
+      "|(?:cannot|can't|could not|couldn't|unable to) (?:find|resolve|verify) your (?:host "
+      "?name|ip|address)"
+      "|(?:client|your) (?:host ?name|ip) (?:does not|doesn't) resolve",
+      BH_R_REQUIREPTR),
+
+    /* --- sender-side: spam verdicts that mention SPF or blocking in passing */
+    T("spam-strong", "spam|ube|junk|bulk",
+      "spam "
+      "classification|(?:classified|scored|detected|identified|flagged|marked|considered|rejected) "
+      "as (?:spam|junk)"
+      "|spam (?:content|detected|message|score|signature|violation|filter)|content[^.;]{0,40}spam"
+      "|message content rejected, ube|\\bube\\b|unsolicited bulk|bulk e-?mail",
+      BH_R_SPAMDETECTED),
+
+    /* --- sender-side: SPF / DKIM / DMARC (RFC 7372, RFC 7489) */
+    T("authfailure-text", "spf|dkim|dmarc|sender policy|authentica|unauthenticated",
+      "\\bdmarc\\b|\\bdkim\\b|\\bspf\\b|sender policy framework"
+      "|authentication (?:checks? )?(?:failed|did not pass|fail)|multiple authentication checks"
+      "|(?:does not|doesn't|fails to|failed to) pass (?:authentication|dmarc|spf|dkim)"
+      "|unauthenticated (?:e-?mail|message)|sender is unauthenticated|not have authentication "
+      "information",
+      BH_R_AUTHFAILURE),
+
+    /* --- sender-side: reputation */
+    T("badreputation-text", "reputation|complaints",
+      "reputation|unexpected volume or user complaints|user complaints", BH_R_BADREPUTATION),
+
+    /* --- sender-side: volume */
+    T("speeding-text", "rate|too many|limit|frequen",
+      "receiving mail at a rate|(?:sent|sending) (?:to )?too many "
+      "(?:recipients|messages|mails|e-?mails)"
+      "|too many (?:recipients|messages|mails|e-?mails) (?:this|per|in the last|in a short)"
+      "|rate (?:limit|limited|exceeded)|rate-limit|ratelimit|sending rate|message rate"
+      "|too many (?:messages|mails|e-?mails)|(?:sending|daily|hourly) (?:message |sending "
+      ")?(?:limit|quota) (?:exceeded|reached)",
+      BH_R_SPEEDING),
+    T("toomanyconn-text", "too many|connection|concurrent|frequen",
+      "too many (?:connections|concurrent|simultaneous|sessions|smtp sessions|recipients)"
+      "|connection (?:frequency|rate|count) (?:limit|exceeded)|concurrent connections? "
+      "(?:limit|exceeded)",
+      BH_R_TOOMANYCONN),
+
+    /* --- sender-side: our client IP or host refused (block lists, policy on connections) */
+    T("blocked-text",
+      "black|block|deny|listed|spamhaus|spamcop|sorbs|barracuda|rbl|uceprotect"
+      "|abuseat|banned|client host|refused|not accepting|open relay|your isp|invalid ip"
+      "|dynamic|dial|residential|mail exchanger|ip address|relay quota|your ip",
+      "(?<!may be )(?:black|block|deny|ban)[ -]?list(?:ed)?|(?<!not )listed (?:at|on|in|by) "
+      "|blocked (?:using|by|for)"
+      "|\\bspamhaus\\b|\\bspamcop\\b|\\bsorbs\\b|barracuda(?:central)?|\\brbl\\b|\\bdnsbl\\b|"
+      "uceprotect|abuseat"
+      "|client host (?:\\[[^]]{0,64}\\] )?(?:rejected|blocked|refused)|banned (?:sending )?ip"
+      "|(?:ip|address|host|network) (?:address )?(?:\\[?[0-9a-f.:]{3,45}\\]? )?(?:is |has been "
+      ")?(?:blocked|banned|blacklisted)"
+      "|(?:service|access) refused|(?:connection|service) refused|not accepting connections|open "
+      "relay"
+      "|smtp server of your isp|invalid ip for sending|dynamic (?:ip|address)|dial-?up|residential"
+      "|may not be mail exchanger|relay quota|your ip (?:address )?(?:is|has)|block(?:ed)? for "
+      "abuse"
+      "|on our block ?list|your (?:ip|server|host) (?:is|was|has been) (?:blocked|rejected|denied)",
+      BH_R_BLOCKED),
+
+    /* --- sender-side: content */
+    T("virus-text", "virus|malware|infect|trojan|worm|malicious",
+      "virus|malware|infected|trojan|\\bworm\\b|malicious (?:content|attachment|code|software)",
+      BH_R_VIRUSDETECTED),
+    TS("spam-content-57", "5.7.*", "content", "content rejected", BH_R_SPAMDETECTED),
+
+    /* --- sender-side: policy */
+    T("policy-text", "polic|protocol violation|not allowed|header error",
+      "policy (?:reasons?|violation|rejection)|(?:local|security|content|site) polic(?:y|ies)"
+      "|protocol violation|violates? (?:our )?(?:\\w+ )?polic|host network not allowed|header "
+      "error",
+      BH_R_POLICYVIOLATION),
+
+    /* --- sender-side: authentication and TLS */
+    T("starttls-text", "tls|ssl|certificate|encrypt",
+      "(?:starttls|tls|ssl) (?:negotiation|handshake) (?:failed|failure|error)|tls failed"
+      "|certificate (?:verification|validation) (?:failed|error)|could not (?:negotiate|start) tls",
+      BH_R_FAILEDSTARTTLS),
+    T("securityerror-text", "authenticat|tls|encrypt|login",
+      "authentication (?:is )?required|unauthenticated senders?|must (?:be )?authenticat|not "
+      "authenticated"
+      "|authrequired|(?:tls|starttls|encryption) (?:is )?required|must issue a starttls"
+      "|login (?:is )?required|relay requires authentication",
+      BH_R_SECURITYERROR),
+
+    /* --- sender-side: the message breaks RFC 5322 or is malformed */
+    T("notcompliantrfc-text", "rfc|multiple|duplicate|missing|malformed",
+      "not rfc ?(?:2822|5322|822)? ?complian|rfc ?(?:2822|5322|822) (?:compliant|violation)"
+      "|(?:multiple|duplicate) (?:addresses in from|[a-z-]{2,30} (?:header|field)s?)"
+      "|missing (?:a |the |required )?\"?(?:date|from|message-id|subject)\"? (?:header|field)"
+      "|malformed (?:mail|message)",
+      BH_R_NOTCOMPLIANTRFC),
+    T("contenterror-text", "8-bit|8bit|header|media|mime|encoding",
+      "(?:improper|illegal|invalid) use of 8-?bit|8-?bit data|headers? too (?:large|long)|too many "
+      "headers"
+      "|media error|invalid (?:mime|header|encoding)|malformed (?:mime|header)|content error",
+      BH_R_CONTENTERROR),
+
+    /* --- sender-side: our envelope sender (RFC 3463 5.1.7, 5.1.8) */
+    T("rejected-text", "sender|mail from|gateway user|return path|return-path",
+      "sender (?:address )?(?:was )?(?:rejected|refused|denied|blocked|invalid|unknown|not "
+      "(?:allowed|permitted|accepted))"
+      "|(?:domain of )?sender (?:address|domain) .{0,80}(?:does not exist|not found|must "
+      "resolve|unresolvable)"
+      "|invalid sender|sender verif(?:y|ication) failed|unverified sender"
+      "|mail from .{0,80}(?:rejected|refused|not accepted)|bad sender|not a registered gateway user"
+      "|(?:return[ -]path|envelope sender) .{0,40}(?:rejected|invalid)",
+      BH_R_REJECTED),
+    TS("rejected-517-text", "?.1.7", NULL, "does not exist|no such domain|not found",
+       BH_R_REJECTED),
+    TS("rejected-518-text", "?.1.8", NULL, "does not exist|no such domain|not found",
+       BH_R_REJECTED),
+
+    /* --- recipient: the account is disabled or suspended */
+    T("suspend-text",
+      "disabled|suspend|inactive|locked|frozen|deactivat|blocked|closed|expired|terminated",
+      "(?:account|mailbox|user|recipient|address)[^.;:]{0,30} (?:is |was |has been "
+      "|temporar(?:il)?y )?"
+      "(?:disabled|suspended|inactive|locked|frozen|deactivated|blocked|closed|expired|terminated)"
+      "|disabled (?:recipient|account|mailbox|user)|(?:suspended|inactive|deactivated|frozen) "
+      "(?:account|mailbox|user)",
+      BH_R_SUSPEND),
+
+    /* --- recipient: moved (RFC 3463 5.1.6) */
+    T("hasmoved-text", "moved|no longer|not our customer|changed",
+      "(?:has|have) moved|moved (?:permanently|to)|no longer (?:on (?:this )?server|at this|here)"
+      "|not our customer|(?:mailbox|address) (?:has )?changed",
+      BH_R_HASMOVED),
+
+    /* --- recipient: the domain does not exist or has no usable route */
+    T("hostunknown-text", "host|domain",
+      "host (?:or domain name )?(?:unknown|not found)|unknown (?:host|domain)|no such "
+      "(?:host|domain)"
+      "|(?:domain|host) (?:name )?(?:not found|(?:does not|doesn't|may not|did not) exist)"
+      "|(?:domain|host)[^.;]{0,30} (?:does not|doesn't|may not) exist"
+      "|illegal host|invalid (?:host|domain)|bad destination (?:system )?address|couldn't find any "
+      "host"
+      "|unrout(?:e)?able (?:domain|address)|domain (?:is )?(?:not valid|invalid)|nxdomain",
+      BH_R_HOSTUNKNOWN),
+
+    /* --- network on the way */
+    T("network-text", "name service|hop|loop|connection|lookup|establish|network",
+      "name service error|hop count|too many hops|routing loop|mail loop|loop detected"
+      "|lost connection|connection (?:reset|dropped|closed|lost)|(?:wasn't|was not|unable to|could "
+      "not) (?:able to )?establish"
+      "|network (?:error|unreachable)|lookup failure",
+      BH_R_NETWORKERROR),
+
+    /* --- the remote mailer program (local delivery agent) failed */
+    T("mailererror-text", "procmail|mailer|program|command|exit|couldn't create|cannot create|pipe",
+      "procmail|mailer error|unknown mailer|(?:program|command|pipe) (?:died|failed|exited|error)"
+      "|exit (?:status|code) \\d|couldn't create|cannot create|\\| ?exec ",
+      BH_R_MAILERERROR),
+
+    /* --- the recipient's own filter */
+    T("filtered-text", "filter|preference|refused|recipient has",
+      "message filtered|filtered by|(?:recipient|user)(?:'s)? (?:preferences|filter|rules?)"
+      "|due to recipient preferences|recipient has (?:rejected|refused|blocked)|domain filter"
+      "|rejected by (?:the )?(?:recipient|user)",
+      BH_R_FILTERED),
+
+    /* --- the remote side suppressed the address itself */
+    T("suppressed-text", "suppress",
+      "suppression list|(?:address|recipient) (?:is |was )?suppressed|on (?:the|our|a) suppression",
+      BH_R_SUPPRESSED),
+
+    /* --- recipient: the mailbox does not exist (the broadest family, last of the strong ones) */
+    T("userunknown-text",
+      "unknown|no such|not exist|n't exist|invalid|illegal|not found|unavailable"
+      "|couldn't be found|could not be found|not listed|doesn't have|does not have"
+      "|no mailbox|recipnotfound|recipientnotfound|not a valid|bad|undeliverable|rejected",
+      "(?:user|recipient|addressee|mailbox|account|alias|address|destination|local ?part) (?:name "
+      ")?unknown"
+      "|unknown (?:or illegal )?(?:user|recipient|addressee|mailbox|account|alias|address|local "
+      "?part|e-?mail)"
+      "|no such (?:user|recipient|mailbox|account|address|person|local user|e-?mail)"
+      "|(?:user|recipient|mailbox|account|address|addressee|e-?mail)\\b.{0,40}?(?:does "
+      "not|doesn't|did not) exist"
+      "|(?:invalid|illegal|bad|unknown|non-?existent) (?:final delivery "
+      ")?(?:recipient|user|mailbox|address|alias|local ?part|account|destination|userid)"
+      "|(?:user|recipient|mailbox|address|account|addressee) (?:was )?not found|(?:couldn't|could "
+      "not) be found"
+      "|recip(?:ient)?notfound|mailbox (?:is )?(?:unavailable|not available)|no mailbox (?:here|by "
+      "that name)"
+      "|not (?:a )?valid (?:user|recipient|mailbox|address)|not listed in|user not listed"
+      "|(?:does not|doesn't) have an? [^ ]{1,80} account|undeliverable address|address (?:is "
+      ")?invalid"
+      "|recipient address rejected(?:\\.|$| ?: ?(?:access denied|user "
+      "unknown|undeliverable|invalid))"
+      "|^(?:smtp; ?)?(?:[245]\\d\\d )?(?:#?\\d\\.\\d\\.\\d+ )?address rejected",
+      BH_R_USERUNKNOWN),
+
+    /* --- the remote system */
+    T("systemfull-text", "disk|space|system full|storage",
+      "insufficient (?:disk |system )?(?:space|storage)|(?:disk|file ?system|spool) (?:is )?full"
+      "|out of (?:disk )?space|no space left|system (?:is )?full",
+      BH_R_SYSTEMFULL),
+    T("systemerror-text", "error|system|unavailable|could not load|ldap|failure|problem",
+      "internal (?:server |system )?error|system (?:config(?:uration)? )?error|local "
+      "(?:config(?:uration)? )?error"
+      "|queue file write error|could not load|(?:unable to|could not) contact ldap|remote server "
+      "(?:error|failure)"
+      "|temporary (?:local |server |system )?(?:problem|failure)|server (?:error|failure)|i/o error"
+      "|mail system problem",
+      BH_R_SYSTEMERROR),
+
+    /* --- code rows: a specific status decides when no strong text row matched (RFC 3463,
+     * RFC 7372, RFC 7505). Generic codes (x.0.0, x.1.0, x.2.0, x.3.0, x.4.0, x.5.0, x.7.0, x.7.1)
+     * have no row on purpose. */
+    S("status-511", "?.1.1", BH_R_USERUNKNOWN),
+    S("status-512", "?.1.2", BH_R_HOSTUNKNOWN),
+    S("status-513", "?.1.3", BH_R_USERUNKNOWN),
+    S("status-516", "?.1.6", BH_R_HASMOVED),
+    S("status-517", "?.1.7", BH_R_REJECTED),
+    S("status-518", "?.1.8", BH_R_REJECTED),
+    S("status-5110", "?.1.10", BH_R_NOTACCEPT),
+    S("status-521", "?.2.1", BH_R_SUSPEND),
+    S("status-522", "?.2.2", BH_R_MAILBOXFULL),
+    S("status-523", "?.2.3", BH_R_EXCEEDLIMIT),
+    S("status-531", "?.3.1", BH_R_SYSTEMFULL),
+    S("status-532", "?.3.2", BH_R_NOTACCEPT),
+    S("status-534", "?.3.4", BH_R_MESGTOOBIG),
+    S("status-535", "?.3.5", BH_R_SYSTEMERROR),
+    S("status-541", "?.4.1", BH_R_NETWORKERROR),
+    S("status-542", "?.4.2", BH_R_NETWORKERROR),
+    S("status-543", "?.4.3", BH_R_SYSTEMERROR),
+    S("status-544", "?.4.4", BH_R_HOSTUNKNOWN),
+    S("status-545", "?.4.5", BH_R_SYSTEMFULL),
+    S("status-546", "?.4.6", BH_R_NETWORKERROR),
+    S("status-547", "?.4.7", BH_R_EXPIRED),
+    S("status-551", "?.5.1", BH_R_SYNTAXERROR),
+    S("status-552", "?.5.2", BH_R_SYNTAXERROR),
+    S("status-553", "?.5.3", BH_R_TOOMANYCONN),
+    S("status-554", "?.5.4", BH_R_SYNTAXERROR),
+    S("status-555", "?.5.5", BH_R_SYNTAXERROR),
+    S("status-56x", "?.6.*", BH_R_CONTENTERROR),
+    S("status-573", "?.7.3", BH_R_SECURITYERROR),
+    S("status-574", "?.7.4", BH_R_SECURITYERROR),
+    S("status-575", "?.7.5", BH_R_SECURITYERROR),
+    S("status-576", "?.7.6", BH_R_SECURITYERROR),
+    S("status-577", "?.7.7", BH_R_SECURITYERROR),
+    S("status-578", "?.7.8", BH_R_SECURITYERROR),
+    S("status-579", "?.7.9", BH_R_POLICYVIOLATION),
+    S("status-5710", "?.7.10", BH_R_SECURITYERROR),
+    S("status-5711", "?.7.11", BH_R_SECURITYERROR),
+    S("status-5713", "?.7.13", BH_R_SUSPEND),
+    S("status-5714", "?.7.14", BH_R_SECURITYERROR),
+    S("status-5717", "?.7.17", BH_R_HASMOVED),
+    S("status-5718", "?.7.18", BH_R_HASMOVED),
+    S("status-5720", "?.7.20", BH_R_AUTHFAILURE),
+    S("status-5721", "?.7.21", BH_R_AUTHFAILURE),
+    S("status-5722", "?.7.22", BH_R_AUTHFAILURE),
+    S("status-5723", "?.7.23", BH_R_AUTHFAILURE),
+    S("status-5724", "?.7.24", BH_R_AUTHFAILURE),
+    S("status-5725", "?.7.25", BH_R_REQUIREPTR),
+    S("status-5726", "?.7.26", BH_R_AUTHFAILURE),
+    S("status-5727", "?.7.27", BH_R_REJECTED),
+    S("status-5729", "?.7.29", BH_R_AUTHFAILURE),
+    S("status-5730", "?.7.30", BH_R_SECURITYERROR),
+
+    /* --- weak text rows: vague words, only when the status said nothing specific */
+    WEAK("spam-weak", "spam", "\\bspam\\b", BH_R_SPAMDETECTED),
+    WEAKW("connection-refused-weak", "refused", "connection refused", BH_R_BLOCKED,
+	  BH_WHOSE_EITHER),
+    WEAK("systemerror-weak", "unavailable|failed|error",
+	 "service (?:is )?(?:currently |temporarily )?unavailable|transaction failed|remote server",
+	 BH_R_SYSTEMERROR),
+    WEAK("access-denied-weak", "access denied", "access denied", BH_R_SECURITYERROR),
+};
+
+/* One compiled row. Strings are owned; lits is a run of NUL-terminated literals ending in "". */
+struct bh_rule {
+	char *id;
+	char *status;
+	char *reply;
+	char *pattern;
+	char *lits;
+	pcre2_code *re;
+	enum bh_reason reason;
+	bool has_whose;
+	enum bh_whose whose;
+	bool weak;
+};
+
+struct bh_rules {
+	struct bh_rule *v;
+	size_t n;
+	pcre2_match_context *mctx;
+	char version[17];
+	bool no_prefilter; /* tests: check that the literals never hide a match */
+};
+
+static char rules_error[512];
+
+/* glob_match - '*' any run, '?' one byte; iterative (no recursion, linear backtracking). */
+static bool
+glob_match(const char *pat, const char *s)
+{
+	const char *star = NULL, *mark = NULL;
+
+	while (*s != '\0') {
+		if (*pat == '?' || (*pat != '*' && *pat == *s)) {
+			pat++, s++;
+		} else if (*pat == '*') {
+			star = pat++;
+			mark = s;
+		} else if (star != NULL) {
+			pat = star + 1;
+			s = ++mark;
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
+/* glob_valid - a status or reply-code glob: digits, '.', '*', '?' and at most 16 bytes. */
+static bool
+glob_valid(const char *g, bool dots)
+{
+	size_t i;
+
+	if (g[0] == '\0' || strlen(g) > 16)
+		return false;
+	for (i = 0; g[i] != '\0'; i++)
+		if (!isdigit((unsigned char)g[i]) && g[i] != '*' && g[i] != '?' &&
+		    !(dots && g[i] == '.'))
+			return false;
+	return true;
+}
+
+/* lits_copy - "a|b|c" -> "a\0b\0c\0\0" */
+static char *
+lits_copy(const char *lits)
+{
+	size_t n = strlen(lits), i;
+	char *out = bh_malloc(n + 2);
+
+	for (i = 0; i < n; i++)
+		out[i] = lits[i] == '|' ? '\0' : lits[i];
+	out[n] = '\0';
+	out[n + 1] = '\0';
+	return out;
+}
+
+/* rule_compile - fill r from the given fields; -1 with rules_error set on a bad rule. */
+static int
+rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *status,
+	     const char *reply, const char *lits, const char *pattern, enum bh_reason reason,
+	     int whose, bool weak)
+{
+	int errcode;
+	PCRE2_SIZE erroff;
+	PCRE2_UCHAR msg[256];
+
+	memset(r, 0, sizeof(*r));
+	r->id = bh_asprintf("%s:%s", prefix, id != NULL ? id : "(unnamed)");
+	if (status != NULL && !glob_valid(status, true)) {
+		snprintf(rules_error, sizeof(rules_error),
+			 "rule %.100s: bad status pattern \"%.40s\"", r->id, status);
+		return -1;
+	}
+	if (reply != NULL && !glob_valid(reply, false)) {
+		snprintf(rules_error, sizeof(rules_error),
+			 "rule %.100s: bad reply code pattern \"%.40s\"", r->id, reply);
+		return -1;
+	}
+	if ((unsigned)reason >= BH_R_COUNT) {
+		snprintf(rules_error, sizeof(rules_error), "rule %.100s: bad reason", r->id);
+		return -1;
+	}
+	r->status = status != NULL ? bh_strdup(status) : NULL;
+	r->reply = reply != NULL ? bh_strdup(reply) : NULL;
+	r->lits = lits != NULL ? lits_copy(lits) : NULL;
+	r->reason = reason;
+	r->has_whose = whose >= 0;
+	r->whose = whose >= 0 ? (enum bh_whose)whose : bh_reason_whose(reason);
+	r->weak = weak;
+	if (pattern == NULL)
+		return 0;
+	r->pattern = bh_strdup(pattern);
+	r->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+			      PCRE2_CASELESS | PCRE2_NEVER_BACKSLASH_C, &errcode, &erroff, NULL);
+	if (r->re == NULL) {
+		pcre2_get_error_message(errcode, msg, sizeof(msg));
+		snprintf(rules_error, sizeof(rules_error),
+			 "rule %.100s: pattern does not compile at offset %zu: %s", r->id,
+			 (size_t)erroff, (const char *)msg);
+		return -1;
+	}
+	/* JIT where the platform has it; the interpreter is the fallback, same results. */
+	(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+	return 0;
+}
+
+static void
+rule_free(struct bh_rule *r)
+{
+	free(r->id);
+	free(r->status);
+	free(r->reply);
+	free(r->pattern);
+	free(r->lits);
+	if (r->re != NULL)
+		pcre2_code_free(r->re);
+}
+
+/* hash_str - feed a field and a separator that no field contains into the version hash. */
+static void
+hash_str(struct sha256_ctx *ctx, const char *s)
+{
+	if (s != NULL)
+		sha256_update(ctx, strlen(s), (const uint8_t *)s);
+	sha256_update(ctx, 1, (const uint8_t *)"\x1f");
+}
+
+/* rules_hash - the version: the first 8 bytes of SHA-256 over every compiled row, in order. */
+static void
+rules_hash(struct bh_rules *rs)
+{
+	struct sha256_ctx ctx;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	sha256_init(&ctx);
+	for (i = 0; i < rs->n; i++) {
+		const struct bh_rule *r = &rs->v[i];
+		const char *l;
+
+		hash_str(&ctx, r->id);
+		hash_str(&ctx, r->status);
+		hash_str(&ctx, r->reply);
+		hash_str(&ctx, r->pattern);
+		for (l = r->lits; l != NULL && *l != '\0'; l += strlen(l) + 1)
+			hash_str(&ctx, l);
+		hash_str(&ctx, bh_reason_name(r->reason));
+		hash_str(&ctx, r->has_whose ? bh_whose_name(r->whose) : "");
+		hash_str(&ctx, r->weak ? "weak" : "");
+		sha256_update(&ctx, 1, (const uint8_t *)"\x1e");
+	}
+	sha256_digest(&ctx, sizeof(digest), digest);
+	for (i = 0; i < 8; i++) {
+		rs->version[2 * i] = hex[digest[i] >> 4];
+		rs->version[2 * i + 1] = hex[digest[i] & 15];
+	}
+	rs->version[16] = '\0';
+}
+
+/* bh_rules_new - compile the config's rows, then the built-in table */
 struct bh_rules *
 bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned match_limit,
 	     const char **error_r)
 {
-	(void)extra, (void)n, (void)replace, (void)match_limit, (void)error_r;
-	return bh_calloc(1, sizeof(struct bh_rules));
+	struct bh_rules *rs;
+	size_t i, total;
+
+	if (n > BH_MAX_RULES) {
+		snprintf(rules_error, sizeof(rules_error), "too many rules (%zu, limit %u)", n,
+			 BH_MAX_RULES);
+		*error_r = rules_error;
+		return NULL;
+	}
+	total = n + (replace ? 0 : BH_NELEM(builtin));
+	rs = bh_calloc(1, sizeof(*rs));
+	rs->v = bh_calloc(total > 0 ? total : 1, sizeof(*rs->v));
+	for (i = 0; i < n; i++) {
+		const struct bh_rule_conf *c = &extra[i];
+
+		rs->n++;
+		if (rule_compile(&rs->v[i], "config", c->id, c->status, c->reply_code, NULL,
+				 c->pattern, c->reason, c->has_whose ? (int)c->whose : -1,
+				 false) == -1)
+			goto fail;
+	}
+	for (i = 0; !replace && i < BH_NELEM(builtin); i++) {
+		const struct bh_rule_def *d = &builtin[i];
+
+		rs->n++;
+		if (rule_compile(&rs->v[n + i], "builtin", d->id, d->status, d->reply, d->lits,
+				 d->pattern, d->reason, d->whose, d->weak) == -1)
+			goto fail;
+	}
+	rs->mctx = pcre2_match_context_create(NULL);
+	if (rs->mctx == NULL)
+		bh_fatal("pcre2_match_context_create: out of memory");
+	if (match_limit == 0)
+		match_limit = BH_DEF_REGEX_MATCH_LIMIT;
+	pcre2_set_match_limit(rs->mctx, match_limit);
+	pcre2_set_depth_limit(rs->mctx, match_limit < 10000 ? match_limit : 10000);
+	pcre2_set_heap_limit(rs->mctx, 4096); /* KiB of backtracking memory per match */
+	rules_hash(rs);
+	return rs;
+fail:
+	*error_r = rules_error;
+	bh_rules_free(&rs);
+	return NULL;
 }
 
+/* bh_rules_free - free every compiled row */
 void
 bh_rules_free(struct bh_rules **rules)
 {
-	if (rules == NULL)
+	struct bh_rules *rs;
+	size_t i;
+
+	if (rules == NULL || *rules == NULL)
 		return;
-	free(*rules);
+	rs = *rules;
+	for (i = 0; i < rs->n; i++)
+		rule_free(&rs->v[i]);
+	free(rs->v);
+	if (rs->mctx != NULL)
+		pcre2_match_context_free(rs->mctx);
+	free(rs);
 	*rules = NULL;
 }
 
+/* bh_rules_version - the short stable hash of the compiled table */
 const char *
 bh_rules_version(const struct bh_rules *rules)
 {
-	(void)rules;
-	return "placeholder";
+	return rules->version;
 }
 
+/* bh_rules_set_prefilter - tests only: turn the literal prefilter off to prove it is exact. */
+void
+bh_rules_set_prefilter(struct bh_rules *rules, bool on)
+{
+	rules->no_prefilter = !on;
+}
+
+/* is_reply_code - p[0..3) is "[245]dd" and not followed by another digit */
+static bool
+is_reply_code(const char *p, size_t n)
+{
+	return n >= 3 && (p[0] == '2' || p[0] == '4' || p[0] == '5') &&
+	       isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
+	       (n == 3 || !isdigit((unsigned char)p[3]));
+}
+
+/* status_len - length of an RFC 3463 status at p (0 when none); p must start a token. */
+static size_t
+status_len(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < BH_MAX_STATUS - 1 && (isdigit((unsigned char)p[i]) || p[i] == '.');
+	     i++)
+		;
+	while (i > 0 && p[i - 1] == '.')
+		i--;
+	return bh_status_valid(p, i) ? i : 0;
+}
+
+/*
+ * normalize - the text the patterns see: lower-case ASCII, every run of white space or control
+ * bytes made one space, no leading or trailing space, and the "NNN-" (optionally "NNN-c.s.d ")
+ * continuation markers of a multi-line reply dropped, as well as the "NNN c.s.d " that starts
+ * its last line. Returns the length written to out (at most cap).
+ */
+static size_t
+normalize(const char *in, size_t n, char *out, size_t cap)
+{
+	size_t i = 0, o = 0, k, sl;
+	char cont[3] = {0, 0, 0}; /* reply code seen in a continuation marker */
+
+	while (i < n && o < cap) {
+		unsigned char c = (unsigned char)in[i];
+		bool word_start = o == 0 || out[o - 1] == ' ';
+
+		if (c <= ' ' || c == 0x7f) {
+			if (o > 0 && out[o - 1] != ' ')
+				out[o++] = ' ';
+			i++;
+			continue;
+		}
+		if (word_start && is_reply_code(in + i, n - i) && i + 3 < n &&
+		    (in[i + 3] == '-' ||
+		     (in[i + 3] == ' ' && cont[0] != 0 && memcmp(cont, in + i, 3) == 0))) {
+			/* "550-" anywhere, or "550 " after a "550-" was seen: a reply-line marker
+			 */
+			if (in[i + 3] == '-')
+				memcpy(cont, in + i, 3);
+			k = i + 4;
+			sl = status_len(in + k, n - k);
+			if (sl > 0 && (k + sl >= n || in[k + sl] == ' ' || in[k + sl] == '\t' ||
+				       in[k + sl] == '\r' || in[k + sl] == '\n'))
+				k += sl;
+			i = k;
+			continue;
+		}
+		out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		i++;
+	}
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	return o;
+}
+
+/* find_status - the first RFC 3463 status token in text (for a report that gave none). */
+static bool
+find_status(const char *t, size_t n, char *out)
+{
+	size_t i, len;
+
+	for (i = 0; i + 5 <= n; i++) {
+		if ((t[i] != '2' && t[i] != '4' && t[i] != '5') || t[i + 1] != '.')
+			continue;
+		if (i > 0 && (isdigit((unsigned char)t[i - 1]) || t[i - 1] == '.'))
+			continue;
+		len = status_len(t + i, n - i);
+		if (len > 0 && (i + len == n || !isalnum((unsigned char)t[i + len]))) {
+			memcpy(out, t + i, len);
+			out[len] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+/* find_reply - a reply code that starts the text (after an optional "smtp;" type). */
+static bool
+find_reply(const char *t, size_t n, char *out)
+{
+	size_t i = 0;
+
+	if (n >= 5 && bh_span_istarts(t, n, "smtp;"))
+		i = 5;
+	while (i < n && t[i] == ' ')
+		i++;
+	if (!is_reply_code(t + i, n - i))
+		return false;
+	memcpy(out, t + i, 3);
+	out[3] = '\0';
+	return true;
+}
+
+/* lits_present - one of the row's literals occurs in the normalized text */
+static bool
+lits_present(const char *lits, const char *t, size_t n)
+{
+	const char *l;
+
+	for (l = lits; *l != '\0'; l += strlen(l) + 1)
+		if (memmem(t, n, l, strlen(l)) != NULL)
+			return true;
+	return false;
+}
+
+/* codes_match - the row's status and reply-code globs accept this recipient's codes */
+static bool
+codes_match(const struct bh_rule *r, const char *status, const char *reply)
+{
+	if (r->status != NULL && (status[0] == '\0' || !glob_match(r->status, status)))
+		return false;
+	if (r->reply != NULL && (reply[0] == '\0' || !glob_match(r->reply, reply)))
+		return false;
+	return true;
+}
+
+/* text_match - the row's pattern matches; hitting a match limit counts as no match */
+static bool
+text_match(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data *md, const char *t,
+	   size_t n)
+{
+	if (!rs->no_prefilter && r->lits != NULL && !lits_present(r->lits, t, n))
+		return false;
+	return pcre2_match(r->re, (PCRE2_SPTR)t, n, 0, 0, md, rs->mctx) >= 0;
+}
+
+static void
+decided(const struct bh_rule *r, struct bh_rules_result *out)
+{
+	out->reason = r->reason;
+	out->whose = r->whose;
+	out->rule = r->id;
+}
+
+/* bh_rules_decide - strong text rows, code rows, weak text rows, then the status class */
 void
 bh_rules_decide(const struct bh_rules *rules, const char *status, const char *reply_code,
 		const char *text, size_t text_len, struct bh_rules_result *out)
 {
-	(void)rules, (void)reply_code, (void)text, (void)text_len;
-	out->reason = strcmp(status, "5.1.1") == 0 ? BH_R_USERUNKNOWN : BH_R_UNDEFINED;
+	char t[BH_MAX_RULE_TEXT], st[BH_MAX_STATUS], rc[4];
+	pcre2_match_data *md = NULL;
+	size_t i, n = 0;
+	int pass;
+
+	st[0] = rc[0] = '\0';
+	if (status != NULL && bh_status_valid(status, strlen(status)))
+		snprintf(st, sizeof(st), "%s", status);
+	if (reply_code != NULL && is_reply_code(reply_code, strlen(reply_code)))
+		snprintf(rc, sizeof(rc), "%s", reply_code);
+	if (text == NULL)
+		text_len = 0;
+	if (text_len > 0) {
+		n = normalize(text, text_len, t, BH_MAX_RULE_TEXT);
+		if (st[0] == '\0')
+			(void)find_status(t, n, st);
+		if (rc[0] == '\0')
+			(void)find_reply(t, n, rc);
+	}
+	md = pcre2_match_data_create(1, NULL);
+	if (md == NULL)
+		bh_fatal("pcre2_match_data_create: out of memory");
+	for (pass = 0; pass < 3; pass++) {
+		for (i = 0; i < rules->n; i++) {
+			const struct bh_rule *r = &rules->v[i];
+
+			if ((pass == 1) != (r->re == NULL) || (pass == 2) != r->weak)
+				continue;
+			if (!codes_match(r, st, rc))
+				continue;
+			if (r->re != NULL && (n == 0 || !text_match(rules, r, md, t, n)))
+				continue;
+			decided(r, out);
+			goto out;
+		}
+	}
+	out->reason =
+	    st[0] == '4' || (st[0] == '\0' && rc[0] == '4') ? BH_R_ONHOLD : BH_R_UNDEFINED;
 	out->whose = bh_reason_whose(out->reason);
-	out->rule = "placeholder";
+	out->rule = out->reason == BH_R_ONHOLD ? "class:4" : "none";
+out:
+	pcre2_match_data_free(md);
 }
 
+/* bh_status_valid - RFC 3463 "c.sss.ddd" with c in 2, 4, 5 (Postfix dsn_valid) */
 bool
 bh_status_valid(const char *p, size_t n)
 {

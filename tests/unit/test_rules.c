@@ -1,0 +1,420 @@
+/*
+ * test_rules.c - the reason engine: phrase families, precedence, the 554 catch-all table
+ * ($BH_SHARED_DIR/corpus/554.tsv), config rows (override, replace, bad pattern), the match
+ * limit against a crafted backtracking text, and the prefilter never hiding a match.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+#include "reason.h"
+#include "rules.h"
+#include "test.h"
+#include "util.h"
+
+struct rcase {
+	const char *status;
+	const char *reply;
+	const char *text;
+	enum bh_reason want;
+};
+
+/* Phrase families as real MTAs write them (one or two per family; not the corpus files). */
+static const struct rcase cases[] = {
+    /* userunknown */
+    {"5.1.1", "550", "550 5.1.1 <a@example.org>... User unknown", BH_R_USERUNKNOWN},
+    {"", "550", "550 Unknown user a@example.org", BH_R_USERUNKNOWN},
+    {"", "550", "550 a@example.org... No such user here", BH_R_USERUNKNOWN},
+    {"5.1.1", "550", "5.1.1 The email account that you tried to reach does not exist.",
+     BH_R_USERUNKNOWN},
+    {"5.0.0", "550", "Requested action not taken: mailbox unavailable", BH_R_USERUNKNOWN},
+    {"5.1.10", "550", "RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+     BH_R_USERUNKNOWN},
+    {"", "", "Invalid recipient <a@example.org>", BH_R_USERUNKNOWN},
+    {"5.7.1", "554", "<a@example.org>: Recipient address rejected: Access denied",
+     BH_R_USERUNKNOWN},
+    {"", "553", "553 sorry, that domain isn't in my list of allowed rcpthosts; no valid user",
+     BH_R_UNDEFINED},
+    {"", "", "mail.local: unknown user: bob", BH_R_USERUNKNOWN},
+    {"", "", "User bob (bob@example.org) not listed in Domino Directory", BH_R_USERUNKNOWN},
+    /* status alone decides when the text says nothing */
+    {"5.1.1", "550", "Delivery failed", BH_R_USERUNKNOWN},
+    {"5.1.2", "", "", BH_R_HOSTUNKNOWN},
+    {"5.2.2", "552", "", BH_R_MAILBOXFULL},
+    {"5.1.6", "", "", BH_R_HASMOVED},
+    {"5.7.26", "550", "rejected", BH_R_AUTHFAILURE},
+    {"4.4.7", "", "", BH_R_EXPIRED},
+    {"5.7.25", "", "", BH_R_REQUIREPTR},
+    /* generic codes decide nothing alone */
+    {"5.0.0", "550", "", BH_R_UNDEFINED},
+    {"5.7.1", "554", "", BH_R_UNDEFINED},
+    {"", "554", "554 Transaction failed", BH_R_SYSTEMERROR},
+    {"", "554", "", BH_R_UNDEFINED},
+    {"4.0.0", "450", "", BH_R_ONHOLD},
+    {"", "", "", BH_R_UNDEFINED},
+    /* hostunknown / notaccept / networkerror */
+    {"", "",
+     "Host or domain name not found. Name service error for name=x.invalid type=A: Host "
+     "not found",
+     BH_R_HOSTUNKNOWN},
+    {"", "", "Sorry, I couldn't find any host named x.invalid. (#5.1.2)", BH_R_HOSTUNKNOWN},
+    {"", "",
+     "The domain x.example doesn't receive email according to the administrator: "
+     "returned Null MX",
+     BH_R_NOTACCEPT},
+    {"", "",
+     "Name service error for name=x.example type=MX: Malformed or unexpected name "
+     "server reply",
+     BH_R_NETWORKERROR},
+    {"5.4.6", "554", "554 5.4.6 Too many hops", BH_R_NETWORKERROR},
+    /* mailbox full vs expired vs sizes */
+    {"", "", "mailbox is full: retry timeout exceeded", BH_R_MAILBOXFULL},
+    {"5.2.2", "552", "552 5.2.2 <a@b>: user is over quota", BH_R_MAILBOXFULL},
+    {"", "552", "552 Error: disk quota exceeded", BH_R_MAILBOXFULL},
+    {"", "", "retry timeout exceeded", BH_R_EXPIRED},
+    {"", "", "a@b: Envelope expired", BH_R_EXPIRED},
+    {"4.4.1", "", "connect to mx.example.org[192.0.2.1]:25: Connection timed out", BH_R_EXPIRED},
+    {"5.2.3", "552", "552 5.2.3 Message length exceeds administrative limit", BH_R_EXCEEDLIMIT},
+    {"5.3.4", "552", "552 5.3.4 Message too large", BH_R_MESGTOOBIG},
+    /* suspend / hasmoved */
+    {"5.2.1", "550", "The email account that you tried to reach is disabled.", BH_R_SUSPEND},
+    {"", "550", "550 Mailbox is frozen.", BH_R_SUSPEND},
+    {"5.1.6", "550", "550 5.1.6 recipient no longer on server: a@example.org", BH_R_HASMOVED},
+    /* sender side: never userunknown */
+    {"5.7.1", "554", "Client host rejected: blocked using zen.spamhaus.org", BH_R_BLOCKED},
+    {"5.7.1", "550", "550 5.7.1 IP address blacklisted by recipient", BH_R_BLOCKED},
+    {"5.7.606", "550", "Access denied, banned sending IP [192.0.2.1]", BH_R_BLOCKED},
+    {"5.7.25", "550", "<a@b>: Recipient address rejected: Reverse DNS validation failed",
+     BH_R_REQUIREPTR},
+    {"5.7.1", "550", "The IP address sending this message does not have a PTR record setup",
+     BH_R_REQUIREPTR},
+    {"5.7.26", "550", "<a@b>: Recipient address rejected: Multiple authentication checks failed",
+     BH_R_AUTHFAILURE},
+    {"5.7.1", "550",
+     "550-5.7.1 Unauthenticated email from example.org is not accepted due to "
+     "550-5.7.1 domain's DMARC policy.",
+     BH_R_AUTHFAILURE},
+    {"5.1.0", "550", "192.0.2.1 is not allowed to send from <example.net> per it's SPF Record",
+     BH_R_AUTHFAILURE},
+    {"5.7.1", "554", "554 5.7.1 <a@example.org>: Relay access denied", BH_R_NORELAYING},
+    {"5.7.1", "550",
+     "Our system has detected that this message is likely suspicious due to the "
+     "very low reputation of the sending IP address. To best protect our users "
+     "from spam, the message has been blocked.",
+     BH_R_BADREPUTATION},
+    {"5.1.8", "501", "501 5.1.8 Sender address rejected", BH_R_REJECTED},
+    {"5.1.7", "550", "550 5.1.7 No such domain example.net", BH_R_REJECTED},
+    {"5.6.0", "554", "554 5.6.0 This message has been scored as spam", BH_R_SPAMDETECTED},
+    {"", "550", "550 Virus Detected; Content Rejected", BH_R_VIRUSDETECTED},
+    {"5.7.1", "550", "550 5.7.1 message content rejected", BH_R_SPAMDETECTED},
+    {"5.6.1", "500", "500 5.6.1 Message content rejected", BH_R_CONTENTERROR},
+    {"", "550", "550 Unauthenticated senders not allowed", BH_R_SECURITYERROR},
+    {"5.7.1", "550",
+     "550-5.7.1 This message is not RFC 5322 compliant. There are multiple "
+     "Subject 550-5.7.1 headers.",
+     BH_R_NOTCOMPLIANTRFC},
+    {"5.2.1", "550",
+     "550-5.2.1 The user you are trying to contact is receiving mail at a rate "
+     "that 550-5.2.1 prevents additional messages from being delivered.",
+     BH_R_SPEEDING},
+    {"", "550", "550 Connection frequency limited. Blocked IP 192.0.2.1", BH_R_TOOMANYCONN},
+    {"", "550", "550 Protocol violation", BH_R_POLICYVIOLATION},
+    {"5.7.9", "554", "554 5.7.9 Header error", BH_R_POLICYVIOLATION},
+    {"", "451", "451 4.3.0 Error: queue file write error", BH_R_SYSTEMERROR},
+    {"4.4.5", "452", "452 4.4.5 Insufficient disk space; try again later", BH_R_SYSTEMFULL},
+    {"", "", "procmail: Couldn't create \"/var/spool/mail/bob\"", BH_R_MAILERERROR},
+    {"5.1.1", "550", "Refused due to recipient preferences", BH_R_FILTERED},
+    /* a 4xx refusal keeps its reason */
+    {"4.2.2", "452", "The email account that you tried to reach is over quota.", BH_R_MAILBOXFULL},
+    /* the status may be found in the text when the report gave none */
+    {"", "554", "554 Sorry, the message did not go through (#5.1.1)", BH_R_USERUNKNOWN},
+};
+
+static void
+test_cases(struct bh_rules *rs)
+{
+	struct bh_rules_result res;
+	size_t i;
+
+	for (i = 0; i < BH_NELEM(cases); i++) {
+		const struct rcase *c = &cases[i];
+
+		bh_rules_decide(rs, c->status, c->reply, c->text, strlen(c->text), &res);
+		test_checks++;
+		if (res.reason != c->want)
+			TEST_FAIL("case %zu (%s %s \"%s\"): got %s (%s), want %s", i, c->status,
+				  c->reply, c->text, bh_reason_name(res.reason), res.rule,
+				  bh_reason_name(c->want));
+	}
+}
+
+/* split_codes - "554 5.7.1 text" -> reply "554", status "5.7.1" */
+static void
+split_codes(const char *line, char *reply, char *status)
+{
+	size_t i = 0, j;
+
+	reply[0] = status[0] = '\0';
+	if (strlen(line) >= 4 && line[0] >= '2' && line[0] <= '5' && line[3] == ' ') {
+		memcpy(reply, line, 3);
+		reply[3] = '\0';
+		i = 4;
+	}
+	for (j = i; line[j] != '\0' && line[j] != ' ' && j - i < BH_MAX_STATUS - 1; j++)
+		;
+	if (bh_status_valid(line + i, j - i)) {
+		memcpy(status, line + i, j - i);
+		status[j - i] = '\0';
+	}
+}
+
+/* test_554 - every row of the shared 554 table: reason, hard and whose must all match */
+static int
+test_554(struct bh_rules *rs)
+{
+	const char *dir = getenv("BH_SHARED_DIR"), *err;
+	char *data, *line, *save = NULL, path[4096];
+	size_t len, rows = 0;
+
+	snprintf(path, sizeof(path), "%s/corpus/554.tsv",
+		 dir != NULL && dir[0] != '\0' ? dir : BH_SHARED_DIR);
+
+	if (bh_read_file(path, 1u << 20, &data, &len, &err) == -1) {
+		printf("test_rules: %s: %s; skipping the 554 table\n", path, err);
+		return 0;
+	}
+	for (line = strtok_r(data, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char *f[4], reply[4], status[BH_MAX_STATUS], *p = line;
+		struct bh_rules_result res;
+		int k, want;
+
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		for (k = 0; k < 4; k++) {
+			f[k] = p;
+			p = p != NULL ? strchr(p, '\t') : NULL;
+			if (p != NULL)
+				*p++ = '\0';
+		}
+		if (f[3] == NULL) {
+			TEST_FAIL("554.tsv: bad row \"%s\"", line);
+			continue;
+		}
+		rows++;
+		split_codes(f[0], reply, status);
+		want = bh_reason_lookup(f[1]);
+		bh_rules_decide(rs, status, reply, f[0], strlen(f[0]), &res);
+		test_checks += 3;
+		if ((int)res.reason != want)
+			TEST_FAIL("554.tsv \"%s\": got %s (%s), want %s", f[0],
+				  bh_reason_name(res.reason), res.rule, f[1]);
+		if (bh_reason_hard(res.reason) != (strcmp(f[2], "1") == 0))
+			TEST_FAIL("554.tsv \"%s\": hard got %d, want %s", f[0],
+				  bh_reason_hard(res.reason), f[2]);
+		if (strcmp(bh_whose_name(res.whose), f[3]) != 0)
+			TEST_FAIL("554.tsv \"%s\": whose got %s, want %s", f[0],
+				  bh_whose_name(res.whose), f[3]);
+	}
+	free(data);
+	CHECK(rows >= 30);
+	return 0;
+}
+
+static void
+test_precedence(struct bh_rules *rs)
+{
+	struct bh_rules_result res;
+	const char *t;
+
+	/* a specific text beats a specific status */
+	t = "550 5.1.1 <a@b>: has sent to too many recipients this hour";
+	bh_rules_decide(rs, "5.1.1", "550", t, strlen(t), &res);
+	CHECK_STR(bh_reason_name(res.reason), "speeding");
+	/* a specific status beats a weak text */
+	t = "550 5.2.2 service unavailable";
+	bh_rules_decide(rs, "5.2.2", "550", t, strlen(t), &res);
+	CHECK_STR(bh_reason_name(res.reason), "mailboxfull");
+	CHECK_STR(res.rule, "builtin:status-522");
+	/* a weak text decides when the status is generic */
+	bh_rules_decide(rs, "5.0.0", "554", t, strlen(t), &res);
+	CHECK_STR(bh_reason_name(res.reason), "systemerror");
+	/* 554 alone decides nothing; the class does */
+	bh_rules_decide(rs, "", "554", "554", 3, &res);
+	CHECK_STR(bh_reason_name(res.reason), "undefined");
+	bh_rules_decide(rs, "4.7.1", "", "", 0, &res);
+	CHECK_STR(bh_reason_name(res.reason), "onhold");
+	/* NUL bytes and bare CRs separate words like white space */
+	bh_rules_decide(rs, "", "", "user\0\runknown", 14, &res);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	bh_rules_decide(rs, "", "", "user\r\n unknown", 14, &res);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	/* text is optional */
+	bh_rules_decide(rs, "5.1.1", "", NULL, 0, &res);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+}
+
+static void
+test_config(void)
+{
+	struct bh_rule_conf conf[3] = {
+	    {.id = (char *)"greylist",
+	     .pattern = (char *)"greylist(ed|ing)",
+	     .reason = BH_R_BLOCKED,
+	     .has_whose = true,
+	     .whose = BH_WHOSE_EITHER},
+	    {.id = (char *)"my-511", .status = (char *)"5.1.*", .reason = BH_R_FILTERED},
+	    {.id = (char *)"our-550",
+	     .reply_code = (char *)"55?",
+	     .pattern = (char *)"user unknown",
+	     .reason = BH_R_SUSPEND},
+	};
+	struct bh_rules *rs, *rs2;
+	struct bh_rules_result res;
+	const char *err = NULL, *t;
+	char v1[32];
+
+	rs = bh_rules_new(conf, 3, false, 0, &err);
+	CHECK(rs != NULL);
+	if (rs == NULL)
+		return;
+	snprintf(v1, sizeof(v1), "%s", bh_rules_version(rs));
+	CHECK_INT(strlen(v1), 16);
+	t = "450 4.7.1 <a@b>: Recipient address rejected: Greylisted, try again";
+	bh_rules_decide(rs, "4.7.1", "450", t, strlen(t), &res);
+	CHECK_STR(bh_reason_name(res.reason), "blocked");
+	CHECK_STR(bh_whose_name(res.whose), "either");
+	CHECK_STR(res.rule, "config:greylist");
+	/* a config text row beats the built-in text rows */
+	t = "550 5.1.1 User unknown";
+	bh_rules_decide(rs, "5.1.1", "550", t, strlen(t), &res);
+	CHECK_STR(bh_reason_name(res.reason), "suspend");
+	CHECK_STR(res.rule, "config:our-550");
+	/* its reply-code glob must match */
+	bh_rules_decide(rs, "5.1.1", "450", "User unknown", 12, &res);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	/* a config code row beats the built-in code rows, not the built-in text rows */
+	bh_rules_decide(rs, "5.1.1", "550", "", 0, &res);
+	CHECK_STR(bh_reason_name(res.reason), "filtered");
+	bh_rules_decide(rs, "5.1.2", "550", "Relay access denied", 19, &res);
+	CHECK_STR(bh_reason_name(res.reason), "norelaying");
+
+	/* replace: only the config rows */
+	rs2 = bh_rules_new(conf, 3, true, 0, &err);
+	CHECK(rs2 != NULL);
+	if (rs2 != NULL) {
+		CHECK(strcmp(v1, bh_rules_version(rs2)) != 0);
+		bh_rules_decide(rs2, "5.2.2", "552", "Mailbox full", 12, &res);
+		CHECK_STR(bh_reason_name(res.reason), "undefined");
+		bh_rules_free(&rs2);
+		CHECK(rs2 == NULL);
+	}
+	/* the version is stable for the same table */
+	rs2 = bh_rules_new(conf, 3, false, 0, &err);
+	if (rs2 != NULL) {
+		CHECK_STR(bh_rules_version(rs2), v1);
+		bh_rules_free(&rs2);
+	}
+	bh_rules_free(&rs);
+	bh_rules_free(&rs);
+
+	/* a bad pattern is a clean error naming the rule */
+	conf[0].pattern = (char *)"user (unknown";
+	err = NULL;
+	rs = bh_rules_new(conf, 1, false, 0, &err);
+	CHECK(rs == NULL);
+	CHECK(err != NULL && strstr(err, "config:greylist") != NULL &&
+	      strstr(err, "does not compile") != NULL);
+	/* and so is a bad status glob */
+	conf[0].pattern = (char *)"x";
+	conf[0].status = (char *)"5.1.a";
+	rs = bh_rules_new(conf, 1, false, 0, &err);
+	CHECK(rs == NULL);
+	CHECK(err != NULL && strstr(err, "bad status pattern") != NULL);
+}
+
+/* test_backtracking - a pattern that backtracks exponentially, under the match limit */
+static void
+test_backtracking(void)
+{
+	struct bh_rule_conf conf = {
+	    .id = (char *)"evil", .pattern = (char *)"^(a+)+$", .reason = BH_R_BLOCKED};
+	struct bh_rules *rs;
+	struct bh_rules_result res;
+	const char *err = NULL;
+	char text[4000];
+	int64_t t0, ms;
+
+	memset(text, 'a', sizeof(text));
+	text[sizeof(text) - 1] = 'b';
+	rs = bh_rules_new(&conf, 1, false, 10000, &err);
+	CHECK(rs != NULL);
+	if (rs == NULL)
+		return;
+	t0 = bh_mono_ms();
+	bh_rules_decide(rs, "", "", text, sizeof(text), &res);
+	ms = bh_mono_ms() - t0;
+	CHECK(ms < 1000);
+	CHECK_STR(bh_reason_name(res.reason), "undefined");
+	/* the same rule still matches where it should */
+	text[sizeof(text) - 1] = 'a';
+	bh_rules_decide(rs, "", "", text, sizeof(text), &res);
+	CHECK_STR(res.rule, "config:evil");
+	bh_rules_free(&rs);
+}
+
+/* test_prefilter - the literals never hide a match the regex would make */
+static void
+test_prefilter(struct bh_rules *rs)
+{
+	struct bh_rules_result a, b;
+	size_t i;
+
+	for (i = 0; i < BH_NELEM(cases); i++) {
+		const struct rcase *c = &cases[i];
+
+		bh_rules_set_prefilter(rs, false);
+		bh_rules_decide(rs, c->status, c->reply, c->text, strlen(c->text), &a);
+		bh_rules_set_prefilter(rs, true);
+		bh_rules_decide(rs, c->status, c->reply, c->text, strlen(c->text), &b);
+		CHECK_STR(a.rule, b.rule);
+	}
+}
+
+static void
+test_speed(struct bh_rules *rs)
+{
+	struct bh_rules_result res;
+	int64_t t0, ms;
+	size_t i, k, n = 0;
+
+	t0 = bh_mono_ms();
+	for (k = 0; k < 200; k++)
+		for (i = 0; i < BH_NELEM(cases); i++, n++)
+			bh_rules_decide(rs, cases[i].status, cases[i].reply, cases[i].text,
+					strlen(cases[i].text), &res);
+	ms = bh_mono_ms() - t0;
+	printf("test_rules: %zu decisions in %lld ms\n", n, (long long)ms);
+}
+
+int
+main(void)
+{
+	struct bh_rules *rs;
+	const char *err = NULL;
+
+	rs = bh_rules_new(NULL, 0, false, 0, &err);
+	if (rs == NULL) {
+		fprintf(stderr, "bh_rules_new: %s\n", err);
+		return 1;
+	}
+	test_cases(rs);
+	test_554(rs);
+	test_precedence(rs);
+	test_prefilter(rs);
+	test_speed(rs);
+	bh_rules_free(&rs);
+	test_config();
+	test_backtracking();
+	return test_done("test_rules");
+}
