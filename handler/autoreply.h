@@ -18,4 +18,10 @@
 bool bh_autoreply_detect(const struct bh_envelope *env, const char *body, size_t body_len,
 			 const char **why_r);
 
+/* bh_autoreply_subject - true when subject (decoded, NUL-terminated, may be NULL) OPENS with an
+ * auto-reply phrase ("Out of Office", "Automatische Antwort", "自動応答"); "Re: Out of Office"
+ * does not. strict_only keeps the phrases no newsletter or human subject would open with (the
+ * loop module uses those on a returned message). *why_r gets a static "subject: ..." text. */
+bool bh_autoreply_subject(const char *subject, bool strict_only, const char **why_r);
+
 #endif

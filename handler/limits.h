@@ -37,6 +37,8 @@
 #define BH_DEF_SCAN_BYTES       (256u * 1024) /* body text that the recognizers look at */
 #define BH_DEF_REGEX_MATCH_LIMIT 100000u      /* PCRE2 match limit: no catastrophic backtracking */
 #define BH_MAX_RULE_TEXT        4096u         /* diagnostic bytes the reason engine reads */
+#define BH_AUTOREPLY_SCAN       (16u * 1024)  /* body bytes the auto-reply detector reads */
+#define BH_AUTOREPLY_LINES      200u          /* ... and body lines */
 
 /* Loops. */
 #define BH_DEF_HOP_LIMIT        30u /* Received headers in a returned message */

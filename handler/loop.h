@@ -12,8 +12,10 @@
 #include "config.h"
 #include "verdict.h"
 
-/* bh_loop_check - set v->loop when one of the kinds applies (the first found, in the order
- * above). cfg gives our domains and the hop limit. */
+/* bh_loop_check - set v->loop when one of the kinds applies, the first found in the order
+ * bounce_of_bounce, autoreply_bounce, backscatter, hops (loop.c documents each rule). Only dsn
+ * and bounce verdicts are checked; a kind already set is kept. cfg gives our domains and the
+ * hop limit; NULL means no our_domains and the default hop limit. */
 void bh_loop_check(const struct bh_config *cfg, struct bh_verdict *v);
 
 #endif

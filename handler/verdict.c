@@ -55,6 +55,7 @@ envelope_deinit(struct bh_envelope *e)
 	free(e->x_original_to);
 	free(e->envelope_to);
 	free(e->to);
+	free(e->raw_headers);
 }
 
 void

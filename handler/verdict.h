@@ -85,6 +85,12 @@ struct bh_envelope {
 	char *envelope_to;            /* Envelope-To or X-Envelope-To */
 	char *to;
 	bool has_autoreply_headers;   /* RFC 3834 / Microsoft / list-manager auto-reply headers */
+	/* The message's own top-level header block, verbatim (folded, CRLF or LF, may hold NULs),
+	 * cut at the header limits; NULL when not kept. The auto-reply detector reads the vendor
+	 * headers (X-Autoreply, X-MS-Exchange-Inbox-Rules-Loop, X-Apple-Action, ticket systems)
+	 * from it, so the parser need not know them. */
+	char *raw_headers;
+	size_t raw_headers_len;
 };
 
 struct bh_verp_result {
