@@ -1,0 +1,270 @@
+/*
+ * log.c - one structured line per event (JSON object or logfmt) on stderr.
+ *
+ * Keys are ours (static ASCII); values are escaped for the format: JSON strings through
+ * bh_json_str, logfmt values quoted when they contain a space, '=' or '"'. Untrusted values are
+ * first cut and made printable (bh_printable), so a hostile Message-ID cannot forge a line.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static struct {
+	enum bh_log_format format;
+	enum bh_log_level min;
+	FILE *fp;
+	void (*hook)(bool before, void *ctx);
+	void *hook_ctx;
+} logger = {BH_LOG_JSON, BH_LOG_INFO, NULL, NULL, NULL};
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+const char *
+bh_log_level_name(enum bh_log_level level)
+{
+	return (unsigned)level < BH_NELEM(level_names) ? level_names[level] : "?";
+}
+
+void
+bh_log_setup(enum bh_log_format format, enum bh_log_level min, FILE *fp)
+{
+	logger.format = format;
+	logger.min = min;
+	logger.fp = fp;
+}
+
+int
+bh_log_format_parse(const char *s)
+{
+	if (s == NULL || strcmp(s, "json") == 0)
+		return BH_LOG_JSON;
+	if (strcmp(s, "logfmt") == 0)
+		return BH_LOG_LOGFMT;
+	return -1;
+}
+
+bool
+bh_log_enabled(enum bh_log_level level)
+{
+	return level >= logger.min;
+}
+
+void
+bh_log_set_hook(void (*fn)(bool before, void *ctx), void *ctx)
+{
+	logger.hook = fn;
+	logger.hook_ctx = ctx;
+}
+
+/* put_key - the separator and the key */
+static void
+put_key(struct bh_logline *l, const char *key)
+{
+	if (logger.format == BH_LOG_JSON) {
+		bh_buf_puts(&l->b, ",");
+		bh_json_cstr(&l->b, key);
+		bh_buf_putc(&l->b, ':');
+	} else {
+		bh_buf_putc(&l->b, ' ');
+		bh_buf_puts(&l->b, key);
+		bh_buf_putc(&l->b, '=');
+	}
+}
+
+/* put_value - a string value, escaped for the format */
+static void
+put_value(struct bh_logline *l, const char *p, size_t n)
+{
+	size_t i;
+	bool quote = n == 0;
+
+	if (logger.format == BH_LOG_JSON) {
+		bh_json_str(&l->b, p, n);
+		return;
+	}
+	for (i = 0; i < n && !quote; i++)
+		if (p[i] == ' ' || p[i] == '=' || p[i] == '"' || (unsigned char)p[i] < 0x20 ||
+		    p[i] == 0x7f)
+			quote = true;
+	if (!quote) {
+		bh_buf_append(&l->b, p, n);
+		return;
+	}
+	bh_buf_putc(&l->b, '"');
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '"' || c == '\\') {
+			bh_buf_putc(&l->b, '\\');
+			bh_buf_putc(&l->b, (char)c);
+		} else if (c == '\n') {
+			bh_buf_puts(&l->b, "\\n");
+		} else if (c < 0x20 || c == 0x7f) {
+			bh_buf_printf(&l->b, "\\x%02x", c);
+		} else {
+			bh_buf_putc(&l->b, (char)c);
+		}
+	}
+	bh_buf_putc(&l->b, '"');
+}
+
+void
+bh_log_begin(struct bh_logline *l, enum bh_log_level level, const char *event)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[96];
+
+	l->level = level;
+	l->on = bh_log_enabled(level);
+	bh_buf_init(&l->b);
+	if (!l->on)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 ts.tv_nsec / 1000000L);
+	if (logger.format == BH_LOG_JSON)
+		bh_buf_printf(&l->b, "{\"ts\":\"%s\",\"level\":\"%s\"", when,
+			      bh_log_level_name(level));
+	else
+		bh_buf_printf(&l->b, "ts=%s level=%s", when, bh_log_level_name(level));
+	bh_log_str(l, "event", event);
+}
+
+void
+bh_log_str(struct bh_logline *l, const char *key, const char *value)
+{
+	if (!l->on || value == NULL)
+		return;
+	put_key(l, key);
+	put_value(l, value, strlen(value));
+}
+
+void
+bh_log_untrusted(struct bh_logline *l, const char *key, const char *p, size_t n)
+{
+	char *s;
+
+	if (!l->on || p == NULL)
+		return;
+	s = bh_printable(p, n, BH_LOG_MAX_VALUE);
+	bh_log_str(l, key, s);
+	free(s);
+}
+
+void
+bh_log_int(struct bh_logline *l, const char *key, long long value)
+{
+	if (!l->on)
+		return;
+	put_key(l, key);
+	bh_buf_printf(&l->b, "%lld", value);
+}
+
+void
+bh_log_bool(struct bh_logline *l, const char *key, bool value)
+{
+	if (!l->on)
+		return;
+	put_key(l, key);
+	bh_buf_puts(&l->b, value ? "true" : "false");
+}
+
+void
+bh_log_printf(struct bh_logline *l, const char *key, const char *fmt, ...)
+{
+	struct bh_buf tmp;
+	va_list ap;
+
+	if (!l->on)
+		return;
+	bh_buf_init(&tmp);
+	va_start(ap, fmt);
+	bh_buf_vprintf(&tmp, fmt, ap);
+	va_end(ap);
+	put_key(l, key);
+	put_value(l, tmp.data != NULL ? tmp.data : "", tmp.len);
+	bh_buf_deinit(&tmp);
+}
+
+void
+bh_log_ctx(struct bh_logline *l, const struct bh_log_ctx *c)
+{
+	if (!l->on || c == NULL)
+		return;
+	bh_log_str(l, "mailbox", c->mailbox);
+	if (c->uidvalidity != 0)
+		bh_log_int(l, "uidvalidity", c->uidvalidity);
+	if (c->uid != 0)
+		bh_log_int(l, "uid", c->uid);
+	if (c->message_id != NULL)
+		bh_log_untrusted(l, "message_id", c->message_id, strlen(c->message_id));
+	if (c->stable_id != NULL && c->stable_id[0] != '\0')
+		bh_log_str(l, "stable_id", c->stable_id);
+}
+
+void
+bh_log_end(struct bh_logline *l)
+{
+	FILE *fp = logger.fp != NULL ? logger.fp : stderr;
+
+	if (l->on) {
+		if (logger.format == BH_LOG_JSON)
+			bh_buf_putc(&l->b, '}');
+		bh_buf_putc(&l->b, '\n');
+		if (logger.hook != NULL)
+			logger.hook(true, logger.hook_ctx);
+		fwrite(l->b.data, 1, l->b.len, fp);
+		fflush(fp);
+		if (logger.hook != NULL)
+			logger.hook(false, logger.hook_ctx);
+	}
+	bh_buf_deinit(&l->b);
+	l->on = false;
+}
+
+/* vlog - the body of bh_log and bh_log_errno */
+static void
+vlog(enum bh_log_level level, const char *event, const char *err, const char *fmt, va_list ap)
+{
+	struct bh_logline l;
+	struct bh_buf msg;
+
+	if (!bh_log_enabled(level))
+		return;
+	bh_buf_init(&msg);
+	bh_buf_vprintf(&msg, fmt, ap);
+	bh_log_begin(&l, level, event);
+	put_key(&l, "msg");
+	put_value(&l, msg.data != NULL ? msg.data : "", msg.len);
+	bh_log_str(&l, "err", err);
+	bh_log_end(&l);
+	bh_buf_deinit(&msg);
+}
+
+void
+bh_log(enum bh_log_level level, const char *event, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, event, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+bh_log_errno(enum bh_log_level level, const char *event, const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, event, err, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,75 @@
+/*
+ * log.h - structured logs of the long-running commands: one line per event on stderr, as a
+ * JSON object or as logfmt (key=value), with a timestamp, a level and an event name first.
+ *
+ * A line is built field by field and written at once:
+ *
+ *	struct bh_logline l;
+ *	bh_log_begin(&l, BH_LOG_INFO, "decision");
+ *	bh_log_ctx(&l, &ctx);                    // mailbox, uidvalidity, uid, message_id
+ *	bh_log_str(&l, "outcome", "suppress");
+ *	bh_log_end(&l);                          // prints (or drops it below the level)
+ *
+ * Untrusted text (anything from a message or a server) goes through bh_log_untrusted(), which
+ * cuts it and replaces control and non-ASCII bytes (bh_printable). Never pass a secret.
+ * The logger is process-wide state set once by bh_log_setup(); it is not thread-safe.
+ */
+#ifndef BH_LOG_H
+#define BH_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util.h"
+
+enum bh_log_level { BH_LOG_DEBUG = 0, BH_LOG_INFO, BH_LOG_WARN, BH_LOG_ERROR };
+enum bh_log_format { BH_LOG_JSON = 0, BH_LOG_LOGFMT };
+
+/* Untrusted values are cut to this many bytes. */
+#define BH_LOG_MAX_VALUE 200u
+
+/* bh_log_setup - where and how to log (fp NULL: stderr). */
+void bh_log_setup(enum bh_log_format format, enum bh_log_level min, FILE *fp);
+/* bh_log_format_parse - "json" or "logfmt" (NULL: json); -1 when neither. */
+int bh_log_format_parse(const char *s);
+/* bh_log_enabled - would a line at this level be written? */
+bool bh_log_enabled(enum bh_log_level level);
+/* bh_log_set_hook - call fn before and after every line written (the progress line clears and
+ * redraws itself); NULL removes it. */
+void bh_log_set_hook(void (*fn)(bool before, void *ctx), void *ctx);
+
+/* The correlation ids of one message; any member may be NULL / 0. */
+struct bh_log_ctx {
+	const char *mailbox;
+	uint32_t uidvalidity;
+	uint32_t uid;
+	const char *message_id; /* untrusted: escaped and cut */
+	const char *stable_id;
+};
+
+struct bh_logline {
+	struct bh_buf b;
+	enum bh_log_level level;
+	bool on;
+};
+
+void bh_log_begin(struct bh_logline *l, enum bh_log_level level, const char *event);
+void bh_log_str(struct bh_logline *l, const char *key, const char *value); /* NULL: skipped */
+void bh_log_untrusted(struct bh_logline *l, const char *key, const char *p, size_t n);
+void bh_log_int(struct bh_logline *l, const char *key, long long value);
+void bh_log_bool(struct bh_logline *l, const char *key, bool value);
+void bh_log_printf(struct bh_logline *l, const char *key, const char *fmt, ...) BH_PRINTF(3, 4);
+void bh_log_ctx(struct bh_logline *l, const struct bh_log_ctx *c);
+/* bh_log_end - write the line and free it. */
+void bh_log_end(struct bh_logline *l);
+
+/* bh_log - a line with only an event and a message (msg=...). */
+void bh_log(enum bh_log_level level, const char *event, const char *fmt, ...) BH_PRINTF(3, 4);
+/* bh_log_errno - the same, adding err=strerror(errno) (like warn(3)). */
+void bh_log_errno(enum bh_log_level level, const char *event, const char *fmt, ...) BH_PRINTF(3, 4);
+
+const char *bh_log_level_name(enum bh_log_level level);
+
+#endif
