@@ -225,6 +225,28 @@ bh_verdict_json(struct bh_buf *out, const struct bh_verdict *v, const char *sour
 	json_field(out, "return_path", o->return_path, &first);
 	json_field(out, "auto_submitted", o->auto_submitted, &first);
 	json_field(out, "list_id", o->list_id, &first);
+	json_field(out, "precedence", o->precedence, &first);
+	json_field(out, "x_autoreply", o->x_autoreply, &first);
+	json_field(out, "x_auto_response_suppress", o->x_auto_response_suppress, &first);
+	json_field(out, "content_type", o->content_type, &first);
+	bh_buf_printf(out, ",\"received_count\":%u,\"present\":%s", o->received_count,
+		      o->present ? "true" : "false");
+	bh_buf_putc(out, '}');
+	bh_buf_puts(out, ",\"env\":{");
+	first = true;
+	json_field(out, "from", v->env.from, &first);
+	json_field(out, "to", v->env.to, &first);
+	json_field(out, "subject", v->env.subject, &first);
+	json_field(out, "date", v->env.date, &first);
+	json_field(out, "return_path", v->env.return_path, &first);
+	json_field(out, "auto_submitted", v->env.auto_submitted, &first);
+	json_field(out, "precedence", v->env.precedence, &first);
+	json_field(out, "delivered_to", v->env.delivered_to, &first);
+	json_field(out, "x_original_to", v->env.x_original_to, &first);
+	json_field(out, "envelope_to", v->env.envelope_to, &first);
+	json_field(out, "original_envelope_id", v->env.original_envelope_id, &first);
+	bh_buf_printf(out, ",\"has_autoreply_headers\":%s",
+		      v->env.has_autoreply_headers ? "true" : "false");
 	bh_buf_putc(out, '}');
 	bh_buf_puts(out, ",\"message_id\":");
 	bh_json_cstr(out, v->env.message_id);

@@ -1,0 +1,483 @@
+/*
+ * classify.c - one message in, one verdict out.
+ *
+ * Pipeline: size check -> bounded MIME walk (mime.c) -> the report's own header fields ->
+ * the returned message's header (message/rfc822 child, or text/rfc822-headers) -> the first
+ * report part that fits, in order of trust: RFC 5965 feedback report (arf.c), RFC 3464
+ * delivery-status (dsn.c), a non-standard bounce text (recognize.c), an RFC 3834 auto-reply
+ * (autoreply.c). Each failed or delayed recipient gets its reason from the rules engine,
+ * given the status, the reply code and the best diagnostic text we could find.
+ *
+ * Trusts nothing in the message; never reads file names. Pure: no I/O, no logging.
+ */
+#include "classify.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <nettle/sha2.h>
+
+#include "arf.h"
+#include "autoreply.h"
+#include "dsn.h"
+#include "mime.h"
+#include "recognize.h"
+#include "text.h"
+#include "util.h"
+
+struct ctx {
+	const struct bh_classify_opts *opts;
+	struct bh_verdict *v;
+	struct bh_mime m;
+	struct bh_header orig_hdr; /* parsed text/rfc822-headers, when that is what we have */
+	char *orig_body;	   /* the decoded text/rfc822-headers part orig_hdr points into */
+	const struct bh_header *orig; /* the returned message's header, or NULL */
+	struct bh_buf text;	      /* the report's human-readable text */
+	char *excl[8];
+	size_t n_excl;
+};
+
+/* field - decoded, cut copy of the first field called name, or NULL */
+static char *
+field(const struct bh_header *h, const char *name)
+{
+	const struct bh_field *f = h != NULL ? bh_header_get(h, name) : NULL;
+
+	return f != NULL ? bh_header_decode(f->value, f->value_len, BH_MAX_FIELD_VALUE) : NULL;
+}
+
+/* stable_id - hex SHA-256 over the Message-ID and the content */
+static void
+stable_id(struct bh_verdict *v, const char *data, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	size_t i;
+
+	sha256_init(&c);
+	if (v->env.message_id != NULL)
+		sha256_update(&c, strlen(v->env.message_id), (const uint8_t *)v->env.message_id);
+	sha256_update(&c, 1, (const uint8_t *)"\n");
+	sha256_update(&c, len, (const uint8_t *)data);
+	sha256_digest(&c, sizeof(d), d);
+	for (i = 0; i < sizeof(d); i++) {
+		v->stable_id[2 * i] = hex[d[i] >> 4];
+		v->stable_id[2 * i + 1] = hex[d[i] & 15];
+	}
+	v->stable_id[64] = '\0';
+}
+
+/* fill_env - the report's own header fields */
+static void
+fill_env(struct bh_envelope *e, const struct bh_header *h)
+{
+	char *as;
+
+	e->message_id = field(h, "Message-ID");
+	e->from = field(h, "From");
+	e->subject = field(h, "Subject");
+	e->date = field(h, "Date");
+	e->return_path = field(h, "Return-Path");
+	e->auto_submitted = field(h, "Auto-Submitted");
+	e->precedence = field(h, "Precedence");
+	e->delivered_to = field(h, "Delivered-To");
+	e->x_original_to = field(h, "X-Original-To");
+	e->envelope_to = field(h, "Envelope-To");
+	if (e->envelope_to == NULL)
+		e->envelope_to = field(h, "X-Envelope-To");
+	e->to = field(h, "To");
+	as = e->auto_submitted;
+	if ((as != NULL && !bh_span_istarts(as, strlen(as), "no")) ||
+	    bh_header_get(h, "X-Autoreply") != NULL || bh_header_get(h, "X-Autorespond") != NULL ||
+	    bh_header_get(h, "X-Autoresponder") != NULL ||
+	    (e->precedence != NULL &&
+	     bh_span_istarts(e->precedence, strlen(e->precedence), "auto_reply")))
+		e->has_autoreply_headers = true;
+}
+
+/* fill_original - the returned message's header fields */
+static void
+fill_original(struct bh_original *o, const struct bh_header *h)
+{
+	o->present = true;
+	o->message_id = field(h, "Message-ID");
+	o->from = field(h, "From");
+	o->to = field(h, "To");
+	o->subject = field(h, "Subject");
+	o->return_path = field(h, "Return-Path");
+	o->auto_submitted = field(h, "Auto-Submitted");
+	o->list_id = field(h, "List-Id");
+	o->precedence = field(h, "Precedence");
+	o->x_autoreply = field(h, "X-Autoreply");
+	if (o->x_autoreply == NULL)
+		o->x_autoreply = field(h, "X-Autorespond");
+	if (o->x_autoreply == NULL)
+		o->x_autoreply = field(h, "X-Autoresponder");
+	o->x_auto_response_suppress = field(h, "X-Auto-Response-Suppress");
+	o->content_type = field(h, "Content-Type");
+	o->received_count = bh_header_count(h, "Received");
+}
+
+/* inside_message - true when part i lies inside a returned message (an rfc822 part) */
+static bool
+inside_message(const struct bh_mime *m, size_t i)
+{
+	long p = m->v[i].parent;
+	unsigned guard = 0;
+
+	while (p >= 0 && guard++ < BH_MAX_MIME_DEPTH + 1) {
+		if (strcmp(m->v[p].type, "message") == 0)
+			return true;
+		p = m->v[p].parent;
+	}
+	return false;
+}
+
+/* gather_text - the human-readable text of the report, at most the scan limit */
+static void
+gather_text(struct ctx *c)
+{
+	size_t i, dl, max = BH_DEF_SCAN_BYTES;
+	int pass;
+
+	for (pass = 0; pass < 2 && c->text.len == 0; pass++)
+		for (i = 0; i < c->m.n && c->text.len < max; i++) {
+			const struct bh_part *p = &c->m.v[i];
+			char *d;
+
+			if (strcmp(p->type, "text") != 0 || inside_message(&c->m, i))
+				continue;
+			if (pass == 0 && strcmp(p->subtype, "plain") != 0)
+				continue;
+			if (pass == 1 && strcmp(p->subtype, "html") != 0)
+				continue;
+			if (p->attachment && c->text.len > 0)
+				continue;
+			d = bh_mime_body(p, max * 2, &dl);
+			if (pass == 1) {
+				char *t = bh_html_to_text(d, dl, &dl);
+
+				free(d);
+				d = t;
+			}
+			if (c->text.len > 0)
+				bh_buf_puts(&c->text, "\n\n");
+			bh_buf_append(&c->text, d, dl < max - c->text.len ? dl : max - c->text.len);
+			free(d);
+		}
+}
+
+static void
+add_excl(struct ctx *c, const char *hv)
+{
+	char *a;
+
+	if (hv == NULL || c->n_excl >= BH_NELEM(c->excl))
+		return;
+	if ((a = bh_text_first_addr(hv, strlen(hv))) != NULL)
+		c->excl[c->n_excl++] = a;
+}
+
+/* decide - the reason of one recipient from the rules engine */
+static void
+decide(struct ctx *c, struct bh_rcpt *r)
+{
+	struct bh_rules_result res;
+	const char *d = r->diagnostic != NULL ? r->diagnostic : "";
+
+	if (r->action == BH_ACTION_DELIVERED || r->action == BH_ACTION_RELAYED ||
+	    r->action == BH_ACTION_EXPANDED) {
+		bh_rcpt_set_reason(r, BH_R_DELIVERED, NULL);
+		return;
+	}
+	memset(&res, 0, sizeof(res));
+	bh_rules_decide(c->opts->rules, r->status, r->reply_code, d, strlen(d), &res);
+	bh_rcpt_set_reason(r, res.reason, res.rule);
+	if (res.whose != BH_WHOSE_NONE)
+		r->whose = res.whose;
+}
+
+static void
+set_status(struct bh_rcpt *r, const char *s)
+{
+	if (s != NULL && strlen(s) < sizeof(r->status) && bh_status_valid(s, strlen(s)))
+		strcpy(r->status, s);
+}
+
+/* do_dsn - recipients from a delivery-status part; returns the number added */
+static size_t
+do_dsn(struct ctx *c, const struct bh_part *part)
+{
+	struct bh_dsn d;
+	const char *err;
+	size_t i, bl, added = 0;
+	char *body = bh_mime_body(part, c->opts->limits->message_size, &bl);
+
+	if (bh_dsn_parse(body, bl, c->opts->limits->recipients, &d, &err) == -1) {
+		bh_dsn_deinit(&d);
+		free(body);
+		return 0;
+	}
+	for (i = 0; i < d.n; i++) {
+		struct bh_dsn_rcpt *dr = &d.r[i];
+		const char *addr = NULL;
+		struct bh_rcpt *r;
+
+		if (dr->final_recipient != NULL && strchr(dr->final_recipient, '@') != NULL)
+			addr = dr->final_recipient;
+		else if (dr->original_recipient != NULL && strchr(dr->original_recipient, '@'))
+			addr = dr->original_recipient;
+		else if (dr->x_actual_recipient != NULL && strchr(dr->x_actual_recipient, '@'))
+			addr = dr->x_actual_recipient;
+		else if (dr->final_recipient != NULL && dr->final_recipient[0] != '\0')
+			addr = dr->final_recipient;
+		if (addr == NULL)
+			continue;
+		if ((r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients)) == NULL)
+			break;
+		added++;
+		r->address = bh_strdup(addr);
+		if (dr->original_recipient != NULL && dr->original_recipient[0] != '\0' &&
+		    strcasecmp(dr->original_recipient, addr) != 0)
+			r->original_address = bh_strdup(dr->original_recipient);
+		r->action = dr->action != NULL ? bh_action_parse(dr->action, strlen(dr->action))
+					       : BH_ACTION_NONE;
+		set_status(r, dr->status);
+		if (dr->diagnostic != NULL && dr->diagnostic[0] != '\0')
+			r->diagnostic = bh_text_clean(dr->diagnostic, strlen(dr->diagnostic),
+						      BH_MAX_DIAGNOSTIC);
+		if (r->diagnostic == NULL && c->text.len > 0)
+			r->diagnostic = bh_recog_diag_for(c->text.data, c->text.len, addr);
+		if (r->diagnostic != NULL)
+			bh_recog_codes(r->diagnostic, strlen(r->diagnostic), r->status,
+				       sizeof(r->status), r->reply_code);
+		if (dr->remote_mta != NULL && dr->remote_mta[0] != '\0')
+			r->remote_mta = bh_strdup(dr->remote_mta);
+		decide(c, r);
+	}
+	if (d.truncated)
+		c->v->rcpts_truncated = true;
+	if (added > 0) {
+		if (d.reporting_mta != NULL)
+			c->v->env.reporting_mta = bh_strdup(d.reporting_mta);
+		if (d.original_envelope_id != NULL)
+			c->v->env.original_envelope_id = bh_strdup(d.original_envelope_id);
+	}
+	bh_dsn_deinit(&d);
+	free(body);
+	return added;
+}
+
+/* do_arf - recipients of a feedback report */
+static size_t
+do_arf(struct ctx *c, const struct bh_part *part)
+{
+	struct bh_arf a;
+	const char *err;
+	size_t i, bl, added = 0;
+	char *body = bh_mime_body(part, c->opts->limits->message_size, &bl);
+
+	if (bh_arf_parse(body, bl, c->opts->limits->recipients, &a, &err) == -1) {
+		bh_arf_deinit(&a);
+		free(body);
+		return 0;
+	}
+	if (a.n_rcpts == 0 && c->v->original.to != NULL) {
+		/* every address of the returned message's To */
+		const char *t = c->v->original.to;
+		size_t pos = 0, s, l, tl = strlen(t);
+
+		while (a.n_rcpts < c->opts->limits->recipients &&
+		       bh_text_next_addr(t, tl, &pos, &s, &l)) {
+			a.rcpts = bh_reallocarray(a.rcpts, a.n_rcpts + 1, sizeof(*a.rcpts));
+			a.rcpts[a.n_rcpts] = bh_memdup0(t + s, l);
+			bh_lower_ascii(a.rcpts[a.n_rcpts++]);
+		}
+	}
+	for (i = 0; i < a.n_rcpts; i++) {
+		struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients);
+
+		if (r == NULL)
+			break;
+		added++;
+		r->address = bh_strdup(a.rcpts[i]);
+		r->feedback_type = bh_strdup(a.feedback_type);
+		bh_rcpt_set_reason(r, BH_R_FEEDBACK, NULL);
+	}
+	if (a.n_rcpts == 0)
+		added = 1; /* a report about nobody is still a report */
+	bh_arf_deinit(&a);
+	free(body);
+	return added;
+}
+
+/* do_text - recipients from a non-standard bounce text */
+static bool
+do_text(struct ctx *c)
+{
+	struct bh_recog_in in;
+	struct bh_recog_out out;
+	size_t i;
+	bool bounce;
+
+	memset(&in, 0, sizeof(in));
+	memset(&out, 0, sizeof(out));
+	in.hdr = &c->m.v[0].hdr;
+	in.text = c->text.data;
+	in.text_len = c->text.len;
+	in.exclude = c->excl;
+	in.n_exclude = c->n_excl;
+	bh_recognize(&in, c->opts->limits->recipients, &out);
+	bounce = out.bounce_like;
+	if (out.n > 0 && bounce) {
+		c->v->type = BH_TYPE_BOUNCE;
+		c->v->recognizer = out.name;
+		for (i = 0; i < out.n; i++) {
+			struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients);
+
+			if (r == NULL)
+				break;
+			r->address = out.v[i].address;
+			out.v[i].address = NULL;
+			r->diagnostic = out.v[i].diagnostic;
+			out.v[i].diagnostic = NULL;
+			r->remote_mta = out.v[i].remote_mta;
+			out.v[i].remote_mta = NULL;
+			set_status(r, out.v[i].status);
+			memcpy(r->reply_code, out.v[i].reply_code, sizeof(r->reply_code));
+			r->action = BH_ACTION_FAILED;
+			decide(c, r);
+		}
+	}
+	bh_recog_out_deinit(&out);
+	return bounce && c->v->n_rcpts > 0;
+}
+
+/* do_autoreply - an RFC 3834 or vacation-style reply: the recipient is its author */
+static bool
+do_autoreply(struct ctx *c)
+{
+	const char *why = NULL;
+	struct bh_rcpt *r;
+	char *a;
+
+	if (!bh_autoreply_detect(&c->v->env, c->text.data, c->text.len, &why))
+		return false;
+	c->v->type = BH_TYPE_AUTOREPLY;
+	c->v->recognizer = "autoreply";
+	a = c->v->env.from != NULL ? bh_text_first_addr(c->v->env.from, strlen(c->v->env.from))
+				   : NULL;
+	if (a != NULL && (r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients)) != NULL) {
+		r->address = a;
+		a = NULL;
+		r->diagnostic = why != NULL ? bh_strdup(why) : NULL;
+		bh_rcpt_set_reason(r, BH_R_VACATION, NULL);
+	}
+	free(a);
+	return true;
+}
+
+/* bh_classify - see classify.h */
+int
+bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, struct bh_verdict *v)
+{
+	struct ctx c;
+	const char *err = NULL;
+	long ds = -1, fr = -1;
+	size_t i;
+	int ret = -1;
+
+	memset(&c, 0, sizeof(c));
+	c.opts = opts;
+	c.v = v;
+	bh_buf_init(&c.text);
+	if (len > opts->limits->message_size) {
+		v->error = "message too large";
+		goto fail;
+	}
+	if (bh_mime_parse(data, len, opts->limits, &c.m, &err) == -1) {
+		v->error = err;
+		if (c.m.n > 0 && v->env.message_id == NULL)
+			v->env.message_id = field(&c.m.v[0].hdr, "Message-ID");
+		goto fail;
+	}
+	fill_env(&v->env, &c.m.v[0].hdr);
+	stable_id(v, data, len);
+
+	/* the returned message's header, and the report parts */
+	for (i = 1; i < c.m.n; i++) {
+		const struct bh_part *p = &c.m.v[i];
+
+		if (inside_message(&c.m, i)) {
+			if (c.orig == NULL && p->parent >= 0 &&
+			    strcmp(c.m.v[p->parent].type, "message") == 0 &&
+			    !inside_message(&c.m, (size_t)p->parent))
+				c.orig = &p->hdr;
+			continue;
+		}
+		if (ds == -1 && strcmp(p->type, "message") == 0 &&
+		    (strcmp(p->subtype, "delivery-status") == 0 ||
+		     strcmp(p->subtype, "global-delivery-status") == 0))
+			ds = (long)i;
+		else if (fr == -1 && strcmp(p->type, "message") == 0 &&
+			 strcmp(p->subtype, "feedback-report") == 0)
+			fr = (long)i;
+		else if (c.orig == NULL && ((strcmp(p->type, "text") == 0 &&
+					     strcmp(p->subtype, "rfc822-headers") == 0) ||
+					    (strcmp(p->type, "message") == 0 &&
+					     strcmp(p->subtype, "global-headers") == 0))) {
+			size_t bl;
+			char *b = bh_mime_body(p, opts->limits->message_size, &bl);
+			const char *e2;
+
+			if (bh_header_parse(b, bl, opts->limits->header_line,
+					    opts->limits->header_count, &c.orig_hdr, &e2) == 0 &&
+			    c.orig_hdr.n > 0) {
+				c.orig = &c.orig_hdr;
+				c.orig_body = b;
+			} else {
+				bh_header_deinit(&c.orig_hdr);
+				free(b);
+			}
+		}
+	}
+	gather_text(&c);
+	if (c.orig != NULL)
+		fill_original(&v->original, c.orig);
+
+	add_excl(&c, v->env.to);
+	add_excl(&c, v->env.delivered_to);
+	add_excl(&c, v->env.x_original_to);
+	add_excl(&c, v->env.return_path);
+	add_excl(&c, v->env.from);
+	add_excl(&c, v->original.from);
+	add_excl(&c, v->original.return_path);
+
+	if (fr != -1 && do_arf(&c, &c.m.v[fr]) > 0) {
+		v->type = BH_TYPE_ARF;
+		v->recognizer = "rfc5965";
+	} else if (ds != -1 && do_dsn(&c, &c.m.v[ds]) > 0) {
+		v->type = BH_TYPE_DSN;
+		v->recognizer = "rfc3464";
+	} else if (do_text(&c)) {
+		/* type and recognizer set */
+	} else if (do_autoreply(&c)) {
+		/* type set */
+	} else
+		v->type = BH_TYPE_NOT_BOUNCE;
+	ret = 0;
+	goto out;
+fail:
+	v->type = BH_TYPE_NOT_BOUNCE;
+	stable_id(v, data, len);
+out:
+	for (i = 0; i < c.n_excl; i++)
+		free(c.excl[i]);
+	bh_buf_deinit(&c.text);
+	bh_header_deinit(&c.orig_hdr);
+	free(c.orig_body);
+	bh_mime_deinit(&c.m);
+	return ret;
+}

@@ -1,0 +1,231 @@
+/*
+ * message.c - header block parsing (RFC 5322 2.2, 3.2.2 unfolding) and RFC 2047 decoding.
+ *
+ * Trusts nothing: lines may end in LF, CRLF or bare CR, fields may hold NUL and 8-bit bytes,
+ * a field may lack its colon's neighbour conventions. Every loop is bounded by the input length
+ * and by the field count and line-length caps given by the caller. Encoded words are decoded by
+ * libetpan (mailmime_encoded_phrase_parse), which converts charsets with iconv.
+ */
+#include "message.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libetpan/libetpan.h>
+
+#include "util.h"
+
+/* bh_line_next - one line, any line end */
+bool
+bh_line_next(const char *p, size_t n, size_t *pos, const char **line, size_t *len)
+{
+	size_t i = *pos;
+	const char *nl;
+
+	if (i >= n)
+		return false;
+	*line = p + i;
+	nl = memchr(p + i, '\n', n - i);
+	if (nl == NULL) {
+		const char *cr = memchr(p + i, '\r', n - i);
+
+		if (cr == NULL) {
+			*len = n - i;
+			*pos = n;
+			return true;
+		}
+		nl = cr;
+	} else {
+		/* a bare CR before the LF ends a line of its own */
+		const char *cr = memchr(p + i, '\r', (size_t)(nl - (p + i)));
+
+		if (cr != NULL && cr + 1 != nl)
+			nl = cr;
+	}
+	*len = (size_t)(nl - (p + i));
+	if (*nl == '\r' && nl + 1 < p + n && nl[1] == '\n')
+		*pos = (size_t)(nl - p) + 2;
+	else
+		*pos = (size_t)(nl - p) + 1;
+	if (*len > 0 && (*line)[*len - 1] == '\r')
+		(*len)--;
+	return true;
+}
+
+/* field_name_len - length of the field name when line starts a field ("Name:"), else 0 */
+static size_t
+field_name_len(const char *l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)l[i];
+
+		if (c == ':')
+			break;
+		if (c <= 32 || c >= 127) {
+			/* "Name :" is obsolete syntax (RFC 5322 4.5.8); allow trailing blanks */
+			size_t j = i;
+
+			while (j < n && (l[j] == ' ' || l[j] == '\t'))
+				j++;
+			if (j < n && l[j] == ':' && i > 0)
+				return i;
+			return 0;
+		}
+	}
+	return i < n && i > 0 ? i : 0;
+}
+
+static void
+field_finish(struct bh_field *f, struct bh_buf *b)
+{
+	const char *p = b->data != NULL ? b->data : "";
+	size_t n = b->len, off;
+
+	bh_span_trim(&p, &n);
+	off = (size_t)(p - (b->data != NULL ? b->data : p));
+	f->value = bh_memdup0(b->data != NULL ? b->data + off : "", n);
+	f->value_len = n;
+	bh_buf_reset(b);
+}
+
+/* bh_header_parse - split a header block into unfolded fields */
+int
+bh_header_parse(const char *p, size_t n, size_t max_line, unsigned max_fields, struct bh_header *h,
+		const char **error_r)
+{
+	struct bh_buf cur;
+	struct bh_field *f = NULL;
+	size_t pos = 0, cap = 0, len, nl;
+	const char *line;
+	int ret = -1;
+
+	memset(h, 0, sizeof(*h));
+	bh_buf_init(&cur);
+	/* an mbox separator line, or a stray blank line before the header, is not a field */
+	if (n >= 5 && memcmp(p, "From ", 5) == 0)
+		(void)bh_line_next(p, n, &pos, &line, &len);
+	h->body_off = n;
+	while (bh_line_next(p, n, &pos, &line, &len)) {
+		if (len == 0) {
+			h->body_off = pos;
+			break;
+		}
+		if ((line[0] == ' ' || line[0] == '\t') && f != NULL) {
+			if (cur.len + len + 1 > max_line) {
+				*error_r = "header field too long";
+				goto out;
+			}
+			bh_buf_append(&cur, line, len);
+			continue;
+		}
+		nl = field_name_len(line, len);
+		if (nl == 0) {
+			if (line[0] == ' ' || line[0] == '\t')
+				continue; /* continuation before any field: ignore */
+			h->body_off = (size_t)(line - p); /* the body starts on this line */
+			break;
+		}
+		if (f != NULL)
+			field_finish(f, &cur);
+		if (h->n >= max_fields) {
+			*error_r = "too many header fields";
+			goto out;
+		}
+		if (h->n == cap) {
+			cap = cap ? cap * 2 : 32;
+			h->v = bh_reallocarray(h->v, cap, sizeof(*h->v));
+		}
+		f = &h->v[h->n++];
+		memset(f, 0, sizeof(*f));
+		f->name = line;
+		f->name_len = nl;
+		{
+			size_t c = (size_t)((const char *)memchr(line, ':', len) - line) + 1;
+
+			if (len - c + 1 > max_line) {
+				*error_r = "header field too long";
+				goto out;
+			}
+			bh_buf_append(&cur, line + c, len - c);
+		}
+	}
+	if (f != NULL && f->value == NULL)
+		field_finish(f, &cur);
+	ret = 0;
+out:
+	if (ret == -1 && f != NULL && f->value == NULL)
+		field_finish(f, &cur);
+	bh_buf_deinit(&cur);
+	return ret;
+}
+
+void
+bh_header_deinit(struct bh_header *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		free(h->v[i].value);
+	free(h->v);
+	memset(h, 0, sizeof(*h));
+}
+
+/* bh_header_get - first field of that name */
+const struct bh_field *
+bh_header_get(const struct bh_header *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (bh_span_ieq(h->v[i].name, h->v[i].name_len, name))
+			return &h->v[i];
+	return NULL;
+}
+
+/* bh_header_count - fields of that name */
+unsigned
+bh_header_count(const struct bh_header *h, const char *name)
+{
+	unsigned c = 0;
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (bh_span_ieq(h->v[i].name, h->v[i].name_len, name))
+			c++;
+	return c;
+}
+
+/* bh_header_decode - RFC 2047 decode to UTF-8, printable, cut */
+char *
+bh_header_decode(const char *p, size_t n, size_t max)
+{
+	char *dec = NULL, *out;
+	size_t idx = 0, i, len;
+
+	if (memchr(p, '\0', n) == NULL && bh_memcasemem(p, n, "=?", 2) != NULL) {
+		if (mailmime_encoded_phrase_parse("utf-8", p, n, &idx, "utf-8", &dec) !=
+		    MAILIMF_NO_ERROR)
+			dec = NULL;
+	}
+	if (dec != NULL) {
+		len = strlen(dec);
+		out = bh_memdup0(dec, len);
+		free(dec);
+	} else {
+		len = n;
+		out = bh_memdup0(p, n);
+	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)out[i] < 32 || out[i] == 127)
+			out[i] = ' ';
+	if (len > max) {
+		/* cut on a UTF-8 character boundary */
+		i = max;
+		while (i > 0 && ((unsigned char)out[i] & 0xC0) == 0x80)
+			i--;
+		out[i] = '\0';
+	}
+	return out;
+}

@@ -1,0 +1,64 @@
+/*
+ * mime.h - a bounded, iterative MIME walker (RFC 2045, 2046): the message as a flat list of
+ * parts in document order, each with its parsed header and its raw body span.
+ *
+ * We do not use libetpan's mailmime_parse here: it recurses into nested multiparts and
+ * message/rfc822 parts without a depth bound. This walker keeps an explicit stack, checks the
+ * nesting depth and the part count against struct bh_limits_conf before every step, and refuses
+ * the message (-1, error) beyond them. Pure: no I/O.
+ */
+#ifndef BH_MIME_H
+#define BH_MIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "message.h"
+
+enum bh_cte { BH_CTE_IDENTITY = 0, BH_CTE_QP, BH_CTE_BASE64 };
+
+struct bh_part {
+	char type[32];	  /* lower case, "text" when absent */
+	char subtype[64]; /* lower case, "plain" when absent */
+	char charset[40]; /* lower case, "" when absent */
+	enum bh_cte cte;
+	bool attachment; /* Content-Disposition: attachment */
+	unsigned depth;	 /* 0 for the message itself */
+	long parent;	 /* index of the enclosing part, -1 for the message itself */
+	struct bh_header hdr;
+	const char *body; /* raw (still transfer-encoded) body; borrowed from the input or from
+			   * a decoded copy owned by the bh_mime */
+	size_t body_len;
+};
+
+struct bh_mime {
+	struct bh_part *v;
+	size_t n;
+	char **owned;
+	size_t n_owned;
+};
+
+/* bh_mime_parse - walk the message p[0..n) (borrowed: it must outlive m). Returns 0, or -1 with
+ * *error_r (static) when a limit is broken or a header is unparseable. m must be zeroed; free
+ * with bh_mime_deinit in both cases. */
+int bh_mime_parse(const char *p, size_t n, const struct bh_limits_conf *lim, struct bh_mime *m,
+		  const char **error_r);
+void bh_mime_deinit(struct bh_mime *m);
+
+/* bh_mime_is - true when part has type/subtype (lower-case literals). */
+bool bh_mime_is(const struct bh_part *part, const char *type, const char *subtype);
+
+/* bh_mime_body - the part's body with its transfer encoding undone: a new NUL-terminated
+ * buffer, the caller's to free; *len_r gets its length. At most max bytes are decoded. */
+char *bh_mime_body(const struct bh_part *part, size_t max, size_t *len_r);
+
+/* bh_decode_base64, bh_decode_qp - decode p[0..n) into a new buffer (caller frees). */
+char *bh_decode_base64(const char *p, size_t n, size_t *len_r);
+char *bh_decode_qp(const char *p, size_t n, size_t *len_r);
+
+/* bh_ct_param - the value of parameter name (case-insensitive) in a Content-Type-like value,
+ * unquoted, copied into buf (size bufsz). Returns false when absent or too long. */
+bool bh_ct_param(const char *v, size_t n, const char *name, char *buf, size_t bufsz);
+
+#endif

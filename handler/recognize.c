@@ -1,0 +1,537 @@
+/*
+ * recognize.c - non-standard bounce texts (qmail, Exim, Postfix and Sendmail without a DSN part,
+ * Exchange/Office 365/Domino/GroupWise NDRs, Gmail, Yahoo, AOL, mail.ru, Yandex, ... ).
+ *
+ * Two steps. First the family, from cheap signals in order: From, Subject, a few marker lines.
+ * Then the recipients, by one line-oriented reader that every family shares: the text is cut
+ * at the marker of the returned message, each line whose first meaningful token is an address
+ * (after prefixes such as "<", ">>> RCPT TO:", "550 5.1.1", "Recipient:") opens a recipient,
+ * and the lines that follow (until the next such line, a blank line after a reply, or a cap)
+ * are its diagnostic. Without any such line, an address quoted inside a sentence is taken
+ * ("Your message to <a@b> was rejected"). Addresses of the sender side (the report's To,
+ * Delivered-To, the returned message's From) are never reported.
+ *
+ * Bounded: at most the caller's scan limit of text, a line cap, the recipient cap. No regular
+ * expressions, no allocation per line.
+ */
+#include "recognize.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "text.h"
+#include "util.h"
+
+#define MAX_LINES      20000u /* lines looked at */
+#define MAX_DIAG_LINES 12u    /* lines of diagnostic text per recipient */
+
+struct line {
+	const char *p;
+	size_t n;
+};
+
+/* markers that end the report's own text: the returned message follows */
+static const char *const cut_markers[] = {
+    "below this line is a copy of the message",
+    "this is a copy of the message",
+    "original message follows",
+    "original message header",
+    "----- original message -----",
+    "-- original message --",
+    "------ original message",
+    "returned message follows",
+    "------- returned message",
+    "--- returned message",
+    "message header follows",
+    "headers of the original message",
+    "header of the original message",
+    "unsent message below",
+    "content-type: message/rfc822",
+    "the original message was received",
+    "original message headers",
+    "--- the header of the original message",
+    "- this is the header of the original",
+    "------ this is a copy of",
+    "----- message header follows",
+    "------ the original message",
+    "copy of the original message",
+    "included is a copy of the",
+    "your original message is included",
+    "original message:",
+};
+
+/* family signals: (where, needle) -> name; where: 'f' From, 's' Subject, 't' text, 'h' any
+ * header value of Received/X-Mailer */
+static const struct {
+	char where;
+	const char *needle;
+	const char *name;
+} families[] = {
+    {'t', "this is the qmail-send program", "qmail"},
+    {'t', "qmail-send", "qmail"},
+    {'h', "invoked for bounce", "qmail"},
+    {'t', "this message was created automatically by mail delivery software", "exim"},
+    {'t', "this is the mail system at host", "postfix"},
+    {'t', "the following addresses had permanent fatal errors", "sendmail"},
+    {'t', "transcript of session follows", "sendmail"},
+    {'t', "delivery has failed to these recipients or groups", "exchange"},
+    {'t', "your message did not reach some or all of the intended recipients", "exchange"},
+    {'t', "delivery to the following recipient failed permanently", "gmail"},
+    {'t', "delivery to the following recipients failed", "gmail"},
+    {'t', "sorry, we were unable to deliver your message to the following address", "yahoo"},
+    {'t', "message from yahoo", "yahoo"},
+    {'t', "this message was created automatically by mail delivery software", "exim"},
+    {'t', "the mail server could not deliver mail to", "aol"},
+    {'t', "this report relates to a message you sent with the following header fields",
+     "messagingserver"},
+    {'t', "your message was not delivered to", "domino"},
+    {'t', "the following recipient(s) could not be reached", "exchange2003"},
+    {'t', "delivery status notification", "dsn-text"},
+    {'t', "amazonses", "amazonses"},
+    {'t', "message not delivered", "text"},
+    {'f', "mailer-daemon@", "mailer-daemon"},
+    {'f', "postmaster@", "postmaster"},
+};
+
+/* subjects that name a non-delivery report, lower case substrings */
+static const char *const bounce_subjects[] = {
+    "undeliver",
+    "delivery status notification",
+    "failure notice",
+    "returned mail",
+    "mail delivery failed",
+    "delivery failure",
+    "mail system error",
+    "could not be delivered",
+    "non remis",
+    "nondeliverable",
+    "non-deliverable",
+    "delivery has failed",
+    "failed delivery",
+    "delivery notification",
+    "undelivered",
+    "not delivered",
+    "delivery problem",
+    "mail delivery system",
+    "delivery report",
+    "rejected",
+    "unzustellbar",
+    "no se puede entregar",
+    "message delivery failure",
+    "warning: could not send",
+    "delayed mail",
+    "delivery delayed",
+    "mail could not",
+    "returned to sender",
+    "bounce",
+    "error sending",
+    "permanent error",
+    "delivery error",
+    "non-delivery",
+    "delivery final failure",
+    "message status",
+    "unable to deliver",
+    "mail failure",
+    "mail delivery error",
+};
+
+static bool
+contains(const char *hay, size_t n, const char *needle)
+{
+	return hay != NULL && bh_memcasemem(hay, n, needle, strlen(needle)) != NULL;
+}
+
+static const struct bh_field *
+hdr(const struct bh_header *h, const char *name)
+{
+	return h != NULL ? bh_header_get(h, name) : NULL;
+}
+
+/* family - the name of the recognizer that fits, and whether it looks like a bounce */
+static const char *
+family(const struct bh_recog_in *in, bool *bounce_like)
+{
+	const struct bh_field *from = hdr(in->hdr, "From"), *subj = hdr(in->hdr, "Subject");
+	size_t i, k, scan = in->text_len < 4096 ? in->text_len : 4096;
+
+	*bounce_like = false;
+	if (subj != NULL)
+		for (i = 0; i < BH_NELEM(bounce_subjects); i++)
+			if (contains(subj->value, subj->value_len, bounce_subjects[i]))
+				*bounce_like = true;
+	for (i = 0; i < BH_NELEM(families); i++) {
+		const char *n = families[i].needle;
+
+		switch (families[i].where) {
+		case 'f':
+			if (from != NULL && contains(from->value, from->value_len, n)) {
+				*bounce_like = true;
+				return families[i].name;
+			}
+			break;
+		case 's':
+			if (subj != NULL && contains(subj->value, subj->value_len, n))
+				return families[i].name;
+			break;
+		case 't':
+			if (contains(in->text, scan, n)) {
+				if (strcmp(families[i].name, "text") != 0)
+					*bounce_like = true;
+				return families[i].name;
+			}
+			break;
+		case 'h':
+			for (k = 0; in->hdr != NULL && k < in->hdr->n; k++)
+				if (contains(in->hdr->v[k].value, in->hdr->v[k].value_len, n)) {
+					*bounce_like = true;
+					return families[i].name;
+				}
+			break;
+		}
+	}
+	if (from != NULL && (contains(from->value, from->value_len, "mailer-daemon") ||
+			     contains(from->value, from->value_len, "postmaster") ||
+			     contains(from->value, from->value_len, "mail delivery")))
+		*bounce_like = true;
+	return "text";
+}
+
+/* cut_at - length of the text before the returned message */
+static size_t
+cut_at(const char *t, size_t n)
+{
+	size_t pos = 0, len, i, lines = 0;
+	const char *l;
+	bool seen_text = false;
+
+	while (lines++ < MAX_LINES && bh_line_next(t, n, &pos, &l, &len)) {
+		const char *s = l;
+		size_t sn = len;
+
+		bh_span_trim(&s, &sn);
+		if (sn == 0)
+			continue;
+		for (i = 0; i < BH_NELEM(cut_markers); i++)
+			if (contains(s, sn, cut_markers[i]))
+				return (size_t)(l - t);
+		/* a pasted header block of the returned message */
+		if (seen_text && (bh_span_istarts(l, len, "Return-Path:") ||
+				  bh_span_istarts(l, len, "Received: from")))
+			return (size_t)(l - t);
+		seen_text = true;
+	}
+	return n;
+}
+
+static bool
+excluded(const struct bh_recog_in *in, const char *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < in->n_exclude; i++)
+		if (in->exclude[i] != NULL && bh_span_ieq(a, n, in->exclude[i]))
+			return true;
+	if (bh_span_istarts(a, n, "mailer-daemon@"))
+		return true;
+	return false;
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* skip_prefix - length of the meaningless prefix before a line's first address */
+static size_t
+skip_prefix(const char *l, size_t n)
+{
+	static const char *const words[] = {
+	    "rcpt to:",
+	    "rcpt to",
+	    "to:",
+	    "recipient:",
+	    "recipient address:",
+	    "original-recipient:",
+	    "final-recipient:",
+	    "rfc822;",
+	    "address:",
+	    "addressee:",
+	    "mailbox:",
+	    "user:",
+	    "failed recipient:",
+	    "recipients:",
+	    "email:",
+	    "e-mail:",
+	    "<<<",
+	    ">>>",
+	    "original recipient:",
+	    "unknown user:",
+	    "destinataire:",
+	};
+	size_t i = 0, k, guard = 0;
+
+	while (i < n && guard++ < 32) {
+		char c = l[i];
+
+		if (c == ' ' || c == '\t' || c == '<' || c == '>' || c == '"' || c == '\'' ||
+		    c == '*' || c == '-' || c == '(' || c == '[' || c == '.' || c == '#') {
+			i++;
+			continue;
+		}
+		/* a reply code or a status code */
+		if (i + 3 <= n && is_digit(l[i]) && is_digit(l[i + 1]) && is_digit(l[i + 2]) &&
+		    (i + 3 == n || l[i + 3] == ' ' || l[i + 3] == '-')) {
+			i += 3;
+			continue;
+		}
+		if (i + 5 <= n && is_digit(l[i]) && l[i + 1] == '.') {
+			size_t j = i + 2;
+
+			while (j < n && (is_digit(l[j]) || l[j] == '.'))
+				j++;
+			if (j < n && l[j] == ' ') {
+				i = j;
+				continue;
+			}
+		}
+		for (k = 0; k < BH_NELEM(words); k++)
+			if (bh_span_istarts(l + i, n - i, words[k])) {
+				i += strlen(words[k]);
+				break;
+			}
+		if (k == BH_NELEM(words))
+			break;
+	}
+	return i;
+}
+
+/* remote_host - "host mx.example.jp[192.0.2.1] said" / "remote host X said" */
+static char *
+remote_host(const char *d, size_t n)
+{
+	const char *h = bh_memcasemem(d, n, "host ", 5);
+	size_t i, s;
+
+	if (h == NULL)
+		return NULL;
+	s = (size_t)(h - d) + 5;
+	for (i = s; i < n && d[i] != ' ' && d[i] != '[' && d[i] != ':' && d[i] != ','; i++)
+		;
+	if (i == s || memchr(d + s, '.', i - s) == NULL || i - s > 253)
+		return NULL;
+	return bh_memdup0(d + s, i - s);
+}
+
+/* bh_recog_codes - status and reply code from a diagnostic text */
+void
+bh_recog_codes(const char *text, size_t n, char *status, size_t status_sz, char reply[4])
+{
+	if (text == NULL)
+		return;
+	if (status[0] == '\0' && !bh_text_status(text, n, 0, status, status_sz))
+		status[0] = '\0';
+	if (reply[0] == '\0' && !bh_text_reply_code(text, n, status[0], reply))
+		reply[0] = '\0';
+}
+
+/* collect - diagnostic lines after line index i (the address line's rest comes first) */
+static char *
+collect(const struct line *ls, size_t nl, size_t i, const char *rest, size_t rest_n,
+	const bool *opens)
+{
+	struct bh_buf b;
+	size_t j, taken = 0;
+	bool blank_seen = false;
+	char *r;
+
+	bh_buf_init(&b);
+	bh_span_trim(&rest, &rest_n);
+	while (rest_n > 0 && (*rest == ':' || *rest == '>' || *rest == ',' || *rest == '.'))
+		rest++, rest_n--;
+	bh_buf_append(&b, rest, rest_n);
+	for (j = i + 1; j < nl && taken < MAX_DIAG_LINES; j++) {
+		const char *s = ls[j].p;
+		size_t sn = ls[j].n;
+
+		if (opens[j])
+			break;
+		bh_span_trim(&s, &sn);
+		if (sn == 0) {
+			/* a blank line ends the diagnostic once it holds something */
+			if (b.len > 0)
+				break;
+			blank_seen = true;
+			continue;
+		}
+		(void)blank_seen;
+		bh_buf_putc(&b, ' ');
+		bh_buf_append(&b, s, sn);
+		taken++;
+	}
+	r = b.len > 0 ? bh_text_clean(b.data, b.len, BH_MAX_DIAGNOSTIC) : NULL;
+	bh_buf_deinit(&b);
+	return r;
+}
+
+static struct bh_recog_hit *
+add_hit(struct bh_recog_out *out, size_t max, const char *a, size_t an)
+{
+	struct bh_recog_hit *h;
+	size_t i;
+
+	for (i = 0; i < out->n; i++)
+		if (bh_span_ieq(a, an, out->v[i].address))
+			return NULL;
+	if (out->n >= max)
+		return NULL;
+	out->v = bh_reallocarray(out->v, out->n + 1, sizeof(*out->v));
+	h = &out->v[out->n++];
+	memset(h, 0, sizeof(*h));
+	h->address = bh_memdup0(a, an);
+	bh_lower_ascii(h->address);
+	return h;
+}
+
+/* bh_recognize - family and recipients */
+size_t
+bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
+{
+	struct line *ls = NULL;
+	bool *opens = NULL;
+	size_t *astart = NULL, *alen = NULL;
+	size_t nl = 0, cap = 0, pos = 0, len, i, tn;
+	const char *l, *t = in->text;
+
+	out->name = family(in, &out->bounce_like);
+	if (t == NULL)
+		return 0;
+	tn = cut_at(t, in->text_len);
+	while (nl < MAX_LINES && bh_line_next(t, tn, &pos, &l, &len)) {
+		if (nl == cap) {
+			cap = cap ? cap * 2 : 64;
+			ls = bh_reallocarray(ls, cap, sizeof(*ls));
+		}
+		ls[nl].p = l;
+		ls[nl].n = len;
+		nl++;
+	}
+	opens = bh_calloc(nl + 1, sizeof(*opens));
+	astart = bh_calloc(nl + 1, sizeof(*astart));
+	alen = bh_calloc(nl + 1, sizeof(*alen));
+	/* pass 1: lines that open a recipient */
+	for (i = 0; i < nl; i++) {
+		size_t k = skip_prefix(ls[i].p, ls[i].n), ap = k, s, an;
+
+		if (k >= ls[i].n)
+			continue;
+		if (!bh_text_next_addr(ls[i].p, ls[i].n, &ap, &s, &an) || s != k)
+			continue;
+		if (excluded(in, ls[i].p + s, an))
+			continue;
+		/* the same address as the recipient being read continues it */
+		{
+			size_t j = i;
+
+			while (j > 0 && !opens[j - 1])
+				j--;
+			if (j > 0 && alen[j - 1] == an && i - j < MAX_DIAG_LINES &&
+			    strncasecmp(ls[j - 1].p + astart[j - 1], ls[i].p + s, an) == 0)
+				continue;
+		}
+		opens[i] = true;
+		astart[i] = s;
+		alen[i] = an;
+	}
+	for (i = 0; i < nl; i++) {
+		struct bh_recog_hit *h;
+
+		if (!opens[i])
+			continue;
+		h = add_hit(out, max, ls[i].p + astart[i], alen[i]);
+		if (h == NULL)
+			continue;
+		h->diagnostic = collect(ls, nl, i, ls[i].p + astart[i] + alen[i],
+					ls[i].n - astart[i] - alen[i], opens);
+		if (h->diagnostic != NULL) {
+			bh_recog_codes(h->diagnostic, strlen(h->diagnostic), h->status,
+				       sizeof(h->status), h->reply_code);
+			h->remote_mta = remote_host(h->diagnostic, strlen(h->diagnostic));
+		}
+	}
+	/* pass 2: an address inside a sentence, only when no line opened one */
+	if (out->n == 0 && out->bounce_like) {
+		for (i = 0; i < nl && out->n == 0; i++) {
+			size_t ap = 0, s, an;
+
+			if (bh_span_istarts(ls[i].p, ls[i].n, "From:") ||
+			    bh_span_istarts(ls[i].p, ls[i].n, "Message-ID:") ||
+			    bh_span_istarts(ls[i].p, ls[i].n, "Sender:"))
+				continue;
+			while (bh_text_next_addr(ls[i].p, ls[i].n, &ap, &s, &an)) {
+				struct bh_recog_hit *h;
+
+				if (excluded(in, ls[i].p + s, an))
+					continue;
+				h = add_hit(out, max, ls[i].p + s, an);
+				if (h == NULL)
+					break;
+				h->diagnostic = collect(ls, nl, i, ls[i].p, ls[i].n, opens);
+				if (h->diagnostic != NULL) {
+					bh_recog_codes(h->diagnostic, strlen(h->diagnostic),
+						       h->status, sizeof(h->status), h->reply_code);
+					h->remote_mta =
+					    remote_host(h->diagnostic, strlen(h->diagnostic));
+				}
+				break;
+			}
+		}
+	}
+	free(ls);
+	free(opens);
+	free(astart);
+	free(alen);
+	return out->n;
+}
+
+void
+bh_recog_out_deinit(struct bh_recog_out *out)
+{
+	size_t i;
+
+	for (i = 0; i < out->n; i++) {
+		free(out->v[i].address);
+		free(out->v[i].diagnostic);
+		free(out->v[i].remote_mta);
+	}
+	free(out->v);
+	memset(out, 0, sizeof(*out));
+}
+
+/* bh_recog_diag_for - the text around address in a human-readable part */
+char *
+bh_recog_diag_for(const char *text, size_t n, const char *address)
+{
+	size_t al = strlen(address), tn = cut_at(text, n);
+	const char *hit = bh_memcasemem(text, tn, address, al), *s, *e;
+	size_t lines = 0;
+
+	if (hit == NULL || al == 0)
+		return NULL;
+	/* from the start of the line to the end of its paragraph, a few lines at most */
+	s = hit;
+	while (s > text && s[-1] != '\n' && s[-1] != '\r')
+		s--;
+	e = hit + al;
+	while (e < text + tn && lines < MAX_DIAG_LINES) {
+		if (*e == '\n') {
+			lines++;
+			if (e + 1 < text + tn &&
+			    (e[1] == '\n' || (e[1] == '\r' && e + 2 < text + tn && e[2] == '\n')))
+				break;
+		}
+		e++;
+	}
+	return bh_text_clean(s, (size_t)(e - s), BH_MAX_DIAGNOSTIC);
+}

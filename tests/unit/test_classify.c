@@ -1,0 +1,170 @@
+/*
+ * test_classify.c - golden verdicts for whole messages: each tests/fixtures/ file with the
+ * fields we expect (type, recognizer, first recipients with status, reply code, action).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "config.h"
+#include "rules.h"
+#include "test.h"
+#include "util.h"
+
+struct want_rcpt {
+	const char *address, *status, *reply_code, *action, *original, *remote_mta;
+};
+
+static const struct {
+	const char *file;
+	int ret;
+	const char *type, *recognizer;
+	size_t n;
+	struct want_rcpt r[3];
+	const char *orig_message_id;
+	const char *feedback_type;
+} golden[] = {
+    {"dsn-basic.eml",
+     0,
+     "dsn",
+     "rfc3464",
+     1,
+     {{"alice@example.org", "5.1.1", "550", "failed", "Alice+tag@example.org", "mail.example.org"}},
+     "<news-1@lists.example.net>",
+     NULL},
+    {"dsn-multi-crlf.eml",
+     0,
+     "dsn",
+     "rfc3464",
+     3,
+     {{"bob@example.com", "5.2.2", "552", "failed", NULL, NULL},
+      {"carol@example.com", "4.4.1", "", "delayed", NULL, NULL},
+      {"j\xc3\xb6rg@example.de", "2.0.0", "", "delivered", NULL, NULL}},
+     NULL,
+     NULL},
+    {"qmail.eml",
+     0,
+     "bounce",
+     "qmail",
+     1,
+     {{"dave@example.org", "5.1.1", "550", "failed", NULL, NULL}},
+     NULL,
+     NULL},
+    {"exim.eml",
+     0,
+     "bounce",
+     "exim",
+     2,
+     {{"erin@example.co.uk", "5.2.2", "552", "failed", NULL, "mx.example.co.uk"},
+      {"frank@example.co.uk", "5.1.1", "550", "failed", NULL, "mx.example.co.uk"}},
+     NULL,
+     NULL},
+    {"arf.eml",
+     0,
+     "arf",
+     "rfc5965",
+     1,
+     {{"grace@example.com", "", "", "", NULL, NULL}},
+     "<news-2@lists.example.net>",
+     "abuse"},
+    {"autoreply.eml",
+     0,
+     "autoreply",
+     "autoreply",
+     1,
+     {{"heidi@example.net", "", "", "", NULL, NULL}},
+     NULL,
+     NULL},
+    {"not-bounce.eml",
+     0,
+     "not_bounce",
+     NULL,
+     0,
+     {{NULL, NULL, NULL, NULL, NULL, NULL}},
+     NULL,
+     NULL},
+    {"header-odd.eml",
+     0,
+     "not_bounce",
+     NULL,
+     0,
+     {{NULL, NULL, NULL, NULL, NULL, NULL}},
+     NULL,
+     NULL},
+};
+
+int
+main(void)
+{
+	struct bh_config *cfg = bh_config_defaults();
+	const char *err = NULL;
+	struct bh_rules *rules = bh_rules_new(NULL, 0, false, cfg->limits.regex_match_limit, &err);
+	struct bh_classify_opts opts = {rules, &cfg->limits};
+	size_t i, k;
+
+	CHECK(rules != NULL);
+	for (i = 0; i < BH_NELEM(golden); i++) {
+		char *path = bh_asprintf("%s/tests/fixtures/%s", BH_SOURCE_DIR, golden[i].file);
+		char *data;
+		size_t len;
+		struct bh_verdict v;
+
+		if (bh_read_file(path, 1u << 24, &data, &len, &err) == -1) {
+			TEST_FAIL("%s: %s", path, err);
+			free(path);
+			continue;
+		}
+		bh_verdict_init(&v);
+		CHECK_INT(bh_classify(&opts, data, len, &v), golden[i].ret);
+		fprintf(stderr, "-- %s\n", golden[i].file);
+		CHECK_STR(bh_msg_type_name(v.type), golden[i].type);
+		CHECK_STR(v.recognizer, golden[i].recognizer);
+		CHECK_INT(v.n_rcpts, golden[i].n);
+		CHECK_INT(strlen(v.stable_id), 64);
+		for (k = 0; k < golden[i].n && k < v.n_rcpts; k++) {
+			const struct want_rcpt *w = &golden[i].r[k];
+			const struct bh_rcpt *r = &v.rcpts[k];
+
+			CHECK_STR(r->address, w->address);
+			CHECK_STR(r->status, w->status);
+			CHECK_STR(r->reply_code, w->reply_code);
+			CHECK_STR(bh_action_name(r->action), w->action);
+			if (w->original != NULL)
+				CHECK_STR(r->original_address, w->original);
+			if (w->remote_mta != NULL)
+				CHECK_STR(r->remote_mta, w->remote_mta);
+			if (golden[i].feedback_type != NULL)
+				CHECK_STR(r->feedback_type, golden[i].feedback_type);
+		}
+		if (golden[i].orig_message_id != NULL)
+			CHECK_STR(v.original.message_id, golden[i].orig_message_id);
+		bh_verdict_deinit(&v);
+		free(data);
+		free(path);
+	}
+	{
+		/* limits: too large, too deep */
+		struct bh_limits_conf small = cfg->limits;
+		struct bh_classify_opts o2 = {rules, &small};
+		struct bh_verdict v;
+		const char *deep =
+		    "Content-Type: message/rfc822\n\nContent-Type: message/rfc822\n\n"
+		    "Content-Type: message/rfc822\n\nx";
+
+		small.message_size = 10;
+		bh_verdict_init(&v);
+		CHECK_INT(bh_classify(&o2, "0123456789ABCDEF", 16, &v), -1);
+		CHECK_STR(v.error, "message too large");
+		CHECK_INT(strlen(v.stable_id), 64);
+		bh_verdict_deinit(&v);
+		small.message_size = 1000;
+		small.mime_depth = 1;
+		CHECK_INT(bh_classify(&o2, deep, strlen(deep), &v), -1);
+		CHECK_STR(v.error, "MIME nesting too deep");
+		CHECK_STR(bh_msg_type_name(v.type), "not_bounce");
+		bh_verdict_deinit(&v);
+	}
+	bh_rules_free(&rules);
+	bh_config_free(&cfg);
+	return test_done("test_classify");
+}

@@ -1,0 +1,202 @@
+/*
+ * test_message.c - header parsing, unfolding, line ends, NULs, RFC 2047; the MIME walker and
+ * its limits; the text scanners.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "limits.h"
+#include "message.h"
+#include "mime.h"
+#include "text.h"
+#include "test.h"
+
+static struct bh_limits_conf lim = {
+    .message_size = BH_DEF_MESSAGE_SIZE,
+    .mime_depth = BH_DEF_MIME_DEPTH,
+    .mime_parts = BH_DEF_MIME_PARTS,
+    .header_line = BH_DEF_HEADER_LINE,
+    .header_count = BH_DEF_HEADER_COUNT,
+    .recipients = BH_DEF_RECIPIENTS,
+};
+
+static void
+test_headers(void)
+{
+	static const struct {
+		const char *in;
+		size_t len; /* 0: strlen */
+		const char *name, *want;
+		size_t nfields;
+		const char *body;
+	} t[] = {
+	    {"Subject: a\n b\n\nbody", 0, "Subject", "a b", 1, "body"},
+	    {"Subject: a\r\n\tb\r\nTo: x\r\n\r\nbody", 0, "subject", "a\tb", 2, "body"},
+	    {"Subject: a\r b\rTo: x\r\rbody", 0, "To", "x", 2, "body"},
+	    {"From MAILER-DAEMON Mon\nFrom: y\n\nB", 0, "From", "y", 1, "B"},
+	    {"X-A: 1\nnot a header line\nmore", 0, "X-A", "1", 1, "not a header line\nmore"},
+	    {"X-A : spaced\n\n", 0, "X-A", "spaced", 1, ""},
+	    {"X-Nul: a\0b\n\nz", 13, "X-Nul", NULL, 1, "z"},
+	    {"No-Body: v", 0, "No-Body", "v", 1, ""},
+	    {"", 0, "X", NULL, 0, ""},
+	};
+	size_t i;
+
+	for (i = 0; i < BH_NELEM(t); i++) {
+		struct bh_header h;
+		const char *err = NULL;
+		size_t len = t[i].len ? t[i].len : strlen(t[i].in);
+		const struct bh_field *f;
+
+		CHECK_INT(bh_header_parse(t[i].in, len, 1000, 100, &h, &err), 0);
+		CHECK_INT(h.n, t[i].nfields);
+		f = bh_header_get(&h, t[i].name);
+		if (t[i].want != NULL) {
+			CHECK(f != NULL);
+			if (f != NULL)
+				CHECK_STR(f->value, t[i].want);
+		}
+		CHECK_INT(len - h.body_off, strlen(t[i].body));
+		if (h.body_off <= len)
+			CHECK(memcmp(t[i].in + h.body_off, t[i].body, strlen(t[i].body)) == 0);
+		bh_header_deinit(&h);
+	}
+	{
+		/* NUL kept inside the value */
+		struct bh_header h;
+		const char *err;
+
+		CHECK_INT(bh_header_parse("X-Nul: a\0b\n\n", 12, 1000, 100, &h, &err), 0);
+		CHECK_INT(h.v[0].value_len, 3);
+		bh_header_deinit(&h);
+	}
+	{
+		/* limits */
+		struct bh_header h;
+		const char *err = NULL;
+
+		CHECK_INT(bh_header_parse("A: 1\nB: 2\nC: 3\n\n", 16, 1000, 2, &h, &err), -1);
+		CHECK_STR(err, "too many header fields");
+		bh_header_deinit(&h);
+		CHECK_INT(bh_header_parse("A: 12345\n 678901234\n\n", 21, 10, 20, &h, &err), -1);
+		CHECK_STR(err, "header field too long");
+		bh_header_deinit(&h);
+	}
+}
+
+static void
+test_decode(void)
+{
+	char *s = bh_header_decode("=?UTF-8?B?w6nDqQ==?= x", 22, 100);
+
+	CHECK_STR(s, "\xc3\xa9\xc3\xa9 x");
+	free(s);
+	s = bh_header_decode("=?ISO-8859-1?Q?caf=E9?=", 23, 100);
+	CHECK_STR(s, "caf\xc3\xa9");
+	free(s);
+	s = bh_header_decode("a\tb\x01", 4, 100);
+	CHECK_STR(s, "a b ");
+	free(s);
+	s = bh_header_decode("\xc3\xa9\xc3\xa9", 4, 3);
+	CHECK_STR(s, "\xc3\xa9");
+	free(s);
+}
+
+static void
+test_mime(void)
+{
+	const char *msg =
+	    "Content-Type: multipart/mixed; boundary=\"X\"\n\npre\n--X\n"
+	    "Content-Type: text/plain\n\nhello\n--X\n"
+	    "Content-Type: message/rfc822\n\nSubject: inner\n\nbody\n--X--\nepilogue\n";
+	struct bh_mime m;
+	const char *err = NULL;
+	char *d;
+	size_t dl;
+
+	CHECK_INT(bh_mime_parse(msg, strlen(msg), &lim, &m, &err), 0);
+	CHECK_INT(m.n, 4);
+	if (m.n == 4) {
+		CHECK(bh_mime_is(&m.v[0], "multipart", "mixed"));
+		CHECK(bh_mime_is(&m.v[1], "text", "plain"));
+		CHECK_INT(m.v[1].body_len, 5);
+		CHECK(bh_mime_is(&m.v[2], "message", "rfc822"));
+		CHECK_INT(m.v[3].parent, 2);
+		CHECK_STR(bh_header_get(&m.v[3].hdr, "Subject")->value, "inner");
+	}
+	bh_mime_deinit(&m);
+
+	/* nesting beyond the limit is refused, not recursed into */
+	{
+		struct bh_buf b;
+		int i;
+
+		bh_buf_init(&b);
+		for (i = 0; i < 40; i++)
+			bh_buf_printf(&b, "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n",
+				      i, i);
+		bh_buf_puts(&b, "\nleaf\n");
+		CHECK_INT(bh_mime_parse(b.data, b.len, &lim, &m, &err), -1);
+		CHECK_STR(err, "MIME nesting too deep");
+		bh_mime_deinit(&m);
+		bh_buf_reset(&b);
+		bh_buf_puts(&b, "Content-Type: multipart/mixed; boundary=z\n\n");
+		for (i = 0; i < 600; i++)
+			bh_buf_puts(&b, "--z\n\nx\n");
+		CHECK_INT(bh_mime_parse(b.data, b.len, &lim, &m, &err), -1);
+		CHECK_STR(err, "too many MIME parts");
+		bh_mime_deinit(&m);
+		bh_buf_deinit(&b);
+	}
+	d = bh_decode_base64("aGVs\nbG8=", 9, &dl);
+	CHECK_STR(d, "hello");
+	free(d);
+	d = bh_decode_qp("a=3Db=\nc=ZZ", 12, &dl);
+	CHECK_STR(d, "a=bc=ZZ");
+	free(d);
+}
+
+static void
+test_text(void)
+{
+	static const struct {
+		const char *in, *addr, *code, *status;
+	} t[] = {
+	    {"<user@example.com>: host x said: 550 5.1.1 no", "user@example.com", "550", "5.1.1"},
+	    {"to=<a.b+c@sub.example.org>, relay=1.2.3.4:25", "a.b+c@sub.example.org", "", ""},
+	    {"no address here 192.0.2.1 at 12:00", NULL, "", ""},
+	    {"user@localhost not an address, x@y.example.", "x@y.example", "", ""},
+	    {"Status 4.4.7 (#4.4.7) 421-4.7.0 busy", NULL, "421", "4.4.7"},
+	    {"version 5.1.10.2 and 550550", NULL, "", ""},
+	};
+	size_t i;
+
+	for (i = 0; i < BH_NELEM(t); i++) {
+		size_t pos = 0, s, l, n = strlen(t[i].in);
+		char code[4] = "", st[16] = "";
+		bool found = bh_text_next_addr(t[i].in, n, &pos, &s, &l);
+
+		CHECK_INT(found, t[i].addr != NULL);
+		if (found && t[i].addr != NULL) {
+			CHECK_INT(l, strlen(t[i].addr));
+			CHECK(memcmp(t[i].in + s, t[i].addr, l) == 0);
+		}
+		if (!bh_text_reply_code(t[i].in, n, 0, code))
+			code[0] = '\0';
+		CHECK_STR(code, t[i].code);
+		if (!bh_text_status(t[i].in, n, 0, st, sizeof(st)))
+			st[0] = '\0';
+		CHECK_STR(st, t[i].status);
+	}
+}
+
+int
+main(void)
+{
+	test_headers();
+	test_decode();
+	test_mime();
+	test_text();
+	return test_done("test_message");
+}
