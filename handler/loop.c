@@ -32,8 +32,9 @@
  *        newsletters legitimately carry Precedence: bulk, List-Id and X-Auto-Response-Suppress,
  *        so a bounce of OUR newsletter is a real bounce; without our_domains these weak cues
  *        never fire (nothing can be called foreign).
- *   3. backscatter: a bounce of mail we never sent. Only when VERP was checked (a key is
- *      configured and v->verp.checked): either the VERP is not valid (v->verp.why), or it is
+ *   3. backscatter: a bounce of mail we never sent. Only when VERP was checked: v->verp.checked
+ *      and cfg configures VERP (a key, or the classic format): either the VERP is not valid
+ *      (v->verp.why), or it is
  *      valid but the returned message is foreign. Without VERP we cannot tell ours from forged,
  *      so backscatter never fires then (classify without a config never reports it).
  *   4. hops: the returned message has more Received fields than cfg->limits.hop_limit.
@@ -304,11 +305,19 @@ check_automatic(struct bh_verdict *v, enum ident id)
 	return false;
 }
 
+/* verp_configured - VERP decoding means something: keys to verify signed addresses, or the
+ * classic (unsigned) format chosen on purpose. */
+static bool
+verp_configured(const struct bh_config *cfg)
+{
+	return cfg != NULL && (cfg->verp.n_keys > 0 || cfg->verp.format == BH_VERP_CLASSIC);
+}
+
 /* check_backscatter - 3. a bounce of mail we never sent (only when VERP was checked). */
 static bool
-check_backscatter(struct bh_verdict *v, enum ident id)
+check_backscatter(const struct bh_config *cfg, struct bh_verdict *v, enum ident id)
 {
-	if (!v->verp.checked)
+	if (!v->verp.checked || !verp_configured(cfg))
 		return false;
 	if (!v->verp.valid) {
 		set_loop(v, BH_LOOP_BACKSCATTER, "no valid VERP address",
@@ -355,7 +364,7 @@ bh_loop_check(const struct bh_config *cfg, struct bh_verdict *v)
 	id = returned_ident(cfg, v);
 	if (v->original.present && (check_report(v) || check_automatic(v, id)))
 		return;
-	if (check_backscatter(v, id))
+	if (check_backscatter(cfg, v, id))
 		return;
 	(void)check_hops(cfg, v);
 }

@@ -184,6 +184,8 @@ main(void)
 			cfg.our_domains = domains;
 			cfg.n_our_domains = BH_NELEM(domains);
 		}
+		if (c->verp != V_NONE)
+			cfg.verp.n_keys = 1; /* a key is configured; the slot itself is not read */
 		build(c, &v);
 		bh_loop_check(&cfg, &v);
 		test_checks++;
@@ -209,6 +211,19 @@ main(void)
 		v.original.received_count = BH_DEF_HOP_LIMIT + 1;
 		bh_loop_check(NULL, &v);
 		CHECK_INT(v.loop.kind, BH_LOOP_HOPS);
+		bh_verdict_deinit(&v);
+	}
+	/* VERP checked but not configured (no key, signed format): no backscatter. */
+	{
+		struct bh_verdict v;
+
+		memset(&cfg, 0, sizeof(cfg));
+		build(find("verp invalid"), &v);
+		bh_loop_check(&cfg, &v);
+		CHECK_INT(v.loop.kind, BH_LOOP_NONE);
+		cfg.verp.format = BH_VERP_CLASSIC;
+		bh_loop_check(&cfg, &v);
+		CHECK_INT(v.loop.kind, BH_LOOP_BACKSCATTER);
 		bh_verdict_deinit(&v);
 	}
 	/* A kind already set (the store's repeat) is kept. */
