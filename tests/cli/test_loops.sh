@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# test_loops - `bouncer classify` on the loop / auto-reply fixtures: each must come out with the
+# expected type and loop kind (README "Loops and backscatter"). Runs without a config, so
+# backscatter must NOT fire (no VERP configured); the near misses must stay what they are.
+set -u
+: "${BOUNCER:?}" "${BH_SOURCE_DIR:?}"
+dir="$BH_SOURCE_DIR/tests/fixtures/loops"
+command -v python3 >/dev/null || { echo "skip: no python3"; exit 77; }
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+if ! "$BOUNCER" classify "$dir"/*.eml >"$out" 2>/dev/null || ! [ -s "$out" ]; then
+	echo "skip: bouncer classify is not available"
+	exit 77
+fi
+
+python3 - "$out" <<'PY'
+import json, os, sys
+
+# file: (type, loop kind or None, reason of the first recipient or None)
+want = {
+    "autoreply-rfc3834-en.eml":          ("autoreply", None, "vacation"),
+    "autoreply-exchange-de.eml":         ("autoreply", None, "vacation"),
+    "autoreply-fr-body.eml":             ("autoreply", None, "vacation"),
+    "autoreply-ja.eml":                  ("autoreply", None, "vacation"),
+    "autoreply-ja-body.eml":             ("autoreply", None, "vacation"),
+    "autoreply-ticket.eml":              ("autoreply", None, "vacation"),
+    "human-reply-quotes-oof.eml":        ("not_bounce", None, None),
+    "human-reply-quotes-oof-outlook.eml": ("not_bounce", None, None),
+    "bounce-newsletter-bulk.eml":        ("dsn", None, "userunknown"),
+    "bounce-mentions-vacation.eml":      ("dsn", None, "mailboxfull"),
+    "backscatter.eml":                   ("dsn", None, None),  # no VERP configured: not flagged
+    "bounce-of-autoreply.eml":           ("dsn", "autoreply_bounce", None),
+    "bounce-null-sender.eml":            ("dsn", "autoreply_bounce", None),
+    "bounce-of-bounce.eml":              ("dsn", "bounce_of_bounce", None),
+    "bounce-hops.eml":                   ("dsn", "hops", None),
+}
+got = {}
+for line in open(sys.argv[1]):
+    try:
+        o = json.loads(line)
+    except ValueError:
+        continue
+    got[os.path.basename(o.get("source", ""))] = o
+
+# The loop check must be wired into classify: the hops fixture is flagged whatever the config.
+hops = got.get("bounce-hops.eml", {}).get("loop", {})
+if not hops.get("detected"):
+    print("skip: classify does not run the loop check yet")
+    sys.exit(77)
+
+bad = 0
+for name, (typ, kind, reason) in sorted(want.items()):
+    o = got.get(name)
+    if o is None:
+        print("%s: no output" % name)
+        bad += 1
+        continue
+    loop = o.get("loop", {})
+    gkind = loop.get("kind") if loop.get("detected") else None
+    rc = o.get("recipients") or []
+    greason = rc[0].get("reason") if rc else None
+    msgs = []
+    if o.get("type") != typ:
+        msgs.append("type got %s, want %s" % (o.get("type"), typ))
+    if gkind != kind:
+        msgs.append("loop got %s (%s), want %s" % (gkind, loop.get("why"), kind))
+    if kind is not None and not loop.get("why"):
+        msgs.append("loop has no why")
+    if reason is not None and greason != reason:
+        msgs.append("reason got %s, want %s" % (greason, reason))
+    if typ == "autoreply" and any(r.get("hard") for r in rc):
+        msgs.append("an auto-reply must never be hard")
+    for m in msgs:
+        print("%s: %s" % (name, m))
+    bad += len(msgs)
+print("test_loops: %d fixtures, %d problems" % (len(want), bad))
+sys.exit(1 if bad else 0)
+PY
