@@ -3,6 +3,7 @@
  *
  * Input: "status\nreply\ntext..." (any bytes; missing lines are empty). The status and reply are
  * cut to their field sizes, as the classifier would hand them over; the text is passed as is.
+ * Each input is decided twice, with and without the literal prefilter: the results must agree.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -30,7 +31,7 @@ take_line(const uint8_t **p, size_t *n, char *out, size_t cap)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct bh_rules_result res;
+	struct bh_rules_result res, res2;
 	char status[BH_MAX_STATUS], reply[4];
 	const char *err = NULL;
 
@@ -44,6 +45,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bh_rules_decide(rules, status, reply, (const char *)data, size, &res);
 	if ((unsigned)res.reason >= BH_R_COUNT || res.rule == NULL)
 		bh_fatal("bh_rules_decide: bad result");
+	/* the literal prefilter must never change a decision */
+	bh_rules_set_prefilter(rules, false);
+	bh_rules_decide(rules, status, reply, (const char *)data, size, &res2);
+	bh_rules_set_prefilter(rules, true);
+	if (strcmp(res.rule, res2.rule) != 0)
+		bh_fatal("prefilter changed the decision: %s vs %s", res.rule, res2.rule);
 	(void)bh_reason_name(res.reason);
 	(void)bh_whose_name(res.whose);
 	return 0;
