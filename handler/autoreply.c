@@ -33,8 +33,10 @@
  * Languages: English, German, French, Spanish, Italian, Dutch, Portuguese, Japanese, plus a few
  * Nordic, Polish, Czech, Russian, Chinese and Korean phrases. Matching is ASCII
  * case-insensitive over UTF-8, so non-ASCII letters are listed in the case they appear in.
- * XXX: the subject must be RFC 2047-decoded and the body decoded to UTF-8 by the parser; a raw
- * ISO-2022-JP body matches none of the Japanese phrases (the headers usually decide first).
+ * The subject must be RFC 2047-decoded by the parser. The body is matched as UTF-8, and the
+ * Japanese phrases also as ISO-2022-JP (self-announcing, the usual charset of Japanese mail).
+ * XXX: other legacy charsets (Shift_JIS, EUC-JP, ISO-8859-x accents) are not converted: their
+ * non-ASCII phrases do not match; the headers and ASCII phrases usually decide first.
  */
 #include "autoreply.h"
 
@@ -350,6 +352,18 @@ static const struct body_cue body_cues[] = {
     B("자동 응답"),
 };
 
+/* The Japanese body cues as ISO-2022-JP (JIS X 0208) byte pairs, for bodies the parser
+ * handed over undecoded: that charset announces itself with ESC $ B, so no label is needed. */
+static const struct body_cue jis_cues[] = {
+    {"IT:_", "body: 不在 (ISO-2022-JP)"},
+    {"5Y2K", "body: 休暇 (ISO-2022-JP)"},
+    {"<+F0JV?.", "body: 自動返信 (ISO-2022-JP)"},
+    {"<+F01~Ez", "body: 自動応答 (ISO-2022-JP)"},
+    {"2F5(5Y6H", "body: 夏季休業 (ISO-2022-JP)"},
+    {"G/KvG/;O5Y6H", "body: 年末年始休業 (ISO-2022-JP)"},
+    {"$*Ld$$9g$o$;$\"$j$,$H$&", "body: お問い合わせありがとう (ISO-2022-JP)"},
+};
+
 /* Subject fragments of failure notices (anywhere in the subject). */
 static const char *const failure_subjects[] = {
     "undeliver",
@@ -622,6 +636,28 @@ own_text_len(const char *body, size_t len)
 	return pos;
 }
 
+/* jis_has - does p[0..n) hold the JIS X 0208 pairs cue[0..cl) inside a two-byte run (after
+ * ESC $ B or ESC $ @, until the next ESC), aligned on a character? */
+static bool
+jis_has(const char *p, size_t n, const char *cue, size_t cl)
+{
+	size_t pos = 0, run = 0;
+	bool two = false;
+
+	while (pos < n) {
+		if (p[pos] == '\x1b' && n - pos >= 3) {
+			two = p[pos + 1] == '$' && (p[pos + 2] == 'B' || p[pos + 2] == '@');
+			pos += 3;
+			run = pos;
+			continue;
+		}
+		if (two && (pos - run) % 2 == 0 && n - pos >= cl && memcmp(p + pos, cue, cl) == 0)
+			return true;
+		pos++;
+	}
+	return false;
+}
+
 /* bh_autoreply_detect - see autoreply.h */
 bool
 bh_autoreply_detect(const struct bh_envelope *env, const char *body, size_t body_len,
@@ -686,6 +722,14 @@ bh_autoreply_detect(const struct bh_envelope *env, const char *body, size_t body
 		if (span_has(body, own, body_cues[i].phrase)) {
 			*why_r = body_cues[i].why;
 			return true;
+		}
+	}
+	if (bh_memcasemem(body, own, "\x1b$", 2) != NULL) {
+		for (i = 0; i < BH_NELEM(jis_cues); i++) {
+			if (jis_has(body, own, jis_cues[i].phrase, strlen(jis_cues[i].phrase))) {
+				*why_r = jis_cues[i].why;
+				return true;
+			}
 		}
 	}
 	return false;

@@ -24,6 +24,7 @@ want = {
     "autoreply-fr-body.eml":             ("autoreply", None, "vacation"),
     "autoreply-ja.eml":                  ("autoreply", None, "vacation"),
     "autoreply-ja-body.eml":             ("autoreply", None, "vacation"),
+    "autoreply-ja-iso2022.eml":          ("autoreply", None, "vacation"),
     "autoreply-ticket.eml":              ("autoreply", None, "vacation"),
     "human-reply-quotes-oof.eml":        ("not_bounce", None, None),
     "human-reply-quotes-oof-outlook.eml": ("not_bounce", None, None),

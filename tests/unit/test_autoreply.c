@@ -87,6 +87,10 @@ static const struct acase cases[] = {
     {"body ticket", "", NULL, "[#123] Newsletter",
      "Thank you for contacting support. Your ticket number is 123.\n", true,
      "body: thank you for contacting"},
+    {"body japanese iso-2022-jp", "", NULL, "Re: News", "\x1b$B$?$@$$$^IT:_$K$7$F$*$j$^$9\x1b(B\n",
+     true, "body: 不在 (ISO-2022-JP)"},
+    {"jis pair misaligned", "", NULL, "Re: News", "\x1b$BxIT:_\x1b(B\n", false, NULL},
+    {"jis bytes outside a run", "", NULL, "Re: News", "\x1b$B$?\x1b(B IT:_\n", false, NULL},
     /* near misses: a human reply that quotes an auto-reply */
     {"human quotes oof with >", "", NULL, "Re: Automatic reply: News",
      "Please remove me from this list.\n\n> I am out of the office until Monday.\n", false, NULL},
