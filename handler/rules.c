@@ -16,6 +16,7 @@
  *   3. weak text rows: vague phrases ("service unavailable", a bare "spam") that only decide
  *      when the status said nothing specific;
  *   4. the status class: 4.x.x -> onhold, anything else -> undefined.
+ * A 2.x.x status is a success notice: "delivered", before any row.
  *
  * The text is normalized once per call (bounded by BH_MAX_RULE_TEXT): white space and control
  * bytes collapse to one space, ASCII is lower-cased, and the "550-5.7.1 " continuation markers
@@ -118,14 +119,12 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_MESGTOOBIG),
 
 	/* --- retries ran out */
-	T("expired-text", "expire|timeout|timed out|queue|failing|giving up|exhausted|deliver"
+	T("expired-text", "expire|timeout|timed out|failing|exhausted|deliver"
 			  "|reachable|route|attempts|connect",
 	  "(?:message|envelope|delivery time|mail|queue time) expired|expired after|has expired"
 	  "|retry (?:time(?:out)?|period) (?:exceeded|expired)|delivery (?:retry )?timeout"
-	  "|(?:been|was) in (?:the )?queue (?:too long|for)|too long in (?:the )?queue"
 	  "|could not be delivered (?:with)?in \\d|(?:unable to|could not|couldn't) deliver .{0,30}after \\d"
-	  "|failing for a long time|giving up|retries exhausted"
-	  "|delivery attempts? (?:has |have )?(?:been )?exhausted"
+	  "|failing for a long time|retries exhausted|delivery attempts? (?:has |have )?(?:been )?exhausted"
 	  "|connection timed out|timed out while|host not reachable|no route to host"
 	  "|not been (?:able to be )?delivered (?:for|in) \\d+ (?:days|hours)"
 	  "|failed \\d+ (?:delivery )?attempts|did not accept our requests? to connect",
@@ -190,7 +189,7 @@ static const struct bh_rule_def builtin[] = {
 	/* --- sender-side: our client IP or host refused (block lists, policy on connections) */
 	T("blocked-text", "list|block|spamhaus|spamcop|sorbs|barracuda|rbl|uceprotect|abuseat|ban"
 			  "|client host|not accepting|open relay|your isp|invalid ip|dynamic|dial"
-			  "|residential|mail exchanger|relay quota|your ip|your server|your host",
+			  "|residential|mail exchanger|relay quota|your ip|your server|your host|my name|helo|ehlo",
 	  "(?<!may be )(?:black|block|deny|ban)[ -]?list(?:ed)?|(?<!not )listed (?:at|on|in|by) "
 	  "|blocked (?:using|by|for)"
 	  "|\\bspamhaus\\b|\\bspamcop\\b|\\bsorbs\\b|barracuda(?:central)?|\\brbl\\b|\\bdnsbl\\b"
@@ -201,6 +200,7 @@ static const struct bh_rule_def builtin[] = {
 	  "|not accepting connections|open relay"
 	  "|smtp server of your isp|invalid ip for sending|dynamic (?:ip|address)|dial-?up|residential"
 	  "|may not be mail exchanger|relay quota|your ip (?:address )?(?:is|has)|block(?:ed)? for abuse"
+	  "|my name was rejected|(?:helo|ehlo) (?:name |hostname )?(?:rejected|refused|denied)"
 	  "|on our block ?list|your (?:ip|server|host) (?:is|was|has been) (?:blocked|rejected|denied)",
 	  BH_R_BLOCKED),
 
@@ -261,7 +261,7 @@ static const struct bh_rule_def builtin[] = {
 	/* --- recipient: the account is disabled or suspended */
 	T("suspend-text", "disabled|suspend|inactive|locked|frozen|deactivat|blocked|closed|expired"
 			  "|terminated",
-	  "(?:account|mailbox|user|recipient|address)[^.;:]{0,30} (?:is |was |has been "
+	  "(?:account|mailbox|user|recipient|address)[^;:]{0,40}? (?:is |was |has been "
 	  "|temporar(?:il)?y )?"
 	  "(?:disabled|suspended|inactive|locked|frozen|deactivated|blocked|closed|expired|terminated)"
 	  "|disabled (?:recipient|account|mailbox|user)"
@@ -303,7 +303,8 @@ static const struct bh_rule_def builtin[] = {
 	T("filtered-text", "filter|preference|recipient has|rejected by|: user unknown",
 	  "message filtered|filtered by|(?:recipient|user)(?:'s)? (?:preferences|filter|rules?)"
 	  "|due to recipient preferences|recipient has (?:rejected|refused|blocked)|domain filter"
-	  "|rejected by (?:the )?(?:recipient|user)|\\b[45]\\d\\d : user unknown",
+	  "|rejected by (?:the )?(?:recipient|user)(?! domain| server| mail| system| host| mta)"
+	  "|\\b[45]\\d\\d : user unknown",
 	  BH_R_FILTERED),
 
 	/* --- our SMTP client said something the server did not understand */
@@ -355,6 +356,12 @@ static const struct bh_rule_def builtin[] = {
 	  "|temporary (?:local |server |system )?problem|(?:local|server|system) failure"
 	  "|i/o error|server error|mail system problem",
 	  BH_R_SYSTEMERROR),
+
+	/* --- retries ran out, said after a more specific error that the rows above prefer
+	 * ("... (#4.4.3) I'm not going to try again; this message has been in the queue too long.") */
+	T("expired-queue-text", "queue",
+	  "(?:been|was) in (?:the )?queue (?:too long|for)|too long in (?:the )?queue",
+	  BH_R_EXPIRED),
 
 	/* --- code rows: a specific status decides when no strong text row matched (RFC 3463,
 	 * RFC 7372, RFC 7505). Generic codes (x.0.0, x.1.0, x.2.0, x.3.0, x.4.0, x.5.0, x.7.0,
@@ -862,6 +869,13 @@ bh_rules_decide(const struct bh_rules *rules, const char *status, const char *re
 			(void)find_status(t, n, st);
 		if (rc[0] == '\0')
 			(void)find_reply(t, n, rc);
+	}
+	if (st[0] == '2') {
+		/* a success status (Action: delivered/relayed/expanded): not a failure */
+		out->reason = BH_R_DELIVERED;
+		out->whose = BH_WHOSE_NONE;
+		out->rule = "class:2";
+		return;
 	}
 	md = pcre2_match_data_create(1, NULL);
 	if (md == NULL)

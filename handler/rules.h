@@ -2,11 +2,18 @@
  * rules.h - the reason engine: an ordered table of (status pattern, reply code, text pattern)
  * -> reason, compiled once (PCRE2, JIT where available) and shared read-only by every message.
  *
- * Precedence (README "Classification rules"): a rule whose text pattern matches beats a rule that
- * matches on codes alone; among text rules, the first in table order wins (rules from the config
- * come before the built-in table, so they override it); a specific status code (5.1.1, 5.2.2...)
- * decides only when no text rule matched; generic codes (5.0.0, 5.7.1, 554, 550) decide nothing
- * on their own. Pure: no I/O, no logging.
+ * Precedence (README "Classification rules"), first match wins at each step:
+ *   1. text rows (a pattern over the diagnostic), in table order: rules from the config come
+ *      before the built-in table, so they override it;
+ *   2. code rows (no pattern): a specific status code (5.1.1, 5.2.2, 5.7.26...) decides only
+ *      when no text row matched; generic codes (5.0.0, 5.7.1, 4.0.0, 554, 550) have no row and
+ *      decide nothing on their own;
+ *   3. weak built-in text rows (vague phrases such as "service unavailable"), only when the
+ *      status said nothing specific;
+ *   4. the status class: 4.x.x -> onhold, otherwise undefined.
+ * A 2.x.x status gives "delivered" before any row. Pure: no I/O, no logging. A compiled
+ * struct bh_rules is read-only after bh_rules_new (bh_rules_set_prefilter aside), so one object
+ * may serve every message.
  */
 #ifndef BH_RULES_H
 #define BH_RULES_H

@@ -127,6 +127,27 @@ static const struct rcase cases[] = {
     {"5.1.1", "550", "Refused due to recipient preferences", BH_R_FILTERED},
     /* a 4xx refusal keeps its reason */
     {"4.2.2", "452", "The email account that you tried to reach is over quota.", BH_R_MAILBOXFULL},
+    /* a more specific error beats the "been in the queue too long" that follows it */
+    {"4.4.3", "",
+     "Unable to contact LDAP server. (#4.4.3) I'm not going to try again; this "
+     "message has been in the queue too long.",
+     BH_R_SYSTEMERROR},
+    {"", "", "I'm not going to try again; this message has been in the queue too long.",
+     BH_R_EXPIRED},
+    {"5.1.1", "550", "Remote host said: 550 5.1.1 <a@b>... User Unknown Giving up on 192.0.2.1.",
+     BH_R_USERUNKNOWN},
+    {"5.0.0", "501",
+     "Connected to 192.0.2.1 but my name was rejected. Remote host said: 501 "
+     "5.0.0 Invalid domain name",
+     BH_R_BLOCKED},
+    /* "rejected by the recipient domain" names no filter */
+    {"5.7.1", "550",
+     "Google tried to deliver your message, but it was rejected by the recipient "
+     "domain. The error was: 550 5.7.1 <a@b>... Access denied",
+     BH_R_SECURITYERROR},
+    {"5.7.1", "550", "<a@b>: Recipient address rejected: User a@b temporary locked.", BH_R_SUSPEND},
+    /* a success status is no failure */
+    {"2.6.0", "250", "250 2.6.0 Message received; user unknown", BH_R_DELIVERED},
     /* the status may be found in the text when the report gave none */
     {"", "554", "554 Sorry, the message did not go through (#5.1.1)", BH_R_USERUNKNOWN},
 };
