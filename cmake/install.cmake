@@ -1,0 +1,118 @@
+# install.cmake - what `cmake --install` puts where, the libbouncer-verp library for senders,
+# and the CPack .deb. Included last from CMakeLists.txt. README "Deploying" and deploy/README.md
+# say how the pieces are used.
+include(GNUInstallDirs)
+
+# --- libbouncer-verp: the VERP encoder/decoder for sending code (static and shared) ---
+# verp.c and exactly the project modules it includes (closure over #include "x.h" with a
+# handler/x.c beside it), so the library follows verp.c as it changes, and never pulls in more
+# than it uses.
+set(bh_verp_todo ${CMAKE_SOURCE_DIR}/handler/verp.c)
+set(BH_VERP_SOURCES "")
+set(bh_verp_guard 0)
+while(bh_verp_todo AND bh_verp_guard LESS 50)
+  math(EXPR bh_verp_guard "${bh_verp_guard} + 1")
+  list(POP_FRONT bh_verp_todo bh_src)
+  list(APPEND BH_VERP_SOURCES ${bh_src})
+  file(STRINGS ${bh_src} bh_incs REGEX "^#include \"[a-z0-9_]+\\.h\"")
+  foreach(bh_inc ${bh_incs})
+    string(REGEX REPLACE "^#include \"([a-z0-9_]+)\\.h\".*" "\\1" bh_mod "${bh_inc}")
+    set(bh_c ${CMAKE_SOURCE_DIR}/handler/${bh_mod}.c)
+    if(EXISTS ${bh_c} AND NOT bh_c IN_LIST BH_VERP_SOURCES AND NOT bh_c IN_LIST bh_verp_todo
+       AND NOT bh_mod STREQUAL "main")
+      list(APPEND bh_verp_todo ${bh_c})
+    endif()
+  endforeach()
+endwhile()
+# What a static link needs besides the archive (shared links need nothing: the .so records it).
+# verp.c uses nettle (HMAC-SHA256) and libidn2 (IDN domains); addr.c, if pulled in, libidn2.
+set(BH_VERP_PC_REQUIRES "nettle, libidn2")
+message(STATUS "libbouncer-verp sources: ${BH_VERP_SOURCES}")
+
+add_library(bouncer_verp_objs OBJECT ${BH_VERP_SOURCES})
+set_target_properties(bouncer_verp_objs PROPERTIES POSITION_INDEPENDENT_CODE ON)
+target_compile_options(bouncer_verp_objs PRIVATE -iquote ${CMAKE_SOURCE_DIR}/handler)
+target_compile_definitions(bouncer_verp_objs PRIVATE BH_VERSION="${PROJECT_VERSION}")
+target_link_libraries(bouncer_verp_objs PRIVATE PkgConfig::NETTLE PkgConfig::IDN2)
+
+add_library(bouncer_verp_shared SHARED $<TARGET_OBJECTS:bouncer_verp_objs>)
+# Only bh_verp_* is the ABI: the version script hides the util functions it carries along.
+set_target_properties(bouncer_verp_shared PROPERTIES OUTPUT_NAME bouncer-verp
+  VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}
+  LINK_DEPENDS ${CMAKE_SOURCE_DIR}/deploy/lib/bouncer-verp.map)
+target_link_options(bouncer_verp_shared PRIVATE -Wl,--no-undefined -Wl,--as-needed
+  -Wl,--version-script=${CMAKE_SOURCE_DIR}/deploy/lib/bouncer-verp.map)
+target_link_libraries(bouncer_verp_shared PRIVATE PkgConfig::NETTLE PkgConfig::IDN2 m)
+
+add_library(bouncer_verp_static STATIC $<TARGET_OBJECTS:bouncer_verp_objs>)
+set_target_properties(bouncer_verp_static PROPERTIES OUTPUT_NAME bouncer-verp)
+
+install(TARGETS bouncer_verp_shared bouncer_verp_static
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(FILES ${CMAKE_SOURCE_DIR}/handler/verp.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bouncer)
+
+# --- man pages, compressed as Debian wants them ---
+set(bh_man_out "")
+foreach(bh_page bouncer.1 bouncer.yaml.5)
+  string(REGEX REPLACE ".*\\.([0-9])$" "\\1" bh_sec ${bh_page})
+  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/man/${bh_page}.gz
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
+    COMMAND gzip -9nc ${CMAKE_SOURCE_DIR}/deploy/man/${bh_page} > ${CMAKE_BINARY_DIR}/man/${bh_page}.gz
+    DEPENDS ${CMAKE_SOURCE_DIR}/deploy/man/${bh_page})
+  list(APPEND bh_man_out ${CMAKE_BINARY_DIR}/man/${bh_page}.gz)
+  install(FILES ${CMAKE_BINARY_DIR}/man/${bh_page}.gz
+          DESTINATION ${CMAKE_INSTALL_MANDIR}/man${bh_sec})
+endforeach()
+add_custom_target(bouncer_man ALL DEPENDS ${bh_man_out})
+
+# --- files whose text names install paths: written at install time, so that
+# `cmake --install --prefix X` and CPack (prefix /usr) both get the prefix they install to ---
+install(CODE "
+  set(BH_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  set(BH_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
+  set(BH_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
+  set(BH_VERSION \"${PROJECT_VERSION}\")
+  set(BH_VERP_PC_REQUIRES \"${BH_VERP_PC_REQUIRES}\")
+  set(gen \"${CMAKE_BINARY_DIR}/install-gen\")
+  configure_file(\"${CMAKE_SOURCE_DIR}/deploy/lib/bouncer-verp.pc.in\" \"\${gen}/bouncer-verp.pc\" @ONLY)
+  file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\"
+       TYPE FILE FILES \"\${gen}/bouncer-verp.pc\")
+  file(READ \"${CMAKE_SOURCE_DIR}/deploy/systemd/bouncer.service\" unit)
+  string(REPLACE \"/usr/bin/bouncer\" \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/bouncer\" unit \"\${unit}\")
+  file(WRITE \"\${gen}/bouncer.service\" \"\${unit}\")
+  file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\"
+       TYPE FILE FILES \"\${gen}/bouncer.service\")
+")
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/bouncer.sysusers
+        DESTINATION lib/sysusers.d RENAME bouncer.conf)
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/bouncer.yaml
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/README.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME README.deploy.md)
+
+# --- CPack: one .deb (`cpack -G DEB` in the build directory) ---
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME bouncer)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "bouncer maintainers <postmaster@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "VERP bounce mailbox handler: classifies bounces, keeps suppression state in Redis")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION mail)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+# The runtime libraries of Debian 12 (bookworm), the same list as deploy/Dockerfile's runtime
+# stage; tests/cli/test_deploy.sh checks that list against the binary's NEEDED entries.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "libc6, libetpan20, libyaml-0-2, libhiredis0.14, libpcre2-8-0, libnettle8, libidn2-0, adduser")
+if(MHD_FOUND)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libmicrohttpd12")
+endif()
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "redis-server")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "dovecot-imapd, dovecot-lmtpd")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    ${CMAKE_SOURCE_DIR}/deploy/debian/postinst ${CMAKE_SOURCE_DIR}/deploy/debian/prerm
+    ${CMAKE_SOURCE_DIR}/deploy/debian/postrm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+include(CPack)
