@@ -31,7 +31,7 @@ expect=(usr/bin/bouncer
 for f in "${expect[@]}"; do
 	[ -e "$dest/$f" ] || bad "not installed: /$f"
 done
-[ -x "$dest/usr/bin/bouncer" ] && "$dest/usr/bin/bouncer" --version | grep -q '^bouncer ' ||
+[ -x "$dest/usr/bin/bouncer" ] && grep -q '^bouncer ' <<<"$("$dest/usr/bin/bouncer" --version)" ||
 	bad "installed bouncer does not run"
 grep -qx 'ExecStart=/usr/bin/bouncer run -c /etc/bouncer/bouncer.yaml' \
 	"$dest/usr/lib/systemd/system/bouncer.service" || bad "unit ExecStart not rewritten to the prefix"
@@ -50,7 +50,7 @@ if command -v nm >/dev/null; then
 	nm -D --defined-only "$dest/usr/$libdir/libbouncer-verp.so" | awk '$2 ~ /^[TDBR]$/ {print $3}' |
 		sed 's/@.*//' >"$tmp/syms"
 	grep -q '^bh_verp_encode$' "$tmp/syms" || bad "libbouncer-verp.so does not export bh_verp_encode"
-	if grep -v '^bh_verp_' "$tmp/syms" | grep -q .; then
+	if [ -n "$(grep -v '^bh_verp_' "$tmp/syms")" ]; then
 		bad "libbouncer-verp.so exports more than bh_verp_*: $(grep -v '^bh_verp_' "$tmp/syms" | tr '\n' ' ')"
 	fi
 fi
@@ -105,7 +105,7 @@ if grep -q '^BOUNCER_SANITIZE:BOOL=ON' "$BH_BUILD_DIR/CMakeCache.txt"; then
 fi
 export PKG_CONFIG_PATH="$dest/usr/$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$dest"
 pkg-config --exists bouncer-verp || bad "pkg-config does not find bouncer-verp"
-pkg-config --modversion bouncer-verp | grep -qx "$("$BOUNCER" --version | awk '{print $2}')" ||
+[ "$(pkg-config --modversion bouncer-verp)" = "$("$BOUNCER" --version | awk '{print $2}')" ] ||
 	bad "bouncer-verp.pc version differs from bouncer --version"
 run_sender() { # $1: the program; exit 3 means verp.c is still the placeholder
 	local rc=0
@@ -120,7 +120,7 @@ run_sender() { # $1: the program; exit 3 means verp.c is still the placeholder
 if "$cc" "${extra[@]}" -std=c17 -Wall -Werror -o "$tmp/sender-shared" "$tmp/sender.c" \
 	$(pkg-config --cflags --libs bouncer-verp) 2>"$tmp/cc.log"; then
 	LD_LIBRARY_PATH="$dest/usr/$libdir" run_sender "$tmp/sender-shared"
-	LD_LIBRARY_PATH="$dest/usr/$libdir" ldd "$tmp/sender-shared" | grep -q "$dest/usr/$libdir/libbouncer-verp.so.0" ||
+	grep -q "$dest/usr/$libdir/libbouncer-verp.so.0" <<<"$(LD_LIBRARY_PATH="$dest/usr/$libdir" ldd "$tmp/sender-shared")" ||
 		bad "sender-shared is not linked against the installed libbouncer-verp.so.0"
 else
 	bad "cannot build against the installed shared library: $(cat "$tmp/cc.log")"
@@ -150,7 +150,7 @@ dpkg-deb -c "$deb" | awk '{print $6}' | sed 's#^\./#/#; s#/$##' >"$tmp/contents"
 for f in "${expect[@]}"; do
 	grep -qx "/$f" "$tmp/contents" || bad ".deb lacks /$f"
 done
-dpkg-deb -f "$deb" Package | grep -qx bouncer || bad ".deb Package is not bouncer"
+[ "$(dpkg-deb -f "$deb" Package)" = bouncer ] || bad ".deb Package is not bouncer"
 deps=$(dpkg-deb -f "$deb" Depends)
 for p in libetpan20 libyaml-0-2 libhiredis0.14 libpcre2-8-0 libnettle8 libidn2-0 adduser; do
 	grep -qw -- "$p" <<<"$deps" || bad ".deb Depends lacks $p: $deps"
