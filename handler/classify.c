@@ -36,6 +36,7 @@ struct ctx {
 	struct bh_buf text;	      /* the report's human-readable text */
 	char *excl[8];
 	size_t n_excl;
+	size_t n_strong;
 };
 
 /* field - decoded, cut copy of the first field called name, or NULL */
@@ -169,6 +170,47 @@ gather_text(struct ctx *c)
 		}
 }
 
+/* text_original - the returned message's header pasted after the report's text */
+static void
+text_original(struct ctx *c)
+{
+	size_t cut = bh_recog_cut(c->text.data, c->text.len), pos = cut, len;
+	const char *l, *err;
+	unsigned lines = 0;
+
+	if (cut >= c->text.len)
+		return;
+	/* skip the marker line and blank lines */
+	if (!bh_line_next(c->text.data, c->text.len, &pos, &l, &len))
+		return;
+	{
+		const char *colon = len > 0 ? memchr(l, ':', len) : NULL;
+
+		if (colon != NULL && colon > l && memchr(l, ' ', (size_t)(colon - l)) == NULL &&
+		    l[0] != '-')
+			pos = cut; /* the cut is at the header itself */
+	}
+	while (lines++ < 10) {
+		size_t save = pos;
+
+		if (!bh_line_next(c->text.data, c->text.len, &pos, &l, &len))
+			return;
+		bh_span_trim(&l, &len);
+		if (len != 0) {
+			pos = save;
+			break;
+		}
+	}
+	if (bh_header_parse(c->text.data + pos, c->text.len - pos, c->opts->limits->header_line,
+			    c->opts->limits->header_count, &c->orig_hdr, &err) == 0 &&
+	    c->orig_hdr.n >= 2) {
+		c->orig = &c->orig_hdr;
+		return;
+	}
+	bh_header_deinit(&c->orig_hdr);
+}
+
+/* add_excl - an address of the sender side */
 static void
 add_excl(struct ctx *c, const char *hv)
 {
@@ -206,39 +248,79 @@ set_status(struct bh_rcpt *r, const char *s)
 		strcpy(r->status, s);
 }
 
+static char *received_for(const struct bh_header *h);
+
+/* valid_addr - the whole string is one address: a local part without blanks (quoted or
+ * encoded ones too), one '@', a host name */
+static bool
+valid_addr(const char *a)
+{
+	const char *at;
+	size_t pos = 0, s, l, n, i;
+
+	if (a == NULL || (at = strrchr(a, '@')) == NULL || at == a)
+		return false;
+	n = strlen(a);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)a[i] <= ' ' || a[i] == '<' || a[i] == '>' || a[i] == '(' ||
+		    a[i] == ',' || (a[i] == ':' && a[0] != '"'))
+			return false;
+	/* the domain: "x@" + domain must scan as one address of the same length */
+	{
+		char buf[BH_MAX_ADDRESS + 3];
+		size_t dn = n - (size_t)(at - a);
+
+		if (dn + 1 >= sizeof(buf))
+			return false;
+		buf[0] = 'x';
+		memcpy(buf + 1, at, dn);
+		buf[dn + 1] = '\0';
+		return bh_text_next_addr(buf, dn + 1, &pos, &s, &l) && s == 0 && l == dn + 1;
+	}
+}
+
 /* do_dsn - recipients from a delivery-status part; returns the number added */
 static size_t
-do_dsn(struct ctx *c, const struct bh_part *part)
+do_dsn(struct ctx *c, const char *body, size_t bl)
 {
 	struct bh_dsn d;
 	const char *err;
-	size_t i, bl, added = 0;
-	char *body = bh_mime_body(part, c->opts->limits->message_size, &bl);
+	size_t i, added = 0;
 
 	if (bh_dsn_parse(body, bl, c->opts->limits->recipients, &d, &err) == -1) {
 		bh_dsn_deinit(&d);
-		free(body);
 		return 0;
 	}
 	for (i = 0; i < d.n; i++) {
 		struct bh_dsn_rcpt *dr = &d.r[i];
 		const char *addr = NULL;
+		char *inner = NULL;
 		struct bh_rcpt *r;
 
-		if (dr->final_recipient != NULL && strchr(dr->final_recipient, '@') != NULL)
+		if (valid_addr(dr->final_recipient))
 			addr = dr->final_recipient;
-		else if (dr->original_recipient != NULL && strchr(dr->original_recipient, '@'))
+		else if (valid_addr(dr->original_recipient))
 			addr = dr->original_recipient;
-		else if (dr->x_actual_recipient != NULL && strchr(dr->x_actual_recipient, '@'))
+		else if (valid_addr(dr->x_actual_recipient))
 			addr = dr->x_actual_recipient;
+		else if (dr->final_recipient != NULL &&
+			 (inner = bh_text_first_addr(dr->final_recipient,
+						     strlen(dr->final_recipient))) != NULL)
+			addr = inner; /* "|/bin/prog user@example.com" */
+		else if ((inner = received_for(c->orig)) != NULL)
+			addr = inner; /* a file or a program: whom it was for */
 		else if (dr->final_recipient != NULL && dr->final_recipient[0] != '\0')
 			addr = dr->final_recipient;
 		if (addr == NULL)
 			continue;
-		if ((r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients)) == NULL)
+		if ((r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients)) == NULL) {
+			free(inner);
 			break;
+		}
 		added++;
 		r->address = bh_strdup(addr);
+		free(inner);
+		addr = r->address;
 		if (dr->original_recipient != NULL && dr->original_recipient[0] != '\0' &&
 		    strcasecmp(dr->original_recipient, addr) != 0)
 			r->original_address = bh_strdup(dr->original_recipient);
@@ -266,8 +348,38 @@ do_dsn(struct ctx *c, const struct bh_part *part)
 			c->v->env.original_envelope_id = bh_strdup(d.original_envelope_id);
 	}
 	bh_dsn_deinit(&d);
+	return added;
+}
+
+/* do_dsn_part - a message/delivery-status part */
+static size_t
+do_dsn_part(struct ctx *c, const struct bh_part *part)
+{
+	size_t bl, added;
+	char *body = bh_mime_body(part, c->opts->limits->message_size, &bl);
+
+	added = do_dsn(c, body, bl);
 	free(body);
 	return added;
+}
+
+/* dsn_in_text - delivery-status fields pasted into the text (a report whose MIME structure
+ * was lost): the offset of the first "Reporting-MTA:" / "Final-Recipient:" line, or -1 */
+static long
+dsn_in_text(const char *t, size_t n)
+{
+	size_t pos = 0, len, lines = 0;
+	const char *l;
+	long first = -1;
+
+	while (lines++ < 20000 && bh_line_next(t, n, &pos, &l, &len)) {
+		if (first == -1 && bh_span_istarts(l, len, "Reporting-MTA:"))
+			first = (long)(l - t);
+		if (bh_span_istarts(l, len, "Final-Recipient:") ||
+		    bh_span_istarts(l, len, "Original-Recipient:"))
+			return first != -1 ? first : (long)(l - t);
+	}
+	return -1;
 }
 
 /* do_arf - recipients of a feedback report */
@@ -313,46 +425,170 @@ do_arf(struct ctx *c, const struct bh_part *part)
 	return added;
 }
 
-/* do_text - recipients from a non-standard bounce text */
-static bool
-do_text(struct ctx *c)
+/* received_for - "for <a@b>" in the returned message's Received fields */
+static char *
+received_for(const struct bh_header *h)
 {
-	struct bh_recog_in in;
-	struct bh_recog_out out;
 	size_t i;
-	bool bounce;
 
-	memset(&in, 0, sizeof(in));
-	memset(&out, 0, sizeof(out));
-	in.hdr = &c->m.v[0].hdr;
-	in.text = c->text.data;
-	in.text_len = c->text.len;
-	in.exclude = c->excl;
-	in.n_exclude = c->n_excl;
-	bh_recognize(&in, c->opts->limits->recipients, &out);
-	bounce = out.bounce_like;
-	if (out.n > 0 && bounce) {
-		c->v->type = BH_TYPE_BOUNCE;
-		c->v->recognizer = out.name;
-		for (i = 0; i < out.n; i++) {
-			struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients);
+	for (i = 0; h != NULL && i < h->n; i++) {
+		const struct bh_field *f = &h->v[i];
+		const char *p;
 
-			if (r == NULL)
-				break;
-			r->address = out.v[i].address;
-			out.v[i].address = NULL;
-			r->diagnostic = out.v[i].diagnostic;
-			out.v[i].diagnostic = NULL;
-			r->remote_mta = out.v[i].remote_mta;
-			out.v[i].remote_mta = NULL;
-			set_status(r, out.v[i].status);
-			memcpy(r->reply_code, out.v[i].reply_code, sizeof(r->reply_code));
-			r->action = BH_ACTION_FAILED;
-			decide(c, r);
+		if (!bh_span_ieq(f->name, f->name_len, "Received"))
+			continue;
+		p = f->value;
+		while ((p = bh_memcasemem(p, f->value_len - (size_t)(p - f->value), "for ", 4)) !=
+		       NULL) {
+			size_t off = (size_t)(p - f->value) + 4, pos = off, s, l;
+
+			p += 4;
+			if (off < 5 || (f->value[off - 5] != ' ' && f->value[off - 5] != '\t'))
+				continue;
+			while (pos < f->value_len && (f->value[pos] == ' ' || f->value[pos] == '<'))
+				pos++;
+			if (bh_text_next_addr(f->value, f->value_len, &pos, &s, &l) &&
+			    s < off + 3) {
+				char *a = bh_memdup0(f->value + s, l);
+
+				bh_lower_ascii(a);
+				return a;
+			}
 		}
 	}
-	bh_recog_out_deinit(&out);
-	return bounce && c->v->n_rcpts > 0;
+	return NULL;
+}
+
+/* add_text_rcpt - one recipient of a bounce text */
+static struct bh_rcpt *
+add_text_rcpt(struct ctx *c, char *address, char *diag, char *mta, const char *status,
+	      const char *reply)
+{
+	struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients);
+
+	if (r == NULL) {
+		free(address);
+		free(diag);
+		free(mta);
+		return NULL;
+	}
+	r->address = address;
+	r->diagnostic = diag;
+	r->remote_mta = mta;
+	set_status(r, status);
+	if (reply != NULL)
+		memcpy(r->reply_code, reply, sizeof(r->reply_code));
+	if (r->diagnostic != NULL)
+		bh_recog_codes(r->diagnostic, strlen(r->diagnostic), r->status, sizeof(r->status),
+			       r->reply_code);
+	r->action = BH_ACTION_FAILED;
+	decide(c, r);
+	return r;
+}
+
+/* text_diag - the report's own text, cleaned: the diagnostic of last resort */
+static char *
+text_diag(struct ctx *c)
+{
+	if (c->text.len == 0)
+		return NULL;
+	return bh_text_clean(c->text.data, bh_recog_cut(c->text.data, c->text.len),
+			     BH_MAX_DIAGNOSTIC);
+}
+
+/* jmrp - a feedback report without a feedback-report part: the returned message carries
+ * X-HmXmrOriginalRecipient (Microsoft's junk mail reporting program) */
+static bool
+jmrp(struct ctx *c)
+{
+	const struct bh_field *f =
+	    c->orig != NULL ? bh_header_get(c->orig, "X-HmXmrOriginalRecipient") : NULL;
+	struct bh_rcpt *r;
+	char *a;
+
+	if (f == NULL || (a = bh_text_first_addr(f->value, f->value_len)) == NULL)
+		return false;
+	if ((r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients)) == NULL) {
+		free(a);
+		return false;
+	}
+	r->address = a;
+	r->feedback_type = bh_strdup("abuse");
+	bh_rcpt_set_reason(r, BH_R_FEEDBACK, NULL);
+	return true;
+}
+
+/* do_text - recipients from a non-standard bounce text (X-Failed-Recipients first, then what
+ * the recognizer read, then the returned message's To or Received "for") */
+static bool
+do_text(struct ctx *c, struct bh_recog_out *out)
+{
+	const struct bh_field *xf = bh_header_get(&c->m.v[0].hdr, "X-Failed-Recipients");
+	size_t i, k;
+
+	c->v->type = BH_TYPE_BOUNCE;
+	c->v->recognizer = out->name;
+	if (xf != NULL) {
+		size_t pos = 0, s, l;
+
+		while (bh_text_next_addr(xf->value, xf->value_len, &pos, &s, &l)) {
+			char *a = bh_memdup0(xf->value + s, l), *diag = NULL, *mta = NULL;
+			const char *st = NULL, *rc = NULL;
+
+			bh_lower_ascii(a);
+			for (k = 0; k < c->v->n_rcpts; k++)
+				if (strcmp(c->v->rcpts[k].address, a) == 0)
+					break;
+			if (k < c->v->n_rcpts) {
+				free(a);
+				continue;
+			}
+			for (k = 0; k < out->n; k++)
+				if (strcmp(out->v[k].address, a) == 0)
+					break;
+			if (k < out->n) {
+				diag = out->v[k].diagnostic;
+				out->v[k].diagnostic = NULL;
+				mta = out->v[k].remote_mta;
+				out->v[k].remote_mta = NULL;
+				st = out->v[k].status;
+				rc = out->v[k].reply_code;
+			} else if ((diag = bh_recog_diag_for(c->text.data, c->text.len, a)) ==
+				   NULL) {
+				diag = out->n > 0 && out->v[0].diagnostic != NULL
+					   ? bh_strdup(out->v[0].diagnostic)
+					   : text_diag(c);
+			}
+			if (add_text_rcpt(c, a, diag, mta, st, rc) == NULL)
+				break;
+		}
+		if (c->v->n_rcpts > 0)
+			return true;
+	}
+	for (i = 0; i < out->n; i++) {
+		struct bh_recog_hit *h = &out->v[i];
+
+		if (add_text_rcpt(c, h->address, h->diagnostic, h->remote_mta, h->status,
+				  h->reply_code) == NULL) {
+			h->address = h->diagnostic = h->remote_mta = NULL;
+			break;
+		}
+		h->address = h->diagnostic = h->remote_mta = NULL;
+	}
+	if (c->v->n_rcpts == 0) {
+		/* nothing in the text: the returned message says whom it was for */
+		char *a = c->v->original.to != NULL
+			      ? bh_text_first_addr(c->v->original.to, strlen(c->v->original.to))
+			      : NULL;
+
+		if (a == NULL)
+			a = received_for(c->orig);
+		if (a != NULL) {
+			c->v->recognizer = "returned-headers";
+			add_text_rcpt(c, a, text_diag(c), NULL, NULL, NULL);
+		}
+	}
+	return true;
 }
 
 /* do_autoreply - an RFC 3834 or vacation-style reply: the recipient is its author */
@@ -385,7 +621,7 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 {
 	struct ctx c;
 	const char *err = NULL;
-	long ds = -1, fr = -1;
+	long ds = -1, fr = -1, off;
 	size_t i;
 	int ret = -1;
 
@@ -444,29 +680,56 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 		}
 	}
 	gather_text(&c);
+	if (c.orig == NULL && c.text.len > 0)
+		text_original(&c);
 	if (c.orig != NULL)
 		fill_original(&v->original, c.orig);
 
+	add_excl(&c, v->env.from);
+	c.n_strong = c.n_excl;
 	add_excl(&c, v->env.to);
 	add_excl(&c, v->env.delivered_to);
 	add_excl(&c, v->env.x_original_to);
 	add_excl(&c, v->env.return_path);
-	add_excl(&c, v->env.from);
 	add_excl(&c, v->original.from);
 	add_excl(&c, v->original.return_path);
 
 	if (fr != -1 && do_arf(&c, &c.m.v[fr]) > 0) {
 		v->type = BH_TYPE_ARF;
 		v->recognizer = "rfc5965";
-	} else if (ds != -1 && do_dsn(&c, &c.m.v[ds]) > 0) {
+	} else if (ds != -1 && do_dsn_part(&c, &c.m.v[ds]) > 0) {
 		v->type = BH_TYPE_DSN;
 		v->recognizer = "rfc3464";
-	} else if (do_text(&c)) {
-		/* type and recognizer set */
-	} else if (do_autoreply(&c)) {
-		/* type set */
-	} else
-		v->type = BH_TYPE_NOT_BOUNCE;
+	} else if (c.text.len > 0 && (off = dsn_in_text(c.text.data, c.text.len)) != -1 &&
+		   do_dsn(&c, c.text.data + off, c.text.len - (size_t)off) > 0) {
+		v->type = BH_TYPE_DSN;
+		v->recognizer = "rfc3464-text";
+	} else if (jmrp(&c)) {
+		v->type = BH_TYPE_ARF;
+		v->recognizer = "hotmail-jmrp";
+	} else {
+		struct bh_recog_in in;
+		struct bh_recog_out out;
+
+		memset(&in, 0, sizeof(in));
+		memset(&out, 0, sizeof(out));
+		in.hdr = &c.m.v[0].hdr;
+		in.text = c.text.data;
+		in.text_len = c.text.len;
+		in.exclude = c.excl;
+		in.n_exclude = c.n_excl;
+		in.n_strong = c.n_strong;
+		bh_recognize(&in, opts->limits->recipients, &out);
+		if (out.bounce_like)
+			(void)do_text(&c, &out);
+		else if (do_autoreply(&c))
+			; /* type set */
+		else if (out.weak && (out.n > 0 || bh_header_get(in.hdr, "X-Failed-Recipients")))
+			(void)do_text(&c, &out);
+		else
+			v->type = BH_TYPE_NOT_BOUNCE;
+		bh_recog_out_deinit(&out);
+	}
 	ret = 0;
 	goto out;
 fail:

@@ -222,18 +222,12 @@ bh_cmd_classify(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "mc:h", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'm':
-			r.mbox = true;
-			break;
-		case 'c':
-			cfile = optarg;
-			break;
+		case 'm': r.mbox = true; break;
+		case 'c': cfile = optarg; break;
 		case 'h':
 			printf("usage: bouncer classify [--mbox] [-c FILE] PATH...\n");
 			return BH_EX_OK;
-		default:
-			usage();
-			return BH_EX_USAGE;
+		default: usage(); return BH_EX_USAGE;
 		}
 	}
 	if (optind >= argc) {

@@ -166,9 +166,9 @@ bh_dsn_address(const char *p, size_t n, bool xtext)
 			i += 2;
 			continue;
 		}
-		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\0')
+		if (s[i] == '\0')
 			continue;
-		bh_buf_putc(&b, s[i]);
+		bh_buf_putc(&b, s[i] == '\t' ? ' ' : s[i]);
 	}
 	if (b.len > BH_MAX_ADDRESS)
 		b.len = BH_MAX_ADDRESS, b.data[b.len] = '\0';

@@ -175,6 +175,75 @@ push(struct pending **st, size_t *ns, size_t *cap, struct pending e)
 	(*st)[(*ns)++] = e;
 }
 
+/* split - the children of a multipart body, delimited by boundary; returns their number */
+static size_t
+split(const struct bh_part *part, const char *boundary, unsigned depth, long parent,
+      struct pending **kids, size_t *kcap)
+{
+	size_t pos = 0, len, bl = strlen(boundary), start = 0, nk = 0;
+	const char *line;
+	bool open = false, digest = strcmp(part->subtype, "digest") == 0;
+	int d;
+
+	while (bh_line_next(part->body, part->body_len, &pos, &line, &len)) {
+		if (len < bl + 2 || line[0] != '-' || (d = is_delim(line, len, boundary, bl)) == 0)
+			continue;
+		if (open) {
+			size_t end = (size_t)(line - part->body);
+
+			push(kids, &nk, kcap,
+			     (struct pending){part->body + start,
+					      strip_eol(part->body + start, end - start), depth,
+					      parent, digest});
+		}
+		if (d == 2) {
+			open = false;
+			break;
+		}
+		open = true;
+		start = pos;
+	}
+	if (open && start < part->body_len)
+		push(kids, &nk, kcap,
+		     (struct pending){part->body + start, part->body_len - start, depth, parent,
+				      digest});
+	return nk;
+}
+
+/* guess_boundary - a multipart whose declared boundary never occurs (mangled by a gateway):
+ * take the first "--token" line as the boundary when it occurs again */
+static bool
+guess_boundary(const struct bh_part *part, char *boundary, size_t bsz)
+{
+	size_t pos = 0, len, i, lines = 0;
+	const char *line;
+
+	while (lines++ < 1000 && bh_line_next(part->body, part->body_len, &pos, &line, &len)) {
+		if (len < 4 || line[0] != '-' || line[1] != '-' || len - 2 >= bsz)
+			continue;
+		for (i = 2; i < len; i++)
+			if ((unsigned char)line[i] <= ' ')
+				break;
+		if (i < len)
+			continue;
+		if (len > 4 && line[len - 1] == '-' && line[len - 2] == '-')
+			len -= 2;
+		memcpy(boundary, line + 2, len - 2);
+		boundary[len - 2] = '\0';
+		/* it must delimit again */
+		{
+			size_t p2 = pos, l2;
+			const char *ln2;
+
+			while (bh_line_next(part->body, part->body_len, &p2, &ln2, &l2))
+				if (is_delim(ln2, l2, boundary, len - 2) != 0)
+					return true;
+		}
+		return false;
+	}
+	return false;
+}
+
 /* bh_mime_parse - the iterative walk */
 int
 bh_mime_parse(const char *p, size_t n, const struct bh_limits_conf *lim, struct bh_mime *m,
@@ -216,37 +285,17 @@ bh_mime_parse(const char *p, size_t n, const struct bh_limits_conf *lim, struct 
 		part->body_len = e.n - part->hdr.body_off;
 		content_type(part, e.digest, boundary, sizeof(boundary));
 
-		if (strcmp(part->type, "multipart") == 0 && boundary[0] != '\0') {
-			size_t pos = 0, len, bl = strlen(boundary), start = 0;
-			const char *line;
-			bool open = false, digest = strcmp(part->subtype, "digest") == 0;
-			int d;
-
-			nk = 0;
-			while (bh_line_next(part->body, part->body_len, &pos, &line, &len)) {
-				if (len < bl + 2 || line[0] != '-' ||
-				    (d = is_delim(line, len, boundary, bl)) == 0)
-					continue;
-				if (open) {
-					size_t end = (size_t)(line - part->body);
-
-					push(&kids, &nk, &kcap,
-					     (struct pending){
-						 part->body + start,
-						 strip_eol(part->body + start, end - start),
-						 e.depth + 1, (long)idx, digest});
-				}
-				if (d == 2) {
-					open = false;
-					break;
-				}
-				open = true;
-				start = pos;
+		if (strcmp(part->type, "multipart") == 0) {
+			nk = boundary[0] != '\0'
+				 ? split(part, boundary, e.depth + 1, (long)idx, &kids, &kcap)
+				 : 0;
+			if (nk == 0 && guess_boundary(part, boundary, sizeof(boundary)))
+				nk = split(part, boundary, e.depth + 1, (long)idx, &kids, &kcap);
+			if (nk == 0) {
+				/* no delimiter at all: read it as text */
+				strcpy(part->type, "text");
+				strcpy(part->subtype, "plain");
 			}
-			if (open && start < part->body_len)
-				push(&kids, &nk, &kcap,
-				     (struct pending){part->body + start, part->body_len - start,
-						      e.depth + 1, (long)idx, digest});
 			if (m->n + ns + nk > lim->mime_parts) {
 				*error_r = "too many MIME parts";
 				goto out;
@@ -391,12 +440,9 @@ bh_mime_body(const struct bh_part *part, size_t max, size_t *len_r)
 	size_t n = part->body_len < max ? part->body_len : max;
 
 	switch (part->cte) {
-	case BH_CTE_BASE64:
-		return bh_decode_base64(part->body, n, len_r);
-	case BH_CTE_QP:
-		return bh_decode_qp(part->body, n, len_r);
-	case BH_CTE_IDENTITY:
-		break;
+	case BH_CTE_BASE64: return bh_decode_base64(part->body, n, len_r);
+	case BH_CTE_QP: return bh_decode_qp(part->body, n, len_r);
+	case BH_CTE_IDENTITY: break;
 	}
 	*len_r = n;
 	return bh_memdup0(part->body, n);

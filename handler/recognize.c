@@ -48,7 +48,6 @@ static const char *const cut_markers[] = {
     "header of the original message",
     "unsent message below",
     "content-type: message/rfc822",
-    "the original message was received",
     "original message headers",
     "--- the header of the original message",
     "- this is the header of the original",
@@ -136,6 +135,29 @@ static const char *const bounce_subjects[] = {
     "mail delivery error",
 };
 
+/* phrases of a failure notice in the text: a weaker signal than the header's, looked at only
+ * when the message is not an auto-reply */
+static const char *const weak_phrases[] = {
+    "could not be delivered",
+    "couldn't be delivered",
+    "undeliverable",
+    "delivery failed",
+    "delivery has failed",
+    "was not delivered",
+    "permanent error",
+    "user unknown",
+    "mailbox is full",
+    "no such user",
+    "not be delivered",
+    "unable to deliver",
+    "delivery to the following",
+    "failed to deliver",
+    "message was rejected",
+    "address rejected",
+    "does not exist",
+    "mailbox unavailable",
+};
+
 static bool
 contains(const char *hay, size_t n, const char *needle)
 {
@@ -150,12 +172,13 @@ hdr(const struct bh_header *h, const char *name)
 
 /* family - the name of the recognizer that fits, and whether it looks like a bounce */
 static const char *
-family(const struct bh_recog_in *in, bool *bounce_like)
+family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 {
 	const struct bh_field *from = hdr(in->hdr, "From"), *subj = hdr(in->hdr, "Subject");
 	size_t i, k, scan = in->text_len < 4096 ? in->text_len : 4096;
 
 	*bounce_like = false;
+	*weak = false;
 	if (subj != NULL)
 		for (i = 0; i < BH_NELEM(bounce_subjects); i++)
 			if (contains(subj->value, subj->value_len, bounce_subjects[i]))
@@ -190,6 +213,9 @@ family(const struct bh_recog_in *in, bool *bounce_like)
 			break;
 		}
 	}
+	for (i = 0; i < BH_NELEM(weak_phrases); i++)
+		if (contains(in->text, scan, weak_phrases[i]))
+			*weak = true;
 	if (from != NULL && (contains(from->value, from->value_len, "mailer-daemon") ||
 			     contains(from->value, from->value_len, "postmaster") ||
 			     contains(from->value, from->value_len, "mail delivery")))
@@ -197,9 +223,9 @@ family(const struct bh_recog_in *in, bool *bounce_like)
 	return "text";
 }
 
-/* cut_at - length of the text before the returned message */
-static size_t
-cut_at(const char *t, size_t n)
+/* bh_recog_cut - length of the text before the returned message */
+size_t
+bh_recog_cut(const char *t, size_t n)
 {
 	size_t pos = 0, len, i, lines = 0;
 	const char *l;
@@ -225,11 +251,11 @@ cut_at(const char *t, size_t n)
 }
 
 static bool
-excluded(const struct bh_recog_in *in, const char *a, size_t n)
+excluded(const struct bh_recog_in *in, const char *a, size_t n, bool strong_only)
 {
 	size_t i;
 
-	for (i = 0; i < in->n_exclude; i++)
+	for (i = 0; i < (strong_only ? in->n_strong : in->n_exclude); i++)
 		if (in->exclude[i] != NULL && bh_span_ieq(a, n, in->exclude[i]))
 			return true;
 	if (bh_span_istarts(a, n, "mailer-daemon@"))
@@ -250,7 +276,6 @@ skip_prefix(const char *l, size_t n)
 	static const char *const words[] = {
 	    "rcpt to:",
 	    "rcpt to",
-	    "to:",
 	    "recipient:",
 	    "recipient address:",
 	    "original-recipient:",
@@ -359,13 +384,18 @@ collect(const struct line *ls, size_t nl, size_t i, const char *rest, size_t res
 			break;
 		bh_span_trim(&s, &sn);
 		if (sn == 0) {
-			/* a blank line ends the diagnostic once it holds something */
-			if (b.len > 0)
+			/* a blank line ends the diagnostic once it holds a reply or status code,
+			 * or after a second paragraph */
+			char code[4], st[BH_MAX_STATUS];
+
+			if (b.len > 0 &&
+			    (blank_seen || bh_text_reply_code(b.data, b.len, 0, code) ||
+			     bh_text_status(b.data, b.len, 0, st, sizeof(st))))
 				break;
-			blank_seen = true;
+			if (b.len > 0)
+				blank_seen = true;
 			continue;
 		}
-		(void)blank_seen;
 		bh_buf_putc(&b, ' ');
 		bh_buf_append(&b, s, sn);
 		taken++;
@@ -404,10 +434,10 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 	size_t nl = 0, cap = 0, pos = 0, len, i, tn;
 	const char *l, *t = in->text;
 
-	out->name = family(in, &out->bounce_like);
+	out->name = family(in, &out->bounce_like, &out->weak);
 	if (t == NULL)
 		return 0;
-	tn = cut_at(t, in->text_len);
+	tn = bh_recog_cut(t, in->text_len);
 	while (nl < MAX_LINES && bh_line_next(t, tn, &pos, &l, &len)) {
 		if (nl == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -428,7 +458,7 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 			continue;
 		if (!bh_text_next_addr(ls[i].p, ls[i].n, &ap, &s, &an) || s != k)
 			continue;
-		if (excluded(in, ls[i].p + s, an))
+		if (excluded(in, ls[i].p + s, an, true))
 			continue;
 		/* the same address as the recipient being read continues it */
 		{
@@ -472,7 +502,7 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 			while (bh_text_next_addr(ls[i].p, ls[i].n, &ap, &s, &an)) {
 				struct bh_recog_hit *h;
 
-				if (excluded(in, ls[i].p + s, an))
+				if (excluded(in, ls[i].p + s, an, false))
 					continue;
 				h = add_hit(out, max, ls[i].p + s, an);
 				if (h == NULL)
@@ -513,7 +543,7 @@ bh_recog_out_deinit(struct bh_recog_out *out)
 char *
 bh_recog_diag_for(const char *text, size_t n, const char *address)
 {
-	size_t al = strlen(address), tn = cut_at(text, n);
+	size_t al = strlen(address), tn = bh_recog_cut(text, n);
 	const char *hit = bh_memcasemem(text, tn, address, al), *s, *e;
 	size_t lines = 0;
 

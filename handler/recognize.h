@@ -16,8 +16,11 @@ struct bh_recog_in {
 	const struct bh_header *hdr; /* the report's own header */
 	const char *text;	     /* its first text part, decoded, at most the scan limit */
 	size_t text_len;
-	char *const *exclude; /* lower-case addresses never reported (sender, us) */
+	char *const *exclude; /* lower-case addresses of the sender side: the first n_strong
+			       * are never reported, the rest only when the text names
+			       * them in passing */
 	size_t n_exclude;
+	size_t n_strong;
 };
 
 struct bh_recog_hit {
@@ -30,7 +33,8 @@ struct bh_recog_hit {
 
 struct bh_recog_out {
 	const char *name; /* family ("qmail", "exim", ...), or "text" for the generic reader */
-	bool bounce_like; /* the message looks like a non-delivery report */
+	bool bounce_like; /* the message looks like a non-delivery report (From, Subject, marker) */
+	bool weak;	  /* its text has phrases of a failure notice */
 	struct bh_recog_hit *v;
 	size_t n;
 };
@@ -39,6 +43,10 @@ struct bh_recog_out {
  * number of recipients found. Free with bh_recog_out_deinit. */
 size_t bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out);
 void bh_recog_out_deinit(struct bh_recog_out *out);
+
+/* bh_recog_cut - length of the report's own text in t[0..n): where the returned message
+ * starts (a marker line or a pasted header block), or n. */
+size_t bh_recog_cut(const char *t, size_t n);
 
 /* bh_recog_diag_for - the diagnostic text the bounce text gives for address (lower-case), as a
  * new cleaned string, or NULL when the address is not in text[0..n). */

@@ -17,14 +17,14 @@ static bool
 is_local_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       strchr("!#$%&'*+/=?^_`{|}~.-", c) != NULL || c >= 0x80;
+	       (c != 0 && strchr("!#$%&'*+/=?^_`{|}~.-", c) != NULL);
 }
 
 static bool
 is_domain_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '-' || c == '_' || c >= 0x80;
+	       c == '.' || c == '-' || c == '_';
 }
 
 static bool
