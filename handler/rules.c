@@ -16,7 +16,7 @@
  *   3. weak text rows: vague phrases ("service unavailable", a bare "spam") that only decide
  *      when the status said nothing specific;
  *   4. the status class: 4.x.x -> onhold, anything else -> undefined.
- * A 2.x.x status is a success notice: "delivered", before any row.
+ * A 2.x.x status is a success notice: "delivered", unless a text row of step 1 matched.
  *
  * The text is normalized once per call (bounded by BH_MAX_RULE_TEXT): white space and control
  * bytes collapse to one space, ASCII is lower-cased, and the "550-5.7.1 " continuation markers
@@ -123,7 +123,8 @@ static const struct bh_rule_def builtin[] = {
 			  "|reachable|route|attempts|connect",
 	  "(?:message|envelope|delivery time|mail|queue time) expired|expired after|has expired"
 	  "|retry (?:time(?:out)?|period) (?:exceeded|expired)|delivery (?:retry )?timeout"
-	  "|could not be delivered (?:with)?in \\d|(?:unable to|could not|couldn't) deliver .{0,30}after \\d"
+	  "|could not be delivered (?:with)?in \\d"
+	  "|(?:unable to|could not|couldn't) deliver .{0,30}after (?:\\d|multiple|several|repeated)"
 	  "|failing for a long time|retries exhausted|delivery attempts? (?:has |have )?(?:been )?exhausted"
 	  "|connection timed out|timed out while|host not reachable|no route to host"
 	  "|not been (?:able to be )?delivered (?:for|in) \\d+ (?:days|hours)"
@@ -341,7 +342,8 @@ static const struct bh_rule_def builtin[] = {
 	  "|undeliverable address|address (?:is )?invalid"
 	  "|recipient address rejected(?:\\.|$| ?: ?(?:access denied|user unknown|undeliverable"
 	  "|invalid))"
-	  "|^(?:smtp; ?)?(?:[245]\\d\\d )?(?:#?\\d\\.\\d\\.\\d+ )?address rejected",
+	  "|^(?:smtp; ?)?(?:[245]\\d\\d )?(?:#?\\d\\.\\d\\.\\d+ )?address rejected"
+	  "|^(?:smtp; ?)?(?:[45]\\d\\d )?<?[^ @<>]{1,64}@[^ <>]{1,255}>?(?:\\.\\.\\.)? (?:is )?rejected\\.?$",
 	  BH_R_USERUNKNOWN),
 
 	/* --- the remote system */
@@ -768,7 +770,8 @@ find_status(const char *t, size_t n, char *out)
 	size_t i, len;
 
 	for (i = 0; i + 5 <= n; i++) {
-		if ((t[i] != '2' && t[i] != '4' && t[i] != '5') || t[i + 1] != '.')
+		/* only a failure's status: "250 2.1.0 Ok" in a transcript says nothing */
+		if ((t[i] != '4' && t[i] != '5') || t[i + 1] != '.')
 			continue;
 		if (i > 0 && (isdigit((unsigned char)t[i - 1]) || t[i - 1] == '.'))
 			continue;
@@ -870,17 +873,17 @@ bh_rules_decide(const struct bh_rules *rules, const char *status, const char *re
 		if (rc[0] == '\0')
 			(void)find_reply(t, n, rc);
 	}
-	if (st[0] == '2') {
-		/* a success status (Action: delivered/relayed/expanded): not a failure */
-		out->reason = BH_R_DELIVERED;
-		out->whose = BH_WHOSE_NONE;
-		out->rule = "class:2";
-		return;
-	}
 	md = pcre2_match_data_create(1, NULL);
 	if (md == NULL)
 		bh_fatal("pcre2_match_data_create: out of memory");
 	for (pass = 0; pass < 3; pass++) {
+		if (pass == 1 && st[0] == '2') {
+			/* a success status that no text contradicts: not a failure */
+			out->reason = BH_R_DELIVERED;
+			out->whose = BH_WHOSE_NONE;
+			out->rule = "class:2";
+			goto out;
+		}
 		for (i = 0; i < rules->n; i++) {
 			const struct bh_rule *r = &rules->v[i];
 

@@ -11,7 +11,7 @@
  *   3. weak built-in text rows (vague phrases such as "service unavailable"), only when the
  *      status said nothing specific;
  *   4. the status class: 4.x.x -> onhold, otherwise undefined.
- * A 2.x.x status gives "delivered" before any row. Pure: no I/O, no logging. A compiled
+ * A 2.x.x status gives "delivered" unless a text row matched. Pure: no I/O, no logging. A compiled
  * struct bh_rules is read-only after bh_rules_new (bh_rules_set_prefilter aside), so one object
  * may serve every message.
  */
