@@ -1,14 +1,85 @@
 /*
- * cmd_config.c - placeholder until the module lands.
+ * cmd_config.c - `bouncer config check [-c FILE]`: validate the configuration and print the
+ * effective one (defaults applied, secrets as "***"), or every problem as FILE:LINE:COLUMN.
+ * `bouncer config reference` prints the README's key table (generated from the key tables).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
+#include "config.h"
+#include "util.h"
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: bouncer config check [-c FILE]\n"
+			"       bouncer config reference\n");
+	return BH_EX_USAGE;
+}
+
+/* config_check - load, then print the configuration or the problems */
+static int
+config_check(const char *opt)
+{
+	struct bh_config_diags diags = {NULL, 0};
+	const char *path = bh_config_path(opt);
+	struct bh_config *cfg;
+	struct bh_buf out;
+	size_t i;
+
+	cfg = bh_config_load(path, &diags);
+	if (cfg == NULL) {
+		for (i = 0; i < diags.n; i++) {
+			const struct bh_config_diag *d = &diags.v[i];
+
+			if (d->line == 0)
+				fprintf(stderr, "%s: %s\n", d->file, d->message);
+			else
+				fprintf(stderr, "%s:%u:%u: %s\n", d->file, d->line, d->column,
+					d->message);
+		}
+		fprintf(stderr, "%s: %zu problem%s found\n", path, diags.n,
+			diags.n == 1 ? "" : "s");
+		bh_config_diags_deinit(&diags);
+		return BH_EX_CONFIG;
+	}
+	bh_buf_init(&out);
+	bh_buf_printf(&out, "# %s: OK (effective configuration, secrets shown as \"***\")\n", path);
+	bh_config_dump(cfg, &out);
+	fwrite(out.data, 1, out.len, stdout);
+	bh_buf_deinit(&out);
+	bh_config_free(&cfg);
+	bh_config_diags_deinit(&diags);
+	return fflush(stdout) == 0 ? BH_EX_OK : BH_EX_FAIL;
+}
 
 int
 bh_cmd_config(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "bouncer: %s: not implemented yet\n", argv[0]);
-	return BH_EX_SOFTWARE;
+	const char *opt = NULL;
+	int i;
+
+	if (argc < 2)
+		return usage();
+	if (strcmp(argv[1], "reference") == 0 && argc == 2) {
+		struct bh_buf out;
+
+		bh_buf_init(&out);
+		bh_config_reference(&out);
+		fwrite(out.data, 1, out.len, stdout);
+		bh_buf_deinit(&out);
+		return BH_EX_OK;
+	}
+	if (strcmp(argv[1], "check") != 0)
+		return usage();
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			opt = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			opt = argv[i] + 9;
+		else
+			return usage();
+	}
+	return config_check(opt);
 }

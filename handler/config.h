@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "reason.h"
+#include "util.h"
 #include "verdict.h"
 #include "verp.h"
 
@@ -27,6 +28,8 @@ struct bh_imap_conf {
 	bool verify_cert;          /* default true */
 	char *user;
 	char *password;            /* resolved secret; never printed */
+	char *password_file;       /* where it came from (one of these two), for display */
+	char *password_env;
 	enum bh_auth_mech auth;
 	char *mailbox;             /* "INBOX" */
 	char *processed_folder;    /* "bouncer/processed" */
@@ -43,7 +46,9 @@ struct bh_redis_conf {
 	int port;
 	char *socket;
 	char *user;                /* ACL user, NULL: none */
-	char *password;            /* resolved secret; never printed */
+	char *password;            /* resolved secret; never printed; NULL: no AUTH */
+	char *password_file;       /* where it came from, for display */
+	char *password_env;
 	int db;
 	char *prefix;              /* key prefix, "bouncer" */
 	int64_t connect_timeout_ms;
@@ -112,6 +117,8 @@ struct bh_config {
 	struct bh_imap_conf imap;
 	struct bh_redis_conf redis;
 	struct bh_verp_conf verp;
+	char *verp_key_file[BH_VERP_MAX_KEYS]; /* where verp.keys[i] came from (file or env) */
+	char *verp_key_env[BH_VERP_MAX_KEYS];
 	struct bh_rule_conf *rules;
 	size_t n_rules;
 	bool rules_replace_builtin;        /* rules: {replace: true} drops the built-in table */
@@ -139,6 +146,12 @@ struct bh_config_diags {
 	size_t n;
 };
 
+/* bh_config_load_buffer - the same as bh_config_load for a file already read: name is used in
+ * diagnostics and to resolve relative paths (its directory). data need not be NUL-terminated.
+ * Side-effect free (reads only the secret and CA files named), so a reload may call it at any
+ * time and keep the old config when it fails. */
+struct bh_config *bh_config_load_buffer(const char *name, const char *data, size_t len,
+					struct bh_config_diags *diags);
 /* bh_config_load - load and validate path. Returns a new config (free with bh_config_free), or
  * NULL with every problem appended to diags (free with bh_config_diags_deinit). */
 struct bh_config *bh_config_load(const char *path, struct bh_config_diags *diags);
@@ -151,6 +164,23 @@ void bh_config_diags_deinit(struct bh_config_diags *d);
 /* bh_config_policy - the policy of a list: its own, or defaults when unknown. Never NULL. */
 const struct bh_list_policy *bh_config_policy(const struct bh_config *cfg, const char *list,
 					      bool *known_r);
+
+/* bh_config_dump - append the effective configuration as YAML (defaults applied, secrets shown
+ * as "***", lists printed as their differences from defaults). */
+void bh_config_dump(const struct bh_config *cfg, struct bh_buf *out);
+/* bh_config_reference - append the README's key reference (Markdown table rows). */
+void bh_config_reference(struct bh_buf *out);
+
+/* bh_parse_duration - "45s", "30m", "12h", "15d", "2w", "500ms" or "0" to milliseconds.
+ * Returns 0, or -1 with *error_r ("invalid", "too large"). */
+int bh_parse_duration(const char *s, int64_t *ms_r, const char **error_r);
+/* bh_parse_size - "512KB", "25MB", "1GB" (1024-based; B, KB, MB, GB, TB, any case) or a plain
+ * number of bytes. Returns 0, or -1 with *error_r. */
+int bh_parse_size(const char *s, uint64_t *bytes_r, const char **error_r);
+/* bh_format_duration - ms in the largest exact unit ("15d", "90s", "0"); buf of 32 bytes. */
+const char *bh_format_duration(int64_t ms, char *buf, size_t size);
+/* bh_format_size - bytes in the largest exact unit ("25MB"); buf of 32 bytes. */
+const char *bh_format_size(uint64_t bytes, char *buf, size_t size);
 
 /* bh_config_path - the config file to use: opt when set, else $BOUNCER_CONFIG, else
  * /etc/bouncer/bouncer.yaml. Static or borrowed. */

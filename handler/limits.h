@@ -49,6 +49,9 @@
 #define BH_MAX_LISTS            10000u
 #define BH_MAX_RULES            2000u
 #define BH_MAX_VERP_KEYS        8u
+#define BH_MAX_CONFIG_NODES     500000u /* YAML nodes in one file */
+#define BH_MAX_CONFIG_DIAGS     500u    /* problems reported for one file */
+#define BH_MAX_OUR_DOMAINS      1000u
 
 /* IMAP. */
 #define BH_DEF_BATCH_SIZE       200u
