@@ -367,6 +367,20 @@ static const struct body_cue jis_cues[] = {
 /* Subject fragments of failure notices (anywhere in the subject). */
 static const char *const failure_subjects[] = {
     "undeliver",
+    "non-delivery",
+    "nondeliver",
+    "delivery delayed",
+    "message delayed",
+    "delivery delay",
+    "mail returned",
+    "zustellung fehlgeschlagen",
+    "échec de la remise",
+    "no se puede entregar",
+    "impossibile recapitare",
+    "não é possível entregar",
+    "配信失敗",
+    "配送失敗",
+    "配信不能",
     "delivery status notification",
     "delivery failure",
     "delivery failed",
@@ -395,6 +409,9 @@ static const char *const failure_subjects[] = {
 /* Phrases of failure notices in the top of a body. */
 static const char *const failure_bodies[] = {
     "could not be delivered",
+    "has not been delivered",
+    "delivery has been delayed",
+    "non-delivery",
     "couldn't be delivered",
     "undeliverable",
     "undelivered",

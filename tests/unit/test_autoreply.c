@@ -115,6 +115,9 @@ static const struct acase cases[] = {
      NULL},
     {"failure body guard", "", "gw@example.net", "Notice",
      "Message could not be delivered to kim@example.net (user on vacation)\n", false, NULL},
+    {"delay notice", "Auto-Submitted: auto-replied\n", "postfix@mx.example.net",
+     "Delayed Mail (still being retried)", "I am out of the office.\n", false, NULL},
+    {"japanese failure subject", "", NULL, "配信失敗のお知らせ", "不在\n", false, NULL},
     {"strong header beats guard", "X-Autoreply: yes\n", "MAILER-DAEMON@example.net",
      "Undeliverable", "x", true, "header X-Autoreply"},
     /* neither */
