@@ -7,7 +7,9 @@
 #   - the Dockerfile's runtime stage and the .deb's Depends name the package of every shared
 #     library the binary needs, and the build stage uses scripts/install-deps.sh;
 #   - deploy/compose.yaml parses and names its services;
-#   - the example deploy/bouncer.yaml passes `bouncer config check` with stand-in secret files.
+#   - the example deploy/bouncer.yaml and deploy/compose/bouncer.yaml pass `bouncer config check`
+#     with stand-in secret files; the compose Dovecot config and deploy/README.md's Dovecot
+#     snippet pass `doveconf`.
 # Exits 77 (skipped) when systemd-analyze is missing, after running the other checks.
 set -euo pipefail
 
@@ -164,25 +166,72 @@ else
 	grep -q '^services:' "$compose" || bad "compose.yaml has no services"
 fi
 
-# --- the example configuration, with its secret files stood in by temporary ones ---
-example="$BH_SOURCE_DIR/deploy/bouncer.yaml"
+# --- the example configurations, their secret files stood in by temporary ones ---
 mkdir -p "$tmp/secrets"
-printf 'imap-secret\n' >"$tmp/secrets/imap-password"
-printf 'redis-secret\n' >"$tmp/secrets/redis-password"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/secrets/verp-k1"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/secrets/verp-k0"
-chmod 0640 "$tmp"/secrets/*
-sed "s#/etc/bouncer/secrets/#$tmp/secrets/#g" "$example" >"$tmp/bouncer.yaml"
-rc=0
-"$BOUNCER" config check -c "$tmp/bouncer.yaml" >"$tmp/check.out" 2>&1 || rc=$?
-if [ $rc -eq 70 ] && grep -q 'not implemented' "$tmp/check.out"; then
-	note "config check not implemented yet: example not validated"
-elif [ $rc -ne 0 ]; then
-	bad "example bouncer.yaml does not pass config check (exit $rc): $(head -20 "$tmp/check.out")"
-elif grep -q -e imap-secret -e redis-secret "$tmp/check.out"; then
-	bad "config check printed a secret"
+for f in imap-password redis-password imap_password; do printf 'imap-secret\n' >"$tmp/secrets/$f"; done
+for f in verp-k1 verp-k0 verp_key; do
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/secrets/$f"
+done
+if command -v openssl >/dev/null; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=dovecot \
+		-keyout "$tmp/secrets/dovecot_key" -out "$tmp/secrets/dovecot_crt" 2>/dev/null
 else
-	echo "example bouncer.yaml: config check passes"
+	printf 'x\n' >"$tmp/secrets/dovecot_crt"
+	printf 'x\n' >"$tmp/secrets/dovecot_key"
+fi
+chmod 0640 "$tmp"/secrets/*
+for example in "$BH_SOURCE_DIR/deploy/bouncer.yaml" "$BH_SOURCE_DIR/deploy/compose/bouncer.yaml"; do
+	name=${example#"$BH_SOURCE_DIR/"}
+	sed "s#/etc/bouncer/secrets/#$tmp/secrets/#g; s#/run/secrets/#$tmp/secrets/#g" "$example" \
+		>"$tmp/bouncer.yaml"
+	rc=0
+	"$BOUNCER" config check -c "$tmp/bouncer.yaml" >"$tmp/check.out" 2>&1 || rc=$?
+	if [ $rc -eq 70 ] && grep -q 'not implemented' "$tmp/check.out"; then
+		note "config check not implemented yet: $name not validated"
+	elif [ $rc -ne 0 ]; then
+		bad "$name does not pass config check (exit $rc): $(head -20 "$tmp/check.out")"
+	elif grep -q -e imap-secret "$tmp/check.out"; then
+		bad "config check printed a secret"
+	else
+		echo "$name: config check passes"
+	fi
+done
+
+# --- bouncer.yaml(5) names every key `bouncer config reference` knows ---
+if "$BOUNCER" config reference >"$tmp/ref.md" 2>/dev/null && grep -q '^| `' "$tmp/ref.md"; then
+	man5=$(sed 's/\\-/-/g' "$BH_SOURCE_DIR/deploy/man/bouncer.yaml.5")
+	n=0
+	while read -r key; do
+		leaf=${key##*.}
+		leaf=${leaf%%\[*}
+		case $leaf in "" | *[A-Z]* | *' '*) continue ;; esac
+		n=$((n + 1))
+		grep -qw -- "$leaf" <<<"$man5" || bad "bouncer.yaml(5) does not mention $key"
+	done < <(sed -n 's/^| [^`|]*`\([^`]*\)`.*/\1/p' "$tmp/ref.md")
+	echo "bouncer.yaml(5): all $n keys of config reference mentioned"
+else
+	note "config reference not available: bouncer.yaml(5) not checked"
+fi
+
+# --- Dovecot: the compose local.conf and deploy/README.md's LMTP snippet parse ---
+if command -v doveconf >/dev/null && [ -f /etc/dovecot/dovecot.conf ]; then
+	cp -r /etc/dovecot "$tmp/dovecot"
+	sed "s#/run/secrets/#$tmp/secrets/#g; s#/etc/dovecot/users#$tmp/secrets/imap_password#" \
+		"$BH_SOURCE_DIR/deploy/compose/dovecot.conf" >"$tmp/dovecot/local.conf"
+	# The first indented block after "### 3. Dovecot" in deploy/README.md.
+	awk '/^### 3\. Dovecot/ {on = 1; next} on && /^###/ {exit}
+	     on && /^    / {blk = 1; print substr($0, 5); next} on && blk && !/^$/ {exit}' \
+		"$BH_SOURCE_DIR/deploy/README.md" >"$tmp/readme-dovecot.conf"
+	grep -q 'lmtp_hdr_delivery_address' "$tmp/readme-dovecot.conf" ||
+		bad "README Dovecot snippet not found"
+	cat "$tmp/readme-dovecot.conf" >>"$tmp/dovecot/local.conf"
+	if doveconf -c "$tmp/dovecot/dovecot.conf" -n >/dev/null 2>"$tmp/doveconf.err"; then
+		echo "dovecot: compose local.conf and the README snippet parse"
+	else
+		bad "doveconf: $(cat "$tmp/doveconf.err")"
+	fi
+else
+	note "doveconf missing: Dovecot configuration not checked"
 fi
 
 [ $fail -eq 0 ] || exit 1
