@@ -89,6 +89,13 @@ static const struct bh_rule_def builtin[] = {
 	  "|name server (?:timeout|failure)",
 	  BH_R_NETWORKERROR),
 
+	/* --- our sending volume, worded as a quota (before the mailbox quota phrases) */
+	T("speeding-quota", "sending|outgoing|limit on the number",
+	  "(?:daily |hourly )?(?:user )?sending (?:quota|limit) (?:exceeded|reached)"
+	  "|outgoing (?:message |mail )?(?:quota|limit) (?:exceeded|reached)"
+	  "|limit on the number of (?:allowed )?(?:outgoing )?(?:messages|recipients)",
+	  BH_R_SPEEDING),
+
 	/* --- over quota / mailbox full (before "expired": "mailbox is full: retry timeout") */
 	T("mailboxfull-text", "quota|full|exceed|reached|is at|storage|space",
 	  "(?:mail ?box|inbox|mail ?folder|mail ?drop|account|user) (?:is |was |has been )?"
@@ -96,7 +103,7 @@ static const struct bh_rule_def builtin[] = {
 	  "|(?:mail ?box|inbox|mail ?folder) (?:size )?(?:has )?(?:exceed|reached|is at)"
 	  "|over ?quota|quota (?:exceed|full|reached|violation)"
 	  "|(?:exceed|exceeded|exceeds|reached|over|full) (?:the |his |her |their |its |your |my )?"
-	  "(?:mailbox |disk |storage |user |recipient'?s? )?quota"
+	  "(?:allowed |mailbox |disk |storage |user |recipient'?s? )?quota"
 	  "|(?:disk|storage|mailbox|mail) quota|out of (?:storage|mailbox|disk) space"
 	  "|insufficient (?:storage|space) (?:for|in) (?:the |this )?(?:user|mailbox|recipient)"
 	  "|mailbox (?:storage|space) (?:is )?(?:full|exhausted)|mailbox has no (?:more )?space"
@@ -104,22 +111,18 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_MAILBOXFULL),
 
 	/* --- size: the recipient's limit (5.2.3) vs the system's (5.3.4) */
-	T("exceedlimit-text", "exceed",
-	  "(?:size|length) exceeds? (?:the )?(?:fixed |administrative |local |set )?"
-	  "(?:maximum|max|limit|size)"
-	  "|exceeds? (?:the )?(?:fixed |administrative )?(?:maximum |max )?(?:message )?"
-	  "(?:size|length) limit"
-	  "|exceeds? (?:the )?limit set by (?:the )?recipient",
+	T("exceedlimit-text", "recipient|administrative limit",
+	  "exceeds? (?:the )?(?:size )?limit set by (?:the )?recipient"
+	  "|recipient'?s? (?:message )?size limit|length exceeds administrative limit",
 	  BH_R_EXCEEDLIMIT),
-	T("mesgtoobig-text", "large|big|size|limit",
-	  "(?:message|mail|e-?mail|data|content)s? (?:is |was )?"
-	  "(?:too (?:large|big)|exceeds? .{0,20}size)"
-	  "|too (?:large|big) for|size violation|message size (?:limit|exceeds?)"
-	  "|line limit exceeded|max(?:imum)? (?:message )?size exceeded|size (?:limit )?exceeded",
+	T("mesgtoobig-text", "large|big|size violation|line limit",
+	  "(?:message|mail|e-?mail|data|content)s? (?:is |was )?too (?:large|big)"
+	  "|too (?:large|big) for|size violation|line limit exceeded"
+	  "|larger than (?:my |the |our )?(?:maximum|max|allowed|permitted)",
 	  BH_R_MESGTOOBIG),
 
 	/* --- retries ran out */
-	T("expired-text", "expire|timeout|timed out|failing|exhausted|deliver"
+	T("expired-text", "expire|timeout|timed out|failing|exhausted|deliver|send message|retry time"
 			  "|reachable|route|attempts|connect",
 	  "(?:message|envelope|delivery time|mail|queue time) expired|expired after|has expired"
 	  "|retry (?:time(?:out)?|period) (?:exceeded|expired)|delivery (?:retry )?timeout"
@@ -128,16 +131,19 @@ static const struct bh_rule_def builtin[] = {
 	  "|failing for a long time|retries exhausted|delivery attempts? (?:has |have )?(?:been )?exhausted"
 	  "|connection timed out|timed out while|host not reachable|no route to host"
 	  "|not been (?:able to be )?delivered (?:for|in) \\d+ (?:days|hours)"
-	  "|failed \\d+ (?:delivery )?attempts|did not accept our requests? to connect",
+	  "|failed \\d+ (?:delivery )?attempts|did not accept our requests? to connect"
+	  "|(?:could not|couldn't|cannot|can't) (?:be )?(?:delivered|send message) (?:for|in) \\d+"
+	  "|retry time not reached",
 	  BH_R_EXPIRED),
 
 	/* --- sender-side: relaying */
-	T("norelaying-text", "relay|identities failed",
+	T("norelaying-text", "relay|identities failed|rcpthosts",
 	  "relay(?:ing)? (?:access )?(?:denied|not (?:allowed|permitted)|prohibited|refused|forbidden)"
 	  "|(?:not|isn't) (?:configured|permitted|allowed|authorized|authorised) to relay"
 	  "|(?:unable|cannot|can't|will not|won't|do not|does not|don't) relay|no relaying"
 	  "|relay not permitted|not a (?:local|valid) (?:domain|relay)"
-	  "|email address is not verified\\. the following identities failed",
+	  "|email address is not verified\\. the following identities failed"
+	  "|(?:isn't|is not|not) in my list of allowed rcpthosts",
 	  BH_R_NORELAYING),
 
 	/* --- sender-side: our IP's reverse DNS */
@@ -152,11 +158,12 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_REQUIREPTR),
 
 	/* --- sender-side: spam verdicts that mention SPF or blocking in passing */
-	T("spam-strong", "spam|junk|ube|bulk",
+	T("spam-strong", "spam|junk|ube|bulk|unsolicited",
 	  "spam classification"
 	  "|(?:classified|scored|detected|identified|flagged|marked|considered|rejected) as (?:spam|junk)"
 	  "|spam (?:content|detected|message|score|signature|violation|filter)|content[^.;]{0,40}spam"
-	  "|message content rejected, ube|\\bube\\b|unsolicited bulk|bulk e-?mail",
+	  "|message content rejected, ube|\\bube\\b|unsolicited bulk|bulk e-?mail"
+	  "|likely unsolicited (?:mail|e-?mail|message)|probability of (?:being )?spam",
 	  BH_R_SPAMDETECTED),
 
 	/* --- sender-side: SPF / DKIM / DMARC (RFC 7208, RFC 6376, RFC 7489) */
@@ -164,7 +171,7 @@ static const struct bh_rule_def builtin[] = {
 	  "\\bdmarc\\b|\\bdkim\\b|\\bspf\\b|sender policy framework"
 	  "|authentication (?:checks? )?(?:failed|did not pass|fail)|multiple authentication checks"
 	  "|(?:does not|doesn't|fails to|failed to) pass (?:authentication|dmarc|spf|dkim)"
-	  "|unauthenticated (?:e-?mail|message)|sender is unauthenticated"
+	  "|unauthenticated (?:e-?mail|message)|(?:sender|mail|message) is unauthenticated"
 	  "|not have authentication information",
 	  BH_R_AUTHFAILURE),
 
@@ -190,7 +197,8 @@ static const struct bh_rule_def builtin[] = {
 	/* --- sender-side: our client IP or host refused (block lists, policy on connections) */
 	T("blocked-text", "list|block|spamhaus|spamcop|sorbs|barracuda|rbl|uceprotect|abuseat|ban"
 			  "|client host|not accepting|open relay|your isp|invalid ip|dynamic|dial"
-			  "|residential|mail exchanger|relay quota|your ip|your server|your host|my name|helo|ehlo",
+			  "|residential|mail exchanger|relay quota|your ip|your server|your host|my name|helo|ehlo"
+			  "|directly|smtp relay|this ip|deferred",
 	  "(?<!may be )(?:black|block|deny|ban)[ -]?list(?:ed)?|(?<!not )listed (?:at|on|in|by) "
 	  "|blocked (?:using|by|for)"
 	  "|\\bspamhaus\\b|\\bspamcop\\b|\\bsorbs\\b|barracuda(?:central)?|\\brbl\\b|\\bdnsbl\\b"
@@ -201,21 +209,24 @@ static const struct bh_rule_def builtin[] = {
 	  "|not accepting connections|open relay"
 	  "|smtp server of your isp|invalid ip for sending|dynamic (?:ip|address)|dial-?up|residential"
 	  "|may not be mail exchanger|relay quota|your ip (?:address )?(?:is|has)|block(?:ed)? for abuse"
+	  "|not authorized to send (?:e-?mail|mail) directly|use the smtp relay"
+	  "|(?:traffic|connections?|mail) not accepted from this ip|permanently deferred"
 	  "|my name was rejected|(?:helo|ehlo) (?:name |hostname )?(?:rejected|refused|denied)"
 	  "|on our block ?list|your (?:ip|server|host) (?:is|was|has been) (?:blocked|rejected|denied)",
 	  BH_R_BLOCKED),
 
 	/* --- sender-side: content */
-	T("virus-text", "virus|malware|infected|trojan|worm|malicious",
-	  "virus|malware|infected|trojan|\\bworm\\b|malicious (?:content|attachment|code|software)",
+	T("virus-text", "virus|malware|infected|trojan|worm|malicious|security issue",
+	  "virus|malware|infected|trojan|\\bworm\\b|malicious (?:content|attachment|code|software)"
+	  "|content presents a potential security issue",
 	  BH_R_VIRUSDETECTED),
 	TS("spam-content-57", "5.7.*", "content rejected", "content rejected", BH_R_SPAMDETECTED),
 
 	/* --- sender-side: policy */
-	T("policy-text", "polic|protocol violation|not allowed|header error",
+	T("policy-text", "polic|protocol violation|not allowed|header error|prohibition",
 	  "policy (?:reasons?|violation|rejection)|(?:local|security|content|site) polic(?:y|ies)"
 	  "|protocol violation|violates? (?:our )?(?:\\w+ )?polic|host network not allowed"
-	  "|header error",
+	  "|header error|administrative prohibition",
 	  BH_R_POLICYVIOLATION),
 
 	/* --- sender-side: authentication and TLS */
@@ -230,8 +241,9 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_SECURITYERROR),
 
 	/* --- sender-side: the message breaks RFC 5322 or is malformed */
-	T("notcompliantrfc-text", "rfc|multiple|duplicate|missing|malformed",
-	  "not rfc ?(?:2822|5322|822)? ?complian|rfc ?(?:2822|5322|822) (?:compliant|violation)"
+	T("notcompliantrfc-text", "rfc|multiple|duplicate|missing|malformed|no from",
+	  "not rfc ?(?:2822|5322|822)? ?complian|rfc ?(?:2822|5322|822)[^.;]{0,30}(?:compliant|violation)"
+	  "|missing a valid (?:address in from|message-?id)|(?:having )?no from:? header"
 	  "|(?:multiple|duplicate) (?:addresses in from|[a-z-]{2,30} (?:header|field)s?)"
 	  "|missing (?:a |the |required )?\"?(?:date|from|message-id|subject)\"? (?:header|field)"
 	  "|malformed (?:mail|message)",
@@ -270,25 +282,26 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_SUSPEND),
 
 	/* --- recipient: moved (RFC 3463 5.1.6) */
-	T("hasmoved-text", "moved|no longer|not our customer|changed",
+	T("hasmoved-text", "moved|no longer|not our customer|changed|not local",
 	  "(?:has|have) moved|moved (?:permanently|to)|no longer (?:on (?:this )?server|at this|here)"
-	  "|not our customer|(?:mailbox|address) (?:has )?changed",
+	  "|not our customer|(?:mailbox|address) (?:has )?changed|user not local",
 	  BH_R_HASMOVED),
 
 	/* --- recipient: the domain does not exist or has no usable route */
-	T("hostunknown-text", "host|domain|unrout",
+	T("hostunknown-text", "host|domain|unrout|non-existent|nonexistent",
 	  "host (?:or domain name )?(?:unknown|not found)|unknown (?:host|domain)"
 	  "|no such (?:host|domain)|host [a-z0-9.-]{1,255} not found"
 	  "|(?:domain|host) (?:name )?(?:not found|(?:does not|doesn't|may not|did not) exist)"
 	  "|(?:domain|host)[^.;]{0,30} (?:does not|doesn't|may not) exist"
 	  "|illegal host|invalid (?:host|domain)|bad destination (?:system )?address"
 	  "|couldn't find any host|unrout(?:e)?able (?:domain|address)"
-	  "|domain (?:is )?(?:not valid|invalid)|nxdomain",
+	  "|domain (?:is )?(?:not valid|invalid)|nxdomain|point to non-?existent hosts",
 	  BH_R_HOSTUNKNOWN),
 
 	/* --- network on the way */
 	T("network-text", "name service|hop|loop|connection|establish|network|lookup failure",
 	  "name service error|hop count|too many hops|routing loop|mail loop|loop detected"
+	  "|loops back to myself|is looping|connection died"
 	  "|lost connection|connection (?:reset|dropped|closed|lost)"
 	  "|(?:wasn't|was not|unable to|could not) (?:able to )?establish"
 	  "|network (?:error|unreachable)|lookup failure",
@@ -323,7 +336,7 @@ static const struct bh_rule_def builtin[] = {
 	/* --- recipient: the mailbox does not exist (the broadest family, last of the strong ones) */
 	T("userunknown-text", "unknown|no such|exist|invalid|illegal|bad|not found|unavailable"
 			      "|not available|be found|not listed|have a|no mailbox|notfound"
-			      "|valid|undeliverable|rejected",
+			      "|valid|undeliverable|rejected|not recognized",
 	  "(?:user|recipient|addressee|mailbox|account|alias|address|destination|local ?part) "
 	  "(?:name )?unknown"
 	  "|unknown (?:or illegal )?(?:user|recipient|addressee|mailbox|account|alias|address"
@@ -339,7 +352,7 @@ static const struct bh_rule_def builtin[] = {
 	  "|no mailbox (?:here|by that name)"
 	  "|not (?:a )?valid (?:user|recipient|mailbox|address)|not listed in|user not listed"
 	  "|no valid recipients?|(?:does not|doesn't) have an? [^ ]{1,80} account"
-	  "|undeliverable address|address (?:is )?invalid"
+	  "|undeliverable address|address (?:is )?invalid|recipient (?:name )?is not recognized"
 	  "|recipient address rejected(?:\\.|$| ?: ?(?:access denied|user unknown|undeliverable"
 	  "|invalid))"
 	  "|^(?:smtp; ?)?(?:[245]\\d\\d )?(?:#?\\d\\.\\d\\.\\d+ )?address rejected"
@@ -421,6 +434,10 @@ static const struct bh_rule_def builtin[] = {
 
 	/* --- weak text rows: vague words, only when the status said nothing specific */
 	WEAK("spam-weak", "spam", "\\bspam\\b", BH_R_SPAMDETECTED),
+	WEAK("mesgtoobig-weak", "size",
+	     "size exceeds?|exceeds? (?:the )?(?:fixed |administrative |local )?(?:maximum |max )?"
+	     "(?:message )?size|(?:message )?size (?:limit )?exceeded|message size limit",
+	     BH_R_MESGTOOBIG),
 	WEAKW("connection-refused-weak", "connection refused", "connection refused", BH_R_BLOCKED,
 	      BH_WHOSE_EITHER),
 	WEAK("systemerror-weak", "unavailable|transaction failed|remote server",

@@ -35,8 +35,8 @@ static const struct rcase cases[] = {
     {"", "", "Invalid recipient <a@example.org>", BH_R_USERUNKNOWN},
     {"5.7.1", "554", "<a@example.org>: Recipient address rejected: Access denied",
      BH_R_USERUNKNOWN},
-    {"", "553", "553 sorry, that domain isn't in my list of allowed rcpthosts; no valid user",
-     BH_R_UNDEFINED},
+    {"", "553", "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+     BH_R_NORELAYING},
     {"", "", "mail.local: unknown user: bob", BH_R_USERUNKNOWN},
     {"", "", "User bob (bob@example.org) not listed in Domino Directory", BH_R_USERUNKNOWN},
     /* status alone decides when the text says nothing */
@@ -156,6 +156,29 @@ static const struct rcase cases[] = {
     {"", "", "Out: 250 2.1.5 Ok In: DATA Out: 552 5.2.2 Sorry", BH_R_MAILBOXFULL},
     {"", "", "Unable to deliver message after multiple retries, giving up.", BH_R_EXPIRED},
     {"", "", "542 a@example.org Rejected", BH_R_USERUNKNOWN},
+    /* more families: sizes, quotas, loops, RFC 5321 551, content */
+    {"5.3.4", "552", "552 5.3.4 Message size exceeds fixed limit", BH_R_MESGTOOBIG},
+    {"5.2.3", "552", "552 5.2.3 Message size exceeds fixed maximum message size", BH_R_EXCEEDLIMIT},
+    {"", "552", "552 Message size exceeds fixed maximum message size", BH_R_MESGTOOBIG},
+    {"5.2.3", "550", "550 5.2.3 message too large for this recipient", BH_R_MESGTOOBIG},
+    {"5.4.5", "550", "550 5.4.5 Daily user sending quota exceeded", BH_R_SPEEDING},
+    {"", "", "The users mailfolder is over the allowed quota (size). (#5.2.2)", BH_R_MAILBOXFULL},
+    {"", "", "mail for example.org loops back to myself", BH_R_NETWORKERROR},
+    {"", "551", "551 User not local; please try <b@example.net>", BH_R_HASMOVED},
+    {"5.7.1", "550",
+     "550 5.7.1 The IP you're using to send mail is not authorized to send email "
+     "directly to our servers.",
+     BH_R_BLOCKED},
+    {"5.7.1", "550",
+     "550 5.7.1 Messages missing a valid address in From: header, or having no "
+     "From: header, are not accepted.",
+     BH_R_NOTCOMPLIANTRFC},
+    {"", "", "Message could not be delivered for 5 days", BH_R_EXPIRED},
+    {"", "", "retry time not reached for any host after a long failure period", BH_R_EXPIRED},
+    {"5.7.1", "550",
+     "550 5.7.1 Our system has detected that this message is likely unsolicited "
+     "mail.",
+     BH_R_SPAMDETECTED},
     /* the status may be found in the text when the report gave none */
     {"", "554", "554 Sorry, the message did not go through (#5.1.1)", BH_R_USERUNKNOWN},
 };
