@@ -23,6 +23,7 @@
 #include "dsn.h"
 #include "mime.h"
 #include "recognize.h"
+#include "ses.h"
 #include "text.h"
 #include "util.h"
 
@@ -250,6 +251,80 @@ set_status(struct bh_rcpt *r, const char *s)
 
 static char *received_for(const struct bh_header *h);
 
+/* typed_text_of - "smtp; 550 ..." -> type (lower case, or NULL) and text, both new */
+static void
+typed_text_of(const struct bh_field *f, char **type_r, char **text_r)
+{
+	const char *p = f->value, *semi;
+	size_t n = f->value_len, tn;
+
+	*type_r = NULL;
+	bh_span_trim(&p, &n);
+	semi = memchr(p, ';', n);
+	if (semi != NULL && (tn = (size_t)(semi - p)) > 0 && tn < 32 &&
+	    memchr(p, ' ', tn) == NULL) {
+		*type_r = bh_memdup0(p, tn);
+		bh_lower_ascii(*type_r);
+		n -= tn + 1;
+		p = semi + 1;
+		bh_span_trim(&p, &n);
+	}
+	*text_r = bh_memdup0(p, n);
+}
+
+/* letters - how many ASCII letters s has */
+static size_t
+letters(const char *s)
+{
+	size_t k = 0;
+
+	for (; s != NULL && *s != '\0'; s++)
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
+			k++;
+	return k;
+}
+
+/* dsn_diag - the diagnostic of one DSN recipient: its Diagnostic-Code (with the type kept
+ * when it is not "smtp": "x-unix; 77" says a local program failed), completed by what the
+ * human-readable part says about the address when the code alone says little */
+static char *
+dsn_diag(struct ctx *c, const struct bh_dsn_rcpt *dr, const char *addr)
+{
+	struct bh_buf b;
+	char *t = NULL, *r;
+
+	bh_buf_init(&b);
+	if (dr->diagnostic != NULL && dr->diagnostic[0] != '\0') {
+		if (dr->diagnostic_type != NULL && strcmp(dr->diagnostic_type, "smtp") != 0)
+			bh_buf_printf(&b, "%s; ", dr->diagnostic_type);
+		bh_buf_puts(&b, dr->diagnostic);
+	}
+	if (letters(dr->diagnostic) < 12 && c->text.len > 0 &&
+	    (t = bh_recog_diag_for(c->text.data, c->text.len, addr)) != NULL) {
+		if (b.len > 0)
+			bh_buf_puts(&b, " | ");
+		bh_buf_puts(&b, t);
+		free(t);
+	}
+	r = b.len > 0 ? bh_text_clean(b.data, b.len, BH_MAX_DIAGNOSTIC) : NULL;
+	bh_buf_deinit(&b);
+	return r;
+}
+
+/* refine_status - a generic DSN Status (5.0.0, 4.0.0) gives way to a specific status of the
+ * same class quoted in the diagnostic ("550 5.1.1 User unknown") */
+static void
+refine_status(struct bh_rcpt *r)
+{
+	char st[BH_MAX_STATUS];
+
+	if (r->status[0] == '\0' || strcmp(r->status + 1, ".0.0") != 0)
+		return;
+	if (bh_text_status(r->diagnostic, strlen(r->diagnostic), r->status[0], st, sizeof(st)) &&
+	    strcmp(st + 1, ".0.0") != 0)
+		strcpy(r->status, st);
+}
+
 /* valid_addr - the whole string is one address: a local part without blanks (quoted or
  * encoded ones too), one '@', a host name */
 static bool
@@ -327,14 +402,12 @@ do_dsn(struct ctx *c, const char *body, size_t bl)
 		r->action = dr->action != NULL ? bh_action_parse(dr->action, strlen(dr->action))
 					       : BH_ACTION_NONE;
 		set_status(r, dr->status);
-		if (dr->diagnostic != NULL && dr->diagnostic[0] != '\0')
-			r->diagnostic = bh_text_clean(dr->diagnostic, strlen(dr->diagnostic),
-						      BH_MAX_DIAGNOSTIC);
-		if (r->diagnostic == NULL && c->text.len > 0)
-			r->diagnostic = bh_recog_diag_for(c->text.data, c->text.len, addr);
-		if (r->diagnostic != NULL)
+		r->diagnostic = dsn_diag(c, dr, addr);
+		if (r->diagnostic != NULL) {
+			refine_status(r);
 			bh_recog_codes(r->diagnostic, strlen(r->diagnostic), r->status,
 				       sizeof(r->status), r->reply_code);
+		}
 		if (dr->remote_mta != NULL && dr->remote_mta[0] != '\0')
 			r->remote_mta = bh_strdup(dr->remote_mta);
 		decide(c, r);
@@ -494,6 +567,64 @@ text_diag(struct ctx *c)
 		return NULL;
 	return bh_text_clean(c->text.data, bh_recog_cut(c->text.data, c->text.len),
 			     BH_MAX_DIAGNOSTIC);
+}
+
+/* do_ses - an Amazon SES notification in the text */
+static bool
+do_ses(struct ctx *c)
+{
+	struct bh_ses s;
+	size_t i;
+
+	if (c->text.len == 0 ||
+	    bh_memcasemem(c->text.data, c->text.len, "\"notificationType\"", 18) == NULL ||
+	    bh_ses_parse(c->text.data, c->text.len, c->opts->limits->recipients, &s) ==
+		BH_SES_NONE) {
+		return false;
+	}
+	c->v->type = s.kind == BH_SES_COMPLAINT ? BH_TYPE_ARF : BH_TYPE_BOUNCE;
+	c->v->recognizer = "amazonses-json";
+	if (s.reporting_mta != NULL && c->v->env.reporting_mta == NULL)
+		c->v->env.reporting_mta =
+		    bh_dsn_address(s.reporting_mta, strlen(s.reporting_mta), false);
+	for (i = 0; i < s.n; i++) {
+		struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients);
+		char *dt = NULL;
+
+		if (r == NULL)
+			break;
+		r->address = s.r[i].address;
+		s.r[i].address = NULL;
+		if (s.kind == BH_SES_COMPLAINT) {
+			r->feedback_type =
+			    bh_strdup(s.feedback_type != NULL ? s.feedback_type : "abuse");
+			bh_rcpt_set_reason(r, BH_R_FEEDBACK, NULL);
+			continue;
+		}
+		if (s.r[i].diagnostic != NULL) {
+			const struct bh_field f = {"", 0, s.r[i].diagnostic,
+						   strlen(s.r[i].diagnostic)};
+			char *text = NULL;
+
+			typed_text_of(&f, &dt, &text);
+			r->diagnostic = bh_text_clean(text, strlen(text), BH_MAX_DIAGNOSTIC);
+			free(text);
+			free(dt);
+		}
+		r->action = s.kind == BH_SES_DELIVERY ? BH_ACTION_DELIVERED
+			    : s.r[i].action != NULL
+				? bh_action_parse(s.r[i].action, strlen(s.r[i].action))
+				: BH_ACTION_FAILED;
+		set_status(r, s.r[i].status);
+		if (r->diagnostic != NULL) {
+			refine_status(r);
+			bh_recog_codes(r->diagnostic, strlen(r->diagnostic), r->status,
+				       sizeof(r->status), r->reply_code);
+		}
+		decide(c, r);
+	}
+	bh_ses_deinit(&s);
+	return c->v->n_rcpts > 0;
 }
 
 /* jmrp - a feedback report without a feedback-report part: the returned message carries
@@ -704,6 +835,8 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 		   do_dsn(&c, c.text.data + off, c.text.len - (size_t)off) > 0) {
 		v->type = BH_TYPE_DSN;
 		v->recognizer = "rfc3464-text";
+	} else if (do_ses(&c)) {
+		/* type set */
 	} else if (jmrp(&c)) {
 		v->type = BH_TYPE_ARF;
 		v->recognizer = "hotmail-jmrp";

@@ -44,6 +44,7 @@ static const char *const cut_markers[] = {
     "------- returned message",
     "--- returned message",
     "message header follows",
+    "message headers follow",
     "headers of the original message",
     "header of the original message",
     "unsent message below",
@@ -269,6 +270,26 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+static bool
+is_blank(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return false;
+	return true;
+}
+
+/* is_rule_line - a decoration: "----- Transcript of session follows -----" */
+static bool
+is_rule_line(const char *p, size_t n)
+{
+	bh_span_trim(&p, &n);
+	return n >= 6 &&
+	       ((p[0] == '-' && p[1] == '-' && p[n - 1] == '-') || (p[0] == '=' && p[1] == '='));
+}
+
 /* skip_prefix - length of the meaningless prefix before a line's first address */
 static size_t
 skip_prefix(const char *l, size_t n)
@@ -405,6 +426,60 @@ collect(const struct line *ls, size_t nl, size_t i, const char *rest, size_t res
 	return r;
 }
 
+/* few_letters - the diagnostic says (almost) nothing beyond the address */
+static bool
+few_letters(const char *d, const char *address)
+{
+	size_t k = 0, al = strlen(address);
+	const char *p;
+
+	if (d == NULL)
+		return true;
+	for (p = d; *p != '\0'; p++) {
+		if (strncasecmp(p, address, al) == 0) {
+			p += al - 1;
+			continue;
+		}
+		if ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')
+			k++;
+	}
+	return k < 6;
+}
+
+/* with_lines_before - the reason stands above the address ("User not listed ...\na@b"): the
+ * up to three lines of the paragraph before line i come first */
+static char *
+with_lines_before(const struct line *ls, size_t i, const bool *opens, char *diag)
+{
+	struct bh_buf b;
+	size_t j = i, k = 0;
+	char *r;
+
+	while (j > 0 && k < 3) {
+		const char *s = ls[j - 1].p;
+		size_t sn = ls[j - 1].n;
+
+		bh_span_trim(&s, &sn);
+		if (sn == 0 || opens[j - 1])
+			break;
+		j--, k++;
+	}
+	if (k == 0)
+		return diag;
+	bh_buf_init(&b);
+	for (; j < i; j++)
+		if (!is_rule_line(ls[j].p, ls[j].n)) {
+			bh_buf_append(&b, ls[j].p, ls[j].n);
+			bh_buf_putc(&b, ' ');
+		}
+	if (diag != NULL)
+		bh_buf_puts(&b, diag);
+	free(diag);
+	r = b.len > 0 ? bh_text_clean(b.data, b.len, BH_MAX_DIAGNOSTIC) : NULL;
+	bh_buf_deinit(&b);
+	return r;
+}
+
 static struct bh_recog_hit *
 add_hit(struct bh_recog_out *out, size_t max, const char *a, size_t an)
 {
@@ -482,8 +557,22 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 		h = add_hit(out, max, ls[i].p + astart[i], alen[i]);
 		if (h == NULL)
 			continue;
-		h->diagnostic = collect(ls, nl, i, ls[i].p + astart[i] + alen[i],
-					ls[i].n - astart[i] - alen[i], opens);
+		{
+			/* "550 5.1.1 <a@b>: ..." keeps its codes; "<a@b>: host ..." starts after */
+			size_t from = astart[i] + alen[i], k, letters = 0;
+
+			for (k = 0; k < astart[i]; k++) {
+				if (is_digit(ls[i].p[k]))
+					from = 0;
+				if ((ls[i].p[k] | 0x20) >= 'a' && (ls[i].p[k] | 0x20) <= 'z')
+					letters++;
+			}
+			if (letters >= 3)
+				from = 0; /* "Unknown user: a@b" */
+			h->diagnostic = collect(ls, nl, i, ls[i].p + from, ls[i].n - from, opens);
+			if (few_letters(h->diagnostic, h->address))
+				h->diagnostic = with_lines_before(ls, i, opens, h->diagnostic);
+		}
 		if (h->diagnostic != NULL) {
 			bh_recog_codes(h->diagnostic, strlen(h->diagnostic), h->status,
 				       sizeof(h->status), h->reply_code);
@@ -539,29 +628,65 @@ bh_recog_out_deinit(struct bh_recog_out *out)
 	memset(out, 0, sizeof(*out));
 }
 
-/* bh_recog_diag_for - the text around address in a human-readable part */
+/* bh_recog_diag_for - the text around address in a human-readable part: every line that
+ * names it, with up to two neighbouring lines of its paragraph on each side that name no other
+ * address (the "(reason: ...)" line, the ">>> DATA" and "<<< 550" lines of a transcript) */
 char *
 bh_recog_diag_for(const char *text, size_t n, const char *address)
 {
-	size_t al = strlen(address), tn = bh_recog_cut(text, n);
-	const char *hit = bh_memcasemem(text, tn, address, al), *s, *e;
-	size_t lines = 0;
+	struct line *ls = NULL;
+	unsigned char *take = NULL;
+	size_t al = strlen(address), tn = bh_recog_cut(text, n), nl = 0, cap = 0, pos = 0, len, i;
+	size_t mentions = 0;
+	const char *l;
+	struct bh_buf b;
+	char *r = NULL;
 
-	if (hit == NULL || al == 0)
+	if (al == 0 || bh_memcasemem(text, tn, address, al) == NULL)
 		return NULL;
-	/* from the start of the line to the end of its paragraph, a few lines at most */
-	s = hit;
-	while (s > text && s[-1] != '\n' && s[-1] != '\r')
-		s--;
-	e = hit + al;
-	while (e < text + tn && lines < MAX_DIAG_LINES) {
-		if (*e == '\n') {
-			lines++;
-			if (e + 1 < text + tn &&
-			    (e[1] == '\n' || (e[1] == '\r' && e + 2 < text + tn && e[2] == '\n')))
-				break;
+	while (nl < MAX_LINES && bh_line_next(text, tn, &pos, &l, &len)) {
+		if (nl == cap) {
+			cap = cap ? cap * 2 : 64;
+			ls = bh_reallocarray(ls, cap, sizeof(*ls));
 		}
-		e++;
+		ls[nl].p = l;
+		ls[nl].n = len;
+		nl++;
 	}
-	return bh_text_clean(s, (size_t)(e - s), BH_MAX_DIAGNOSTIC);
+	take = bh_calloc(nl + 1, 1);
+	for (i = 0; i < nl && mentions < 6; i++) {
+		size_t k, j;
+
+		if (bh_memcasemem(ls[i].p, ls[i].n, address, al) == NULL)
+			continue;
+		mentions++;
+		take[i] = 1;
+		for (k = 1; k <= 2 && i >= k; k++) {
+			j = i - k;
+			if (ls[j].n == 0 || is_blank(ls[j].p, ls[j].n) ||
+			    memchr(ls[j].p, '@', ls[j].n) != NULL)
+				break;
+			take[j] = 1;
+		}
+		for (k = 1; k <= 2 && i + k < nl; k++) {
+			j = i + k;
+			if (ls[j].n == 0 || is_blank(ls[j].p, ls[j].n) ||
+			    memchr(ls[j].p, '@', ls[j].n) != NULL)
+				break;
+			take[j] = 1;
+		}
+	}
+	bh_buf_init(&b);
+	for (i = 0; i < nl; i++)
+		if (take[i] && !is_rule_line(ls[i].p, ls[i].n)) {
+			if (b.len > 0)
+				bh_buf_putc(&b, ' ');
+			bh_buf_append(&b, ls[i].p, ls[i].n);
+		}
+	if (b.len > 0)
+		r = bh_text_clean(b.data, b.len, BH_MAX_DIAGNOSTIC);
+	bh_buf_deinit(&b);
+	free(take);
+	free(ls);
+	return r;
 }

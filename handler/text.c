@@ -146,8 +146,7 @@ bh_text_reply_code(const char *p, size_t n, char want, char code[4])
 		    p[i + 3] != '\r' && p[i + 3] != '\n' && p[i + 3] != ')' && p[i + 3] != ']' &&
 		    p[i + 3] != ',' && p[i + 3] != ';' && p[i + 3] != '"')
 			continue;
-		if (i + 4 < n && p[i + 3] == '-' && !is_digit((unsigned char)p[i + 4]) &&
-		    p[i + 4] != ' ')
+		if (i + 4 < n && p[i + 3] == '-' && is_alpha((unsigned char)p[i + 4]))
 			continue;
 		memcpy(code, p + i, 3);
 		code[3] = '\0';
