@@ -29,6 +29,7 @@
 /* Addresses and fields. */
 #define BH_MAX_ADDRESS          512u  /* an e-mail address, octets (RFC 5321 says 256) */
 #define BH_MAX_LOCAL_PART       64u   /* RFC 5321 4.5.3.1.1 */
+#define BH_MAX_FIELD_ADDRESSES  32u   /* addresses tried in one header field (VERP locate) */
 #define BH_MAX_DIAGNOSTIC       1000u /* diagnostic text kept in a verdict or an event */
 #define BH_MAX_FIELD_VALUE      998u  /* other header values kept in a verdict */
 #define BH_MAX_STATUS           16u   /* "5.1.1" plus room for Sisimai-style "5.0.910" */
