@@ -5,7 +5,7 @@
  * path). --key-file FILE (repeatable; the first signs) replaces the configured keys; given
  * without -c and without $BOUNCER_CONFIG it also skips the configuration file altogether, so a
  * sender without a bouncer.yaml (or a test) needs nothing else. Key files hold the secret as
- * text; trailing white space (the final newline) is not part of it.
+ * text; trailing CR and LF (the final line break) are not part of it, as in config.c.
  * Exit status: 0 done (decode: valid), 1 decode: not valid, 64 usage, 65 encode: the input
  * cannot be encoded, 78 configuration or key problem.
  */

@@ -110,5 +110,19 @@ expect_rc 78 "$BOUNCER" verp encode --key-file "$tmp/missing" --domain b.example
 expect_rc 78 "$BOUNCER" verp encode --key-file "$tmp/key" --list n a@b.example # no domain
 expect_rc 78 "$BOUNCER" verp encode "${common[@]}" --delimiters '.=' --list n a@b.example
 
+# 4. Settings from a configuration file (-c), the key named in verp.keys.
+cat >"$tmp/bouncer.yaml" <<EOF
+imap: {host: 127.0.0.1, user: u, password_env: HOME}
+redis: {host: 127.0.0.1}
+verp:
+  domain: bounce.example.com
+  delimiters: "-="
+  keys: [{id: new, file: $tmp/key2}, {id: old, file: $tmp/key}]
+EOF
+expect_rc 0 "$BOUNCER" verp encode -c "$tmp/bouncer.yaml" --list news --now 1767225600 a@example.com
+grep -q '^bounces-news=a=example.com=' "$tmp/out" || bad "config encode: $(cat "$tmp/out")"
+expect_rc 0 "$BOUNCER" verp decode -c "$tmp/bouncer.yaml" --now 1767225600 "${good/+/-}"
+expect_rc 78 "$BOUNCER" verp decode -c "$tmp/missing.yaml" "$good"
+
 echo "test_verp.sh: $checks checks, $fail failed"
 [ "$fail" = 0 ]

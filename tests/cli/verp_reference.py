@@ -376,7 +376,7 @@ def main(argv):
             break
         if opt == "--key-file":
             with open(val, "rb") as f:
-                c.keys.append(f.read().rstrip(b" \t\r\n"))
+                c.keys.append(f.read().rstrip(b"\r\n"))
         elif opt == "--list":
             lst = val
         elif opt == "--domain":
