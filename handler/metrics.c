@@ -20,6 +20,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -599,6 +600,7 @@ bh_metrics_start(struct bh_metrics *m, const char *listen, const char **error_r)
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD;
+	sigset_t all, old;
 	bool v6;
 
 	if (m->daemon != NULL) {
@@ -612,9 +614,14 @@ bh_metrics_start(struct bh_metrics *m, const char *listen, const char **error_r)
 	}
 	if (v6)
 		flags |= MHD_USE_IPv6;
+	/* The server thread inherits our signal mask: block everything while it is created, so
+	 * that SIGTERM, SIGHUP and friends always reach the worker's thread, never this one. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, serve, m, MHD_OPTION_SOCK_ADDR, &ss,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (m->daemon == NULL) {
 		*error_r =
 		    "metrics: cannot listen on metrics_listen (address in use or not local?)";

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -73,6 +74,33 @@ http(int port, const char *req)
 		bh_buf_append(&b, chunk, (size_t)r);
 	close(fd);
 	return bh_buf_steal(&b);
+}
+
+/* other_threads_block_term - 1 when every thread but this one has SIGTERM blocked (read from
+ * /proc), 0 when one has not, -1 when there is no other thread or no /proc */
+static int
+other_threads_block_term(void)
+{
+	char path[64], line[256];
+	int tid, found = 0, ok = 1;
+	FILE *fp;
+
+	for (tid = getpid() + 1; tid < getpid() + 64; tid++) {
+		snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			if (strncmp(line, "SigBlk:", 7) == 0) {
+				unsigned long long mask = strtoull(line + 7, NULL, 16);
+
+				found = 1;
+				if (!(mask & (1ull << (SIGTERM - 1))))
+					ok = 0;
+			}
+		}
+		fclose(fp);
+	}
+	return found ? ok : -1;
 }
 
 static void *
@@ -284,6 +312,8 @@ test_http(void)
 	CHECK_INT(bh_metrics_start(m, "127.0.0.1:0", &err), -1); /* already started */
 	port = bh_metrics_port(m);
 	CHECK(port > 0);
+	/* The server thread never takes the process's signals. */
+	CHECK(other_threads_block_term() != 0);
 	bh_metrics_bounce(m, "news\"", "bounce", "user_unknown", "suppressed");
 	bh_metrics_inc(m, BH_M_REDIS_ERRORS);
 
