@@ -261,12 +261,21 @@ read_secret(const char *path, size_t max, unsigned char **data_r, size_t *len_r,
 	    const char **error_r)
 {
 	unsigned char *buf = bh_malloc(max + 1);
+	struct stat st;
 	size_t len = 0;
 	ssize_t r;
 	int fd, ret = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
 		*error_r = strerror(errno);
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		*error_r = strerror(errno);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) { /* a FIFO would block a reload forever */
+		*error_r = "not a regular file";
 		goto out;
 	}
 	for (;;) {
@@ -752,6 +761,24 @@ val_of(const struct bh_cfgkey *tab, const struct bh_cnode *const *vals, const ch
 	bh_fatal("config: no key %s", name);
 }
 
+/* readable_file - NULL when path is a regular file we can open, else why not */
+static const char *
+readable_file(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	const char *err = NULL;
+
+	if (fd == -1)
+		return strerror(errno);
+	if (fstat(fd, &st) == -1)
+		err = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		err = "not a regular file";
+	close(fd);
+	return err;
+}
+
 static const struct bh_cfgkey imap_keys[];
 
 /* imap_post - port by TLS mode, loopback-only plain text, CA file, password */
@@ -773,12 +800,15 @@ imap_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path, voi
 			    c->host);
 		free(sub);
 	}
-	if (c->ca_file != NULL && (v = val_of(imap_keys, vals, "ca_file")) != NULL &&
-	    access(c->ca_file, R_OK) == -1) {
-		char *sub = bh_cfg_join(path, "ca_file", 7);
+	if (c->ca_file != NULL && (v = val_of(imap_keys, vals, "ca_file")) != NULL) {
+		const char *err = readable_file(c->ca_file);
 
-		bh_cfg_diag(ld, v, sub, "cannot read \"%s\": %s", c->ca_file, strerror(errno));
-		free(sub);
+		if (err != NULL) {
+			char *sub = bh_cfg_join(path, "ca_file", 7);
+
+			bh_cfg_diag(ld, v, sub, "cannot read \"%s\": %s", c->ca_file, err);
+			free(sub);
+		}
 	}
 	password_post(ld, map, path, val_of(imap_keys, vals, "password_file"),
 		      val_of(imap_keys, vals, "password_env"), c->password_file, c->password_env,

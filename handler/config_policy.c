@@ -73,21 +73,15 @@ bh_cfg_policy_defaults(struct bh_list_policy *p)
 
 		switch (bh_reason_group((enum bh_reason)r)) {
 		case BH_G_HARD:
-		case BH_G_COMPLAINT:
-			a->kind = BH_POL_SUPPRESS;
-			break;
+		case BH_G_COMPLAINT: a->kind = BH_POL_SUPPRESS; break;
 		case BH_G_SOFT:
 			a->kind = BH_POL_COUNT;
 			a->threshold = 3;
 			a->window_s = 15 * DAY;
 			a->duration_s = 30 * DAY;
 			break;
-		case BH_G_SENDER:
-			a->kind = BH_POL_ALERT;
-			break;
-		default:
-			a->kind = BH_POL_IGNORE;
-			break;
+		case BH_G_SENDER: a->kind = BH_POL_ALERT; break;
+		default: a->kind = BH_POL_IGNORE; break;
 		}
 	}
 	for (r = 0; r < BH_LOOP_COUNT; r++)
@@ -418,20 +412,23 @@ validate(struct bh_cfgld *ld, const struct bh_list_policy *p, const struct origi
 	const struct bh_cnode *last = NULL;
 	int r;
 
-	if (p->sender_side_may_suppress)
-		return;
 	for (r = 0; r < BH_R_COUNT; r++) {
+		const char *msg = NULL;
 		char *sub;
 
-		if (!o[r].mine || o[r].node == last ||
-		    bh_reason_whose((enum bh_reason)r) != BH_WHOSE_SENDER ||
-		    !suppressive(p->by_reason[r].kind))
+		if (!o[r].mine || o[r].node == last || !suppressive(p->by_reason[r].kind))
+			continue;
+		if (r == BH_R_VACATION)
+			msg = "auto-replies are not failures: use ignore or alert";
+		else if (bh_reason_whose((enum bh_reason)r) == BH_WHOSE_SENDER &&
+			 !p->sender_side_may_suppress)
+			msg = "sender-side failures never suppress unless sender_side_may_suppress "
+			      "is true";
+		if (msg == NULL)
 			continue;
 		last = o[r].node;
 		sub = bh_cfg_join(path, o[r].key, strlen(o[r].key));
-		bh_cfg_diag(ld, o[r].node, sub,
-			    "sender-side failures never suppress unless sender_side_may_suppress "
-			    "is true");
+		bh_cfg_diag(ld, o[r].node, sub, "%s", msg);
 		free(sub);
 	}
 }
@@ -446,16 +443,10 @@ normalize(struct bh_list_policy *p)
 		struct bh_policy_action *a = &p->by_reason[r];
 
 		switch (a->kind) {
-		case BH_POL_SUPPRESS:
-			a->duration_s = 0; /* FALLTHROUGH */
-		case BH_POL_SUPPRESS_FOR:
-			a->threshold = 0, a->window_s = 0;
-			break;
-		case BH_POL_COUNT:
-			break;
-		default:
-			a->duration_s = 0, a->threshold = 0, a->window_s = 0;
-			break;
+		case BH_POL_SUPPRESS: a->duration_s = 0; /* FALLTHROUGH */
+		case BH_POL_SUPPRESS_FOR: a->threshold = 0, a->window_s = 0; break;
+		case BH_POL_COUNT: break;
+		default: a->duration_s = 0, a->threshold = 0, a->window_s = 0; break;
 		}
 	}
 }

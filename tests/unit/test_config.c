@@ -139,6 +139,9 @@ static const struct {
     {"imap: {host: h, user: u, password_file: empty.pw}\n"
      "verp: {domain: b.example.com, keys: [{id: k1, env: BH_TEST_KEY}]}\n",
      "1:41: imap.password_file: \"@/empty.pw\" is empty"},
+    {"imap: {host: h, user: u, password_file: /dev/null}\n"
+     "verp: {domain: b.example.com, keys: [{id: k1, env: BH_TEST_KEY}]}\n",
+     "1:41: imap.password_file: cannot read \"/dev/null\": not a regular file"},
     {"imap: {host: h, user: u, password_env: BH_TEST_PW, password: x}\n"
      "verp: {domain: b.example.com, keys: [{id: k1, env: BH_TEST_KEY}]}\n",
      "1:52: imap.password: secrets are never written in the file: use password_file or "
@@ -153,6 +156,9 @@ static const struct {
     {"imap: {host: h, ca_file: /nonexistent/ca.pem, user: u, password_env: BH_TEST_PW}\n"
      "verp: {domain: b.example.com, keys: [{id: k1, env: BH_TEST_KEY}]}\n",
      "1:26: imap.ca_file: cannot read \"/nonexistent/ca.pem\": No such file or directory"},
+    {"imap: {host: h, ca_file: /tmp, user: u, password_env: BH_TEST_PW}\n"
+     "verp: {domain: b.example.com, keys: [{id: k1, env: BH_TEST_KEY}]}\n",
+     "1:26: imap.ca_file: cannot read \"/tmp\": not a regular file"},
     /* redis */
     {BASE "redis: {host: a, socket: /run/r.sock}\n",
      "3:26: redis.socket: set only one of host and socket"},
@@ -222,6 +228,8 @@ static const struct {
     {BASE "defaults:\n  blocked: {action: count}\n",
      "4:3: defaults.blocked: sender-side failures never suppress unless "
      "sender_side_may_suppress is true"},
+    {BASE "lists:\n  news: {autoreply: {action: count}}\n",
+     "4:10: lists.news.autoreply: auto-replies are not failures: use ignore or alert"},
     {BASE "defaults:\n  hardd: suppress\n",
      "4:3: defaults.hardd: unknown key; did you mean \"hard\"?"},
     {BASE "defaults:\n  mailboxful: ignore\n",
