@@ -299,7 +299,7 @@ dsn_diag(struct ctx *c, const struct bh_dsn_rcpt *dr, const char *addr)
 			bh_buf_printf(&b, "%s; ", dr->diagnostic_type);
 		bh_buf_puts(&b, dr->diagnostic);
 	}
-	if (letters(dr->diagnostic) < 12 && c->text.len > 0 &&
+	if (letters(dr->diagnostic) < 4 && c->text.len > 0 &&
 	    (t = bh_recog_diag_for(c->text.data, c->text.len, addr)) != NULL) {
 		if (b.len > 0)
 			bh_buf_puts(&b, " | ");
@@ -660,6 +660,25 @@ do_text(struct ctx *c, struct bh_recog_out *out)
 	c->v->type = BH_TYPE_BOUNCE;
 	c->v->recognizer = out->name;
 	if (xf != NULL) {
+		/* the header names the failed addresses: a text line that names one of ours
+		 * ("kijitora@example.jp 様", a greeting) is not a recipient */
+		for (i = k = 0; i < out->n; i++) {
+			size_t e;
+
+			for (e = c->n_strong; e < c->n_excl; e++)
+				if (strcmp(out->v[i].address, c->excl[e]) == 0)
+					break;
+			if (e < c->n_excl) {
+				free(out->v[i].address);
+				free(out->v[i].diagnostic);
+				free(out->v[i].remote_mta);
+				continue;
+			}
+			out->v[k++] = out->v[i];
+		}
+		out->n = k;
+	}
+	if (xf != NULL && out->n == 0) {
 		size_t pos = 0, s, l;
 
 		while (bh_text_next_addr(xf->value, xf->value_len, &pos, &s, &l)) {
@@ -817,13 +836,13 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 		fill_original(&v->original, c.orig);
 
 	add_excl(&c, v->env.from);
+	add_excl(&c, v->original.return_path);
 	c.n_strong = c.n_excl;
+	add_excl(&c, v->original.from);
 	add_excl(&c, v->env.to);
 	add_excl(&c, v->env.delivered_to);
 	add_excl(&c, v->env.x_original_to);
 	add_excl(&c, v->env.return_path);
-	add_excl(&c, v->original.from);
-	add_excl(&c, v->original.return_path);
 
 	if (fr != -1 && do_arf(&c, &c.m.v[fr]) > 0) {
 		v->type = BH_TYPE_ARF;

@@ -45,6 +45,7 @@ static const char *const cut_markers[] = {
     "--- returned message",
     "message header follows",
     "message headers follow",
+    "unsent message follows",
     "headers of the original message",
     "header of the original message",
     "unsent message below",
@@ -77,6 +78,7 @@ static const struct {
     {'t', "transcript of session follows", "sendmail"},
     {'t', "delivery has failed to these recipients or groups", "exchange"},
     {'t', "your message did not reach some or all of the intended recipients", "exchange"},
+    {'t', "did not reach the following recipient", "exchange"},
     {'t', "delivery to the following recipient failed permanently", "gmail"},
     {'t', "delivery to the following recipients failed", "gmail"},
     {'t', "sorry, we were unable to deliver your message to the following address", "yahoo"},
@@ -290,6 +292,26 @@ is_rule_line(const char *p, size_t n)
 	       ((p[0] == '-' && p[1] == '-' && p[n - 1] == '-') || (p[0] == '=' && p[1] == '='));
 }
 
+/* is_mail_from - the address is the transcript's sender ("MAIL FROM:<a@b>") */
+static bool
+is_mail_from(const char *t, size_t n, const char *a, size_t an)
+{
+	const char *p = t;
+	unsigned guard = 0;
+
+	while (guard++ < 64 &&
+	       (p = bh_memcasemem(p, n - (size_t)(p - t), "mail from:", 10)) != NULL) {
+		p += 10;
+		while (p < t + n && (*p == ' ' || *p == '<'))
+			p++;
+		if ((size_t)(t + n - p) >= an && strncasecmp(p, a, an) == 0 &&
+		    (p + an == t + n || p[an] == '>' || p[an] == ' ' || p[an] == '\r' ||
+		     p[an] == '\n'))
+			return true;
+	}
+	return false;
+}
+
 /* skip_prefix - length of the meaningless prefix before a line's first address */
 static size_t
 skip_prefix(const char *l, size_t n)
@@ -315,6 +337,11 @@ skip_prefix(const char *l, size_t n)
 	    "original recipient:",
 	    "unknown user:",
 	    "destinataire:",
+	    "could not be delivered to:",
+	    "could not be delivered to",
+	    "delivery to",
+	    "undeliverable to",
+	    "failed to deliver to",
 	};
 	size_t i = 0, k, guard = 0;
 
@@ -533,7 +560,7 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 			continue;
 		if (!bh_text_next_addr(ls[i].p, ls[i].n, &ap, &s, &an) || s != k)
 			continue;
-		if (excluded(in, ls[i].p + s, an, true))
+		if (excluded(in, ls[i].p + s, an, true) || is_mail_from(t, tn, ls[i].p + s, an))
 			continue;
 		/* the same address as the recipient being read continues it */
 		{
