@@ -36,6 +36,7 @@
 #include <ctype.h>
 #include <nettle/sha2.h>
 #include <pcre2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,8 @@ static const struct bh_rule_def builtin[] = {
 	  "|connection timed out|timed out while|host not reachable|no route to host"
 	  "|not been (?:able to be )?delivered (?:for|in) \\d+ (?:days|hours)"
 	  "|failed \\d+ (?:delivery )?attempts|did not accept our requests? to connect"
-	  "|(?:could not|couldn't|cannot|can't) (?:be )?(?:delivered|send message) (?:for|in) \\d+"
+	  "|(?:could not|couldn't|cannot|can't|unable to) (?:be )?(?:deliver(?:ed)?|send (?:the )?message)"
+	  " (?:for|in|within) (?:the last |the past )?\\d+"
 	  "|retry time not reached",
 	  BH_R_EXPIRED),
 
@@ -310,7 +312,7 @@ static const struct bh_rule_def builtin[] = {
 	/* --- the remote mailer program (local delivery agent) failed; x-unix is its exit */
 	T("mailererror-text", "procmail|mailer|program|command|pipe|exit|create|exec|x-unix;",
 	  "procmail|mailer error|unknown mailer|(?:program|command|pipe) (?:died|failed|exited|error)"
-	  "|exit (?:status|code) \\d|couldn't create|cannot create|\\| ?exec |^x-unix;",
+	  "|exit (?:status|code) \\d|couldn't create|cannot create|\\| ?exec |^x-unix;|pipe to \\|",
 	  BH_R_MAILERERROR),
 
 	/* --- the recipient's own filter; "550 : User unknown" (no address) is a filter's answer */
@@ -455,6 +457,7 @@ struct bh_rule {
 	char *reply;
 	char *pattern;
 	char *lits;
+	uint16_t *bigrams; /* per literal: its count of bigram hashes, the hashes; then 0 */
 	pcre2_code *re;
 	enum bh_reason reason;
 	bool has_whose;
@@ -525,6 +528,36 @@ lits_copy(const char *lits)
 	return out;
 }
 
+/* bigram - the 12-bit hash of two adjacent text bytes (collisions only let more regexes run) */
+static inline unsigned
+bigram(unsigned char a, unsigned char b)
+{
+	return ((a & 63u) << 6 | (b & 63u)) & 4095u;
+}
+
+/* bigrams_of - the prefilter's form of a literal list: for each literal, its bigram hashes. */
+static uint16_t *
+bigrams_of(const char *lits)
+{
+	const char *l;
+	size_t total = 1, k = 0, i, len;
+	uint16_t *out;
+
+	for (l = lits; *l != '\0'; l += strlen(l) + 1)
+		total += strlen(l);
+	out = bh_calloc(total, sizeof(*out));
+	for (l = lits; *l != '\0'; l += len + 1) {
+		len = strlen(l);
+		if (len < 2)
+			bh_fatal("rules: literal \"%s\" is shorter than two bytes", l);
+		out[k++] = (uint16_t)(len - 1);
+		for (i = 0; i + 1 < len; i++)
+			out[k++] = (uint16_t)bigram((unsigned char)l[i], (unsigned char)l[i + 1]);
+	}
+	out[k] = 0;
+	return out;
+}
+
 /* rule_compile - fill r from the given fields; -1 with rules_error set on a bad rule. */
 static int
 rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *status,
@@ -554,6 +587,7 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 	r->status = status != NULL ? bh_strdup(status) : NULL;
 	r->reply = reply != NULL ? bh_strdup(reply) : NULL;
 	r->lits = lits != NULL ? lits_copy(lits) : NULL;
+	r->bigrams = lits != NULL ? bigrams_of(r->lits) : NULL;
 	r->reason = reason;
 	r->has_whose = whose >= 0;
 	r->whose = whose >= 0 ? (enum bh_whose)whose : bh_reason_whose(reason);
@@ -583,6 +617,7 @@ rule_free(struct bh_rule *r)
 	free(r->reply);
 	free(r->pattern);
 	free(r->lits);
+	free(r->bigrams);
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
 }
@@ -819,7 +854,26 @@ find_reply(const char *t, size_t n, char *out)
 	return true;
 }
 
-/* lits_present - one of the row's literals occurs in the normalized text */
+/* bigrams_present - one of the row's literals may occur: all its bigrams are in the text's set.
+ * One pass over the text builds the set; each row then costs a few bit tests, not a memmem per
+ * literal (which cost more than the JIT-compiled regexes it was meant to spare). */
+static bool
+bigrams_present(const uint16_t *bg, const uint64_t *set)
+{
+	size_t i, cnt;
+
+	while ((cnt = *bg++) != 0) {
+		for (i = 0; i < cnt; i++)
+			if ((set[bg[i] >> 6] & (UINT64_C(1) << (bg[i] & 63))) == 0)
+				break;
+		if (i == cnt)
+			return true;
+		bg += cnt;
+	}
+	return false;
+}
+
+/* lits_present - one of the row's literals occurs in the normalized text (exact check) */
 static bool
 lits_present(const char *lits, const char *t, size_t n)
 {
@@ -845,11 +899,11 @@ codes_match(const struct bh_rule *r, const char *status, const char *reply)
 /* text_match - the row's pattern matches; hitting a match limit counts as no match */
 static bool
 text_match(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data *md, const char *t,
-	   size_t n)
+	   size_t n, const uint64_t *set)
 {
 	bool matched;
 
-	if (!rs->no_prefilter && r->lits != NULL && !lits_present(r->lits, t, n))
+	if (!rs->no_prefilter && r->bigrams != NULL && !bigrams_present(r->bigrams, set))
 		return false;
 	matched = pcre2_match(r->re, (PCRE2_SPTR)t, n, 0, 0, md, rs->mctx) >= 0;
 	/* With the prefilter off (tests, fuzzing), a match without its literals is a table bug. */
@@ -872,6 +926,7 @@ bh_rules_decide(const struct bh_rules *rules, const char *status, const char *re
 		const char *text, size_t text_len, struct bh_rules_result *out)
 {
 	char t[BH_MAX_RULE_TEXT], st[BH_MAX_STATUS], rc[4];
+	uint64_t set[64]; /* 4096 bits: the bigrams of the normalized text */
 	pcre2_match_data *md = NULL;
 	size_t i, n = 0;
 	int pass;
@@ -889,6 +944,12 @@ bh_rules_decide(const struct bh_rules *rules, const char *status, const char *re
 			(void)find_status(t, n, st);
 		if (rc[0] == '\0')
 			(void)find_reply(t, n, rc);
+	}
+	memset(set, 0, sizeof(set));
+	for (i = 0; i + 1 < n; i++) {
+		unsigned h = bigram((unsigned char)t[i], (unsigned char)t[i + 1]);
+
+		set[h >> 6] |= UINT64_C(1) << (h & 63);
 	}
 	md = pcre2_match_data_create(1, NULL);
 	if (md == NULL)
@@ -908,7 +969,7 @@ bh_rules_decide(const struct bh_rules *rules, const char *status, const char *re
 				continue;
 			if (!codes_match(r, st, rc))
 				continue;
-			if (r->re != NULL && (n == 0 || !text_match(rules, r, md, t, n)))
+			if (r->re != NULL && (n == 0 || !text_match(rules, r, md, t, n, set)))
 				continue;
 			decided(r, out);
 			goto out;
