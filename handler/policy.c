@@ -63,15 +63,11 @@ by_kind(enum bh_policy_kind k)
 {
 	switch (k) {
 	case BH_POL_SUPPRESS:
-	case BH_POL_SUPPRESS_FOR:
-		return BH_OUT_SUPPRESS;
-	case BH_POL_COUNT:
-		return BH_OUT_COUNT;
-	case BH_POL_ALERT:
-		return BH_OUT_ALERT;
+	case BH_POL_SUPPRESS_FOR: return BH_OUT_SUPPRESS;
+	case BH_POL_COUNT: return BH_OUT_COUNT;
+	case BH_POL_ALERT: return BH_OUT_ALERT;
 	case BH_POL_INHERIT:
-	case BH_POL_IGNORE:
-		break;
+	case BH_POL_IGNORE: break;
 	}
 	return BH_OUT_RECORD;
 }
@@ -142,11 +138,13 @@ bh_policy_decide(const struct bh_config *cfg, const struct bh_verdict *v, struct
 	memset(out, 0, sizeof(*out));
 	out->type = v->type;
 	out->folder_hint = "processed";
+	out->policy = &cfg->defaults;
 	if (v->error != NULL) {
 		refuse_all(out, v, BH_OUT_REFUSE, NULL, "unparseable", "quarantine");
 		return;
 	}
 	pol = bh_config_policy(cfg, v->verp.valid ? v->verp.list : NULL, &known);
+	out->policy = pol;
 	if (v->loop.kind != BH_LOOP_NONE) {
 		const struct bh_policy_action *a = &pol->loop[v->loop.kind];
 
@@ -200,16 +198,11 @@ const char *
 bh_outcome_name(enum bh_outcome o)
 {
 	switch (o) {
-	case BH_OUT_RECORD:
-		return "record";
-	case BH_OUT_SUPPRESS:
-		return "suppress";
-	case BH_OUT_COUNT:
-		return "count";
-	case BH_OUT_ALERT:
-		return "alert";
-	case BH_OUT_REFUSE:
-		return "refuse";
+	case BH_OUT_RECORD: return "record";
+	case BH_OUT_SUPPRESS: return "suppress";
+	case BH_OUT_COUNT: return "count";
+	case BH_OUT_ALERT: return "alert";
+	case BH_OUT_REFUSE: return "refuse";
 	}
 	return "record";
 }
@@ -218,18 +211,12 @@ const char *
 bh_policy_kind_name(enum bh_policy_kind k)
 {
 	switch (k) {
-	case BH_POL_INHERIT:
-		return "inherit";
-	case BH_POL_SUPPRESS:
-		return "suppress";
-	case BH_POL_SUPPRESS_FOR:
-		return "suppress_for";
-	case BH_POL_COUNT:
-		return "count";
-	case BH_POL_IGNORE:
-		return "ignore";
-	case BH_POL_ALERT:
-		return "alert";
+	case BH_POL_INHERIT: return "inherit";
+	case BH_POL_SUPPRESS: return "suppress";
+	case BH_POL_SUPPRESS_FOR: return "suppress_for";
+	case BH_POL_COUNT: return "count";
+	case BH_POL_IGNORE: return "ignore";
+	case BH_POL_ALERT: return "alert";
 	}
 	return "ignore";
 }

@@ -43,6 +43,8 @@ struct bh_decisions {
 	enum bh_msg_type type;
 	bool refused;                      /* the message as a whole is not acted on */
 	const char *folder_hint;           /* "processed", "ignored" or "quarantine" */
+	const struct bh_list_policy *policy; /* the list's policy (or defaults), borrowed from cfg:
+					      * sender_alert_threshold / _window_s for the store */
 };
 
 /* bh_policy_decide - decide for every recipient of v under cfg. Never fails; the decisions

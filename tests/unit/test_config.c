@@ -475,6 +475,21 @@ test_defaults(void)
 	CHECK_INT(p->loop[BH_LOOP_BACKSCATTER].kind, BH_POL_IGNORE);
 	bh_config_free(&c);
 
+	/* redis: host, port and a password from a file */
+	{
+		static const char y[] = BASE "redis: {host: r.example, port: 6380, password_file: "
+					     "imap.pw}\n";
+		struct bh_config *c2 = load(y, &d);
+
+		CHECK(c2 != NULL);
+		if (c2 != NULL) {
+			CHECK_STR(c2->redis.host, "r.example");
+			CHECK_INT(c2->redis.port, 6380);
+			CHECK_STR(c2->redis.password, "imap secret");
+		}
+		bh_config_free(&c2);
+	}
+
 	/* the no-file defaults agree */
 	c = bh_config_defaults();
 	CHECK_INT(c->imap.port, 993);

@@ -152,6 +152,7 @@ main(void)
 			CHECK(d.v[0].why != NULL);
 		}
 		CHECK_STR(d.folder_hint, c->want_folder);
+		CHECK(d.policy != NULL);
 		if (d.refused != c->want_refused)
 			TEST_FAIL("%s: refused got %d", c->name, d.refused);
 		test_checks += 3;
