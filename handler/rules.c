@@ -268,10 +268,17 @@ static const struct bh_rule_def builtin[] = {
 	  "|not (?:a )?member of (?:this|the) (?:mailing )?list|(?:not have|no) permission to post"
 	  "|(?:not allowed|not permitted) to post",
 	  BH_R_REJECTED),
-	TS("rejected-517-text", "?.1.7", NULL, "does not exist|no such domain|not found",
-	   BH_R_REJECTED),
-	TS("rejected-518-text", "?.1.8", NULL, "does not exist|no such domain|not found",
-	   BH_R_REJECTED),
+	/* a refusal after MAIL FROM is about our envelope sender, whatever its words */
+	T("rejected-mail-from", "mail from",
+	  "(?:after|in reply to) mail from\\b", BH_R_REJECTED),
+	/* a sender status (bad sender address, bad sender system) beats any recipient wording
+	 * below: "501 5.1.7 Invalid address" is about our MAIL FROM */
+	TS("rejected-517-text", "?.1.7", NULL, "^", BH_R_REJECTED),
+	TS("rejected-518-text", "?.1.8", NULL, "^", BH_R_REJECTED),
+	/* refused at connection or HELO time, in words the rows above did not know: our host */
+	T("blocked-connect", "initial connection|helo|ehlo",
+	  "after initial connection|in reply to (?:helo|ehlo) command|after (?:helo|ehlo)\\b",
+	  BH_R_BLOCKED),
 
 	/* --- recipient: the account is disabled or suspended */
 	T("suspend-text", "disabled|suspend|inactive|locked|frozen|deactivat|blocked|closed|expired"
@@ -295,9 +302,9 @@ static const struct bh_rule_def builtin[] = {
 	  "|no such (?:host|domain)|host [a-z0-9.-]{1,255} not found"
 	  "|(?:domain|host) (?:name )?(?:not found|(?:does not|doesn't|may not|did not) exist)"
 	  "|(?:domain|host)[^.;]{0,30} (?:does not|doesn't|may not) exist"
-	  "|illegal host|invalid (?:host|domain)|bad destination (?:system )?address"
+	  "|bad destination (?:system )?address"
 	  "|couldn't find any host|unrout(?:e)?able (?:domain|address)"
-	  "|domain (?:is )?(?:not valid|invalid)|nxdomain|point to non-?existent hosts",
+	  "|nxdomain|point to non-?existent hosts",
 	  BH_R_HOSTUNKNOWN),
 
 	/* --- network on the way */

@@ -179,6 +179,16 @@ static const struct rcase cases[] = {
      "550 5.7.1 Our system has detected that this message is likely unsolicited "
      "mail.",
      BH_R_SPAMDETECTED},
+    /* the SMTP stage says whose problem it is when the words do not */
+    {"5.1.7", "501", "501 5.1.7 Invalid address", BH_R_REJECTED},
+    {"5.1.0", "553",
+     "SMTP error from remote mail server after MAIL FROM:<a@example.org> SIZE=1022: "
+     "553 5.1.0 a example.org does not exist",
+     BH_R_REJECTED},
+    {"", "554", "SMTP error from remote mail server after initial connection: 554 go away",
+     BH_R_BLOCKED},
+    {"", "501", "501 5.5.4 Invalid domain name (in reply to EHLO command)", BH_R_BLOCKED},
+    {"", "", "501 Invalid domain name", BH_R_UNDEFINED},
     /* the status may be found in the text when the report gave none */
     {"", "554", "554 Sorry, the message did not go through (#5.1.1)", BH_R_USERUNKNOWN},
 };
