@@ -1199,6 +1199,7 @@ verp_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path, voi
 {
 	struct bh_config *cfg = base;
 	const struct bh_cnode *vk = val_of(verp_keys_tab, vals, "keys");
+	const char *err;
 
 	if (cfg->verp.format == BH_VERP_SIGNED && vk == NULL) {
 		char *sub = bh_cfg_join(path, "keys", 4);
@@ -1206,6 +1207,9 @@ verp_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path, voi
 		bh_cfg_diag(ld, map, sub, "signed VERP needs at least one key");
 		free(sub);
 	}
+	/* verp.c's own rules too (the second delimiter must be = or +), once all else is right. */
+	if (ld->diags->n == 0 && bh_verp_conf_check(&cfg->verp, &err) == -1)
+		bh_cfg_diag(ld, map, path, "%s", err);
 }
 
 #define FV(fld)                                                                                    \

@@ -412,7 +412,7 @@ mac(const struct bh_verp_key *k, const char *ts, const char *list, size_t list_l
 static bool
 delims_ok(char d1, char d2)
 {
-	return (d1 == '+' || d1 == '-' || d1 == '=') && (d2 == '=' || d2 == '+');
+	return d1 != '\0' && strchr("+-=._", d1) != NULL && (d2 == '=' || d2 == '+');
 }
 
 /* prefix_ok - prefix: 1..63 of [A-Za-z0-9._-], a dot-atom */
@@ -454,25 +454,25 @@ bh_verp_conf_check(const struct bh_verp_conf *c, const char **error_r)
 	size_t i;
 
 	if (c->format != BH_VERP_SIGNED && c->format != BH_VERP_CLASSIC)
-		*error_r = "verp format must be signed or classic";
+		*error_r = "format must be signed or classic";
 	else if (memchr(c->prefix, '\0', sizeof(c->prefix)) == NULL || !prefix_ok(c->prefix))
-		*error_r = "verp prefix must be 1..63 of letters, digits, '.', '_', '-'";
+		*error_r = "prefix must be 1..63 of letters, digits, '.', '_', '-'";
 	else if (!delims_ok(c->delim1, c->delim2))
-		*error_r = "verp delimiters must be one of + - = followed by = or +";
+		*error_r = "delimiters: the first one of + - = . _, the second = or +";
 	else if (memchr(c->domain, '\0', sizeof(c->domain)) == NULL)
-		*error_r = "verp domain too long";
+		*error_r = "domain too long";
 	else if (c->tag_bytes < BH_VERP_MIN_TAG || c->tag_bytes > BH_VERP_MAX_TAG)
-		*error_r = "verp tag_bytes must be 8..32";
+		*error_r = "tag_bytes must be 8..32";
 	else if (c->max_age_s < 0)
-		*error_r = "verp max_age must not be negative";
+		*error_r = "max_age must not be negative";
 	else if (c->max_local != 0 && (c->max_local < 32 || c->max_local > 255))
-		*error_r = "verp max_local must be 32..255";
+		*error_r = "max_local must be 32..255";
 	else if (c->n_keys > BH_VERP_MAX_KEYS)
-		*error_r = "too many verp keys";
+		*error_r = "too many keys";
 	else {
 		for (i = 0; i < c->n_keys; i++)
 			if (c->keys[i].len < BH_VERP_MIN_KEY || c->keys[i].len > BH_VERP_MAX_KEY) {
-				*error_r = "a verp key must be 16..128 octets";
+				*error_r = "a key must be 16..128 octets";
 				return -1;
 			}
 		if (c->domain[0] != '\0') {
@@ -494,15 +494,15 @@ bh_verp_conf_add_key(struct bh_verp_conf *c, const char *id, const void *key, si
 	struct bh_verp_key *k;
 
 	if (c->n_keys >= BH_VERP_MAX_KEYS) {
-		*error_r = "too many verp keys (at most 8)";
+		*error_r = "too many keys (at most 8)";
 		return -1;
 	}
 	if (len < BH_VERP_MIN_KEY || len > BH_VERP_MAX_KEY) {
-		*error_r = "a verp key must be 16..128 octets";
+		*error_r = "a key must be 16..128 octets";
 		return -1;
 	}
 	if (id != NULL && strlen(id) >= sizeof(k->id)) {
-		*error_r = "verp key id too long";
+		*error_r = "key id too long";
 		return -1;
 	}
 	k = &c->keys[c->n_keys++];
@@ -546,7 +546,7 @@ bh_verp_encode(const struct bh_verp_conf *c, const char *list, const char *recip
 	if (bh_verp_conf_check(c, error_r) == -1)
 		goto out;
 	if (c->domain[0] == '\0') {
-		*error_r = "no verp bounce domain configured";
+		*error_r = "no bounce domain configured (verp.domain)";
 		goto out;
 	}
 	if (norm_domain(c->domain, strlen(c->domain), bdom, error_r) == -1)

@@ -44,7 +44,7 @@ struct bh_verp_conf {
 	enum bh_verp_format format;
 	char prefix[64];  /* "bounces" */
 	char domain[256]; /* bounce domain, "bounce.example.com"; "" in decode: any */
-	char delim1;	  /* '+' ('+', '-' or '=') */
+	char delim1;	  /* '+' (one of + - = . _) */
 	char delim2;	  /* '=' ('=' or '+') */
 	struct bh_verp_key keys[BH_VERP_MAX_KEYS]; /* keys[0] signs; every key verifies */
 	size_t n_keys;

@@ -108,7 +108,7 @@ printf 'short\n' >"$tmp/short"
 expect_rc 78 "$BOUNCER" verp encode --key-file "$tmp/short" --domain b.example --list n a@b.example
 expect_rc 78 "$BOUNCER" verp encode --key-file "$tmp/missing" --domain b.example --list n a@b.example
 expect_rc 78 "$BOUNCER" verp encode --key-file "$tmp/key" --list n a@b.example # no domain
-expect_rc 78 "$BOUNCER" verp encode "${common[@]}" --delimiters '.=' --list n a@b.example
+expect_rc 78 "$BOUNCER" verp encode "${common[@]}" --delimiters '=.' --list n a@b.example
 
 # 4. Settings from a configuration file (-c), the key named in verp.keys.
 cat >"$tmp/bouncer.yaml" <<EOF

@@ -507,8 +507,13 @@ test_encode_errors(void)
 	/* Configuration checks. */
 	conf_init(&c, BH_VERP_SIGNED);
 	CHECK_INT(bh_verp_conf_check(&c, &err), 0);
-	c.delim1 = '.';
+	c.delim2 = '.';
 	CHECK_INT(bh_verp_conf_check(&c, &err), -1);
+	c.delim2 = '-';
+	CHECK_INT(bh_verp_conf_check(&c, &err), -1);
+	c.delim2 = '=';
+	c.delim1 = '.';
+	CHECK_INT(bh_verp_conf_check(&c, &err), 0);
 	c.delim1 = '-';
 	CHECK_INT(bh_verp_conf_check(&c, &err), 0);
 	c.tag_bytes = 7;
