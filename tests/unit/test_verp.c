@@ -493,6 +493,22 @@ test_encode_errors(void)
 				  v[i].err_part);
 		free(got);
 	}
+	/* The boundary: 31 octets of frame ("bounces+news=" "=" "=" and 16 of TS and tag) leave 33
+	 * for the escaped local part and the domain. */
+	conf_init(&c, BH_VERP_SIGNED);
+	got = bh_verp_encode(&c, "news", "aaaaaaaaaaaaaaaaaaaaaa@example.com", NOW, &err);
+	CHECK(got != NULL && strchr(got, '@') - got == 64);
+	free(got);
+	got = bh_verp_encode(&c, "news", "aaaaaaaaaaaaaaaaaaaaaaa@example.com", NOW, &err);
+	CHECK(got == NULL && strstr(err, "max_local") != NULL);
+	got = bh_verp_encode(&c, "news", "aaaaaaaaaaaaaaaaaaa_@example.com", NOW, &err); /* 19+3 */
+	CHECK(got != NULL && strchr(got, '@') - got == 64);
+	free(got);
+	got = bh_verp_encode(&c, "news", "aaaaaaaaaaaaaaaaaaaA@example.com", NOW, &err); /* 19+3 */
+	CHECK(got != NULL);
+	free(got);
+	got = bh_verp_encode(&c, "news", "aaaaaaaaaaaaaaaaaaaaA@example.com", NOW, &err);
+	CHECK(got == NULL);
 	/* A long one fits once max_local is raised. */
 	conf_init(&c, BH_VERP_SIGNED);
 	c.max_local = 255;
@@ -560,6 +576,30 @@ test_classic(void)
 	bh_verp_conf_wipe(&c);
 }
 
+/* bench - a figure for the report: encode + decode pairs per second (not a check) */
+static void
+bench(void)
+{
+	struct bh_verp_conf c;
+	const char *err;
+	char *addr, *l, *r;
+	int64_t t0;
+	unsigned i, n = 20000;
+
+	conf_init(&c, BH_VERP_SIGNED);
+	t0 = bh_mono_ms();
+	for (i = 0; i < n; i++) {
+		addr = bh_verp_encode(&c, "news", "John.Smith+x@example.com", NOW, &err);
+		if (addr == NULL || decode_str(&c, addr, NOW, &l, &r, &err) == -1)
+			abort();
+		free(addr);
+		free(l);
+		free(r);
+	}
+	printf("bench: %u encode+decode pairs in %lld ms\n", n, (long long)(bh_mono_ms() - t0));
+	bh_verp_conf_wipe(&c);
+}
+
 int
 main(void)
 {
@@ -572,5 +612,6 @@ main(void)
 	test_generated(BH_VERP_SIGNED, 255, 32, '+');
 	test_generated(BH_VERP_CLASSIC, 0, 8, '+');
 	test_generated(BH_VERP_CLASSIC, 255, 8, '-');
+	bench();
 	return test_done("test_verp");
 }
