@@ -230,7 +230,7 @@ bh_log_end(struct bh_logline *l)
 }
 
 /* vlog - the body of bh_log and bh_log_errno */
-static void
+BH_PRINTF(4, 0) static void
 vlog(enum bh_log_level level, const char *event, const char *err, const char *fmt, va_list ap)
 {
 	struct bh_logline l;

@@ -201,7 +201,11 @@ bh_ses_parse(const char *p, size_t n, size_t max, struct bh_ses *s)
 		free(resp);
 	}
 	free(type);
-	return s->n > 0 ? s->kind : BH_SES_NONE;
+	if (s->n == 0) {
+		bh_ses_deinit(s); /* callers free nothing when there is no notification */
+		return BH_SES_NONE;
+	}
+	return s->kind;
 }
 
 void
