@@ -130,7 +130,7 @@ static const struct bh_rule_def builtin[] = {
 	  "|could not be delivered (?:with)?in \\d"
 	  "|(?:unable to|could not|couldn't) deliver .{0,30}after (?:\\d|multiple|several|repeated)"
 	  "|failing for a long time|retries exhausted|delivery attempts? (?:has |have )?(?:been )?exhausted"
-	  "|connection timed out|timed out while|host not reachable|no route to host"
+	  "|(?:connection|operation) timed out|timed out while|host not reachable|no route to host"
 	  "|not been (?:able to be )?delivered (?:for|in) \\d+ (?:days|hours)"
 	  "|failed \\d+ (?:delivery )?attempts|did not accept our requests? to connect"
 	  "|(?:could not|couldn't|cannot|can't|unable to) (?:be )?(?:deliver(?:ed)?|send (?:the )?message)"
@@ -163,7 +163,8 @@ static const struct bh_rule_def builtin[] = {
 	T("spam-strong", "spam|junk|ube|bulk|unsolicited",
 	  "spam classification"
 	  "|(?:classified|scored|detected|identified|flagged|marked|considered|rejected) as (?:spam|junk)"
-	  "|spam (?:content|detected|message|score|signature|violation|filter)|content[^.;]{0,40}spam"
+	  "|spam (?:content|detected|message|score|signature|violation|filter|firewall)"
+	  "|content[^.;]{0,40}spam"
 	  "|message content rejected, ube|\\bube\\b|unsolicited bulk|bulk e-?mail"
 	  "|likely unsolicited (?:mail|e-?mail|message)|probability of (?:being )?spam",
 	  BH_R_SPAMDETECTED),
@@ -236,10 +237,11 @@ static const struct bh_rule_def builtin[] = {
 	  "(?:starttls|tls|ssl) (?:negotiation|handshake) (?:failed|failure|error)|tls failed"
 	  "|certificate (?:verification|validation) (?:failed|error)|could not (?:negotiate|start) tls",
 	  BH_R_FAILEDSTARTTLS),
-	T("securityerror-text", "authenticat|authrequired|tls|encryption|login",
+	T("securityerror-text", "authenticat|authrequired|tls|encryption|login|advertise auth",
 	  "authentication (?:is )?required|unauthenticated senders?|must (?:be )?authenticat"
 	  "|not authenticated|authrequired|(?:tls|starttls|encryption) (?:is )?required"
-	  "|must issue a starttls|login (?:is )?required|relay requires authentication",
+	  "|must issue a starttls|login (?:is )?required|relay requires authentication"
+	  "|does not advertise auth",
 	  BH_R_SECURITYERROR),
 
 	/* --- sender-side: the message breaks RFC 5322 or is malformed */
@@ -264,9 +266,10 @@ static const struct bh_rule_def builtin[] = {
 	  "|unresolvable)"
 	  "|invalid sender|sender verif(?:y|ication) failed|unverified sender"
 	  "|mail from .{0,80}(?:rejected|refused|not accepted)|bad sender|not a registered gateway user"
+	  "|rejected (?:the )?mail from"
 	  "|(?:return[ -]path|envelope sender) .{0,40}(?:rejected|invalid)"
 	  "|not (?:a )?member of (?:this|the) (?:mailing )?list|(?:not have|no) permission to post"
-	  "|(?:not allowed|not permitted) to post",
+	  "|(?:not allowed|not permitted) to post|(?:weren't|were not|not) recognized as a valid sender",
 	  BH_R_REJECTED),
 	/* a refusal after MAIL FROM is about our envelope sender, whatever its words */
 	T("rejected-mail-from", "mail from",
@@ -276,8 +279,9 @@ static const struct bh_rule_def builtin[] = {
 	TS("rejected-517-text", "?.1.7", NULL, "^", BH_R_REJECTED),
 	TS("rejected-518-text", "?.1.8", NULL, "^", BH_R_REJECTED),
 	/* refused at connection or HELO time, in words the rows above did not know: our host */
-	T("blocked-connect", "initial connection|helo|ehlo",
-	  "after initial connection|in reply to (?:helo|ehlo) command|after (?:helo|ehlo)\\b",
+	T("blocked-connect", "initial connection|helo|ehlo|refused to talk",
+	  "after initial connection|in reply to (?:helo|ehlo) command|after (?:helo|ehlo)\\b"
+	  "|refused to talk to me",
 	  BH_R_BLOCKED),
 
 	/* --- recipient: the account is disabled or suspended */
@@ -308,9 +312,11 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_HOSTUNKNOWN),
 
 	/* --- network on the way */
-	T("network-text", "name service|hop|loop|connection|establish|network|lookup failure",
+	T("network-text", "name service|hop|loop|connection|establish|network|lookup failure|socket"
+			  "|domain name system",
 	  "name service error|hop count|too many hops|routing loop|mail loop|loop detected"
-	  "|loops back to myself|is looping|connection died"
+	  "|loops back to myself|is looping|connection died|socket error"
+	  "|querying the domain name system"
 	  "|lost connection|connection (?:reset|dropped|closed|lost)"
 	  "|(?:wasn't|was not|unable to|could not) (?:able to )?establish"
 	  "|network (?:error|unreachable)|lookup failure",
@@ -326,6 +332,7 @@ static const struct bh_rule_def builtin[] = {
 	T("filtered-text", "filter|preference|recipient has|rejected by|: user unknown",
 	  "message filtered|filtered by|(?:recipient|user)(?:'s)? (?:preferences|filter|rules?)"
 	  "|due to recipient preferences|recipient has (?:rejected|refused|blocked)|domain filter"
+	  "|email preferences of the (?:person|recipient)"
 	  "|rejected by (?:the )?(?:recipient|user)(?! domain| server| mail| system| host| mta)"
 	  "|\\b[45]\\d\\d : user unknown",
 	  BH_R_FILTERED),
@@ -362,6 +369,7 @@ static const struct bh_rule_def builtin[] = {
 	  "|not (?:a )?valid (?:user|recipient|mailbox|address)|not listed in|user not listed"
 	  "|no valid recipients?|(?:does not|doesn't) have an? [^ ]{1,80} account"
 	  "|undeliverable address|address (?:is )?invalid|recipient (?:name )?is not recognized"
+	  "|has rejected (?:the )?(?:recipient )?address"
 	  "|recipient address rejected(?:\\.|$| ?: ?(?:access denied|user unknown|undeliverable"
 	  "|invalid))"
 	  "|^(?:smtp; ?)?(?:[245]\\d\\d )?(?:#?\\d\\.\\d\\.\\d+ )?address rejected"
@@ -373,12 +381,13 @@ static const struct bh_rule_def builtin[] = {
 	  "insufficient (?:disk |system )?(?:space|storage)|(?:disk|file ?system|spool) (?:is )?full"
 	  "|out of (?:disk )?space|no space left|system (?:is )?full",
 	  BH_R_SYSTEMFULL),
-	T("systemerror-text", "error|could not load|ldap|problem|failure",
+	T("systemerror-text", "error|could not load|ldap|problem|failure|does not support",
 	  "internal (?:server |system )?error|system (?:config(?:uration)? )?error"
 	  "|local (?:config(?:uration)? )?error|queue file write error|could not load"
 	  "|(?:unable to|could not) contact ldap|remote server (?:error|failure)"
 	  "|temporary (?:local |server |system )?problem|(?:local|server|system) failure"
-	  "|i/o error|server error|mail system problem",
+	  "|i/o error|server error|mail system problem"
+	  "|does not support (?:tls|starttls|smtputf8|8bitmime|the required)",
 	  BH_R_SYSTEMERROR),
 
 	/* --- retries ran out, said after a more specific error that the rows above prefer
@@ -449,9 +458,8 @@ static const struct bh_rule_def builtin[] = {
 	     BH_R_MESGTOOBIG),
 	WEAKW("connection-refused-weak", "connection refused", "connection refused", BH_R_BLOCKED,
 	      BH_WHOSE_EITHER),
-	WEAK("systemerror-weak", "unavailable|transaction failed|remote server",
-	     "service (?:is )?(?:currently |temporarily )?unavailable|transaction failed"
-	     "|remote server",
+	WEAK("systemerror-weak", "unavailable|transaction failed",
+	     "service (?:is )?(?:currently |temporarily )?unavailable|transaction failed",
 	     BH_R_SYSTEMERROR),
 	WEAK("access-denied-weak", "access denied", "access denied", BH_R_SECURITYERROR),
 };
@@ -822,6 +830,23 @@ normalize(const char *in, size_t n, char *out, size_t cap)
 	return o;
 }
 
+/* status_context - t[i] may start a status: at the start, after a reply code ("550 5.1.1",
+ * "550-5.1.1"), after '#' or '(' ("(#5.1.1)"), or after "status: "; never in running prose
+ * ("Perl version 5.6.0"). */
+static bool
+status_context(const char *t, size_t i)
+{
+	if (i == 0 || t[i - 1] == '#' || t[i - 1] == '(' || t[i - 1] == '\'' || t[i - 1] == '[')
+		return true;
+	if (t[i - 1] != ' ' && t[i - 1] != '-')
+		return false;
+	if (i >= 4 && is_reply_code(t + i - 4, 3) && (i == 4 || !isalnum((unsigned char)t[i - 5])))
+		return true;
+	if (i >= 2 && t[i - 2] == ':')
+		return true;
+	return false;
+}
+
 /* find_status - the first RFC 3463 status token in text (for a report that gave none). */
 static bool
 find_status(const char *t, size_t n, char *out)
@@ -832,7 +857,7 @@ find_status(const char *t, size_t n, char *out)
 		/* only a failure's status: "250 2.1.0 Ok" in a transcript says nothing */
 		if ((t[i] != '4' && t[i] != '5') || t[i + 1] != '.')
 			continue;
-		if (i > 0 && (isdigit((unsigned char)t[i - 1]) || t[i - 1] == '.'))
+		if (!status_context(t, i))
 			continue;
 		len = status_len(t + i, n - i);
 		if (len > 0 && (i + len == n || !isalnum((unsigned char)t[i + len]))) {

@@ -189,6 +189,19 @@ static const struct rcase cases[] = {
      BH_R_BLOCKED},
     {"", "501", "501 5.5.4 Invalid domain name (in reply to EHLO command)", BH_R_BLOCKED},
     {"", "", "501 Invalid domain name", BH_R_UNDEFINED},
+    {"", "", "host mx.example.org[192.0.2.1] refused to talk to me: 554 go away", BH_R_BLOCKED},
+    {"", "", "[example.org 192.0.2.1: socket error]", BH_R_NETWORKERROR},
+    {"", "",
+     "Based on the email preferences of the person you're trying to email, this message "
+     "could not be delivered.",
+     BH_R_FILTERED},
+    {"", "", "Reason: Server rejected MAIL FROM address", BH_R_REJECTED},
+    {"", "", "Reason: Remote SMTP server has rejected address", BH_R_USERUNKNOWN},
+    {"", "", "Smtp server does not advertise AUTH capability", BH_R_SECURITYERROR},
+    {"", "500", "500 Remote server does not support TLS (state 6).", BH_R_SYSTEMERROR},
+    {"", "", "was blocked by our Spam Firewall", BH_R_SPAMDETECTED},
+    /* a version number in prose is no status */
+    {"", "", "You must install Perl version 5.6.0 or later", BH_R_UNDEFINED},
     /* the status may be found in the text when the report gave none */
     {"", "554", "554 Sorry, the message did not go through (#5.1.1)", BH_R_USERUNKNOWN},
 };
