@@ -2,10 +2,12 @@
 # test_autoreply_corpus - over the shared Sisimai corpus (labels.json):
 #  1. every file labelled `vacation` comes out as type autoreply with reason vacation;
 #  2. no file without a vacation label comes out as autoreply;
-#  3. no file that labels.json calls a real failure is flagged as a loop, classified without a
-#     config (no our_domains, no VERP), except the ones listed in ALLOWED below: those are
-#     genuine bounces of bounces / of auto-replies by the issue's own definition (README
-#     "Loops and backscatter"), whatever reason Sisimai gives the failure inside them.
+#  3. classified without a config (no our_domains, no VERP), no file that labels.json calls a
+#     real failure is flagged as a loop, unless the returned message printed with it is itself
+#     a report (bounce_of_bounce) or automatic (autoreply_bounce): those are genuine bounces of
+#     bounces / of auto-replies by the issue's own definition (README "Loops and backscatter"),
+#     whatever reason Sisimai gives the failure inside them. KNOWN lists the ones seen when this
+#     was written; a new one is printed, not failed, when its returned message justifies it.
 # Prints the figures. Skips (77) without the shared folder or a working classify.
 set -u
 : "${BOUNCER:?}"
@@ -23,14 +25,35 @@ python3 - "$corpus/labels.json" "$out" <<'PY'
 import collections, json, os, sys
 
 NOT_FAILURES = ("feedback", "vacation", "delivered")
-# Real bounces whose returned message is itself a report ("Postmaster notify" double bounces)
-# or an auto-reply that bounced (the issue's classic case): flagged on purpose.
-ALLOWED = {
+# Real bounces whose returned message is itself a report ("Postmaster notify" double bounces, a
+# DSN wrapped by a gateway whose addressee the parser reports) or an auto-reply that bounced
+# (the issue's classic case): flagged on purpose.
+KNOWN = {
     "lhost-sendmail-39.eml": "bounce_of_bounce",
     "lhost-sendmail-41.eml": "bounce_of_bounce",
+    "lhost-x5-01.eml": "bounce_of_bounce",
     "rhost-yahooinc-03.eml": "bounce_of_bounce",
     "rhost-mimecast-01.eml": "autoreply_bounce",
 }
+AUTO_SUBJECTS = ("auto", "out of office", "abwesen", "réponse automatique", "自動")
+
+
+def justified(o):
+    """Is the flag borne out by the returned message printed in the verdict?"""
+    lp, org = o.get("loop") or {}, o.get("original") or {}
+    ct = (org.get("content_type") or "").lower()
+    rp = (org.get("return_path") or "").strip().strip("<>").strip().lower()
+    subj = (org.get("subject") or "").strip().lower()
+    if lp.get("kind") == "bounce_of_bounce":
+        return ct.startswith(("multipart/report", "message/delivery-status")) or \
+            rp in ("", "mailer-daemon")
+    if lp.get("kind") == "autoreply_bounce":
+        return bool(org.get("auto_submitted") or org.get("x_autoreply") or
+                    "auto_reply" in (org.get("precedence") or "").lower() or
+                    rp in ("", "mailer-daemon") or subj.startswith(AUTO_SUBJECTS))
+    return False  # hops / backscatter never on a labelled real failure without a config
+
+
 labels = json.load(open(sys.argv[1]))
 objs = collections.defaultdict(list)
 for line in open(sys.argv[2]):
@@ -65,13 +88,14 @@ for k in real:
     for o in objs[k]:
         lp = o.get("loop") or {}
         if lp.get("detected"):
-            flagged[k] = lp.get("kind")
-allowed = {k: v for k, v in flagged.items() if ALLOWED.get(k) == v}
-for k, v in sorted(flagged.items()):
-    if k not in allowed:
-        print("%s: a real failure flagged as loop %s" % (k, v))
+            flagged[k] = (lp.get("kind"), o)
+for k, (kind, o) in sorted(flagged.items()):
+    if not justified(o):
+        print("%s: a real failure flagged as loop %s (%s)" % (k, kind, o["loop"].get("why")))
         bad += 1
-print("real failures flagged as a loop: %d/%d (%d of them the listed bounces of bounces / "
-      "auto-replies)" % (len(flagged), len(real), len(allowed)))
+    elif KNOWN.get(k) != kind:
+        print("%s: flagged %s, justified by its returned message (new since KNOWN)" % (k, kind))
+print("real failures flagged as a loop: %d/%d (%d of them the known bounces of bounces / "
+      "auto-replies)" % (len(flagged), len(real), sum(KNOWN.get(k) == v[0] for k, v in flagged.items())))
 sys.exit(1 if bad else 0)
 PY
