@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "limits.h"
+#include "rules.h"
 
 #define BH_SECRET_MAX 4096u /* bytes of a password file */
 
@@ -860,13 +861,14 @@ static const struct bh_cfgkey imap_keys[] = {
     {.name = "password_file",
      .type = BH_KT_STR,
      F(struct bh_imap_conf, password_file),
-     .flags = BH_KF_PATH,
+     .flags = BH_KF_PATH | BH_KF_NULL,
      .type_doc = "path",
      .doc = "file holding the password (one of password_file, password_env is required)"},
     {.name = "password_env",
      .type = BH_KT_STR,
      F(struct bh_imap_conf, password_env),
      .check = check_env,
+     .flags = BH_KF_NULL,
      .type_doc = "string",
      .doc = "environment variable holding the password"},
     {.name = "password",
@@ -949,13 +951,15 @@ redis_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path, vo
 	const struct bh_cnode *vs = val_of(redis_keys, vals, "socket");
 
 	if (c->socket != NULL) {
-		if (val_of(redis_keys, vals, "host") != NULL) {
+		if (!bh_cnode_is_null(val_of(redis_keys, vals, "host"))) {
 			char *sub = bh_cfg_join(path, "socket", 6);
 
 			bh_cfg_diag(ld, vs, sub, "set only one of host and socket");
 			free(sub);
 		}
 		bh_free_str(&c->host);
+	} else if (c->host == NULL) {
+		bh_cfg_diag(ld, map, path, "set host or socket");
 	}
 	password_post(ld, map, path, val_of(redis_keys, vals, "password_file"),
 		      val_of(redis_keys, vals, "password_env"), c->password_file, c->password_env,
@@ -974,6 +978,7 @@ static const struct bh_cfgkey redis_keys[] = {
      .type = BH_KT_STR,
      F(struct bh_redis_conf, host),
      .check = check_host,
+     .flags = BH_KF_NULL,
      .type_doc = "string",
      .def = "127.0.0.1",
      .doc = "Redis host (or socket)"},
@@ -1000,13 +1005,14 @@ static const struct bh_cfgkey redis_keys[] = {
     {.name = "password_file",
      .type = BH_KT_STR,
      F(struct bh_redis_conf, password_file),
-     .flags = BH_KF_PATH,
+     .flags = BH_KF_PATH | BH_KF_NULL,
      .type_doc = "path",
      .doc = "file holding the Redis password"},
     {.name = "password_env",
      .type = BH_KT_STR,
      F(struct bh_redis_conf, password_env),
      .check = check_env,
+     .flags = BH_KF_NULL,
      .type_doc = "string",
      .doc = "environment variable holding the Redis password"},
     {.name = "password",
@@ -1481,6 +1487,15 @@ rules_seq(struct bh_cfgld *ld, const struct bh_cnode *seq, const char *path)
 		for (j = 0; ld->diags->n == n0 && j < cfg->n_rules; j++)
 			if (strcmp(cfg->rules[j].id, r->id) == 0)
 				bh_cfg_diag(ld, vals[0], sub, "duplicate rule id \"%s\"", r->id);
+		if (ld->diags->n == n0) {
+			/* what passes here, the engine compiles: ask it, one rule at a time */
+			const char *err;
+			struct bh_rules *one = bh_rules_new(r, 1, true, 0, &err);
+
+			if (one == NULL)
+				bh_cfg_diag(ld, item, sub, "%s", err);
+			bh_rules_free(&one);
+		}
 		if (ld->diags->n == n0)
 			cfg->n_rules++;
 		else

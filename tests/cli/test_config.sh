@@ -39,6 +39,15 @@ if command -v python3 >/dev/null && python3 -c 'import yaml' 2>/dev/null; then
 	check "output is YAML" python3 -c 'import sys,yaml; yaml.safe_load(open(sys.argv[1]))' "$tmp/esp.out"
 fi
 
+# the printed configuration, secrets' lines dropped, passes again and prints the same
+for f in small esp; do
+	grep -v '^ *password: ' "$tmp/$f.out" | sed 's/, key: "\*\*\*"//' >"$tmp/$f.again.yaml"
+	rc=0
+	"$BOUNCER" config check -c "$tmp/$f.again.yaml" >"$tmp/$f.again.out" 2>&1 || rc=$?
+	check "$f.yaml: the printed configuration loads again" test "$rc" -eq 0
+	check "$f.yaml: and prints the same" diff <(tail -n +2 "$tmp/$f.out") <(tail -n +2 "$tmp/$f.again.out")
+done
+
 # --- -c, $BOUNCER_CONFIG and the default path
 rc=0
 BOUNCER_CONFIG="$tmp/small.yaml" "$BOUNCER" config check >/dev/null 2>&1 || rc=$?
