@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "analyze.h"
 #include "classify.h"
 #include "cli.h"
 #include "config.h"
@@ -24,6 +25,7 @@
 #include "util.h"
 
 struct run {
+	const struct bh_config *cfg;
 	struct bh_classify_opts opts;
 	bool mbox;
 	bool failed;
@@ -37,7 +39,7 @@ emit(struct run *r, const char *source, const char *data, size_t len)
 	struct bh_verdict v;
 
 	bh_verdict_init(&v);
-	(void)bh_classify(&r->opts, data, len, &v);
+	(void)bh_analyze(r->cfg, &r->opts, data, len, bh_now(), &v);
 	bh_buf_reset(&r->out);
 	bh_verdict_json(&r->out, &v, source);
 	bh_buf_putc(&r->out, '\n');
@@ -260,6 +262,7 @@ bh_cmd_classify(int argc, char **argv)
 	}
 	r.opts.rules = rules;
 	r.opts.limits = &cfg->limits;
+	r.cfg = cfg;
 	bh_buf_init(&r.out);
 	for (i = optind; i < argc; i++)
 		do_path(&r, argv[i], 0);

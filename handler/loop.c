@@ -226,6 +226,21 @@ set_loop(struct bh_verdict *v, enum bh_loop_kind kind, const char *why, const ch
 	}
 }
 
+/* returned_is_report - the returned message's Content-Type names a delivery report */
+static bool
+returned_is_report(const struct bh_verdict *v)
+{
+	const char *p = v->original.content_type;
+	size_t n;
+
+	if (p == NULL)
+		return false;
+	n = field_len(p);
+	bh_span_trim(&p, &n);
+	return bh_span_istarts(p, n, "multipart/report") ||
+	       bh_span_istarts(p, n, "message/delivery-status");
+}
+
 /* check_report - 1. the returned message is itself a report. */
 static bool
 check_report(struct bh_verdict *v)
@@ -362,7 +377,11 @@ bh_loop_check(const struct bh_config *cfg, struct bh_verdict *v)
 	if (v->type != BH_TYPE_DSN && v->type != BH_TYPE_BOUNCE)
 		return;
 	id = returned_ident(cfg, v);
-	if (v->original.present && (check_report(v) || check_automatic(v, id)))
+	/* A plain-text notice that forwards a whole report (some gateways wrap the DSN they got in
+	 * a message/rfc822 part) passes that report on: the "returned message" is then the report
+	 * itself, whose automatic headers say nothing about the message that failed. */
+	if (v->original.present && !(v->type == BH_TYPE_BOUNCE && returned_is_report(v)) &&
+	    (check_report(v) || check_automatic(v, id)))
 		return;
 	if (check_backscatter(cfg, v, id))
 		return;

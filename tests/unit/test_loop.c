@@ -108,6 +108,10 @@ static const struct lcase cases[] = {
     {"hops over configured", BNC, true, NEWS_FROM, NULL, "News", NULL, NULL, NULL, NULL, NULL, 11,
      V_VALID, true, 10, BH_LOOP_HOPS, "limit 10"},
     /* order */
+    /* a plain notice forwarding the report it got (a gateway's wrapper) is that report */
+    {"forwarded report, no config", BNC, true, "MAILER-DAEMON@relay.example", NULL, NULL,
+     "Returned mail", "auto-generated (failure)", NULL, NULL, NULL,
+     "multipart/report; report-type=delivery-status", 2, V_NONE, false, 0, BH_LOOP_NONE, NULL},
     {"report before auto-submitted", DSN, true, "a@sub.example", NULL, "<>", "x", "auto-replied",
      NULL, NULL, NULL, "multipart/report", 40, V_INVALID, true, 0, BH_LOOP_BOUNCE_OF_BOUNCE, NULL},
     {"automatic before backscatter", DSN, true, "a@sub.example", NULL, NULL, "x", "auto-replied",
