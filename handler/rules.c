@@ -77,7 +77,8 @@ static const struct bh_rule_def builtin[] = {
 	T("notaccept-text", "null mx|accept|receive|mail exchanger|no mx|mx or srv",
 	  "null mx"
 	  "|(?:does not|doesn't|do not|will not|won't) (?:accept|receive) (?:any )?(?:e-?)?mail"
-	  "|not accepting (?:network )?(?:mail|messages)|accepts no mail"
+	  "|(?:system|domain|host|server) (?:is )?not accepting (?:network )?(?:mail|messages)"
+	  "|accepts no mail"
 	  "|(?:couldn't|could not|can't|cannot|unable to) find (?:a|any) mail exchanger"
 	  "|no mail exchanger|no mx (?:record )?(?:found|for)|an mx or srv record",
 	  BH_R_NOTACCEPT),
@@ -108,7 +109,8 @@ static const struct bh_rule_def builtin[] = {
 	  "|(?:disk|storage|mailbox|mail) quota|out of (?:storage|mailbox|disk) space"
 	  "|insufficient (?:storage|space) (?:for|in) (?:the |this )?(?:user|mailbox|recipient)"
 	  "|mailbox (?:storage|space) (?:is )?(?:full|exhausted)|mailbox has no (?:more )?space"
-	  "|not enough (?:storage|space) in (?:the |this )?(?:user|mailbox|recipient)",
+	  "|not enough (?:storage|space) in (?:the |this )?(?:user|mailbox|recipient)"
+	  "|exceeded storage allocation|storage allocation exceeded",
 	  BH_R_MAILBOXFULL),
 
 	/* --- size: the recipient's limit (5.2.3) vs the system's (5.3.4) */
@@ -183,6 +185,17 @@ static const struct bh_rule_def builtin[] = {
 	  "reputation|unexpected volume or user complaints|user complaints",
 	  BH_R_BADREPUTATION),
 
+	/* --- sender-side: our IP sends unwanted mail (before the rate words of the rows below) */
+	T("blocked-ip-spam", "originating from your",
+	  "(?:unsolicited mail|spam) originating from your (?:ip|network|server)", BH_R_BLOCKED),
+
+	/* --- sender-side: our envelope sender is on a block list (before the IP lists) */
+	T("rejected-sender-listed", "sender|address that",
+	  "sender (?:address |domain )?(?:is |was |has been )?(?:black|block|deny|ban)[ -]?listed"
+	  "|sender (?:address |domain )?(?:is |was |has been )?banned"
+	  "|(?:to/)?from an address that has been (?:black|block)listed",
+	  BH_R_REJECTED),
+
 	/* --- sender-side: volume */
 	T("speeding-text", "rate|too many|limit|quota",
 	  "receiving mail at a rate|(?:sent|sending) (?:to )?too many (?:recipients|messages|mails|e-?mails)"
@@ -246,7 +259,7 @@ static const struct bh_rule_def builtin[] = {
 
 	/* --- sender-side: the message breaks RFC 5322 or is malformed */
 	T("notcompliantrfc-text", "rfc|multiple|duplicate|missing|malformed|no from",
-	  "not rfc ?(?:2822|5322|822)? ?complian|rfc ?(?:2822|5322|822)[^.;]{0,30}(?:compliant|violation)"
+	  "not rfc ?(?:2822|5322|822)? ?complian|rfc ?(?:2822|5322|822)[^;]{0,40}?(?:compliant|violation)"
 	  "|missing a valid (?:address in from|message-?id)|(?:having )?no from:? header"
 	  "|(?:multiple|duplicate) (?:addresses in from|[a-z-]{2,30} (?:header|field)s?)"
 	  "|missing (?:a |the |required )?\"?(?:date|from|message-id|subject)\"? (?:header|field)"

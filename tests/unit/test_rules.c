@@ -296,6 +296,50 @@ test_554(struct bh_rules *rs)
 	return 0;
 }
 
+/* test_phrases - tests/unit/data/rules_phrases.tsv, with and without the prefilter */
+static void
+test_phrases(struct bh_rules *rs)
+{
+	const char *path = BH_SOURCE_DIR "/tests/unit/data/rules_phrases.tsv", *err;
+	char *data, *line, *save = NULL;
+	size_t len, rows = 0;
+
+	if (bh_read_file(path, 1u << 20, &data, &len, &err) == -1) {
+		TEST_FAIL("%s: %s", path, err);
+		return;
+	}
+	for (line = strtok_r(data, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char *f[4], *p = line;
+		struct bh_rules_result a, b;
+		int k;
+
+		if (line[0] == '#')
+			continue;
+		for (k = 0; k < 4; k++) {
+			f[k] = p;
+			p = p != NULL ? strchr(p, '\t') : NULL;
+			if (p != NULL)
+				*p++ = '\0';
+		}
+		if (f[3] == NULL || bh_reason_lookup(f[3]) == -1) {
+			TEST_FAIL("rules_phrases.tsv: bad row \"%s\"", line);
+			continue;
+		}
+		rows++;
+		bh_rules_decide(rs, f[0], f[1], f[2], strlen(f[2]), &a);
+		test_checks++;
+		if (strcmp(bh_reason_name(a.reason), f[3]) != 0)
+			TEST_FAIL("rules_phrases.tsv \"%s\": got %s (%s), want %s", f[2],
+				  bh_reason_name(a.reason), a.rule, f[3]);
+		bh_rules_set_prefilter(rs, false);
+		bh_rules_decide(rs, f[0], f[1], f[2], strlen(f[2]), &b);
+		bh_rules_set_prefilter(rs, true);
+		CHECK_STR(a.rule, b.rule);
+	}
+	free(data);
+	CHECK(rows >= 50);
+}
+
 static void
 test_precedence(struct bh_rules *rs)
 {
@@ -487,6 +531,7 @@ main(void)
 	}
 	test_cases(rs);
 	test_554(rs);
+	test_phrases(rs);
 	test_precedence(rs);
 	test_prefilter(rs);
 	test_speed(rs);
