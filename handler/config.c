@@ -487,7 +487,7 @@ set_enum(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode *
 
 	for (i = 0; k->words[i] != NULL; i++) {
 		n++;
-		if (val != NULL && val->type == BH_CN_SCALAR && !bh_cnode_is_null(val) &&
+		if (val != NULL && val->type == BH_CN_SCALAR && strlen(val->str) == val->len &&
 		    strcmp(val->str, k->words[i]) == 0) {
 			if (k->flags & BH_KF_ASSTR) {
 				free(*(char **)dst);
@@ -577,11 +577,12 @@ set_value(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode 
 			bh_lower_ascii(*(char **)dst);
 		return;
 	case BH_KT_BOOL:
-		if (val != NULL && val->type == BH_CN_SCALAR &&
+		if (val != NULL && val->type == BH_CN_SCALAR && strlen(val->str) == val->len &&
 		    (strcmp(val->str, "true") == 0 || strcmp(val->str, "True") == 0 ||
 		     strcmp(val->str, "TRUE") == 0)) {
 			*(bool *)dst = true;
 		} else if (val != NULL && val->type == BH_CN_SCALAR &&
+			   strlen(val->str) == val->len &&
 			   (strcmp(val->str, "false") == 0 || strcmp(val->str, "False") == 0 ||
 			    strcmp(val->str, "FALSE") == 0)) {
 			*(bool *)dst = false;
@@ -693,7 +694,7 @@ bh_cfg_walk(struct bh_cfgld *ld, const struct bh_cnode *map, const struct bh_cno
 		const struct bh_cnode *key = map->kids[i], *val = map->kids[i + 1];
 		char *sub;
 
-		if (key->type != BH_CN_SCALAR) {
+		if (key->type != BH_CN_SCALAR || strlen(key->str) != key->len) {
 			bh_cfg_diag(ld, key, path, "a key must be a plain string");
 			continue;
 		}

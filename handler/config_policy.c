@@ -250,7 +250,7 @@ loops_fn(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode *
 		const char *names[BH_LOOP_COUNT];
 		char *sub;
 
-		if (lk->type != BH_CN_SCALAR) {
+		if (lk->type != BH_CN_SCALAR || strlen(lk->str) != lk->len) {
 			bh_cfg_diag(ld, lk, path, "a key must be a plain string");
 			continue;
 		}

@@ -83,6 +83,7 @@ static const struct {
     {BASE "redis: {host: \"bad host\"}\n",
      "3:15: redis.host: expected a host name, got \"bad host\""},
     {BASE "redis: {? [a]: b}\n", "3:11: redis: a key must be a plain string"},
+    {BASE "redis: {\"host\\0x\": b}\n", "3:9: redis: a key must be a plain string"},
     /* numbers, booleans, words */
     {BASE "redis: {port: 0}\n", "3:15: redis.port: expected an integer from 1 to 65535, got \"0\""},
     {BASE "redis: {port: http}\n",
