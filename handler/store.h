@@ -44,6 +44,10 @@ struct bh_store *bh_store_new(const struct bh_config *cfg, const char *rules_ver
 			      const char **error_r);
 void bh_store_free(struct bh_store **sp);
 
+/* bh_store_env_override - apply BOUNCER_REDIS_HOST, BOUNCER_REDIS_PORT and BOUNCER_REDIS_PREFIX
+ * (when set) over a loaded configuration: for tests and ops. 0, or -1 with *error_r. */
+int bh_store_env_override(struct bh_redis_conf *rc, const char **error_r);
+
 /* bh_store_connect - connect now (and load the scripts) unless connected. 0, or -1 with
  * *error_r (also when still inside the backoff window). */
 int bh_store_connect(struct bh_store *s, const char **error_r);
@@ -59,26 +63,27 @@ int bh_store_health(struct bh_store *s, char **info_r, const char **error_r);
 enum bh_store_status {
 	BH_STORE_UNCONFIRMED = 0, /* Redis did not confirm (down, timeout, error): keep the
 				   * message where it is and retry later */
-	BH_STORE_APPLIED,         /* applied now: confirmed */
-	BH_STORE_DUPLICATE,       /* applied before (same stable id): confirmed, nothing changed */
-	BH_STORE_INVALID,         /* cannot be applied at all (no stable id, an address over
-				   * BH_MAX_ADDRESS): never confirmed; quarantine it */
+	BH_STORE_APPLIED,	  /* applied now: confirmed */
+	BH_STORE_DUPLICATE,	  /* applied before (same stable id): confirmed, nothing changed */
+	BH_STORE_INVALID,	  /* cannot be applied at all (no stable id): never confirmed;
+				   * quarantine it. (An address that does not normalize is only
+				   * recorded in the event, never suppressed: not INVALID.) */
 };
 
 /* One message to apply. The caller fills the inputs; bh_store_apply fills the outputs. */
 struct bh_store_item {
 	/* inputs, borrowed for the duration of the call */
-	const struct bh_verdict *v;    /* v->stable_id must be set */
-	const struct bh_decisions *d;  /* bh_policy_decide(cfg, v, d); n may be 0 */
-	const char *mailbox;           /* where the message was read ("INBOX"); NULL: "-" */
-	const char *folder;            /* where it will sit once confirmed and moved */
-	uint32_t uidvalidity;          /* UIDVALIDITY and UID in `mailbox` */
+	const struct bh_verdict *v;   /* v->stable_id must be set */
+	const struct bh_decisions *d; /* bh_policy_decide(cfg, v, d); n may be 0 */
+	const char *mailbox;	      /* where the message was read ("INBOX"); NULL: "-" */
+	const char *folder;	      /* where it will sit once confirmed and moved */
+	uint32_t uidvalidity;	      /* UIDVALIDITY and UID in `mailbox` */
 	uint32_t uid;
 	/* outputs */
 	enum bh_store_status status;
-	unsigned n_suppressed;         /* suppressions written or extended by this message */
-	unsigned n_alerts;             /* alert events raised by this message */
-	const char *error;             /* static or store-owned reason when not confirmed */
+	unsigned n_suppressed; /* suppressions written or extended by this message */
+	unsigned n_alerts;     /* alert events raised by this message */
+	const char *error;     /* static or store-owned reason when not confirmed */
 };
 
 /* bh_store_is_confirmed - true for APPLIED and DUPLICATE: the message may be moved. */
@@ -89,8 +94,7 @@ bool bh_store_is_confirmed(const struct bh_store_item *it);
  * not be reached at all (every item then UNCONFIRMED). A transport error in the middle leaves
  * the items before it confirmed and the rest UNCONFIRMED; retrying those is safe (a message
  * Redis applied but whose reply was lost comes back as DUPLICATE). */
-int bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n,
-		   const char **error_r);
+int bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const char **error_r);
 
 /* bh_store_note_location - record where a confirmed message now sits (after the worker moved it:
  * folder, UIDVALIDITY and UID in that folder, 0 when unknown). Optional; 0 or -1 with *error_r. */
@@ -102,28 +106,28 @@ int bh_store_note_location(struct bh_store *s, const char *stable_id, const char
 /* One suppression (a global one has list == NULL). All strings owned by the struct. */
 struct bh_suppression {
 	char *address;
-	char *list;          /* NULL: global */
-	char *reason;        /* reason word, or "manual" */
-	char *class_;        /* "hard", "soft", "complaint", "sender", "manual" */
-	char *source;        /* "bounce" or "manual" */
-	char *why;           /* human text: policy's why or the operator's --why */
-	char *message_id;    /* Message-ID of the bounce that decided it */
+	char *list;	  /* NULL: global */
+	char *reason;	  /* reason word, or "manual" */
+	char *class_;	  /* "hard", "soft", "complaint", "sender", "manual" */
+	char *source;	  /* "bounce" or "manual" */
+	char *why;	  /* human text: policy's why or the operator's --why */
+	char *message_id; /* Message-ID of the bounce that decided it */
 	char *stable_id;
 	char *status;
 	char *rule;
-	char *event_id;      /* stream id of the event that wrote it last */
-	int64_t first_seen;  /* epoch seconds */
+	char *event_id;	    /* stream id of the event that wrote it last */
+	int64_t first_seen; /* epoch seconds */
 	int64_t last_seen;
-	int64_t count;       /* bounces that hit this suppression */
-	int64_t expires;     /* epoch seconds; 0: never */
+	int64_t count;	 /* bounces that hit this suppression */
+	int64_t expires; /* epoch seconds; 0: never */
 };
 void bh_suppression_deinit(struct bh_suppression *sup);
 
 /* One event of the stream: its id ("1700000000000-0") and its field/value pairs in order. */
 struct bh_store_event {
 	char *id;
-	char **kv;           /* kv[2*i] name, kv[2*i+1] value */
-	size_t n;            /* pairs */
+	char **kv; /* kv[2*i] name, kv[2*i+1] value */
+	size_t n;  /* pairs */
 };
 /* bh_store_event_get - the value of a field, or NULL. Borrowed from ev. */
 const char *bh_store_event_get(const struct bh_store_event *ev, const char *name);
@@ -137,14 +141,14 @@ int bh_store_check(struct bh_store *s, const char *address, const char *list,
 
 /* bh_store_show - every suppression of address (global and per list). 0 with *v_r (free each
  * with bh_suppression_deinit, then free(*v_r)) and *n_r, or -1. */
-int bh_store_show(struct bh_store *s, const char *address, struct bh_suppression **v_r,
-		  size_t *n_r, const char **error_r);
+int bh_store_show(struct bh_store *s, const char *address, struct bh_suppression **v_r, size_t *n_r,
+		  const char **error_r);
 
 /* Filter for bh_store_list; NULL / 0 members match everything. list "-" means global only. */
 struct bh_store_filter {
 	const char *list;
 	const char *reason;
-	int64_t since;       /* last_seen >= since */
+	int64_t since; /* last_seen >= since */
 };
 /* bh_store_list - walk every suppression with SCAN (never KEYS), calling fn for each that
  * matches (the struct is deinit'ed after fn returns). fn returning non-zero stops the walk.
@@ -177,10 +181,10 @@ int bh_store_follow(struct bh_store *s, char **last_id, int64_t block_ms,
 /* Counters of the last period: one row per (list, reason, outcome), list "-" for none. */
 struct bh_store_stat {
 	char *list;
-	char *reason;   /* reason word, "loop:<kind>" for loops, "manual" */
-	char *outcome;  /* "suppress", "count", "record", "alert", "refuse", "suppressed" ... */
-	int64_t hour;   /* within the last hour */
-	int64_t day;    /* within the last 24 hours */
+	char *reason;  /* reason word, "loop:<kind>" for loops, "manual" */
+	char *outcome; /* "suppress", "count", "record", "alert", "refuse", "suppressed" ... */
+	int64_t hour;  /* within the last hour */
+	int64_t day;   /* within the last 24 hours */
 };
 /* bh_store_stats - counters of the last hour and day (5-minute buckets), sorted by list, reason
  * and outcome. 0 with *v_r, *n_r (bh_store_stats_free), or -1. */

@@ -1,0 +1,1883 @@
+/*
+ * store.c - suppression state, counters and the audit event stream in Redis.
+ *
+ * The only module that includes hiredis. It trusts Redis to answer in RESP2 but checks the shape
+ * of every reply it reads; it trusts the verdict and decisions it is handed (built by our own
+ * parser and policy) but cuts untrusted text (diagnostics) to BH_MAX_DIAGNOSTIC before it goes
+ * into an event. The key schema is README.md's "Redis key schema": every key starts with the
+ * hash tag "{prefix}" so that one Lua script only ever touches one Redis Cluster slot.
+ *
+ * A hiredis context that returned an error is dead: it is dropped, and the next connection
+ * attempt waits for an exponential backoff (100 ms doubling to 30 s).
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "addr.h"
+#include "limits.h"
+#include "util.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
+#define STATS_BUCKET_S 300
+#define STATS_TTL_S    (26 * 3600)
+#define SCAN_COUNT     500
+#define DECISION_KEYS  8
+#define MAX_EXPLAIN    1000
+#define STR_(x)	       #x
+#define STR(x)	       STR_(x)
+
+/*
+ * The apply script. One call applies one message.
+ * KEYS[1] applied marker (hash), KEYS[2] event stream, KEYS[3] stats bucket, then per decision
+ * DECISION_KEYS keys: suppression, soft zset, address event index, address list index,
+ * sender-per-domain zset, sender-per-list zset, domain alert marker, list alert marker. Keys
+ * that do not apply (no address, no list) are "{p}:-" and never touched.
+ * ARGV: now, applied ttl, stream maxlen, decisions, stats ttl, location (mailbox, folder,
+ * uidvalidity, uid), then the common event fields (count, pairs), then per decision 13 control
+ * values, the suppression fields (count, pairs) and the event fields (count, pairs).
+ */
+static const char apply_lua[] =
+    "local now = tonumber(ARGV[1])\n"
+    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
+    "  return {'duplicate', redis.call('HGET', KEYS[1], 'first_event') or '', 0, 0}\n"
+    "end\n"
+    "local maxlen = ARGV[3]\n"
+    "local nd = tonumber(ARGV[4])\n"
+    "local stats_ttl = ARGV[5]\n"
+    "local loc = {ARGV[6], ARGV[7], ARGV[8], ARGV[9]}\n"
+    "local pos = 10\n"
+    "local function take()\n"
+    "  local n = tonumber(ARGV[pos]); pos = pos + 1\n"
+    "  local t = {}\n"
+    "  for i = 1, n * 2 do t[i] = ARGV[pos]; pos = pos + 1 end\n"
+    "  return t\n"
+    "end\n"
+    "local common = take()\n"
+    "local function xadd(fields)\n"
+    "  local a = {'XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*'}\n"
+    "  for i = 1, #fields do a[#a + 1] = fields[i] end\n"
+    "  for i = 1, #common do a[#a + 1] = common[i] end\n"
+    "  return redis.call(unpack(a))\n"
+    "end\n"
+    "local function rate(k, marker, member, thr, win)\n"
+    "  redis.call('ZADD', k, now, member)\n"
+    "  redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. (now - win))\n"
+    "  redis.call('EXPIRE', k, win)\n"
+    "  local c = redis.call('ZCARD', k)\n"
+    "  if c >= thr and redis.call('SET', marker, now, 'NX', 'EX', win) then return c end\n"
+    "  return nil\n"
+    "end\n"
+    "local first, nsup, nalert = '', 0, 0\n"
+    "for d = 0, nd - 1 do\n"
+    "  local kb = 3 + d * 8\n"
+    "  local ksup, ksoft, kev, kidx = KEYS[kb + 1], KEYS[kb + 2], KEYS[kb + 3], KEYS[kb + 4]\n"
+    "  local ksd, ksl, kad, kal = KEYS[kb + 5], KEYS[kb + 6], KEYS[kb + 7], KEYS[kb + 8]\n"
+    "  local outcome, duration = ARGV[pos], tonumber(ARGV[pos + 1])\n"
+    "  local thr, win = tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 3])\n"
+    "  local sender, athr, awin = ARGV[pos + 4], tonumber(ARGV[pos + 5]), "
+    "tonumber(ARGV[pos + 6])\n"
+    "  local addr, list, domain = ARGV[pos + 7], ARGV[pos + 8], ARGV[pos + 9]\n"
+    "  local member, scope, sfield = ARGV[pos + 10], ARGV[pos + 11], ARGV[pos + 12]\n"
+    "  pos = pos + 13\n"
+    "  local supf = take()\n"
+    "  local ev = take()\n"
+    "  local result = outcome\n"
+    "  local suppress = (outcome == 'suppress') and addr ~= ''\n"
+    "  if outcome == 'count' and addr ~= '' and thr > 0 and win > 0 then\n"
+    "    redis.call('ZADD', ksoft, now, member)\n"
+    "    redis.call('ZREMRANGEBYSCORE', ksoft, '-inf', '(' .. (now - win))\n"
+    "    redis.call('EXPIRE', ksoft, win)\n"
+    "    local c = redis.call('ZCARD', ksoft)\n"
+    "    result = 'counted ' .. c .. '/' .. thr\n"
+    "    if c >= thr then suppress = true end\n"
+    "  end\n"
+    "  local expires = 0\n"
+    "  if suppress then\n"
+    "    local ttl = redis.call('TTL', ksup)\n"
+    "    redis.call('HSETNX', ksup, 'first_seen', now)\n"
+    "    redis.call('HINCRBY', ksup, 'count', 1)\n"
+    "    local h = {'HSET', ksup, 'last_seen', now}\n"
+    "    for i = 1, #supf do h[#h + 1] = supf[i] end\n"
+    "    redis.call(unpack(h))\n"
+    "    if ttl == -1 then\n"
+    "      expires = 0\n"
+    "    elseif duration == 0 then\n"
+    "      redis.call('PERSIST', ksup)\n"
+    "    elseif ttl >= duration then\n"
+    "      expires = now + ttl\n"
+    "    else\n"
+    "      redis.call('EXPIRE', ksup, duration); expires = now + duration\n"
+    "    end\n"
+    "    redis.call('HSET', ksup, 'expires', expires)\n"
+    "    if list ~= '' and scope == 'list' then\n"
+    "      redis.call('SADD', kidx, list)\n"
+    "      local it = redis.call('TTL', kidx)\n"
+    "      if expires == 0 then redis.call('PERSIST', kidx)\n"
+    "      elseif it ~= -1 and it < expires - now then redis.call('EXPIRE', kidx, expires - now) "
+    "end\n"
+    "    end\n"
+    "    redis.call('DEL', ksoft)\n"
+    "    if outcome == 'count' then result = result .. ' suppressed' else result = 'suppressed' "
+    "end\n"
+    "    nsup = nsup + 1\n"
+    "    redis.call('HINCRBY', KEYS[3], sfield .. '\\tsuppressed', 1)\n"
+    "  end\n"
+    "  ev[#ev + 1] = 'result'; ev[#ev + 1] = result\n"
+    "  if suppress then ev[#ev + 1] = 'expires'; ev[#ev + 1] = tostring(expires) end\n"
+    "  local id = xadd(ev)\n"
+    "  if first == '' then first = id end\n"
+    "  if suppress then redis.call('HSET', ksup, 'event', id) end\n"
+    "  if addr ~= '' then\n"
+    "    redis.call('LPUSH', kev, id)\n"
+    "    redis.call('LTRIM', kev, 0, " STR(
+	BH_STORE_ADDR_EVENTS) " - 1)\n"
+			      "  end\n"
+			      "  redis.call('HINCRBY', KEYS[3], sfield .. '\\t' .. outcome, 1)\n"
+			      "  if outcome == 'alert' and sender ~= '1' then\n"
+			      "    xadd({'kind', 'alert', 'alert', 'policy', 'address', addr, "
+			      "'list', list, 'cause', id})\n"
+			      "    nalert = nalert + 1\n"
+			      "  end\n"
+			      "  if sender == '1' and athr > 0 and awin > 0 then\n"
+			      "    if domain ~= '' then\n"
+			      "      local c = rate(ksd, kad, member, athr, awin)\n"
+			      "      if c then\n"
+			      "        xadd({'kind', 'alert', 'alert', 'sender_rate', 'domain', "
+			      "domain, 'count', "
+			      "tostring(c), 'threshold', tostring(athr), 'window_s', "
+			      "tostring(awin), 'cause', id})\n"
+			      "        nalert = nalert + 1\n"
+			      "      end\n"
+			      "    end\n"
+			      "    if list ~= '' then\n"
+			      "      local c = rate(ksl, kal, member, athr, awin)\n"
+			      "      if c then\n"
+			      "        xadd({'kind', 'alert', 'alert', 'sender_rate', 'list', "
+			      "list, 'count', "
+			      "tostring(c), 'threshold', tostring(athr), 'window_s', "
+			      "tostring(awin), 'cause', id})\n"
+			      "        nalert = nalert + 1\n"
+			      "      end\n"
+			      "    end\n"
+			      "  end\n"
+			      "end\n"
+			      "redis.call('EXPIRE', KEYS[3], stats_ttl)\n"
+			      "redis.call('HSET', KEYS[1], 'first_event', first, 'at', now, "
+			      "'decisions', nd, "
+			      "'mailbox', loc[1], 'folder', loc[2], 'uidvalidity', loc[3], 'uid', "
+			      "loc[4])\n"
+			      "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+			      "return {'applied', first, nsup, nalert}\n";
+
+/*
+ * The manual script: an operator's add or remove, with its event.
+ * KEYS: suppression, soft zset (cleared), address event index, address list index, stream,
+ * stats bucket. ARGV: op, now, maxlen, duration, list ("" global), stats ttl, stats field,
+ * suppression fields (count, pairs), event fields (count, pairs).
+ */
+static const char manual_lua[] =
+    "local op, now, maxlen = ARGV[1], tonumber(ARGV[2]), ARGV[3]\n"
+    "local duration, list = tonumber(ARGV[4]), ARGV[5]\n"
+    "local pos = 8\n"
+    "local function take()\n"
+    "  local n = tonumber(ARGV[pos]); pos = pos + 1\n"
+    "  local t = {}\n"
+    "  for i = 1, n * 2 do t[i] = ARGV[pos]; pos = pos + 1 end\n"
+    "  return t\n"
+    "end\n"
+    "local supf = take()\n"
+    "local ev = take()\n"
+    "local changed = 0\n"
+    "local expires = 0\n"
+    "if op == 'add' then\n"
+    "  redis.call('HSETNX', KEYS[1], 'first_seen', now)\n"
+    "  redis.call('HINCRBY', KEYS[1], 'count', 1)\n"
+    "  local h = {'HSET', KEYS[1], 'last_seen', now}\n"
+    "  for i = 1, #supf do h[#h + 1] = supf[i] end\n"
+    "  redis.call(unpack(h))\n"
+    "  if duration == 0 then redis.call('PERSIST', KEYS[1])\n"
+    "  else redis.call('EXPIRE', KEYS[1], duration); expires = now + duration end\n"
+    "  redis.call('HSET', KEYS[1], 'expires', expires)\n"
+    "  if list ~= '' then\n"
+    "    redis.call('SADD', KEYS[4], list)\n"
+    "    local it = redis.call('TTL', KEYS[4])\n"
+    "    if expires == 0 then redis.call('PERSIST', KEYS[4])\n"
+    "    elseif it ~= -1 and it < duration then redis.call('EXPIRE', KEYS[4], duration) end\n"
+    "  end\n"
+    "  changed = 1\n"
+    "  ev[#ev + 1] = 'expires'; ev[#ev + 1] = tostring(expires)\n"
+    "else\n"
+    "  local was = redis.call('HGET', KEYS[1], 'reason')\n"
+    "  changed = redis.call('DEL', KEYS[1])\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "  if list ~= '' then redis.call('SREM', KEYS[4], list) end\n"
+    "  ev[#ev + 1] = 'result'; ev[#ev + 1] = (changed == 1) and 'removed' or 'not suppressed'\n"
+    "  if was then ev[#ev + 1] = 'was'; ev[#ev + 1] = was end\n"
+    "end\n"
+    "local a = {'XADD', KEYS[5], 'MAXLEN', '~', maxlen, '*'}\n"
+    "for i = 1, #ev do a[#a + 1] = ev[i] end\n"
+    "local id = redis.call(unpack(a))\n"
+    "if op == 'add' then redis.call('HSET', KEYS[1], 'event', id) end\n"
+    "redis.call('LPUSH', KEYS[3], id)\n"
+    "redis.call('LTRIM', KEYS[3], 0, " STR(
+	BH_STORE_ADDR_EVENTS) " - 1)\n"
+			      "redis.call('HINCRBY', KEYS[6], ARGV[7], 1)\n"
+			      "redis.call('EXPIRE', KEYS[6], ARGV[6])\n"
+			      "return {changed, id}\n";
+
+struct bh_store {
+	const struct bh_config *cfg;
+	const struct bh_redis_conf *rc;
+	char *tag; /* "{prefix}" */
+	char *rules_version;
+	redisContext *ctx;
+	char apply_sha[41];
+	char manual_sha[41];
+	int64_t next_try_ms; /* monotonic: no connection attempt before */
+	int64_t backoff_ms;
+	char err[512];	  /* the last error, for error_r */
+	char **item_errs; /* per-item error texts of the last apply */
+	size_t n_item_errs;
+};
+
+/* A growing argument vector for redisAppendCommandArgv; every string is a copy. */
+struct args {
+	char **v;
+	size_t *len;
+	size_t n, cap;
+};
+
+/* args_addn - append a copy of p[0..n) */
+static void
+args_addn(struct args *a, const char *p, size_t n)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap == 0 ? 64 : a->cap * 2;
+		a->v = bh_reallocarray(a->v, a->cap, sizeof(*a->v));
+		a->len = bh_reallocarray(a->len, a->cap, sizeof(*a->len));
+	}
+	a->v[a->n] = bh_memdup0(p, n);
+	a->len[a->n] = n;
+	a->n++;
+}
+
+/* args_add - append a copy of a C string (NULL: "") */
+static void
+args_add(struct args *a, const char *s)
+{
+	if (s == NULL)
+		s = "";
+	args_addn(a, s, strlen(s));
+}
+
+/* args_addf - append a formatted string */
+BH_PRINTF(2, 3)
+static void
+args_addf(struct args *a, const char *fmt, ...)
+{
+	struct bh_buf b;
+	va_list ap;
+
+	bh_buf_init(&b);
+	va_start(ap, fmt);
+	bh_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	args_addn(a, b.data, b.len);
+	bh_buf_deinit(&b);
+}
+
+/* args_cat - append every argument of src (moved: src is left empty) */
+static void
+args_cat(struct args *dst, struct args *src)
+{
+	size_t i;
+
+	for (i = 0; i < src->n; i++) {
+		args_addn(dst, src->v[i], src->len[i]);
+		free(src->v[i]);
+	}
+	src->n = 0;
+}
+
+static void
+args_deinit(struct args *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	free(a->len);
+	memset(a, 0, sizeof(*a));
+}
+
+/* set_err - format the store's last error and point *error_r at it */
+BH_PRINTF(3, 4)
+static void
+set_err(struct bh_store *s, const char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	if (error_r != NULL)
+		*error_r = s->err;
+}
+
+/* drop - forget a dead connection and schedule the next attempt */
+static void
+drop(struct bh_store *s)
+{
+	if (s->ctx != NULL) {
+		redisFree(s->ctx);
+		s->ctx = NULL;
+	}
+	s->backoff_ms = s->backoff_ms == 0 ? BACKOFF_MIN_MS : s->backoff_ms * 2;
+	if (s->backoff_ms > BACKOFF_MAX_MS)
+		s->backoff_ms = BACKOFF_MAX_MS;
+	s->next_try_ms = bh_mono_ms() + s->backoff_ms;
+}
+
+/* transport_err - record a transport error of the context, then drop it */
+static void
+transport_err(struct bh_store *s, const char **error_r, const char *what)
+{
+	set_err(s, error_r, "redis: %s: %s", what,
+		s->ctx != NULL && s->ctx->errstr[0] != '\0' ? s->ctx->errstr : "connection lost");
+	drop(s);
+}
+
+/* command - run one command; NULL on a transport error (the context is then dropped). An error
+ * reply is returned as a reply: the caller checks its type. */
+static redisReply *
+command(struct bh_store *s, const struct args *a, const char **error_r)
+{
+	redisReply *r;
+
+	if (bh_store_connect(s, error_r) == -1)
+		return NULL;
+	r = redisCommandArgv(s->ctx, (int)a->n, (const char **)a->v, a->len);
+	if (r == NULL) {
+		transport_err(s, error_r, a->v[0]);
+		return NULL;
+	}
+	return r;
+}
+
+/* commandv - build and run a command from C strings (a (char *)NULL ends the list) */
+static redisReply *
+commandv(struct bh_store *s, const char **error_r, const char *first, ...)
+{
+	struct args a = {0};
+	const char *p;
+	redisReply *r;
+	va_list ap;
+
+	args_add(&a, first);
+	va_start(ap, first);
+	while ((p = va_arg(ap, const char *)) != NULL)
+		args_add(&a, p);
+	va_end(ap);
+	r = command(s, &a, error_r);
+	args_deinit(&a);
+	return r;
+}
+
+/* load_script - SCRIPT LOAD one script into sha (41 bytes) */
+static int
+load_script(struct bh_store *s, const char *lua, char *sha, const char **error_r)
+{
+	redisReply *r = redisCommand(s->ctx, "SCRIPT LOAD %s", lua);
+	int ret = -1;
+
+	if (r == NULL) {
+		transport_err(s, error_r, "SCRIPT LOAD");
+		return -1;
+	}
+	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+		set_err(s, error_r, "redis: SCRIPT LOAD: %.200s",
+			r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		goto out;
+	}
+	memcpy(sha, r->str, 40);
+	sha[40] = '\0';
+	ret = 0;
+out:
+	freeReplyObject(r);
+	return ret;
+}
+
+/* simple_ok - run a short setup command and require a non-error reply */
+static int
+simple_ok(struct bh_store *s, const struct args *a, const char **error_r)
+{
+	redisReply *r = redisCommandArgv(s->ctx, (int)a->n, (const char **)a->v, a->len);
+	int ret = -1;
+
+	if (r == NULL) {
+		transport_err(s, error_r, a->v[0]);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR)
+		set_err(s, error_r, "redis: %s: %.200s", a->v[0], r->str);
+	else
+		ret = 0;
+	freeReplyObject(r);
+	return ret;
+}
+
+/* bh_store_connect - connect, authenticate, select and load the scripts */
+int
+bh_store_connect(struct bh_store *s, const char **error_r)
+{
+	const struct bh_redis_conf *rc = s->rc;
+	struct timeval ctv, ttv;
+	struct args a = {0};
+	int64_t now = bh_mono_ms();
+
+	if (s->ctx != NULL)
+		return 0;
+	if (now < s->next_try_ms) {
+		set_err(s, error_r, "redis unavailable: %s (next attempt in %lld ms)",
+			s->err[0] != '\0' ? s->err : "not connected",
+			(long long)(s->next_try_ms - now));
+		/* keep the original text in s->err */
+		return -1;
+	}
+	ctv.tv_sec = rc->connect_timeout_ms / 1000;
+	ctv.tv_usec = (rc->connect_timeout_ms % 1000) * 1000;
+	ttv.tv_sec = rc->command_timeout_ms / 1000;
+	ttv.tv_usec = (rc->command_timeout_ms % 1000) * 1000;
+	if (rc->socket != NULL)
+		s->ctx = redisConnectUnixWithTimeout(rc->socket, ctv);
+	else
+		s->ctx = redisConnectWithTimeout(rc->host != NULL ? rc->host : "127.0.0.1",
+						 rc->port, ctv);
+	if (s->ctx == NULL || s->ctx->err != 0) {
+		set_err(s, error_r, "redis: connect %s:%d: %s",
+			rc->socket != NULL ? rc->socket : rc->host,
+			rc->socket != NULL ? 0 : rc->port,
+			s->ctx != NULL ? s->ctx->errstr : "out of memory");
+		drop(s);
+		return -1;
+	}
+	if (redisSetTimeout(s->ctx, ttv) != REDIS_OK) {
+		transport_err(s, error_r, "set timeout");
+		return -1;
+	}
+	if (rc->password != NULL) {
+		args_add(&a, "AUTH");
+		if (rc->user != NULL)
+			args_add(&a, rc->user);
+		args_add(&a, rc->password);
+		if (simple_ok(s, &a, error_r) == -1)
+			goto fail;
+		args_deinit(&a);
+	}
+	if (rc->db != 0) {
+		args_add(&a, "SELECT");
+		args_addf(&a, "%d", rc->db);
+		if (simple_ok(s, &a, error_r) == -1)
+			goto fail;
+		args_deinit(&a);
+	}
+	if (load_script(s, apply_lua, s->apply_sha, error_r) == -1 ||
+	    load_script(s, manual_lua, s->manual_sha, error_r) == -1)
+		goto fail;
+	s->backoff_ms = 0;
+	s->next_try_ms = 0;
+	s->err[0] = '\0';
+	return 0;
+fail:
+	args_deinit(&a);
+	if (s->ctx != NULL)
+		drop(s);
+	return -1;
+}
+
+int64_t
+bh_store_backoff_ms(const struct bh_store *s)
+{
+	int64_t left = s->next_try_ms - bh_mono_ms();
+
+	return s->ctx != NULL || left < 0 ? 0 : left;
+}
+
+/* bh_store_new - a store over cfg; does not connect */
+struct bh_store *
+bh_store_new(const struct bh_config *cfg, const char *rules_version, const char **error_r)
+{
+	const char *prefix = cfg->redis.prefix != NULL ? cfg->redis.prefix : "bouncer";
+	struct bh_store *s;
+
+	if (prefix[0] == '\0' || strpbrk(prefix, "{}") != NULL) {
+		*error_r = "redis prefix must be non-empty and must not contain '{' or '}'";
+		return NULL;
+	}
+	if (cfg->redis.socket == NULL && (cfg->redis.port <= 0 || cfg->redis.port > 65535)) {
+		*error_r = "redis port out of range";
+		return NULL;
+	}
+	s = bh_calloc(1, sizeof(*s));
+	s->cfg = cfg;
+	s->rc = &cfg->redis;
+	s->tag = bh_asprintf("{%s}", prefix);
+	s->rules_version = bh_strdup(rules_version != NULL ? rules_version : "-");
+	return s;
+}
+
+static void
+item_errs_clear(struct bh_store *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_item_errs; i++)
+		free(s->item_errs[i]);
+	free(s->item_errs);
+	s->item_errs = NULL;
+	s->n_item_errs = 0;
+}
+
+/* item_err - keep a copy of an error text until the next apply */
+static const char *
+item_err(struct bh_store *s, const char *text)
+{
+	s->item_errs = bh_reallocarray(s->item_errs, s->n_item_errs + 1, sizeof(char *));
+	s->item_errs[s->n_item_errs] = bh_printable(text, strlen(text), 300);
+	return s->item_errs[s->n_item_errs++];
+}
+
+void
+bh_store_free(struct bh_store **sp)
+{
+	struct bh_store *s = *sp;
+
+	if (s == NULL)
+		return;
+	if (s->ctx != NULL)
+		redisFree(s->ctx);
+	item_errs_clear(s);
+	free(s->tag);
+	free(s->rules_version);
+	free(s);
+	*sp = NULL;
+}
+
+/* bh_store_env_override - BOUNCER_REDIS_HOST / _PORT / _PREFIX over a loaded config */
+int
+bh_store_env_override(struct bh_redis_conf *rc, const char **error_r)
+{
+	const char *host = getenv("BOUNCER_REDIS_HOST");
+	const char *port = getenv("BOUNCER_REDIS_PORT");
+	const char *prefix = getenv("BOUNCER_REDIS_PREFIX");
+	long long n;
+
+	if (port != NULL && port[0] != '\0') {
+		if (bh_strtonum(port, 1, 65535, &n, error_r) == -1)
+			return -1;
+		rc->port = (int)n;
+	}
+	if (host != NULL && host[0] != '\0') {
+		free(rc->host);
+		rc->host = bh_strdup(host);
+		free(rc->socket);
+		rc->socket = NULL;
+	}
+	if (prefix != NULL && prefix[0] != '\0') {
+		free(rc->prefix);
+		rc->prefix = bh_strdup(prefix);
+	}
+	return 0;
+}
+
+const char *
+bh_store_key_prefix(const struct bh_store *s)
+{
+	return s->tag;
+}
+
+bool
+bh_store_is_confirmed(const struct bh_store_item *it)
+{
+	return it->status == BH_STORE_APPLIED || it->status == BH_STORE_DUPLICATE;
+}
+
+/* ---- names (kept here so that the store does not depend on policy.c) ---- */
+
+static const char *
+outcome_word(enum bh_outcome o)
+{
+	switch (o) {
+	case BH_OUT_RECORD: return "record";
+	case BH_OUT_SUPPRESS: return "suppress";
+	case BH_OUT_COUNT: return "count";
+	case BH_OUT_ALERT: return "alert";
+	case BH_OUT_REFUSE: return "refuse";
+	}
+	return "record";
+}
+
+/* action_text - the policy action in words: "suppress", "suppress for 86400s", "count 3 in
+ * 1296000s for 2592000s", "ignore", "alert" */
+static void
+action_text(struct bh_buf *b, const struct bh_policy_action *a)
+{
+	switch (a->kind) {
+	case BH_POL_SUPPRESS: bh_buf_puts(b, "suppress"); break;
+	case BH_POL_SUPPRESS_FOR:
+		bh_buf_printf(b, "suppress for %llds", (long long)a->duration_s);
+		break;
+	case BH_POL_COUNT:
+		bh_buf_printf(b, "count %u in %llds", a->threshold, (long long)a->window_s);
+		if (a->duration_s > 0)
+			bh_buf_printf(b, " for %llds", (long long)a->duration_s);
+		break;
+	case BH_POL_IGNORE: bh_buf_puts(b, "ignore"); break;
+	case BH_POL_ALERT: bh_buf_puts(b, "alert"); break;
+	case BH_POL_INHERIT: bh_buf_puts(b, "inherit"); break;
+	}
+	bh_buf_puts(b, a->scope == BH_SCOPE_GLOBAL ? " (global)" : " (list)");
+}
+
+/* rcpt_class - hard, soft, complaint or sender */
+static const char *
+rcpt_class(const struct bh_decision *d)
+{
+	if (d == NULL || d->rcpt == NULL)
+		return "-";
+	if (d->rcpt->reason == BH_R_FEEDBACK)
+		return "complaint";
+	if (d->rcpt->hard)
+		return "hard";
+	if (d->sender_side)
+		return "sender";
+	return "soft";
+}
+
+/* kv - append a name and a value (NULL: "") */
+static void
+kv(struct args *a, const char *k, const char *v)
+{
+	args_add(a, k);
+	args_add(a, v);
+}
+
+/* kv_cut - append a name and an untrusted value cut to max bytes */
+static void
+kv_cut(struct args *a, const char *k, const char *v, size_t max)
+{
+	size_t n = v == NULL ? 0 : strlen(v);
+
+	args_add(a, k);
+	args_addn(a, v == NULL ? "" : v, n > max ? max : n);
+}
+
+/* stats_field - "list\treason" for the stats bucket */
+static char *
+stats_field(const struct bh_verdict *v, const struct bh_decision *d)
+{
+	const char *list = d != NULL && d->list != NULL ? d->list : "-";
+	const char *reason = "-";
+
+	if (v->loop.kind != BH_LOOP_NONE)
+		return bh_asprintf("%s\tloop:%s", list, bh_loop_kind_name(v->loop.kind));
+	if (d != NULL && d->rcpt != NULL)
+		reason = bh_reason_name(d->rcpt->reason);
+	else if (v->type == BH_TYPE_AUTOREPLY)
+		reason = "vacation";
+	return bh_asprintf("%s\t%s", list, reason);
+}
+
+/* key_sup - the suppression key of address in list (NULL: global) */
+static char *
+key_sup(const struct bh_store *s, const char *addr, const char *list)
+{
+	if (list == NULL)
+		return bh_asprintf("%s:sup:g:%s", s->tag, addr);
+	return bh_asprintf("%s:sup:l:%s:%s", s->tag, list, addr);
+}
+
+/* key_soft - the soft-bounce window of address in list (NULL: global) */
+static char *
+key_soft(const struct bh_store *s, const char *addr, const char *list)
+{
+	if (list == NULL)
+		return bh_asprintf("%s:soft:g:%s", s->tag, addr);
+	return bh_asprintf("%s:soft:l:%s:%s", s->tag, list, addr);
+}
+
+/* build_decision - keys and arguments of one decision (d NULL: the message alone) */
+static void
+build_decision(struct bh_store *s, const struct bh_store_item *it, const struct bh_decision *d,
+	       size_t idx, struct args *keys, struct args *argv)
+{
+	const struct bh_verdict *v = it->v;
+	const struct bh_rcpt *r = d != NULL ? d->rcpt : NULL;
+	const struct bh_list_policy *pol = NULL;
+	const char *error = NULL, *domain = "", *list = d != NULL ? d->list : NULL;
+	char *addr = NULL, *sfield, *dom_copy = NULL;
+	enum bh_outcome outcome = BH_OUT_RECORD;
+	bool global, sender = false, have_list = list != NULL && list[0] != '\0';
+	struct args ev = {0}, sup = {0};
+	struct bh_buf b;
+	char *none = bh_asprintf("%s:-", s->tag);
+
+	bh_buf_init(&b);
+	if (d != NULL) {
+		outcome = d->outcome;
+		sender = d->sender_side;
+		pol = bh_config_policy(s->cfg, have_list ? list : NULL, NULL);
+		if (d->address != NULL &&
+		    bh_addr_normalize(d->address, strlen(d->address), &addr, &error) == -1)
+			addr = NULL;
+	} else if (it->d != NULL && it->d->refused) {
+		outcome = BH_OUT_REFUSE;
+	}
+	if (addr != NULL)
+		domain = bh_addr_domain(addr);
+	else if (r != NULL && r->address != NULL &&
+		 bh_addr_normalize(r->address, strlen(r->address), &dom_copy, &error) == 0)
+		domain = bh_addr_domain(dom_copy);
+	global = d != NULL && d->action.scope == BH_SCOPE_GLOBAL;
+	/* Nothing is suppressed or counted without a normalized address. */
+	if (addr == NULL && (outcome == BH_OUT_SUPPRESS || outcome == BH_OUT_COUNT))
+		outcome = BH_OUT_RECORD;
+
+	/* keys */
+	if (addr != NULL) {
+		const char *klist = global || !have_list ? NULL : list;
+
+		char *k1 = key_sup(s, addr, klist), *k2 = key_soft(s, addr, klist);
+
+		args_add(keys, k1);
+		args_add(keys, k2);
+		free(k1);
+		free(k2);
+		args_addf(keys, "%s:ev:%s", s->tag, addr);
+		args_addf(keys, "%s:supidx:%s", s->tag, addr);
+	} else {
+		args_add(keys, none);
+		args_add(keys, none);
+		args_add(keys, none);
+		args_add(keys, none);
+	}
+	if (sender && domain[0] != '\0')
+		args_addf(keys, "%s:sender:d:%s", s->tag, domain);
+	else
+		args_add(keys, none);
+	if (sender && have_list)
+		args_addf(keys, "%s:sender:l:%s", s->tag, list);
+	else
+		args_add(keys, none);
+	if (sender && domain[0] != '\0')
+		args_addf(keys, "%s:alert:d:%s", s->tag, domain);
+	else
+		args_add(keys, none);
+	if (sender && have_list)
+		args_addf(keys, "%s:alert:l:%s", s->tag, list);
+	else
+		args_add(keys, none);
+
+	/* 13 control values */
+	args_add(argv, outcome_word(outcome));
+	args_addf(argv, "%lld", d != NULL ? (long long)d->action.duration_s : 0LL);
+	args_addf(argv, "%u", d != NULL ? d->action.threshold : 0u);
+	args_addf(argv, "%lld", d != NULL ? (long long)d->action.window_s : 0LL);
+	args_add(argv, sender ? "1" : "0");
+	args_addf(argv, "%u", pol != NULL ? pol->sender_alert_threshold : 0u);
+	args_addf(argv, "%lld", pol != NULL ? (long long)pol->sender_alert_window_s : 0LL);
+	args_add(argv, addr != NULL ? addr : "");
+	args_add(argv, have_list ? list : "");
+	args_add(argv, sender ? domain : "");
+	args_addf(argv, "%s:%zu", v->stable_id, idx);
+	args_add(argv, global ? "global" : "list");
+	sfield = stats_field(v, d);
+	args_add(argv, sfield);
+	free(sfield);
+
+	/* suppression fields */
+	kv(&sup, "address", addr);
+	kv(&sup, "list", global || !have_list ? "" : list);
+	kv(&sup, "reason", r != NULL ? bh_reason_name(r->reason) : "-");
+	kv(&sup, "class", rcpt_class(d));
+	kv(&sup, "source", "bounce");
+	kv(&sup, "why", d != NULL ? d->why : "");
+	kv_cut(&sup, "message_id", v->env.message_id, BH_MAX_FIELD_VALUE);
+	kv(&sup, "stable_id", v->stable_id);
+	kv(&sup, "status", r != NULL ? r->status : "");
+	kv(&sup, "rule", r != NULL ? r->rule : "");
+	args_addf(argv, "%zu", sup.n / 2);
+	args_cat(argv, &sup);
+
+	/* event fields */
+	kv(&ev, "kind", d == NULL ? "message" : (d->delayed ? "delayed" : "bounce"));
+	kv(&ev, "address", addr);
+	if (addr == NULL && d != NULL && d->address != NULL)
+		kv_cut(&ev, "raw_address", d->address, BH_MAX_ADDRESS);
+	if (addr == NULL && error != NULL && d != NULL && d->address != NULL)
+		kv(&ev, "address_error", error);
+	kv(&ev, "list", have_list ? list : "");
+	kv(&ev, "reason", r != NULL ? bh_reason_name(r->reason) : "-");
+	kv(&ev, "class", rcpt_class(d));
+	kv(&ev, "outcome", outcome_word(outcome));
+	if (d != NULL) {
+		action_text(&b, &d->action);
+		kv(&ev, "action", b.data);
+		kv(&ev, "why", d->why);
+	} else {
+		kv(&ev, "action", "-");
+		kv(&ev, "why", it->d != NULL && it->d->refused ? "refused" : "no recipients");
+	}
+	kv(&ev, "status", r != NULL ? r->status : "");
+	kv(&ev, "reply_code", r != NULL ? r->reply_code : "");
+	kv_cut(&ev, "diagnostic", r != NULL ? r->diagnostic : NULL, BH_MAX_DIAGNOSTIC);
+	kv_cut(&ev, "remote_mta", r != NULL ? r->remote_mta : NULL, BH_MAX_FIELD_VALUE);
+	if (r != NULL && r->feedback_type != NULL)
+		kv_cut(&ev, "feedback_type", r->feedback_type, BH_MAX_FIELD_VALUE);
+	kv(&ev, "rule", r != NULL ? r->rule : "");
+	kv(&ev, "sender_side", sender ? "1" : "0");
+	if (sender && domain[0] != '\0')
+		kv(&ev, "domain", domain);
+	args_addf(argv, "%zu", ev.n / 2);
+	args_cat(argv, &ev);
+
+	args_deinit(&ev);
+	args_deinit(&sup);
+	bh_buf_deinit(&b);
+	free(addr);
+	free(dom_copy);
+	free(none);
+}
+
+/* build_item - the whole EVALSHA command of one message */
+static void
+build_item(struct bh_store *s, const struct bh_store_item *it, int64_t now, struct args *cmd)
+{
+	const struct bh_verdict *v = it->v;
+	struct args keys = {0}, argv = {0}, common = {0};
+	size_t nd = it->d != NULL ? it->d->n : 0, i;
+	int64_t bucket = now - now % STATS_BUCKET_S;
+
+	args_addf(&keys, "%s:applied:%s", s->tag, v->stable_id);
+	args_addf(&keys, "%s:events", s->tag);
+	args_addf(&keys, "%s:stats:%lld", s->tag, (long long)bucket);
+
+	args_addf(&argv, "%lld", (long long)now);
+	args_addf(&argv, "%lld", (long long)BH_STORE_APPLIED_TTL_S);
+	args_addf(&argv, "%lld",
+		  (long long)(s->rc->stream_maxlen > 0 ? s->rc->stream_maxlen : 1000000));
+	args_addf(&argv, "%zu", nd == 0 ? (size_t)1 : nd);
+	args_addf(&argv, "%d", STATS_TTL_S);
+	args_add(&argv, it->mailbox != NULL ? it->mailbox : "-");
+	args_add(&argv, it->folder != NULL ? it->folder : "-");
+	args_addf(&argv, "%lu", (unsigned long)it->uidvalidity);
+	args_addf(&argv, "%lu", (unsigned long)it->uid);
+
+	kv(&common, "stable_id", v->stable_id);
+	kv_cut(&common, "message_id", v->env.message_id, BH_MAX_FIELD_VALUE);
+	kv_cut(&common, "original_message_id", v->original.message_id, BH_MAX_FIELD_VALUE);
+	kv_cut(&common, "reporting_mta", v->env.reporting_mta, BH_MAX_FIELD_VALUE);
+	kv(&common, "type", bh_msg_type_name(v->type));
+	kv(&common, "recognizer", v->recognizer != NULL ? v->recognizer : "");
+	kv(&common, "rules_version", s->rules_version);
+	kv(&common, "loop", v->loop.kind != BH_LOOP_NONE ? bh_loop_kind_name(v->loop.kind) : "");
+	kv(&common, "verp", !v->verp.checked ? "none" : (v->verp.valid ? "valid" : "invalid"));
+	kv(&common, "mailbox", it->mailbox != NULL ? it->mailbox : "-");
+	kv(&common, "folder", it->folder != NULL ? it->folder : "-");
+	args_add(&common, "uidvalidity");
+	args_addf(&common, "%lu", (unsigned long)it->uidvalidity);
+	args_add(&common, "uid");
+	args_addf(&common, "%lu", (unsigned long)it->uid);
+	args_addf(&argv, "%zu", common.n / 2);
+	args_cat(&argv, &common);
+
+	if (nd == 0)
+		build_decision(s, it, NULL, 0, &keys, &argv);
+	for (i = 0; i < nd; i++)
+		build_decision(s, it, &it->d->v[i], i, &keys, &argv);
+
+	args_add(cmd, "EVALSHA");
+	args_add(cmd, s->apply_sha);
+	args_addf(cmd, "%zu", keys.n);
+	args_cat(cmd, &keys);
+	args_cat(cmd, &argv);
+	args_deinit(&keys);
+	args_deinit(&argv);
+	args_deinit(&common);
+}
+
+/* read_apply_reply - the script's answer {status, first event, suppressed, alerts} */
+static void
+read_apply_reply(struct bh_store *s, struct bh_store_item *it, const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+	    r->element[0]->type == REDIS_REPLY_STRING &&
+	    r->element[2]->type == REDIS_REPLY_INTEGER &&
+	    r->element[3]->type == REDIS_REPLY_INTEGER) {
+		if (strcmp(r->element[0]->str, "applied") == 0) {
+			it->status = BH_STORE_APPLIED;
+			it->n_suppressed = (unsigned)r->element[2]->integer;
+			it->n_alerts = (unsigned)r->element[3]->integer;
+			it->error = NULL;
+			return;
+		}
+		if (strcmp(r->element[0]->str, "duplicate") == 0) {
+			it->status = BH_STORE_DUPLICATE;
+			it->error = NULL;
+			return;
+		}
+	}
+	it->status = BH_STORE_UNCONFIRMED;
+	it->error = item_err(s, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected script reply");
+}
+
+/* apply_pass - one pipelined round trip over the items marked in todo; sets *noscript when
+ * Redis lost the script (then the caller reloads and runs the rest again) */
+static int
+apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo, bool *noscript,
+	   const char **error_r)
+{
+	int64_t now = bh_now();
+	size_t i, sent = 0;
+	struct args cmd = {0};
+	redisReply *r;
+	void *rp;
+
+	*noscript = false;
+	for (i = 0; i < n; i++) {
+		if (!todo[i])
+			continue;
+		build_item(s, &items[i], now, &cmd);
+		if (redisAppendCommandArgv(s->ctx, (int)cmd.n, (const char **)cmd.v, cmd.len) !=
+		    REDIS_OK) {
+			args_deinit(&cmd);
+			transport_err(s, error_r, "EVALSHA");
+			return -1;
+		}
+		args_deinit(&cmd);
+		sent++;
+	}
+	for (i = 0; i < n; i++) {
+		if (!todo[i])
+			continue;
+		if (redisGetReply(s->ctx, &rp) != REDIS_OK) {
+			/* Everything from here on is unconfirmed: it may or may not have run; a
+			 * retry finds out through the applied marker. */
+			transport_err(s, error_r, "EVALSHA");
+			return -1;
+		}
+		r = rp;
+		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+			*noscript = true; /* stays todo */
+		} else {
+			read_apply_reply(s, &items[i], r);
+			todo[i] = false;
+		}
+		freeReplyObject(r);
+	}
+	(void)sent;
+	return 0;
+}
+
+/* bh_store_apply - apply n messages in one round trip */
+int
+bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const char **error_r)
+{
+	bool *todo = NULL, noscript = false;
+	size_t i, any = 0;
+	int confirmed = 0, pass, ret = -1;
+
+	item_errs_clear(s);
+	todo = bh_calloc(n == 0 ? 1 : n, sizeof(*todo));
+	for (i = 0; i < n; i++) {
+		items[i].status = BH_STORE_UNCONFIRMED;
+		items[i].n_suppressed = 0;
+		items[i].n_alerts = 0;
+		items[i].error = "not sent";
+		if (items[i].v == NULL || items[i].v->stable_id[0] == '\0') {
+			items[i].status = BH_STORE_INVALID;
+			items[i].error = "no stable id";
+			continue;
+		}
+		todo[i] = true;
+		any++;
+	}
+	if (any == 0) {
+		ret = 0;
+		goto out;
+	}
+	/* Two passes at most: the second only when Redis forgot the script (SCRIPT FLUSH, or a
+	 * failover to a replica that never saw SCRIPT LOAD). */
+	for (pass = 0; pass < 2; pass++) {
+		if (bh_store_connect(s, error_r) == -1)
+			goto out_status;
+		if (apply_pass(s, items, n, todo, &noscript, error_r) == -1)
+			goto out_status;
+		if (!noscript)
+			break;
+		if (load_script(s, apply_lua, s->apply_sha, error_r) == -1)
+			goto out_status;
+	}
+out_status:
+	for (i = 0; i < n; i++) {
+		if (bh_store_is_confirmed(&items[i]))
+			confirmed++;
+		else if (todo[i] && items[i].status == BH_STORE_UNCONFIRMED)
+			items[i].error = item_err(s, s->err[0] != '\0' ? s->err : "NOSCRIPT twice");
+	}
+	ret = confirmed;
+	if (confirmed == 0 && s->ctx == NULL)
+		ret = -1;
+out:
+	free(todo);
+	return ret;
+}
+
+/* bh_store_note_location - where a confirmed message now sits */
+int
+bh_store_note_location(struct bh_store *s, const char *stable_id, const char *folder,
+		       uint32_t uidvalidity, uint32_t uid, const char **error_r)
+{
+	struct args a = {0};
+	redisReply *r;
+	char ttl[32];
+	int ret = -1;
+
+	args_add(&a, "HSET");
+	args_addf(&a, "%s:applied:%s", s->tag, stable_id);
+	kv(&a, "folder", folder);
+	args_add(&a, "uidvalidity");
+	args_addf(&a, "%lu", (unsigned long)uidvalidity);
+	args_add(&a, "uid");
+	args_addf(&a, "%lu", (unsigned long)uid);
+	r = command(s, &a, error_r);
+	if (r == NULL)
+		goto out;
+	if (r->type == REDIS_REPLY_ERROR) {
+		set_err(s, error_r, "redis: HSET: %.200s", r->str);
+		goto out;
+	}
+	freeReplyObject(r);
+	/* The marker may have been created by this HSET (it had expired): never keep it forever. */
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)BH_STORE_APPLIED_TTL_S);
+	r = commandv(s, error_r, "EXPIRE", a.v[1], ttl, (char *)NULL);
+	if (r == NULL)
+		goto out;
+	ret = 0;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	args_deinit(&a);
+	return ret;
+}
+
+/* ---- reading ---- */
+
+void
+bh_suppression_deinit(struct bh_suppression *sup)
+{
+	free(sup->address);
+	free(sup->list);
+	free(sup->reason);
+	free(sup->class_);
+	free(sup->source);
+	free(sup->why);
+	free(sup->message_id);
+	free(sup->stable_id);
+	free(sup->status);
+	free(sup->rule);
+	free(sup->event_id);
+	memset(sup, 0, sizeof(*sup));
+}
+
+/* reply_str - a copy of a string-ish reply element */
+static char *
+reply_str(const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+		return bh_memdup0(r->str, r->len);
+	if (r->type == REDIS_REPLY_INTEGER)
+		return bh_asprintf("%lld", r->integer);
+	return bh_strdup("");
+}
+
+/* num - a decimal field, 0 when absent or not a number */
+static int64_t
+num(const char *p)
+{
+	long long n;
+	const char *e;
+
+	if (p == NULL || bh_strtonum(p, -(1LL << 62), 1LL << 62, &n, &e) == -1)
+		return 0;
+	return n;
+}
+
+/* parse_sup - a suppression from an HGETALL reply; 0, or -1 when the hash is empty or not one */
+static int
+parse_sup(const redisReply *r, struct bh_suppression *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 || r->elements % 2 != 0)
+		return -1;
+	for (i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *k = r->element[i], *v = r->element[i + 1];
+		char **slot = NULL;
+		int64_t *n = NULL;
+
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(k->str, "address") == 0)
+			slot = &out->address;
+		else if (strcmp(k->str, "list") == 0)
+			slot = &out->list;
+		else if (strcmp(k->str, "reason") == 0)
+			slot = &out->reason;
+		else if (strcmp(k->str, "class") == 0)
+			slot = &out->class_;
+		else if (strcmp(k->str, "source") == 0)
+			slot = &out->source;
+		else if (strcmp(k->str, "why") == 0)
+			slot = &out->why;
+		else if (strcmp(k->str, "message_id") == 0)
+			slot = &out->message_id;
+		else if (strcmp(k->str, "stable_id") == 0)
+			slot = &out->stable_id;
+		else if (strcmp(k->str, "status") == 0)
+			slot = &out->status;
+		else if (strcmp(k->str, "rule") == 0)
+			slot = &out->rule;
+		else if (strcmp(k->str, "event") == 0)
+			slot = &out->event_id;
+		else if (strcmp(k->str, "first_seen") == 0)
+			n = &out->first_seen;
+		else if (strcmp(k->str, "last_seen") == 0)
+			n = &out->last_seen;
+		else if (strcmp(k->str, "count") == 0)
+			n = &out->count;
+		else if (strcmp(k->str, "expires") == 0)
+			n = &out->expires;
+		if (slot != NULL) {
+			free(*slot);
+			*slot = bh_memdup0(v->str, v->len);
+		} else if (n != NULL) {
+			*n = num(v->str);
+		}
+	}
+	if (out->list != NULL && out->list[0] == '\0')
+		bh_free_str(&out->list);
+	if (out->address == NULL) {
+		bh_suppression_deinit(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* get_sup - HGETALL one suppression key: 1 found, 0 not, -1 error */
+static int
+get_sup(struct bh_store *s, const char *key, struct bh_suppression *out, const char **error_r)
+{
+	redisReply *r = commandv(s, error_r, "HGETALL", key, (char *)NULL);
+	int ret;
+
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ERROR) {
+		set_err(s, error_r, "redis: HGETALL: %.200s", r->str);
+		ret = -1;
+	} else {
+		ret = parse_sup(r, out) == 0 ? 1 : 0;
+	}
+	freeReplyObject(r);
+	return ret;
+}
+
+/* normalize - an operator's address in key form */
+static int
+normalize(struct bh_store *s, const char *address, char **out_r, const char **error_r)
+{
+	const char *e;
+
+	if (bh_addr_normalize(address, strlen(address), out_r, &e) == -1) {
+		set_err(s, error_r, "invalid address: %s", e);
+		return -1;
+	}
+	return 0;
+}
+
+/* bh_store_check - is address suppressed (globally, or in list)? */
+int
+bh_store_check(struct bh_store *s, const char *address, const char *list,
+	       struct bh_suppression *out, const char **error_r)
+{
+	char *addr = NULL, *key = NULL;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (normalize(s, address, &addr, error_r) == -1)
+		goto out;
+	key = key_sup(s, addr, NULL);
+	ret = get_sup(s, key, out, error_r);
+	if (ret != 0 || list == NULL)
+		goto out;
+	free(key);
+	key = key_sup(s, addr, list);
+	ret = get_sup(s, key, out, error_r);
+out:
+	free(key);
+	free(addr);
+	return ret;
+}
+
+/* bh_store_show - every suppression of an address */
+int
+bh_store_show(struct bh_store *s, const char *address, struct bh_suppression **v_r, size_t *n_r,
+	      const char **error_r)
+{
+	struct bh_suppression *v = NULL, one;
+	size_t n = 0, i;
+	char *addr = NULL, *key = NULL, *idx = NULL;
+	redisReply *m = NULL;
+	int rc, ret = -1;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (normalize(s, address, &addr, error_r) == -1)
+		goto out;
+	key = key_sup(s, addr, NULL);
+	if ((rc = get_sup(s, key, &one, error_r)) == -1)
+		goto out;
+	if (rc == 1) {
+		v = bh_reallocarray(v, n + 1, sizeof(*v));
+		v[n++] = one;
+	}
+	idx = bh_asprintf("%s:supidx:%s", s->tag, addr);
+	if ((m = commandv(s, error_r, "SMEMBERS", idx, (char *)NULL)) == NULL)
+		goto out;
+	if (m->type != REDIS_REPLY_ARRAY) {
+		set_err(s, error_r, "redis: SMEMBERS: unexpected reply");
+		goto out;
+	}
+	for (i = 0; i < m->elements && i < BH_MAX_LISTS; i++) {
+		if (m->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		free(key);
+		key = key_sup(s, addr, m->element[i]->str);
+		if ((rc = get_sup(s, key, &one, error_r)) == -1)
+			goto out;
+		if (rc == 1) {
+			v = bh_reallocarray(v, n + 1, sizeof(*v));
+			v[n++] = one;
+		} else {
+			/* The suppression expired: drop the stale index entry. */
+			redisReply *x =
+			    commandv(s, error_r, "SREM", idx, m->element[i]->str, (char *)NULL);
+
+			if (x == NULL)
+				goto out;
+			freeReplyObject(x);
+		}
+	}
+	*v_r = v;
+	*n_r = n;
+	v = NULL;
+	n = 0;
+	ret = 0;
+out:
+	for (i = 0; i < n; i++)
+		bh_suppression_deinit(&v[i]);
+	free(v);
+	if (m != NULL)
+		freeReplyObject(m);
+	free(idx);
+	free(key);
+	free(addr);
+	return ret;
+}
+
+/* glob_escape - a literal for a SCAN MATCH pattern */
+static void
+glob_escape(struct bh_buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (strchr("*?[]\\", *s) != NULL)
+			bh_buf_putc(b, '\\');
+		bh_buf_putc(b, *s);
+	}
+}
+
+/* sup_matches - does a suppression pass the filter? */
+static bool
+sup_matches(const struct bh_suppression *sup, const struct bh_store_filter *f)
+{
+	if (f == NULL)
+		return true;
+	if (f->list != NULL) {
+		if (strcmp(f->list, "-") == 0) {
+			if (sup->list != NULL)
+				return false;
+		} else if (sup->list == NULL || strcmp(sup->list, f->list) != 0) {
+			return false;
+		}
+	}
+	if (f->reason != NULL && (sup->reason == NULL || strcmp(sup->reason, f->reason) != 0))
+		return false;
+	if (f->since > 0 && sup->last_seen < f->since)
+		return false;
+	return true;
+}
+
+/* bh_store_list - SCAN every suppression key, HGETALL each page in one round trip */
+int
+bh_store_list(struct bh_store *s, const struct bh_store_filter *f,
+	      int (*fn)(const struct bh_suppression *sup, void *ctx), void *ctx,
+	      const char **error_r)
+{
+	struct bh_buf pat;
+	char *cursor = bh_strdup("0");
+	redisReply *r = NULL, *h;
+	struct bh_suppression sup;
+	size_t i, sent;
+	void *rp;
+	int ret = -1, stop = 0;
+
+	bh_buf_init(&pat);
+	glob_escape(&pat, s->tag);
+	bh_buf_puts(&pat, ":sup:*");
+	/* Bounded: SCAN ends when the cursor comes back to 0. */
+	do {
+		r = commandv(s, error_r, "SCAN", cursor, "MATCH", pat.data, "COUNT",
+			     STR(SCAN_COUNT), (char *)NULL);
+		if (r == NULL)
+			goto out;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			set_err(s, error_r, "redis: SCAN: unexpected reply");
+			goto out;
+		}
+		free(cursor);
+		cursor = bh_strdup(r->element[0]->str);
+		sent = 0;
+		for (i = 0; i < r->element[1]->elements; i++) {
+			const redisReply *k = r->element[1]->element[i];
+
+			if (k->type != REDIS_REPLY_STRING)
+				continue;
+			if (redisAppendCommand(s->ctx, "HGETALL %b", k->str, k->len) != REDIS_OK) {
+				transport_err(s, error_r, "HGETALL");
+				goto out;
+			}
+			sent++;
+		}
+		for (i = 0; i < sent; i++) {
+			if (redisGetReply(s->ctx, &rp) != REDIS_OK) {
+				transport_err(s, error_r, "HGETALL");
+				goto out;
+			}
+			h = rp;
+			if (!stop && parse_sup(h, &sup) == 0) {
+				if (sup_matches(&sup, f))
+					stop = fn(&sup, ctx);
+				bh_suppression_deinit(&sup);
+			}
+			freeReplyObject(h);
+		}
+		freeReplyObject(r);
+		r = NULL;
+	} while (!stop && strcmp(cursor, "0") != 0);
+	ret = 0;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	free(cursor);
+	bh_buf_deinit(&pat);
+	return ret;
+}
+
+/* ---- manual changes ---- */
+
+/* manual - run the manual script for add or remove */
+static int
+manual(struct bh_store *s, const char *op, const char *address, const char *list, const char *why,
+       int64_t duration_s, const char **error_r)
+{
+	struct args cmd = {0}, sup = {0}, ev = {0};
+	char *addr = NULL;
+	int64_t now = bh_now();
+	redisReply *r = NULL;
+	int pass, ret = -1;
+	bool have_list = list != NULL && list[0] != '\0';
+	char *k;
+
+	if (normalize(s, address, &addr, error_r) == -1)
+		goto out;
+	if (why == NULL || why[0] == '\0') {
+		set_err(s, error_r, "a manual change needs a reason (--why)");
+		goto out;
+	}
+	kv(&sup, "address", addr);
+	kv(&sup, "list", have_list ? list : "");
+	kv(&sup, "reason", "manual");
+	kv(&sup, "class", "manual");
+	kv(&sup, "source", "manual");
+	kv_cut(&sup, "why", why, BH_MAX_DIAGNOSTIC);
+	kv(&sup, "message_id", "");
+	kv(&sup, "stable_id", "");
+	kv(&sup, "status", "");
+	kv(&sup, "rule", "");
+	kv(&ev, "kind", strcmp(op, "add") == 0 ? "manual_add" : "manual_remove");
+	kv(&ev, "address", addr);
+	kv(&ev, "list", have_list ? list : "");
+	kv(&ev, "reason", "manual");
+	kv(&ev, "outcome", strcmp(op, "add") == 0 ? "suppress" : "unsuppress");
+	kv_cut(&ev, "why", why, BH_MAX_DIAGNOSTIC);
+	kv(&ev, "rules_version", s->rules_version);
+	kv(&ev, "user", getenv("USER") != NULL ? getenv("USER") : "");
+
+	for (pass = 0; pass < 2; pass++) {
+		if (bh_store_connect(s, error_r) == -1)
+			goto out;
+		args_add(&cmd, "EVALSHA");
+		args_add(&cmd, s->manual_sha);
+		args_add(&cmd, "6");
+		k = key_sup(s, addr, have_list ? list : NULL);
+		args_add(&cmd, k);
+		free(k);
+		k = key_soft(s, addr, have_list ? list : NULL);
+		args_add(&cmd, k);
+		free(k);
+		args_addf(&cmd, "%s:ev:%s", s->tag, addr);
+		args_addf(&cmd, "%s:supidx:%s", s->tag, addr);
+		args_addf(&cmd, "%s:events", s->tag);
+		args_addf(&cmd, "%s:stats:%lld", s->tag, (long long)(now - now % STATS_BUCKET_S));
+		args_add(&cmd, op);
+		args_addf(&cmd, "%lld", (long long)now);
+		args_addf(&cmd, "%lld",
+			  (long long)(s->rc->stream_maxlen > 0 ? s->rc->stream_maxlen : 1000000));
+		args_addf(&cmd, "%lld", (long long)duration_s);
+		args_add(&cmd, have_list ? list : "");
+		args_addf(&cmd, "%d", STATS_TTL_S);
+		args_addf(&cmd, "%s\tmanual\t%s", have_list ? list : "-",
+			  strcmp(op, "add") == 0 ? "suppress" : "unsuppress");
+		args_addf(&cmd, "%zu", sup.n / 2);
+		for (size_t i = 0; i < sup.n; i++)
+			args_addn(&cmd, sup.v[i], sup.len[i]);
+		args_addf(&cmd, "%zu", ev.n / 2);
+		for (size_t i = 0; i < ev.n; i++)
+			args_addn(&cmd, ev.v[i], ev.len[i]);
+		r = command(s, &cmd, error_r);
+		args_deinit(&cmd);
+		if (r == NULL)
+			goto out;
+		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 &&
+		    pass == 0) {
+			freeReplyObject(r);
+			r = NULL;
+			if (load_script(s, manual_lua, s->manual_sha, error_r) == -1)
+				goto out;
+			continue;
+		}
+		break;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+		set_err(s, error_r, "redis: manual change: %.200s",
+			r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		goto out;
+	}
+	ret = (int)r->element[0]->integer;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	args_deinit(&cmd);
+	args_deinit(&sup);
+	args_deinit(&ev);
+	free(addr);
+	return ret;
+}
+
+int
+bh_store_add(struct bh_store *s, const char *address, const char *list, const char *why,
+	     int64_t duration_s, const char **error_r)
+{
+	if (duration_s < 0) {
+		set_err(s, error_r, "negative duration");
+		return -1;
+	}
+	return manual(s, "add", address, list, why, duration_s, error_r) == -1 ? -1 : 0;
+}
+
+int
+bh_store_remove(struct bh_store *s, const char *address, const char *list, const char *why,
+		const char **error_r)
+{
+	return manual(s, "remove", address, list, why, 0, error_r);
+}
+
+/* ---- events ---- */
+
+const char *
+bh_store_event_get(const struct bh_store_event *ev, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ev->n; i++)
+		if (strcmp(ev->kv[2 * i], name) == 0)
+			return ev->kv[2 * i + 1];
+	return NULL;
+}
+
+void
+bh_store_events_free(struct bh_store_event *v, size_t n)
+{
+	size_t i, j;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(v[i].id);
+		for (j = 0; j < 2 * v[i].n; j++)
+			free(v[i].kv[j]);
+		free(v[i].kv);
+	}
+	free(v);
+}
+
+/* parse_event - one stream entry [id, [k, v, ...]]; 0 or -1 when malformed */
+static int
+parse_event(const redisReply *e, struct bh_store_event *out)
+{
+	const redisReply *f;
+	size_t j;
+
+	memset(out, 0, sizeof(*out));
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+		return -1;
+	f = e->element[1];
+	out->id = reply_str(e->element[0]);
+	out->n = f->elements / 2;
+	out->kv = bh_calloc(out->n * 2 + 1, sizeof(char *));
+	for (j = 0; j < out->n * 2; j++)
+		out->kv[j] = reply_str(f->element[j]);
+	return 0;
+}
+
+/* append_events - parse an array of stream entries onto *v / *n (reversed when newest_first
+ * ordering must be flipped) */
+static void
+append_events(const redisReply *r, bool reverse, struct bh_store_event **v, size_t *n)
+{
+	size_t i;
+
+	if (r->type != REDIS_REPLY_ARRAY)
+		return;
+	*v = bh_reallocarray(*v, *n + r->elements + 1, sizeof(**v));
+	for (i = 0; i < r->elements; i++) {
+		const redisReply *e = r->element[reverse ? r->elements - 1 - i : i];
+
+		if (parse_event(e, &(*v)[*n]) == 0)
+			(*n)++;
+	}
+}
+
+/* bh_store_explain - the events of one address, newest first */
+int
+bh_store_explain(struct bh_store *s, const char *address, size_t max, struct bh_store_event **v_r,
+		 size_t *n_r, const char **error_r)
+{
+	char *addr = NULL, *key = NULL, *stream = NULL, stop[32];
+	redisReply *ids = NULL, *r;
+	struct bh_store_event *v = NULL;
+	size_t n = 0, i, sent = 0;
+	void *rp;
+	int ret = -1;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (max == 0 || max > MAX_EXPLAIN)
+		max = MAX_EXPLAIN;
+	if (normalize(s, address, &addr, error_r) == -1)
+		goto out;
+	key = bh_asprintf("%s:ev:%s", s->tag, addr);
+	stream = bh_asprintf("%s:events", s->tag);
+	snprintf(stop, sizeof(stop), "%zu", max - 1);
+	if ((ids = commandv(s, error_r, "LRANGE", key, "0", stop, (char *)NULL)) == NULL)
+		goto out;
+	if (ids->type != REDIS_REPLY_ARRAY) {
+		set_err(s, error_r, "redis: LRANGE: unexpected reply");
+		goto out;
+	}
+	for (i = 0; i < ids->elements; i++) {
+		const redisReply *id = ids->element[i];
+
+		if (id->type != REDIS_REPLY_STRING)
+			continue;
+		if (redisAppendCommand(s->ctx, "XRANGE %s %b %b", stream, id->str, id->len, id->str,
+				       id->len) != REDIS_OK) {
+			transport_err(s, error_r, "XRANGE");
+			goto out;
+		}
+		sent++;
+	}
+	for (i = 0; i < sent; i++) {
+		if (redisGetReply(s->ctx, &rp) != REDIS_OK) {
+			transport_err(s, error_r, "XRANGE");
+			goto out;
+		}
+		r = rp;
+		/* An event trimmed from the stream since (MAXLEN) comes back empty: skipped. */
+		append_events(r, false, &v, &n);
+		freeReplyObject(r);
+	}
+	*v_r = v;
+	*n_r = n;
+	v = NULL;
+	n = 0;
+	ret = 0;
+out:
+	bh_store_events_free(v, n);
+	if (ids != NULL)
+		freeReplyObject(ids);
+	free(stream);
+	free(key);
+	free(addr);
+	return ret;
+}
+
+/* bh_store_tail - the last n events, oldest first */
+int
+bh_store_tail(struct bh_store *s, size_t n, struct bh_store_event **v_r, size_t *n_r,
+	      const char **error_r)
+{
+	char *stream = bh_asprintf("%s:events", s->tag), count[32];
+	redisReply *r;
+	int ret = -1;
+
+	*v_r = NULL;
+	*n_r = 0;
+	snprintf(count, sizeof(count), "%zu", n == 0 ? (size_t)10 : n);
+	r = commandv(s, error_r, "XREVRANGE", stream, "+", "-", "COUNT", count, (char *)NULL);
+	if (r == NULL)
+		goto out;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		set_err(s, error_r, "redis: XREVRANGE: %.200s",
+			r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		goto out;
+	}
+	append_events(r, true, v_r, n_r);
+	ret = 0;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	free(stream);
+	return ret;
+}
+
+/* bh_store_follow - block for events after *last_id */
+int
+bh_store_follow(struct bh_store *s, char **last_id, int64_t block_ms, struct bh_store_event **v_r,
+		size_t *n_r, const char **error_r)
+{
+	char *stream = bh_asprintf("%s:events", s->tag), block[32];
+	redisReply *r;
+	int ret = -1;
+
+	*v_r = NULL;
+	*n_r = 0;
+	/* The block must end before the command timeout, or hiredis gives up on the context. */
+	if (block_ms <= 0 || block_ms > s->rc->command_timeout_ms / 2)
+		block_ms = s->rc->command_timeout_ms / 2 > 0 ? s->rc->command_timeout_ms / 2 : 1;
+	snprintf(block, sizeof(block), "%lld", (long long)block_ms);
+	r = commandv(s, error_r, "XREAD", "COUNT", "1000", "BLOCK", block, "STREAMS", stream,
+		     *last_id, (char *)NULL);
+	if (r == NULL)
+		goto out;
+	if (r->type == REDIS_REPLY_NIL) {
+		ret = 0;
+		goto out;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
+	    r->element[0]->type != REDIS_REPLY_ARRAY || r->element[0]->elements != 2) {
+		set_err(s, error_r, "redis: XREAD: %.200s",
+			r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		goto out;
+	}
+	append_events(r->element[0]->element[1], false, v_r, n_r);
+	if (*n_r > 0) {
+		free(*last_id);
+		*last_id = bh_strdup((*v_r)[*n_r - 1].id);
+	}
+	ret = 0;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	free(stream);
+	return ret;
+}
+
+/* ---- stats and health ---- */
+
+void
+bh_store_stats_free(struct bh_store_stat *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(v[i].list);
+		free(v[i].reason);
+		free(v[i].outcome);
+	}
+	free(v);
+}
+
+/* stat_cmp - by list, reason, outcome */
+static int
+stat_cmp(const void *a, const void *b)
+{
+	const struct bh_store_stat *x = a, *y = b;
+	int c;
+
+	if ((c = strcmp(x->list, y->list)) != 0)
+		return c;
+	if ((c = strcmp(x->reason, y->reason)) != 0)
+		return c;
+	return strcmp(x->outcome, y->outcome);
+}
+
+/* stat_add - add count to the row of a "list\treason\toutcome" field */
+static void
+stat_add(struct bh_store_stat **v, size_t *n, const char *field, int64_t count, bool in_hour)
+{
+	const char *t1 = strchr(field, '\t'), *t2 = t1 != NULL ? strchr(t1 + 1, '\t') : NULL;
+	size_t i;
+
+	if (t2 == NULL)
+		return;
+	for (i = 0; i < *n; i++) {
+		struct bh_store_stat *st = &(*v)[i];
+
+		if (strlen(st->list) == (size_t)(t1 - field) &&
+		    strncmp(st->list, field, (size_t)(t1 - field)) == 0 &&
+		    strlen(st->reason) == (size_t)(t2 - t1 - 1) &&
+		    strncmp(st->reason, t1 + 1, (size_t)(t2 - t1 - 1)) == 0 &&
+		    strcmp(st->outcome, t2 + 1) == 0)
+			break;
+	}
+	if (i == *n) {
+		*v = bh_reallocarray(*v, *n + 1, sizeof(**v));
+		(*v)[i].list = bh_strndup(field, (size_t)(t1 - field));
+		(*v)[i].reason = bh_strndup(t1 + 1, (size_t)(t2 - t1 - 1));
+		(*v)[i].outcome = bh_strdup(t2 + 1);
+		(*v)[i].hour = 0;
+		(*v)[i].day = 0;
+		(*n)++;
+	}
+	(*v)[i].day += count;
+	if (in_hour)
+		(*v)[i].hour += count;
+}
+
+/* bh_store_stats - sum the 5-minute buckets of the last day */
+int
+bh_store_stats(struct bh_store *s, struct bh_store_stat **v_r, size_t *n_r, const char **error_r)
+{
+	int64_t now = bh_now(), cur = now - now % STATS_BUCKET_S, b;
+	size_t nb = 86400 / STATS_BUCKET_S + 1, i, j, n = 0;
+	struct bh_store_stat *v = NULL;
+	redisReply *r;
+	void *rp;
+	int ret = -1;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (bh_store_connect(s, error_r) == -1)
+		return -1;
+	for (i = 0; i < nb; i++) {
+		b = cur - (int64_t)i * STATS_BUCKET_S;
+		if (redisAppendCommand(s->ctx, "HGETALL %s:stats:%lld", s->tag, (long long)b) !=
+		    REDIS_OK) {
+			transport_err(s, error_r, "HGETALL");
+			goto out;
+		}
+	}
+	for (i = 0; i < nb; i++) {
+		/* The current bucket is partial; "last hour" is the buckets that started within
+		 * the hour (55 to 60 minutes, at 5-minute granularity). */
+		bool in_hour = (int64_t)i * STATS_BUCKET_S < 3600;
+
+		if (redisGetReply(s->ctx, &rp) != REDIS_OK) {
+			transport_err(s, error_r, "HGETALL");
+			goto out;
+		}
+		r = rp;
+		if (r->type == REDIS_REPLY_ARRAY)
+			for (j = 0; j + 1 < r->elements; j += 2)
+				if (r->element[j]->type == REDIS_REPLY_STRING &&
+				    r->element[j + 1]->type == REDIS_REPLY_STRING)
+					stat_add(&v, &n, r->element[j]->str,
+						 num(r->element[j + 1]->str), in_hour);
+		freeReplyObject(r);
+	}
+	if (n > 0)
+		qsort(v, n, sizeof(*v), stat_cmp);
+	*v_r = v;
+	*n_r = n;
+	v = NULL;
+	n = 0;
+	ret = 0;
+out:
+	bh_store_stats_free(v, n);
+	return ret;
+}
+
+/* bh_store_health - PING, version and key count */
+int
+bh_store_health(struct bh_store *s, char **info_r, const char **error_r)
+{
+	redisReply *r;
+	char version[32] = "?";
+	long long keys = -1;
+	const char *p;
+
+	*info_r = NULL;
+	if ((r = commandv(s, error_r, "PING", (char *)NULL)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ERROR) {
+		set_err(s, error_r, "redis: PING: %.200s", r->str);
+		freeReplyObject(r);
+		return -1;
+	}
+	freeReplyObject(r);
+	if ((r = commandv(s, error_r, "INFO", "server", (char *)NULL)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING && (p = strstr(r->str, "redis_version:")) != NULL)
+		sscanf(p + 14, "%31[0-9.]", version);
+	freeReplyObject(r);
+	if ((r = commandv(s, error_r, "DBSIZE", (char *)NULL)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_INTEGER)
+		keys = r->integer;
+	freeReplyObject(r);
+	if (s->rc->socket != NULL)
+		*info_r = bh_asprintf("redis %s %s db=%d keys=%lld", version, s->rc->socket,
+				      s->rc->db, keys);
+	else
+		*info_r = bh_asprintf("redis %s %s:%d db=%d keys=%lld", version, s->rc->host,
+				      s->rc->port, s->rc->db, keys);
+	return 0;
+}

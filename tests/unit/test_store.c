@@ -1,0 +1,608 @@
+/*
+ * test_store.c - the Redis store against a real redis-server on a free loopback port.
+ *
+ * Starts its own redis-server (AOF, fsync always, so that a confirmed write survives a kill) in
+ * a mkdtemp directory and kills it at the end. Skips (77) when redis-server is not installed.
+ * Decisions are built by hand here: the store must not depend on how policy.c decides.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "policy.h"
+#include "store.h"
+#include "test.h"
+#include "util.h"
+
+static char redis_dir[] = "/tmp/bh-test-store-XXXXXX";
+static int redis_port;
+static pid_t redis_pid = -1;
+
+/* free_port - a port the kernel just handed out on 127.0.0.1 */
+static int
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
+		bh_fatal("free_port: %s", strerror(errno));
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void
+msleep(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* redis_up - start redis-server and wait until it accepts connections */
+static int
+redis_up(void)
+{
+	char port[16], log[300];
+	int i;
+
+	snprintf(port, sizeof(port), "%d", redis_port);
+	snprintf(log, sizeof(log), "%s/redis.log", redis_dir);
+	redis_pid = fork();
+	if (redis_pid == -1)
+		bh_fatal("fork: %s", strerror(errno));
+	if (redis_pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		/* Never outlive the test, and never hold its output pipe open. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+		       "--dir", redis_dir, "--save", "", "--appendonly", "yes", "--appendfsync",
+		       "always", "--daemonize", "no", "--logfile", log, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100; i++) {
+		struct sockaddr_in sa;
+		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons((uint16_t)redis_port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return 0;
+		if (waitpid(redis_pid, NULL, WNOHANG) == redis_pid) {
+			redis_pid = -1;
+			return -1;
+		}
+		msleep(50);
+	}
+	return -1;
+}
+
+/* redis_kill - SIGKILL the server we started (no clean shutdown: the AOF must hold) */
+static void
+redis_kill(void)
+{
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGKILL);
+		waitpid(redis_pid, NULL, 0);
+		redis_pid = -1;
+	}
+}
+
+static void
+cleanup(void)
+{
+	char cmd[400];
+
+	redis_kill();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", redis_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", redis_dir);
+}
+
+/* redis_cli - run one redis-cli command against our server */
+static void
+redis_cli(const char *args)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d %s >/dev/null", redis_port, args);
+	if (system(cmd) != 0)
+		fprintf(stderr, "redis-cli %s failed\n", args);
+}
+
+/* A hand-made message: a verdict with one recipient and its one decision. */
+struct msg {
+	struct bh_verdict v;
+	struct bh_decision d;
+	struct bh_decisions ds;
+	struct bh_store_item it;
+};
+
+static struct bh_policy_action
+act(enum bh_policy_kind kind, int64_t duration, unsigned threshold, int64_t window,
+    enum bh_scope scope)
+{
+	struct bh_policy_action a = {kind, duration, threshold, window, scope};
+
+	return a;
+}
+
+static void
+msg_init(struct msg *m, const char *sid, const char *address, const char *list,
+	 enum bh_reason reason, enum bh_outcome outcome, struct bh_policy_action a)
+{
+	struct bh_rcpt *r;
+
+	memset(m, 0, sizeof(*m));
+	bh_verdict_init(&m->v);
+	m->v.type = BH_TYPE_DSN;
+	snprintf(m->v.stable_id, sizeof(m->v.stable_id), "%s", sid);
+	m->v.env.message_id = bh_asprintf("<%s@mx.example>", sid);
+	m->v.env.reporting_mta = bh_strdup("dns; mx.example.net");
+	r = bh_verdict_add_rcpt(&m->v, 10);
+	r->address = bh_strdup(address);
+	snprintf(r->status, sizeof(r->status), "%s", bh_reason_hard(reason) ? "5.1.1" : "4.2.2");
+	snprintf(r->reply_code, sizeof(r->reply_code), "%s", "550");
+	r->action = BH_ACTION_FAILED;
+	r->diagnostic = bh_strdup("smtp; 550 5.1.1 <x>: Recipient address rejected");
+	bh_rcpt_set_reason(r, reason, "test-rule");
+	m->d.rcpt = r;
+	m->d.address = r->address;
+	m->d.list = list;
+	m->d.outcome = outcome;
+	m->d.action = a;
+	m->d.sender_side = r->whose == BH_WHOSE_SENDER;
+	m->d.why = "test";
+	m->ds.v = &m->d;
+	m->ds.n = 1;
+	m->ds.type = BH_TYPE_DSN;
+	m->ds.folder_hint = "processed";
+	m->it.v = &m->v;
+	m->it.d = &m->ds;
+	m->it.mailbox = "INBOX";
+	m->it.folder = "bouncer/processed";
+	m->it.uidvalidity = 7;
+	m->it.uid = 1;
+}
+
+static void
+msg_deinit(struct msg *m)
+{
+	bh_verdict_deinit(&m->v);
+}
+
+/* apply1 - apply one message, return its status */
+static enum bh_store_status
+apply1(struct bh_store *s, struct msg *m)
+{
+	const char *error = NULL;
+
+	if (bh_store_apply(s, &m->it, 1, &error) == -1)
+		fprintf(stderr, "apply: %s\n", error);
+	return m->it.status;
+}
+
+/* suppressed - 1 when check says so (and the reason matches when given) */
+static int
+suppressed(struct bh_store *s, const char *addr, const char *list, const char *reason)
+{
+	struct bh_suppression sup;
+	const char *error = NULL;
+	int rc = bh_store_check(s, addr, list, &sup, &error);
+
+	if (rc == -1) {
+		fprintf(stderr, "check: %s\n", error);
+		return -1;
+	}
+	if (rc == 1 && reason != NULL && strcmp(sup.reason, reason) != 0)
+		rc = 2;
+	if (rc == 1)
+		bh_suppression_deinit(&sup);
+	else if (rc == 2)
+		bh_suppression_deinit(&sup);
+	return rc;
+}
+
+/* n_events - events behind an address */
+static size_t
+n_events(struct bh_store *s, const char *addr)
+{
+	struct bh_store_event *ev;
+	size_t n;
+	const char *error;
+
+	if (bh_store_explain(s, addr, 0, &ev, &n, &error) == -1) {
+		fprintf(stderr, "explain: %s\n", error);
+		return 0;
+	}
+	bh_store_events_free(ev, n);
+	return n;
+}
+
+/* stat - the day counter of (list, reason, outcome) */
+static int64_t
+stat_day(struct bh_store *s, const char *list, const char *reason, const char *outcome)
+{
+	struct bh_store_stat *v;
+	size_t n, i;
+	int64_t c = 0;
+	const char *error;
+
+	if (bh_store_stats(s, &v, &n, &error) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].list, list) == 0 && strcmp(v[i].reason, reason) == 0 &&
+		    strcmp(v[i].outcome, outcome) == 0)
+			c = v[i].day;
+	bh_store_stats_free(v, n);
+	return c;
+}
+
+static void
+test_hard_twice(struct bh_store *s)
+{
+	struct msg m;
+	struct bh_suppression sup;
+	const char *error;
+
+	msg_init(&m, "hard1", "Gone@Example.COM", "news", BH_R_USERUNKNOWN, BH_OUT_SUPPRESS,
+		 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_LIST));
+	CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+	CHECK_INT(m.it.n_suppressed, 1);
+	CHECK_INT(apply1(s, &m), BH_STORE_DUPLICATE);
+	CHECK_INT(m.it.n_suppressed, 0);
+	CHECK(bh_store_is_confirmed(&m.it));
+	CHECK_INT(suppressed(s, "gone@example.com", "news", "userunknown"), 0); /* case kept */
+	CHECK_INT(suppressed(s, "Gone@example.com", "news", "userunknown"), 1);
+	CHECK_INT(suppressed(s, "Gone@example.com", NULL, NULL), 0);
+	CHECK_INT(suppressed(s, "Gone@example.com", "other", NULL), 0);
+	CHECK_INT(bh_store_check(s, "Gone@EXAMPLE.com", "news", &sup, &error), 1);
+	CHECK_INT(sup.count, 1);
+	CHECK_STR(sup.class_, "hard");
+	CHECK_STR(sup.list, "news");
+	CHECK_STR(sup.message_id, "<hard1@mx.example>");
+	CHECK_STR(sup.rule, "test-rule");
+	CHECK_INT(sup.expires, 0);
+	CHECK(sup.event_id != NULL && sup.event_id[0] != '\0');
+	bh_suppression_deinit(&sup);
+	CHECK_INT(n_events(s, "Gone@example.com"), 1);
+	msg_deinit(&m);
+}
+
+static void
+test_soft(struct bh_store *s)
+{
+	struct msg m;
+	char sid[32];
+	int i;
+
+	/* Threshold 3 in 4 s, suppressed for 2 s. */
+	for (i = 0; i < 3; i++) {
+		snprintf(sid, sizeof(sid), "soft%d", i);
+		msg_init(&m, sid, "full@example.org", "news", BH_R_MAILBOXFULL, BH_OUT_COUNT,
+			 act(BH_POL_COUNT, 2, 3, 4, BH_SCOPE_LIST));
+		CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+		CHECK_INT(m.it.n_suppressed, i == 2 ? 1 : 0);
+		CHECK_INT(suppressed(s, "full@example.org", "news", NULL), i == 2 ? 1 : 0);
+		msg_deinit(&m);
+	}
+	msleep(3100);
+	CHECK_INT(suppressed(s, "full@example.org", "news", NULL), 0); /* expired by TTL */
+	/* Two within the window, then the window passes: the third starts again at 1. */
+	for (i = 0; i < 3; i++) {
+		snprintf(sid, sizeof(sid), "softw%d", i);
+		if (i == 2)
+			msleep(4200);
+		msg_init(&m, sid, "full2@example.org", "news", BH_R_MAILBOXFULL, BH_OUT_COUNT,
+			 act(BH_POL_COUNT, 2, 3, 4, BH_SCOPE_LIST));
+		CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+		CHECK_INT(m.it.n_suppressed, 0);
+		msg_deinit(&m);
+	}
+	CHECK_INT(suppressed(s, "full2@example.org", "news", NULL), 0);
+	CHECK_INT(n_events(s, "full2@example.org"), 3);
+}
+
+static void
+test_complaint(struct bh_store *s)
+{
+	struct msg m;
+
+	msg_init(&m, "arf1", "angry@example.com", "news", BH_R_FEEDBACK, BH_OUT_SUPPRESS,
+		 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_GLOBAL));
+	CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+	CHECK_INT(suppressed(s, "angry@example.com", NULL, "feedback"), 1);
+	CHECK_INT(suppressed(s, "angry@example.com", "other", "feedback"), 1);
+	msg_deinit(&m);
+	msg_init(&m, "arf2", "picky@example.com", "news", BH_R_FEEDBACK, BH_OUT_SUPPRESS,
+		 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_LIST));
+	CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+	CHECK_INT(suppressed(s, "picky@example.com", NULL, NULL), 0);
+	CHECK_INT(suppressed(s, "picky@example.com", "news", "feedback"), 1);
+	CHECK_INT(suppressed(s, "picky@example.com", "other", NULL), 0);
+	msg_deinit(&m);
+}
+
+static void
+test_manual(struct bh_store *s)
+{
+	const char *error = NULL;
+	struct bh_suppression *v;
+	struct bh_store_event *ev;
+	size_t n;
+
+	CHECK_INT(bh_store_add(s, "ops@example.com", NULL, "asked by phone", 0, &error), 0);
+	CHECK_INT(suppressed(s, "ops@example.com", "news", "manual"), 1);
+	CHECK_INT(bh_store_add(s, "ops@example.com", "news", "", 0, &error), -1);
+	CHECK_STR(error, "a manual change needs a reason (--why)");
+	CHECK_INT(bh_store_add(s, "ops@example.com", "news", "list too", 0, &error), 0);
+	CHECK_INT(bh_store_show(s, "ops@example.com", &v, &n, &error), 0);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK(v[0].list == NULL);
+		CHECK_STR(v[1].list, "news");
+		CHECK_STR(v[1].why, "list too");
+	}
+	while (n > 0)
+		bh_suppression_deinit(&v[--n]);
+	free(v);
+	CHECK_INT(bh_store_remove(s, "ops@example.com", NULL, "resubscribed", &error), 1);
+	CHECK_INT(bh_store_remove(s, "ops@example.com", NULL, "again", &error), 0);
+	CHECK_INT(suppressed(s, "ops@example.com", NULL, NULL), 0);
+	CHECK_INT(suppressed(s, "ops@example.com", "news", NULL), 1);
+	CHECK_INT(bh_store_explain(s, "ops@example.com", 0, &ev, &n, &error), 0);
+	CHECK_INT(n, 4);
+	if (n == 4) {
+		CHECK_STR(bh_store_event_get(&ev[0], "kind"), "manual_remove");
+		CHECK_STR(bh_store_event_get(&ev[0], "result"), "not suppressed");
+		CHECK_STR(bh_store_event_get(&ev[1], "why"), "resubscribed");
+		CHECK_STR(bh_store_event_get(&ev[3], "kind"), "manual_add");
+	}
+	bh_store_events_free(ev, n);
+	CHECK_INT(bh_store_add(s, "bad", NULL, "x", 0, &error), -1);
+	CHECK_STR(error, "invalid address: no @");
+}
+
+static void
+test_sender_alert(struct bh_store *s)
+{
+	struct msg m;
+	char sid[32];
+	int i;
+
+	/* The defaults' threshold was set to 3 in 60 s by main(). */
+	for (i = 0; i < 4; i++) {
+		snprintf(sid, sizeof(sid), "blk%d", i);
+		msg_init(&m, sid, i % 2 ? "a@blocky.example" : "b@blocky.example", "promo",
+			 BH_R_BLOCKED, BH_OUT_ALERT, act(BH_POL_ALERT, 0, 0, 0, BH_SCOPE_LIST));
+		CHECK(m.d.sender_side);
+		CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+		/* the third crosses the rate for the domain and for the list: two alerts */
+		CHECK_INT(m.it.n_alerts, i == 2 ? 2 : 0);
+		CHECK_INT(m.it.n_suppressed, 0);
+		msg_deinit(&m);
+	}
+	CHECK_INT(suppressed(s, "a@blocky.example", "promo", NULL), 0);
+	CHECK_INT(stat_day(s, "promo", "blocked", "alert"), 4);
+}
+
+static void
+test_delayed_and_empty(struct bh_store *s)
+{
+	struct msg m;
+	struct bh_store_event *ev;
+	size_t n;
+	const char *error;
+
+	msg_init(&m, "dly1", "slow@example.com", "news", BH_R_MAILBOXFULL, BH_OUT_RECORD,
+		 act(BH_POL_COUNT, 60, 1, 60, BH_SCOPE_LIST));
+	m.d.delayed = true;
+	m.v.rcpts[0].action = BH_ACTION_DELAYED;
+	CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+	CHECK_INT(suppressed(s, "slow@example.com", "news", NULL), 0);
+	CHECK_INT(bh_store_explain(s, "slow@example.com", 0, &ev, &n, &error), 0);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(bh_store_event_get(&ev[0], "kind"), "delayed");
+		CHECK_STR(bh_store_event_get(&ev[0], "outcome"), "record");
+		CHECK_STR(bh_store_event_get(&ev[0], "stable_id"), "dly1");
+		CHECK_STR(bh_store_event_get(&ev[0], "reporting_mta"), "dns; mx.example.net");
+		CHECK_STR(bh_store_event_get(&ev[0], "folder"), "bouncer/processed");
+		CHECK_STR(bh_store_event_get(&ev[0], "uid"), "1");
+		CHECK_STR(bh_store_event_get(&ev[0], "rules_version"), "test-rules-1");
+		CHECK_STR(bh_store_event_get(&ev[0], "rule"), "test-rule");
+	}
+	bh_store_events_free(ev, n);
+	msg_deinit(&m);
+
+	/* A message with no decisions (an auto-reply) is confirmed and recorded. */
+	msg_init(&m, "vac1", "x@example.com", NULL, BH_R_VACATION, BH_OUT_RECORD,
+		 act(BH_POL_IGNORE, 0, 0, 0, BH_SCOPE_LIST));
+	m.ds.n = 0;
+	m.v.type = BH_TYPE_AUTOREPLY;
+	CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+	CHECK_INT(stat_day(s, "-", "vacation", "record"), 1);
+	/* No stable id: never confirmed. */
+	m.v.stable_id[0] = '\0';
+	CHECK_INT(apply1(s, &m), BH_STORE_INVALID);
+	msg_deinit(&m);
+
+	/* Redis forgot the scripts: reloaded on NOSCRIPT. */
+	redis_cli("SCRIPT FLUSH");
+	msg_init(&m, "ns1", "ns@example.com", "news", BH_R_USERUNKNOWN, BH_OUT_SUPPRESS,
+		 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_LIST));
+	CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+	msg_deinit(&m);
+	redis_cli("SCRIPT FLUSH");
+	CHECK_INT(bh_store_add(s, "ns2@example.com", NULL, "after flush", 0, &error), 0);
+}
+
+#define N_BATCH 3000
+
+/* test_restart - kill Redis in the middle of a pipelined batch, restart it, retry what was not
+ * confirmed: every message counted exactly once. */
+static void
+test_restart(struct bh_store *s, const struct bh_config *cfg)
+{
+	static struct msg m[N_BATCH];
+	static struct bh_store_item items[N_BATCH];
+	size_t i, k, left, confirmed_first = 0, dups = 0, rounds = 0;
+	const char *error = NULL;
+	pid_t killer;
+	int rc;
+
+	for (i = 0; i < N_BATCH; i++) {
+		char sid[32];
+
+		snprintf(sid, sizeof(sid), "batch%zu", i);
+		msg_init(&m[i], sid, "many@example.com", "restart", BH_R_MAILBOXFULL, BH_OUT_COUNT,
+			 act(BH_POL_COUNT, 0, 1000000, 3600, BH_SCOPE_LIST));
+		items[i] = m[i].it;
+	}
+	killer = fork();
+	if (killer == 0) {
+		/* A second client watches the key count grow, then kills the server. */
+		const char *e;
+		struct bh_store *w = bh_store_new(cfg, "watcher", &e);
+		char *info;
+		long long base = -1, keys;
+
+		for (i = 0; i < 20000; i++) {
+			if (bh_store_health(w, &info, &e) == 0) {
+				const char *p = strstr(info, "keys=");
+
+				keys = p != NULL ? atoll(p + 5) : 0;
+				free(info);
+				if (base == -1)
+					base = keys;
+				else if (keys >= base + 300)
+					break;
+			}
+			msleep(1);
+		}
+		kill(redis_pid, SIGKILL);
+		bh_store_free(&w);
+		_exit(0);
+	}
+	msleep(20);
+	rc = bh_store_apply(s, items, N_BATCH, &error);
+	waitpid(killer, NULL, 0);
+	waitpid(redis_pid, NULL, 0);
+	redis_pid = -1;
+	for (i = 0; i < N_BATCH; i++)
+		if (bh_store_is_confirmed(&items[i]))
+			confirmed_first++;
+	printf("restart: first pass confirmed %zu of %d (rc %d: %s)\n", confirmed_first, N_BATCH,
+	       rc, error != NULL ? error : "-");
+	CHECK(confirmed_first < N_BATCH);
+	/* The confirmed ones are a prefix: a transport error leaves the rest unconfirmed. */
+	for (i = 0; i < confirmed_first; i++)
+		CHECK(bh_store_is_confirmed(&items[i]));
+	CHECK_INT(redis_up(), 0);
+	/* Retry until everything is confirmed (a worker does this on its next poll). */
+	do {
+		struct bh_store_item *retry = bh_calloc(N_BATCH, sizeof(*retry));
+		size_t idx[N_BATCH];
+
+		left = 0;
+		for (i = 0; i < N_BATCH; i++)
+			if (!bh_store_is_confirmed(&items[i])) {
+				idx[left] = i;
+				retry[left++] = items[i];
+			}
+		if (left > 0) {
+			msleep(bh_store_backoff_ms(s));
+			bh_store_apply(s, retry, left, &error);
+			for (k = 0; k < left; k++) {
+				if (retry[k].status == BH_STORE_DUPLICATE)
+					dups++;
+				items[idx[k]] = retry[k];
+			}
+		}
+		free(retry);
+	} while (left > 0 && ++rounds < 50);
+	printf("restart: retried in %zu rounds, %zu were already applied\n", rounds, dups);
+	CHECK_INT(left, 0);
+	/* Exactly once: the stats counted each message once, never twice, none lost. */
+	CHECK_INT(stat_day(s, "restart", "mailboxfull", "count"), N_BATCH);
+	for (i = 0; i < N_BATCH; i++)
+		msg_deinit(&m[i]);
+}
+
+int
+main(void)
+{
+	struct bh_config *cfg;
+	struct bh_store *s;
+	const char *error = NULL;
+	char *info = NULL;
+
+	if (system("command -v redis-server >/dev/null 2>&1") != 0) {
+		printf("test_store: redis-server not found, skipped\n");
+		return 77;
+	}
+	if (mkdtemp(redis_dir) == NULL)
+		bh_fatal("mkdtemp: %s", strerror(errno));
+	atexit(cleanup);
+	redis_port = free_port();
+	if (redis_up() == -1) {
+		printf("test_store: redis-server did not start\n");
+		return 1;
+	}
+	cfg = bh_config_defaults();
+	cfg->redis.port = redis_port;
+	cfg->defaults.sender_alert_threshold = 3;
+	cfg->defaults.sender_alert_window_s = 60;
+
+	free(cfg->redis.prefix);
+	cfg->redis.prefix = bh_strdup("bad{x}");
+	CHECK(bh_store_new(cfg, NULL, &error) == NULL);
+	free(cfg->redis.prefix);
+	cfg->redis.prefix = bh_strdup("t");
+
+	s = bh_store_new(cfg, "test-rules-1", &error);
+	CHECK(s != NULL);
+	CHECK_STR(bh_store_key_prefix(s), "{t}");
+	CHECK_INT(bh_store_health(s, &info, &error), 0);
+	CHECK(info != NULL && strstr(info, "redis ") == info);
+	free(info);
+
+	test_hard_twice(s);
+	test_complaint(s);
+	test_manual(s);
+	test_sender_alert(s);
+	test_delayed_and_empty(s);
+	test_soft(s);
+	test_restart(s, cfg);
+
+	bh_store_free(&s);
+	bh_config_free(&cfg);
+	return test_done("test_store");
+}
