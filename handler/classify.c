@@ -35,6 +35,7 @@ struct ctx {
 	char *orig_body;	   /* the decoded text/rfc822-headers part orig_hdr points into */
 	const struct bh_header *orig; /* the returned message's header, or NULL */
 	struct bh_buf text;	      /* the report's human-readable text */
+	size_t cut;		      /* its length before the returned message */
 	char *excl[8];
 	size_t n_excl;
 	size_t n_strong;
@@ -175,7 +176,7 @@ gather_text(struct ctx *c)
 static void
 text_original(struct ctx *c)
 {
-	size_t cut = bh_recog_cut(c->text.data, c->text.len), pos = cut, len;
+	size_t cut = c->cut, pos = cut, len;
 	const char *l, *err;
 	unsigned lines = 0;
 
@@ -300,7 +301,7 @@ dsn_diag(struct ctx *c, const struct bh_dsn_rcpt *dr, const char *addr)
 		bh_buf_puts(&b, dr->diagnostic);
 	}
 	if (letters(dr->diagnostic) < 4 && c->text.len > 0 &&
-	    (t = bh_recog_diag_for(c->text.data, c->text.len, addr)) != NULL) {
+	    (t = bh_recog_diag_for(c->text.data, c->cut, addr)) != NULL) {
 		if (b.len > 0)
 			bh_buf_puts(&b, " | ");
 		bh_buf_puts(&b, t);
@@ -565,8 +566,7 @@ text_diag(struct ctx *c)
 {
 	if (c->text.len == 0)
 		return NULL;
-	return bh_text_clean(c->text.data, bh_recog_cut(c->text.data, c->text.len),
-			     BH_MAX_DIAGNOSTIC);
+	return bh_text_clean(c->text.data, c->cut, BH_MAX_DIAGNOSTIC);
 }
 
 /* do_ses - an Amazon SES notification in the text */
@@ -703,8 +703,7 @@ do_text(struct ctx *c, struct bh_recog_out *out)
 				out->v[k].remote_mta = NULL;
 				st = out->v[k].status;
 				rc = out->v[k].reply_code;
-			} else if ((diag = bh_recog_diag_for(c->text.data, c->text.len, a)) ==
-				   NULL) {
+			} else if ((diag = bh_recog_diag_for(c->text.data, c->cut, a)) == NULL) {
 				diag = out->n > 0 && out->v[0].diagnostic != NULL
 					   ? bh_strdup(out->v[0].diagnostic)
 					   : text_diag(c);
@@ -830,6 +829,7 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 		}
 	}
 	gather_text(&c);
+	c.cut = bh_recog_cut(c.text.data != NULL ? c.text.data : "", c.text.len);
 	if (c.orig == NULL && c.text.len > 0)
 		text_original(&c);
 	if (c.orig != NULL)
@@ -868,6 +868,7 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 		in.hdr = &c.m.v[0].hdr;
 		in.text = c.text.data;
 		in.text_len = c.text.len;
+		in.cut = c.cut;
 		in.exclude = c.excl;
 		in.n_exclude = c.n_excl;
 		in.n_strong = c.n_strong;

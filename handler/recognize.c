@@ -179,6 +179,11 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 {
 	const struct bh_field *from = hdr(in->hdr, "From"), *subj = hdr(in->hdr, "Subject");
 	size_t i, k, scan = in->text_len < 4096 ? in->text_len : 4096;
+	char low[4096];
+
+	for (i = 0; i < scan; i++)
+		low[i] = (char)((in->text[i] >= 'A' && in->text[i] <= 'Z') ? in->text[i] + 32
+									   : in->text[i]);
 
 	*bounce_like = false;
 	*weak = false;
@@ -201,7 +206,7 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 				return families[i].name;
 			break;
 		case 't':
-			if (contains(in->text, scan, n)) {
+			if (scan > 0 && memmem(low, scan, n, strlen(n)) != NULL) {
 				if (strcmp(families[i].name, "text") != 0)
 					*bounce_like = true;
 				return families[i].name;
@@ -217,7 +222,7 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 		}
 	}
 	for (i = 0; i < BH_NELEM(weak_phrases); i++)
-		if (contains(in->text, scan, weak_phrases[i]))
+		if (scan > 0 && memmem(low, scan, weak_phrases[i], strlen(weak_phrases[i])) != NULL)
 			*weak = true;
 	if (from != NULL && (contains(from->value, from->value_len, "mailer-daemon") ||
 			     contains(from->value, from->value_len, "postmaster") ||
@@ -226,31 +231,48 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 	return "text";
 }
 
-/* bh_recog_cut - length of the text before the returned message */
+/* bh_recog_cut - length of the text before the returned message: the earliest marker (found
+ * with memmem over one lower-case copy, not per line) or pasted header line */
 size_t
 bh_recog_cut(const char *t, size_t n)
 {
-	size_t pos = 0, len, i, lines = 0;
+	size_t pos = 0, len, i, lines = 0, best = n;
 	const char *l;
+	char *low;
 	bool seen_text = false;
 
-	while (lines++ < MAX_LINES && bh_line_next(t, n, &pos, &l, &len)) {
+	if (n == 0)
+		return 0;
+	low = bh_memdup0(t, n);
+	for (i = 0; i < n; i++)
+		if (low[i] >= 'A' && low[i] <= 'Z')
+			low[i] = (char)(low[i] + 32);
+	for (i = 0; i < BH_NELEM(cut_markers); i++) {
+		const char *m = memmem(low, best, cut_markers[i], strlen(cut_markers[i]));
+
+		if (m != NULL) {
+			size_t off = (size_t)(m - low);
+
+			while (off > 0 && low[off - 1] != '\n' && low[off - 1] != '\r')
+				off--;
+			best = off;
+		}
+	}
+	free(low);
+	while (lines++ < MAX_LINES && bh_line_next(t, best, &pos, &l, &len)) {
 		const char *s = l;
 		size_t sn = len;
 
 		bh_span_trim(&s, &sn);
 		if (sn == 0)
 			continue;
-		for (i = 0; i < BH_NELEM(cut_markers); i++)
-			if (contains(s, sn, cut_markers[i]))
-				return (size_t)(l - t);
 		/* a pasted header block of the returned message */
 		if (seen_text && (bh_span_istarts(l, len, "Return-Path:") ||
 				  bh_span_istarts(l, len, "Received: from")))
 			return (size_t)(l - t);
 		seen_text = true;
 	}
-	return n;
+	return best;
 }
 
 static bool
@@ -539,7 +561,7 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 	out->name = family(in, &out->bounce_like, &out->weak);
 	if (t == NULL)
 		return 0;
-	tn = bh_recog_cut(t, in->text_len);
+	tn = in->cut <= in->text_len ? in->cut : in->text_len;
 	while (nl < MAX_LINES && bh_line_next(t, tn, &pos, &l, &len)) {
 		if (nl == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -663,7 +685,7 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 {
 	struct line *ls = NULL;
 	unsigned char *take = NULL;
-	size_t al = strlen(address), tn = bh_recog_cut(text, n), nl = 0, cap = 0, pos = 0, len, i;
+	size_t al = strlen(address), tn = n, nl = 0, cap = 0, pos = 0, len, i;
 	size_t mentions = 0;
 	const char *l;
 	struct bh_buf b;

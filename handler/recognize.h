@@ -16,6 +16,7 @@ struct bh_recog_in {
 	const struct bh_header *hdr; /* the report's own header */
 	const char *text;	     /* its first text part, decoded, at most the scan limit */
 	size_t text_len;
+	size_t cut;	      /* bh_recog_cut(text, text_len) */
 	char *const *exclude; /* lower-case addresses of the sender side: the first n_strong
 			       * are never reported, the rest only when the text names
 			       * them in passing */
@@ -48,8 +49,8 @@ void bh_recog_out_deinit(struct bh_recog_out *out);
  * starts (a marker line or a pasted header block), or n. */
 size_t bh_recog_cut(const char *t, size_t n);
 
-/* bh_recog_diag_for - the diagnostic text the bounce text gives for address (lower-case), as a
- * new cleaned string, or NULL when the address is not in text[0..n). */
+/* bh_recog_diag_for - the diagnostic text the report's own text (text[0..n), already cut with
+ * bh_recog_cut) gives for address, as a new cleaned string, or NULL when it is not there. */
 char *bh_recog_diag_for(const char *text, size_t n, const char *address);
 
 /* bh_recog_codes - fill status (when empty) and reply_code (when empty) from text. */
