@@ -24,8 +24,9 @@ struct bh_ses {
 	size_t n;
 };
 
-/* bh_ses_parse - look for a notification in p[0..n). Returns the kind found (BH_SES_NONE when
- * the text is not one); at most max recipients are kept. Free with bh_ses_deinit. */
+/* bh_ses_parse - look for a notification in p[0..n). Returns the kind found, or BH_SES_NONE
+ * (s then holds nothing) when the text is not one or names no recipient; at most max
+ * recipients are kept. Free with bh_ses_deinit. */
 enum bh_ses_kind bh_ses_parse(const char *p, size_t n, size_t max, struct bh_ses *s);
 void bh_ses_deinit(struct bh_ses *s);
 
