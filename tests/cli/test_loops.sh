@@ -78,3 +78,69 @@ for name, (typ, kind, reason) in sorted(want.items()):
 print("test_loops: %d fixtures, %d problems" % (len(want), bad))
 sys.exit(1 if bad else 0)
 PY
+[ $? = 0 ] || exit 1
+
+# Part 2: with a configuration (a VERP key, our_domains). The fixtures' placeholder VERP
+# address is replaced by a real signed one for alice@sub.example on list news.
+tmp=$(mktemp -d)
+trap 'rm -f "$out"; rm -rf "$tmp"' EXIT
+printf 'loops-test-key-0123456789abcdef\n' >"$tmp/key"
+cat >"$tmp/bouncer.yaml" <<YAML
+imap: {host: 127.0.0.1, user: u, password_env: HOME}
+redis: {host: 127.0.0.1}
+verp:
+  domain: ours.example
+  keys: [{id: k1, file: $tmp/key}]
+our_domains: [ours.example]
+YAML
+verp=$("$BOUNCER" verp encode -c "$tmp/bouncer.yaml" --list news alice@sub.example) || {
+	echo "test_loops: verp encode failed"
+	exit 1
+}
+ph='bounce+news+alice=sub.example@ours.example'
+for f in bounce-newsletter-bulk bounce-of-autoreply backscatter; do
+	sed "s/$ph/$verp/g" "$dir/$f.eml" >"$tmp/$f.eml"
+done
+# A bounce that reached a valid VERP, about a message not ours and not sent with our VERP.
+sed -e "s/$ph/$verp/g" -e '/^Return-Path: <bounce/d' -e '/^Precedence:/d' \
+	-e '/^X-Auto-Response-Suppress:/d' -e '/^List-/d' \
+	-e 's/^From: Our News <news@ours.example>/From: Alice <alice@sub.example>/' \
+	-e 's/<1234.5678@mail.ours.example>/<r1@sub.example>/' \
+	"$dir/bounce-newsletter-bulk.eml" >"$tmp/foreign-original.eml"
+"$BOUNCER" classify -c "$tmp/bouncer.yaml" "$tmp"/*.eml >"$out" 2>"$tmp/err" || {
+	echo "test_loops: classify -c failed: $(head -c 500 "$tmp/err")"
+	exit 1
+}
+python3 - "$out" <<'PY'
+import json, os, sys
+
+# file: (loop kind or None, VERP valid)
+want = {
+    "bounce-newsletter-bulk.eml": (None, True),       # our newsletter, Precedence: bulk
+    "bounce-of-autoreply.eml": ("autoreply_bounce", True),
+    "backscatter.eml": ("backscatter", False),
+    "foreign-original.eml": ("backscatter", True),
+}
+bad = 0
+got = {}
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    got[os.path.basename(o["source"])] = o
+for name, (kind, valid) in sorted(want.items()):
+    o = got.get(name)
+    if o is None:
+        print("%s (config): no output" % name)
+        bad += 1
+        continue
+    lp = o.get("loop", {})
+    gk = lp.get("kind") if lp.get("detected") else None
+    gv = (o.get("verp") or {}).get("valid")
+    if gk != kind:
+        print("%s (config): loop got %s (%s), want %s" % (name, gk, lp.get("why"), kind))
+        bad += 1
+    if gv != valid:
+        print("%s (config): verp valid got %s, want %s" % (name, gv, valid))
+        bad += 1
+print("test_loops (config): %d fixtures, %d problems" % (len(want), bad))
+sys.exit(1 if bad else 0)
+PY
