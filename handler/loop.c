@@ -19,7 +19,9 @@
  * Checks, in order; the first that fires sets v->loop (kind + why):
  *   1. bounce_of_bounce: the returned message is itself a report: Content-Type multipart/report
  *      or message/delivery-status, or it came from a mailer-daemon with a null sender. We never
- *      send reports, so this holds whoever the message claims to be from.
+ *      send reports, so this holds whoever the message claims to be from. Exception: a plain
+ *      (non-DSN) notice that forwards a whole report in a message/rfc822 part (some gateways
+ *      wrap the DSN they got) passes that report on; checks 1 and 2 are skipped for it.
  *   2. autoreply_bounce: the returned message was itself automatic:
  *      - X-Autoreply / X-Autorespond present (value not "no"), or Precedence: auto_reply;
  *      - Auto-Submitted: auto-replied (we never send replies);

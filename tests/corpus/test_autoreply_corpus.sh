@@ -25,13 +25,11 @@ python3 - "$corpus/labels.json" "$out" <<'PY'
 import collections, json, os, sys
 
 NOT_FAILURES = ("feedback", "vacation", "delivered")
-# Real bounces whose returned message is itself a report ("Postmaster notify" double bounces, a
-# DSN wrapped by a gateway whose addressee the parser reports) or an auto-reply that bounced
-# (the issue's classic case): flagged on purpose.
+# Real bounces whose returned message is itself a report ("Postmaster notify" double bounces)
+# or an auto-reply that bounced (the issue's classic case): flagged on purpose.
 KNOWN = {
     "lhost-sendmail-39.eml": "bounce_of_bounce",
     "lhost-sendmail-41.eml": "bounce_of_bounce",
-    "lhost-x5-01.eml": "bounce_of_bounce",
     "rhost-yahooinc-03.eml": "bounce_of_bounce",
     "rhost-mimecast-01.eml": "autoreply_bounce",
 }
