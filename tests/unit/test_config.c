@@ -779,6 +779,46 @@ test_limits(void)
 	bh_buf_deinit(&b);
 }
 
+/* test_reload - loading again (SIGHUP) leaves a loaded config and the environment alone */
+static void
+test_reload(void)
+{
+	struct bh_config_diags d = {NULL, 0};
+	struct bh_config *a = load(BASE "lists: {news: {soft: ignore}}\n", &d), *b;
+	struct bh_buf before, after;
+	const char *pw = getenv("BH_TEST_PW");
+	char *pw_copy = bh_strdup(pw != NULL ? pw : "");
+
+	CHECK(a != NULL);
+	if (a == NULL) {
+		free(pw_copy);
+		return;
+	}
+	bh_buf_init(&before);
+	bh_buf_init(&after);
+	bh_config_dump(a, &before);
+	b = load(BASE "lists: {news: {soft: sometimes}}\nredis: {port: 0}\n", &d);
+	CHECK(b == NULL);
+	CHECK_INT(d.n, 2);
+	bh_config_diags_deinit(&d);
+	b = load(BASE "lists: {news: {soft: suppress}}\n", &d);
+	CHECK(b != NULL);
+	bh_config_dump(a, &after);
+	CHECK_STR(after.data, before.data);
+	CHECK_STR(getenv("BH_TEST_PW"), pw_copy);
+	if (b != NULL)
+		CHECK_INT(b->lists[0].by_reason[BH_R_MAILBOXFULL].kind, BH_POL_SUPPRESS);
+	CHECK_INT(a->lists[0].by_reason[BH_R_MAILBOXFULL].kind, BH_POL_IGNORE);
+	bh_config_free(&b);
+	bh_config_free(&a);
+	CHECK(a == NULL);
+	bh_config_free(&a); /* NULL is fine */
+	bh_config_diags_deinit(&d);
+	bh_buf_deinit(&before);
+	bh_buf_deinit(&after);
+	free(pw_copy);
+}
+
 /* test_file - bh_config_load reads a file; a missing file is one problem at line 0 */
 static void
 test_file(void)
@@ -835,6 +875,7 @@ main(void)
 	test_defaults();
 	test_inherit();
 	test_limits();
+	test_reload();
 	test_file();
 
 	p = bh_asprintf("rm -rf '%s'", dir);
