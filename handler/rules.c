@@ -210,6 +210,14 @@ static const struct bh_rule_def builtin[] = {
 	  "|concurrent connections? (?:limit|exceeded)",
 	  BH_R_TOOMANYCONN),
 
+	/* --- the recipient chose not to hear from us (before the block-list words below) */
+	T("filtered-recipient-choice", "recipient|accept|list",
+	  "(?:blocked|rejected|refused) by the recipient(?! domain| server| mail| system| host| mta)"
+	  "|recipient has (?:blocked|rejected|refused)"
+	  "|only accept(?:s|ing)? (?:e-?mail|mail|messages) from (?:specific|certain|known|approved)"
+	  "|not (?:in|on) (?:the |my |our |the recipient'?s? )?(?:white|allow|safe)[ -]?(?:list|senders)",
+	  BH_R_FILTERED),
+
 	/* --- sender-side: our client IP or host refused (block lists, policy on connections) */
 	T("blocked-text", "list|block|spamhaus|spamcop|sorbs|barracuda|rbl|uceprotect|abuseat|ban"
 			  "|client host|not accepting|open relay|your isp|invalid ip|dynamic|dial"
@@ -217,7 +225,7 @@ static const struct bh_rule_def builtin[] = {
 			  "|directly|smtp relay|this ip|deferred",
 	  "(?<!may be )(?:black|block|deny|ban)[ -]?list(?:ed)?|(?<!not )listed (?:at|on|in|by) "
 	  "|blocked (?:using|by|for)"
-	  "|\\bspamhaus\\b|\\bspamcop\\b|\\bsorbs\\b|barracuda(?:central)?|\\brbl\\b|\\bdnsbl\\b"
+	  "|\\bspamhaus\\b|\\bspamcop\\b|\\bsorbs\\b|barracuda(?:central)?|\\brbls?\\b|\\bdnsbls?\\b"
 	  "|uceprotect|abuseat"
 	  "|client host (?:\\[[^]]{0,64}\\] )?(?:rejected|blocked|refused)|banned (?:sending )?ip"
 	  "|(?:ip|address|host|network) (?:address )?(?:\\[?[0-9a-f.:]{3,45}\\]? )?(?:is |has been )?"
@@ -228,6 +236,7 @@ static const struct bh_rule_def builtin[] = {
 	  "|not authorized to send (?:e-?mail|mail) directly|use the smtp relay"
 	  "|(?:traffic|connections?|mail) not accepted from this ip|permanently deferred"
 	  "|my name was rejected|(?:helo|ehlo) (?:name |hostname )?(?:rejected|refused|denied)"
+	  "|invalid (?:helo|ehlo)|(?:helo|ehlo) (?:name |hostname )?(?:is )?invalid|bad (?:helo|ehlo)"
 	  "|on our block ?list|your (?:ip|server|host) (?:is|was|has been) (?:blocked|rejected|denied)",
 	  BH_R_BLOCKED),
 
@@ -366,15 +375,15 @@ static const struct bh_rule_def builtin[] = {
 	T("userunknown-text", "unknown|no such|exist|invalid|illegal|bad|not found|unavailable"
 			      "|not available|be found|not listed|have a|no mailbox|notfound"
 			      "|valid|undeliverable|rejected|not recognized",
-	  "(?:user|recipient|addressee|mailbox|account|alias|address|destination|local ?part) "
+	  "(?:user|recipient|addressee|mailbox|account|alias|address|destination|local[ -]?part) "
 	  "(?:name )?unknown"
 	  "|unknown (?:or illegal )?(?:user|recipient|addressee|mailbox|account|alias|address"
-	  "|local ?part|e-?mail)"
+	  "|local[ -]?part|e-?mail)"
 	  "|no such (?:user|recipient|mailbox|account|address|person|local user|e-?mail)"
 	  "|(?:user|recipient|mailbox|account|address|addressee|e-?mail)\\b.{0,40}?"
 	  "(?:does not|doesn't|did not) exist"
 	  "|(?:invalid|illegal|bad|unknown|non-?existent) (?:final delivery )?(?:recipient|user"
-	  "|mailbox|address|alias|local ?part|account|destination|userid)"
+	  "|mailbox|address|alias|local[ -]?part|account|destination|userid)"
 	  "|(?:user|recipient|mailbox|address|account|addressee) (?:was )?not found"
 	  "|(?:couldn't|could not) be found"
 	  "|recip(?:ient)?notfound|mailbox (?:is )?(?:unavailable|not available)"
