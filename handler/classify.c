@@ -300,6 +300,20 @@ dsn_diag(struct ctx *c, const struct bh_dsn_rcpt *dr, const char *addr)
 			bh_buf_printf(&b, "%s; ", dr->diagnostic_type);
 		bh_buf_puts(&b, dr->diagnostic);
 	}
+	if (dr->diagnostic == NULL) {
+		/* a program or a file was the recipient: say so ("pipe to |procmail") */
+		const char *prog =
+		    dr->x_actual_recipient != NULL &&
+			    (dr->x_actual_recipient[0] == '|' || dr->x_actual_recipient[0] == '/')
+			? dr->x_actual_recipient
+		    : dr->final_recipient != NULL &&
+			    (dr->final_recipient[0] == '|' || dr->final_recipient[0] == '/')
+			? dr->final_recipient
+			: NULL;
+
+		if (prog != NULL)
+			bh_buf_printf(&b, "%s %s", prog[0] == '|' ? "pipe to" : "save to", prog);
+	}
 	if (letters(dr->diagnostic) < 4 && c->text.len > 0 &&
 	    (t = bh_recog_diag_for(c->text.data, c->cut, addr)) != NULL) {
 		if (b.len > 0)
@@ -319,7 +333,7 @@ refine_status(struct bh_rcpt *r)
 {
 	char st[BH_MAX_STATUS];
 
-	if (r->status[0] == '\0' || strcmp(r->status + 1, ".0.0") != 0)
+	if (r->status[0] == '\0')
 		return;
 	if (bh_text_status(r->diagnostic, strlen(r->diagnostic), r->status[0], st, sizeof(st)) &&
 	    strcmp(st + 1, ".0.0") != 0)

@@ -334,6 +334,48 @@ is_mail_from(const char *t, size_t n, const char *a, size_t an)
 	return false;
 }
 
+/* is_dsn_field - a delivery-status field line pasted into the text: not a diagnostic */
+static bool
+is_dsn_field(const char *p, size_t n)
+{
+	static const char *const names[] = {
+	    "final-recipient:", "original-recipient:", "x-actual-recipient:", "action:",
+	    "status:",		"reporting-mta:",      "remote-mta:",	      "last-attempt-date:",
+	    "arrival-date:",	"received-from-mta:",  "will-retry-until:",   "x-postfix-",
+	};
+	size_t i;
+
+	for (i = 0; i < BH_NELEM(names); i++)
+		if (bh_span_istarts(p, n, names[i]))
+			return true;
+	return false;
+}
+
+/* code_line - the first line of t[0..n) that starts with a reply code and holds a status
+ * ("550 5.1.1 User unknown"), as a span; false when there is none */
+static bool
+code_line(const char *t, size_t n, const char **l_r, size_t *len_r)
+{
+	size_t pos = 0, len, lines = 0;
+	const char *l;
+
+	while (lines++ < MAX_LINES && bh_line_next(t, n, &pos, &l, &len)) {
+		const char *s = l;
+		size_t sn = len;
+		char code[4], st[BH_MAX_STATUS];
+
+		bh_span_trim(&s, &sn);
+		if (sn > 9 && is_digit(s[0]) && is_digit(s[1]) && is_digit(s[2]) &&
+		    (s[3] == ' ' || s[3] == '-') && bh_text_reply_code(s, 4, 0, code) &&
+		    bh_text_status(s, sn, s[0], st, sizeof(st))) {
+			*l_r = s;
+			*len_r = sn;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* skip_prefix - length of the meaningless prefix before a line's first address */
 static size_t
 skip_prefix(const char *l, size_t n)
@@ -628,6 +670,24 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 			h->remote_mta = remote_host(h->diagnostic, strlen(h->diagnostic));
 		}
 	}
+	/* one recipient whose lines carry no code: the report's reply line speaks for it
+	 * ("Could not be delivered because of\n550 5.1.1 User unknown\n...recipients: a@b") */
+	if (out->n == 1 && out->v[0].status[0] == '\0' && out->v[0].reply_code[0] == '\0') {
+		const char *cl;
+		size_t cn;
+
+		if (code_line(t, tn, &cl, &cn)) {
+			struct bh_recog_hit *h = &out->v[0];
+			char *d = bh_asprintf("%.*s %s", (int)cn, cl,
+					      h->diagnostic != NULL ? h->diagnostic : "");
+
+			free(h->diagnostic);
+			h->diagnostic = bh_text_clean(d, strlen(d), BH_MAX_DIAGNOSTIC);
+			free(d);
+			bh_recog_codes(h->diagnostic, strlen(h->diagnostic), h->status,
+				       sizeof(h->status), h->reply_code);
+		}
+	}
 	/* pass 2: an address inside a sentence, only when no line opened one */
 	if (out->n == 0 && out->bounce_like) {
 		for (i = 0; i < nl && out->n == 0; i++) {
@@ -727,7 +787,7 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 	}
 	bh_buf_init(&b);
 	for (i = 0; i < nl; i++)
-		if (take[i] && !is_rule_line(ls[i].p, ls[i].n)) {
+		if (take[i] && !is_rule_line(ls[i].p, ls[i].n) && !is_dsn_field(ls[i].p, ls[i].n)) {
 			if (b.len > 0)
 				bh_buf_putc(&b, ' ');
 			bh_buf_append(&b, ls[i].p, ls[i].n);

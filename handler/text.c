@@ -136,15 +136,14 @@ bh_text_reply_code(const char *p, size_t n, char want, char code[4])
 		if (!is_digit((unsigned char)p[i + 1]) || p[i + 1] > '5' ||
 		    !is_digit((unsigned char)p[i + 2]))
 			continue;
-		if (i > 0 &&
-		    (is_digit((unsigned char)p[i - 1]) || p[i - 1] == '.' || p[i - 1] == '-' ||
-		     p[i - 1] == ':' || p[i - 1] == '/' || p[i - 1] == '#' || p[i - 1] == '+' ||
-		     is_alpha((unsigned char)p[i - 1]) || p[i - 1] == '_' || p[i - 1] == '=' ||
-		     p[i - 1] == '@'))
+		if (i > 0 && (is_digit((unsigned char)p[i - 1]) || p[i - 1] == '.' ||
+			      p[i - 1] == '-' || p[i - 1] == '/' || p[i - 1] == '#' ||
+			      p[i - 1] == '+' || is_alpha((unsigned char)p[i - 1]) ||
+			      p[i - 1] == '_' || p[i - 1] == '=' || p[i - 1] == '@'))
 			continue;
 		if (i + 3 < n && p[i + 3] != ' ' && p[i + 3] != '-' && p[i + 3] != '\t' &&
 		    p[i + 3] != '\r' && p[i + 3] != '\n' && p[i + 3] != ')' && p[i + 3] != ']' &&
-		    p[i + 3] != ',' && p[i + 3] != ';' && p[i + 3] != '"')
+		    p[i + 3] != ',' && p[i + 3] != ';' && p[i + 3] != '"' && p[i + 3] != ':')
 			continue;
 		if (i + 4 < n && p[i + 3] == '-' && is_alpha((unsigned char)p[i + 4]))
 			continue;

@@ -165,6 +165,22 @@ static const struct {
      {{"tom@example.org", "5.1.1", "550", "failed", NULL, NULL}},
      "<b64-1@lists.example.net>",
      NULL},
+    {"reason-above.eml",
+     0,
+     "bounce",
+     "postmaster",
+     1,
+     {{"uma@example.com", "5.1.1", "550", "failed", NULL, NULL}},
+     NULL,
+     NULL},
+    {"dsn-pipe.eml",
+     0,
+     "dsn",
+     "rfc3464",
+     1,
+     {{"vera@example.edu", "5.3.0", "", "failed", NULL, NULL}},
+     NULL,
+     NULL},
 };
 
 int
