@@ -28,8 +28,8 @@ bh_verp_next_address(const char **pos, const char *end, const char **addr_r, siz
 		size_t depth = 0, n;
 		bool inq = false;
 
-		while (p < end &&
-		       (*p == ',' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		while (p < end && (*p == ',' || *p == ';' || *p == ' ' || *p == '\t' ||
+				   *p == '\r' || *p == '\n'))
 			p++;
 		if (p == end)
 			break;
@@ -67,7 +67,9 @@ bh_verp_next_address(const char **pos, const char *end, const char **addr_r, siz
 			} else if (ch == '<') {
 				if (angle == NULL)
 					angle = p + 1;
-			} else if (ch == ',' || ch == '\n' || ch == '\r') {
+			} else if (ch == ':' && angle == NULL && cut == NULL) {
+				start = p + 1; /* a group: "name: a@b, c@d;" */
+			} else if (ch == ',' || ch == ';' || ch == '\n' || ch == '\r') {
 				break;
 			}
 		}
@@ -79,6 +81,8 @@ bh_verp_next_address(const char **pos, const char *end, const char **addr_r, siz
 			n = (size_t)((cut != NULL ? cut : p) - start);
 		}
 		bh_span_trim(&a, &n);
+		if (p < end)
+			p++; /* the separator: every round consumes at least one byte */
 		if (n > 0 && memchr(a, '@', n) != NULL) {
 			*pos = p;
 			*addr_r = a;

@@ -28,8 +28,9 @@ void bh_verp_locate(const struct bh_verp_conf *c, struct bh_verdict *v, int64_t 
 
 /* bh_verp_next_address - iterator over the addresses of a header value [*pos, end): returns 1
  * with the address span (no angle brackets, trimmed; borrowed from the input), 0 at the end.
- * Elements are separated by ',' or a line break outside quotes, comments and angle brackets;
- * "Name <addr>" yields addr, "addr (comment)" yields addr; elements without '@' are skipped.
+ * Elements are separated by ',', ';' or a line break outside quotes, comments and angle
+ * brackets; "Name <addr>" yields addr, "addr (comment)" yields addr, a group's "name:" is
+ * skipped; elements without '@' are skipped.
  * Bounded by end and by the caller's count. */
 int bh_verp_next_address(const char **pos, const char *end, const char **addr_r, size_t *len_r);
 
