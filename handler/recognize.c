@@ -62,38 +62,77 @@ static const char *const cut_markers[] = {
     "original message:",
 };
 
-/* family signals: (where, needle) -> name; where: 'f' From, 's' Subject, 't' text, 'h' any
- * header value of Received/X-Mailer */
+/* family signals: (where, needle, name, strong). where: 'f' From, 's' Subject, 't' the first
+ * 4 KiB of text (lower case), 'h' any header value. The first match names the family; a strong
+ * match (a phrase only a non-delivery report writes) also says the message is a bounce, a
+ * vendor's name alone does not. Vendor names come first: they are more precise. */
 static const struct {
 	char where;
 	const char *needle;
 	const char *name;
+	bool strong;
 } families[] = {
-    {'t', "this is the qmail-send program", "qmail"},
-    {'t', "qmail-send", "qmail"},
-    {'h', "invoked for bounce", "qmail"},
-    {'t', "this message was created automatically by mail delivery software", "exim"},
-    {'t', "this is the mail system at host", "postfix"},
-    {'t', "the following addresses had permanent fatal errors", "sendmail"},
-    {'t', "transcript of session follows", "sendmail"},
-    {'t', "delivery has failed to these recipients or groups", "exchange"},
-    {'t', "your message did not reach some or all of the intended recipients", "exchange"},
-    {'t', "did not reach the following recipient", "exchange"},
-    {'t', "delivery to the following recipient failed permanently", "gmail"},
-    {'t', "delivery to the following recipients failed", "gmail"},
-    {'t', "sorry, we were unable to deliver your message to the following address", "yahoo"},
-    {'t', "message from yahoo", "yahoo"},
-    {'t', "this message was created automatically by mail delivery software", "exim"},
-    {'t', "the mail server could not deliver mail to", "aol"},
+    {'h', "googlegroups.com", "googlegroups", false},
+    {'t', "the group you tried to contact", "googlegroups", true},
+    {'f', "googlemail.com", "gmail", false},
+    {'t', "dragonfly mail agent", "dragonfly", true},
+    {'t', "this is the mailer-daemon, please do not reply", "opensmtpd", true},
+    {'f', "mail.ru", "mailru", false},
+    {'f', "yandex", "yandex", false},
+    {'f', "@gmx.", "gmx", false},
+    {'f', "kundenserver.de", "einsundeins", false},
+    {'f', "zoho", "zoho", false},
+    {'f', "ezweb.ne.jp", "kddi", false},
+    {'f', "dion.ne.jp", "kddi", false},
+    {'f', "docomo", "nttdocomo", false},
+    {'f', "biglobe", "biglobe", false},
+    {'f', "vzwpix", "verizon", false},
+    {'f', "yahoo", "yahoo", false},
+    {'f', "aol.com", "aol", false},
+    {'f', "outlook.com", "outlook", false},
+    {'f', "hotmail", "outlook", false},
+    {'f', "amazonses.com", "amazonses", false},
+    {'f', "sendgrid", "sendgrid", false},
+    {'t', "interscan", "interscanmss", false},
+    {'t', "mxlogic", "mxlogic", false},
+    {'t', "mcafee", "mcafee", false},
+    {'t', "mailmarshal", "mailmarshalsmtp", false},
+    {'t', "barracuda", "barracuda", false},
+    {'t', "messagelabs", "messagelabs", false},
+    {'t', "mimecast", "mimecast", false},
+    {'t', "-------server message", "mfilter", true},
+    {'t', "error message below:", "apachejames", true},
+    {'t', "lotus notes", "notes", false},
+    {'t', "failure reasons", "notes", true},
+    {'t', "domino", "domino", false},
+    {'t', "groupwise", "groupwise", false},
+    {'t', "courier mail server", "courier", true},
+    {'h', "(smtpd32", "imailserver", false},
+    {'t', "this is the qmail-send program", "qmail", true},
+    {'t', "qmail-send", "qmail", true},
+    {'h', "invoked for bounce", "qmail", true},
+    {'t', "this message was created automatically by mail delivery software", "exim", true},
+    {'t', "this is the mail system at host", "postfix", true},
+    {'t', "this is the postfix program", "postfix", true},
+    {'t', "the following addresses had permanent fatal errors", "sendmail", true},
+    {'t', "transcript of session follows", "sendmail", true},
+    {'t', "delivery has failed to these recipients or groups", "exchange", true},
+    {'t', "your message did not reach some or all of the intended recipients", "exchange", true},
+    {'t', "did not reach the following recipient", "exchange", true},
+    {'t', "delivery to the following recipient failed permanently", "gmail", true},
+    {'t', "delivery to the following recipients failed", "gmail", true},
+    {'t', "sorry, we were unable to deliver your message to the following address", "yahoo", true},
+    {'t', "message from yahoo", "yahoo", true},
+    {'t', "the mail server could not deliver mail to", "aol", true},
     {'t', "this report relates to a message you sent with the following header fields",
-     "messagingserver"},
-    {'t', "your message was not delivered to", "domino"},
-    {'t', "the following recipient(s) could not be reached", "exchange2003"},
-    {'t', "delivery status notification", "dsn-text"},
-    {'t', "amazonses", "amazonses"},
-    {'t', "message not delivered", "text"},
-    {'f', "mailer-daemon@", "mailer-daemon"},
-    {'f', "postmaster@", "postmaster"},
+     "messagingserver", true},
+    {'t', "your message was not delivered to", "domino", true},
+    {'t', "the following recipient(s) could not be reached", "exchange2003", true},
+    {'t', "delivery status notification", "dsn-text", true},
+    {'t', "amazonses", "amazonses", true},
+    {'t', "message not delivered", "text", false},
+    {'f', "mailer-daemon@", "mailer-daemon", true},
+    {'f', "postmaster@", "postmaster", true},
 };
 
 /* subjects that name a non-delivery report, lower case substrings */
@@ -179,6 +218,7 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 {
 	const struct bh_field *from = hdr(in->hdr, "From"), *subj = hdr(in->hdr, "Subject");
 	size_t i, k, scan = in->text_len < 4096 ? in->text_len : 4096;
+	const char *name = NULL;
 	char low[4096];
 
 	for (i = 0; i < scan; i++)
@@ -193,33 +233,25 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 				*bounce_like = true;
 	for (i = 0; i < BH_NELEM(families); i++) {
 		const char *n = families[i].needle;
+		bool hit = false;
 
+		if (name != NULL && (!families[i].strong || *bounce_like))
+			continue; /* nothing more to learn from this row */
 		switch (families[i].where) {
-		case 'f':
-			if (from != NULL && contains(from->value, from->value_len, n)) {
-				*bounce_like = true;
-				return families[i].name;
-			}
-			break;
-		case 's':
-			if (subj != NULL && contains(subj->value, subj->value_len, n))
-				return families[i].name;
-			break;
-		case 't':
-			if (scan > 0 && memmem(low, scan, n, strlen(n)) != NULL) {
-				if (strcmp(families[i].name, "text") != 0)
-					*bounce_like = true;
-				return families[i].name;
-			}
-			break;
+		case 'f': hit = from != NULL && contains(from->value, from->value_len, n); break;
+		case 's': hit = subj != NULL && contains(subj->value, subj->value_len, n); break;
+		case 't': hit = scan > 0 && memmem(low, scan, n, strlen(n)) != NULL; break;
 		case 'h':
-			for (k = 0; in->hdr != NULL && k < in->hdr->n; k++)
-				if (contains(in->hdr->v[k].value, in->hdr->v[k].value_len, n)) {
-					*bounce_like = true;
-					return families[i].name;
-				}
+			for (k = 0; in->hdr != NULL && k < in->hdr->n && !hit; k++)
+				hit = contains(in->hdr->v[k].value, in->hdr->v[k].value_len, n);
 			break;
 		}
+		if (!hit)
+			continue;
+		if (name == NULL)
+			name = families[i].name;
+		if (families[i].strong)
+			*bounce_like = true;
 	}
 	for (i = 0; i < BH_NELEM(weak_phrases); i++)
 		if (scan > 0 && memmem(low, scan, weak_phrases[i], strlen(weak_phrases[i])) != NULL)
@@ -228,7 +260,7 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 			     contains(from->value, from->value_len, "postmaster") ||
 			     contains(from->value, from->value_len, "mail delivery")))
 		*bounce_like = true;
-	return "text";
+	return name != NULL ? name : "text";
 }
 
 /* bh_recog_cut - length of the text before the returned message: the earliest marker (found

@@ -152,7 +152,7 @@ static const struct {
     {"x-failed-recipients.eml",
      0,
      "bounce",
-     "mailer-daemon",
+     "googlegroups",
      1,
      {{"sam@groups.example.com", "", "", "failed", NULL, NULL}},
      NULL,
