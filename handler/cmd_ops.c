@@ -1,38 +1,980 @@
 /*
- * cmd_ops.c - placeholder until the module lands.
+ * cmd_ops.c - the operator's view of the suppression state: `bouncer suppression
+ * check|show|list|add|remove|export`, `bouncer explain`, `bouncer events tail`, `bouncer stats`.
+ *
+ * Thin edge over store.h: parse arguments, load the configuration (-c FILE; then the
+ * BOUNCER_REDIS_HOST / BOUNCER_REDIS_PORT / BOUNCER_REDIS_PREFIX overrides), call the store,
+ * print. Human-readable output by default, JSON with --json. Everything read from Redis was
+ * written by bouncer from untrusted mail: it is printed through bh_printable (human) or JSON
+ * escaping, never raw.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
+#include "store.h"
+#include "util.h"
+
+/* Options shared by every ops command. */
+struct ops_opts {
+	const char *config;
+	const char *list;
+	const char *reason;
+	const char *why;
+	const char *format;
+	int64_t since;
+	int64_t duration;
+	long long n;
+	bool json;
+	bool follow;
+	const char *pos[4]; /* positional arguments */
+	size_t n_pos;
+};
+
+/* Loaded configuration and store. */
+struct ops_ctx {
+	struct bh_config *cfg;
+	struct bh_store *store;
+};
+
+static volatile sig_atomic_t stop_follow;
+
+/* on_signal - end `events tail -f` cleanly */
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_follow = 1;
+}
+
+/* fmt_time - epoch seconds as ISO 8601 UTC ("-" for 0) into buf */
+static const char *
+fmt_time(int64_t t, char *buf, size_t size)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
+		snprintf(buf, size, "-");
+		return buf;
+	}
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* parse_duration - "45s", "30m", "12h", "15d", "2w" or plain seconds; -1 when invalid */
+static int64_t
+parse_duration(const char *s)
+{
+	char num[32];
+	size_t n = strlen(s);
+	int64_t mult = 1;
+	long long v;
+	const char *e;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	case 'w': mult = 7 * 86400; break;
+	default: mult = 0; break;
+	}
+	if (mult != 0)
+		num[n - 1] = '\0';
+	else
+		mult = 1;
+	if (bh_strtonum(num, 0, (1LL << 40), &v, &e) == -1)
+		return -1;
+	return (int64_t)v * mult;
+}
+
+/* parse_since - a duration back from now ("2h"), epoch seconds, or a UTC date
+ * "YYYY-MM-DD" / "YYYY-MM-DDTHH:MM:SSZ"; -1 when invalid */
+static int64_t
+parse_since(const char *s)
+{
+	struct tm tm;
+	const char *end;
+	long long v;
+	const char *e;
+	int64_t d;
+
+	if (bh_strtonum(s, 0, (1LL << 40), &v, &e) == 0)
+		return (int64_t)v;
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) != NULL && *end == '\0')
+		return (int64_t)timegm(&tm);
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%d", &tm)) != NULL && *end == '\0')
+		return (int64_t)timegm(&tm);
+	if ((d = parse_duration(s)) >= 0)
+		return bh_now() - d;
+	return -1;
+}
+
+/* parse_opts - options anywhere among the arguments; 0, or -1 after printing why */
+static int
+parse_opts(int argc, char **argv, int first, struct ops_opts *o)
+{
+	int i;
+	const char *e;
+
+	memset(o, 0, sizeof(*o));
+	o->n = -1;
+	for (i = first; i < argc; i++) {
+		const char *a = argv[i];
+		bool more = i + 1 < argc;
+
+		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && more) {
+			o->config = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			o->config = a + 9;
+		} else if (strcmp(a, "--list") == 0 && more) {
+			o->list = argv[++i];
+		} else if (strcmp(a, "--reason") == 0 && more) {
+			o->reason = argv[++i];
+		} else if (strcmp(a, "--why") == 0 && more) {
+			o->why = argv[++i];
+		} else if (strcmp(a, "--format") == 0 && more) {
+			o->format = argv[++i];
+		} else if (strcmp(a, "--since") == 0 && more) {
+			if ((o->since = parse_since(argv[++i])) < 0) {
+				fprintf(stderr,
+					"bouncer: --since %s: expected a duration (2h, 7d), "
+					"epoch seconds or YYYY-MM-DD[THH:MM:SSZ]\n",
+					argv[i]);
+				return -1;
+			}
+		} else if (strcmp(a, "--for") == 0 && more) {
+			if ((o->duration = parse_duration(argv[++i])) <= 0) {
+				fprintf(stderr,
+					"bouncer: --for %s: expected a duration (45s, 30m, 12h, "
+					"15d, 2w)\n",
+					argv[i]);
+				return -1;
+			}
+		} else if (strcmp(a, "-n") == 0 && more) {
+			if (bh_strtonum(argv[++i], 1, 100000, &o->n, &e) == -1) {
+				fprintf(stderr, "bouncer: -n %s: %s\n", argv[i], e);
+				return -1;
+			}
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = true;
+		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+			o->follow = true;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "bouncer: unknown option '%s'\n", a);
+			return -1;
+		} else if (o->n_pos < BH_NELEM(o->pos)) {
+			o->pos[o->n_pos++] = a;
+		} else {
+			fprintf(stderr, "bouncer: too many arguments\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ops_open - load the configuration and make a store; an exit status on failure, else 0 */
+static int
+ops_open(const struct ops_opts *o, struct ops_ctx *c)
+{
+	struct bh_config_diags diags = {NULL, 0};
+	const char *path = bh_config_path(o->config), *error = NULL;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->cfg = bh_config_load(path, &diags);
+	if (c->cfg == NULL) {
+		for (i = 0; i < diags.n; i++) {
+			const struct bh_config_diag *d = &diags.v[i];
+
+			if (d->line == 0)
+				fprintf(stderr, "%s: %s\n", d->file, d->message);
+			else
+				fprintf(stderr, "%s:%u:%u: %s\n", d->file, d->line, d->column,
+					d->message);
+		}
+		bh_config_diags_deinit(&diags);
+		return BH_EX_CONFIG;
+	}
+	bh_config_diags_deinit(&diags);
+	if (bh_store_env_override(&c->cfg->redis, &error) == -1) {
+		fprintf(stderr, "bouncer: BOUNCER_REDIS_PORT: %s\n", error);
+		bh_config_free(&c->cfg);
+		return BH_EX_CONFIG;
+	}
+	c->store = bh_store_new(c->cfg, NULL, &error);
+	if (c->store == NULL) {
+		fprintf(stderr, "bouncer: %s\n", error);
+		bh_config_free(&c->cfg);
+		return BH_EX_CONFIG;
+	}
+	return 0;
+}
+
+static void
+ops_close(struct ops_ctx *c)
+{
+	bh_store_free(&c->store);
+	bh_config_free(&c->cfg);
+}
+
+/* redis_fail - report a store error; the exit status */
+static int
+redis_fail(const char *what, const char *error)
+{
+	fprintf(stderr, "bouncer: %s: %s\n", what, error != NULL ? error : "failed");
+	return BH_EX_UNAVAIL;
+}
+
+/* p - an untrusted string fit for a terminal (the caller frees) */
+static char *
+p(const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		return bh_strdup("-");
+	return bh_printable(s, strlen(s), 400);
+}
+
+/* sup_json - one suppression as a JSON object */
+static void
+sup_json(struct bh_buf *b, const struct bh_suppression *s)
+{
+	char t1[32], t2[32], t3[32];
+
+	bh_buf_puts(b, "{\"address\":");
+	bh_json_cstr(b, s->address);
+	bh_buf_puts(b, ",\"list\":");
+	bh_json_cstr(b, s->list);
+	bh_buf_puts(b, ",\"scope\":");
+	bh_json_cstr(b, s->list != NULL ? "list" : "global");
+	bh_buf_puts(b, ",\"reason\":");
+	bh_json_cstr(b, s->reason);
+	bh_buf_puts(b, ",\"class\":");
+	bh_json_cstr(b, s->class_);
+	bh_buf_puts(b, ",\"source\":");
+	bh_json_cstr(b, s->source);
+	bh_buf_puts(b, ",\"why\":");
+	bh_json_cstr(b, s->why);
+	bh_buf_printf(b, ",\"count\":%lld,\"first_seen\":", (long long)s->count);
+	bh_json_cstr(b, fmt_time(s->first_seen, t1, sizeof(t1)));
+	bh_buf_puts(b, ",\"last_seen\":");
+	bh_json_cstr(b, fmt_time(s->last_seen, t2, sizeof(t2)));
+	bh_buf_puts(b, ",\"expires\":");
+	if (s->expires > 0)
+		bh_json_cstr(b, fmt_time(s->expires, t3, sizeof(t3)));
+	else
+		bh_buf_puts(b, "null");
+	bh_buf_puts(b, ",\"message_id\":");
+	bh_json_cstr(b, s->message_id);
+	bh_buf_puts(b, ",\"stable_id\":");
+	bh_json_cstr(b, s->stable_id);
+	bh_buf_puts(b, ",\"status\":");
+	bh_json_cstr(b, s->status);
+	bh_buf_puts(b, ",\"rule\":");
+	bh_json_cstr(b, s->rule);
+	bh_buf_puts(b, ",\"event\":");
+	bh_json_cstr(b, s->event_id);
+	bh_buf_putc(b, '}');
+}
+
+/* sup_human - one suppression as an indented block */
+static void
+sup_human(FILE *fp, const struct bh_suppression *s)
+{
+	char t1[32], t2[32], t3[32];
+	char *why = p(s->why), *mid = p(s->message_id), *addr = p(s->address), *list = p(s->list);
+
+	fprintf(fp, "%s %s%s: %s (%s, %s)\n", addr, s->list != NULL ? "in list " : "globally",
+		s->list != NULL ? list : "", s->reason != NULL ? s->reason : "-",
+		s->class_ != NULL ? s->class_ : "-", s->source != NULL ? s->source : "-");
+	fprintf(fp, "  first seen %s, last seen %s, %lld time%s, expires %s\n",
+		fmt_time(s->first_seen, t1, sizeof(t1)), fmt_time(s->last_seen, t2, sizeof(t2)),
+		(long long)s->count, s->count == 1 ? "" : "s",
+		s->expires > 0 ? fmt_time(s->expires, t3, sizeof(t3)) : "never");
+	fprintf(fp, "  why: %s\n", why);
+	if (s->message_id != NULL && s->message_id[0] != '\0')
+		fprintf(fp, "  bounce: %s status %s rule %s (event %s)\n", mid,
+			s->status != NULL && s->status[0] != '\0' ? s->status : "-",
+			s->rule != NULL && s->rule[0] != '\0' ? s->rule : "-",
+			s->event_id != NULL ? s->event_id : "-");
+	free(why);
+	free(mid);
+	free(addr);
+	free(list);
+}
+
+/* event_time - the time of a stream id ("1700000000123-0") */
+static int64_t
+event_time(const char *id)
+{
+	return (int64_t)(strtoll(id, NULL, 10) / 1000);
+}
+
+/* event_json - an event as one JSON object: id, time, then its fields */
+static void
+event_json(struct bh_buf *b, const struct bh_store_event *ev)
+{
+	char t[32];
+	size_t i;
+
+	bh_buf_puts(b, "{\"id\":");
+	bh_json_cstr(b, ev->id);
+	bh_buf_puts(b, ",\"time\":");
+	bh_json_cstr(b, fmt_time(event_time(ev->id), t, sizeof(t)));
+	for (i = 0; i < ev->n; i++) {
+		if (strcmp(ev->kv[2 * i], "id") == 0 || strcmp(ev->kv[2 * i], "time") == 0)
+			continue;
+		bh_buf_putc(b, ',');
+		bh_json_cstr(b, ev->kv[2 * i]);
+		bh_buf_putc(b, ':');
+		bh_json_cstr(b, ev->kv[2 * i + 1]);
+	}
+	bh_buf_putc(b, '}');
+}
+
+/* ev_field - a printable field of an event ("-" when absent); the caller frees */
+static char *
+ev_field(const struct bh_store_event *ev, const char *name)
+{
+	return p(bh_store_event_get(ev, name));
+}
+
+/* event_human - an event as one line plus its evidence line */
+static void
+event_human(FILE *fp, const struct bh_store_event *ev)
+{
+	static const char *const head[] = {"kind",   "address", "list",
+					   "reason", "outcome", "result"};
+	static const char *const evidence[] = {
+	    "status",	     "reply_code", "rule",   "rules_version", "message_id",
+	    "reporting_mta", "stable_id",  "folder", "uid",	      "loop",
+	    "why",	     "alert",	   "domain", "count",	      "cause"};
+	char t[32], *v;
+	size_t i;
+
+	fprintf(fp, "%s %s", fmt_time(event_time(ev->id), t, sizeof(t)), ev->id);
+	for (i = 0; i < BH_NELEM(head); i++) {
+		if (bh_store_event_get(ev, head[i]) == NULL)
+			continue;
+		v = ev_field(ev, head[i]);
+		fprintf(fp, " %s=%s", head[i], v);
+		free(v);
+	}
+	fputc('\n', fp);
+	fputs("   ", fp);
+	for (i = 0; i < BH_NELEM(evidence); i++) {
+		const char *raw = bh_store_event_get(ev, evidence[i]);
+
+		if (raw == NULL || raw[0] == '\0')
+			continue;
+		v = p(raw);
+		fprintf(fp, " %s=%s", evidence[i], v);
+		free(v);
+	}
+	fputc('\n', fp);
+	if (bh_store_event_get(ev, "diagnostic") != NULL &&
+	    bh_store_event_get(ev, "diagnostic")[0] != '\0') {
+		v = ev_field(ev, "diagnostic");
+		fprintf(fp, "    diagnostic: %s\n", v);
+		free(v);
+	}
+}
+
+/* ---- suppression ---- */
+
+static int
+sup_usage(void)
+{
+	fprintf(stderr,
+		"usage: bouncer suppression check ADDRESS [LIST] [--list L] [--json] [-c FILE]\n"
+		"       bouncer suppression show ADDRESS [--json]\n"
+		"       bouncer suppression list [--list L|-] [--reason R] [--since T] [--json]\n"
+		"       bouncer suppression add ADDRESS [--list L] --why TEXT [--for DURATION]\n"
+		"       bouncer suppression remove ADDRESS [--list L] --why TEXT\n"
+		"       bouncer suppression export --format csv|jsonl [--list L] [--reason R] "
+		"[--since T]\n");
+	return BH_EX_USAGE;
+}
+
+/* cmd_check - exit 0 when suppressed, 1 when not */
+static int
+cmd_check(struct ops_ctx *c, const struct ops_opts *o)
+{
+	struct bh_suppression sup;
+	const char *list = o->list != NULL ? o->list : (o->n_pos > 1 ? o->pos[1] : NULL);
+	const char *error = NULL;
+	struct bh_buf b;
+	int rc;
+
+	rc = bh_store_check(c->store, o->pos[0], list, &sup, &error);
+	if (rc == -1)
+		return redis_fail("suppression check", error);
+	bh_buf_init(&b);
+	if (o->json) {
+		bh_buf_puts(&b, "{\"address\":");
+		bh_json_cstr(&b, o->pos[0]);
+		bh_buf_puts(&b, ",\"list\":");
+		bh_json_cstr(&b, list);
+		bh_buf_printf(&b,
+			      ",\"suppressed\":%s,\"suppression\":", rc == 1 ? "true" : "false");
+		if (rc == 1)
+			sup_json(&b, &sup);
+		else
+			bh_buf_puts(&b, "null");
+		bh_buf_puts(&b, "}\n");
+		fputs(b.data, stdout);
+	} else if (rc == 1) {
+		printf("suppressed: ");
+		sup_human(stdout, &sup);
+	} else {
+		char *a = p(o->pos[0]), *l = p(list);
+
+		printf("not suppressed: %s %s%s\n", a, list != NULL ? "in list " : "globally",
+		       list != NULL ? l : "");
+		free(a);
+		free(l);
+	}
+	bh_buf_deinit(&b);
+	if (rc == 1)
+		bh_suppression_deinit(&sup);
+	return rc == 1 ? BH_EX_OK : BH_EX_FAIL;
+}
+
+/* cmd_show - every suppression of an address */
+static int
+cmd_show(struct ops_ctx *c, const struct ops_opts *o)
+{
+	struct bh_suppression *v;
+	const char *error = NULL;
+	struct bh_buf b;
+	size_t n, i;
+
+	if (bh_store_show(c->store, o->pos[0], &v, &n, &error) == -1)
+		return redis_fail("suppression show", error);
+	bh_buf_init(&b);
+	if (o->json) {
+		bh_buf_puts(&b, "{\"address\":");
+		bh_json_cstr(&b, o->pos[0]);
+		bh_buf_puts(&b, ",\"suppressions\":[");
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				bh_buf_putc(&b, ',');
+			sup_json(&b, &v[i]);
+		}
+		bh_buf_puts(&b, "]}\n");
+		fputs(b.data, stdout);
+	} else if (n == 0) {
+		char *a = p(o->pos[0]);
+
+		printf("%s: no suppression\n", a);
+		free(a);
+	} else {
+		for (i = 0; i < n; i++)
+			sup_human(stdout, &v[i]);
+	}
+	for (i = 0; i < n; i++)
+		bh_suppression_deinit(&v[i]);
+	free(v);
+	bh_buf_deinit(&b);
+	return BH_EX_OK;
+}
+
+/* What suppression list / export print per row. */
+struct list_out {
+	enum { OUT_TABLE, OUT_JSONL, OUT_CSV } mode;
+	size_t n;
+};
+
+/* csv_field - RFC 4180: quoted when it holds a comma, quote or line break */
+static void
+csv_field(struct bh_buf *b, const char *s)
+{
+	if (s == NULL)
+		s = "";
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		bh_buf_puts(b, s);
+		return;
+	}
+	bh_buf_putc(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			bh_buf_putc(b, '"');
+		bh_buf_putc(b, *s);
+	}
+	bh_buf_putc(b, '"');
+}
+
+/* list_row - print one suppression in the chosen form */
+static int
+list_row(const struct bh_suppression *s, void *ctx)
+{
+	struct list_out *lo = ctx;
+	struct bh_buf b;
+	char t1[32], t2[32], t3[32];
+
+	bh_buf_init(&b);
+	if (lo->mode == OUT_JSONL) {
+		sup_json(&b, s);
+		bh_buf_putc(&b, '\n');
+	} else if (lo->mode == OUT_CSV) {
+		char cnt[32];
+
+		snprintf(cnt, sizeof(cnt), "%lld", (long long)s->count);
+		csv_field(&b, s->address);
+		bh_buf_putc(&b, ',');
+		csv_field(&b, s->list);
+		bh_buf_putc(&b, ',');
+		csv_field(&b, s->reason);
+		bh_buf_putc(&b, ',');
+		csv_field(&b, s->class_);
+		bh_buf_putc(&b, ',');
+		csv_field(&b, s->source);
+		bh_buf_putc(&b, ',');
+		csv_field(&b, cnt);
+		bh_buf_putc(&b, ',');
+		csv_field(&b, fmt_time(s->first_seen, t1, sizeof(t1)));
+		bh_buf_putc(&b, ',');
+		csv_field(&b, fmt_time(s->last_seen, t2, sizeof(t2)));
+		bh_buf_putc(&b, ',');
+		csv_field(&b, s->expires > 0 ? fmt_time(s->expires, t3, sizeof(t3)) : "");
+		bh_buf_putc(&b, ',');
+		csv_field(&b, s->why);
+		bh_buf_putc(&b, ',');
+		csv_field(&b, s->message_id);
+		bh_buf_putc(&b, ',');
+		csv_field(&b, s->status);
+		bh_buf_putc(&b, ',');
+		csv_field(&b, s->rule);
+		bh_buf_puts(&b, "\r\n");
+	} else {
+		char *a = p(s->address), *l = p(s->list);
+
+		bh_buf_printf(&b, "%-40s %-16s %-16s %-9s %5lld %-20s %s\n", a,
+			      s->list != NULL ? l : "(global)", s->reason != NULL ? s->reason : "-",
+			      s->class_ != NULL ? s->class_ : "-", (long long)s->count,
+			      fmt_time(s->last_seen, t2, sizeof(t2)),
+			      s->expires > 0 ? fmt_time(s->expires, t3, sizeof(t3)) : "never");
+		free(a);
+		free(l);
+	}
+	fwrite(b.data, 1, b.len, stdout);
+	bh_buf_deinit(&b);
+	lo->n++;
+	return 0;
+}
+
+/* cmd_list - list (or export) the suppressions that match */
+static int
+cmd_list(struct ops_ctx *c, const struct ops_opts *o, bool export)
+{
+	struct bh_store_filter f = {o->list, o->reason, o->since};
+	struct list_out lo = {OUT_TABLE, 0};
+	const char *error = NULL;
+
+	if (export) {
+		if (o->format != NULL && strcmp(o->format, "csv") == 0)
+			lo.mode = OUT_CSV;
+		else if (o->format != NULL && strcmp(o->format, "jsonl") == 0)
+			lo.mode = OUT_JSONL;
+		else
+			return sup_usage();
+	} else if (o->json) {
+		lo.mode = OUT_JSONL;
+	}
+	if (lo.mode == OUT_CSV)
+		fputs("address,list,reason,class,source,count,first_seen,last_seen,expires,why,"
+		      "message_id,status,rule\r\n",
+		      stdout);
+	else if (lo.mode == OUT_TABLE)
+		printf("%-40s %-16s %-16s %-9s %5s %-20s %s\n", "ADDRESS", "LIST", "REASON",
+		       "CLASS", "COUNT", "LAST SEEN", "EXPIRES");
+	if (bh_store_list(c->store, &f, list_row, &lo, &error) == -1)
+		return redis_fail("suppression list", error);
+	if (lo.mode == OUT_TABLE)
+		printf("%zu suppression%s\n", lo.n, lo.n == 1 ? "" : "s");
+	return fflush(stdout) == 0 ? BH_EX_OK : BH_EX_FAIL;
+}
+
+/* cmd_change - add or remove by hand */
+static int
+cmd_change(struct ops_ctx *c, const struct ops_opts *o, bool add)
+{
+	const char *error = NULL,
+		   *list = o->list != NULL ? o->list : (o->n_pos > 1 ? o->pos[1] : NULL);
+	char *a = p(o->pos[0]), *l = p(list);
+	int rc;
+
+	bh_lower_ascii(l); /* list names are kept lower-case */
+
+	if (o->why == NULL || o->why[0] == '\0') {
+		fprintf(stderr,
+			"bouncer: suppression %s: --why TEXT is required (it goes into the "
+			"audit event)\n",
+			add ? "add" : "remove");
+		free(a);
+		free(l);
+		return BH_EX_USAGE;
+	}
+	if (add)
+		rc = bh_store_add(c->store, o->pos[0], list, o->why, o->duration, &error);
+	else
+		rc = bh_store_remove(c->store, o->pos[0], list, o->why, &error);
+	if (rc == -1) {
+		free(a);
+		free(l);
+		return redis_fail(add ? "suppression add" : "suppression remove", error);
+	}
+	if (o->json) {
+		struct bh_buf b;
+
+		bh_buf_init(&b);
+		bh_buf_puts(&b, "{\"address\":");
+		bh_json_cstr(&b, o->pos[0]);
+		bh_buf_puts(&b, ",\"list\":");
+		bh_json_cstr(&b, list);
+		bh_buf_printf(&b, ",\"action\":\"%s\",\"changed\":%s}\n", add ? "add" : "remove",
+			      rc == 1 || add ? "true" : "false");
+		fputs(b.data, stdout);
+		bh_buf_deinit(&b);
+	} else if (add)
+		printf("suppressed %s %s%s%s\n", a, list != NULL ? "in list " : "globally",
+		       list != NULL ? l : "", o->duration > 0 ? " (time-limited)" : "");
+	else
+		printf("%s %s %s%s\n", rc == 1 ? "removed" : "was not suppressed:", a,
+		       list != NULL ? "in list " : "globally", list != NULL ? l : "");
+	free(a);
+	free(l);
+	return BH_EX_OK;
+}
 
 int
 bh_cmd_suppression(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "bouncer: %s: not implemented yet\n", argv[0]);
-	return BH_EX_SOFTWARE;
+	struct ops_opts o;
+	struct ops_ctx c;
+	const char *sub;
+	int rc;
+
+	if (argc < 2)
+		return sup_usage();
+	sub = argv[1];
+	if (parse_opts(argc, argv, 2, &o) == -1)
+		return BH_EX_USAGE;
+	if (strcmp(sub, "check") == 0 || strcmp(sub, "show") == 0 || strcmp(sub, "add") == 0 ||
+	    strcmp(sub, "remove") == 0) {
+		if (o.n_pos < 1 || o.n_pos > 2 || (strcmp(sub, "show") == 0 && o.n_pos != 1))
+			return sup_usage();
+	} else if (strcmp(sub, "list") == 0 || strcmp(sub, "export") == 0) {
+		if (o.n_pos != 0)
+			return sup_usage();
+	} else {
+		return sup_usage();
+	}
+	if (strcmp(sub, "export") == 0 && o.format == NULL)
+		return sup_usage();
+	if ((rc = ops_open(&o, &c)) != 0)
+		return rc;
+	if (strcmp(sub, "check") == 0)
+		rc = cmd_check(&c, &o);
+	else if (strcmp(sub, "show") == 0)
+		rc = cmd_show(&c, &o);
+	else if (strcmp(sub, "list") == 0)
+		rc = cmd_list(&c, &o, false);
+	else if (strcmp(sub, "export") == 0)
+		rc = cmd_list(&c, &o, true);
+	else
+		rc = cmd_change(&c, &o, strcmp(sub, "add") == 0);
+	ops_close(&c);
+	return rc;
 }
+
+/* ---- explain ---- */
 
 int
 bh_cmd_explain(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "bouncer: %s: not implemented yet\n", argv[0]);
-	return BH_EX_SOFTWARE;
+	struct ops_opts o;
+	struct ops_ctx c;
+	struct bh_suppression *sup = NULL;
+	struct bh_store_event *ev = NULL;
+	size_t n_sup = 0, n_ev = 0, i;
+	const char *error = NULL;
+	struct bh_buf b;
+	int rc;
+
+	if (parse_opts(argc, argv, 1, &o) == -1)
+		return BH_EX_USAGE;
+	if (o.n_pos != 1) {
+		fprintf(stderr, "usage: bouncer explain ADDRESS [-n N] [--json] [-c FILE]\n");
+		return BH_EX_USAGE;
+	}
+	if ((rc = ops_open(&o, &c)) != 0)
+		return rc;
+	if (bh_store_show(c.store, o.pos[0], &sup, &n_sup, &error) == -1 ||
+	    bh_store_explain(c.store, o.pos[0], o.n > 0 ? (size_t)o.n : 0, &ev, &n_ev, &error) ==
+		-1) {
+		rc = redis_fail("explain", error);
+		goto out;
+	}
+	bh_buf_init(&b);
+	if (o.json) {
+		bh_buf_puts(&b, "{\"address\":");
+		bh_json_cstr(&b, o.pos[0]);
+		bh_buf_printf(&b, ",\"suppressed\":%s,\"suppressions\":[",
+			      n_sup > 0 ? "true" : "false");
+		for (i = 0; i < n_sup; i++) {
+			if (i > 0)
+				bh_buf_putc(&b, ',');
+			sup_json(&b, &sup[i]);
+		}
+		bh_buf_puts(&b, "],\"events\":[");
+		for (i = 0; i < n_ev; i++) {
+			if (i > 0)
+				bh_buf_putc(&b, ',');
+			event_json(&b, &ev[i]);
+		}
+		bh_buf_puts(&b, "]}\n");
+		fputs(b.data, stdout);
+	} else {
+		char *a = p(o.pos[0]);
+
+		if (n_sup == 0)
+			printf("%s: not suppressed\n", a);
+		for (i = 0; i < n_sup; i++)
+			sup_human(stdout, &sup[i]);
+		printf("\nevents, newest first (%zu):\n", n_ev);
+		for (i = 0; i < n_ev; i++)
+			event_human(stdout, &ev[i]);
+		free(a);
+	}
+	bh_buf_deinit(&b);
+	rc = BH_EX_OK;
+out:
+	for (i = 0; i < n_sup; i++)
+		bh_suppression_deinit(&sup[i]);
+	free(sup);
+	bh_store_events_free(ev, n_ev);
+	ops_close(&c);
+	return rc;
+}
+
+/* ---- events ---- */
+
+/* print_events - events in the chosen form */
+static void
+print_events(const struct bh_store_event *ev, size_t n, bool json)
+{
+	struct bh_buf b;
+	size_t i;
+
+	bh_buf_init(&b);
+	for (i = 0; i < n; i++) {
+		if (json) {
+			bh_buf_reset(&b);
+			event_json(&b, &ev[i]);
+			bh_buf_putc(&b, '\n');
+			fputs(b.data, stdout);
+		} else {
+			event_human(stdout, &ev[i]);
+		}
+	}
+	bh_buf_deinit(&b);
+	fflush(stdout);
 }
 
 int
 bh_cmd_events(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "bouncer: %s: not implemented yet\n", argv[0]);
-	return BH_EX_SOFTWARE;
+	struct ops_opts o;
+	struct ops_ctx c;
+	struct bh_store_event *ev = NULL;
+	size_t n = 0;
+	const char *error = NULL;
+	char *last = NULL;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "tail") != 0) {
+		fprintf(stderr, "usage: bouncer events tail [-f] [-n N] [--json] [-c FILE]\n");
+		return BH_EX_USAGE;
+	}
+	if (parse_opts(argc, argv, 2, &o) == -1 || o.n_pos != 0)
+		return BH_EX_USAGE;
+	if ((rc = ops_open(&o, &c)) != 0)
+		return rc;
+	if (bh_store_tail(c.store, o.n > 0 ? (size_t)o.n : 10, &ev, &n, &error) == -1) {
+		rc = redis_fail("events tail", error);
+		goto out;
+	}
+	print_events(ev, n, o.json);
+	last = bh_strdup(n > 0 ? ev[n - 1].id : "$");
+	bh_store_events_free(ev, n);
+	ev = NULL;
+	n = 0;
+	if (o.follow) {
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		/* Until interrupted; a Redis outage is waited out with the store's backoff. */
+		while (!stop_follow) {
+			if (bh_store_follow(c.store, &last, 1000, &ev, &n, &error) == -1) {
+				fprintf(stderr, "bouncer: events tail: %s\n", error);
+				usleep((useconds_t)(bh_store_backoff_ms(c.store) + 100) * 1000);
+				continue;
+			}
+			print_events(ev, n, o.json);
+			bh_store_events_free(ev, n);
+			ev = NULL;
+			n = 0;
+		}
+	}
+	rc = BH_EX_OK;
+out:
+	free(last);
+	bh_store_events_free(ev, n);
+	ops_close(&c);
+	return rc;
+}
+
+/* ---- stats ---- */
+
+/* Current suppressions per list and reason, counted while walking them. */
+struct sup_count {
+	char *list;
+	char *reason;
+	int64_t n;
+};
+struct sup_counts {
+	struct sup_count *v;
+	size_t n;
+};
+
+/* count_row - add one suppression to its (list, reason) row */
+static int
+count_row(const struct bh_suppression *s, void *ctx)
+{
+	struct sup_counts *sc = ctx;
+	const char *list = s->list != NULL ? s->list : "(global)";
+	const char *reason = s->reason != NULL ? s->reason : "-";
+	size_t i;
+
+	for (i = 0; i < sc->n; i++)
+		if (strcmp(sc->v[i].list, list) == 0 && strcmp(sc->v[i].reason, reason) == 0)
+			break;
+	if (i == sc->n) {
+		if (sc->n >= 100000)
+			return 0; /* XXX: rows beyond this are not counted (a bounded report) */
+		sc->v = bh_reallocarray(sc->v, sc->n + 1, sizeof(*sc->v));
+		sc->v[i].list = bh_strdup(list);
+		sc->v[i].reason = bh_strdup(reason);
+		sc->v[i].n = 0;
+		sc->n++;
+	}
+	sc->v[i].n++;
+	return 0;
 }
 
 int
 bh_cmd_stats(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "bouncer: %s: not implemented yet\n", argv[0]);
-	return BH_EX_SOFTWARE;
+	struct ops_opts o;
+	struct ops_ctx c;
+	struct bh_store_stat *st = NULL;
+	struct sup_counts sc = {NULL, 0};
+	size_t n = 0, i;
+	const char *error = NULL;
+	int64_t loops_h = 0, loops_d = 0, total = 0;
+	struct bh_buf b;
+	int rc;
+
+	if (parse_opts(argc, argv, 1, &o) == -1 || o.n_pos != 0) {
+		fprintf(stderr, "usage: bouncer stats [--json] [-c FILE]\n");
+		return BH_EX_USAGE;
+	}
+	if ((rc = ops_open(&o, &c)) != 0)
+		return rc;
+	if (bh_store_stats(c.store, &st, &n, &error) == -1 ||
+	    bh_store_list(c.store, NULL, count_row, &sc, &error) == -1) {
+		rc = redis_fail("stats", error);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (strncmp(st[i].reason, "loop:", 5) == 0) {
+			loops_h += st[i].hour;
+			loops_d += st[i].day;
+		}
+	for (i = 0; i < sc.n; i++)
+		total += sc.v[i].n;
+	bh_buf_init(&b);
+	if (o.json) {
+		bh_buf_puts(&b, "{\"events\":[");
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				bh_buf_putc(&b, ',');
+			bh_buf_puts(&b, "{\"list\":");
+			bh_json_cstr(&b, st[i].list);
+			bh_buf_puts(&b, ",\"reason\":");
+			bh_json_cstr(&b, st[i].reason);
+			bh_buf_puts(&b, ",\"outcome\":");
+			bh_json_cstr(&b, st[i].outcome);
+			bh_buf_printf(&b, ",\"last_hour\":%lld,\"last_day\":%lld}",
+				      (long long)st[i].hour, (long long)st[i].day);
+		}
+		bh_buf_printf(&b, "],\"loops\":{\"last_hour\":%lld,\"last_day\":%lld}",
+			      (long long)loops_h, (long long)loops_d);
+		bh_buf_puts(&b, ",\"suppressed\":[");
+		for (i = 0; i < sc.n; i++) {
+			if (i > 0)
+				bh_buf_putc(&b, ',');
+			bh_buf_puts(&b, "{\"list\":");
+			bh_json_cstr(&b, sc.v[i].list);
+			bh_buf_puts(&b, ",\"reason\":");
+			bh_json_cstr(&b, sc.v[i].reason);
+			bh_buf_printf(&b, ",\"count\":%lld}", (long long)sc.v[i].n);
+		}
+		bh_buf_printf(&b, "],\"suppressed_total\":%lld}\n", (long long)total);
+		fputs(b.data, stdout);
+	} else {
+		printf("events (5-minute buckets):\n");
+		printf("  %-20s %-24s %-22s %10s %10s\n", "LIST", "REASON", "OUTCOME", "LAST HOUR",
+		       "LAST DAY");
+		for (i = 0; i < n; i++) {
+			char *l = p(st[i].list);
+
+			printf("  %-20s %-24s %-22s %10lld %10lld\n", l, st[i].reason,
+			       st[i].outcome, (long long)st[i].hour, (long long)st[i].day);
+			free(l);
+		}
+		printf("loops: %lld in the last hour, %lld in the last day\n", (long long)loops_h,
+		       (long long)loops_d);
+		printf("\nsuppressed now (%lld):\n", (long long)total);
+		printf("  %-20s %-24s %10s\n", "LIST", "REASON", "COUNT");
+		for (i = 0; i < sc.n; i++) {
+			char *l = p(sc.v[i].list);
+
+			printf("  %-20s %-24s %10lld\n", l, sc.v[i].reason, (long long)sc.v[i].n);
+			free(l);
+		}
+	}
+	bh_buf_deinit(&b);
+	rc = BH_EX_OK;
+out:
+	bh_store_stats_free(st, n);
+	for (i = 0; i < sc.n; i++) {
+		free(sc.v[i].list);
+		free(sc.v[i].reason);
+	}
+	free(sc.v);
+	ops_close(&c);
+	return rc;
 }

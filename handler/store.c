@@ -681,20 +681,40 @@ kv_cut(struct args *a, const char *k, const char *v, size_t max)
 	args_addn(a, v == NULL ? "" : v, n > max ? max : n);
 }
 
+/* list_norm - a list name as it appears in keys: lower-case (list names match without regard
+ * to case, and VERP addresses carry them lower-case); NULL for none. The caller frees. */
+static char *
+list_norm(const char *list)
+{
+	char *l;
+
+	if (list == NULL || list[0] == '\0')
+		return NULL;
+	l = bh_strdup(list);
+	bh_lower_ascii(l);
+	return l;
+}
+
 /* stats_field - "list\treason" for the stats bucket */
 static char *
 stats_field(const struct bh_verdict *v, const struct bh_decision *d)
 {
-	const char *list = d != NULL && d->list != NULL ? d->list : "-";
+	char *list = list_norm(d != NULL ? d->list : NULL), *f;
 	const char *reason = "-";
 
 	if (v->loop.kind != BH_LOOP_NONE)
-		return bh_asprintf("%s\tloop:%s", list, bh_loop_kind_name(v->loop.kind));
-	if (d != NULL && d->rcpt != NULL)
+		reason = NULL;
+	else if (d != NULL && d->rcpt != NULL)
 		reason = bh_reason_name(d->rcpt->reason);
 	else if (v->type == BH_TYPE_AUTOREPLY)
 		reason = "vacation";
-	return bh_asprintf("%s\t%s", list, reason);
+	if (reason == NULL)
+		f = bh_asprintf("%s\tloop:%s", list != NULL ? list : "-",
+				bh_loop_kind_name(v->loop.kind));
+	else
+		f = bh_asprintf("%s\t%s", list != NULL ? list : "-", reason);
+	free(list);
+	return f;
 }
 
 /* key_sup - the suppression key of address in list (NULL: global) */
@@ -723,7 +743,8 @@ build_decision(struct bh_store *s, const struct bh_store_item *it, const struct 
 	const struct bh_verdict *v = it->v;
 	const struct bh_rcpt *r = d != NULL ? d->rcpt : NULL;
 	const struct bh_list_policy *pol = NULL;
-	const char *error = NULL, *domain = "", *list = d != NULL ? d->list : NULL;
+	char *list = list_norm(d != NULL ? d->list : NULL);
+	const char *error = NULL, *domain = "";
 	char *addr = NULL, *sfield, *dom_copy = NULL;
 	enum bh_outcome outcome = BH_OUT_RECORD;
 	bool global, sender = false, have_list = list != NULL && list[0] != '\0';
@@ -856,6 +877,7 @@ build_decision(struct bh_store *s, const struct bh_store_item *it, const struct 
 	free(addr);
 	free(dom_copy);
 	free(none);
+	free(list);
 }
 
 /* build_item - the whole EVALSHA command of one message */
@@ -1221,7 +1243,7 @@ int
 bh_store_check(struct bh_store *s, const char *address, const char *list,
 	       struct bh_suppression *out, const char **error_r)
 {
-	char *addr = NULL, *key = NULL;
+	char *addr = NULL, *key = NULL, *l = list_norm(list);
 	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -1229,14 +1251,15 @@ bh_store_check(struct bh_store *s, const char *address, const char *list,
 		goto out;
 	key = key_sup(s, addr, NULL);
 	ret = get_sup(s, key, out, error_r);
-	if (ret != 0 || list == NULL)
+	if (ret != 0 || l == NULL)
 		goto out;
 	free(key);
-	key = key_sup(s, addr, list);
+	key = key_sup(s, addr, l);
 	ret = get_sup(s, key, out, error_r);
 out:
 	free(key);
 	free(addr);
+	free(l);
 	return ret;
 }
 
@@ -1327,7 +1350,7 @@ sup_matches(const struct bh_suppression *sup, const struct bh_store_filter *f)
 		if (strcmp(f->list, "-") == 0) {
 			if (sup->list != NULL)
 				return false;
-		} else if (sup->list == NULL || strcmp(sup->list, f->list) != 0) {
+		} else if (sup->list == NULL || strcasecmp(sup->list, f->list) != 0) {
 			return false;
 		}
 	}
@@ -1410,15 +1433,16 @@ out:
 
 /* manual - run the manual script for add or remove */
 static int
-manual(struct bh_store *s, const char *op, const char *address, const char *list, const char *why,
-       int64_t duration_s, const char **error_r)
+manual(struct bh_store *s, const char *op, const char *address, const char *list_arg,
+       const char *why, int64_t duration_s, const char **error_r)
 {
 	struct args cmd = {0}, sup = {0}, ev = {0};
 	char *addr = NULL;
 	int64_t now = bh_now();
 	redisReply *r = NULL;
 	int pass, ret = -1;
-	bool have_list = list != NULL && list[0] != '\0';
+	char *list = list_norm(list_arg);
+	bool have_list = list != NULL;
 	char *k;
 
 	if (normalize(s, address, &addr, error_r) == -1)
@@ -1505,6 +1529,7 @@ out:
 	args_deinit(&sup);
 	args_deinit(&ev);
 	free(addr);
+	free(list);
 	return ret;
 }
 

@@ -272,7 +272,7 @@ test_hard_twice(struct bh_store *s)
 	struct bh_suppression sup;
 	const char *error;
 
-	msg_init(&m, "hard1", "Gone@Example.COM", "news", BH_R_USERUNKNOWN, BH_OUT_SUPPRESS,
+	msg_init(&m, "hard1", "Gone@Example.COM", "News", BH_R_USERUNKNOWN, BH_OUT_SUPPRESS,
 		 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_LIST));
 	CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
 	CHECK_INT(m.it.n_suppressed, 1);
@@ -281,6 +281,7 @@ test_hard_twice(struct bh_store *s)
 	CHECK(bh_store_is_confirmed(&m.it));
 	CHECK_INT(suppressed(s, "gone@example.com", "news", "userunknown"), 0); /* case kept */
 	CHECK_INT(suppressed(s, "Gone@example.com", "news", "userunknown"), 1);
+	CHECK_INT(suppressed(s, "Gone@example.com", "NEWS", NULL), 1); /* list names: any case */
 	CHECK_INT(suppressed(s, "Gone@example.com", NULL, NULL), 0);
 	CHECK_INT(suppressed(s, "Gone@example.com", "other", NULL), 0);
 	CHECK_INT(bh_store_check(s, "Gone@EXAMPLE.com", "news", &sup, &error), 1);
@@ -556,14 +557,80 @@ test_restart(struct bh_store *s, const struct bh_config *cfg)
 		msg_deinit(&m[i]);
 }
 
+/* populate - apply a fixed set of messages to a running Redis (for the CLI tests): main's
+ * `--populate PORT PREFIX` mode. */
+static int
+populate(const char *port, const char *prefix)
+{
+	struct bh_config *cfg = bh_config_defaults();
+	struct bh_store *s;
+	struct msg m[9];
+	struct bh_store_item items[9];
+	const char *error = NULL;
+	size_t i, n = 0;
+	int rc;
+
+	cfg->redis.port = atoi(port);
+	free(cfg->redis.prefix);
+	cfg->redis.prefix = bh_strdup(prefix);
+	s = bh_store_new(cfg, "rules-2026.11", &error);
+	if (s == NULL) {
+		fprintf(stderr, "populate: %s\n", error);
+		return 1;
+	}
+	msg_init(&m[n++], "p-hard", "Gone@Example.COM", "news", BH_R_USERUNKNOWN, BH_OUT_SUPPRESS,
+		 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_LIST));
+	free(m[0].v.rcpts[0].diagnostic);
+	m[0].v.rcpts[0].diagnostic =
+	    bh_strdup("smtp; 550 5.1.1 <Gone@example.com>: no such user\r\n"
+		      "X-Evil: \x1b[31mred");
+	msg_init(&m[n++], "p-arf", "angry@example.com", "news", BH_R_FEEDBACK, BH_OUT_SUPPRESS,
+		 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_GLOBAL));
+	for (i = 0; i < 3; i++) {
+		char sid[16];
+
+		snprintf(sid, sizeof(sid), "p-soft%zu", i);
+		msg_init(&m[n++], sid, "full@example.org", "news", BH_R_MAILBOXFULL, BH_OUT_COUNT,
+			 act(BH_POL_COUNT, 86400, 3, 3600, BH_SCOPE_LIST));
+	}
+	msg_init(&m[n], "p-delayed", "slow@example.com", "news", BH_R_MAILBOXFULL, BH_OUT_RECORD,
+		 act(BH_POL_COUNT, 86400, 3, 3600, BH_SCOPE_LIST));
+	m[n++].d.delayed = true;
+	msg_init(&m[n++], "p-blocked", "b@blocky.example", "promo", BH_R_BLOCKED, BH_OUT_ALERT,
+		 act(BH_POL_ALERT, 0, 0, 0, BH_SCOPE_LIST));
+	msg_init(&m[n], "p-loop", "x@example.com", NULL, BH_R_UNDEFINED, BH_OUT_REFUSE,
+		 act(BH_POL_IGNORE, 0, 0, 0, BH_SCOPE_LIST));
+	m[n].v.loop.kind = BH_LOOP_BOUNCE_OF_BOUNCE;
+	m[n].ds.n = 0;
+	m[n++].ds.refused = true;
+	msg_init(&m[n], "p-vacation", "x@example.com", NULL, BH_R_VACATION, BH_OUT_RECORD,
+		 act(BH_POL_IGNORE, 0, 0, 0, BH_SCOPE_LIST));
+	m[n].v.type = BH_TYPE_AUTOREPLY;
+	m[n++].ds.n = 0;
+	for (i = 0; i < n; i++)
+		items[i] = m[i].it;
+	rc = bh_store_apply(s, items, n, &error);
+	for (i = 0; i < n; i++)
+		msg_deinit(&m[i]);
+	bh_store_free(&s);
+	bh_config_free(&cfg);
+	if (rc != (int)n) {
+		fprintf(stderr, "populate: %d of %zu confirmed: %s\n", rc, n, error ? error : "-");
+		return 1;
+	}
+	return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct bh_config *cfg;
 	struct bh_store *s;
 	const char *error = NULL;
 	char *info = NULL;
 
+	if (argc == 4 && strcmp(argv[1], "--populate") == 0)
+		return populate(argv[2], argv[3]);
 	if (system("command -v redis-server >/dev/null 2>&1") != 0) {
 		printf("test_store: redis-server not found, skipped\n");
 		return 77;

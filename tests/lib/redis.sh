@@ -1,0 +1,78 @@
+# redis.sh - start a private redis-server for a test (source this file).
+#
+#   start_redis DIR      start redis-server on a free 127.0.0.1 port with its data in DIR (a
+#                        mktemp -d of the caller): AOF on, fsync always, so that a write Redis
+#                        confirmed survives a kill. Sets REDIS_PORT, REDIS_PID, REDIS_DIR.
+#                        Returns 77 when redis-server is not installed (the caller exits 77).
+#   stop_redis           stop it (SIGTERM, then wait); safe to call twice or before a start
+#   restart_redis [hard] stop it (with "hard": SIGKILL, what a crash looks like) and start it
+#                        again on the same port and data
+#   redis_cli ARGS...    redis-cli against it
+#
+# Cleanup: start_redis installs no trap of its own (a sourced file must not replace the
+# caller's); every caller sets one, for example:
+#     tmp=$(mktemp -d); trap 'stop_redis; rm -rf "$tmp"' EXIT
+#     start_redis "$tmp/redis" || exit $?
+# Ports are picked free on 127.0.0.1 (several tests run at once); only the process started
+# here is ever signalled.
+
+_redis_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+_redis_launch() {
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' \
+		--appendonly yes --appendfsync always --daemonize no \
+		--logfile "$REDIS_DIR/redis.log" </dev/null >/dev/null 2>&1 &
+	REDIS_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+			return 0
+		fi
+		kill -0 "$REDIS_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$REDIS_PID" 2>/dev/null
+	wait "$REDIS_PID" 2>/dev/null
+	REDIS_PID=
+	return 1
+}
+
+start_redis() {
+	command -v redis-server >/dev/null 2>&1 || { echo "redis-server not installed" >&2; return 77; }
+	command -v redis-cli >/dev/null 2>&1 || { echo "redis-cli not installed" >&2; return 77; }
+	REDIS_DIR=$1
+	mkdir -p "$REDIS_DIR"
+	local attempt
+	# The port is free when picked; another test may take it before Redis binds: try again.
+	for attempt in 1 2 3; do
+		REDIS_PORT=$(_redis_free_port)
+		_redis_launch && return 0
+	done
+	echo "redis-server did not start; log:" >&2
+	tail -5 "$REDIS_DIR/redis.log" >&2 2>/dev/null
+	return 1
+}
+
+stop_redis() {
+	if [ -n "${REDIS_PID:-}" ]; then
+		kill "${1:--TERM}" "$REDIS_PID" 2>/dev/null
+		wait "$REDIS_PID" 2>/dev/null
+		REDIS_PID=
+	fi
+	return 0
+}
+
+restart_redis() {
+	if [ "${1:-}" = hard ]; then
+		stop_redis -KILL
+	else
+		stop_redis
+	fi
+	_redis_launch
+}
+
+redis_cli() {
+	redis-cli -p "$REDIS_PORT" "$@"
+}
