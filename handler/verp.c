@@ -757,7 +757,7 @@ bh_verp_decode(const struct bh_verp_conf *c, const char *addr, size_t len, int64
 {
 	char lc[LOCAL_MAX + 1], dom[DOMAIN_MAX + 1], bdom[DOMAIN_MAX + 1];
 	size_t i, n, plen = strnlen(c->prefix, sizeof(c->prefix)), local_len;
-	const char *at = NULL;
+	const char *at = NULL, *lp;
 	int ret;
 
 	*list_r = NULL;
@@ -773,7 +773,7 @@ bh_verp_decode(const struct bh_verp_conf *c, const char *addr, size_t len, int64
 			break;
 		}
 	local_len = at == NULL ? len : (size_t)(at - addr);
-	if (local_len == 0 || local_len > LOCAL_MAX || addr[0] == '"') {
+	if (local_len == 0 || local_len > LOCAL_MAX) {
 		*error_r = local_len > LOCAL_MAX ? bh_verp_err_too_long : bh_verp_err_not_verp;
 		return -1;
 	}
@@ -787,7 +787,15 @@ bh_verp_decode(const struct bh_verp_conf *c, const char *addr, size_t len, int64
 			return -1;
 		}
 	}
-	memcpy(lc, addr, local_len);
+	/* An MTA that needlessly quoted our local part ("bounces+...") changed nothing. */
+	lp = addr;
+	if (local_len >= 2 && lp[0] == '"' && lp[local_len - 1] == '"' &&
+	    memchr(lp + 1, '"', local_len - 2) == NULL &&
+	    memchr(lp + 1, '\\', local_len - 2) == NULL) {
+		lp++;
+		local_len -= 2;
+	}
+	memcpy(lc, lp, local_len);
 	lc[local_len] = '\0';
 	if (memchr(lc, '\0', local_len) != NULL) {
 		*error_r = bh_verp_err_not_verp;
@@ -801,7 +809,7 @@ bh_verp_decode(const struct bh_verp_conf *c, const char *addr, size_t len, int64
 	}
 	n = local_len - plen - 1;
 	if (c->format == BH_VERP_CLASSIC)
-		ret = decode_classic(c, addr + plen + 1, n, list_r, recipient_r, error_r);
+		ret = decode_classic(c, lp + plen + 1, n, list_r, recipient_r, error_r);
 	else
 		ret = decode_signed(c, lc + plen + 1, n, now, list_r, recipient_r, error_r);
 	return ret;

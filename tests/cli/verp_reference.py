@@ -213,7 +213,7 @@ def decode(conf, addr, now):
         addr = addr[1:-1].strip()
     at = addr.rfind("@")
     local, dom = (addr, None) if at < 0 else (addr[:at], addr[at + 1 :])
-    if not local or local.startswith('"'):
+    if not local:
         raise VerpError("not a VERP address")
     if dom is not None and conf.domain:
         try:
@@ -221,6 +221,8 @@ def decode(conf, addr, now):
                 raise VerpError("not the bounce domain")
         except VerpError:
             raise VerpError("not the bounce domain")
+    if len(local) >= 2 and local[0] == local[-1] == '"' and not any(c in local[1:-1] for c in '"\\'):
+        local = local[1:-1]  # needless quotes around our local part
     head = (conf.prefix + conf.d1).lower()
     if not local.lower().startswith(head) or len(local) <= len(head):
         raise VerpError("not a VERP address")

@@ -419,6 +419,13 @@ test_tamper(void)
 	snprintf(buf, sizeof(buf), "%.*s@elsewhere.example", (int)at, addr);
 	CHECK_INT(decode_str(&c, buf, NOW, &l, &r, &err), -1);
 	CHECK_STR(err, bh_verp_err_domain);
+	snprintf(buf, sizeof(buf), "\"%.*s\"%s", (int)at, addr, addr + at);
+	CHECK_INT(decode_str(&c, buf, NOW, &l, &r, &err), 0);
+	free(l);
+	free(r);
+	snprintf(buf, sizeof(buf), "\"%.*s\\\"\"%s", (int)at, addr, addr + at);
+	CHECK_INT(decode_str(&c, buf, NOW, &l, &r, &err), -1);
+	CHECK_STR(err, bh_verp_err_not_verp);
 	snprintf(buf, sizeof(buf), "  <%s>  ", addr);
 	CHECK_INT(decode_str(&c, buf, NOW, &l, &r, &err), 0);
 	free(l);
