@@ -7,6 +7,8 @@
 #   - the Dockerfile's runtime stage and the .deb's Depends name the package of every shared
 #     library the binary needs, and the build stage uses scripts/install-deps.sh;
 #   - deploy/compose.yaml parses and names its services;
+#   - deploy/README.md's Python suppression check finds the keys store.c writes (a real
+#     redis-server on a free loopback port);
 #   - the example deploy/bouncer.yaml and deploy/compose/bouncer.yaml pass `bouncer config check`
 #     with stand-in secret files; the compose Dovecot config and deploy/README.md's Dovecot
 #     snippet pass `doveconf`.
@@ -15,7 +17,12 @@ set -euo pipefail
 
 : "${BOUNCER:?}" "${BH_SOURCE_DIR:?}" "${BH_BUILD_DIR:?}"
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+redis_pid=""
+cleanup() {
+	if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 fail=0
 bad() { echo "FAIL: $*" >&2; fail=1; }
 note() { echo "note: $*"; }
@@ -233,6 +240,104 @@ if command -v doveconf >/dev/null && [ -f /etc/dovecot/dovecot.conf ]; then
 else
 	note "doveconf missing: Dovecot configuration not checked"
 fi
+
+# --- deploy/README.md's suppression check (Python) against keys the store really writes ---
+# A small program adds suppressions through store.c (what `bouncer suppression add` does); the
+# README's Python block, run with a stand-in redis module that asks redis-cli, must see them.
+sender_check() {
+	local port cc=${CC:-cc} extra=() rc=0
+	command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
+		note "redis missing: sender check skipped"; return; }
+	python3 -c 'import idna' 2>/dev/null || { note "python3-idna missing: sender check skipped"; return; }
+	[ -f "$BH_BUILD_DIR/libbh.a" ] && [ -f "$BH_SOURCE_DIR/handler/store.h" ] || {
+		note "no libbh.a or store.h: sender check skipped"; return; }
+	grep -q '^BOUNCER_SANITIZE:BOOL=ON' "$BH_BUILD_DIR/CMakeCache.txt" &&
+		extra=(-fsanitize=address,undefined)
+	cat >"$tmp/add.c" <<'EOF'
+#include <stdio.h>
+#include "config.h"
+#include "store.h"
+/* add CONFIG: the suppressions the Python check below expects */
+int
+main(int argc, char **argv)
+{
+	struct bh_config_diags d = {NULL, 0};
+	struct bh_config *cfg = bh_config_load(argv[argc - 1], &d);
+	struct bh_store *s;
+	const char *err = "config";
+	int ret = 1;
+
+	if (cfg == NULL || (s = bh_store_new(cfg, NULL, &err)) == NULL) {
+		fprintf(stderr, "add: %s\n", d.n ? d.v[0].message : err);
+		return 1;
+	}
+	if (bh_store_add(s, "Alice@B\xc3\xbc" "cher.Example", "news", "test", 0, &err) == 0 &&
+	    bh_store_add(s, "bob@example.org", NULL, "test", 0, &err) == 0 &&
+	    bh_store_add(s, "carol@example.org", "news", "test", 3600, &err) == 0)
+		ret = 0;
+	else
+		fprintf(stderr, "add: %s\n", err);
+	bh_store_free(&s);
+	bh_config_free(&cfg);
+	bh_config_diags_deinit(&d);
+	return ret;
+}
+EOF
+	# shellcheck disable=SC2046
+	if ! "$cc" "${extra[@]}" -std=c17 -D_GNU_SOURCE -iquote "$BH_SOURCE_DIR/handler" \
+		-o "$tmp/add" "$tmp/add.c" "$BH_BUILD_DIR/libbh.a" \
+		$(pkg-config --libs libetpan yaml-0.1 hiredis libpcre2-8 nettle libidn2 gnutls \
+			libmicrohttpd 2>/dev/null) -lm -lpthread 2>"$tmp/add.log"; then
+		note "cannot link against libbh.a: sender check skipped ($(head -c 300 "$tmp/add.log"))"
+		return
+	fi
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$tmp" >"$tmp/redis.log" 2>&1 &
+	redis_pid=$!
+	for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	cat >"$tmp/store.yaml" <<EOF
+imap: {host: 127.0.0.1, tls: none, user: u, password_file: $tmp/secrets/imap_password}
+redis: {host: 127.0.0.1, port: $port}
+verp: {domain: bounce.example.com, keys: [{id: k1, file: $tmp/secrets/verp_key}]}
+EOF
+	"$tmp/add" "$tmp/store.yaml" || rc=$?
+	if [ $rc -ne 0 ]; then
+		bad "could not add suppressions through store.c"
+	else
+		awk '/^### 4\. Check suppression/ {on = 1} on && /^```python/ {p = 1; next}
+		     p && /^```/ {exit} p' "$BH_SOURCE_DIR/deploy/README.md" >"$tmp/readme_check.py"
+		PORT=$port python3 - "$tmp/readme_check.py" <<'EOF' || bad "README Python check: see above"
+import os, subprocess, sys, types
+port = os.environ["PORT"]
+class Redis:  # stands in for redis-py: EXISTS through redis-cli
+    def __init__(self, **kw): pass
+    def exists(self, *keys):
+        out = subprocess.run(["redis-cli", "-p", port, "EXISTS", *keys], capture_output=True,
+                             text=True, check=True).stdout
+        return int(out.strip())
+sys.modules["redis"] = types.SimpleNamespace(Redis=Redis)
+src = open(sys.argv[1]).read().replace('open("/etc/sender/redis-password")', 'open(os.devnull)')
+env = {"os": os, "recipients": [], "send": None, "verp_encode": None}
+exec(compile(src, "README python", "exec"), env)
+want = [("Alice@B\u00fccher.Example", "news", True), ("alice@b\u00fccher.example", "news", False),
+        ("Alice@xn--bcher-kva.example", "news", True), ("Alice@B\u00fccher.Example", "other", False),
+        ("bob@example.org", "anything", True), ("carol@example.org", "news", True),
+        ("nobody@example.org", "news", False)]
+bad = [(a, l, w) for a, l, w in want if env["suppressed"](a, l) != w]
+for a, l, w in bad:
+    print(f"suppressed({a!r}, {l!r}) is not {w}")
+sys.exit(1 if bad else 0)
+EOF
+		ttl=$(redis-cli -p "$port" TTL '{bouncer}:sup:l:news:carol@example.org')
+		[ "${ttl:-0}" -gt 0 ] 2>/dev/null || bad "an expiring suppression has no TTL (TTL=$ttl)"
+		[ $fail -ne 0 ] || echo "sender check: the README's Python sees what store.c wrote"
+	fi
+	kill "$redis_pid" 2>/dev/null || true
+	wait "$redis_pid" 2>/dev/null || true
+	redis_pid=""
+}
+sender_check
 
 [ $fail -eq 0 ] || exit 1
 [ $skipped -eq 0 ] || exit 77
