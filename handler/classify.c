@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libetpan/libetpan.h>
 #include <nettle/sha2.h>
 
 #include "arf.h"
@@ -138,6 +139,30 @@ inside_message(const struct bh_mime *m, size_t i)
 	return false;
 }
 
+/* to_utf8 - a text part in a legacy charset (declared, or ISO-2022-JP announcing itself with
+ * ESC $ B) converted to UTF-8 with libetpan's charconv (iconv), so the reason rules and the
+ * auto-reply cues see one encoding; kept as it is when the conversion fails */
+static char *
+to_utf8(char *d, size_t *len, const char *charset)
+{
+	const char *from = charset;
+	char *res = NULL;
+	size_t rl = 0;
+
+	if (from[0] == '\0' || strcmp(from, "us-ascii") == 0)
+		from = memmem(d, *len, "\x1b$B", 3) != NULL ? "iso-2022-jp" : NULL;
+	if (from == NULL || strcmp(from, "utf-8") == 0 || strcmp(from, "utf8") == 0)
+		return d;
+	if (charconv_buffer("utf-8", from, d, *len, &res, &rl) != MAIL_CHARCONV_NO_ERROR ||
+	    res == NULL)
+		return d;
+	free(d);
+	d = bh_memdup0(res, rl);
+	*len = rl;
+	charconv_buffer_free(res);
+	return d;
+}
+
 /* gather_text - the human-readable text of the report, at most the scan limit */
 static void
 gather_text(struct ctx *c)
@@ -159,6 +184,7 @@ gather_text(struct ctx *c)
 			if (p->attachment && c->text.len > 0)
 				continue;
 			d = bh_mime_body(p, max * 2, &dl);
+			d = to_utf8(d, &dl, p->charset);
 			if (pass == 1) {
 				char *t = bh_html_to_text(d, dl, &dl);
 

@@ -254,6 +254,30 @@ main(void)
 		CHECK_STR(bh_msg_type_name(v.type), "not_bounce");
 		bh_verdict_deinit(&v);
 	}
+	{
+		/* a legacy charset reaches the rules as UTF-8, and RFC 2047 subjects are decoded */
+		char *path = bh_asprintf("%s/tests/fixtures/iso-2022-jp.eml", BH_SOURCE_DIR), *data;
+		size_t len;
+		struct bh_verdict v;
+
+		if (bh_read_file(path, 1u << 20, &data, &len, &err) == 0) {
+			bh_verdict_init(&v);
+			CHECK_INT(bh_classify(&opts, data, len, &v), 0);
+			CHECK_INT(v.n_rcpts, 1);
+			if (v.n_rcpts == 1) {
+				CHECK_STR(v.rcpts[0].address, "wendy@example.jp");
+				CHECK(v.rcpts[0].diagnostic != NULL &&
+				      strstr(v.rcpts[0].diagnostic, "\xe4\xb8\x80\xe6\x9d\xaf") !=
+					  NULL);
+			}
+			CHECK_STR(v.env.subject, "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\xe3\x82\xa8"
+						 "\xe3\x83\xa9\xe3\x83\xbc");
+			bh_verdict_deinit(&v);
+			free(data);
+		} else
+			TEST_FAIL("%s: %s", path, err);
+		free(path);
+	}
 	bh_rules_free(&rules);
 	bh_config_free(&cfg);
 	return test_done("test_classify");
