@@ -617,8 +617,8 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 			 "rule %.100s: bad reply code pattern \"%.40s\"", r->id, reply);
 		return -1;
 	}
-	if ((unsigned)reason >= BH_R_COUNT) {
-		snprintf(rules_error, sizeof(rules_error), "rule %.100s: bad reason", r->id);
+	if ((unsigned)reason >= BH_R_COUNT || whose > (int)BH_WHOSE_EITHER) {
+		snprintf(rules_error, sizeof(rules_error), "rule %.100s: bad reason or whose", r->id);
 		return -1;
 	}
 	r->status = status != NULL ? bh_strdup(status) : NULL;
