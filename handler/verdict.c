@@ -95,6 +95,9 @@ bh_rcpt_set_reason(struct bh_rcpt *r, enum bh_reason reason, const char *rule)
 {
 	r->reason = reason;
 	r->hard = bh_reason_hard(reason);
+	/* REASONS.md: notaccept is hard only as a 5xx; a 4xx "no MX" may still be fixed */
+	if (reason == BH_R_NOTACCEPT && r->status[0] == '4')
+		r->hard = false;
 	r->whose = bh_reason_whose(reason);
 	r->rule = rule;
 }

@@ -13,6 +13,7 @@
 #include "rules.h"
 #include "test.h"
 #include "util.h"
+#include "verdict.h"
 
 struct rcase {
 	const char *status;
@@ -518,6 +519,23 @@ test_speed(struct bh_rules *rs)
 	printf("test_rules: %zu decisions, %.1f us CPU each\n", n, us / (double)n);
 }
 
+/* test_rcpt_hard - the hard flag follows the reason, and notaccept is hard only as a 5xx */
+static void
+test_rcpt_hard(void)
+{
+	struct bh_rcpt r;
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.status, "5.1.10");
+	bh_rcpt_set_reason(&r, BH_R_NOTACCEPT, NULL);
+	CHECK(r.hard);
+	strcpy(r.status, "4.0.0");
+	bh_rcpt_set_reason(&r, BH_R_NOTACCEPT, NULL);
+	CHECK(!r.hard);
+	bh_rcpt_set_reason(&r, BH_R_USERUNKNOWN, NULL);
+	CHECK(r.hard);
+}
+
 int
 main(void)
 {
@@ -538,5 +556,6 @@ main(void)
 	bh_rules_free(&rs);
 	test_config();
 	test_backtracking();
+	test_rcpt_hard();
 	return test_done("test_rules");
 }
