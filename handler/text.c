@@ -193,17 +193,36 @@ bh_text_status(const char *p, size_t n, char class_want, char *buf, size_t bufsz
 	return false;
 }
 
-/* bh_text_clean - collapse white space, drop control bytes, cut */
+/* utf8_cut - the length of b[0..n) without a UTF-8 sequence cut short at its end */
+static size_t
+utf8_cut(const char *b, size_t n)
+{
+	size_t k = n, need;
+	unsigned char c;
+
+	while (k > 0 && n - k < 4 && ((unsigned char)b[k - 1] & 0xC0) == 0x80)
+		k--;
+	if (k == 0)
+		return n;
+	c = (unsigned char)b[k - 1];
+	if (c < 0x80)
+		return n;
+	need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	return n - (k - 1) < need ? k - 1 : n;
+}
+
+/* bh_text_clean - collapse white space, drop control bytes, cut on a character boundary */
 char *
 bh_text_clean(const char *p, size_t n, size_t max)
 {
 	struct bh_buf b;
-	bool sp = false;
+	bool sp = false, cut = false;
 	size_t i;
+	char *r;
 
 	bh_buf_init(&b);
 	bh_buf_reserve(&b, n < max ? n : max);
-	for (i = 0; i < n && b.len < max; i++) {
+	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
@@ -212,33 +231,23 @@ bh_text_clean(const char *p, size_t n, size_t max)
 		}
 		if (c < 32 || c == 127)
 			continue;
+		if (b.len + (sp ? 2 : 1) > max) {
+			cut = true;
+			break;
+		}
 		if (sp) {
 			bh_buf_putc(&b, ' ');
 			sp = false;
 		}
 		bh_buf_putc(&b, (char)c);
 	}
-	if (b.len > max) {
-		i = max;
-		while (i > 0 && ((unsigned char)b.data[i] & 0xC0) == 0x80)
-			i--;
-		b.len = i;
-		b.data[i] = '\0';
-	} else if (i < n && b.len == max) {
-		i = max;
-		while (i > 0 && ((unsigned char)b.data[i] & 0xC0) == 0x80)
-			i--;
-		b.len = i;
-		b.data[i] = '\0';
+	if (cut && b.len > 0) {
+		b.len = utf8_cut(b.data, b.len);
+		b.data[b.len] = '\0';
 	}
-	if (b.data == NULL)
-		bh_buf_reserve(&b, 0), b.data[0] = '\0';
-	{
-		char *r = bh_buf_steal(&b);
-
-		bh_buf_deinit(&b);
-		return r;
-	}
+	r = bh_buf_steal(&b);
+	bh_buf_deinit(&b);
+	return r;
 }
 
 /* bh_html_to_text - tags out, block tags to line ends */

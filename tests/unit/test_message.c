@@ -191,6 +191,27 @@ test_text(void)
 	}
 }
 
+static void
+test_clean(void)
+{
+	char *s = bh_text_clean("  a \r\n\tb\x01"
+				"c  ",
+				12, 100);
+
+	CHECK_STR(s, "a bc");
+	free(s);
+	/* a cut never splits a UTF-8 character: "\xe4\xb8\x80" is three bytes */
+	s = bh_text_clean("ab\xe4\xb8\x80\xe4\xb8\x80", 8, 4);
+	CHECK_STR(s, "ab");
+	free(s);
+	s = bh_text_clean("ab\xe4\xb8\x80\xe4\xb8\x80", 8, 5);
+	CHECK_STR(s, "ab\xe4\xb8\x80");
+	free(s);
+	s = bh_text_clean("abc def", 7, 4);
+	CHECK_STR(s, "abc");
+	free(s);
+}
+
 int
 main(void)
 {
@@ -198,5 +219,6 @@ main(void)
 	test_decode();
 	test_mime();
 	test_text();
+	test_clean();
 	return test_done("test_message");
 }
