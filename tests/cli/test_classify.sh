@@ -41,6 +41,28 @@ if [ -r "$tmp/unreadable" ]; then rm -f "$tmp/unreadable"; fi   # running as roo
 check "missing file: exit 1 at the end" "$([ "$rc" = 1 ] && [ "$(count "$tmp/miss.out")" = 1 ]; echo $?)"
 check "missing file: one stderr line naming it" "$([ "$(grep -c "$tmp/missing" "$tmp/miss.err")" = 1 ]; echo $?)"
 
+cat >"$tmp/c.yaml" <<'YAML'
+imap:
+  host: imap.example.org
+  user: bounces@example.org
+  password_env: BH_TEST_IMAP_PASSWORD
+redis:
+  host: 127.0.0.1
+verp:
+  domain: bounce.example.org
+  keys:
+    - {id: k1, env: BH_TEST_VERP_KEY}
+rules:
+  - id: test-no-such-user
+    pattern: "(?i)no such user"
+    reason: suspend
+YAML
+BH_TEST_IMAP_PASSWORD=x BH_TEST_VERP_KEY=0123456789abcdef0123456789abcdef0123456789abcdef \
+	"$BOUNCER" classify -c "$tmp/c.yaml" "$fx/qmail.eml" >"$tmp/cfg.out" 2>"$tmp/cfg.err"; rc=$?
+check "-c FILE: its rules come first" "$([ "$rc" = 0 ] && grep -q '"rule":"config:test-no-such-user"' "$tmp/cfg.out" && grep -q '"reason":"suspend"' "$tmp/cfg.out"; echo $?)"
+"$BOUNCER" classify -c "$tmp/missing.yaml" "$fx/qmail.eml" >/dev/null 2>&1; rc=$?
+check "-c FILE that does not load: exit 78" "$([ "$rc" = 78 ]; echo $?)"
+
 "$BOUNCER" classify >/dev/null 2>&1; rc=$?
 check "no path: usage error 64" "$([ "$rc" = 64 ]; echo $?)"
 "$BOUNCER" classify --bogus x >/dev/null 2>&1; rc=$?
