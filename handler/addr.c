@@ -57,16 +57,21 @@ bh_addr_normalize(const char *p, size_t n, char **out_r, const char **error_r)
 		*error_r = "empty local part";
 		goto out;
 	}
-	/* A single trailing dot names the same (absolute) domain. */
-	if (dom_len > 0 && dom[dom_len - 1] == '.')
+	/* Trailing dots name the same (absolute) domain. */
+	while (dom_len > 0 && dom[dom_len - 1] == '.')
 		dom_len--;
 	if (dom_len == 0) {
 		*error_r = "empty domain";
 		goto out;
 	}
-	for (i = 0; i < dom_len; i++)
+	for (i = 0; i < dom_len; i++) {
 		if ((unsigned char)dom[i] >= 0x80)
 			ascii = false;
+		if (dom[i] == ' ' || dom[i] == '\t') {
+			*error_r = "invalid domain";
+			goto out;
+		}
+	}
 	domain = bh_memdup0(dom, dom_len);
 	if (ascii) {
 		/* Pure ASCII (including "xn--" A-labels and address literals) is only lower-cased:

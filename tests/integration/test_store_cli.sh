@@ -163,6 +163,11 @@ expect_json 'any(r["list"] == "news" and r["reason"] == "mailboxfull" and r["out
 expect_rc 0 "stats human" B stats
 expect_out '^loops: 1 in the last hour, 1 in the last day' "stats human loops"
 
+# --- Redis crashes (SIGKILL) and comes back: confirmed state survives (AOF), the CLI reconnects
+restart_redis hard || { bad "redis did not restart"; exit 1; }
+expect_rc 0 "suppression survives a Redis crash" B suppression check Gone@example.com --list news
+expect_rc 0 "manual suppression survives a Redis crash" B suppression check late@example.com
+
 # --- errors
 expect_rc 78 "bad config file" "$BOUNCER" stats -c "$tmp/missing.yaml"
 expect_rc 64 "unknown subcommand" B suppression frobnicate
