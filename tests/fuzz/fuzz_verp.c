@@ -18,6 +18,36 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* encode_round_trip - "LIST\nRECIPIENT": whatever encodes must decode to the same list and a
+ * recipient that encodes to the very same address (the canonical form is a fixed point) */
+static void
+encode_round_trip(struct bh_verp_conf *c, const uint8_t *data, size_t size, int64_t now)
+{
+	const char *nl = memchr(data, '\n', size), *err;
+	char *list, *rcpt, *addr, *l2 = NULL, *r2 = NULL, *again;
+
+	if (nl == NULL)
+		return;
+	list = bh_memdup0(data, (size_t)(nl - (const char *)data));
+	rcpt = bh_memdup0(nl + 1, size - (size_t)(nl + 1 - (const char *)data));
+	strcpy(c->domain, "bounce.example.com");
+	addr = bh_verp_encode(c, list, rcpt, now, &err);
+	if (addr != NULL) {
+		if (bh_verp_decode(c, addr, strlen(addr), now, &l2, &r2, &err) == -1 ||
+		    strcmp(l2, list) != 0)
+			abort();
+		again = bh_verp_encode(c, l2, r2, now, &err);
+		if (again == NULL || strcmp(again, addr) != 0)
+			abort();
+		free(again);
+	}
+	free(addr);
+	free(l2);
+	free(r2);
+	free(list);
+	free(rcpt);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -62,6 +92,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (err == NULL || list != NULL || rcpt != NULL) {
 		abort();
 	}
+
+	encode_round_trip(&c, data, size, now);
 
 	pos = (const char *)data;
 	end = pos + size;
