@@ -175,7 +175,8 @@ bh_buf_puts(struct bh_buf *b, const char *s)
 void
 bh_buf_putc(struct bh_buf *b, char c)
 {
-	bh_buf_reserve(b, 1);
+	if (b->len + 2 > b->cap)
+		bh_buf_reserve(b, 1);
 	b->data[b->len++] = c;
 	b->data[b->len] = '\0';
 }
@@ -252,13 +253,24 @@ void
 bh_json_str(struct bh_buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, k;
+	size_t i = 0, run, k;
 
 	bh_buf_reserve(b, n + 2);
 	bh_buf_putc(b, '"');
 	while (i < n) {
-		unsigned char c = p[i];
+		unsigned char c;
 
+		/* Copy the longest run of bytes that need no escaping in one go. */
+		for (run = i; run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' &&
+			      p[run] != '\\';
+		     run++)
+			;
+		if (run > i) {
+			bh_buf_append(b, p + i, run - i);
+			i = run;
+			continue;
+		}
+		c = p[i];
 		if (c == '"' || c == '\\') {
 			bh_buf_putc(b, '\\');
 			bh_buf_putc(b, (char)c);
@@ -270,9 +282,6 @@ bh_json_str(struct bh_buf *b, const char *s, size_t n)
 			case '\t': bh_buf_puts(b, "\\t"); break;
 			default: bh_buf_printf(b, "\\u%04x", c); break;
 			}
-			i++;
-		} else if (c < 0x80) {
-			bh_buf_putc(b, (char)c);
 			i++;
 		} else if ((k = utf8_len(p + i, n - i)) != 0) {
 			bh_buf_append(b, p + i, k);
