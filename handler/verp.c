@@ -9,6 +9,14 @@
  * 4.5.3.1.1: encode refuses a local part over max_local), quoted local parts (RFC 5321 4.1.2),
  * `+` and `=` inside the recipient (escaped), and IDN domains (IDNA2008 A-labels, RFC 5890).
  * README "VERP" describes the format step by step; tests/cli/verp_reference.py reimplements it.
+ *
+ * XXX: a classic address cannot protect the case of the recipient's local part (its bytes are
+ * the address); decode returns them as the MTA delivered them.
+ * XXX: the day in a token is 15 bits: it wraps every 32768 days (~89 years), so a token that
+ * old would look fresh; max_age is meant to be days or weeks.
+ * XXX: domains follow IDNA2008 (libidn2); a sender using IDNA2003 tools (Python's "idna"
+ * codec) gets other A-labels for the few characters where they differ (sharp s, final sigma,
+ * joiners) and should pass A-labels.
  */
 #include "verp.h"
 
