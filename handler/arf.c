@@ -13,6 +13,7 @@
 #include "text.h"
 #include "util.h"
 
+/* add_rcpt - one more distinct recipient, up to max */
 static void
 add_rcpt(struct bh_arf *a, unsigned max, const char *p, size_t n)
 {
@@ -82,6 +83,7 @@ bh_arf_parse(const char *p, size_t n, unsigned max_rcpts, struct bh_arf *a, cons
 	return 0;
 }
 
+/* bh_arf_deinit - free the report */
 void
 bh_arf_deinit(struct bh_arf *a)
 {

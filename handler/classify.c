@@ -269,6 +269,7 @@ decide(struct ctx *c, struct bh_rcpt *r)
 		r->whose = res.whose;
 }
 
+/* set_status - copy a status when it is a valid RFC 3463 code */
 static void
 set_status(struct bh_rcpt *r, const char *s)
 {

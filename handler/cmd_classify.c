@@ -82,7 +82,8 @@ looks_mbox(const char *d, size_t n)
 	return false;
 }
 
-/* do_mbox - one object per message of an mbox */
+/* do_mbox - one object per message of an mbox. XXX: ">From " lines are not unescaped (mboxrd):
+ * the classifier does not care about body lines that start with From */
 static void
 do_mbox(struct run *r, const char *path, const char *d, size_t n)
 {
@@ -112,6 +113,7 @@ do_mbox(struct run *r, const char *path, const char *d, size_t n)
 	}
 }
 
+/* do_file - one file: a message or an mbox */
 static void
 do_file(struct run *r, const char *path)
 {
@@ -131,6 +133,7 @@ do_file(struct run *r, const char *path)
 	free(data);
 }
 
+/* cmp_str - qsort comparison of two names */
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -178,6 +181,7 @@ do_dir(struct run *r, const char *path, int depth)
 	free(names);
 }
 
+/* do_path - a file, a directory or standard input */
 static void
 do_path(struct run *r, const char *path, int depth)
 {
@@ -198,6 +202,7 @@ do_path(struct run *r, const char *path, int depth)
 		do_file(r, path);
 }
 
+/* usage - the synopsis on standard error */
 static void
 usage(void)
 {

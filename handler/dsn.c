@@ -16,6 +16,7 @@
 #include "message.h"
 #include "util.h"
 
+/* rcpt_deinit - free one recipient block */
 static void
 rcpt_deinit(struct bh_dsn_rcpt *r)
 {
@@ -31,6 +32,7 @@ rcpt_deinit(struct bh_dsn_rcpt *r)
 	free(r->will_retry_until);
 }
 
+/* bh_dsn_deinit - free the report */
 void
 bh_dsn_deinit(struct bh_dsn *d)
 {
@@ -46,6 +48,7 @@ bh_dsn_deinit(struct bh_dsn *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* hexval - the value of a hex digit, -1 otherwise */
 static int
 hexval(unsigned char c)
 {
@@ -58,6 +61,7 @@ hexval(unsigned char c)
 	return -1;
 }
 
+/* put_utf8 - append code point cp as UTF-8 */
 static void
 put_utf8(struct bh_buf *b, unsigned long cp)
 {
@@ -212,6 +216,7 @@ typed_text(const struct bh_field *f, char **type_r, char **text_r)
 	*text_r = bh_memdup0(p, n);
 }
 
+/* set_once - keep the first value of a field that repeats */
 static void
 set_once(char **dst, char *val)
 {

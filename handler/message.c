@@ -77,6 +77,7 @@ field_name_len(const char *l, size_t n)
 	return i < n && i > 0 ? i : 0;
 }
 
+/* field_finish - trim the collected value of f and keep a copy */
 static void
 field_finish(struct bh_field *f, struct bh_buf *b)
 {
@@ -161,6 +162,7 @@ out:
 	return ret;
 }
 
+/* bh_header_deinit - free the fields */
 void
 bh_header_deinit(struct bh_header *h)
 {

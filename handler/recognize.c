@@ -200,12 +200,14 @@ static const char *const weak_phrases[] = {
     "mailbox unavailable",
 };
 
+/* contains - case-insensitive substring test */
 static bool
 contains(const char *hay, size_t n, const char *needle)
 {
 	return hay != NULL && bh_memcasemem(hay, n, needle, strlen(needle)) != NULL;
 }
 
+/* hdr - the first field called name, or NULL */
 static const struct bh_field *
 hdr(const struct bh_header *h, const char *name)
 {
@@ -307,6 +309,7 @@ bh_recog_cut(const char *t, size_t n)
 	return best;
 }
 
+/* excluded - an address of the sender side (strong ones only, or all) */
 static bool
 excluded(const struct bh_recog_in *in, const char *a, size_t n, bool strong_only)
 {
@@ -320,12 +323,14 @@ excluded(const struct bh_recog_in *in, const char *a, size_t n, bool strong_only
 	return false;
 }
 
+/* is_digit - an ASCII digit */
 static bool
 is_digit(char c)
 {
 	return c >= '0' && c <= '9';
 }
 
+/* is_blank - only blanks */
 static bool
 is_blank(const char *p, size_t n)
 {
@@ -603,6 +608,7 @@ with_lines_before(const struct line *ls, size_t i, const bool *opens, char *diag
 	return r;
 }
 
+/* add_hit - a new recipient, unless it is already there or the cap is reached */
 static struct bh_recog_hit *
 add_hit(struct bh_recog_out *out, size_t max, const char *a, size_t an)
 {
@@ -755,6 +761,7 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 	return out->n;
 }
 
+/* bh_recog_out_deinit - free what bh_recognize found */
 void
 bh_recog_out_deinit(struct bh_recog_out *out)
 {

@@ -110,6 +110,7 @@ span_of(const char *p, size_t n, const char *key, size_t *s_r, size_t *e_r)
 	return false;
 }
 
+/* add - one more recipient, up to max (address is taken over) */
 static struct bh_ses_rcpt *
 add(struct bh_ses *s, size_t max, char *address)
 {
@@ -208,6 +209,7 @@ bh_ses_parse(const char *p, size_t n, size_t max, struct bh_ses *s)
 	return s->kind;
 }
 
+/* bh_ses_deinit - free the notification */
 void
 bh_ses_deinit(struct bh_ses *s)
 {

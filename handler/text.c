@@ -13,6 +13,7 @@
 #include "limits.h"
 #include "util.h"
 
+/* is_local_char - an atext character or a dot (RFC 5322 3.2.3) */
 static bool
 is_local_char(unsigned char c)
 {
@@ -20,6 +21,7 @@ is_local_char(unsigned char c)
 	       (c != 0 && strchr("!#$%&'*+/=?^_`{|}~.-", c) != NULL);
 }
 
+/* is_domain_char - a host name character */
 static bool
 is_domain_char(unsigned char c)
 {
@@ -27,6 +29,7 @@ is_domain_char(unsigned char c)
 	       c == '.' || c == '-' || c == '_';
 }
 
+/* is_alpha - an ASCII letter */
 static bool
 is_alpha(unsigned char c)
 {
@@ -116,6 +119,7 @@ bh_text_first_addr(const char *p, size_t n)
 	return a;
 }
 
+/* is_digit - an ASCII digit */
 static bool
 is_digit(unsigned char c)
 {
