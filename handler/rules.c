@@ -420,15 +420,16 @@ static const struct bh_rule_def builtin[] = {
 
 	/* --- code rows: a specific status decides when no strong text row matched (RFC 3463,
 	 * RFC 7372, RFC 7505). Generic codes (x.0.0, x.1.0, x.2.0, x.3.0, x.4.0, x.5.0, x.7.0,
-	 * x.7.1) have no row on purpose. */
-	S("status-511", "?.1.1", BH_R_USERUNKNOWN),
-	S("status-512", "?.1.2", BH_R_HOSTUNKNOWN),
-	S("status-513", "?.1.3", BH_R_USERUNKNOWN),
-	S("status-516", "?.1.6", BH_R_HASMOVED),
+	 * x.7.1) have no row on purpose. The codes of the address-is-bad reasons count only as
+	 * 5.x.x: a temporary failure never makes a hard bounce from its code alone. */
+	S("status-511", "5.1.1", BH_R_USERUNKNOWN),
+	S("status-512", "5.1.2", BH_R_HOSTUNKNOWN),
+	S("status-513", "5.1.3", BH_R_USERUNKNOWN),
+	S("status-516", "5.1.6", BH_R_HASMOVED),
 	S("status-517", "?.1.7", BH_R_REJECTED),
 	S("status-518", "?.1.8", BH_R_REJECTED),
-	S("status-5110", "?.1.10", BH_R_NOTACCEPT),
-	S("status-521", "?.2.1", BH_R_SUSPEND),
+	S("status-5110", "5.1.10", BH_R_NOTACCEPT),
+	S("status-521", "5.2.1", BH_R_SUSPEND),
 	S("status-522", "?.2.2", BH_R_MAILBOXFULL),
 	S("status-523", "?.2.3", BH_R_EXCEEDLIMIT),
 	S("status-531", "?.3.1", BH_R_SYSTEMFULL),
@@ -438,7 +439,7 @@ static const struct bh_rule_def builtin[] = {
 	S("status-541", "?.4.1", BH_R_NETWORKERROR),
 	S("status-542", "?.4.2", BH_R_NETWORKERROR),
 	S("status-543", "?.4.3", BH_R_SYSTEMERROR),
-	S("status-544", "?.4.4", BH_R_HOSTUNKNOWN),
+	S("status-544", "5.4.4", BH_R_HOSTUNKNOWN),
 	S("status-545", "?.4.5", BH_R_SYSTEMFULL),
 	S("status-546", "?.4.6", BH_R_NETWORKERROR),
 	S("status-547", "?.4.7", BH_R_EXPIRED),

@@ -54,6 +54,12 @@ static const struct rcase cases[] = {
     {"", "554", "554 Transaction failed", BH_R_SYSTEMERROR},
     {"", "554", "", BH_R_UNDEFINED},
     {"4.0.0", "450", "", BH_R_ONHOLD},
+    /* a temporary failure is never a hard bounce from its code alone */
+    {"4.1.1", "450", "", BH_R_ONHOLD},
+    {"4.1.1", "450",
+     "450 4.1.1 <a@b>: Recipient address rejected: User unknown in virtual alias "
+     "table",
+     BH_R_USERUNKNOWN},
     {"", "", "", BH_R_UNDEFINED},
     /* hostunknown / notaccept / networkerror */
     {"", "",
