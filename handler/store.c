@@ -738,7 +738,7 @@ key_soft(const struct bh_store *s, const char *addr, const char *list)
 /* build_decision - keys and arguments of one decision (d NULL: the message alone) */
 static void
 build_decision(struct bh_store *s, const struct bh_store_item *it, const struct bh_decision *d,
-	       size_t idx, struct args *keys, struct args *argv)
+	       struct args *keys, struct args *argv)
 {
 	const struct bh_verdict *v = it->v;
 	const struct bh_rcpt *r = d != NULL ? d->rcpt : NULL;
@@ -819,7 +819,9 @@ build_decision(struct bh_store *s, const struct bh_store_item *it, const struct 
 	args_add(argv, addr != NULL ? addr : "");
 	args_add(argv, have_list ? list : "");
 	args_add(argv, sender ? domain : "");
-	args_addf(argv, "%s:%zu", v->stable_id, idx);
+	/* The member of the soft and sender-rate windows: the message, not the recipient block,
+	 * so that one report naming the same subscriber twice counts once. */
+	args_add(argv, v->stable_id);
 	args_add(argv, global ? "global" : "list");
 	sfield = stats_field(v, d);
 	args_add(argv, sfield);
@@ -923,9 +925,9 @@ build_item(struct bh_store *s, const struct bh_store_item *it, int64_t now, stru
 	args_cat(&argv, &common);
 
 	if (nd == 0)
-		build_decision(s, it, NULL, 0, &keys, &argv);
+		build_decision(s, it, NULL, &keys, &argv);
 	for (i = 0; i < nd; i++)
-		build_decision(s, it, &it->d->v[i], i, &keys, &argv);
+		build_decision(s, it, &it->d->v[i], &keys, &argv);
 
 	args_add(cmd, "EVALSHA");
 	args_add(cmd, s->apply_sha);

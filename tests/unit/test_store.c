@@ -465,6 +465,97 @@ test_delayed_and_empty(struct bh_store *s)
 	CHECK_INT(bh_store_add(s, "ns2@example.com", NULL, "after flush", 0, &error), 0);
 }
 
+/* verp_msg - a report as the parser and VERP decoder leave it: the subscriber comes from a valid
+ * VERP address, the reported address is whatever the remote side saw */
+static void
+verp_msg(struct bh_verdict *v, const char *sid, const char *list, const char *rcpt,
+	 enum bh_reason reason, size_t blocks)
+{
+	size_t i;
+
+	bh_verdict_init(v);
+	v->type = BH_TYPE_DSN;
+	snprintf(v->stable_id, sizeof(v->stable_id), "%s", sid);
+	v->env.message_id = bh_asprintf("<%s@mx.example>", sid);
+	v->verp.checked = true;
+	v->verp.valid = true;
+	v->verp.list = bh_strdup(list);
+	v->verp.recipient = bh_strdup(rcpt);
+	for (i = 0; i < blocks; i++) {
+		struct bh_rcpt *r = bh_verdict_add_rcpt(v, 10);
+
+		r->address = bh_strdup("forwarded@elsewhere.example");
+		r->action = BH_ACTION_FAILED;
+		snprintf(r->status, sizeof(r->status), "%s", "5.0.0");
+		bh_rcpt_set_reason(r, reason, "test-rule");
+	}
+}
+
+/* apply_policy - decide with the real policy, then apply */
+static enum bh_store_status
+apply_policy(struct bh_store *s, const struct bh_config *cfg, struct bh_verdict *v)
+{
+	struct bh_decisions d;
+	struct bh_store_item it;
+	const char *error = NULL;
+
+	memset(&d, 0, sizeof(d));
+	memset(&it, 0, sizeof(it));
+	bh_policy_decide(cfg, v, &d);
+	it.v = v;
+	it.d = &d;
+	it.folder = "bouncer/processed";
+	it.uid = 9;
+	if (bh_store_apply(s, &it, 1, &error) == -1)
+		fprintf(stderr, "apply: %s\n", error);
+	bh_decisions_deinit(&d);
+	return it.status;
+}
+
+/* test_with_policy - decisions from bh_policy_decide (the built-in defaults) */
+static void
+test_with_policy(struct bh_store *s, const struct bh_config *cfg)
+{
+	struct bh_verdict v;
+	struct bh_store_event *ev;
+	size_t n;
+	const char *error;
+
+	verp_msg(&v, "pol-hard", "weekly", "Sub@Example.COM", BH_R_USERUNKNOWN, 1);
+	CHECK_INT(apply_policy(s, cfg, &v), BH_STORE_APPLIED);
+	bh_verdict_deinit(&v);
+	CHECK_INT(suppressed(s, "Sub@example.com", "weekly", "userunknown"), 1);
+	CHECK_INT(suppressed(s, "forwarded@elsewhere.example", "weekly", NULL), 0);
+
+	/* One report naming the subscriber in two blocks counts once. */
+	verp_msg(&v, "pol-soft", "weekly", "twice@example.com", BH_R_MAILBOXFULL, 2);
+	CHECK_INT(apply_policy(s, cfg, &v), BH_STORE_APPLIED);
+	bh_verdict_deinit(&v);
+	CHECK_INT(bh_store_explain(s, "twice@example.com", 0, &ev, &n, &error), 0);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(bh_store_event_get(&ev[0], "result"), "counted 1/3");
+		CHECK_STR(bh_store_event_get(&ev[1], "result"), "counted 1/3");
+		CHECK_STR(bh_store_event_get(&ev[0], "reason"), "mailboxfull");
+	}
+	bh_store_events_free(ev, n);
+
+	/* Sender-side: never suppressed by default. */
+	verp_msg(&v, "pol-blocked", "weekly", "fine@example.com", BH_R_BLOCKED, 1);
+	CHECK_INT(apply_policy(s, cfg, &v), BH_STORE_APPLIED);
+	bh_verdict_deinit(&v);
+	CHECK_INT(suppressed(s, "fine@example.com", "weekly", NULL), 0);
+
+	/* Without a valid VERP address nothing is suppressed, but the message is confirmed. */
+	verp_msg(&v, "pol-forged", "weekly", "victim@example.com", BH_R_USERUNKNOWN, 1);
+	v.verp.valid = false;
+	v.verp.why = "bad signature";
+	CHECK_INT(apply_policy(s, cfg, &v), BH_STORE_APPLIED);
+	bh_verdict_deinit(&v);
+	CHECK_INT(suppressed(s, "victim@example.com", "weekly", NULL), 0);
+	CHECK_INT(n_events(s, "victim@example.com"), 0);
+}
+
 #define N_BATCH 3000
 
 /* test_throughput - one pipelined batch of distinct messages; prints messages per second (the
@@ -707,6 +798,7 @@ main(int argc, char **argv)
 	test_sender_alert(s);
 	test_delayed_and_empty(s);
 	test_soft(s);
+	test_with_policy(s, cfg);
 	redis_cli("CONFIG SET appendfsync everysec");
 	test_throughput(s);
 	redis_cli("CONFIG SET appendfsync always");
