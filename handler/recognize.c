@@ -388,8 +388,9 @@ is_dsn_field(const char *p, size_t n)
 	return false;
 }
 
-/* code_line - the first line of t[0..n) that starts with a reply code and holds a status
- * ("550 5.1.1 User unknown"), as a span; false when there is none */
+/* code_line - the first line of t[0..n) that holds a reply code and a status of one class
+ * ("550 5.1.1 User unknown", "Remote Server returned '550 5.1.10 ...'"), as a span; false when
+ * there is none */
 static bool
 code_line(const char *t, size_t n, const char **l_r, size_t *len_r)
 {
@@ -402,9 +403,8 @@ code_line(const char *t, size_t n, const char **l_r, size_t *len_r)
 		char code[4], st[BH_MAX_STATUS];
 
 		bh_span_trim(&s, &sn);
-		if (sn > 9 && is_digit(s[0]) && is_digit(s[1]) && is_digit(s[2]) &&
-		    (s[3] == ' ' || s[3] == '-') && bh_text_reply_code(s, 4, 0, code) &&
-		    bh_text_status(s, sn, s[0], st, sizeof(st))) {
+		if (sn > 9 && bh_text_status(s, sn, 0, st, sizeof(st)) &&
+		    bh_text_reply_code(s, sn, st[0], code) && !is_dsn_field(s, sn)) {
 			*l_r = s;
 			*len_r = sn;
 			return true;

@@ -181,6 +181,22 @@ static const struct {
      {{"vera@example.edu", "5.3.0", "", "failed", NULL, NULL}},
      NULL,
      NULL},
+    {"o365-html.eml",
+     0,
+     "bounce",
+     "exchange",
+     1,
+     {{"kim@contoso.com", "5.1.10", "550", "failed", NULL, NULL}},
+     NULL,
+     NULL},
+    {"gmail-text.eml",
+     0,
+     "bounce",
+     "gmail",
+     1,
+     {{"lee@example.com", "", "", "failed", NULL, NULL}},
+     NULL,
+     NULL},
 };
 
 int
