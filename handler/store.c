@@ -463,10 +463,12 @@ bh_store_connect(struct bh_store *s, const char **error_r)
 		s->ctx = redisConnectWithTimeout(rc->host != NULL ? rc->host : "127.0.0.1",
 						 rc->port, ctv);
 	if (s->ctx == NULL || s->ctx->err != 0) {
-		set_err(s, error_r, "redis: connect %s:%d: %s",
-			rc->socket != NULL ? rc->socket : rc->host,
-			rc->socket != NULL ? 0 : rc->port,
-			s->ctx != NULL ? s->ctx->errstr : "out of memory");
+		if (rc->socket != NULL)
+			set_err(s, error_r, "redis: connect %s: %s", rc->socket,
+				s->ctx != NULL ? s->ctx->errstr : "out of memory");
+		else
+			set_err(s, error_r, "redis: connect %s:%d: %s", rc->host, rc->port,
+				s->ctx != NULL ? s->ctx->errstr : "out of memory");
 		drop(s);
 		return -1;
 	}

@@ -168,6 +168,17 @@ restart_redis hard || { bad "redis did not restart"; exit 1; }
 expect_rc 0 "suppression survives a Redis crash" B suppression check Gone@example.com --list news
 expect_rc 0 "manual suppression survives a Redis crash" B suppression check late@example.com
 
+# --- AUTH: a password (requirepass), then an ACL user with the commands the CLI needs
+redis_cli CONFIG SET requirepass s3cret >/dev/null
+sed 's/^  prefix: ops$/  prefix: ops\n  password_env: BH_TEST_REDIS_PASSWORD/' "$tmp/bouncer.yaml" >"$tmp/auth.yaml"
+export BH_TEST_REDIS_PASSWORD=s3cret
+expect_rc 0 "AUTH with a password" "$BOUNCER" suppression check Gone@example.com --list news -c "$tmp/auth.yaml"
+BH_TEST_REDIS_PASSWORD=wrong expect_rc 69 "wrong password" "$BOUNCER" suppression check Gone@example.com --list news -c "$tmp/auth.yaml"
+redis_cli -a s3cret --no-auth-warning ACL SETUSER opsuser on '>u53r' '~{ops}:*' '+@all' >/dev/null
+sed 's/^  prefix: ops$/  prefix: ops\n  user: opsuser\n  password_env: BH_TEST_REDIS_PASSWORD/' "$tmp/bouncer.yaml" >"$tmp/acl.yaml"
+BH_TEST_REDIS_PASSWORD=u53r expect_rc 0 "AUTH as an ACL user" "$BOUNCER" suppression check Gone@example.com --list news -c "$tmp/acl.yaml"
+redis_cli -a s3cret --no-auth-warning CONFIG SET requirepass '' >/dev/null
+
 # --- errors
 expect_rc 78 "bad config file" "$BOUNCER" stats -c "$tmp/missing.yaml"
 expect_rc 64 "unknown subcommand" B suppression frobnicate
