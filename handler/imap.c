@@ -63,10 +63,8 @@ transport_error(int r)
 	case MAILIMAP_ERROR_PROTOCOL:
 	case MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION:
 	case MAILIMAP_ERROR_BAD_STATE:
-	case MAILIMAP_ERROR_SSL:
-		return true;
-	default:
-		return false;
+	case MAILIMAP_ERROR_SSL: return true;
+	default: return false;
 	}
 }
 
@@ -634,9 +632,7 @@ att_static(struct mailimap_msg_att *att, uint32_t *uid, uint32_t *size, const ch
 			continue;
 		st = item->att_data.att_static;
 		switch (st->att_type) {
-		case MAILIMAP_MSG_ATT_UID:
-			*uid = st->att_data.att_uid;
-			break;
+		case MAILIMAP_MSG_ATT_UID: *uid = st->att_data.att_uid; break;
 		case MAILIMAP_MSG_ATT_RFC822_SIZE:
 			if (size != NULL)
 				*size = st->att_data.att_rfc822_size;
@@ -648,8 +644,7 @@ att_static(struct mailimap_msg_att *att, uint32_t *uid, uint32_t *size, const ch
 				*body_len = st->att_data.att_body_section->sec_length;
 			}
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 }

@@ -13,7 +13,8 @@
 #   dovecot_kick             drop every IMAP connection of the user (doveadm kick)
 #
 # Ports are picked free on 127.0.0.1. Sockets live under a short /tmp directory because unix
-# socket paths are limited to 108 bytes. Works as root (mail is then owned by `nobody`, since
+# socket paths are limited to 108 bytes. DIR's parents must be searchable by others when run as
+# root (chmod 711 a mktemp -d). Works as root (mail is then owned by `nobody`, since
 # Dovecot refuses mail access as uid 0) and as an ordinary user.
 
 _dovecot_free_port() {
@@ -38,6 +39,7 @@ dovecot_start() {
 	command -v dovecot >/dev/null 2>&1 || { echo "dovecot not installed" >&2; return 77; }
 	DOVECOT_DIR=$d
 	DOVECOT_BASE=$(mktemp -d /tmp/dv.XXXXXX)
+	chmod 755 "$DOVECOT_BASE"
 	mkdir -p "$d/home/bounces/Maildir" "$d/state" "$d/tls"
 	user=$(id -un)
 	group=$(id -gn)

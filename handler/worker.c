@@ -1,0 +1,689 @@
+/*
+ * worker.c - the pipeline that keeps the bounce mailbox empty and the suppression state current.
+ *
+ * One batch, top to bottom:
+ *   search   UID SEARCH UNDELETED: the lowest batch_size UIDs
+ *   sizes    one UID FETCH (RFC822.SIZE) for the batch; messages over limits.message_size are
+ *            quarantined untouched (never loaded)
+ *   fetch    UID FETCH BODY.PEEK[] for many UIDs per command, at most BH_WORKER_FETCH_BYTES of
+ *            announced size per command
+ *   parse    bh_classify: bad input is quarantined, the batch goes on
+ *   VERP     bh_verp_locate
+ *   loops    bh_loop_check
+ *   policy   bh_policy_decide
+ *   store    bh_store_apply: one pipelined round trip for the chunk
+ *   move     one UID MOVE per destination folder, only for messages Redis confirmed
+ *
+ * Postfix's queue discipline: a message leaves the mailbox only when Redis holds its outcome.
+ * Killed anywhere, a restart re-reads what is still in the mailbox; the store's stable-id key
+ * turns a second application into a confirmed no-op (DUPLICATE), so nothing counts twice.
+ *
+ * Trusts nothing in the messages or the server's replies (imap.c and the parsers check them);
+ * logs untrusted text only through bh_log_untrusted.
+ */
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "classify.h"
+#include "imap.h"
+#include "log.h"
+#include "loop.h"
+#include "policy.h"
+#include "rules.h"
+#include "store.h"
+#include "util.h"
+#include "verdict.h"
+#include "verp_locate.h"
+
+/* Announced bytes of message bodies asked for in one UID FETCH. */
+#define BH_WORKER_FETCH_BYTES (32u * 1024 * 1024)
+
+enum dest { DEST_PROCESSED = 0, DEST_IGNORED, DEST_QUARANTINE, DEST_KEEP, DEST_COUNT };
+
+struct bh_worker {
+	const struct bh_config *cfg;
+	struct bh_worker_opts o;
+	struct bh_rules *rules;
+	struct bh_store *store; /* NULL in a dry run */
+	struct bh_imap *imap;	/* NULL when not connected */
+	uint32_t uidvalidity;	/* of the selected mailbox, 0 before the first SELECT */
+	uint32_t dry_high;	/* dry run: highest UID already shown under uidvalidity */
+	bool failed;
+	bool folders_ok;
+	struct bh_worker_stats st;
+	char err[512];
+};
+
+/* One message of a chunk on its way through the pipeline. */
+struct job {
+	struct bh_imap_msg *m;
+	struct bh_verdict v;
+	struct bh_decisions d;
+	bool classified; /* v and d are set */
+	bool decided;	 /* d was filled */
+	enum dest dest;
+	const char *why; /* static: why quarantined */
+};
+
+/* folder_of - the configured folder of a destination */
+static const char *
+folder_of(const struct bh_worker *w, enum dest d)
+{
+	switch (d) {
+	case DEST_PROCESSED: return w->cfg->imap.processed_folder;
+	case DEST_IGNORED: return w->cfg->imap.ignored_folder;
+	case DEST_QUARANTINE: return w->cfg->imap.quarantine_folder;
+	default: return NULL;
+	}
+}
+
+/* dest_of_hint - the destination the policy asked for */
+static enum dest
+dest_of_hint(const char *hint)
+{
+	if (hint != NULL && strcmp(hint, "ignored") == 0)
+		return DEST_IGNORED;
+	if (hint != NULL && strcmp(hint, "quarantine") == 0)
+		return DEST_QUARANTINE;
+	return DEST_PROCESSED;
+}
+
+struct bh_worker *
+bh_worker_new(const struct bh_config *cfg, const struct bh_worker_opts *opts, const char **error_r)
+{
+	struct bh_worker *w = bh_calloc(1, sizeof(*w));
+	const char *err = NULL;
+
+	w->cfg = cfg;
+	w->o = *opts;
+	if (w->o.decisions == NULL)
+		w->o.decisions = stdout;
+	w->rules = bh_rules_new(cfg->rules, cfg->n_rules, cfg->rules_replace_builtin,
+				cfg->limits.regex_match_limit, &err);
+	if (w->rules == NULL) {
+		snprintf(w->err, sizeof(w->err), "rules: %s", err != NULL ? err : "invalid");
+		goto fail;
+	}
+	if (!opts->dry_run) {
+		w->store = bh_store_new(cfg, bh_rules_version(w->rules), &err);
+		if (w->store == NULL) {
+			snprintf(w->err, sizeof(w->err), "redis: %s",
+				 err != NULL ? err : "invalid");
+			goto fail;
+		}
+	}
+	return w;
+fail : {
+	static _Thread_local char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s", w->err);
+	*error_r = msg;
+}
+	bh_worker_free(&w);
+	return NULL;
+}
+
+void
+bh_worker_free(struct bh_worker **wp)
+{
+	struct bh_worker *w;
+
+	if (wp == NULL || *wp == NULL)
+		return;
+	w = *wp;
+	bh_imap_free(&w->imap);
+	bh_store_free(&w->store);
+	bh_rules_free(&w->rules);
+	free(w);
+	*wp = NULL;
+}
+
+const struct bh_worker_stats *
+bh_worker_stats(const struct bh_worker *w)
+{
+	return &w->st;
+}
+
+bool
+bh_worker_failed(const struct bh_worker *w)
+{
+	return w->failed;
+}
+
+/* env_fail - an environment failure: keep the text, drop a dead IMAP connection */
+static int
+env_fail(struct bh_worker *w, const char *what, const char *err, const char **error_r)
+{
+	snprintf(w->err, sizeof(w->err), "%s: %s", what, err != NULL ? err : "failed");
+	*error_r = w->err;
+	if (w->imap != NULL && bh_imap_broken(w->imap)) {
+		bh_metrics_inc(w->o.metrics, BH_M_IMAP_ERRORS);
+		bh_imap_free(&w->imap);
+	}
+	return -1;
+}
+
+/* ensure_connected - connect, create the folders (once), SELECT the mailbox */
+static int
+ensure_connected(struct bh_worker *w, const char **error_r)
+{
+	const struct bh_imap_conf *ic = &w->cfg->imap;
+	const char *err = NULL;
+	uint32_t uv = 0;
+	int d;
+
+	if (w->imap != NULL)
+		return 0;
+	w->imap = bh_imap_connect(ic, &err);
+	if (w->imap == NULL) {
+		bh_metrics_inc(w->o.metrics, BH_M_IMAP_ERRORS);
+		return env_fail(w, "imap", err, error_r);
+	}
+	bh_metrics_inc(w->o.metrics, BH_M_IMAP_RECONNECTS);
+	bh_log(BH_LOG_INFO, "imap_connected", "%s", bh_imap_describe(w->imap));
+	if (!w->o.dry_run && !w->folders_ok) {
+		for (d = 0; d < DEST_KEEP; d++)
+			if (bh_imap_ensure_folder(w->imap, folder_of(w, (enum dest)d), &err) == -1)
+				return env_fail(w, "imap", err, error_r);
+		w->folders_ok = true;
+	}
+	if (bh_imap_select(w->imap, ic->mailbox, &uv, &err) == -1)
+		return env_fail(w, "imap", err, error_r);
+	if (w->uidvalidity != 0 && uv != w->uidvalidity) {
+		struct bh_logline l;
+
+		bh_log_begin(&l, BH_LOG_WARN, "uidvalidity_changed");
+		bh_log_str(&l, "mailbox", ic->mailbox);
+		bh_log_int(&l, "old", w->uidvalidity);
+		bh_log_int(&l, "new", uv);
+		bh_log_end(&l);
+		w->dry_high = 0;
+	}
+	w->uidvalidity = uv;
+	return 0;
+}
+
+/* log_ctx - the correlation ids of a job */
+static void
+log_ctx(const struct bh_worker *w, const struct job *j, struct bh_log_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mailbox = w->cfg->imap.mailbox;
+	c->uidvalidity = w->uidvalidity;
+	c->uid = j->m->uid;
+	if (j->classified) {
+		c->message_id = j->v.env.message_id;
+		c->stable_id = j->v.stable_id;
+	}
+}
+
+/* decide - parse -> VERP -> loop check -> policy for one fetched message */
+static void
+decide(struct bh_worker *w, struct job *j)
+{
+	struct bh_classify_opts co = {w->rules, &w->cfg->limits};
+
+	bh_verdict_init(&j->v);
+	j->classified = true;
+	if (bh_classify(&co, j->m->data, j->m->len, &j->v) == -1) {
+		j->dest = DEST_QUARANTINE;
+		j->why = j->v.error != NULL ? j->v.error : "unparseable";
+		return;
+	}
+	bh_verp_locate(&w->cfg->verp, &j->v, bh_now());
+	bh_loop_check(w->cfg, &j->v);
+	bh_policy_decide(w->cfg, &j->v, &j->d);
+	j->decided = true;
+	j->dest = dest_of_hint(j->d.folder_hint);
+	/* auto-replies, loops and mail that is no bounce at all are kept apart from bounces */
+	if (j->dest == DEST_PROCESSED &&
+	    (j->v.type == BH_TYPE_AUTOREPLY || j->v.type == BH_TYPE_NOT_BOUNCE ||
+	     j->v.loop.kind != BH_LOOP_NONE))
+		j->dest = DEST_IGNORED;
+}
+
+/* print_decisions - dry run: one JSON line per decision (one per message without any) */
+static void
+print_decisions(struct bh_worker *w, const struct job *j)
+{
+	struct bh_buf b;
+	size_t i, n = j->decided ? j->d.n : 0;
+
+	bh_buf_init(&b);
+	for (i = 0; i == 0 || i < n; i++) {
+		const struct bh_decision *dc = i < n ? &j->d.v[i] : NULL;
+
+		bh_buf_puts(&b, "{\"mailbox\":");
+		bh_json_cstr(&b, w->cfg->imap.mailbox);
+		bh_buf_printf(&b, ",\"uidvalidity\":%u,\"uid\":%u,\"size\":%zu", w->uidvalidity,
+			      j->m->uid, j->m->size);
+		bh_buf_puts(&b, ",\"stable_id\":");
+		bh_json_cstr(&b,
+			     j->classified && j->v.stable_id[0] != '\0' ? j->v.stable_id : NULL);
+		bh_buf_puts(&b, ",\"message_id\":");
+		bh_json_cstr(&b, j->classified ? j->v.env.message_id : NULL);
+		bh_buf_puts(&b, ",\"type\":");
+		bh_json_cstr(&b, j->classified ? bh_msg_type_name(j->v.type) : NULL);
+		bh_buf_puts(&b, ",\"verp_valid\":");
+		bh_buf_puts(&b, j->classified && j->v.verp.valid ? "true" : "false");
+		bh_buf_puts(&b, ",\"loop\":");
+		bh_json_cstr(&b, j->classified && j->v.loop.kind != BH_LOOP_NONE
+				     ? bh_loop_kind_name(j->v.loop.kind)
+				     : NULL);
+		bh_buf_puts(&b, ",\"address\":");
+		bh_json_cstr(&b, dc != NULL ? dc->address : NULL);
+		bh_buf_puts(&b, ",\"list\":");
+		bh_json_cstr(&b, dc != NULL ? dc->list : NULL);
+		bh_buf_puts(&b, ",\"reason\":");
+		bh_json_cstr(&b, dc != NULL && dc->rcpt != NULL ? bh_reason_name(dc->rcpt->reason)
+								: NULL);
+		bh_buf_puts(&b, ",\"status\":");
+		bh_json_cstr(&b, dc != NULL && dc->rcpt != NULL && dc->rcpt->status[0] != '\0'
+				     ? dc->rcpt->status
+				     : NULL);
+		bh_buf_puts(&b, ",\"outcome\":");
+		bh_json_cstr(&b, dc != NULL ? bh_outcome_name(dc->outcome) : NULL);
+		bh_buf_puts(&b, ",\"policy\":");
+		bh_json_cstr(&b, dc != NULL ? bh_policy_kind_name(dc->action.kind) : NULL);
+		bh_buf_puts(&b, ",\"why\":");
+		bh_json_cstr(&b, dc != NULL ? dc->why : j->why);
+		bh_buf_puts(&b, ",\"folder\":");
+		bh_json_cstr(&b, folder_of(w, j->dest));
+		bh_buf_puts(&b, ",\"dry_run\":true}\n");
+		w->st.decisions++;
+	}
+	fwrite(b.data, 1, b.len, w->o.decisions);
+	fflush(w->o.decisions);
+	bh_buf_deinit(&b);
+}
+
+/* log_job - the info line of a bounce decision (one per decision) or of a message */
+static void
+log_job(struct bh_worker *w, const struct job *j, const struct bh_store_item *it)
+{
+	struct bh_log_ctx c;
+	struct bh_logline l;
+	size_t i, n = j->decided ? j->d.n : 0;
+
+	log_ctx(w, j, &c);
+	for (i = 0; i == 0 || i < n; i++) {
+		const struct bh_decision *dc = i < n ? &j->d.v[i] : NULL;
+
+		bh_log_begin(&l, j->dest == DEST_QUARANTINE ? BH_LOG_WARN : BH_LOG_INFO,
+			     dc != NULL ? "decision" : "message");
+		bh_log_ctx(&l, &c);
+		if (j->classified && j->v.error == NULL) {
+			bh_log_str(&l, "type", bh_msg_type_name(j->v.type));
+			bh_log_str(&l, "recognizer", j->v.recognizer);
+			if (j->v.loop.kind != BH_LOOP_NONE)
+				bh_log_str(&l, "loop", bh_loop_kind_name(j->v.loop.kind));
+			if (j->v.verp.checked && !j->v.verp.valid)
+				bh_log_str(&l, "verp", j->v.verp.why);
+		}
+		if (dc != NULL) {
+			if (dc->address != NULL)
+				bh_log_untrusted(&l, "address", dc->address, strlen(dc->address));
+			if (dc->list != NULL)
+				bh_log_untrusted(&l, "list", dc->list, strlen(dc->list));
+			if (dc->rcpt != NULL) {
+				bh_log_str(&l, "reason", bh_reason_name(dc->rcpt->reason));
+				if (dc->rcpt->status[0] != '\0')
+					bh_log_str(&l, "status", dc->rcpt->status);
+			}
+			bh_log_str(&l, "outcome", bh_outcome_name(dc->outcome));
+			bh_log_str(&l, "why", dc->why);
+		} else if (j->why != NULL) {
+			bh_log_str(&l, "why", j->why);
+		}
+		if (it != NULL) {
+			bh_log_str(&l, "store",
+				   it->status == BH_STORE_APPLIED     ? "applied"
+				   : it->status == BH_STORE_DUPLICATE ? "duplicate"
+				   : it->status == BH_STORE_INVALID   ? "invalid"
+								      : "unconfirmed");
+			if (it->error != NULL && !bh_store_is_confirmed(it))
+				bh_log_str(&l, "store_error", it->error);
+		}
+		bh_log_str(&l, "folder", j->dest == DEST_KEEP ? "-" : folder_of(w, j->dest));
+		bh_log_end(&l);
+	}
+}
+
+/* count_metrics - a confirmed message in the metrics */
+static void
+count_metrics(struct bh_worker *w, const struct job *j)
+{
+	size_t i;
+
+	if (w->o.metrics == NULL || !j->decided)
+		return;
+	if (j->v.loop.kind != BH_LOOP_NONE)
+		bh_metrics_loop(w->o.metrics, bh_loop_kind_name(j->v.loop.kind));
+	for (i = 0; i < j->d.n; i++) {
+		const struct bh_decision *dc = &j->d.v[i];
+
+		bh_metrics_bounce(w->o.metrics, dc->list != NULL ? dc->list : "",
+				  bh_msg_type_name(j->v.type),
+				  dc->rcpt != NULL ? bh_reason_name(dc->rcpt->reason) : "",
+				  bh_outcome_name(dc->outcome));
+	}
+}
+
+/* move_all - one UID MOVE per destination folder; 0 or -1 */
+static int
+move_all(struct bh_worker *w, struct job *jobs, size_t n, const char **error_r)
+{
+	uint32_t *uids = bh_calloc(n != 0 ? n : 1, sizeof(*uids));
+	const char *err = NULL;
+	size_t i, k;
+	int d, ret = 0;
+
+	for (d = 0; d < DEST_KEEP && ret == 0; d++) {
+		for (i = k = 0; i < n; i++)
+			if (jobs[i].dest == (enum dest)d)
+				uids[k++] = jobs[i].m->uid;
+		if (k == 0)
+			continue;
+		if (bh_imap_move(w->imap, uids, k, folder_of(w, (enum dest)d), &err) == -1) {
+			ret = env_fail(w, "imap", err, error_r);
+			break;
+		}
+		if (d == DEST_PROCESSED)
+			w->st.processed += k;
+		else if (d == DEST_IGNORED)
+			w->st.ignored += k;
+		else
+			w->st.quarantined += k;
+	}
+	free(uids);
+	return ret;
+}
+
+/* crash_hook - test-only: die between the Redis confirmation and the move */
+static void
+crash_hook(void)
+{
+	const char *e = getenv("BOUNCER_TEST_CRASH_AFTER_STORE");
+
+	if (e != NULL && strcmp(e, "1") == 0) {
+		bh_log(BH_LOG_WARN, "test_crash",
+		       "BOUNCER_TEST_CRASH_AFTER_STORE: exiting after the "
+		       "Redis confirmation, before the move");
+		_exit(BH_WORKER_CRASH_STATUS);
+	}
+}
+
+/* run_chunk - parse, decide, store and move the fetched messages msgs[0..n) */
+static int
+run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **error_r)
+{
+	struct job *jobs = bh_calloc(n, sizeof(*jobs));
+	struct bh_store_item *items = bh_calloc(n, sizeof(*items));
+	size_t *item_of = bh_calloc(n, sizeof(*item_of));
+	const char *err = NULL;
+	size_t i, n_items = 0;
+	int ret = -1, r;
+
+	for (i = 0; i < n; i++) {
+		jobs[i].m = &msgs[i];
+		item_of[i] = SIZE_MAX;
+		if (msgs[i].data == NULL) {
+			jobs[i].dest = DEST_KEEP; /* gone meanwhile (another client expunged it) */
+			continue;
+		}
+		w->st.seen++;
+		decide(w, &jobs[i]);
+		if (jobs[i].decided && !w->o.dry_run) {
+			struct bh_store_item *it = &items[n_items];
+
+			it->v = &jobs[i].v;
+			it->d = &jobs[i].d;
+			it->mailbox = w->cfg->imap.mailbox;
+			it->folder = folder_of(w, jobs[i].dest);
+			it->uidvalidity = w->uidvalidity;
+			it->uid = msgs[i].uid;
+			item_of[i] = n_items++;
+		}
+	}
+	if (w->o.dry_run) {
+		for (i = 0; i < n; i++)
+			if (jobs[i].dest != DEST_KEEP || jobs[i].classified)
+				print_decisions(w, &jobs[i]);
+		ret = 0;
+		goto out;
+	}
+	r = n_items > 0 ? bh_store_apply(w->store, items, n_items, &err) : 0;
+	if (r == -1)
+		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
+	if (n_items > 0 && r > 0)
+		crash_hook();
+	for (i = 0; i < n; i++) {
+		struct bh_store_item *it = item_of[i] != SIZE_MAX ? &items[item_of[i]] : NULL;
+
+		if (it != NULL) {
+			if (it->status == BH_STORE_INVALID) {
+				jobs[i].dest = DEST_QUARANTINE;
+				jobs[i].why = it->error != NULL ? "store refused it" : "invalid";
+			} else if (!bh_store_is_confirmed(it)) {
+				jobs[i].dest = DEST_KEEP;
+				w->st.deferred++;
+			} else {
+				if (it->status == BH_STORE_DUPLICATE)
+					w->st.duplicates++;
+				w->st.suppressed += it->n_suppressed;
+				count_metrics(w, &jobs[i]);
+			}
+		}
+		if (jobs[i].dest == DEST_QUARANTINE)
+			w->failed = true;
+		if (jobs[i].m->data != NULL)
+			log_job(w, &jobs[i], it);
+	}
+	if (move_all(w, jobs, n, error_r) == -1)
+		goto out;
+	if (r == -1 || (size_t)r < n_items) {
+		w->failed = true;
+		env_fail(w, "redis", err != NULL ? err : "not every message was confirmed",
+			 error_r);
+		goto out;
+	}
+	ret = 0;
+out:
+	for (i = 0; i < n; i++) {
+		if (jobs[i].decided)
+			bh_decisions_deinit(&jobs[i].d);
+		if (jobs[i].classified)
+			bh_verdict_deinit(&jobs[i].v);
+	}
+	free(item_of);
+	free(items);
+	free(jobs);
+	return ret;
+}
+
+/* quarantine_oversized - move messages over the size limit untouched, with an event each */
+static int
+quarantine_oversized(struct bh_worker *w, const struct bh_imap_msg *msgs, const bool *big, size_t n,
+		     const char **error_r)
+{
+	uint32_t *uids = bh_calloc(n != 0 ? n : 1, sizeof(*uids));
+	const char *err = NULL;
+	struct bh_logline l;
+	size_t i, k = 0;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!big[i])
+			continue;
+		bh_log_begin(&l, BH_LOG_WARN, "oversized");
+		bh_log_str(&l, "mailbox", w->cfg->imap.mailbox);
+		bh_log_int(&l, "uidvalidity", w->uidvalidity);
+		bh_log_int(&l, "uid", msgs[i].uid);
+		bh_log_int(&l, "size", (long long)msgs[i].size);
+		bh_log_int(&l, "limit", (long long)w->cfg->limits.message_size);
+		bh_log_str(&l, "folder", w->o.dry_run ? "-" : w->cfg->imap.quarantine_folder);
+		bh_log_end(&l);
+		w->st.seen++;
+		w->failed = true;
+		uids[k++] = msgs[i].uid;
+	}
+	if (k > 0 && !w->o.dry_run) {
+		if (bh_imap_move(w->imap, uids, k, w->cfg->imap.quarantine_folder, &err) == -1)
+			ret = env_fail(w, "imap", err, error_r);
+		else
+			w->st.quarantined += k;
+	}
+	free(uids);
+	return ret;
+}
+
+/* run_batch - one batch: sizes, oversized, then chunks of bodies. 1 done something, 0 empty */
+static int
+run_batch(struct bh_worker *w, const char **error_r)
+{
+	struct bh_imap_msg *msgs = NULL;
+	uint32_t *uids = NULL;
+	size_t n = 0, nm = 0, i, start, max;
+	const char *err = NULL;
+	bool *big = NULL, *want = NULL;
+	int ret = -1;
+
+	max = w->cfg->imap.batch_size > 0 ? w->cfg->imap.batch_size : BH_DEF_BATCH_SIZE;
+	if (max > BH_MAX_BATCH_SIZE)
+		max = BH_MAX_BATCH_SIZE;
+	if (bh_imap_search(w->imap, w->o.dry_run ? SIZE_MAX : max, &uids, &n, &err) == -1)
+		return env_fail(w, "imap", err, error_r);
+	if (w->o.dry_run) { /* nothing moves: skip what this run has shown already */
+		size_t k = 0;
+
+		for (i = 0; i < n; i++)
+			if (uids[i] > w->dry_high && k < max)
+				uids[k++] = uids[i];
+		n = k;
+	}
+	if (n == 0) {
+		ret = 0;
+		goto out;
+	}
+	if (bh_imap_fetch_sizes(w->imap, uids, n, &msgs, &nm, &err) == -1) {
+		env_fail(w, "imap", err, error_r);
+		goto out;
+	}
+	big = bh_calloc(nm + 1, sizeof(*big));
+	want = bh_calloc(nm + 1, sizeof(*want));
+	for (i = 0; i < nm; i++)
+		big[i] = msgs[i].size > w->cfg->limits.message_size;
+	if (quarantine_oversized(w, msgs, big, nm, error_r) == -1)
+		goto out;
+	for (start = 0; start < nm;) {
+		size_t end = start, bytes = 0;
+
+		/* a chunk: consecutive messages up to the byte budget (at least one) */
+		while (end < nm &&
+		       (end == start || bytes + msgs[end].size <= BH_WORKER_FETCH_BYTES)) {
+			if (!big[end])
+				bytes += msgs[end].size;
+			end++;
+		}
+		for (i = 0; i < nm; i++)
+			want[i] = i >= start && i < end && !big[i];
+		if (bh_imap_fetch_bodies(w->imap, msgs, want, nm, &err) == -1) {
+			env_fail(w, "imap", err, error_r);
+			goto out;
+		}
+		/* a message that vanished meanwhile comes back without data: run_chunk keeps it */
+		{
+			struct bh_imap_msg *sub = bh_calloc(end - start, sizeof(*sub));
+			size_t k = 0;
+			int r;
+
+			for (i = start; i < end; i++)
+				if (!big[i])
+					sub[k++] = msgs[i]; /* shallow: the data stays msgs[i]'s */
+			r = run_chunk(w, sub, k, error_r);
+			free(sub);
+			for (i = start; i < end; i++)
+				bh_free_str(&msgs[i].data);
+			if (r == -1)
+				goto out;
+		}
+		start = end;
+	}
+	if (w->o.dry_run)
+		w->dry_high = uids[n - 1];
+	w->st.batches++;
+	ret = 1;
+out:
+	free(big);
+	free(want);
+	bh_imap_msgs_free(&msgs, nm);
+	free(uids);
+	return ret;
+}
+
+int
+bh_worker_drain(struct bh_worker *w, const char **error_r)
+{
+	int r;
+
+	for (;;) {
+		if (w->o.interrupted != NULL && w->o.interrupted(w->o.ctx))
+			return 0;
+		if (ensure_connected(w, error_r) == -1)
+			return -1;
+		r = run_batch(w, error_r);
+		if (w->o.progress != NULL)
+			w->o.progress(&w->st, w->o.ctx);
+		if (r == -1)
+			return -1;
+		bh_metrics_last_poll(w->o.metrics, bh_now());
+		if (r == 0)
+			return 0;
+	}
+}
+
+int
+bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, const char **error_r)
+{
+	const char *err = NULL;
+	int r;
+
+	if (ensure_connected(w, error_r) == -1)
+		return -1;
+	r = bh_imap_wait(w->imap, timeout_ms, mask, &err);
+	if (r == -1) {
+		if (w->imap != NULL && !bh_imap_broken(w->imap))
+			bh_imap_free(&w->imap); /* a refused IDLE: start afresh */
+		return env_fail(w, "imap", err, error_r);
+	}
+	return r;
+}
+
+int
+bh_worker_health(struct bh_worker *w, struct bh_buf *report)
+{
+	const char *err = NULL;
+	char *info = NULL;
+	int ret = 0;
+
+	if (ensure_connected(w, &err) == -1 || bh_imap_noop(w->imap, &err) == -1) {
+		bh_buf_printf(report, "imap: FAIL %s\n", err);
+		ret = -1;
+	} else {
+		bh_buf_printf(report, "imap: ok %s mailbox=%s uidvalidity=%u\n",
+			      bh_imap_describe(w->imap), w->cfg->imap.mailbox, w->uidvalidity);
+	}
+	if (w->store == NULL) {
+		bh_buf_puts(report, "redis: skipped (dry run)\n");
+	} else if (bh_store_health(w->store, &info, &err) == -1) {
+		bh_buf_printf(report, "redis: FAIL %s\n", err);
+		ret = -1;
+	} else {
+		bh_buf_printf(report, "redis: ok %s\n", info);
+	}
+	free(info);
+	return ret;
+}
