@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# test_worker_redis_down.sh - Redis down while `bouncer run` works: bounces stay in the mailbox
+# unacknowledged (nothing moved, nothing lost), bouncer backs off and retries, and once Redis is
+# back every bounce is applied exactly once and moved.
+set -euo pipefail
+source "$BH_SOURCE_DIR/tests/integration/worker_lib.sh"
+worker_setup
+fail() { echo "FAIL: $*" >&2; [ -f "$T/run.log" ] && tail -20 "$T/run.log" >&2; exit 1; }
+processed_is() { [ "$(dovecot_count bouncer/processed)" = "$1" ]; }
+
+"$BOUNCER" run -c "$T/bouncer.yaml" >/dev/null 2>"$T/run.log" &
+RUN=$!
+BG_PIDS=$RUN
+wait_for grep -q '"event":"imap_connected"' "$T/run.log" || fail "run did not connect"
+
+redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+wait_for sh -c "! redis-cli -p $REDIS_PORT ping >/dev/null 2>&1" || fail "redis did not stop"
+for i in 1 2 3; do
+	make_dsn "$T/m$i.eml" "$(verp news "u$i@example.net")" "u$i@example.net" 5.1.1 "550 5.1.1 user unknown"
+	dovecot_deliver "$T/m$i.eml"
+done
+wait_for grep -q '"event":"unavailable".*redis' "$T/run.log" || fail "Redis being down was not reported"
+sleep 1
+[ "$(dovecot_count INBOX)" = 3 ] || fail "messages left the mailbox while Redis was down"
+[ "$(dovecot_count bouncer/processed)" = 0 ] || fail "messages were moved without a confirmation"
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+	--pidfile "$REDIS_PIDFILE" --dir "$T" --logfile "$T/redis.log" >/dev/null
+wait_for processed_is 3 || fail "the bounces were not processed after Redis came back"
+[ "$(dovecot_count INBOX)" = 0 ] || fail "messages left in INBOX"
+[ "$(rcli --scan --pattern '{t}:sup:l:news:*' | wc -l)" = 3 ] || fail "suppressions missing"
+[ "$(rcli --scan --pattern '{t}:applied:*' | wc -l)" = 3 ] || fail "applied markers do not match"
+kill -TERM "$RUN"
+wait "$RUN" || fail "run did not exit cleanly"
+BG_PIDS=
+echo "ok: Redis down, messages kept, retried, applied once"
