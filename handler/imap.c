@@ -32,10 +32,10 @@
 #include <gnutls/x509.h>
 #include <libetpan/libetpan.h>
 
+#include "limits.h"
 #include "util.h"
 
-#define BH_IMAP_MAX_CHAIN 16
-#define BH_IMAP_ERR_SIZE  512
+#define BH_IMAP_ERR_SIZE 512
 
 struct bh_imap {
 	mailimap *imap;
@@ -132,7 +132,7 @@ caps_read(struct bh_imap *im, const char **error_r)
 		struct mailimap_capability *c = clist_content(it);
 		char *name;
 
-		if (im->n_caps >= 256)
+		if (im->n_caps >= BH_MAX_CAPABILITIES)
 			break;
 		if (c->cap_type == MAILIMAP_CAPABILITY_AUTH_TYPE &&
 		    c->cap_data.cap_auth_type != NULL)
@@ -190,7 +190,7 @@ tls_setup(struct mailstream_ssl_context *ctx, void *data)
 static int
 verify_peer(struct bh_imap *im, const char **error_r)
 {
-	gnutls_x509_crt_t crts[BH_IMAP_MAX_CHAIN];
+	gnutls_x509_crt_t crts[BH_MAX_TLS_CHAIN];
 	gnutls_x509_trust_list_t tl = NULL;
 	gnutls_typed_vdata_st vdata[2];
 	gnutls_datum_t out = {NULL, 0};
@@ -203,7 +203,7 @@ verify_peer(struct bh_imap *im, const char **error_r)
 		snprintf(im->err, sizeof(im->err), "TLS: the server sent no certificate");
 		goto out;
 	}
-	for (i = 0; i < carray_count(chain) && n < BH_IMAP_MAX_CHAIN; i++) {
+	for (i = 0; i < carray_count(chain) && n < BH_MAX_TLS_CHAIN; i++) {
 		MMAPString *s = carray_get(chain, i);
 		gnutls_datum_t der = {(unsigned char *)s->str, (unsigned int)s->len};
 

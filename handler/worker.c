@@ -5,7 +5,7 @@
  *   search   UID SEARCH UNDELETED: the lowest batch_size UIDs
  *   sizes    one UID FETCH (RFC822.SIZE) for the batch; messages over limits.message_size are
  *            quarantined untouched (never loaded)
- *   fetch    UID FETCH BODY.PEEK[] for many UIDs per command, at most BH_WORKER_FETCH_BYTES of
+ *   fetch    UID FETCH BODY.PEEK[] for many UIDs per command, at most BH_MAX_FETCH_BYTES of
  *            announced size per command
  *   parse    bh_classify: bad input is quarantined, the batch goes on
  *   VERP     bh_verp_locate
@@ -29,6 +29,7 @@
 
 #include "classify.h"
 #include "imap.h"
+#include "limits.h"
 #include "log.h"
 #include "loop.h"
 #include "policy.h"
@@ -37,9 +38,6 @@
 #include "util.h"
 #include "verdict.h"
 #include "verp_locate.h"
-
-/* Announced bytes of message bodies asked for in one UID FETCH. */
-#define BH_WORKER_FETCH_BYTES (32u * 1024 * 1024)
 
 enum dest { DEST_PROCESSED = 0, DEST_IGNORED, DEST_QUARANTINE, DEST_KEEP, DEST_COUNT };
 
@@ -153,15 +151,17 @@ bh_worker_failed(const struct bh_worker *w)
 	return w->failed;
 }
 
-/* env_fail - an environment failure: keep the text, drop a dead IMAP connection */
+/* env_fail - an environment failure: keep the text; after any IMAP failure start afresh (a
+ * new connection, SELECT, folders checked again) rather than guess the server's state */
 static int
 env_fail(struct bh_worker *w, const char *what, const char *err, const char **error_r)
 {
 	snprintf(w->err, sizeof(w->err), "%s: %s", what, err != NULL ? err : "failed");
 	*error_r = w->err;
-	if (w->imap != NULL && bh_imap_broken(w->imap)) {
+	if (w->imap != NULL && strcmp(what, "imap") == 0) {
 		bh_metrics_inc(w->o.metrics, BH_M_IMAP_ERRORS);
 		bh_imap_free(&w->imap);
+		w->folders_ok = false;
 	}
 	return -1;
 }
@@ -506,7 +506,7 @@ out:
 
 /* quarantine_oversized - move messages over the size limit untouched, with an event each */
 static int
-quarantine_oversized(struct bh_worker *w, const struct bh_imap_msg *msgs, const bool *big, size_t n,
+quarantine_oversized(struct bh_worker *w, struct bh_imap_msg *msgs, const bool *big, size_t n,
 		     const char **error_r)
 {
 	uint32_t *uids = bh_calloc(n != 0 ? n : 1, sizeof(*uids));
@@ -529,6 +529,15 @@ quarantine_oversized(struct bh_worker *w, const struct bh_imap_msg *msgs, const 
 		w->st.seen++;
 		w->failed = true;
 		uids[k++] = msgs[i].uid;
+		if (w->o.dry_run) {
+			struct job j;
+
+			memset(&j, 0, sizeof(j));
+			j.m = &msgs[i];
+			j.dest = DEST_QUARANTINE;
+			j.why = "oversized: not loaded";
+			print_decisions(w, &j);
+		}
 	}
 	if (k > 0 && !w->o.dry_run) {
 		if (bh_imap_move(w->imap, uids, k, w->cfg->imap.quarantine_folder, &err) == -1)
@@ -582,8 +591,7 @@ run_batch(struct bh_worker *w, const char **error_r)
 		size_t end = start, bytes = 0;
 
 		/* a chunk: consecutive messages up to the byte budget (at least one) */
-		while (end < nm &&
-		       (end == start || bytes + msgs[end].size <= BH_WORKER_FETCH_BYTES)) {
+		while (end < nm && (end == start || bytes + msgs[end].size <= BH_MAX_FETCH_BYTES)) {
 			if (!big[end])
 				bytes += msgs[end].size;
 			end++;
@@ -654,11 +662,8 @@ bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, co
 	if (ensure_connected(w, error_r) == -1)
 		return -1;
 	r = bh_imap_wait(w->imap, timeout_ms, mask, &err);
-	if (r == -1) {
-		if (w->imap != NULL && !bh_imap_broken(w->imap))
-			bh_imap_free(&w->imap); /* a refused IDLE: start afresh */
+	if (r == -1)
 		return env_fail(w, "imap", err, error_r);
-	}
 	return r;
 }
 
