@@ -556,10 +556,12 @@ run_batch(struct bh_worker *w, const char **error_r)
 	struct bh_imap_msg *msgs = NULL;
 	uint32_t *uids = NULL;
 	size_t n = 0, nm = 0, i, start, max;
+	uint64_t moved_before;
 	const char *err = NULL;
 	bool *big = NULL, *want = NULL;
 	int ret = -1;
 
+	moved_before = w->st.processed + w->st.ignored + w->st.quarantined;
 	max = w->cfg->imap.batch_size > 0 ? w->cfg->imap.batch_size : BH_DEF_BATCH_SIZE;
 	if (max > BH_MAX_BATCH_SIZE)
 		max = BH_MAX_BATCH_SIZE;
@@ -624,6 +626,12 @@ run_batch(struct bh_worker *w, const char **error_r)
 		w->dry_high = uids[n - 1];
 	w->st.batches++;
 	ret = 1;
+	if (!w->o.dry_run && w->st.processed + w->st.ignored + w->st.quarantined == moved_before) {
+		/* the server keeps listing messages it will not hand out: do not spin on them */
+		bh_log(BH_LOG_WARN, "no_progress", "%zu messages listed but none could be fetched",
+		       n);
+		ret = 0;
+	}
 out:
 	free(big);
 	free(want);

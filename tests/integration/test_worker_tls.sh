@@ -22,8 +22,8 @@ health 0 "TLS with the right CA"
 grep -q '^imap: ok .*tls=tls' "$T/health.out" || fail "health does not report imap ok"
 grep -q '^redis: ok' "$T/health.out" || fail "health does not report redis ok"
 
-write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_CA" localhost
-health 0 "TLS by host name"
+AUTH=login write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_CA" localhost
+health 0 "TLS by host name, LOGIN"
 
 before=$(logins)
 write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_OTHER_CA" 127.0.0.1

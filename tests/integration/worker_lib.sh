@@ -77,7 +77,7 @@ imap:
   ca_file: $3
   user: $DOVECOT_USER
   password_file: $T/imap.pw
-  auth: plain
+  auth: ${AUTH:-plain}
   mailbox: INBOX
   batch_size: ${BATCH_SIZE:-3}
   poll_interval: ${POLL_INTERVAL:-2s}
