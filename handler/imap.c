@@ -86,9 +86,9 @@ fail(struct bh_imap *im, int r, const char *what, const char **error_r)
 	return -1;
 }
 
-/* caps_clear - forget the capabilities (they change with STARTTLS and authentication) */
+/* caps_forget - drop our list only (libetpan keeps what the last response code said) */
 static void
-caps_clear(struct bh_imap *im)
+caps_forget(struct bh_imap *im)
 {
 	size_t i;
 
@@ -97,6 +97,12 @@ caps_clear(struct bh_imap *im)
 	free(im->caps);
 	im->caps = NULL;
 	im->n_caps = 0;
+}
+
+/* caps_stale - drop libetpan's copy before a command whose answer may carry new ones */
+static void
+caps_stale(struct bh_imap *im)
+{
 	if (im->imap->imap_connection_info != NULL &&
 	    im->imap->imap_connection_info->imap_capability != NULL) {
 		mailimap_capability_data_free(im->imap->imap_connection_info->imap_capability);
@@ -342,6 +348,7 @@ authenticate(struct bh_imap *im, const char **error_r)
 			*error_r = im->err;
 			return -1;
 		}
+		caps_stale(im);
 		r = mailimap_login(im->imap, user, pass);
 		if (r != MAILIMAP_NO_ERROR)
 			return fail(im, r, "LOGIN", error_r);
@@ -363,6 +370,7 @@ authenticate(struct bh_imap *im, const char **error_r)
 		memcpy(raw + 2 + ul, pass, pl);
 		enc = b64(raw, n);
 		cmd = bh_asprintf("AUTHENTICATE PLAIN %s", enc);
+		caps_stale(im);
 		r = mailimap_custom_command(im->imap, cmd);
 		bh_secure_zero(raw, n);
 		bh_secure_zero(enc, strlen(enc));
@@ -371,6 +379,7 @@ authenticate(struct bh_imap *im, const char **error_r)
 		free(enc);
 		free(cmd);
 	} else {
+		caps_stale(im);
 		r = mailimap_authenticate(im->imap, "PLAIN", c->host, NULL, NULL, user, user, pass,
 					  NULL);
 	}
@@ -428,7 +437,8 @@ bh_imap_connect(const struct bh_imap_conf *conf, const char **error_r)
 			fail(im, r, "STARTTLS", &err);
 			goto fail;
 		}
-		caps_clear(im); /* RFC 3501 6.2.1: forget what was said in the clear */
+		caps_forget(im); /* RFC 3501 6.2.1: forget what was said in the clear */
+		caps_stale(im);
 	}
 	if (conf->tls != BH_TLS_NONE) {
 		if (conf->verify_cert && verify_peer(im, &err) == -1)
@@ -441,7 +451,9 @@ bh_imap_connect(const struct bh_imap_conf *conf, const char **error_r)
 		goto fail;
 	if (authenticate(im, &err) == -1)
 		goto fail;
-	caps_clear(im); /* the capabilities after authentication are the ones that count */
+	/* the capabilities after authentication are the ones that count: from the response code of
+	 * the authentication when the server sent one, else asked once */
+	caps_forget(im);
 	if (caps_read(im, &err) == -1)
 		goto fail;
 	return im;
