@@ -424,7 +424,7 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 	struct bh_store_item *items = bh_calloc(n, sizeof(*items));
 	size_t *item_of = bh_calloc(n, sizeof(*item_of));
 	const char *err = NULL;
-	size_t i, n_items = 0;
+	size_t i, n_items = 0, unconfirmed = 0;
 	int ret = -1, r;
 
 	for (i = 0; i < n; i++) {
@@ -466,10 +466,11 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 		if (it != NULL) {
 			if (it->status == BH_STORE_INVALID) {
 				jobs[i].dest = DEST_QUARANTINE;
-				jobs[i].why = it->error != NULL ? "store refused it" : "invalid";
+				jobs[i].why = it->error != NULL ? it->error : "refused by the store";
 			} else if (!bh_store_is_confirmed(it)) {
 				jobs[i].dest = DEST_KEEP;
 				w->st.deferred++;
+				unconfirmed++;
 			} else {
 				if (it->status == BH_STORE_DUPLICATE)
 					w->st.duplicates++;
@@ -484,7 +485,7 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 	}
 	if (move_all(w, jobs, n, error_r) == -1)
 		goto out;
-	if (r == -1 || (size_t)r < n_items) {
+	if (r == -1 || unconfirmed > 0) {
 		w->failed = true;
 		env_fail(w, "redis", err != NULL ? err : "not every message was confirmed",
 			 error_r);
