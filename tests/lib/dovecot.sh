@@ -1,6 +1,7 @@
 # dovecot.sh - start a private, rootless Dovecot for a test (source this file).
 #
-#   dovecot_start DIR        start Dovecot with its state in DIR (a mktemp -d of the caller);
+#   dovecot_start DIR        start Dovecot with its state in DIR (a mktemp -d of the caller;
+#                            $DOVECOT_EXTRA_CONF, when set, is appended to its configuration);
 #                            sets DOVECOT_IMAP_PORT (plain/STARTTLS), DOVECOT_IMAPS_PORT (TLS),
 #                            DOVECOT_USER / DOVECOT_PASS (the `bounces` user), DOVECOT_CA (the
 #                            test CA that signed the server certificate for 127.0.0.1 and
@@ -130,6 +131,7 @@ service auth-worker {
 protocol imap {
   imap_idle_notify_interval = 5 secs
 }
+${DOVECOT_EXTRA_CONF:-}
 EOF
 	dovecot -c "$d/dovecot.conf" || { cat "$d/dovecot.log" >&2 2>/dev/null; return 1; }
 	local i
