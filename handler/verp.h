@@ -75,14 +75,16 @@ void bh_verp_conf_wipe(struct bh_verp_conf *c);
  * epoch). list: 1..64 of [a-z0-9._-] starting with a letter or digit. recipient: local@domain,
  * optionally in <>, local part a dot-atom or a quoted string (classic: dot-atom only), domain
  * a host name in U-labels or A-labels.
- * Returns a new string (the caller's), or NULL with *error_r set (static text) when the list or
- * address cannot be encoded (empty, bad characters, no key, local part over max_local, ...). */
+ * Returns a new string (the caller's: free()), or NULL with *error_r set (static text) when the
+ * list or address cannot be encoded (empty, bad characters, no key, local part over max_local,
+ * ...). */
 char *bh_verp_encode(const struct bh_verp_conf *c, const char *list, const char *recipient,
 		     int64_t now, const char **error_r);
 
 /* bh_verp_decode - recover list and recipient from a VERP address (span, untrusted; may be in
  * <> and surrounded by white space) and verify it. Returns 0 with *list_r and *recipient_r (the
- * caller's), or -1 with *error_r set to one of the static texts below. */
+ * caller's: free()), or -1 with *error_r set to one of the static texts below; *list_r and
+ * *recipient_r are then NULL. The list is lower-case; the recipient is canonical (see above). */
 int bh_verp_decode(const struct bh_verp_conf *c, const char *addr, size_t len, int64_t now,
 		   char **list_r, char **recipient_r, const char **error_r);
 
