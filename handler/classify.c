@@ -37,6 +37,7 @@ struct ctx {
 	const struct bh_header *orig; /* the returned message's header, or NULL */
 	struct bh_buf text;	      /* the report's human-readable text */
 	size_t cut;		      /* its length before the returned message */
+	unsigned diag_budget;	      /* text look-ups per recipient left: no O(n^2) */
 	char *excl[8];
 	size_t n_excl;
 	size_t n_strong;
@@ -300,6 +301,18 @@ typed_text_of(const struct bh_field *f, char **type_r, char **text_r)
 	*text_r = bh_memdup0(p, n);
 }
 
+/* diag_for - what the text says about addr, while the per-message budget lasts: each look-up
+ * reads the whole text, so a report with a thousand recipients must not do it a thousand
+ * times */
+static char *
+diag_for(struct ctx *c, const char *addr)
+{
+	if (c->diag_budget == 0 || c->text.len == 0)
+		return NULL;
+	c->diag_budget--;
+	return bh_recog_diag_for(c->text.data, c->cut, addr);
+}
+
 /* letters - how many ASCII letters s has */
 static size_t
 letters(const char *s)
@@ -341,8 +354,7 @@ dsn_diag(struct ctx *c, const struct bh_dsn_rcpt *dr, const char *addr)
 		if (prog != NULL)
 			bh_buf_printf(&b, "%s %s", prog[0] == '|' ? "pipe to" : "save to", prog);
 	}
-	if (letters(dr->diagnostic) < 4 && c->text.len > 0 &&
-	    (t = bh_recog_diag_for(c->text.data, c->cut, addr)) != NULL) {
+	if (letters(dr->diagnostic) < 4 && c->text.len > 0 && (t = diag_for(c, addr)) != NULL) {
 		if (b.len > 0)
 			bh_buf_puts(&b, " | ");
 		bh_buf_puts(&b, t);
@@ -744,7 +756,7 @@ do_text(struct ctx *c, struct bh_recog_out *out)
 				out->v[k].remote_mta = NULL;
 				st = out->v[k].status;
 				rc = out->v[k].reply_code;
-			} else if ((diag = bh_recog_diag_for(c->text.data, c->cut, a)) == NULL) {
+			} else if ((diag = diag_for(c, a)) == NULL) {
 				diag = out->n > 0 && out->v[0].diagnostic != NULL
 					   ? bh_strdup(out->v[0].diagnostic)
 					   : text_diag(c);
@@ -818,6 +830,7 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 	memset(&c, 0, sizeof(c));
 	c.opts = opts;
 	c.v = v;
+	c.diag_budget = 64;
 	bh_buf_init(&c.text);
 	if (len > opts->limits->message_size) {
 		v->error = "message too large";

@@ -351,23 +351,39 @@ is_rule_line(const char *p, size_t n)
 	       ((p[0] == '-' && p[1] == '-' && p[n - 1] == '-') || (p[0] == '=' && p[1] == '='));
 }
 
-/* is_mail_from - the address is the transcript's sender ("MAIL FROM:<a@b>") */
-static bool
-is_mail_from(const char *t, size_t n, const char *a, size_t an)
+#define MAX_SENDERS 8u
+
+/* mail_from - the transcript's senders ("MAIL FROM:<a@b>"), at most MAX_SENDERS spans, found
+ * once per message */
+static size_t
+mail_from(const char *t, size_t n, const char **a, size_t *al)
 {
 	const char *p = t;
-	unsigned guard = 0;
+	size_t k = 0, pos, s, l;
 
-	while (guard++ < 64 &&
+	while (k < MAX_SENDERS &&
 	       (p = bh_memcasemem(p, n - (size_t)(p - t), "mail from:", 10)) != NULL) {
 		p += 10;
-		while (p < t + n && (*p == ' ' || *p == '<'))
-			p++;
-		if ((size_t)(t + n - p) >= an && strncasecmp(p, a, an) == 0 &&
-		    (p + an == t + n || p[an] == '>' || p[an] == ' ' || p[an] == '\r' ||
-		     p[an] == '\n'))
-			return true;
+		pos = (size_t)(p - t);
+		while (pos < n && (t[pos] == ' ' || t[pos] == '<'))
+			pos++;
+		if (bh_text_next_addr(t, n, &pos, &s, &l) && s <= (size_t)(p - t) + 3) {
+			a[k] = t + s;
+			al[k++] = l;
+		}
 	}
+	return k;
+}
+
+/* is_sender - the address is one of the transcript's senders */
+static bool
+is_sender(const char **a, const size_t *al, size_t k, const char *x, size_t xl)
+{
+	size_t i;
+
+	for (i = 0; i < k; i++)
+		if (al[i] == xl && strncasecmp(a[i], x, xl) == 0)
+			return true;
 	return false;
 }
 
@@ -525,7 +541,7 @@ collect(const struct line *ls, size_t nl, size_t i, const char *rest, size_t res
 	while (rest_n > 0 && (*rest == ':' || *rest == '>' || *rest == ',' || *rest == '.'))
 		rest++, rest_n--;
 	bh_buf_append(&b, rest, rest_n);
-	for (j = i + 1; j < nl && taken < MAX_DIAG_LINES; j++) {
+	for (j = i + 1; j < nl && taken < MAX_DIAG_LINES && j - i < 4 * MAX_DIAG_LINES; j++) {
 		const char *s = ls[j].p;
 		size_t sn = ls[j].n;
 
@@ -635,8 +651,8 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 	struct line *ls = NULL;
 	bool *opens = NULL;
 	size_t *astart = NULL, *alen = NULL;
-	size_t nl = 0, cap = 0, pos = 0, len, i, tn;
-	const char *l, *t = in->text;
+	size_t nl = 0, cap = 0, pos = 0, len, i, tn, nsnd, sndl[MAX_SENDERS];
+	const char *l, *t = in->text, *snd[MAX_SENDERS];
 
 	out->name = family(in, &out->bounce_like, &out->weak);
 	if (t == NULL)
@@ -651,6 +667,7 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 		ls[nl].n = len;
 		nl++;
 	}
+	nsnd = mail_from(t, tn, snd, sndl);
 	opens = bh_calloc(nl + 1, sizeof(*opens));
 	astart = bh_calloc(nl + 1, sizeof(*astart));
 	alen = bh_calloc(nl + 1, sizeof(*alen));
@@ -662,7 +679,8 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 			continue;
 		if (!bh_text_next_addr(ls[i].p, ls[i].n, &ap, &s, &an) || s != k)
 			continue;
-		if (excluded(in, ls[i].p + s, an, true) || is_mail_from(t, tn, ls[i].p + s, an))
+		if (excluded(in, ls[i].p + s, an, true) ||
+		    is_sender(snd, sndl, nsnd, ls[i].p + s, an))
 			continue;
 		/* the same address as the recipient being read continues it */
 		{
