@@ -13,8 +13,7 @@ RUN=$!
 BG_PIDS=$RUN
 wait_for grep -q '"event":"imap_connected"' "$T/run.log" || fail "run did not connect"
 
-redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-wait_for sh -c "! redis-cli -p $REDIS_PORT ping >/dev/null 2>&1" || fail "redis did not stop"
+stop_redis
 for i in 1 2 3; do
 	make_dsn "$T/m$i.eml" "$(verp news "u$i@example.net")" "u$i@example.net" 5.1.1 "550 5.1.1 user unknown"
 	dovecot_deliver "$T/m$i.eml"
@@ -24,8 +23,7 @@ sleep 1
 [ "$(dovecot_count INBOX)" = 3 ] || fail "messages left the mailbox while Redis was down"
 [ "$(dovecot_count bouncer/processed)" = 0 ] || fail "messages were moved without a confirmation"
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-	--pidfile "$REDIS_PIDFILE" --dir "$T" --logfile "$T/redis.log" >/dev/null
+restart_redis || fail "redis did not start again"
 wait_for processed_is 3 || fail "the bounces were not processed after Redis came back"
 [ "$(dovecot_count INBOX)" = 0 ] || fail "messages left in INBOX"
 [ "$(rcli --scan --pattern '{t}:sup:l:news:*' | wc -l)" = 3 ] || fail "suppressions missing"

@@ -48,8 +48,7 @@ health 0 "plain IMAP to loopback"
 
 # Redis down: health fails, IMAP still reported
 write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_CA" 127.0.0.1
-kill "$(cat "$REDIS_PIDFILE")"
-wait_for sh -c "! redis-cli -p $REDIS_PORT ping >/dev/null 2>&1"
+stop_redis
 health 69 "Redis down"
 grep -q '^imap: ok' "$T/health.out" || fail "imap not reported while redis is down"
 grep -q '^redis: FAIL' "$T/health.out" || fail "redis failure not reported"

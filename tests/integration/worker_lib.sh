@@ -1,7 +1,8 @@
 # worker_lib.sh - shared by tests/integration/test_worker*.sh: servers, config, sample mail.
 #
-#   worker_setup        a mktemp dir ($T), Dovecot, Redis, a config ($T/bouncer.yaml) and a VERP key;
-#                       installs the cleanup trap. Exits 77 when a server is not installed.
+#   worker_setup        a mktemp dir ($T), Dovecot (tests/lib/dovecot.sh), Redis (tests/lib/redis.sh),
+#                       a config ($T/bouncer.yaml) and a VERP key; installs the cleanup trap.
+#                       Exits 77 when a server is not installed.
 #   make_dsn FILE VERP RCPT STATUS TEXT [ID]   an RFC 3464 bounce to VERP about RCPT
 #   make_autoreply FILE VERP                   an out-of-office reply
 #   verp LIST ADDR                             the signed VERP address
@@ -13,6 +14,8 @@
 
 # shellcheck source=../lib/dovecot.sh
 source "$BH_SOURCE_DIR/tests/lib/dovecot.sh"
+# shellcheck source=../lib/redis.sh
+source "$BH_SOURCE_DIR/tests/lib/redis.sh"
 
 worker_cleanup() {
 	local pid
@@ -20,25 +23,8 @@ worker_cleanup() {
 		kill "$pid" 2>/dev/null || true
 	done
 	dovecot_stop
-	if [ -n "${REDIS_PIDFILE:-}" ] && [ -f "$REDIS_PIDFILE" ]; then
-		kill "$(cat "$REDIS_PIDFILE")" 2>/dev/null || true
-	fi
+	stop_redis
 	if [ -n "${T:-}" ] && [ -z "${KEEP_T:-}" ]; then rm -rf "$T"; else echo "kept $T" >&2; fi
-}
-
-redis_start_min() { # a private redis-server on a free port (unless tests/lib/redis.sh did it)
-	command -v redis-server >/dev/null 2>&1 || exit 77
-	REDIS_PORT=$(_dovecot_free_port)
-	REDIS_PIDFILE=$T/redis.pid
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-		--daemonize yes --pidfile "$REDIS_PIDFILE" --dir "$T" --logfile "$T/redis.log" >/dev/null
-	local i
-	for i in $(seq 1 50); do
-		redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "redis did not start" >&2
-	exit 1
 }
 
 rcli() {
@@ -61,7 +47,9 @@ worker_setup() {
 	chmod 711 "$T" # as root, Dovecot's unprivileged processes must reach $T/dv
 	trap worker_cleanup EXIT
 	dovecot_start "$T/dv" || exit 1
-	redis_start_min
+	local rc=0
+	start_redis "$T/redis" || rc=$?
+	[ "$rc" = 0 ] || exit "$rc"
 	head -c 32 /dev/urandom >"$T/verp.key"
 	printf '%s' "$DOVECOT_PASS" >"$T/imap.pw"
 	write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_CA" 127.0.0.1
