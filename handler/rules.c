@@ -84,7 +84,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_NOTACCEPT),
 
 	/* --- DNS trouble on the way (temporary resolver errors, not a missing domain) */
-	T("network-dns-temp", "dns error|dns query|name server|try again|lookup failure|timed out",
+	T("network-dns-temp", "dns error|dns query|name server|try again|lookup failure|timed out|temporary",
 	  "dns error: .{0,80}lookup of|dns query failed|malformed or unexpected name server"
 	  "|host not found, try again|(?:host )?name lookup failure"
 	  "|temporary (?:dns|name) (?:failure|error)|dns (?:lookup|resolution) timed out"
@@ -125,7 +125,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_MESGTOOBIG),
 
 	/* --- retries ran out */
-	T("expired-text", "expire|timeout|timed out|failing|exhausted|deliver|send message|retry time"
+	T("expired-text", "expire|timeout|timed out|failing|exhausted|deliver|send|retry"
 			  "|reachable|route|attempts|connect",
 	  "(?:message|envelope|delivery time|mail|queue time) expired|expired after|has expired"
 	  "|retry (?:time(?:out)?|period) (?:exceeded|expired)|delivery (?:retry )?timeout"
@@ -145,7 +145,7 @@ static const struct bh_rule_def builtin[] = {
 	  "relay(?:ing)? (?:access )?(?:denied|not (?:allowed|permitted)|prohibited|refused|forbidden)"
 	  "|(?:not|isn't) (?:configured|permitted|allowed|authorized|authorised) to relay"
 	  "|(?:unable|cannot|can't|will not|won't|do not|does not|don't) relay|no relaying"
-	  "|relay not permitted|not a (?:local|valid) (?:domain|relay)"
+	  "|relay not permitted"
 	  "|email address is not verified\\. the following identities failed"
 	  "|(?:isn't|is not|not) in my list of allowed rcpthosts",
 	  BH_R_NORELAYING),
@@ -211,7 +211,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_TOOMANYCONN),
 
 	/* --- the recipient chose not to hear from us (before the block-list words below) */
-	T("filtered-recipient-choice", "recipient|accept|list",
+	T("filtered-recipient-choice", "recipient|accept|list|senders",
 	  "(?:blocked|rejected|refused) by the recipient(?! domain| server| mail| system| host| mta)"
 	  "|recipient has (?:blocked|rejected|refused)"
 	  "|only accept(?:s|ing)? (?:e-?mail|mail|messages) from (?:specific|certain|known|approved)"
@@ -219,7 +219,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_FILTERED),
 
 	/* --- sender-side: our client IP or host refused (block lists, policy on connections) */
-	T("blocked-text", "list|block|spamhaus|spamcop|sorbs|barracuda|rbl|uceprotect|abuseat|ban"
+	T("blocked-text", "list|block|spamhaus|spamcop|sorbs|barracuda|rbl|dnsbl|uceprotect|abuseat|ban"
 			  "|client host|not accepting|open relay|your isp|invalid ip|dynamic|dial"
 			  "|residential|mail exchanger|relay quota|your ip|your server|your host|my name|helo|ehlo"
 			  "|directly|smtp relay|this ip|deferred",
@@ -323,7 +323,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_HASMOVED),
 
 	/* --- recipient: the domain does not exist or has no usable route */
-	T("hostunknown-text", "host|domain|unrout|non-existent|nonexistent",
+	T("hostunknown-text", "host|domain|unrout|non-existent|nonexistent|bad destination",
 	  "host (?:or domain name )?(?:unknown|not found)|unknown (?:host|domain)"
 	  "|no such (?:host|domain)|host [a-z0-9.-]{1,255} not found"
 	  "|(?:domain|host) (?:name )?(?:not found|(?:does not|doesn't|may not|did not) exist)"
@@ -351,7 +351,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_MAILERERROR),
 
 	/* --- the recipient's own filter; "550 : User unknown" (no address) is a filter's answer */
-	T("filtered-text", "filter|preference|recipient has|rejected by|: user unknown",
+	T("filtered-text", "filter|preference|recipient has|rejected by|: user unknown|rule",
 	  "message filtered|filtered by|(?:recipient|user)(?:'s)? (?:preferences|filter|rules?)"
 	  "|due to recipient preferences|recipient has (?:rejected|refused|blocked)|domain filter"
 	  "|email preferences of the (?:person|recipient)"
@@ -397,6 +397,30 @@ static const struct bh_rule_def builtin[] = {
 	  "|^(?:smtp; ?)?(?:[245]\\d\\d )?(?:#?\\d\\.\\d\\.\\d+ )?address rejected"
 	  "|^(?:smtp; ?)?(?:[45]\\d\\d )?<?[^ @<>]{1,64}@[^ <>]{1,255}>?(?:\\.\\.\\.)? (?:is )?rejected\\.?$",
 	  BH_R_USERUNKNOWN),
+
+	/* --- the same families in the languages localized MTAs answer in (de, fr, es, it, pt, nl) */
+	T("userunknown-intl", "unbekannt|existiert|inconnu|existe|invalide|desconocid|inexistente"
+			      "|sconosciut|inesistente|desconhecid|onbekend|bestaat",
+	  "(?:benutzer|empfänger|adresse|postfach|mailbox) (?:ist )?unbekannt"
+	  "|unbekannte[rn]? (?:benutzer|empfänger|adresse)"
+	  "|(?:benutzer|empfänger|adresse|postfach)[^;]{0,40}? existiert nicht"
+	  "|(?:utilisateur|destinataire|adresse|compte|boîte) (?:aux lettres )?inconnu"
+	  "|(?:utilisateur|destinataire|adresse|compte)[^;]{0,40}? n'existe pas"
+	  "|adresse (?:destinataire |de destination )?invalide"
+	  "|(?:usuario|destinatario|buzón|cuenta|dirección) (?:de correo )?"
+	  "(?:desconocid[oa]|inexistente)|(?:usuario|buzón|cuenta)[^;]{0,40}? no existe"
+	  "|(?:utente|destinatario|casella|indirizzo) (?:di posta )?(?:sconosciut[oa]|inesistente)"
+	  "|(?:usuário|destinatário|conta|endereço) (?:de e-?mail )?"
+	  "(?:desconhecid[oa]|inexistente)"
+	  "|(?:gebruiker|ontvanger|adres) (?:is )?onbekend|(?:gebruiker|adres)[^;]{0,40}? bestaat niet",
+	  BH_R_USERUNKNOWN),
+	T("mailboxfull-intl", "voll|postfach|speicherplatz|pleine|quota|lleno|piena|caixa|vol |postvak",
+	  "postfach (?:ist )?(?:voll|überfüllt)|speicherplatz (?:ist )?(?:voll|erschöpft)"
+	  "|boîte (?:aux lettres )?(?:est )?pleine|quota (?:est )?(?:dépassé|atteint)"
+	  "|buzón (?:está )?lleno|casella (?:di posta )?(?:è )?piena"
+	  "|caixa (?:postal |de correio )?(?:está )?(?:cheia|lotada)"
+	  "|mailbox (?:is )?vol |postvak (?:is )?vol",
+	  BH_R_MAILBOXFULL),
 
 	/* --- the remote system */
 	T("systemfull-text", "insufficient|full|space",
@@ -619,7 +643,8 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 		return -1;
 	}
 	if ((unsigned)reason >= BH_R_COUNT || whose > (int)BH_WHOSE_EITHER) {
-		snprintf(rules_error, sizeof(rules_error), "rule %.100s: bad reason or whose", r->id);
+		snprintf(rules_error, sizeof(rules_error), "rule %.100s: bad reason or whose",
+			 r->id);
 		return -1;
 	}
 	r->status = status != NULL ? bh_strdup(status) : NULL;
