@@ -220,6 +220,16 @@ else
 	note "config reference not available: bouncer.yaml(5) not checked"
 fi
 
+# --- bouncer(1) has an entry for every command of handler/main.c ---
+n=0
+while read -r cmd; do
+	n=$((n + 1))
+	grep -q "^\\\\fB$cmd[ \\\\]" "$BH_SOURCE_DIR/deploy/man/bouncer.1" ||
+		bad "bouncer(1) has no entry for '$cmd'"
+done < <(sed -n 's/^[[:space:]]*{"\([a-z]*\)", bh_cmd_.*/\1/p' "$BH_SOURCE_DIR/handler/main.c")
+[ $n -gt 0 ] || bad "no commands found in handler/main.c"
+echo "bouncer(1): all $n commands of main.c have an entry"
+
 # --- Dovecot: the compose local.conf and deploy/README.md's LMTP snippet parse ---
 if command -v doveconf >/dev/null && [ -f /etc/dovecot/dovecot.conf ]; then
 	cp -r /etc/dovecot "$tmp/dovecot"
