@@ -833,13 +833,20 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 	c.diag_budget = 64;
 	bh_buf_init(&c.text);
 	if (len > opts->limits->message_size) {
+		/* the header alone, for the log line and the quarantine decision */
+		struct bh_header h;
+
+		if (bh_header_parse(data, len, opts->limits->header_line,
+				    opts->limits->header_count, &h, &err) == 0)
+			fill_env(&v->env, &h);
+		bh_header_deinit(&h);
 		v->error = "message too large";
 		goto fail;
 	}
 	if (bh_mime_parse(data, len, opts->limits, &c.m, &err) == -1) {
 		v->error = err;
-		if (c.m.n > 0 && v->env.message_id == NULL)
-			v->env.message_id = field(&c.m.v[0].hdr, "Message-ID");
+		if (c.m.n > 0)
+			fill_env(&v->env, &c.m.v[0].hdr); /* what was read of it */
 		goto fail;
 	}
 	fill_env(&v->env, &c.m.v[0].hdr);

@@ -263,6 +263,10 @@ main(void)
 		CHECK_STR(v.error, "message too large");
 		CHECK_INT(strlen(v.stable_id), 64);
 		bh_verdict_deinit(&v);
+		CHECK_INT(bh_classify(&o2, "From: a@b.example\n\nbody", 24, &v), -1);
+		CHECK_STR(v.error, "message too large");
+		CHECK_STR(v.env.from, "a@b.example");
+		bh_verdict_deinit(&v);
 		small.message_size = 1000;
 		small.mime_depth = 1;
 		CHECK_INT(bh_classify(&o2, deep, strlen(deep), &v), -1);
