@@ -26,19 +26,10 @@ config_check(const char *opt)
 	const char *path = bh_config_path(opt);
 	struct bh_config *cfg;
 	struct bh_buf out;
-	size_t i;
 
 	cfg = bh_config_load(path, &diags);
 	if (cfg == NULL) {
-		for (i = 0; i < diags.n; i++) {
-			const struct bh_config_diag *d = &diags.v[i];
-
-			if (d->line == 0)
-				fprintf(stderr, "%s: %s\n", d->file, d->message);
-			else
-				fprintf(stderr, "%s:%u:%u: %s\n", d->file, d->line, d->column,
-					d->message);
-		}
+		bh_config_diags_print(&diags, stderr);
 		fprintf(stderr, "%s: %zu problem%s found\n", path, diags.n,
 			diags.n == 1 ? "" : "s");
 		bh_config_diags_deinit(&diags);

@@ -1902,6 +1902,21 @@ bh_config_diags_deinit(struct bh_config_diags *d)
 	d->n = 0;
 }
 
+/* bh_config_diags_print - the canonical form of problems */
+void
+bh_config_diags_print(const struct bh_config_diags *d, FILE *fp)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		if (d->v[i].line == 0)
+			fprintf(fp, "%s: %s\n", d->v[i].file, d->v[i].message);
+		else
+			fprintf(fp, "%s:%u:%u: %s\n", d->v[i].file, d->v[i].line, d->v[i].column,
+				d->v[i].message);
+	}
+}
+
 const char *
 bh_config_path(const char *opt)
 {

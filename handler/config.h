@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "reason.h"
 #include "util.h"
@@ -160,6 +161,9 @@ struct bh_config *bh_config_load(const char *path, struct bh_config_diags *diags
 struct bh_config *bh_config_defaults(void);
 void bh_config_free(struct bh_config **cfg);
 void bh_config_diags_deinit(struct bh_config_diags *d);
+/* bh_config_diags_print - every problem as "FILE:LINE:COLUMN: message" (or "FILE: message" for
+ * the file as a whole, line 0), one per line, to fp. */
+void bh_config_diags_print(const struct bh_config_diags *d, FILE *fp);
 
 /* bh_config_policy - the policy of a list: its own, or defaults when unknown. Never NULL. */
 const struct bh_list_policy *bh_config_policy(const struct bh_config *cfg, const char *list,
