@@ -525,6 +525,29 @@ test_defaults(void)
 	CHECK_INT(p->loop[BH_LOOP_BACKSCATTER].kind, BH_POL_IGNORE);
 	bh_config_free(&c);
 
+	/* plain text IMAP is fine to a loopback host; the port follows the TLS mode */
+	{
+		static const char *const hosts[] = {"127.0.0.1", "localhost", "\"::1\"",
+						    "127.1.2.3"};
+		size_t i;
+
+		for (i = 0; i < BH_NELEM(hosts); i++) {
+			char *y = bh_asprintf("imap: {host: %s, tls: none, user: u, password_env: "
+					      "BH_TEST_PW}\nverp: {domain: b.example.com, format: "
+					      "classic}\n",
+					      hosts[i]);
+			struct bh_config *c2 = load(y, &d);
+
+			CHECK(c2 != NULL);
+			if (c2 != NULL) {
+				CHECK_INT(c2->imap.port, 143);
+				CHECK_INT(c2->verp.n_keys, 0);
+			}
+			bh_config_free(&c2);
+			free(y);
+		}
+	}
+
 	/* redis: host, port and a password from a file */
 	{
 		static const char y[] = BASE "redis: {host: r.example, port: 6380, password_file: "
