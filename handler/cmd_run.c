@@ -292,6 +292,9 @@ bh_cmd_run(int argc, char **argv)
 		if (bh_metrics_start(metrics, cfg->metrics_listen, &err) == -1)
 			bh_log(BH_LOG_WARN, "metrics", "not serving metrics on %s: %s",
 			       cfg->metrics_listen, err);
+		else
+			bh_log(BH_LOG_INFO, "metrics", "serving /metrics on %s (port %d)",
+			       cfg->metrics_listen, bh_metrics_port(metrics));
 	}
 	memset(&wo, 0, sizeof(wo));
 	wo.dry_run = dry_run;

@@ -8,6 +8,7 @@ worker_setup
 fail() { echo "FAIL: $*" >&2; [ -f "$T/run.log" ] && tail -20 "$T/run.log" >&2; exit 1; }
 processed_is() { [ "$(dovecot_count bouncer/processed)" = "$1" ]; }
 
+EXTRA_CONFIG=$'metrics:\n  listen: "127.0.0.1:'"$(_dovecot_free_port)"'"' write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_CA" 127.0.0.1
 "$BOUNCER" run -c "$T/bouncer.yaml" >/dev/null 2>"$T/run.log" &
 RUN=$!
 BG_PIDS=$RUN
@@ -28,6 +29,15 @@ wait_for processed_is 3 || fail "the bounces were not processed after Redis came
 [ "$(dovecot_count INBOX)" = 0 ] || fail "messages left in INBOX"
 [ "$(rcli --scan --pattern '{t}:sup:l:news:*' | wc -l)" = 3 ] || fail "suppressions missing"
 [ "$(rcli --scan --pattern '{t}:applied:*' | wc -l)" = 3 ] || fail "applied markers do not match"
+# the metrics the worker counted
+port=$(sed -n 's/.*"event":"metrics".*(port \([0-9]*\)).*/\1/p' "$T/run.log")
+[ -n "$port" ] || fail "no metrics port in the log"
+if command -v curl >/dev/null 2>&1; then
+	curl -fsS "http://127.0.0.1:$port/metrics" >"$T/metrics.txt" || fail "no /metrics"
+	grep -q '^bouncer_bounces_total{.*outcome="suppress"} 3$' "$T/metrics.txt" ||
+		fail "bounces not counted: $(grep bounces_total "$T/metrics.txt")"
+	grep -q '^bouncer_redis_errors_total [1-9]' "$T/metrics.txt" || fail "redis errors not counted"
+fi
 kill -TERM "$RUN"
 wait "$RUN" || fail "run did not exit cleanly"
 BG_PIDS=

@@ -89,6 +89,7 @@ lists:
   news:
   promo:
 log_format: json
+${EXTRA_CONFIG:-}
 EOF2
 }
 
