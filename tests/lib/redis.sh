@@ -1,8 +1,9 @@
 # redis.sh - start a private redis-server for a test (source this file).
 #
-#   start_redis DIR      start redis-server on a free 127.0.0.1 port with its data in DIR (a
-#                        mktemp -d of the caller): AOF on, fsync always, so that a write Redis
-#                        confirmed survives a kill. Sets REDIS_PORT, REDIS_PID, REDIS_DIR.
+#   start_redis DIR [ARG...]  start redis-server on a free 127.0.0.1 port with its data in DIR
+#                        (a mktemp -d of the caller): AOF on, fsync always, so that a write
+#                        Redis confirmed survives a kill; extra ARGs go to redis-server (e.g.
+#                        --cluster-enabled yes). Sets REDIS_PORT, REDIS_PID, REDIS_DIR.
 #                        Returns 77 when redis-server is not installed (the caller exits 77).
 #   stop_redis           stop it (SIGTERM, then wait); safe to call twice or before a start
 #   restart_redis [hard] stop it (with "hard": SIGKILL, what a crash looks like) and start it
@@ -23,7 +24,7 @@ _redis_free_port() {
 _redis_launch() {
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' \
 		--appendonly yes --appendfsync always --daemonize no \
-		--logfile "$REDIS_DIR/redis.log" </dev/null >/dev/null 2>&1 &
+		--logfile "$REDIS_DIR/redis.log" "${REDIS_EXTRA[@]}" </dev/null >/dev/null 2>&1 &
 	REDIS_PID=$!
 	local i
 	for i in $(seq 1 100); do
@@ -43,6 +44,8 @@ start_redis() {
 	command -v redis-server >/dev/null 2>&1 || { echo "redis-server not installed" >&2; return 77; }
 	command -v redis-cli >/dev/null 2>&1 || { echo "redis-cli not installed" >&2; return 77; }
 	REDIS_DIR=$1
+	shift
+	REDIS_EXTRA=("$@")
 	mkdir -p "$REDIS_DIR"
 	local attempt
 	# The port is free when picked; another test may take it before Redis binds: try again.
