@@ -340,6 +340,8 @@ dsn_diag(struct ctx *c, const struct bh_dsn_rcpt *dr, const char *addr)
 			bh_buf_printf(&b, "%s; ", dr->diagnostic_type);
 		bh_buf_puts(&b, dr->diagnostic);
 	}
+	if (dr->diagnostic == NULL && dr->status_comment != NULL)
+		bh_buf_puts(&b, dr->status_comment);
 	if (dr->diagnostic == NULL) {
 		/* a program or a file was the recipient: say so ("pipe to |procmail") */
 		const char *prog =

@@ -25,6 +25,7 @@ rcpt_deinit(struct bh_dsn_rcpt *r)
 	free(r->x_actual_recipient);
 	free(r->action);
 	free(r->status);
+	free(r->status_comment);
 	free(r->remote_mta);
 	free(r->diagnostic);
 	free(r->diagnostic_type);
@@ -344,6 +345,20 @@ bh_dsn_parse(const char *p, size_t n, unsigned max_rcpts, struct bh_dsn *d, cons
 					set_once(&cur->status, bh_memdup0(s, sn));
 				}
 				bh_buf_deinit(&c);
+				{
+					/* "4.0.0 (host name lookup failure)": the comment
+					 * is the only reason some reports give */
+					const char *o = memchr(f->value, '(', f->value_len),
+						   *e = o != NULL
+							    ? memrchr(o, ')',
+								      f->value_len -
+									  (size_t)(o - f->value))
+							    : NULL;
+
+					if (o != NULL && e != NULL && e > o + 1)
+						set_once(&cur->status_comment,
+							 bh_memdup0(o + 1, (size_t)(e - o - 1)));
+				}
 			} else if (bh_span_ieq(nm, nl, "Remote-MTA"))
 				set_once(&cur->remote_mta,
 					 bh_dsn_address(f->value, f->value_len, false));

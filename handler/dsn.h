@@ -18,6 +18,7 @@ struct bh_dsn_rcpt {
 	char *x_actual_recipient;
 	char *action;
 	char *status;	       /* as written (not validated here) */
+	char *status_comment;  /* the text of a comment in Status ("(mailbox full)") */
 	char *remote_mta;      /* type removed */
 	char *diagnostic;      /* Diagnostic-Code text, type ("smtp;") removed, unfolded */
 	char *diagnostic_type; /* "smtp", "x-unix", ... */

@@ -43,6 +43,7 @@ test_blocks(void)
 		CHECK_STR(d.r[0].original_recipient, "A+b@example.org");
 		CHECK_STR(d.r[0].action, "failed");
 		CHECK_STR(d.r[0].status, "5.1.1");
+		CHECK_STR(d.r[0].status_comment, "user unknown");
 		CHECK_STR(d.r[0].remote_mta, "mx.example.org");
 		CHECK_STR(d.r[0].diagnostic_type, "smtp");
 		CHECK_STR(d.r[0].diagnostic,
