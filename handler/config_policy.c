@@ -107,38 +107,21 @@ struct act_src {
 	int scope;
 };
 
+/* clang-format off */
 static const struct bh_cfgkey act_keys[] = {
-    {.name = "action",
-     .type = BH_KT_ENUM,
-     .off = offsetof(struct act_src, kind),
-     .size = sizeof(int),
-     .words = w_kind},
-    {.name = "for",
-     .type = BH_KT_DUR,
-     .off = offsetof(struct act_src, for_s),
-     .size = 8,
-     .min = 60,
-     .max = 3650 * DAY,
-     .flags = BH_KF_FOREVER},
-    {.name = "threshold",
-     .type = BH_KT_NUM,
-     .off = offsetof(struct act_src, threshold),
-     .size = 8,
-     .min = 1,
-     .max = 1000000},
-    {.name = "window",
-     .type = BH_KT_DUR,
-     .off = offsetof(struct act_src, window_s),
-     .size = 8,
-     .min = 60,
-     .max = 3650 * DAY},
-    {.name = "scope",
-     .type = BH_KT_ENUM,
-     .off = offsetof(struct act_src, scope),
-     .size = sizeof(int),
-     .words = w_scope},
-    {.name = NULL},
+	{.name = "action", .type = BH_KT_ENUM, .off = offsetof(struct act_src, kind),
+	  .size = sizeof(int), .words = w_kind},
+	{.name = "for", .type = BH_KT_DUR, .off = offsetof(struct act_src, for_s), .size = 8,
+	  .min = 60, .max = 3650 * DAY, .flags = BH_KF_FOREVER},
+	{.name = "threshold", .type = BH_KT_NUM, .off = offsetof(struct act_src, threshold),
+	  .size = 8, .min = 1, .max = 1000000},
+	{.name = "window", .type = BH_KT_DUR, .off = offsetof(struct act_src, window_s), .size = 8,
+	  .min = 60, .max = 3650 * DAY},
+	{.name = "scope", .type = BH_KT_ENUM, .off = offsetof(struct act_src, scope),
+	  .size = sizeof(int), .words = w_scope},
+	{.name = NULL},
 };
+/* clang-format on */
 
 /* parse_action - `suppress` or `{action: count, threshold: 3, window: 15d, for: 30d}` */
 static void
@@ -295,35 +278,29 @@ unknown_list_fn(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_
 		raw->unknown_list = w;
 }
 
+/* clang-format off */
 static const struct bh_cfgkey alert_keys[] = {
-    {.name = "threshold", .type = BH_KT_NUM, .off = 0, .size = 8, .min = 1, .max = 1000000},
-    {.name = "window",
-     .type = BH_KT_DUR,
-     .off = sizeof(long long),
-     .size = 8,
-     .min = 60,
-     .max = 30 * DAY},
-    {.name = NULL},
+	{.name = "threshold", .type = BH_KT_NUM, .off = 0, .size = 8, .min = 1, .max = 1000000},
+	{.name = "window", .type = BH_KT_DUR, .off = sizeof(long long), .size = 8, .min = 60,
+	  .max = 30 * DAY},
+	{.name = NULL},
 };
+/* clang-format on */
 
 enum { PK_MAY, PK_DELAYED, PK_ALERT, PK_LOOPS, PK_UNKNOWN };
+/* clang-format off */
 static const struct bh_cfgkey policy_keys[] = {
-    [PK_MAY] = {.name = "sender_side_may_suppress",
-		.type = BH_KT_BOOL,
-		.off = offsetof(struct praw, may_suppress),
-		.size = 1},
-    [PK_DELAYED] = {.name = "count_delayed",
-		    .type = BH_KT_BOOL,
-		    .off = offsetof(struct praw, count_delayed),
-		    .size = 1},
-    [PK_ALERT] = {.name = "sender_alert",
-		  .type = BH_KT_SECTION,
-		  .off = offsetof(struct praw, alert),
-		  .sub = alert_keys},
-    [PK_LOOPS] = {.name = "loops", .type = BH_KT_FN, .fn = loops_fn},
-    [PK_UNKNOWN] = {.name = "unknown_list", .type = BH_KT_FN, .fn = unknown_list_fn},
-    {.name = NULL},
+	[PK_MAY] = {.name = "sender_side_may_suppress", .type = BH_KT_BOOL,
+		    .off = offsetof(struct praw, may_suppress), .size = 1},
+	[PK_DELAYED] = {.name = "count_delayed", .type = BH_KT_BOOL,
+			.off = offsetof(struct praw, count_delayed), .size = 1},
+	[PK_ALERT] = {.name = "sender_alert", .type = BH_KT_SECTION,
+		      .off = offsetof(struct praw, alert), .sub = alert_keys},
+	[PK_LOOPS] = {.name = "loops", .type = BH_KT_FN, .fn = loops_fn},
+	[PK_UNKNOWN] = {.name = "unknown_list", .type = BH_KT_FN, .fn = unknown_list_fn},
+	{.name = NULL},
 };
+/* clang-format on */
 
 /* parse_policy - one policy mapping into raw */
 static void
