@@ -43,11 +43,14 @@ void bh_rules_free(struct bh_rules **rules);
 /* bh_rules_version - a short hash of the compiled table, recorded in every event. */
 const char *bh_rules_version(const struct bh_rules *rules);
 
-/* bh_rules_decide - the reason for one recipient. status is a validated "c.s.d" or "";
- * reply_code is "550" or ""; text is the diagnostic text (any bytes, span). action tells a
- * delayed report from a failure (delayed reports keep their reason but never become "expired"
- * by themselves). Never fails: no match gives BH_R_UNDEFINED, or a reason from the status
- * class alone. */
+/* bh_rules_decide - the reason for one recipient. status is a "c.s.d" or "" (anything else is
+ * ignored); reply_code is "550" or ""; text is the diagnostic text (any bytes, span; NULL with
+ * text_len 0 is fine; only the first BH_MAX_RULE_TEXT normalized bytes are read). When status or
+ * reply_code is empty, one found in the text is used (a 4.x.x/5.x.x status where a status
+ * stands: after a reply code, '#', '(' or "status:"). The engine does not see the DSN Action:
+ * a delayed report gets the same reason a failure would (the caller and the policy tell them
+ * apart). Never fails: no match gives onhold (4.x.x) or undefined; a 2.x.x status that no text
+ * row contradicts gives delivered. out->rule is owned by the rules object. */
 void bh_rules_decide(const struct bh_rules *rules, const char *status, const char *reply_code,
 		     const char *text, size_t text_len, struct bh_rules_result *out);
 
