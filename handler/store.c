@@ -1027,7 +1027,7 @@ apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo
 int
 bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const char **error_r)
 {
-	bool *todo = NULL, noscript = false;
+	bool *todo = NULL, noscript = false, retried = false;
 	size_t i, any = 0;
 	int confirmed = 0, pass, ret = -1;
 
@@ -1050,13 +1050,23 @@ bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const 
 		ret = 0;
 		goto out;
 	}
-	/* Two passes at most: the second only when Redis forgot the script (SCRIPT FLUSH, or a
-	 * failover to a replica that never saw SCRIPT LOAD). */
-	for (pass = 0; pass < 2; pass++) {
+	/* At most three passes: a second when Redis forgot the script (SCRIPT FLUSH, or a
+	 * failover to a replica that never saw SCRIPT LOAD), and one immediate reconnection when a
+	 * connection kept from an earlier call turns out dead (the server's idle timeout, a
+	 * restart while we were idle). Retrying is safe: the script is idempotent. */
+	for (pass = 0; pass < 3; pass++) {
+		bool reused = s->ctx != NULL;
+
 		if (bh_store_connect(s, error_r) == -1)
 			goto out_status;
-		if (apply_pass(s, items, n, todo, &noscript, error_r) == -1)
+		if (apply_pass(s, items, n, todo, &noscript, error_r) == -1) {
+			if (reused && !retried) {
+				retried = true;
+				s->next_try_ms = 0;
+				continue;
+			}
 			goto out_status;
+		}
 		if (!noscript)
 			break;
 		if (load_script(s, apply_lua, s->apply_sha, error_r) == -1)
@@ -1891,10 +1901,18 @@ bh_store_health(struct bh_store *s, char **info_r, const char **error_r)
 	char version[32] = "?";
 	long long keys = -1;
 	const char *p;
+	bool reused;
 
 	*info_r = NULL;
-	if ((r = commandv(s, error_r, "PING", (char *)NULL)) == NULL)
-		return -1;
+	reused = s->ctx != NULL;
+	if ((r = commandv(s, error_r, "PING", (char *)NULL)) == NULL) {
+		/* A kept connection may have died while idle: one fresh attempt. */
+		if (!reused)
+			return -1;
+		s->next_try_ms = 0;
+		if ((r = commandv(s, error_r, "PING", (char *)NULL)) == NULL)
+			return -1;
+	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		set_err(s, error_r, "redis: PING: %.200s", r->str);
 		freeReplyObject(r);

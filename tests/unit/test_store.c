@@ -455,6 +455,20 @@ test_delayed_and_empty(struct bh_store *s)
 	CHECK_INT(apply1(s, &m), BH_STORE_INVALID);
 	msg_deinit(&m);
 
+	/* The server dropped our idle connection: the next apply reconnects at once. */
+	redis_cli("CLIENT KILL TYPE normal");
+	msg_init(&m, "idle1", "idle@example.com", "news", BH_R_USERUNKNOWN, BH_OUT_SUPPRESS,
+		 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_LIST));
+	CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+	msg_deinit(&m);
+	redis_cli("CLIENT KILL TYPE normal");
+	{
+		char *info = NULL;
+
+		CHECK_INT(bh_store_health(s, &info, &error), 0);
+		free(info);
+	}
+
 	/* Redis forgot the scripts: reloaded on NOSCRIPT. */
 	redis_cli("SCRIPT FLUSH");
 	msg_init(&m, "ns1", "ns@example.com", "news", BH_R_USERUNKNOWN, BH_OUT_SUPPRESS,
