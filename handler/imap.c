@@ -433,6 +433,14 @@ bh_imap_connect(const struct bh_imap_conf *conf, const char **error_r)
 			goto fail;
 		}
 		r = mailimap_socket_starttls_with_callback(im->imap, tls_setup, conf->host);
+		/* bytes that came in the clear after the OK would be read as if TLS had carried
+		 * them (response injection, CVE-2020-15953): libetpan 1.9.4 refuses, so do we */
+		if (im->imap->imap_stream != NULL && im->imap->imap_stream->read_buffer_len > 0) {
+			im->broken = true;
+			err =
+			    "STARTTLS: the server sent data in the clear after its OK (injection?)";
+			goto fail;
+		}
 		if (r != MAILIMAP_NO_ERROR) {
 			fail(im, r, "STARTTLS", &err);
 			goto fail;
