@@ -596,9 +596,23 @@ static char *
 with_lines_before(const struct line *ls, size_t i, const bool *opens, char *diag)
 {
 	struct bh_buf b;
-	size_t j = i, k = 0;
+	size_t j = i, k = 0, end = i, blanks = 0;
 	char *r;
 
+	/* the paragraph just above; or, when a blank line or two separate it, the one above
+	 * those ("The user(s) account is disabled.\n\n<a@b>") */
+	while (j > 0 && blanks <= 2) {
+		const char *s = ls[j - 1].p;
+		size_t sn = ls[j - 1].n;
+
+		bh_span_trim(&s, &sn);
+		if (sn != 0 || opens[j - 1])
+			break;
+		j--, blanks++;
+	}
+	if (blanks > 2)
+		return diag;
+	end = j;
 	while (j > 0 && k < 3) {
 		const char *s = ls[j - 1].p;
 		size_t sn = ls[j - 1].n;
@@ -611,7 +625,7 @@ with_lines_before(const struct line *ls, size_t i, const bool *opens, char *diag
 	if (k == 0)
 		return diag;
 	bh_buf_init(&b);
-	for (; j < i; j++)
+	for (; j < end; j++)
 		if (!is_rule_line(ls[j].p, ls[j].n)) {
 			bh_buf_append(&b, ls[j].p, ls[j].n);
 			bh_buf_putc(&b, ' ');
