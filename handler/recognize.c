@@ -156,7 +156,6 @@ static const char *const bounce_subjects[] = {
     "delivery problem",
     "mail delivery system",
     "delivery report",
-    "rejected",
     "unzustellbar",
     "no se puede entregar",
     "message delivery failure",
@@ -165,13 +164,11 @@ static const char *const bounce_subjects[] = {
     "delivery delayed",
     "mail could not",
     "returned to sender",
-    "bounce",
     "error sending",
     "permanent error",
     "delivery error",
     "non-delivery",
     "delivery final failure",
-    "message status",
     "unable to deliver",
     "mail failure",
     "mail delivery error",
@@ -214,6 +211,21 @@ hdr(const struct bh_header *h, const char *name)
 	return h != NULL ? bh_header_get(h, name) : NULL;
 }
 
+/* is_reply - a subject a person wrote in reply or forward ("Re: bounce handling") */
+static bool
+is_reply(const char *p, size_t n)
+{
+	static const char *const pre[] = {
+	    "re:", "fw:", "fwd:", "aw:", "wg:", "tr:", "sv:", "antw:"};
+	size_t i;
+
+	bh_span_trim(&p, &n);
+	for (i = 0; i < BH_NELEM(pre); i++)
+		if (bh_span_istarts(p, n, pre[i]))
+			return true;
+	return false;
+}
+
 /* family - the name of the recognizer that fits, and whether it looks like a bounce */
 static const char *
 family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
@@ -229,7 +241,7 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 
 	*bounce_like = false;
 	*weak = false;
-	if (subj != NULL)
+	if (subj != NULL && !is_reply(subj->value, subj->value_len))
 		for (i = 0; i < BH_NELEM(bounce_subjects); i++)
 			if (contains(subj->value, subj->value_len, bounce_subjects[i]))
 				*bounce_like = true;
@@ -255,9 +267,13 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 		if (families[i].strong)
 			*bounce_like = true;
 	}
-	for (i = 0; i < BH_NELEM(weak_phrases); i++)
-		if (scan > 0 && memmem(low, scan, weak_phrases[i], strlen(weak_phrases[i])) != NULL)
-			*weak = true;
+	/* a person's reply or forward that quotes failure words is not a bounce */
+	if (hdr(in->hdr, "In-Reply-To") == NULL &&
+	    (subj == NULL || !is_reply(subj->value, subj->value_len)))
+		for (i = 0; i < BH_NELEM(weak_phrases); i++)
+			if (scan > 0 &&
+			    memmem(low, scan, weak_phrases[i], strlen(weak_phrases[i])) != NULL)
+				*weak = true;
 	if (from != NULL && (contains(from->value, from->value_len, "mailer-daemon") ||
 			     contains(from->value, from->value_len, "postmaster") ||
 			     contains(from->value, from->value_len, "mail delivery")))

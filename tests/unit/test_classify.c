@@ -197,6 +197,14 @@ static const struct {
      {{"lee@example.com", "", "", "failed", NULL, NULL}},
      NULL,
      NULL},
+    {"not-bounce-reply.eml",
+     0,
+     "not_bounce",
+     NULL,
+     0,
+     {{NULL, NULL, NULL, NULL, NULL, NULL}},
+     NULL,
+     NULL},
 };
 
 int
