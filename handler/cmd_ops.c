@@ -859,7 +859,9 @@ struct sup_counts {
 	size_t n;
 };
 
-/* count_row - add one suppression to its (list, reason) row */
+/* count_row - add one suppression to its (list, reason) row. XXX: `stats` walks every
+ * suppression (SCAN + HGETALL) for these counts: fine for millions, slow beyond; counters kept
+ * by the scripts would drift when suppressions expire by TTL. */
 static int
 count_row(const struct bh_suppression *s, void *ctx)
 {

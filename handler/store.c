@@ -706,7 +706,8 @@ list_norm(const char *list)
 	return l;
 }
 
-/* stats_field - "list\treason" for the stats bucket */
+/* stats_field - "list\treason" for the stats bucket. XXX: a list name holding a TAB would
+ * split wrongly when read back; config list names never do. */
 static char *
 stats_field(const struct bh_verdict *v, const struct bh_decision *d)
 {
