@@ -278,7 +278,7 @@ out:
 }
 
 static void
-test_generated(enum bh_verp_format f, unsigned max_local, unsigned tag_bytes, char d1)
+test_generated(enum bh_verp_format f, unsigned max_local, unsigned tag_bytes, char d1, char d2)
 {
 	static const char *lists[] = {"news", "a", "offers-2026", "x.y", "l_1"};
 	struct bh_verp_conf c;
@@ -289,6 +289,7 @@ test_generated(enum bh_verp_format f, unsigned max_local, unsigned tag_bytes, ch
 	c.max_local = max_local;
 	c.tag_bytes = tag_bytes;
 	c.delim1 = d1;
+	c.delim2 = d2;
 	for (i = 0; i < ROUNDS; i++) {
 		size_t n = 1 + rnd(i % 10 == 0 ? 120 : 24);
 		bool quoted;
@@ -298,8 +299,8 @@ test_generated(enum bh_verp_format f, unsigned max_local, unsigned tag_bytes, ch
 			   rnd(BH_NELEM(domains)), NOW + (int64_t)rnd(2000) * 86400, &encoded,
 			   &refused);
 	}
-	printf("format %d max_local %u tag %u: %u encoded, %u refused\n", (int)f, max_local,
-	       tag_bytes, encoded, refused);
+	printf("format %d max_local %u tag %u delimiters %c%c: %u encoded, %u refused\n", (int)f,
+	       max_local, tag_bytes, d1, d2, encoded, refused);
 	CHECK(encoded > ROUNDS / 4);
 	bh_verp_conf_wipe(&c);
 }
@@ -614,11 +615,13 @@ main(void)
 	test_encode_errors();
 	test_classic();
 	test_tamper();
-	test_generated(BH_VERP_SIGNED, 0, 8, '+');
-	test_generated(BH_VERP_SIGNED, 255, 8, '-');
-	test_generated(BH_VERP_SIGNED, 255, 32, '+');
-	test_generated(BH_VERP_CLASSIC, 0, 8, '+');
-	test_generated(BH_VERP_CLASSIC, 255, 8, '-');
+	test_generated(BH_VERP_SIGNED, 0, 8, '+', '=');
+	test_generated(BH_VERP_SIGNED, 255, 8, '-', '=');
+	test_generated(BH_VERP_SIGNED, 255, 32, '+', '=');
+	test_generated(BH_VERP_SIGNED, 255, 8, '_', '+');
+	test_generated(BH_VERP_CLASSIC, 0, 8, '+', '=');
+	test_generated(BH_VERP_CLASSIC, 255, 8, '-', '=');
+	test_generated(BH_VERP_CLASSIC, 255, 8, '.', '+');
 	bench();
 	return test_done("test_verp");
 }
