@@ -369,7 +369,8 @@ static const struct bh_rule_def builtin[] = {
 
 	/* --- the remote side suppressed the address itself */
 	T("suppressed-text", "suppress",
-	  "suppression list|(?:address|recipient) (?:is |was )?suppressed|on (?:the|our|a) suppression",
+	  "suppression list|(?:address|recipient) (?:is |was )?suppressed|on (?:the|our|a) suppression"
+	  "|suppressed (?:sending|delivery) to",
 	  BH_R_SUPPRESSED),
 
 	/* --- recipient: the mailbox does not exist (the broadest family, last of the strong ones) */
