@@ -124,5 +124,28 @@ grep -q '^bounces-news=a=example.com=' "$tmp/out" || bad "config encode: $(cat "
 expect_rc 0 "$BOUNCER" verp decode -c "$tmp/bouncer.yaml" --now 1767225600 "${good/+/-}"
 expect_rc 78 "$BOUNCER" verp decode -c "$tmp/missing.yaml" "$good"
 
+# 5. End to end: `classify -c` finds the address in a DSN (Delivered-To upper-cased by an MTA)
+#    and reports it in "verp"; a forged one is "bad signature".
+addr=$("$BOUNCER" verp encode -c "$tmp/bouncer.yaml" --list news John.Smith@example.com)
+dsn() { # dsn DELIVERED_TO RETURN_PATH
+	printf 'Return-Path: <>\nDelivered-To: %s\nFrom: MAILER-DAEMON@mx.example.com\n' "$1"
+	printf 'To: someone@example.com\nSubject: Undelivered Mail Returned to Sender\n'
+	printf 'Message-ID: <x1@mx.example.com>\nMIME-Version: 1.0\n'
+	printf 'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\n\n'
+	printf -- '--B\nContent-Type: text/plain\n\nUser unknown\n\n'
+	printf -- '--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.com\n\n'
+	printf 'Final-Recipient: rfc822; John.Smith@example.com\nAction: failed\nStatus: 5.1.1\n\n'
+	printf -- '--B\nContent-Type: text/rfc822-headers\n\nReturn-Path: <%s>\n' "$2"
+	printf 'From: news@example.org\nMessage-ID: <n1@example.org>\n\n--B--\n'
+}
+dsn "${addr^^}" "$addr" >"$tmp/good.eml"
+dsn "bounces-news=eve=example.com=t7gaaaaaaaaaaaaa@bounce.example.com" x@y.example >"$tmp/forged.eml"
+expect_rc 0 "$BOUNCER" classify -c "$tmp/bouncer.yaml" "$tmp/good.eml"
+grep -q '"verp":{[^}]*"list":"news","recipient":"John.Smith@example.com","valid":true' "$tmp/out" ||
+	bad "classify good: $(cat "$tmp/out")"
+expect_rc 0 "$BOUNCER" classify -c "$tmp/bouncer.yaml" "$tmp/forged.eml"
+grep -q '"verp":{[^}]*"valid":false,"why":"bad signature"' "$tmp/out" ||
+	bad "classify forged: $(cat "$tmp/out")"
+
 echo "test_verp.sh: $checks checks, $fail failed"
 [ "$fail" = 0 ]
