@@ -125,7 +125,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_MESGTOOBIG),
 
 	/* --- retries ran out */
-	T("expired-text", "expire|timeout|timed out|failing|exhausted|deliver|send|retry"
+	T("expired-text", "expire|timeout|timed out|failing|exhausted|deliver|send|retr"
 			  "|reachable|route|attempts|connect",
 	  "(?:message|envelope|delivery time|mail|queue time) expired|expired after|has expired"
 	  "|retry (?:time(?:out)?|period) (?:exceeded|expired)|delivery (?:retry )?timeout"
@@ -136,7 +136,8 @@ static const struct bh_rule_def builtin[] = {
 	  "|not been (?:able to be )?delivered (?:for|in) \\d+ (?:days|hours)"
 	  "|failed \\d+ (?:delivery )?attempts|did not accept our requests? to connect"
 	  "|(?:could not|couldn't|cannot|can't|unable to) (?:be )?(?:deliver(?:ed)?|send (?:the )?message)"
-	  " (?:for|in|within) (?:the last |the past )?\\d+"
+	  " (?:for|in|within) (?:the )?(?:last |past )?\\d+"
+	  "|still (?:undelivered|not delivered) after \\d+|will be retried for \\d+ more"
 	  "|retry time not reached",
 	  BH_R_EXPIRED),
 
