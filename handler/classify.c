@@ -102,6 +102,17 @@ fill_env(struct bh_envelope *e, const struct bh_header *h)
 		e->has_autoreply_headers = true;
 }
 
+/* keep_raw_headers - the top-level header block verbatim, for the auto-reply detector's vendor
+ * headers (verdict.h); it passed the header limits already, and is cut at 1 MiB besides */
+static void
+keep_raw_headers(struct bh_envelope *e, const char *data, size_t n)
+{
+	if (n > 1024u * 1024)
+		n = 1024u * 1024;
+	e->raw_headers = bh_memdup0(data, n);
+	e->raw_headers_len = n;
+}
+
 /* fill_original - the returned message's header fields */
 static void
 fill_original(struct bh_original *o, const struct bh_header *h)
@@ -852,6 +863,7 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 		goto fail;
 	}
 	fill_env(&v->env, &c.m.v[0].hdr);
+	keep_raw_headers(&v->env, data, c.m.v[0].hdr.body_off);
 	stable_id(v, data, len);
 
 	/* the returned message's header, and the report parts */
@@ -936,9 +948,12 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 		in.n_exclude = c.n_excl;
 		in.n_strong = c.n_strong;
 		bh_recognize(&in, opts->limits->recipients, &out);
-		if (out.bounce_like)
-			(void)do_text(&c, &out);
-		else if (do_autoreply(&c))
+		if (out.bounce_like) {
+			/* a report that names nobody may still be an auto-reply from postmaster@ */
+			if (!do_text(&c, &out) || v->n_rcpts == 0)
+				if (do_autoreply(&c))
+					v->recognizer = "autoreply";
+		} else if (do_autoreply(&c))
 			; /* type set */
 		else if (out.weak && (out.n > 0 || bh_header_get(in.hdr, "X-Failed-Recipients")))
 			(void)do_text(&c, &out);

@@ -235,6 +235,9 @@ main(void)
 		CHECK_STR(v.recognizer, golden[i].recognizer);
 		CHECK_INT(v.n_rcpts, golden[i].n);
 		CHECK_INT(strlen(v.stable_id), 64);
+		/* the header block, verbatim, for the auto-reply detector */
+		CHECK(v.env.raw_headers != NULL && v.env.raw_headers_len > 0 &&
+		      memcmp(v.env.raw_headers, data, v.env.raw_headers_len) == 0);
 		for (k = 0; k < golden[i].n && k < v.n_rcpts; k++) {
 			const struct want_rcpt *w = &golden[i].r[k];
 			const struct bh_rcpt *r = &v.rcpts[k];
