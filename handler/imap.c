@@ -15,6 +15,8 @@
  *
  * XXX: libetpan reads a literal of any length the server announces; RFC822.SIZE caps what we ask
  * for, but a hostile server could still send more than it announced.
+ * XXX: while IDLE we poll the socket; a server line already decrypted inside GnuTLS's buffer is
+ * not seen until the next one arrives or the wait ends (at most imap.poll_interval).
  */
 #include "imap.h"
 

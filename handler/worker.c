@@ -466,7 +466,8 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 		if (it != NULL) {
 			if (it->status == BH_STORE_INVALID) {
 				jobs[i].dest = DEST_QUARANTINE;
-				jobs[i].why = it->error != NULL ? it->error : "refused by the store";
+				jobs[i].why =
+				    it->error != NULL ? it->error : "refused by the store";
 			} else if (!bh_store_is_confirmed(it)) {
 				jobs[i].dest = DEST_KEEP;
 				w->st.deferred++;
@@ -644,6 +645,7 @@ out:
 int
 bh_worker_drain(struct bh_worker *w, const char **error_r)
 {
+	int64_t start;
 	int r;
 
 	for (;;) {
@@ -651,7 +653,11 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 			return 0;
 		if (ensure_connected(w, error_r) == -1)
 			return -1;
+		start = bh_mono_ms();
 		r = run_batch(w, error_r);
+		if (r == 1)
+			bh_metrics_batch_observe(w->o.metrics,
+						 (double)(bh_mono_ms() - start) / 1000.0);
 		if (w->o.progress != NULL)
 			w->o.progress(&w->st, w->o.ctx);
 		if (r == -1)
