@@ -51,6 +51,7 @@ struct bh_worker {
 	uint32_t dry_high;	/* dry run: highest UID already shown under uidvalidity */
 	bool failed;
 	bool folders_ok;
+	bool redis_down; /* the last apply could not reach Redis */
 	struct bh_worker_stats st;
 	char err[512];
 };
@@ -456,8 +457,14 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 		goto out;
 	}
 	r = n_items > 0 ? bh_store_apply(w->store, items, n_items, &err) : 0;
-	if (r == -1)
+	if (r == -1) {
 		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
+		w->redis_down = true;
+	} else if (n_items > 0 && w->redis_down) {
+		bh_metrics_inc(w->o.metrics, BH_M_REDIS_RECONNECTS);
+		bh_log(BH_LOG_INFO, "redis_back", "Redis answers again");
+		w->redis_down = false;
+	}
 	if (n_items > 0 && r > 0)
 		crash_hook();
 	for (i = 0; i < n; i++) {

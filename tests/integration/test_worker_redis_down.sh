@@ -37,6 +37,7 @@ if command -v curl >/dev/null 2>&1; then
 	grep -q '^bouncer_bounces_total{.*outcome="suppress"} 3$' "$T/metrics.txt" ||
 		fail "bounces not counted: $(grep bounces_total "$T/metrics.txt")"
 	grep -q '^bouncer_redis_errors_total [1-9]' "$T/metrics.txt" || fail "redis errors not counted"
+	grep -q '^bouncer_redis_reconnects_total 1$' "$T/metrics.txt" || fail "the reconnection not counted"
 	grep -q '^bouncer_batch_seconds_count [1-9]' "$T/metrics.txt" || fail "batches not timed"
 	grep -q '^bouncer_last_poll_timestamp_seconds [1-9]' "$T/metrics.txt" || fail "no last poll"
 fi
