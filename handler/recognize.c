@@ -475,6 +475,7 @@ skip_prefix(const char *l, size_t n)
 	    "delivery to",
 	    "undeliverable to",
 	    "failed to deliver to",
+	    "in:",
 	};
 	size_t i = 0, k, guard = 0;
 
@@ -530,15 +531,21 @@ remote_host(const char *d, size_t n)
 	return bh_memdup0(d + s, i - s);
 }
 
-/* bh_recog_codes - status and reply code from a diagnostic text */
+/* bh_recog_codes - status and reply code from a diagnostic text: a failure's (class 5, then
+ * 4) before a success's, so "250 2.1.5 Ok" earlier in a transcript is not taken */
 void
 bh_recog_codes(const char *text, size_t n, char *status, size_t status_sz, char reply[4])
 {
 	if (text == NULL)
 		return;
-	if (status[0] == '\0' && !bh_text_status(text, n, 0, status, status_sz))
+	if (status[0] == '\0' && !bh_text_status(text, n, '5', status, status_sz) &&
+	    !bh_text_status(text, n, '4', status, status_sz) &&
+	    !bh_text_status(text, n, '2', status, status_sz))
 		status[0] = '\0';
-	if (reply[0] == '\0' && !bh_text_reply_code(text, n, status[0], reply))
+	if (reply[0] == '\0' && status[0] != '\0' && !bh_text_reply_code(text, n, status[0], reply))
+		reply[0] = '\0';
+	if (reply[0] == '\0' && status[0] == '\0' && !bh_text_reply_code(text, n, '5', reply) &&
+	    !bh_text_reply_code(text, n, '4', reply) && !bh_text_reply_code(text, n, '2', reply))
 		reply[0] = '\0';
 }
 

@@ -205,6 +205,14 @@ static const struct {
      {{NULL, NULL, NULL, NULL, NULL, NULL}},
      NULL,
      NULL},
+    {"postfix-smtpd-transcript.eml",
+     0,
+     "bounce",
+     "sendmail",
+     1,
+     {{"xena@example.com", "4.3.0", "451", "failed", NULL, NULL}},
+     NULL,
+     NULL},
 };
 
 int
