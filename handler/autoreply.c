@@ -14,8 +14,9 @@
  *      Headers that failure notices may carry too ("weak") decide only when the message does not
  *      look like a failure notice (rule 0): RFC 3834 Auto-Submitted other than `no`,
  *      X-Auto-Response-Suppress and X-MS-Exchange-Inbox-Rules-Loop (Exchange OOF),
- *      X-FC-MachineGenerated, X-List-Administrivia: yes, ticket systems (X-Ticket*,
- *      RT-Ticket, X-OTRS-*, X-Zendesk-*, X-Freshdesk-*), and the parser's has_autoreply_headers.
+ *      X-FC-MachineGenerated, X-List-Administrivia: yes, X-Loop (procmail-style responders),
+ *      ticket systems (X-Ticket*, RT-Ticket, X-OTRS-*, X-Zendesk-*, X-Freshdesk-*), and the
+ *      parser's has_autoreply_headers.
  *      Precedence: bulk / junk / list alone is not a cue: spam and newsletters carry it.
  *   2. Subject cues: the subject OPENS with an auto-reply phrase in one of the languages below
  *      ("Out of Office:", "Automatic reply:", "Abwesenheitsnotiz:", "Réponse automatique :",
@@ -79,6 +80,7 @@ static const struct header_cue header_cues[] = {
     {"X-Auto-Response-Suppress", NAME_EXACT, NULL, CUE_WEAK, "header X-Auto-Response-Suppress"},
     {"X-FC-MachineGenerated", NAME_EXACT, "true", CUE_WEAK, "X-FC-MachineGenerated: true"},
     {"X-List-Administrivia", NAME_EXACT, "yes", CUE_WEAK, "X-List-Administrivia: yes"},
+    {"X-Loop", NAME_EXACT, NULL, CUE_WEAK, "header X-Loop"},
     {"X-Ticket", NAME_PREFIX, NULL, CUE_WEAK, "ticket system header X-Ticket"},
     {"RT-Ticket", NAME_EXACT, NULL, CUE_WEAK, "ticket system header RT-Ticket"},
     {"X-OTRS-", NAME_PREFIX, NULL, CUE_WEAK, "ticket system header X-OTRS"},
