@@ -5,13 +5,16 @@
 #
 # A short run (the default, 20 s a target) is part of scripts/test.sh; a longer one is
 #   scripts/fuzz.sh 1800
-# Seeds: tests/fuzz/seeds/<target>/ and tests/fixtures/. New inputs that a run finds go to
+# Seeds: tests/fuzz/seeds/<target>/ and tests/fixtures/, and for the message-shaped targets
+# (message, dsn, loops) the shared bounce corpus $BH_SHARED_DIR/corpus/sisimai when it is there
+# (BH_SHARED_DIR defaults to ../shared). New inputs that a run finds go to
 # build-fuzz/corpus/<target>/ (kept between runs); a crash is written to build-fuzz/findings/ and
 # fails the run: keep the input as a regression seed in tests/fuzz/seeds/<target>/ once fixed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
+shared=${BH_SHARED_DIR:-../shared}
 
 if ! command -v clang >/dev/null; then
 	echo "fuzz: clang not installed; skipped"
@@ -40,6 +43,11 @@ for t in "${targets[@]}"; do
 	seeds=()
 	[ -d "tests/fuzz/seeds/$t" ] && seeds+=("tests/fuzz/seeds/$t")
 	[ -d tests/fixtures ] && seeds+=(tests/fixtures)
+	case $t in
+	message | dsn | loops)
+		[ -d "$shared/corpus/sisimai" ] && seeds+=("$shared/corpus/sisimai")
+		;;
+	esac
 	log=build-fuzz/fuzz-$t.log
 	if "$bin" -max_total_time="$secs" -max_len=262144 -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix=build-fuzz/findings/"$t"- -print_final_stats=1 \
