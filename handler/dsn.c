@@ -262,11 +262,17 @@ bh_dsn_parse(const char *p, size_t n, unsigned max_rcpts, struct bh_dsn *d, cons
 		}
 		off = h.body_off;
 		if (h.n == 0) {
-			/* not a field: skip the line */
+			/* not a field: skip the line, and the continuation lines the header parser
+			 * ignored before it (body_off); one line at a time would reread them for
+			 * every line, quadratic on a part made of indented lines */
 			const char *l;
 			size_t len;
 
 			bh_header_deinit(&h);
+			if (off > 0) {
+				pos += off;
+				continue;
+			}
 			(void)bh_line_next(p, n, &pos, &l, &len);
 			continue;
 		}
