@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "dsn.h"
 #include "config.h"
 #include "rules.h"
 #include "test.h"
@@ -376,6 +377,31 @@ test_regex_time(const struct bh_limits_conf *def)
 	bh_buf_deinit(&b);
 }
 
+/* test_linear - shapes that once cost quadratic time stay linear: a delivery-status part of
+ * indented lines (every line a continuation without a field; found by fuzz_dsn) */
+static void
+test_linear(void)
+{
+	struct bh_buf b;
+	struct bh_dsn d;
+	const char *err = NULL;
+	int64_t t0, ms;
+	unsigned i;
+
+	bh_buf_init(&b);
+	bh_buf_printf(&b, "{\n");
+	for (i = 0; i < 60000; i++)
+		bh_buf_printf(&b, "  \"k%u\": \"v\",\n", i);
+	t0 = bh_mono_ms();
+	(void)bh_dsn_parse(b.data, b.len, 1000, &d, &err);
+	ms = bh_mono_ms() - t0;
+	bh_dsn_deinit(&d);
+	if (ms >= 1000)
+		TEST_FAIL("bh_dsn_parse took %lld ms on %zu bytes of indented lines", (long long)ms,
+			  b.len);
+	bh_buf_deinit(&b);
+}
+
 /* load - a minimal config plus yaml; returns it or NULL with the first problem in *why */
 static struct bh_config *
 load(const char *yaml, char **why)
@@ -473,6 +499,7 @@ main(void)
 	test_header_count(&cfg->limits);
 	test_recipients(&cfg->limits);
 	test_regex_time(&cfg->limits);
+	test_linear();
 	test_config();
 	bh_rules_free(&rules);
 	bh_config_free(&cfg);
