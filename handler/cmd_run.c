@@ -240,7 +240,7 @@ bh_cmd_run(int argc, char **argv)
 	struct run_ctx rc;
 	struct sigaction sa;
 	sigset_t block;
-	int64_t delay = RUN_BACKOFF_MIN_MS;
+	int64_t delay = RUN_BACKOFF_MIN_MS, standby_since = 0;
 	int i, verbose = 0, attempts = 0, status = BH_EX_OK, r;
 
 	for (i = 1; i < argc; i++) {
@@ -340,6 +340,22 @@ bh_cmd_run(int argc, char **argv)
 		attempts = 0;
 		if (got_stop || got_reload)
 			continue;
+		if (bh_worker_standby(w)) {
+			/* another worker holds the mailbox lease: `once` waits for it a while (a
+			 * crashed holder's lease expires after its ttl), `run` stands by forever */
+			if (standby_since == 0)
+				standby_since = bh_mono_ms();
+			if (once &&
+			    bh_mono_ms() - standby_since > 2 * cfg->lease.ttl_s * 1000 + 1000) {
+				bh_log(BH_LOG_ERROR, "unavailable",
+				       "the mailbox lease stayed with another worker");
+				status = BH_EX_TEMPFAIL;
+				break;
+			}
+			bh_worker_wait(w, RUN_MAX_WAIT_MS, &rc.waitmask, &err);
+			continue;
+		}
+		standby_since = 0;
 		if (once)
 			break;
 		{

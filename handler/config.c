@@ -868,6 +868,52 @@ static const struct bh_cfgkey imap_keys[] = {
 };
 /* clang-format on */
 
+/* sentinels_fn - a sequence of "host:port" */
+static void
+sentinels_fn(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode *key,
+	     const struct bh_cnode *val, const char *path, void *base)
+{
+	struct bh_redis_conf *c = base;
+	size_t i;
+
+	(void)k, (void)key;
+	if (val == NULL || bh_cnode_is_null(val))
+		return;
+	if (val->type != BH_CN_SEQ) {
+		expected(ld, val, path, "a sequence of HOST:PORT");
+		return;
+	}
+	if (val->n > BH_MAX_SENTINELS) {
+		bh_cfg_diag(ld, val, path, "more than %u sentinels", (unsigned)BH_MAX_SENTINELS);
+		return;
+	}
+	c->sentinels = bh_calloc(val->n + 1, sizeof(char *));
+	for (i = 0; i < val->n; i++) {
+		char *sub = bh_asprintf("%s[%zu]", path, i);
+		const char *s = scalar(ld, val->kids[i], sub, "HOST:PORT");
+
+		if (s != NULL && check_listen(s) != NULL)
+			expected(ld, val->kids[i], sub, "HOST:PORT");
+		else if (s != NULL)
+			c->sentinels[c->n_sentinels++] = bh_strdup(s);
+		free(sub);
+	}
+}
+
+static void
+sentinels_dump(struct bh_buf *out, const void *base, int indent)
+{
+	const struct bh_redis_conf *c = base;
+	size_t i;
+
+	bh_buf_printf(out, "%*ssentinels: [", indent, "");
+	for (i = 0; i < c->n_sentinels; i++) {
+		bh_buf_puts(out, i ? ", " : "");
+		bh_json_cstr(out, c->sentinels[i]);
+	}
+	bh_buf_puts(out, "]\n");
+}
+
 static const struct bh_cfgkey redis_keys[];
 
 /* redis_post - host xor socket, password, user needs a password */
@@ -897,6 +943,12 @@ redis_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path, vo
 
 		bh_cfg_diag(ld, val_of(redis_keys, vals, "user"), sub,
 			    "an ACL user needs password_file or password_env");
+		free(sub);
+	}
+	if ((c->n_sentinels > 0) != (c->master_name != NULL)) {
+		char *sub = bh_cfg_join(path, "master_name", 11);
+
+		bh_cfg_diag(ld, map, sub, "set both sentinels and master_name, or neither");
 		free(sub);
 	}
 }
@@ -934,6 +986,15 @@ static const struct bh_cfgkey redis_keys[] = {
 	{.name = "stream_maxlen", .type = BH_KT_NUM, F(struct bh_redis_conf, stream_maxlen),
 	  .min = 1000, .max = 1000000000, .type_doc = "integer", .def = "1000000",
 	  .doc = "approximate cap of the event stream (XADD MAXLEN ~)"},
+	{.name = "sentinels", .type = BH_KT_FN, .fn = sentinels_fn, .dump = sentinels_dump,
+	  .type_doc = "list of HOST:PORT", .def = "[]",
+	  .doc = "Redis Sentinels to ask for the master (instead of host and port)"},
+	{.name = "master_name", .type = BH_KT_STR, F(struct bh_redis_conf, master_name),
+	  .check = check_word, .flags = BH_KF_NULL, .type_doc = "string",
+	  .doc = "the master's name at the sentinels (required with sentinels)"},
+	{.name = "wait_replicas", .type = BH_KT_NUM, F(struct bh_redis_conf, wait_replicas),
+	  .min = 0, .max = 16, .type_doc = "integer", .def = "0",
+	  .doc = "replicas that must hold a batch (WAIT) before its messages are moved"},
 	{.name = NULL},
 };
 /* clang-format on */
@@ -1461,11 +1522,24 @@ static const struct bh_cfgkey metrics_keys[] = {
 /* clang-format on */
 
 /* clang-format off */
+static const struct bh_cfgkey lease_keys[] = {
+	{.name = "enabled", .type = BH_KT_BOOL, F(struct bh_lease_conf, enabled),
+	  .type_doc = "boolean", .def = "false",
+	  .doc = "one worker per mailbox: take a Redis lease before working on it"},
+	{.name = "ttl", .type = BH_KT_DUR, F(struct bh_lease_conf, ttl_s), .min = 3, .max = 3600,
+	  .type_doc = "duration", .def = "30s",
+	  .doc = "lease lifetime, renewed every ttl/3; a crashed holder is replaced after it"},
+	{.name = NULL},
+};
+/* clang-format on */
+
+/* clang-format off */
 static const struct bh_cfgkey top_keys[] = {
 	{.name = "imap", .type = BH_KT_SECTION, F(struct bh_config, imap), .sub = imap_keys,
 	  .post = imap_post, .flags = BH_KF_REQUIRED},
 	{.name = "redis", .type = BH_KT_SECTION, F(struct bh_config, redis), .sub = redis_keys,
 	  .post = redis_post},
+	{.name = "lease", .type = BH_KT_SECTION, F(struct bh_config, lease), .sub = lease_keys},
 	{.name = "verp", .type = BH_KT_SECTION, .off = 0, .sub = verp_keys_tab, .post = verp_post,
 	  .flags = BH_KF_REQUIRED},
 	{.name = "rules", .type = BH_KT_FN, .fn = rules_fn, .dump = rules_dump,
@@ -1643,6 +1717,10 @@ bh_config_free(struct bh_config **cfgp)
 	free(c->redis.password_file);
 	free(c->redis.password_env);
 	free(c->redis.prefix);
+	for (size_t si = 0; si < c->redis.n_sentinels; si++)
+		free(c->redis.sentinels[si]);
+	free(c->redis.sentinels);
+	free(c->redis.master_name);
 	bh_secure_zero(&c->verp, sizeof(c->verp));
 	for (i = 0; i < BH_VERP_MAX_KEYS; i++) {
 		free(c->verp_key_file[i]);

@@ -55,6 +55,16 @@ struct bh_redis_conf {
 	int64_t connect_timeout_ms;
 	int64_t command_timeout_ms;
 	int64_t stream_maxlen;     /* events stream cap (XADD MAXLEN ~) */
+	char **sentinels;          /* "host:port" of Redis Sentinels; n_sentinels 0: none */
+	size_t n_sentinels;
+	char *master_name;         /* the master's name at the sentinels (required with them) */
+	int wait_replicas;         /* WAIT for this many replicas after each applied batch */
+};
+
+/* One worker per mailbox at a time: a Redis lease per (IMAP host, user, mailbox). */
+struct bh_lease_conf {
+	bool enabled;              /* default false */
+	int64_t ttl_s;             /* lease lifetime; renewed every ttl/3; default 30 */
 };
 
 /* What a policy does with one reason (or group). */
@@ -117,6 +127,7 @@ struct bh_config {
 	char *path;                        /* where it was loaded from */
 	struct bh_imap_conf imap;
 	struct bh_redis_conf redis;
+	struct bh_lease_conf lease;
 	struct bh_verp_conf verp;
 	char *verp_key_file[BH_VERP_MAX_KEYS]; /* where verp.keys[i] came from (file or env) */
 	char *verp_key_env[BH_VERP_MAX_KEYS];

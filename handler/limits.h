@@ -53,6 +53,8 @@
 #define BH_MAX_CONFIG_NODES     500000u /* YAML nodes in one file */
 #define BH_MAX_CONFIG_DIAGS     500u    /* problems reported for one file */
 #define BH_MAX_OUR_DOMAINS      1000u
+/* Redis Sentinels in redis.sentinels. */
+#define BH_MAX_SENTINELS        16u
 
 /* IMAP. */
 #define BH_DEF_BATCH_SIZE       200u

@@ -9,6 +9,14 @@
  *
  * A hiredis context that returned an error is dead: it is dropped, and the next connection
  * attempt waits for an exponential backoff (100 ms doubling to 30 s).
+ *
+ * Scale-out (README "Scale-out"): with redis.sentinels every connection first asks the sentinels
+ * (each in turn) for the master's address and checks with ROLE that it is one; a READONLY,
+ * MASTERDOWN or LOADING reply drops the connection so that the next one asks again. On Redis
+ * Cluster a new connection sends one keyed command and follows a MOVED reply to the node that
+ * owns the slot of "{prefix}" (every key is in that slot). A mailbox lease (bh_store_lease())
+ * lets one worker per mailbox apply: the apply script refuses a message when the lease key does
+ * not hold the worker's token (fencing: a paused ex-holder cannot write).
  */
 #include "store.h"
 
@@ -18,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "limits.h"
@@ -48,10 +58,15 @@ _Static_assert(BH_STORE_ADDR_EVENTS == 100, "ADDR_EVENTS_LAST must be BH_STORE_A
  * ARGV: now, applied ttl, stream maxlen, decisions, stats ttl, location (mailbox, folder,
  * uidvalidity, uid), then the common event fields (count, pairs), then per decision 13 control
  * values, the suppression fields (count, pairs) and the event fields (count, pairs).
+ * The LAST key is the mailbox lease and the LAST argument the worker's token ("" and "{p}:-":
+ * no lease): a message is applied only while the lease holds that token.
  */
 /* clang-format off */
 static const char apply_lua[] =
 	"local now = tonumber(ARGV[1])\n"
+	"if ARGV[#ARGV] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then\n"
+	"  return {'lease_lost', '', 0, 0}\n"
+	"end\n"
 	"if redis.call('EXISTS', KEYS[1]) == 1 then\n"
 	"  return {'duplicate', redis.call('HGET', KEYS[1], 'first_event') or '', 0, 0}\n"
 	"end\n"
@@ -242,6 +257,27 @@ static const char manual_lua[] =
 	"return {changed, id}\n";
 /* clang-format on */
 
+/*
+ * The lease script: take the lease when free, renew it when ours, else report its holder.
+ * KEYS[1] lease; ARGV: token, ttl ms, op ("take" or "drop"). Returns {1, ""} held (taken or
+ * renewed), {0, holder, pttl} held by another; for "drop" {1} released or {0} not ours.
+ */
+/* clang-format off */
+static const char lease_lua[] =
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if ARGV[3] == 'drop' then\n"
+	"  if v == ARGV[1] then redis.call('DEL', KEYS[1]); return {1, ''} end\n"
+	"  return {0, v or ''}\n"
+	"end\n"
+	"if v == ARGV[1] then\n"
+	"  redis.call('PEXPIRE', KEYS[1], ARGV[2]); return {1, ''}\n"
+	"end\n"
+	"if not v then\n"
+	"  redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]); return {1, ''}\n"
+	"end\n"
+	"return {0, v, redis.call('PTTL', KEYS[1])}\n";
+/* clang-format on */
+
 struct bh_store {
 	const struct bh_config *cfg;
 	const struct bh_redis_conf *rc;
@@ -250,6 +286,14 @@ struct bh_store {
 	redisContext *ctx;
 	char apply_sha[41];
 	char manual_sha[41];
+	char lease_sha[41];
+	char *lease_key;   /* NULL: no lease (applies go through unfenced) */
+	char *lease_token; /* random, with the host name and pid: GET shows the holder */
+	char *moved_host;  /* a Cluster MOVED target for the next connection, NULL: none */
+	int moved_port;
+	char addr[300];	     /* "host:port" (or socket) of the current or last connection */
+	bool lease_lost;     /* the apply script refused: the lease holds another token */
+	char holder[256];    /* the other holder of the lease, last seen */
 	int64_t next_try_ms; /* monotonic: no connection attempt before */
 	int64_t backoff_ms;
 	char err[512];	  /* the last error, for error_r */
@@ -350,6 +394,7 @@ drop(struct bh_store *s)
 		redisFree(s->ctx);
 		s->ctx = NULL;
 	}
+	bh_free_str(&s->moved_host);
 	s->backoff_ms = s->backoff_ms == 0 ? BACKOFF_MIN_MS : s->backoff_ms * 2;
 	if (s->backoff_ms > BACKOFF_MAX_MS)
 		s->backoff_ms = BACKOFF_MAX_MS;
@@ -365,19 +410,42 @@ transport_err(struct bh_store *s, const char **error_r, const char *what)
 	drop(s);
 }
 
+/* reresolve - leave a server that is not the one to write to (must_reresolve): reconnect at
+ * once, to the MOVED target or to whatever the sentinels now name */
+static void
+reresolve(struct bh_store *s)
+{
+	if (s->ctx != NULL) {
+		redisFree(s->ctx);
+		s->ctx = NULL;
+	}
+	s->next_try_ms = 0;
+}
+
+static bool must_reresolve(struct bh_store *s, const redisReply *r);
+
 /* command - run one command; NULL on a transport error (the context is then dropped). An error
- * reply is returned as a reply: the caller checks its type. */
+ * reply is returned as a reply: the caller checks its type. A READONLY or MOVED reply (the
+ * command did not run) is retried once on the right server. */
 static redisReply *
 command(struct bh_store *s, const struct args *a, const char **error_r)
 {
-	redisReply *r;
+	redisReply *r = NULL;
+	int attempt;
 
-	if (bh_store_connect(s, error_r) == -1)
-		return NULL;
-	r = redisCommandArgv(s->ctx, (int)a->n, (const char **)a->v, a->len);
-	if (r == NULL) {
-		transport_err(s, error_r, a->v[0]);
-		return NULL;
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (bh_store_connect(s, error_r) == -1)
+			return NULL;
+		r = redisCommandArgv(s->ctx, (int)a->n, (const char **)a->v, a->len);
+		if (r == NULL) {
+			transport_err(s, error_r, a->v[0]);
+			return NULL;
+		}
+		if (attempt > 0 || !must_reresolve(s, r))
+			break;
+		freeReplyObject(r);
+		r = NULL;
+		reresolve(s);
 	}
 	return r;
 }
@@ -444,45 +512,122 @@ simple_ok(struct bh_store *s, const struct args *a, const char **error_r)
 	return ret;
 }
 
-/* bh_store_connect - connect, authenticate, select and load the scripts */
-int
-bh_store_connect(struct bh_store *s, const char **error_r)
+/* split_hostport - "host:port" or "[v6]:port" into host (size bytes) and port; 0 or -1 */
+static int
+split_hostport(const char *hp, char *host, size_t size, int *port)
+{
+	const char *colon = strrchr(hp, ':'), *err = NULL;
+	long long n;
+	size_t hl;
+
+	if (colon == NULL || colon == hp || bh_strtonum(colon + 1, 1, 65535, &n, &err) == -1)
+		return -1;
+	hl = (size_t)(colon - hp);
+	if (hp[0] == '[' && hl > 2 && hp[hl - 1] == ']') {
+		hp++;
+		hl -= 2;
+	}
+	if (hl >= size)
+		return -1;
+	memcpy(host, hp, hl);
+	host[hl] = '\0';
+	*port = (int)n;
+	return 0;
+}
+
+/* sentinel_master - ask the sentinels, each in turn, where the master is; 0 with host and
+ * port, or -1 with *error_r. XXX: sentinels that require a password are not supported. */
+static int
+sentinel_master(struct bh_store *s, char *host, size_t size, int *port, const char **error_r)
+{
+	const struct bh_redis_conf *rc = s->rc;
+	struct timeval ctv, ttv;
+	redisContext *c;
+	redisReply *r;
+	char sh[256];
+	int sp;
+	size_t i;
+
+	ctv.tv_sec = rc->connect_timeout_ms / 1000;
+	ctv.tv_usec = (rc->connect_timeout_ms % 1000) * 1000;
+	ttv = ctv;
+	set_err(s, error_r, "redis: no sentinel configured");
+	for (i = 0; i < rc->n_sentinels; i++) {
+		if (split_hostport(rc->sentinels[i], sh, sizeof(sh), &sp) == -1)
+			continue;
+		c = redisConnectWithTimeout(sh, sp, ctv);
+		if (c == NULL || c->err != 0) {
+			set_err(s, error_r, "redis: sentinel %s: %s", rc->sentinels[i],
+				c != NULL ? c->errstr : "out of memory");
+			if (c != NULL)
+				redisFree(c);
+			continue;
+		}
+		redisSetTimeout(c, ttv);
+		r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", rc->master_name);
+		if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		    r->element[0]->type == REDIS_REPLY_STRING &&
+		    r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len < size) {
+			long long n;
+			const char *err = NULL;
+
+			if (bh_strtonum(r->element[1]->str, 1, 65535, &n, &err) == 0) {
+				memcpy(host, r->element[0]->str, r->element[0]->len + 1);
+				*port = (int)n;
+				freeReplyObject(r);
+				redisFree(c);
+				return 0;
+			}
+		}
+		set_err(s, error_r, "redis: sentinel %s does not know master %.100s%s%.200s",
+			rc->sentinels[i], rc->master_name,
+			r != NULL && r->type == REDIS_REPLY_ERROR ? ": " : "",
+			r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "");
+		if (r != NULL)
+			freeReplyObject(r);
+		redisFree(c);
+	}
+	return -1;
+}
+
+/* open_ctx - connect to the Cluster MOVED target, the sentinels' master or the configured
+ * server; authenticate and select. 0, or -1 with *error_r (nothing left open). */
+static int
+open_ctx(struct bh_store *s, const char **error_r)
 {
 	const struct bh_redis_conf *rc = s->rc;
 	struct timeval ctv, ttv;
 	struct args a = {0};
-	int64_t now = bh_mono_ms();
+	char host[256];
+	int port = rc->port;
 
-	if (s->ctx != NULL)
-		return 0;
-	if (now < s->next_try_ms) {
-		set_err(s, error_r, "redis unavailable: %s (next attempt in %lld ms)",
-			s->err[0] != '\0' ? s->err : "not connected",
-			(long long)(s->next_try_ms - now));
-		/* keep the original text in s->err */
-		return -1;
-	}
 	ctv.tv_sec = rc->connect_timeout_ms / 1000;
 	ctv.tv_usec = (rc->connect_timeout_ms % 1000) * 1000;
 	ttv.tv_sec = rc->command_timeout_ms / 1000;
 	ttv.tv_usec = (rc->command_timeout_ms % 1000) * 1000;
-	if (rc->socket != NULL)
+	if (s->moved_host != NULL) {
+		snprintf(host, sizeof(host), "%s", s->moved_host);
+		port = s->moved_port;
+	} else if (rc->n_sentinels > 0) {
+		if (sentinel_master(s, host, sizeof(host), &port, error_r) == -1)
+			return -1;
+	} else if (rc->socket == NULL) {
+		snprintf(host, sizeof(host), "%s", rc->host != NULL ? rc->host : "127.0.0.1");
+	}
+	if (rc->socket != NULL && s->moved_host == NULL && rc->n_sentinels == 0) {
+		snprintf(s->addr, sizeof(s->addr), "%s", rc->socket);
 		s->ctx = redisConnectUnixWithTimeout(rc->socket, ctv);
-	else
-		s->ctx = redisConnectWithTimeout(rc->host != NULL ? rc->host : "127.0.0.1",
-						 rc->port, ctv);
+	} else {
+		snprintf(s->addr, sizeof(s->addr), "%s:%d", host, port);
+		s->ctx = redisConnectWithTimeout(host, port, ctv);
+	}
 	if (s->ctx == NULL || s->ctx->err != 0) {
-		if (rc->socket != NULL)
-			set_err(s, error_r, "redis: connect %s: %s", rc->socket,
-				s->ctx != NULL ? s->ctx->errstr : "out of memory");
-		else
-			set_err(s, error_r, "redis: connect %s:%d: %s", rc->host, rc->port,
-				s->ctx != NULL ? s->ctx->errstr : "out of memory");
-		drop(s);
+		set_err(s, error_r, "redis: connect %s: %s", s->addr,
+			s->ctx != NULL ? s->ctx->errstr : "out of memory");
 		return -1;
 	}
 	if (redisSetTimeout(s->ctx, ttv) != REDIS_OK) {
-		transport_err(s, error_r, "set timeout");
+		set_err(s, error_r, "redis: %s: set timeout failed", s->addr);
 		return -1;
 	}
 	if (rc->password != NULL) {
@@ -501,17 +646,120 @@ bh_store_connect(struct bh_store *s, const char **error_r)
 			goto fail;
 		args_deinit(&a);
 	}
+	return 0;
+fail:
+	args_deinit(&a);
+	return -1;
+}
+
+/* parse_moved - "MOVED slot host:port" into s->moved_host / moved_port; 0, or -1 when the
+ * reply is no redirection */
+static int
+parse_moved(struct bh_store *s, const char *str)
+{
+	const char *sp;
+	char host[256];
+	int port;
+
+	if (strncmp(str, "MOVED ", 6) != 0 || (sp = strchr(str + 6, ' ')) == NULL ||
+	    split_hostport(sp + 1, host, sizeof(host), &port) == -1)
+		return -1;
+	free(s->moved_host);
+	s->moved_host = bh_strdup(host);
+	s->moved_port = port;
+	return 0;
+}
+
+/* must_reresolve - an error reply saying this server is not (or no longer) the one to write
+ * to: a replica after a failover (READONLY), a master without its replicas (MASTERDOWN), one
+ * loading its data (LOADING), or a Cluster node that does not own the slot (MOVED) */
+static bool
+must_reresolve(struct bh_store *s, const redisReply *r)
+{
+	if (r == NULL || r->type != REDIS_REPLY_ERROR)
+		return false;
+	if (parse_moved(s, r->str) == 0)
+		return true;
+	return strncmp(r->str, "READONLY", 8) == 0 || strncmp(r->str, "MASTERDOWN", 10) == 0 ||
+	       strncmp(r->str, "LOADING", 7) == 0 || strstr(r->str, "READONLY") != NULL;
+}
+
+/* route - on Cluster, follow MOVED until this node owns the slot of "{prefix}"; with
+ * sentinels, check that the server is a master. 0, 1 (s->moved_host set: connect there), -1 */
+static int
+route(struct bh_store *s, const char **error_r)
+{
+	redisReply *r;
+	char *k = bh_asprintf("%s:-", s->tag);
+	int ret = -1;
+
+	r = redisCommand(s->ctx, "EXISTS %s", k);
+	free(k);
+	if (r == NULL) {
+		set_err(s, error_r, "redis: %s: %s", s->addr, s->ctx->errstr);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR && parse_moved(s, r->str) == 0) {
+		freeReplyObject(r);
+		return 1;
+	}
+	freeReplyObject(r);
+	if (s->rc->n_sentinels == 0)
+		return 0;
+	r = redisCommand(s->ctx, "ROLE");
+	if (r == NULL) {
+		set_err(s, error_r, "redis: %s: %s", s->addr, s->ctx->errstr);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0)
+		ret = 0;
+	else
+		set_err(s, error_r, "redis: %s (from the sentinels) is not a master", s->addr);
+	freeReplyObject(r);
+	return ret;
+}
+
+/* bh_store_connect - connect (through the sentinels, following MOVED), authenticate, select
+ * and load the scripts */
+int
+bh_store_connect(struct bh_store *s, const char **error_r)
+{
+	int64_t now = bh_mono_ms();
+	int hop, r = -1;
+
+	if (s->ctx != NULL)
+		return 0;
+	if (now < s->next_try_ms) {
+		set_err(s, error_r, "redis unavailable: %s (next attempt in %lld ms)",
+			s->err[0] != '\0' ? s->err : "not connected",
+			(long long)(s->next_try_ms - now));
+		/* keep the original text in s->err */
+		return -1;
+	}
+	for (hop = 0; hop < 4; hop++) {
+		if (open_ctx(s, error_r) == -1)
+			goto fail;
+		if ((r = route(s, error_r)) != 1)
+			break;
+		redisFree(s->ctx); /* MOVED: the slot's owner is elsewhere */
+		s->ctx = NULL;
+	}
+	if (r != 0) {
+		if (r == 1)
+			set_err(s, error_r, "redis: too many MOVED redirections");
+		goto fail;
+	}
 	if (load_script(s, apply_lua, s->apply_sha, error_r) == -1 ||
-	    load_script(s, manual_lua, s->manual_sha, error_r) == -1)
+	    load_script(s, manual_lua, s->manual_sha, error_r) == -1 ||
+	    load_script(s, lease_lua, s->lease_sha, error_r) == -1)
 		goto fail;
 	s->backoff_ms = 0;
 	s->next_try_ms = 0;
 	s->err[0] = '\0';
 	return 0;
 fail:
-	args_deinit(&a);
-	if (s->ctx != NULL)
-		drop(s);
+	drop(s);
 	return -1;
 }
 
@@ -577,6 +825,9 @@ bh_store_free(struct bh_store **sp)
 	if (s->ctx != NULL)
 		redisFree(s->ctx);
 	item_errs_clear(s);
+	free(s->lease_key);
+	free(s->lease_token);
+	free(s->moved_host);
 	free(s->tag);
 	free(s->rules_version);
 	free(s);
@@ -941,6 +1192,14 @@ build_item(struct bh_store *s, const struct bh_store_item *it, int64_t now, stru
 	for (i = 0; i < nd; i++)
 		build_decision(s, it, &it->d->v[i], &keys, &argv);
 
+	/* the lease last (the script reads KEYS[#KEYS] and ARGV[#ARGV]) */
+	if (s->lease_key != NULL) {
+		args_add(&keys, s->lease_key);
+		args_add(&argv, s->lease_token);
+	} else {
+		args_addf(&keys, "%s:-", s->tag);
+		args_add(&argv, "");
+	}
 	args_add(cmd, "EVALSHA");
 	args_add(cmd, s->apply_sha);
 	args_addf(cmd, "%zu", keys.n);
@@ -971,6 +1230,12 @@ read_apply_reply(struct bh_store *s, struct bh_store_item *it, const redisReply 
 			it->error = NULL;
 			return;
 		}
+		if (strcmp(r->element[0]->str, "lease_lost") == 0) {
+			it->status = BH_STORE_UNCONFIRMED;
+			it->error = "mailbox lease lost: another worker holds it";
+			s->lease_lost = true;
+			return;
+		}
 	}
 	it->status = BH_STORE_UNCONFIRMED;
 	it->error = item_err(s, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected script reply");
@@ -987,6 +1252,8 @@ apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo
 	struct args cmd = {0};
 	redisReply *r;
 	void *rp;
+	bool *now_ok = bh_calloc(n + 1, sizeof(*now_ok)), reroute = false;
+	int ret = -1;
 
 	*noscript = false;
 	for (i = 0; i < n; i++) {
@@ -997,10 +1264,18 @@ apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo
 		    REDIS_OK) {
 			args_deinit(&cmd);
 			transport_err(s, error_r, "EVALSHA");
-			return -1;
+			goto out;
 		}
 		args_deinit(&cmd);
 		sent++;
+	}
+	/* With replicas to wait for, WAIT ends the same round trip: a message is confirmed (and
+	 * then moved) only once its write is on a replica that a failover may promote. */
+	if (s->rc->wait_replicas > 0 &&
+	    redisAppendCommand(s->ctx, "WAIT %d %lld", s->rc->wait_replicas,
+			       (long long)(s->rc->command_timeout_ms / 2)) != REDIS_OK) {
+		transport_err(s, error_r, "WAIT");
+		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		if (!todo[i])
@@ -1009,19 +1284,51 @@ apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo
 			/* Everything from here on is unconfirmed: it may or may not have run; a
 			 * retry finds out through the applied marker. */
 			transport_err(s, error_r, "EVALSHA");
-			return -1;
+			goto out;
 		}
 		r = rp;
 		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
 			*noscript = true; /* stays todo */
+		} else if (must_reresolve(s, r)) {
+			reroute = true; /* did not run here: stays todo */
 		} else {
 			read_apply_reply(s, &items[i], r);
 			todo[i] = false;
+			now_ok[i] = bh_store_is_confirmed(&items[i]);
 		}
 		freeReplyObject(r);
 	}
+	if (s->rc->wait_replicas > 0) {
+		if (redisGetReply(s->ctx, &rp) != REDIS_OK) {
+			transport_err(s, error_r, "WAIT");
+			for (i = 0; i < n; i++)
+				if (now_ok[i])
+					items[i].status = BH_STORE_UNCONFIRMED;
+			goto out;
+		}
+		r = rp;
+		if (r->type != REDIS_REPLY_INTEGER || r->integer < s->rc->wait_replicas) {
+			char text[128];
+
+			snprintf(text, sizeof(text), "WAIT: %lld of %d replicas acknowledged",
+				 r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL,
+				 s->rc->wait_replicas);
+			for (i = 0; i < n; i++) {
+				if (!now_ok[i])
+					continue;
+				items[i].status = BH_STORE_UNCONFIRMED;
+				items[i].error = item_err(s, text);
+			}
+		}
+		freeReplyObject(r);
+	}
+	if (reroute)
+		reresolve(s);
 	(void)sent;
-	return 0;
+	ret = 0;
+out:
+	free(now_ok);
+	return ret;
 }
 
 /* bh_store_apply - apply n messages in one round trip */
@@ -1055,7 +1362,7 @@ bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const 
 	 * failover to a replica that never saw SCRIPT LOAD), and one immediate reconnection when a
 	 * connection kept from an earlier call turns out dead (the server's idle timeout, a
 	 * restart while we were idle). Retrying is safe: the script is idempotent. */
-	for (pass = 0; pass < 3; pass++) {
+	for (pass = 0; pass < 4; pass++) {
 		bool reused = s->ctx != NULL;
 
 		if (bh_store_connect(s, error_r) == -1)
@@ -1068,6 +1375,8 @@ bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const 
 			}
 			goto out_status;
 		}
+		if (s->ctx == NULL)
+			continue; /* READONLY or MOVED: the rest goes to the right server */
 		if (!noscript)
 			break;
 		if (load_script(s, apply_lua, s->apply_sha, error_r) == -1)
@@ -1086,6 +1395,122 @@ out_status:
 out:
 	free(todo);
 	return ret;
+}
+
+/* ---- the mailbox lease ---- */
+
+/* bh_store_lease_set - fence every apply with the lease of one mailbox */
+void
+bh_store_lease_set(struct bh_store *s, const char *host, const char *user, const char *mailbox)
+{
+	unsigned char rnd[16];
+	char hex[33], hostname[128] = "?";
+	size_t i;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		bh_fatal("getrandom: %s", strerror(errno));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	gethostname(hostname, sizeof(hostname) - 1);
+	hostname[sizeof(hostname) - 1] = '\0';
+	free(s->lease_key);
+	free(s->lease_token);
+	s->lease_key = bh_asprintf("%s:lease:%s:%s:%s", s->tag, host != NULL ? host : "-",
+				   user != NULL ? user : "-", mailbox != NULL ? mailbox : "INBOX");
+	s->lease_token = bh_asprintf("%s %s pid=%ld", hex, hostname, (long)getpid());
+	s->lease_lost = false;
+}
+
+/* lease_call - run the lease script with op "take" or "drop"; the reply, or NULL */
+static redisReply *
+lease_call(struct bh_store *s, const char *op, int64_t ttl_ms, const char **error_r)
+{
+	struct args a = {0};
+	redisReply *r = NULL;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		args_add(&a, "EVALSHA");
+		args_add(&a, s->lease_sha);
+		args_add(&a, "1");
+		args_add(&a, s->lease_key);
+		args_add(&a, s->lease_token);
+		args_addf(&a, "%lld", (long long)ttl_ms);
+		args_add(&a, op);
+		r = command(s, &a, error_r);
+		args_deinit(&a);
+		if (r == NULL || r->type != REDIS_REPLY_ERROR ||
+		    strncmp(r->str, "NOSCRIPT", 8) != 0 || pass > 0)
+			break;
+		freeReplyObject(r);
+		r = NULL;
+		if (load_script(s, lease_lua, s->lease_sha, error_r) == -1)
+			return NULL;
+	}
+	if (r != NULL && (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+			  r->element[0]->type != REDIS_REPLY_INTEGER)) {
+		set_err(s, error_r, "redis: lease: %.200s",
+			r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		freeReplyObject(r);
+		r = NULL;
+	}
+	return r;
+}
+
+/* bh_store_lease - take or renew the lease */
+int
+bh_store_lease(struct bh_store *s, int64_t ttl_ms, const char **holder_r, int64_t *pttl_r,
+	       const char **error_r)
+{
+	redisReply *r;
+	int ret;
+
+	*holder_r = NULL;
+	*pttl_r = 0;
+	if (s->lease_key == NULL) {
+		set_err(s, error_r, "no lease set");
+		return -1;
+	}
+	if ((r = lease_call(s, "take", ttl_ms, error_r)) == NULL)
+		return -1;
+	ret = r->element[0]->integer == 1 ? 1 : 0;
+	if (ret == 1) {
+		s->lease_lost = false;
+	} else {
+		if (r->element[1]->type == REDIS_REPLY_STRING) {
+			char *p = bh_printable(r->element[1]->str, r->element[1]->len, 200);
+
+			snprintf(s->holder, sizeof(s->holder), "%s", p);
+			free(p);
+		}
+		*holder_r = s->holder;
+		if (r->elements > 2 && r->element[2]->type == REDIS_REPLY_INTEGER)
+			*pttl_r = r->element[2]->integer;
+	}
+	freeReplyObject(r);
+	return ret;
+}
+
+/* bh_store_lease_release - give the lease up when it is ours */
+int
+bh_store_lease_release(struct bh_store *s, const char **error_r)
+{
+	redisReply *r;
+	int ret;
+
+	if (s->lease_key == NULL)
+		return 0;
+	if ((r = lease_call(s, "drop", 0, error_r)) == NULL)
+		return -1;
+	ret = r->element[0]->integer == 1 ? 1 : 0;
+	freeReplyObject(r);
+	return ret;
+}
+
+bool
+bh_store_lease_lost(const struct bh_store *s)
+{
+	return s->lease_lost;
 }
 
 /* bh_store_note_location - where a confirmed message now sits */
@@ -1930,11 +2355,7 @@ bh_store_health(struct bh_store *s, char **info_r, const char **error_r)
 	if (r->type == REDIS_REPLY_INTEGER)
 		keys = r->integer;
 	freeReplyObject(r);
-	if (s->rc->socket != NULL)
-		*info_r = bh_asprintf("redis %s %s db=%d keys=%lld", version, s->rc->socket,
-				      s->rc->db, keys);
-	else
-		*info_r = bh_asprintf("redis %s %s:%d db=%d keys=%lld", version, s->rc->host,
-				      s->rc->port, s->rc->db, keys);
+	*info_r = bh_asprintf("redis %s %s db=%d keys=%lld%s", version, s->addr, s->rc->db, keys,
+			      s->rc->n_sentinels > 0 ? " (master from the sentinels)" : "");
 	return 0;
 }

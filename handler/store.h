@@ -192,6 +192,25 @@ int bh_store_stats(struct bh_store *s, struct bh_store_stat **v_r, size_t *n_r,
 		   const char **error_r);
 void bh_store_stats_free(struct bh_store_stat *v, size_t n);
 
+/* ---- the mailbox lease (README "Scale-out") ---- */
+
+/* bh_store_lease_set - from now on every bh_store_apply is fenced by the lease of (host, user,
+ * mailbox): Redis applies a message only while the key {p}:lease:HOST:USER:MAILBOX holds this
+ * store's random token (made here, with the host name and pid for operators). */
+void bh_store_lease_set(struct bh_store *s, const char *host, const char *user,
+			const char *mailbox);
+/* bh_store_lease - take the lease when free (SET NX PX) or renew it when ours (PEXPIRE), for
+ * ttl_ms. 1 held; 0 held by another (*holder_r: its token, borrowed until the next call;
+ * *pttl_r: ms left); -1 with *error_r (Redis unreachable: treat the lease as lost). */
+int bh_store_lease(struct bh_store *s, int64_t ttl_ms, const char **holder_r, int64_t *pttl_r,
+		   const char **error_r);
+/* bh_store_lease_release - delete the lease when it holds our token (a clean stop: a standby
+ * takes over at once). 1 released, 0 not ours, -1 error. */
+int bh_store_lease_release(struct bh_store *s, const char **error_r);
+/* bh_store_lease_lost - true once the apply script refused a message because the lease holds
+ * another token (reset by a successful bh_store_lease). */
+bool bh_store_lease_lost(const struct bh_store *s);
+
 /* bh_store_key_prefix - "{prefix}", the hash-tagged prefix of every key; borrowed. */
 const char *bh_store_key_prefix(const struct bh_store *s);
 

@@ -18,13 +18,21 @@
  * Killed anywhere, a restart re-reads what is still in the mailbox; the store's stable-id key
  * turns a second application into a confirmed no-op (DUPLICATE), so nothing counts twice.
  *
+ * With lease.enabled, several workers may serve one mailbox: only the holder of its Redis lease
+ * works (the others stand by, without an IMAP connection, and ask again every ttl/3). The
+ * holder renews every ttl/3, before each chunk's store; it moves a chunk only while the lease
+ * it renewed cannot have expired (2/3 of the ttl since the renewal was sent), and the store's
+ * apply script refuses a message outright when the lease holds another token.
+ *
  * Trusts nothing in the messages or the server's replies (imap.c and the parsers check them);
  * logs untrusted text only through bh_log_untrusted.
  */
 #include "worker.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "classify.h"
@@ -52,6 +60,11 @@ struct bh_worker {
 	bool failed;
 	bool folders_ok;
 	bool redis_down; /* the last apply could not reach Redis */
+	bool lease_on;	 /* lease.enabled (never in a dry run) */
+	bool lease_held;
+	bool standby;	   /* the last drain found the lease held by another worker */
+	int64_t lease_at;  /* monotonic ms when the last successful take/renew was sent */
+	int64_t lease_ttl; /* ms */
 	struct bh_worker_stats st;
 	char err[512];
 };
@@ -113,6 +126,12 @@ bh_worker_new(const struct bh_config *cfg, const struct bh_worker_opts *opts, co
 				 err != NULL ? err : "invalid");
 			goto fail;
 		}
+		if (cfg->lease.enabled) {
+			w->lease_on = true;
+			w->lease_ttl = (cfg->lease.ttl_s > 0 ? cfg->lease.ttl_s : 30) * 1000;
+			bh_store_lease_set(w->store, cfg->imap.host, cfg->imap.user,
+					   cfg->imap.mailbox);
+		}
 	}
 	return w;
 fail : {
@@ -133,6 +152,13 @@ bh_worker_free(struct bh_worker **wp)
 	if (wp == NULL || *wp == NULL)
 		return;
 	w = *wp;
+	if (w->lease_held) {
+		const char *err = NULL;
+
+		/* a clean stop hands the mailbox over at once instead of after the ttl */
+		if (bh_store_lease_release(w->store, &err) == 1)
+			bh_log(BH_LOG_INFO, "lease_released", "mailbox=%s", w->cfg->imap.mailbox);
+	}
 	bh_imap_free(&w->imap);
 	bh_store_free(&w->store);
 	bh_rules_free(&w->rules);
@@ -144,6 +170,12 @@ const struct bh_worker_stats *
 bh_worker_stats(const struct bh_worker *w)
 {
 	return &w->st;
+}
+
+bool
+bh_worker_standby(const struct bh_worker *w)
+{
+	return w->lease_on && w->standby;
 }
 
 bool
@@ -165,6 +197,65 @@ env_fail(struct bh_worker *w, const char *what, const char *err, const char **er
 		w->folders_ok = false;
 	}
 	return -1;
+}
+
+/* lease_check - take or renew the mailbox lease when due (force: now). 1 held, 0 another
+ * worker holds it (standby), -1 Redis unreachable (the lease counts as lost) */
+static int
+lease_check(struct bh_worker *w, bool force, const char **error_r)
+{
+	const char *holder = NULL, *err = NULL;
+	int64_t now = bh_mono_ms(), pttl = 0;
+	struct bh_logline l;
+	int r;
+
+	if (!w->lease_on)
+		return 1;
+	if (!force && w->lease_held && !bh_store_lease_lost(w->store) &&
+	    now - w->lease_at < w->lease_ttl / 3)
+		return 1;
+	r = bh_store_lease(w->store, w->lease_ttl, &holder, &pttl, &err);
+	if (r == 1) {
+		if (!w->lease_held) {
+			bh_log_begin(&l, BH_LOG_INFO, "lease_acquired");
+			bh_log_str(&l, "mailbox", w->cfg->imap.mailbox);
+			bh_log_int(&l, "ttl_ms", (long long)w->lease_ttl);
+			bh_log_end(&l);
+		}
+		w->lease_held = true;
+		w->lease_at = now;
+		w->standby = false;
+		return 1;
+	}
+	if (w->lease_held || !w->standby) {
+		bh_log_begin(&l, w->lease_held ? BH_LOG_WARN : BH_LOG_INFO,
+			     w->lease_held ? "lease_lost" : "standby");
+		bh_log_str(&l, "mailbox", w->cfg->imap.mailbox);
+		if (r == 0) {
+			bh_log_untrusted(&l, "holder", holder, strlen(holder));
+			bh_log_int(&l, "holder_ttl_ms", (long long)pttl);
+		} else {
+			bh_log_str(&l, "error", err);
+		}
+		bh_log_end(&l);
+	}
+	w->lease_held = false;
+	if (r == -1) {
+		snprintf(w->err, sizeof(w->err), "redis: lease: %s", err != NULL ? err : "failed");
+		*error_r = w->err;
+		return -1;
+	}
+	w->standby = true;
+	return 0;
+}
+
+/* lease_valid - the lease renewed at lease_at cannot have expired yet: 2/3 of the ttl, leaving
+ * a third for the clocks of Redis and this host to disagree and for the move in flight */
+static bool
+lease_valid(const struct bh_worker *w)
+{
+	return !w->lease_on || (w->lease_held && !bh_store_lease_lost(w->store) &&
+				bh_mono_ms() - w->lease_at < w->lease_ttl * 2 / 3);
 }
 
 /* ensure_connected - connect, create the folders (once), SELECT the mailbox */
@@ -456,6 +547,13 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 		ret = 0;
 		goto out;
 	}
+	if (n_items > 0 && lease_check(w, false, &err) != 1) {
+		/* not ours (any more): touch nothing; the drain stops and stands by */
+		env_fail(w, "lease",
+			 err != NULL ? err : "the mailbox lease is held by another worker",
+			 error_r);
+		goto out;
+	}
 	r = n_items > 0 ? bh_store_apply(w->store, items, n_items, &err) : 0;
 	if (r == -1) {
 		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
@@ -490,6 +588,12 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 			w->failed = true;
 		if (jobs[i].m->data != NULL)
 			log_job(w, &jobs[i], it);
+	}
+	if (!lease_valid(w)) {
+		/* the lease may have passed to another worker meanwhile: leave the moves to it
+		 * (what Redis confirmed comes back to it as DUPLICATE) */
+		env_fail(w, "lease", "lost or not renewed in time: not moving", error_r);
+		goto out;
 	}
 	if (move_all(w, jobs, n, error_r) == -1)
 		goto out;
@@ -658,6 +762,11 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 	for (;;) {
 		if (w->o.interrupted != NULL && w->o.interrupted(w->o.ctx))
 			return 0;
+		if ((r = lease_check(w, false, error_r)) != 1) {
+			/* a standby keeps no IMAP connection: the holder may be the only client */
+			bh_imap_free(&w->imap);
+			return r;
+		}
 		if (ensure_connected(w, error_r) == -1)
 			return -1;
 		start = bh_mono_ms();
@@ -681,6 +790,22 @@ bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, co
 	const char *err = NULL;
 	int r;
 
+	if (w->lease_on) {
+		int64_t due = w->lease_ttl / 3 - (bh_mono_ms() - w->lease_at);
+
+		if (w->standby || !w->lease_held) {
+			struct timespec ts;
+			int64_t ms = timeout_ms < w->lease_ttl / 3 ? timeout_ms : w->lease_ttl / 3;
+
+			ts.tv_sec = (time_t)(ms / 1000);
+			ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+			ppoll(NULL, 0, &ts, mask);
+			return 0;
+		}
+		/* wake up in time to renew the lease (the next drain renews it) */
+		if (timeout_ms > due)
+			timeout_ms = due > 100 ? due : 100;
+	}
 	if (ensure_connected(w, error_r) == -1)
 		return -1;
 	r = bh_imap_wait(w->imap, timeout_ms, mask, &err);

@@ -75,6 +75,10 @@ int bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask
 int bh_worker_health(struct bh_worker *w, struct bh_buf *report);
 
 const struct bh_worker_stats *bh_worker_stats(const struct bh_worker *w);
+/* bh_worker_standby - true when lease.enabled and the last drain found the mailbox lease held
+ * by another worker (nothing was done; bh_worker_wait then sleeps ttl/3 and the next drain
+ * asks again). */
+bool bh_worker_standby(const struct bh_worker *w);
 /* bh_worker_failed - true once anything was quarantined or left unconfirmed (`once` exit). */
 bool bh_worker_failed(const struct bh_worker *w);
 
