@@ -165,6 +165,16 @@ to_utf8(char *d, size_t *len, const char *charset)
 		from = memmem(d, *len, "\x1b$B", 3) != NULL ? "iso-2022-jp" : NULL;
 	if (from == NULL || strcmp(from, "utf-8") == 0 || strcmp(from, "utf8") == 0)
 		return d;
+	/* plain ASCII reads the same in every charset we meet: no iconv_open for it */
+	{
+		size_t i;
+
+		for (i = 0; i < *len; i++)
+			if ((unsigned char)d[i] >= 0x80 || d[i] == 0x1b)
+				break;
+		if (i == *len)
+			return d;
+	}
 	if (charconv_buffer("utf-8", from, d, *len, &res, &rl) != MAIL_CHARCONV_NO_ERROR ||
 	    res == NULL)
 		return d;
