@@ -34,7 +34,8 @@ def pairs(flat):
 
 
 def state(dump_path, prefix, out_path):
-    with open(dump_path) as f:
+    # cjson passes the bytes of a value through: a diagnostic may hold any 8-bit text
+    with open(dump_path, encoding="latin-1") as f:
         dump = json.load(f)
     sup, sets, lens, applied, other = {}, {}, {}, [], {}
     stats = collections.Counter()
@@ -75,7 +76,7 @@ def state(dump_path, prefix, out_path):
         "events_per_stable_id": dict(per_id),
         "other_keys": other,
     }
-    with open(out_path, "w") as f:
+    with open(out_path, "w", encoding="latin-1") as f:
         json.dump(res, f, sort_keys=True, indent=0)
     print("state {}: {} suppressions, {} applied, {} events ({} distinct), {} stats fields, "
           "{} stable ids with more than one event of a kind".format(
@@ -109,9 +110,9 @@ def folders(maildir, out_path, specs):
 
 
 def compare(a_path, b_path):
-    with open(a_path) as f:
+    with open(a_path, encoding="latin-1") as f:
         a = json.load(f)
-    with open(b_path) as f:
+    with open(b_path, encoding="latin-1") as f:
         b = json.load(f)
     bad = 0
     for sec in sorted(set(a) | set(b)):
