@@ -7,12 +7,20 @@
  * checks is the safety argument: not ours (no valid VERP, a loop, an unknown list the policy
  * ignores) before anything else; then not failures (delivered, auto-replies, delayed reports);
  * then sender-side failures, which never suppress unless a list says they may.
+ *
+ * A failure report about an address other than the VERP recipient (neither its Final- nor its
+ * Original-Recipient is the subscriber) is recorded, never acted on: it is mail we sent that was
+ * forwarded or auto-answered elsewhere (a subscriber's responder forwarding to an address that
+ * does not exist), and the address that failed is not our subscriber's. Complaints are exempt:
+ * feedback reports routinely redact the address.
  */
 #include "policy.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "addr.h"
 #include "util.h"
 
 static const struct bh_policy_action no_action = {BH_POL_IGNORE, 0, 0, 0, BH_SCOPE_LIST};
@@ -72,6 +80,36 @@ by_kind(enum bh_policy_kind k)
 	return BH_OUT_RECORD;
 }
 
+/* same_address - a and b name the same mailbox (domains normalized, compared ignoring case) */
+static bool
+same_address(const char *a, const char *b)
+{
+	char *na = NULL, *nb = NULL;
+	const char *err;
+	bool same;
+
+	if (bh_addr_normalize(a, strlen(a), &na, &err) == -1 ||
+	    bh_addr_normalize(b, strlen(b), &nb, &err) == -1)
+		same = strcasecmp(a, b) == 0;
+	else
+		same = strcasecmp(na, nb) == 0;
+	free(na);
+	free(nb);
+	return same;
+}
+
+/* about_subscriber - the report's recipient is the VERP recipient (or names no address) */
+static bool
+about_subscriber(const struct bh_verdict *v, const struct bh_rcpt *r)
+{
+	if (v->type == BH_TYPE_ARF || r->reason == BH_R_FEEDBACK)
+		return true;
+	if (r->address == NULL || r->address[0] == '\0')
+		return true;
+	return same_address(r->address, v->verp.recipient) ||
+	       (r->original_address != NULL && same_address(r->original_address, v->verp.recipient));
+}
+
 /* decide_rcpt - one recipient of a message that is ours */
 static void
 decide_rcpt(struct bh_decisions *out, const struct bh_verdict *v, const struct bh_rcpt *r,
@@ -110,6 +148,11 @@ decide_rcpt(struct bh_decisions *out, const struct bh_verdict *v, const struct b
 			}
 			return;
 		}
+	}
+	if (!about_subscriber(v, r)) {
+		add(out, v, r, BH_OUT_RECORD,
+		    "the failed address is not the VERP recipient: forwarded or auto-answered mail");
+		return;
 	}
 	if (r->whose == BH_WHOSE_SENDER && !pol->sender_side_may_suppress) {
 		d = add(out, v, r, a->kind == BH_POL_ALERT ? BH_OUT_ALERT : BH_OUT_RECORD,

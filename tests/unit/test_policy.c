@@ -40,6 +40,7 @@ struct vcase {
 	const char *want_folder;
 	bool want_refused;
 	enum bh_policy_kind want_kind; /* of the decision's action */
+	bool other_address;            /* the report names another address than the subscriber */
 };
 
 static void
@@ -60,7 +61,7 @@ make(struct bh_verdict *v, const struct vcase *c)
 	if (c->reason == BH_R_COUNT)
 		return; /* no recipient */
 	r = bh_verdict_add_rcpt(v, 10);
-	r->address = bh_strdup("forwarded@elsewhere.example");
+	r->address = bh_strdup(c->other_address ? "forwarded@elsewhere.example" : "Alice@EXAMPLE.net");
 	r->action = c->action;
 	bh_rcpt_set_reason(r, c->reason, NULL);
 }
@@ -70,48 +71,57 @@ main(void)
 {
 	static const struct vcase cases[] = {
 	    {"hard", BH_TYPE_DSN, "news", BH_R_USERUNKNOWN, BH_ACTION_FAILED, 0, NULL,
-	     BH_OUT_SUPPRESS, "processed", false, BH_POL_SUPPRESS},
+	     BH_OUT_SUPPRESS, "processed", false, BH_POL_SUPPRESS, false},
+	    /* the classic loop: our newsletter forwarded by the subscriber's responder to an
+	     * address that does not exist; the 554 names that address, not our subscriber */
+	    {"hard, other address", BH_TYPE_DSN, "news", BH_R_USERUNKNOWN, BH_ACTION_FAILED, 0,
+	     NULL, BH_OUT_RECORD, "processed", false, BH_POL_IGNORE, true},
+	    {"soft, other address", BH_TYPE_BOUNCE, "news", BH_R_MAILBOXFULL, BH_ACTION_FAILED, 0,
+	     NULL, BH_OUT_RECORD, "processed", false, BH_POL_IGNORE, true},
+	    /* complaints redact the address: still about the subscriber */
+	    {"complaint, redacted address", BH_TYPE_ARF, "news", BH_R_FEEDBACK, BH_ACTION_NONE, 0,
+	     NULL, BH_OUT_SUPPRESS, "processed", false, BH_POL_SUPPRESS, true},
 	    {"soft", BH_TYPE_DSN, "news", BH_R_MAILBOXFULL, BH_ACTION_FAILED, 0, NULL, BH_OUT_COUNT,
-	     "processed", false, BH_POL_COUNT},
+	     "processed", false, BH_POL_COUNT, false},
 	    {"either-side soft", BH_TYPE_DSN, "news", BH_R_EXPIRED, BH_ACTION_FAILED, 0, NULL,
-	     BH_OUT_COUNT, "processed", false, BH_POL_COUNT},
+	     BH_OUT_COUNT, "processed", false, BH_POL_COUNT, false},
 	    {"sender-side", BH_TYPE_DSN, "news", BH_R_BLOCKED, BH_ACTION_FAILED, 0, NULL,
-	     BH_OUT_ALERT, "processed", false, BH_POL_ALERT},
+	     BH_OUT_ALERT, "processed", false, BH_POL_ALERT, false},
 	    {"complaint", BH_TYPE_ARF, "news", BH_R_FEEDBACK, BH_ACTION_NONE, 0, NULL,
-	     BH_OUT_SUPPRESS, "processed", false, BH_POL_SUPPRESS},
+	     BH_OUT_SUPPRESS, "processed", false, BH_POL_SUPPRESS, false},
 	    {"vacation", BH_TYPE_AUTOREPLY, "news", BH_R_VACATION, BH_ACTION_NONE, 0, NULL,
-	     BH_OUT_RECORD, "processed", false, BH_POL_IGNORE},
+	     BH_OUT_RECORD, "processed", false, BH_POL_IGNORE, false},
 	    {"auto-reply without rcpt", BH_TYPE_AUTOREPLY, "news", BH_R_COUNT, 0, 0, NULL,
-	     BH_OUT_RECORD, "processed", false, BH_POL_IGNORE},
+	     BH_OUT_RECORD, "processed", false, BH_POL_IGNORE, false},
 	    {"delivered", BH_TYPE_DSN, "news", BH_R_DELIVERED, BH_ACTION_DELIVERED, 0, NULL,
-	     BH_OUT_RECORD, "processed", false, BH_POL_IGNORE},
+	     BH_OUT_RECORD, "processed", false, BH_POL_IGNORE, false},
 	    {"delayed hard", BH_TYPE_DSN, "news", BH_R_USERUNKNOWN, BH_ACTION_DELAYED, 0, NULL,
-	     BH_OUT_RECORD, "processed", false, BH_POL_IGNORE},
+	     BH_OUT_RECORD, "processed", false, BH_POL_IGNORE, false},
 	    {"undefined", BH_TYPE_BOUNCE, "news", BH_R_UNDEFINED, BH_ACTION_FAILED, 0, NULL,
-	     BH_OUT_RECORD, "processed", false, BH_POL_IGNORE},
+	     BH_OUT_RECORD, "processed", false, BH_POL_IGNORE, false},
 	    {"no VERP", BH_TYPE_DSN, NULL, BH_R_USERUNKNOWN, BH_ACTION_FAILED, 0, NULL,
-	     BH_OUT_REFUSE, "ignored", true, BH_POL_IGNORE},
+	     BH_OUT_REFUSE, "ignored", true, BH_POL_IGNORE, false},
 	    {"loop ignored", BH_TYPE_DSN, "news", BH_R_USERUNKNOWN, BH_ACTION_FAILED,
-	     BH_LOOP_REPEAT, NULL, BH_OUT_REFUSE, "ignored", true, BH_POL_IGNORE},
+	     BH_LOOP_REPEAT, NULL, BH_OUT_REFUSE, "ignored", true, BH_POL_IGNORE, false},
 	    {"loop alert", BH_TYPE_DSN, "news", BH_R_USERUNKNOWN, BH_ACTION_FAILED,
-	     BH_LOOP_BACKSCATTER, NULL, BH_OUT_ALERT, "ignored", true, BH_POL_ALERT},
+	     BH_LOOP_BACKSCATTER, NULL, BH_OUT_ALERT, "ignored", true, BH_POL_ALERT, false},
 	    {"unparseable", BH_TYPE_DSN, "news", BH_R_COUNT, 0, 0, "too deep", BH_OUT_REFUSE,
-	     "quarantine", true, BH_POL_IGNORE},
+	     "quarantine", true, BH_POL_IGNORE, false},
 	    {"not a bounce", BH_TYPE_NOT_BOUNCE, "news", BH_R_COUNT, 0, 0, NULL, BH_OUT_REFUSE,
-	     "ignored", true, BH_POL_IGNORE},
+	     "ignored", true, BH_POL_IGNORE, false},
 	    {"unknown list quarantined", BH_TYPE_DSN, "nosuch", BH_R_USERUNKNOWN, BH_ACTION_FAILED,
-	     0, NULL, BH_OUT_REFUSE, "quarantine", true, BH_POL_IGNORE},
+	     0, NULL, BH_OUT_REFUSE, "quarantine", true, BH_POL_IGNORE, false},
 	    /* relaxed: sender-side may suppress, delayed reports count */
 	    {"relaxed sender-side", BH_TYPE_DSN, "relaxed", BH_R_BLOCKED, BH_ACTION_FAILED, 0, NULL,
-	     BH_OUT_COUNT, "processed", false, BH_POL_COUNT},
+	     BH_OUT_COUNT, "processed", false, BH_POL_COUNT, false},
 	    {"relaxed delayed", BH_TYPE_DSN, "relaxed", BH_R_MAILBOXFULL, BH_ACTION_DELAYED, 0,
-	     NULL, BH_OUT_COUNT, "processed", false, BH_POL_COUNT},
+	     NULL, BH_OUT_COUNT, "processed", false, BH_POL_COUNT, false},
 	    {"relaxed delayed hard counts", BH_TYPE_DSN, "relaxed", BH_R_USERUNKNOWN,
-	     BH_ACTION_DELAYED, 0, NULL, BH_OUT_COUNT, "processed", false, BH_POL_COUNT},
+	     BH_ACTION_DELAYED, 0, NULL, BH_OUT_COUNT, "processed", false, BH_POL_COUNT, false},
 	    {"transactional hard for 7d", BH_TYPE_DSN, "transactional", BH_R_HOSTUNKNOWN,
-	     BH_ACTION_FAILED, 0, NULL, BH_OUT_SUPPRESS, "processed", false, BH_POL_SUPPRESS_FOR},
+	     BH_ACTION_FAILED, 0, NULL, BH_OUT_SUPPRESS, "processed", false, BH_POL_SUPPRESS_FOR, false},
 	    {"transactional soft ignored", BH_TYPE_DSN, "transactional", BH_R_MAILBOXFULL,
-	     BH_ACTION_FAILED, 0, NULL, BH_OUT_RECORD, "processed", false, BH_POL_IGNORE},
+	     BH_ACTION_FAILED, 0, NULL, BH_OUT_RECORD, "processed", false, BH_POL_IGNORE, false},
 	    /* a list that tries to suppress sender-side failures without the switch cannot
 	     * load (test_config); the decision itself also never suppresses them */
 	};
@@ -197,7 +207,7 @@ main(void)
 		struct bh_config *c3 = load(BASE);
 		struct vcase vc = {
 		    "x",  BH_TYPE_DSN, "other", BH_R_USERUNKNOWN, BH_ACTION_FAILED, 0, NULL, 0,
-		    NULL, false,       0};
+		    NULL, false,       0, false};
 		struct bh_verdict v;
 		struct bh_decisions d;
 
@@ -220,7 +230,7 @@ main(void)
 		struct bh_config *c4 = bh_config_defaults();
 		struct vcase vc = {"x", BH_TYPE_DSN, "any", BH_R_SUSPEND, BH_ACTION_FAILED,
 				   0,	NULL,	     0,	    NULL,	  false,
-				   0};
+				   0,	false};
 		struct bh_verdict v;
 		struct bh_decisions d;
 

@@ -498,7 +498,7 @@ verp_msg(struct bh_verdict *v, const char *sid, const char *list, const char *rc
 	for (i = 0; i < blocks; i++) {
 		struct bh_rcpt *r = bh_verdict_add_rcpt(v, 10);
 
-		r->address = bh_strdup("forwarded@elsewhere.example");
+		r->address = bh_strdup(rcpt);
 		r->action = BH_ACTION_FAILED;
 		snprintf(r->status, sizeof(r->status), "%s", "5.0.0");
 		bh_rcpt_set_reason(r, reason, "test-rule");
@@ -539,6 +539,15 @@ test_with_policy(struct bh_store *s, const struct bh_config *cfg)
 	CHECK_INT(apply_policy(s, cfg, &v), BH_STORE_APPLIED);
 	bh_verdict_deinit(&v);
 	CHECK_INT(suppressed(s, "Sub@example.com", "weekly", "userunknown"), 1);
+	CHECK_INT(suppressed(s, "forwarded@elsewhere.example", "weekly", NULL), 0);
+
+	/* A report about another address (our mail forwarded elsewhere) suppresses nobody. */
+	verp_msg(&v, "pol-fwd", "weekly", "kept@example.com", BH_R_USERUNKNOWN, 1);
+	free(v.rcpts[0].address);
+	v.rcpts[0].address = bh_strdup("forwarded@elsewhere.example");
+	CHECK_INT(apply_policy(s, cfg, &v), BH_STORE_APPLIED);
+	bh_verdict_deinit(&v);
+	CHECK_INT(suppressed(s, "kept@example.com", "weekly", NULL), 0);
 	CHECK_INT(suppressed(s, "forwarded@elsewhere.example", "weekly", NULL), 0);
 
 	/* One report naming the subscriber in two blocks counts once. */
