@@ -1319,6 +1319,7 @@ apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo
 				items[i].status = BH_STORE_UNCONFIRMED;
 				items[i].error = item_err(s, text);
 			}
+			set_err(s, error_r, "redis: %s", text);
 		}
 		freeReplyObject(r);
 	}
