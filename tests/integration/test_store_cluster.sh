@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# test_store_cluster.sh - the store on a Redis Cluster node: every script's KEYS must share one
-# hash slot (a cluster refuses a script whose keys span slots with CROSSSLOT). A one-node cluster
-# that owns all 16384 slots runs the apply and manual scripts and the ops commands unchanged.
+# test_store_cluster.sh - the store on Redis Cluster: every script's KEYS must share one hash
+# slot (a cluster refuses a script whose keys span slots with CROSSSLOT). First a one-node
+# cluster that owns all 16384 slots runs the apply and manual scripts and the ops commands
+# unchanged; then a real 3-master cluster, with bouncer pointed at a node that does NOT own the
+# slot of "{prefix}": the store follows the MOVED reply, and the apply, manual and lease scripts,
+# check, explain, stats and list (SCAN on the owner) all work.
 set -u
 . "$BH_SOURCE_DIR/tests/lib/redis.sh"
 
 tmp=$(mktemp -d)
-trap 'stop_redis; rm -rf "$tmp"' EXIT
+CPIDS=
+trap 'stop_redis; for p in $CPIDS; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 start_redis "$tmp/redis" --cluster-enabled yes --cluster-config-file "$tmp/redis/nodes.conf" || exit $?
 redis_cli CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null || { echo "CLUSTER ADDSLOTSRANGE failed"; exit 1; }
 for i in $(seq 1 100); do
@@ -46,4 +50,52 @@ B stats --json | grep -q '"suppressed_total":4' && echo "ok: stats" || { echo "F
 slots=$(redis_cli --scan --pattern '{cl}:*' | while read -r k; do redis_cli CLUSTER KEYSLOT "$k"; done | sort -u)
 want=$(redis_cli CLUSTER KEYSLOT '{cl}')
 if [ "$slots" = "$want" ]; then echo "ok: all keys in slot $want"; else echo "FAIL: slots $slots"; fail=1; fi
+
+# --- a 3-master cluster on loopback
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+ports=
+for n in 1 2 3; do
+	p=$(free_port)
+	mkdir -p "$tmp/c$n"
+	redis-server --port "$p" --bind 127.0.0.1 --dir "$tmp/c$n" --save '' --appendonly no \
+		--cluster-enabled yes --cluster-config-file "$tmp/c$n/nodes.conf" --daemonize no \
+		--logfile "$tmp/c$n/redis.log" </dev/null >/dev/null 2>&1 &
+	CPIDS="$CPIDS $!"
+	ports="$ports $p"
+done
+for p in $ports; do
+	for i in $(seq 1 100); do redis-cli -p "$p" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+done
+# shellcheck disable=SC2086
+redis-cli --cluster create $(for p in $ports; do printf '127.0.0.1:%s ' "$p"; done) \
+	--cluster-replicas 0 --cluster-yes >"$tmp/create.log" 2>&1 || { echo "FAIL: cluster create"; cat "$tmp/create.log"; exit 1; }
+for p in $ports; do
+	for i in $(seq 1 100); do redis-cli -p "$p" CLUSTER INFO | grep -q '^cluster_state:ok' && break; sleep 0.1; done
+done
+# a node that does not own the slot of {c3}, and the one that does
+other= owner=
+for p in $ports; do
+	if redis-cli -p "$p" EXISTS '{c3}:-' | grep -q '^MOVED'; then other=$p; else owner=$p; fi
+done
+[ -n "$other" ] && [ -n "$owner" ] || { echo "FAIL: cannot tell owner ($owner) from other ($other)"; exit 1; }
+sed -e "s/^  port: .*/  port: $other/" -e "s/^  prefix: cl$/  prefix: c3/" "$tmp/bouncer.yaml" >"$tmp/c3.yaml"
+B3() { "$BOUNCER" "$@" -c "$tmp/c3.yaml"; }
+BH_TEST_LEASE=1 "$BH_BUILD_DIR/test_store" --populate "$other" c3 ||
+	{ echo "FAIL: apply and lease scripts through a MOVED redirection"; exit 1; }
+echo "ok: apply and lease scripts on a 3-master cluster, asked at a node without the slot"
+B3 suppression check Gone@example.com --list news >/dev/null && echo "ok: check (3 masters)" || { echo "FAIL: check (3 masters)"; fail=1; }
+B3 suppression add man@example.com --list news --why "cluster test" >/dev/null && echo "ok: manual script (3 masters)" || { echo "FAIL: manual add (3 masters)"; fail=1; }
+B3 explain man@example.com --json | grep -q '"kind":"manual_add"' && echo "ok: explain (3 masters)" || { echo "FAIL: explain (3 masters)"; fail=1; }
+B3 stats --json | grep -q '"suppressed_total":4' && echo "ok: stats (3 masters)" || { echo "FAIL: stats (3 masters)"; fail=1; }
+n=$(B3 suppression list --json | grep -c '"address"' || true)
+[ "$n" = 4 ] && echo "ok: list walks the owner (4)" || { echo "FAIL: list found $n, want 4"; fail=1; }
+B3 health | grep -q "redis: ok .*127.0.0.1:$owner" && echo "ok: health reports the owner" || { echo "FAIL: health"; B3 health; fail=1; }
+[ "$(redis-cli -p "$owner" --scan --pattern '{c3}:lease:*' | wc -l)" = 1 ] || { echo "FAIL: no lease key on the owner"; fail=1; }
+slots=$(redis-cli -p "$owner" --scan --pattern '{c3}:*' | while read -r k; do redis-cli -p "$owner" CLUSTER KEYSLOT "$k"; done | sort -u)
+want=$(redis-cli -p "$owner" CLUSTER KEYSLOT '{c3}')
+if [ "$slots" = "$want" ]; then echo "ok: all keys (lease too) in slot $want on one node"; else echo "FAIL: slots $slots"; fail=1; fi
+for p in $ports; do
+	[ "$p" = "$owner" ] && continue
+	[ "$(redis-cli -p "$p" dbsize)" = 0 ] || { echo "FAIL: keys on node $p that does not own the slot"; fail=1; }
+done
 exit $fail

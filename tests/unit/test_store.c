@@ -265,6 +265,43 @@ stat_day(struct bh_store *s, const char *list, const char *reason, const char *o
 	return c;
 }
 
+/* test_lease - one holder at a time; a store without the lease cannot apply (fencing); a
+ * release hands it over at once */
+static void
+test_lease(const struct bh_config *cfg)
+{
+	struct bh_store *a, *b;
+	const char *error = NULL, *holder = NULL;
+	int64_t pttl = 0;
+	struct msg m;
+
+	a = bh_store_new(cfg, "test-rules-1", &error);
+	b = bh_store_new(cfg, "test-rules-1", &error);
+	bh_store_lease_set(a, "imap.example", "bounces", "INBOX");
+	bh_store_lease_set(b, "imap.example", "bounces", "INBOX");
+	CHECK_INT(bh_store_lease(a, 5000, &holder, &pttl, &error), 1);
+	CHECK_INT(bh_store_lease(a, 5000, &holder, &pttl, &error), 1); /* renewed */
+	CHECK_INT(bh_store_lease(b, 5000, &holder, &pttl, &error), 0);
+	CHECK(holder != NULL && strstr(holder, "pid=") != NULL);
+	CHECK(pttl > 0 && pttl <= 5000);
+	msg_init(&m, "lease1", "lease@example.com", "news", BH_R_USERUNKNOWN, BH_OUT_SUPPRESS,
+		 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_LIST));
+	CHECK_INT(apply1(b, &m), BH_STORE_UNCONFIRMED); /* not the holder: refused */
+	CHECK(bh_store_lease_lost(b));
+	CHECK_INT(suppressed(a, "lease@example.com", "news", NULL), 0);
+	CHECK_INT(apply1(a, &m), BH_STORE_APPLIED);
+	CHECK_INT(bh_store_lease_release(b, &error), 0); /* not b's */
+	CHECK_INT(bh_store_lease_release(a, &error), 1);
+	CHECK_INT(bh_store_lease(b, 5000, &holder, &pttl, &error), 1);
+	CHECK(!bh_store_lease_lost(b));
+	CHECK_INT(apply1(a, &m), BH_STORE_UNCONFIRMED); /* a paused ex-holder cannot write */
+	CHECK_INT(apply1(b, &m), BH_STORE_DUPLICATE);
+	CHECK_INT(bh_store_lease_release(b, &error), 1);
+	msg_deinit(&m);
+	bh_store_free(&a);
+	bh_store_free(&b);
+}
+
 static void
 test_hard_twice(struct bh_store *s)
 {
@@ -732,6 +769,16 @@ populate(const char *port, const char *prefix)
 		fprintf(stderr, "populate: %s\n", error);
 		return 1;
 	}
+	if (getenv("BH_TEST_LEASE") != NULL) { /* the cluster test: the lease script and key too */
+		const char *holder = NULL;
+		int64_t pttl;
+
+		bh_store_lease_set(s, "imap.example", "bounces", "INBOX");
+		if (bh_store_lease(s, 600000, &holder, &pttl, &error) != 1) {
+			fprintf(stderr, "populate: lease: %s\n", error != NULL ? error : holder);
+			return 1;
+		}
+	}
 	msg_init(&m[n++], "p-hard", "Gone@Example.COM", "news", BH_R_USERUNKNOWN, BH_OUT_SUPPRESS,
 		 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_LIST));
 	free(m[0].v.rcpts[0].diagnostic);
@@ -826,6 +873,7 @@ main(int argc, char **argv)
 	test_throughput(s);
 	redis_cli("CONFIG SET appendfsync always");
 	test_restart(s, cfg);
+	test_lease(cfg);
 
 	bh_store_free(&s);
 	bh_config_free(&cfg);
