@@ -53,19 +53,35 @@ if [ "$slots" = "$want" ]; then echo "ok: all keys in slot $want"; else echo "FA
 
 # --- a 3-master cluster on loopback
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-ports=
-for n in 1 2 3; do
-	p=$(free_port)
+# start_node N - a cluster node on a free port (another pick when the port was taken meanwhile)
+start_node() {
+	local n=$1 attempt i p pid
 	mkdir -p "$tmp/c$n"
-	redis-server --port "$p" --bind 127.0.0.1 --dir "$tmp/c$n" --save '' --appendonly no \
-		--cluster-enabled yes --cluster-config-file "$tmp/c$n/nodes.conf" --daemonize no \
-		--logfile "$tmp/c$n/redis.log" </dev/null >/dev/null 2>&1 &
-	CPIDS="$CPIDS $!"
-	ports="$ports $p"
-done
-for p in $ports; do
-	for i in $(seq 1 100); do redis-cli -p "$p" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
-done
+	for attempt in 1 2 3; do
+		p=$(free_port)
+		redis-server --port "$p" --bind 127.0.0.1 --dir "$tmp/c$n" --save '' --appendonly no \
+			--cluster-enabled yes --cluster-config-file "$tmp/c$n/nodes.conf" --daemonize no \
+			--logfile "$tmp/c$n/redis.log" </dev/null >/dev/null 2>&1 &
+		pid=$!
+		for i in $(seq 1 100); do
+			if redis-cli -p "$p" ping 2>/dev/null | grep -q PONG; then
+				CPIDS="$CPIDS $pid"
+				ports="$ports $p"
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		rm -f "$tmp/c$n/nodes.conf"
+	done
+	echo "FAIL: cluster node $n did not start"
+	tail -5 "$tmp/c$n/redis.log"
+	exit 1
+}
+ports=
+for n in 1 2 3; do start_node "$n"; done
 # shellcheck disable=SC2086
 redis-cli --cluster create $(for p in $ports; do printf '127.0.0.1:%s ' "$p"; done) \
 	--cluster-replicas 0 --cluster-yes >"$tmp/create.log" 2>&1 || { echo "FAIL: cluster create"; cat "$tmp/create.log"; exit 1; }
