@@ -855,7 +855,7 @@ static const struct bh_cfgkey imap_keys[] = {
 	  .type_doc = "string", .def = "bouncer/ignored",
 	  .doc = "where mail that is not ours to act on is moved"},
 	{.name = "batch_size", .type = BH_KT_NUM, F(struct bh_imap_conf, batch_size), .min = 1,
-	  .max = BH_MAX_BATCH_SIZE, .type_doc = "integer", .def = "200",
+	  .max = BH_MAX_BATCH_SIZE, .type_doc = "integer", .def = "1000",
 	  .doc = "messages fetched per round"},
 	{.name = "idle", .type = BH_KT_BOOL, F(struct bh_imap_conf, idle), .type_doc = "boolean",
 	  .def = "true", .doc = "wait with IMAP IDLE (else poll)"},

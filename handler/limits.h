@@ -57,7 +57,7 @@
 #define BH_MAX_SENTINELS        16u
 
 /* IMAP. */
-#define BH_DEF_BATCH_SIZE       200u
+#define BH_DEF_BATCH_SIZE       1000u
 #define BH_MAX_BATCH_SIZE       5000u
 #define BH_MAX_FETCH_BYTES      (32u * 1024 * 1024) /* announced body bytes per UID FETCH */
 #define BH_MAX_TLS_CHAIN        16u   /* certificates of a server chain we look at */
