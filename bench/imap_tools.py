@@ -94,6 +94,8 @@ def proxy(port_file, target_port, count_file):
                 socks[u.fileno()] = u
                 conns += 1
                 continue
+            if s.fileno() not in pairs:  # closed with its peer earlier in this round
+                continue
             peer, is_client, st = pairs[s.fileno()]
             try:
                 data = s.recv(262144)

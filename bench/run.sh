@@ -5,7 +5,7 @@
 #   BENCH_CLASSIFY_N=100000     messages for bench/classify.sh
 #   BENCH_E2E_COUNTS="20000"    mailbox sizes for bench/e2e.sh, one run each (peak RSS per size:
 #                               "20000 100000" for the memory check; 100000 takes minutes)
-#   BENCH_BATCH=200             imap.batch_size for bench/e2e.sh
+#   BENCH_BATCH=1000            imap.batch_size for bench/e2e.sh
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BH_BUILD_DIR:-$here/build}
