@@ -52,7 +52,21 @@ want=$(redis_cli CLUSTER KEYSLOT '{cl}')
 if [ "$slots" = "$want" ]; then echo "ok: all keys in slot $want"; else echo "FAIL: slots $slots"; fail=1; fi
 
 # --- a 3-master cluster on loopback
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# free_port - a free port P with P + 10000 free too (the cluster bus), so at most 55535
+free_port() {
+	python3 -c '
+import socket
+for _ in range(200):
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    if p <= 55535:
+        b = socket.socket()
+        try:
+            b.bind(("127.0.0.1", p + 10000)); b.close(); a.close(); print(p); break
+        except OSError:
+            b.close()
+    a.close()
+'
+}
 # start_node N - a cluster node on a free port (another pick when the port was taken meanwhile)
 start_node() {
 	local n=$1 attempt i p pid
