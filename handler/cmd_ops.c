@@ -896,8 +896,10 @@ bh_cmd_stats(int argc, char **argv)
 	size_t n = 0, i;
 	const char *error = NULL;
 	int64_t loops_h = 0, loops_d = 0, total = 0;
+	int64_t kind_h[BH_LOOP_COUNT] = {0}, kind_d[BH_LOOP_COUNT] = {0};
 	struct bh_buf b;
-	int rc;
+	bool first;
+	int rc, k;
 
 	if (parse_opts(argc, argv, 1, &o) == -1 || o.n_pos != 0) {
 		fprintf(stderr, "usage: bouncer stats [--json] [-c FILE]\n");
@@ -910,8 +912,13 @@ bh_cmd_stats(int argc, char **argv)
 		rc = redis_fail("stats", error);
 		goto out;
 	}
+	/* Loops per message and kind: the rows "*", "loop:KIND", "messages" (the per-decision
+	 * rows count recipients). */
 	for (i = 0; i < n; i++)
-		if (strncmp(st[i].reason, "loop:", 5) == 0) {
+		if (strcmp(st[i].list, "*") == 0 && strncmp(st[i].reason, "loop:", 5) == 0 &&
+		    (k = bh_loop_kind_lookup(st[i].reason + 5)) > BH_LOOP_NONE) {
+			kind_h[k] += st[i].hour;
+			kind_d[k] += st[i].day;
 			loops_h += st[i].hour;
 			loops_d += st[i].day;
 		}
@@ -920,9 +927,12 @@ bh_cmd_stats(int argc, char **argv)
 	bh_buf_init(&b);
 	if (o.json) {
 		bh_buf_puts(&b, "{\"events\":[");
-		for (i = 0; i < n; i++) {
-			if (i > 0)
+		for (i = 0, first = true; i < n; i++) {
+			if (strcmp(st[i].list, "*") == 0)
+				continue;
+			if (!first)
 				bh_buf_putc(&b, ',');
+			first = false;
 			bh_buf_puts(&b, "{\"list\":");
 			bh_json_cstr(&b, st[i].list);
 			bh_buf_puts(&b, ",\"reason\":");
@@ -932,8 +942,13 @@ bh_cmd_stats(int argc, char **argv)
 			bh_buf_printf(&b, ",\"last_hour\":%lld,\"last_day\":%lld}",
 				      (long long)st[i].hour, (long long)st[i].day);
 		}
-		bh_buf_printf(&b, "],\"loops\":{\"last_hour\":%lld,\"last_day\":%lld}",
+		bh_buf_printf(&b, "],\"loops\":{\"last_hour\":%lld,\"last_day\":%lld,\"kinds\":{",
 			      (long long)loops_h, (long long)loops_d);
+		for (k = 1; k < BH_LOOP_COUNT; k++)
+			bh_buf_printf(&b, "%s\"%s\":{\"last_hour\":%lld,\"last_day\":%lld}",
+				      k > 1 ? "," : "", bh_loop_kind_name((enum bh_loop_kind)k),
+				      (long long)kind_h[k], (long long)kind_d[k]);
+		bh_buf_puts(&b, "}}");
 		bh_buf_puts(&b, ",\"suppressed\":[");
 		for (i = 0; i < sc.n; i++) {
 			if (i > 0)
@@ -951,14 +966,20 @@ bh_cmd_stats(int argc, char **argv)
 		printf("  %-20s %-24s %-22s %10s %10s\n", "LIST", "REASON", "OUTCOME", "LAST HOUR",
 		       "LAST DAY");
 		for (i = 0; i < n; i++) {
-			char *l = p(st[i].list);
+			char *l;
 
+			if (strcmp(st[i].list, "*") == 0)
+				continue;
+			l = p(st[i].list);
 			printf("  %-20s %-24s %-22s %10lld %10lld\n", l, st[i].reason,
 			       st[i].outcome, (long long)st[i].hour, (long long)st[i].day);
 			free(l);
 		}
 		printf("loops: %lld in the last hour, %lld in the last day\n", (long long)loops_h,
 		       (long long)loops_d);
+		for (k = 1; k < BH_LOOP_COUNT; k++)
+			printf("  %-20s %10lld %10lld\n", bh_loop_kind_name((enum bh_loop_kind)k),
+			       (long long)kind_h[k], (long long)kind_d[k]);
 		printf("\nsuppressed now (%lld):\n", (long long)total);
 		printf("  %-20s %-24s %10s\n", "LIST", "REASON", "COUNT");
 		for (i = 0; i < sc.n; i++) {

@@ -98,6 +98,12 @@ struct bh_list_policy {
 	bool count_delayed;                            /* Action: delayed counts as soft; false */
 	unsigned sender_alert_threshold;               /* sender-side failures per domain ... */
 	int64_t sender_alert_window_s;                 /* ... within this window raise an alert */
+	int64_t repeat_window_s;                       /* one sent message bouncing again for one
+							* recipient within this is a repeat; 7d */
+	unsigned repeat_alert;                         /* its Nth bounce raises an alert; 3 */
+	unsigned burst_max;                            /* more failures for the list within
+							* burst_window_s hold suppressions; 0: off */
+	int64_t burst_window_s;                        /* 10m */
 };
 
 /* One classification rule from `rules:` (the reason engine compiles these). */

@@ -43,6 +43,14 @@ struct praw {
 		long long threshold;
 		int64_t window_s;
 	} alert;
+	struct {
+		int64_t window_s;
+		long long alert;
+	} repeat;
+	struct {
+		long long max;
+		int64_t window_s;
+	} burst;
 	int unknown_list;
 	bool is_defaults;
 	const struct bh_cnode *vals[BH_CFG_MAX_KEYS];
@@ -88,6 +96,10 @@ bh_cfg_policy_defaults(struct bh_list_policy *p)
 		p->loop[r].kind = BH_POL_IGNORE;
 	p->sender_alert_threshold = 50;
 	p->sender_alert_window_s = 3600;
+	p->repeat_window_s = 7 * DAY;
+	p->repeat_alert = 3;
+	p->burst_max = 0;
+	p->burst_window_s = 600;
 }
 
 void
@@ -287,7 +299,23 @@ static const struct bh_cfgkey alert_keys[] = {
 };
 /* clang-format on */
 
-enum { PK_MAY, PK_DELAYED, PK_ALERT, PK_LOOPS, PK_UNKNOWN };
+/* A value of 0 (or -1) in the raw struct means "not written here": every minimum is above it. */
+/* clang-format off */
+static const struct bh_cfgkey repeat_keys[] = {
+	{.name = "window", .type = BH_KT_DUR, .off = 0, .size = 8, .min = 60, .max = 90 * DAY},
+	{.name = "alert", .type = BH_KT_NUM, .off = sizeof(int64_t), .size = 8, .min = 1,
+	  .max = 1000000},
+	{.name = NULL},
+};
+static const struct bh_cfgkey burst_keys[] = {
+	{.name = "max", .type = BH_KT_NUM, .off = 0, .size = 8, .min = 0, .max = 100000000},
+	{.name = "window", .type = BH_KT_DUR, .off = sizeof(long long), .size = 8, .min = 60,
+	  .max = DAY},
+	{.name = NULL},
+};
+/* clang-format on */
+
+enum { PK_MAY, PK_DELAYED, PK_ALERT, PK_LOOPS, PK_UNKNOWN, PK_REPEAT, PK_BURST };
 /* clang-format off */
 static const struct bh_cfgkey policy_keys[] = {
 	[PK_MAY] = {.name = "sender_side_may_suppress", .type = BH_KT_BOOL,
@@ -298,6 +326,10 @@ static const struct bh_cfgkey policy_keys[] = {
 		      .off = offsetof(struct praw, alert), .sub = alert_keys},
 	[PK_LOOPS] = {.name = "loops", .type = BH_KT_FN, .fn = loops_fn},
 	[PK_UNKNOWN] = {.name = "unknown_list", .type = BH_KT_FN, .fn = unknown_list_fn},
+	[PK_REPEAT] = {.name = "repeat", .type = BH_KT_SECTION,
+		       .off = offsetof(struct praw, repeat), .sub = repeat_keys},
+	[PK_BURST] = {.name = "list_burst", .type = BH_KT_SECTION,
+		      .off = offsetof(struct praw, burst), .sub = burst_keys},
 	{.name = NULL},
 };
 /* clang-format on */
@@ -315,6 +347,7 @@ parse_policy(struct bh_cfgld *ld, const struct bh_cnode *map, const struct bh_cn
 	memset(raw, 0, sizeof(*raw));
 	raw->is_defaults = is_defaults;
 	raw->unknown_list = -1;
+	raw->burst.max = -1;
 	for (i = 0; i < BH_G_COUNT; i++)
 		if (i != BH_G_NONE)
 			names[n++] = bh_group_name((enum bh_reason_group)i);
@@ -372,6 +405,18 @@ apply_raw(struct bh_list_policy *p, struct origin *o, const struct praw *raw)
 			p->sender_alert_threshold = (unsigned)raw->alert.threshold;
 		if (raw->alert.window_s != 0)
 			p->sender_alert_window_s = raw->alert.window_s;
+	}
+	if (raw->vals[PK_REPEAT] != NULL) {
+		if (raw->repeat.window_s != 0)
+			p->repeat_window_s = raw->repeat.window_s;
+		if (raw->repeat.alert != 0)
+			p->repeat_alert = (unsigned)raw->repeat.alert;
+	}
+	if (raw->vals[PK_BURST] != NULL) {
+		if (raw->burst.max != -1)
+			p->burst_max = (unsigned)raw->burst.max;
+		if (raw->burst.window_s != 0)
+			p->burst_window_s = raw->burst.window_s;
 	}
 }
 
@@ -647,6 +692,16 @@ policy_print(struct bh_buf *out, const struct bh_list_policy *p, const struct bh
 		bh_buf_printf(out, "%*ssender_alert: {threshold: %u, window: %s}\n", indent, "",
 			      p->sender_alert_threshold,
 			      bh_format_duration(p->sender_alert_window_s * 1000, b1, sizeof(b1)));
+	if (base == NULL || p->repeat_window_s != base->repeat_window_s ||
+	    p->repeat_alert != base->repeat_alert)
+		bh_buf_printf(out, "%*srepeat: {window: %s, alert: %u}\n", indent, "",
+			      bh_format_duration(p->repeat_window_s * 1000, b1, sizeof(b1)),
+			      p->repeat_alert);
+	if (base == NULL || p->burst_max != base->burst_max ||
+	    p->burst_window_s != base->burst_window_s)
+		bh_buf_printf(out, "%*slist_burst: {max: %u, window: %s}\n", indent, "",
+			      p->burst_max,
+			      bh_format_duration(p->burst_window_s * 1000, b1, sizeof(b1)));
 	for (l = 1; l < BH_LOOP_COUNT; l++)
 		if (base == NULL || p->loop[l].kind != base->loop[l].kind)
 			break;
@@ -747,6 +802,13 @@ bh_cfg_policy_reference(struct bh_buf *out)
 	    "| `...loops` | ignore, alert, or a mapping per kind | `ignore` | what a detected "
 	    "loop does: `autoreply_bounce`, `bounce_of_bounce`, `backscatter`, `repeat`, "
 	    "`hops` |\n"
+	    "| `...repeat.window` | duration | `7d` | one sent message (its Message-ID) bouncing "
+	    "again for the same recipient within this is a `repeat`: counted once |\n"
+	    "| `...repeat.alert` | integer | `3` | the Nth bounce about one sent message to one "
+	    "recipient raises an alert |\n"
+	    "| `...list_burst.max` | integer | `0` | more failures for the list than this within "
+	    "the window hold new suppressions and alert (0: off; `{p}:mailed:LIST` also caps) |\n"
+	    "| `...list_burst.window` | duration | `10m` | ... within this window |\n"
 	    "| `lists.NAME` | mapping or empty | defaults | a list's own policy (name: letters, "
 	    "digits, `._-`) |\n");
 }

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@
 #define STATS_TTL_S    (26 * 3600)
 #define SCAN_COUNT     500
 #define DECISION_KEYS  8
+#define MESSAGE_KEYS   8
+#define HELD_TTL       "2592000" /* {p}:held:LIST: 30 days after its last addition */
 #define MAX_EXPLAIN    1000
 #define STR_(x)	       #x
 #define STR(x)	       STR_(x)
@@ -51,13 +54,24 @@ _Static_assert(BH_STORE_ADDR_EVENTS == 100, "ADDR_EVENTS_LAST must be BH_STORE_A
 
 /*
  * The apply script. One call applies one message.
- * KEYS[1] applied marker (hash), KEYS[2] event stream, KEYS[3] stats bucket, then per decision
+ * KEYS[1] applied marker (hash), KEYS[2] event stream, KEYS[3] stats bucket, then the message's
+ * MESSAGE_KEYS - 3 repetition keys: repeat hash (this recipient and sent message), list burst
+ * zset, the sender's mailed count, held zset, burst alert marker; then per decision
  * DECISION_KEYS keys: suppression, soft zset, address event index, address list index,
  * sender-per-domain zset, sender-per-list zset, domain alert marker, list alert marker. Keys
  * that do not apply (no address, no list) are "{p}:-" and never touched.
  * ARGV: now, applied ttl, stream maxlen, decisions, stats ttl, location (mailbox, folder,
- * uidvalidity, uid), then the common event fields (count, pairs), then per decision 13 control
- * values, the suppression fields (count, pairs) and the event fields (count, pairs).
+ * uidvalidity, uid), the folder of a repeat, strength (0 nothing to repeat, 1 count, 2
+ * suppress), repeat window, repeat alert, loops.repeat policy, burst max, burst window, stable
+ * id, then the common event fields (count, pairs), then per decision 13 control values, the
+ * suppression fields (count, pairs) and the event fields (count, pairs).
+ *
+ * Repetition (README "Loops and backscatter"): a message whose recipient already bounced the
+ * same sent message within the repeat window, at least as strongly (a count after a count or a
+ * suppression, a suppression after a suppression), is a "repeat": its counting and suppressing
+ * decisions become refuse (or alert), nothing is counted, its events say loop=repeat. A list
+ * with more failures within the burst window than list_burst.max or {p}:mailed:LIST holds its
+ * new suppressions: not written, listed in {p}:held:LIST, one alert per window.
  * The LAST key is the mailbox lease and the LAST argument the worker's token ("" and "{p}:-":
  * no lease): a message is applied only while the lease holds that token.
  */
@@ -65,16 +79,24 @@ _Static_assert(BH_STORE_ADDR_EVENTS == 100, "ADDR_EVENTS_LAST must be BH_STORE_A
 static const char apply_lua[] =
 	"local now = tonumber(ARGV[1])\n"
 	"if ARGV[#ARGV] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then\n"
-	"  return {'lease_lost', '', 0, 0}\n"
+	"  return {'lease_lost', '', 0, 0, '', 0}\n"
 	"end\n"
 	"if redis.call('EXISTS', KEYS[1]) == 1 then\n"
-	"  return {'duplicate', redis.call('HGET', KEYS[1], 'first_event') or '', 0, 0}\n"
+	"  local m = redis.call('HMGET', KEYS[1], 'first_event', 'loop')\n"
+	"  return {'duplicate', m[1] or '', 0, 0, m[2] or '', 0}\n"
 	"end\n"
 	"local maxlen = ARGV[3]\n"
 	"local nd = tonumber(ARGV[4])\n"
 	"local stats_ttl = ARGV[5]\n"
 	"local loc = {ARGV[6], ARGV[7], ARGV[8], ARGV[9]}\n"
-	"local pos = 10\n"
+	"local strength, rwin = tonumber(ARGV[11]), tonumber(ARGV[12])\n"
+	"local ralert, rpol = tonumber(ARGV[13]), ARGV[14]\n"
+	"local bmax, bwin, sid = tonumber(ARGV[15]), tonumber(ARGV[16]), ARGV[17]\n"
+	"local pos = 18\n"
+	"local function setf(t, k, v)\n"
+	"  for i = 1, #t, 2 do if t[i] == k then t[i + 1] = v; return end end\n"
+	"  t[#t + 1] = k; t[#t + 1] = v\n"
+	"end\n"
 	"local function take()\n"
 	"  local n = tonumber(ARGV[pos]); pos = pos + 1\n"
 	"  local t = {}\n"
@@ -82,6 +104,38 @@ static const char apply_lua[] =
 	"  return t\n"
 	"end\n"
 	"local common = take()\n"
+	"local held, bcount, bceil, balert = false, 0, -1, false\n"
+	"if strength > 0 and bwin > 0 then\n"
+	"  redis.call('ZADD', KEYS[5], now, sid)\n"
+	"  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (now - bwin))\n"
+	"  redis.call('EXPIRE', KEYS[5], bwin)\n"
+	"  bcount = redis.call('ZCARD', KEYS[5])\n"
+	"  local mailed = tonumber(redis.call('GET', KEYS[6]) or '')\n"
+	"  if mailed and mailed >= 0 then bceil = mailed end\n"
+	"  if bmax > 0 and (bceil < 0 or bmax < bceil) then bceil = bmax end\n"
+	"  if bceil >= 0 and bcount > bceil then\n"
+	"    held = true\n"
+	"    if redis.call('SET', KEYS[8], now, 'NX', 'EX', bwin) then balert = true end\n"
+	"  end\n"
+	"end\n"
+	"local rep, rn, rfirst = false, 0, ''\n"
+	"if strength > 0 and rwin > 0 then\n"
+	"  local prev = redis.call('HGET', KEYS[4], 'strength')\n"
+	"  rn = redis.call('HINCRBY', KEYS[4], 'n', 1)\n"
+	"  if not prev then\n"
+	"    redis.call('HSET', KEYS[4], 'strength', strength, 'first', sid)\n"
+	"    redis.call('EXPIRE', KEYS[4], rwin)\n"
+	"  else\n"
+	"    rfirst = redis.call('HGET', KEYS[4], 'first') or ''\n"
+	"    if tonumber(prev) >= strength then rep = true\n"
+	"    else redis.call('HSET', KEYS[4], 'strength', strength) end\n"
+	"  end\n"
+	"end\n"
+	"if rep then\n"
+	"  setf(common, 'loop', 'repeat'); setf(common, 'folder', ARGV[10]); loc[2] = ARGV[10]\n"
+	"end\n"
+	"local loopkind = ''\n"
+	"for i = 1, #common, 2 do if common[i] == 'loop' then loopkind = common[i + 1] end end\n"
 	"local function xadd(fields)\n"
 	"  local a = {'XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*'}\n"
 	"  for i = 1, #fields do a[#a + 1] = fields[i] end\n"
@@ -96,9 +150,9 @@ static const char apply_lua[] =
 	"  if c >= thr and redis.call('SET', marker, now, 'NX', 'EX', win) then return c end\n"
 	"  return nil\n"
 	"end\n"
-	"local first, nsup, nalert = '', 0, 0\n"
+	"local first, nsup, nalert, nheld = '', 0, 0, 0\n"
 	"for d = 0, nd - 1 do\n"
-	"  local kb = 3 + d * 8\n"
+	"  local kb = 8 + d * 8\n"
 	"  local ksup, ksoft, kev, kidx = KEYS[kb + 1], KEYS[kb + 2], KEYS[kb + 3], KEYS[kb + 4]\n"
 	"  local ksd, ksl, kad, kal = KEYS[kb + 5], KEYS[kb + 6], KEYS[kb + 7], KEYS[kb + 8]\n"
 	"  local outcome, duration = ARGV[pos], tonumber(ARGV[pos + 1])\n"
@@ -110,6 +164,15 @@ static const char apply_lua[] =
 	"  pos = pos + 13\n"
 	"  local supf = take()\n"
 	"  local ev = take()\n"
+	"  if rep then\n"
+	"    if outcome == 'suppress' or outcome == 'count' then\n"
+	"      if rpol == 'alert' then outcome = 'alert' else outcome = 'refuse' end\n"
+	"      setf(ev, 'outcome', outcome)\n"
+	"      setf(ev, 'why', 'repeat: bounce ' .. rn .. ' about one sent message')\n"
+	"    end\n"
+	"    setf(ev, 'repeat', tostring(rn)); setf(ev, 'repeat_of', rfirst)\n"
+	"    sfield = ((list ~= '') and list or '-') .. '\\tloop:repeat'\n"
+	"  end\n"
 	"  local result = outcome\n"
 	"  local suppress = (outcome == 'suppress') and addr ~= ''\n"
 	"  if outcome == 'count' and addr ~= '' and thr > 0 and win > 0 then\n"
@@ -121,6 +184,15 @@ static const char apply_lua[] =
 	"    if c >= thr then suppress = true end\n"
 	"  end\n"
 	"  local expires = 0\n"
+	"  if suppress and held then\n"
+	"    suppress = false\n"
+	"    result = (outcome == 'count') and (result .. ' held') or 'held'\n"
+	"    ev[#ev + 1] = 'held'; ev[#ev + 1] = 'list_burst ' .. bcount .. '>' .. bceil\n"
+	"    redis.call('ZADD', KEYS[7], now, addr)\n"
+	"    redis.call('EXPIRE', KEYS[7], " HELD_TTL ")\n"
+	"    redis.call('HINCRBY', KEYS[3], sfield .. '\\theld', 1)\n"
+	"    nheld = nheld + 1\n"
+	"  end\n"
 	"  if suppress then\n"
 	"    local ttl = redis.call('TTL', ksup)\n"
 	"    redis.call('HSETNX', ksup, 'first_seen', now)\n"
@@ -163,8 +235,8 @@ static const char apply_lua[] =
 	"  end\n"
 	"  redis.call('HINCRBY', KEYS[3], sfield .. '\\t' .. outcome, 1)\n"
 	"  if outcome == 'alert' and sender ~= '1' then\n"
-	"    xadd({'kind', 'alert', 'alert', 'policy', 'address', addr, "
-	"'list', list, 'cause', id})\n"
+	"    xadd({'kind', 'alert', 'alert', (loopkind ~= '') and 'loop' or 'policy', "
+	"'address', addr, 'list', list, 'cause', id})\n"
 	"    nalert = nalert + 1\n"
 	"  end\n"
 	"  if sender == '1' and athr > 0 and awin > 0 then\n"
@@ -190,13 +262,26 @@ static const char apply_lua[] =
 	"    end\n"
 	"  end\n"
 	"end\n"
+	"if rep and ralert > 0 and rn == ralert then\n"
+	"  xadd({'kind', 'alert', 'alert', 'repeat', 'count', tostring(rn), 'threshold', "
+	"tostring(ralert), 'window_s', tostring(rwin), 'repeat_of', rfirst, 'cause', first})\n"
+	"  nalert = nalert + 1\n"
+	"end\n"
+	"if balert then\n"
+	"  xadd({'kind', 'alert', 'alert', 'list_burst', 'count', tostring(bcount), "
+	"'threshold', tostring(bceil), 'window_s', tostring(bwin), 'cause', first})\n"
+	"  nalert = nalert + 1\n"
+	"end\n"
+	"if loopkind ~= '' then\n"
+	"  redis.call('HINCRBY', KEYS[3], '*\\tloop:' .. loopkind .. '\\tmessages', 1)\n"
+	"end\n"
 	"redis.call('EXPIRE', KEYS[3], stats_ttl)\n"
 	"redis.call('HSET', KEYS[1], 'first_event', first, 'at', now, "
 	"'decisions', nd, "
 	"'mailbox', loc[1], 'folder', loc[2], 'uidvalidity', loc[3], 'uid', "
-	"loc[4])\n"
+	"loc[4], 'loop', loopkind)\n"
 	"redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
-	"return {'applied', first, nsup, nalert}\n";
+	"return {'applied', first, nsup, nalert, rep and 'repeat' or '', nheld}\n";
 /* clang-format on */
 
 /*
@@ -1145,6 +1230,99 @@ build_decision(struct bh_store *s, const struct bh_store_item *it, const struct 
 	free(list);
 }
 
+/* What the apply script needs to know about repetition for one message. */
+struct repetition {
+	int strength;	  /* 0: nothing counted or suppressed; 1: counts; 2: suppresses */
+	int64_t window_s; /* 0: no repeat key (no list, address or original id) */
+	unsigned alert;
+	const char *policy; /* loops.repeat: "ignore" or "alert" */
+	unsigned burst_max;
+	int64_t burst_window_s; /* 0: no list */
+};
+
+/* sent_id - what names the message that bounced: its Message-ID, else the DSN envelope id */
+static const char *
+sent_id(const struct bh_verdict *v)
+{
+	if (v->original.message_id != NULL && v->original.message_id[0] != '\0')
+		return v->original.message_id;
+	if (v->env.original_envelope_id != NULL && v->env.original_envelope_id[0] != '\0')
+		return v->env.original_envelope_id;
+	return NULL;
+}
+
+/* repetition_keys - the message's five repetition keys and its settings. Every decision of a
+ * message is about the same VERP recipient and list, so repetition is decided per message:
+ * KEYS repeat hash {p}:rpt:SHA256(list NUL address NUL sent id), burst zset {p}:burst:LIST,
+ * {p}:mailed:LIST, {p}:held:LIST, burst alert marker {p}:alert:b:LIST */
+static void
+repetition_keys(struct bh_store *s, const struct bh_store_item *it, struct args *keys,
+		struct repetition *rep)
+{
+	const struct bh_verdict *v = it->v;
+	const struct bh_list_policy *pol;
+	const char *id = sent_id(v), *error = NULL, *addr_in = NULL;
+	char *list = NULL, *addr = NULL;
+	size_t i;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->policy = "ignore";
+	if (it->d != NULL && v->loop.kind == BH_LOOP_NONE)
+		for (i = 0; i < it->d->n; i++) {
+			const struct bh_decision *d = &it->d->v[i];
+			int st = d->outcome == BH_OUT_SUPPRESS ? 2 : d->outcome == BH_OUT_COUNT;
+
+			if (d->address == NULL || st == 0)
+				continue;
+			if (st > rep->strength)
+				rep->strength = st;
+			addr_in = d->address;
+			if (list == NULL)
+				list = list_norm(d->list);
+		}
+	if (addr_in != NULL && bh_addr_normalize(addr_in, strlen(addr_in), &addr, &error) == -1) {
+		addr = NULL;
+		rep->strength = 0;
+	}
+	pol = bh_config_policy(s->cfg, list, NULL);
+	if (rep->strength > 0 && addr != NULL && id != NULL && pol->repeat_window_s > 0) {
+		struct sha256_ctx c;
+		uint8_t dg[SHA256_DIGEST_SIZE];
+		char hex[2 * SHA256_DIGEST_SIZE + 1];
+
+		sha256_init(&c);
+		if (list != NULL)
+			sha256_update(&c, strlen(list), (const uint8_t *)list);
+		sha256_update(&c, 1, (const uint8_t *)"");
+		sha256_update(&c, strlen(addr), (const uint8_t *)addr);
+		sha256_update(&c, 1, (const uint8_t *)"");
+		sha256_update(&c, strnlen(id, BH_MAX_FIELD_VALUE), (const uint8_t *)id);
+		sha256_digest(&c, sizeof(dg), dg);
+		for (i = 0; i < sizeof(dg); i++)
+			snprintf(hex + 2 * i, 3, "%02x", dg[i]);
+		args_addf(keys, "%s:rpt:%s", s->tag, hex);
+		rep->window_s = pol->repeat_window_s;
+		rep->alert = pol->repeat_alert;
+		rep->policy = pol->loop[BH_LOOP_REPEAT].kind == BH_POL_ALERT ? "alert" : "ignore";
+	} else {
+		args_addf(keys, "%s:-", s->tag);
+	}
+	if (rep->strength > 0 && list != NULL && pol->burst_window_s > 0) {
+		args_addf(keys, "%s:burst:%s", s->tag, list);
+		args_addf(keys, "%s:mailed:%s", s->tag, list);
+		args_addf(keys, "%s:held:%s", s->tag, list);
+		args_addf(keys, "%s:alert:b:%s", s->tag, list);
+		rep->burst_max = pol->burst_max;
+		rep->burst_window_s = pol->burst_window_s;
+	} else {
+		for (i = 0; i < 4; i++)
+			args_addf(keys, "%s:-", s->tag);
+	}
+	_Static_assert(MESSAGE_KEYS == 8, "repetition_keys adds MESSAGE_KEYS - 3 keys");
+	free(addr);
+	free(list);
+}
+
 /* build_item - the whole EVALSHA command of one message */
 static void
 build_item(struct bh_store *s, const struct bh_store_item *it, int64_t now, struct args *cmd)
@@ -1153,10 +1331,12 @@ build_item(struct bh_store *s, const struct bh_store_item *it, int64_t now, stru
 	struct args keys = {0}, argv = {0}, common = {0};
 	size_t nd = it->d != NULL ? it->d->n : 0, i;
 	int64_t bucket = now - now % STATS_BUCKET_S;
+	struct repetition rep;
 
 	args_addf(&keys, "%s:applied:%s", s->tag, v->stable_id);
 	args_addf(&keys, "%s:events", s->tag);
 	args_addf(&keys, "%s:stats:%lld", s->tag, (long long)bucket);
+	repetition_keys(s, it, &keys, &rep);
 
 	args_addf(&argv, "%lld", (long long)now);
 	args_addf(&argv, "%lld", (long long)BH_STORE_APPLIED_TTL_S);
@@ -1168,6 +1348,15 @@ build_item(struct bh_store *s, const struct bh_store_item *it, int64_t now, stru
 	args_add(&argv, it->folder != NULL ? it->folder : "-");
 	args_addf(&argv, "%lu", (unsigned long)it->uidvalidity);
 	args_addf(&argv, "%lu", (unsigned long)it->uid);
+	args_add(&argv, it->loop_folder != NULL ? it->loop_folder
+						: (it->folder != NULL ? it->folder : "-"));
+	args_addf(&argv, "%d", rep.strength);
+	args_addf(&argv, "%lld", (long long)rep.window_s);
+	args_addf(&argv, "%u", rep.alert);
+	args_add(&argv, rep.policy);
+	args_addf(&argv, "%u", rep.burst_max);
+	args_addf(&argv, "%lld", (long long)rep.burst_window_s);
+	args_add(&argv, v->stable_id);
 
 	kv(&common, "stable_id", v->stable_id);
 	kv_cut(&common, "message_id", v->env.message_id, BH_MAX_FIELD_VALUE);
@@ -1210,23 +1399,25 @@ build_item(struct bh_store *s, const struct bh_store_item *it, int64_t now, stru
 	args_deinit(&common);
 }
 
-/* read_apply_reply - the script's answer {status, first event, suppressed, alerts} */
+/* read_apply_reply - the script's answer {status, first event, suppressed, alerts, loop, held} */
 static void
 read_apply_reply(struct bh_store *s, struct bh_store_item *it, const redisReply *r)
 {
-	if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 6 &&
 	    r->element[0]->type == REDIS_REPLY_STRING &&
 	    r->element[2]->type == REDIS_REPLY_INTEGER &&
-	    r->element[3]->type == REDIS_REPLY_INTEGER) {
-		if (strcmp(r->element[0]->str, "applied") == 0) {
-			it->status = BH_STORE_APPLIED;
+	    r->element[3]->type == REDIS_REPLY_INTEGER &&
+	    r->element[4]->type == REDIS_REPLY_STRING &&
+	    r->element[5]->type == REDIS_REPLY_INTEGER) {
+		bool dup = strcmp(r->element[0]->str, "duplicate") == 0;
+
+		if (dup || strcmp(r->element[0]->str, "applied") == 0) {
+			it->status = dup ? BH_STORE_DUPLICATE : BH_STORE_APPLIED;
 			it->n_suppressed = (unsigned)r->element[2]->integer;
 			it->n_alerts = (unsigned)r->element[3]->integer;
-			it->error = NULL;
-			return;
-		}
-		if (strcmp(r->element[0]->str, "duplicate") == 0) {
-			it->status = BH_STORE_DUPLICATE;
+			it->n_held = (unsigned)r->element[5]->integer;
+			it->loop = strcmp(r->element[4]->str, "repeat") == 0 ? BH_LOOP_REPEAT
+									     : BH_LOOP_NONE;
 			it->error = NULL;
 			return;
 		}
@@ -1346,6 +1537,8 @@ bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const 
 		items[i].status = BH_STORE_UNCONFIRMED;
 		items[i].n_suppressed = 0;
 		items[i].n_alerts = 0;
+		items[i].n_held = 0;
+		items[i].loop = BH_LOOP_NONE;
 		items[i].error = "not sent";
 		if (items[i].v == NULL || items[i].v->stable_id[0] == '\0') {
 			items[i].status = BH_STORE_INVALID;

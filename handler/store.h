@@ -77,12 +77,18 @@ struct bh_store_item {
 	const struct bh_decisions *d; /* bh_policy_decide(cfg, v, d); n may be 0 */
 	const char *mailbox;	      /* where the message was read ("INBOX"); NULL: "-" */
 	const char *folder;	      /* where it will sit once confirmed and moved */
+	const char *loop_folder;      /* where it goes instead when the store finds it to be a
+				       * repeat (NULL: folder) */
 	uint32_t uidvalidity;	      /* UIDVALIDITY and UID in `mailbox` */
 	uint32_t uid;
 	/* outputs */
 	enum bh_store_status status;
 	unsigned n_suppressed; /* suppressions written or extended by this message */
 	unsigned n_alerts;     /* alert events raised by this message */
+	unsigned n_held;       /* suppressions held back by a list burst */
+	enum bh_loop_kind loop; /* BH_LOOP_REPEAT: the store found this recipient bounced the
+				 * same sent message before (also on DUPLICATE); the worker
+				 * files it in loop_folder. Else BH_LOOP_NONE. */
 	const char *error;     /* static or store-owned reason when not confirmed */
 };
 

@@ -535,6 +535,7 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 			it->d = &jobs[i].d;
 			it->mailbox = w->cfg->imap.mailbox;
 			it->folder = folder_of(w, jobs[i].dest);
+			it->loop_folder = folder_of(w, DEST_IGNORED);
 			it->uidvalidity = w->uidvalidity;
 			it->uid = msgs[i].uid;
 			item_of[i] = n_items++;
@@ -580,6 +581,13 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 			} else {
 				if (it->status == BH_STORE_DUPLICATE)
 					w->st.duplicates++;
+				/* the store knows the history: a repeat is a loop like the others,
+				 * recorded there and filed with the ignored mail */
+				if (it->loop != BH_LOOP_NONE &&
+				    jobs[i].v.loop.kind == BH_LOOP_NONE) {
+					jobs[i].v.loop.kind = it->loop;
+					jobs[i].dest = DEST_IGNORED;
+				}
 				w->st.suppressed += it->n_suppressed;
 				count_metrics(w, &jobs[i]);
 			}

@@ -616,6 +616,197 @@ test_with_policy(struct bh_store *s, const struct bh_config *cfg)
 	CHECK_INT(n_events(s, "victim@example.com"), 0);
 }
 
+/* apply_item - decide with the real policy, apply, and return the item (its outputs) */
+static struct bh_store_item
+apply_item(struct bh_store *s, const struct bh_config *cfg, struct bh_verdict *v)
+{
+	struct bh_decisions d;
+	struct bh_store_item it;
+	const char *error = NULL;
+
+	memset(&d, 0, sizeof(d));
+	memset(&it, 0, sizeof(it));
+	bh_policy_decide(cfg, v, &d);
+	it.v = v;
+	it.d = &d;
+	it.folder = "bouncer/processed";
+	it.loop_folder = "bouncer/ignored";
+	it.uid = 11;
+	if (bh_store_apply(s, &it, 1, &error) == -1)
+		fprintf(stderr, "apply: %s\n", error);
+	bh_decisions_deinit(&d);
+	it.v = NULL;
+	it.d = NULL;
+	return it;
+}
+
+/* count_alerts - alert events of a kind among the last 200 */
+static int
+count_alerts(struct bh_store *s, const char *alert)
+{
+	struct bh_store_event *ev;
+	size_t n, i;
+	const char *error;
+	int c = 0;
+
+	if (bh_store_tail(s, 200, &ev, &n, &error) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const char *k = bh_store_event_get(&ev[i], "kind");
+		const char *a = bh_store_event_get(&ev[i], "alert");
+
+		if (k != NULL && strcmp(k, "alert") == 0 && a != NULL && strcmp(a, alert) == 0)
+			c++;
+	}
+	bh_store_events_free(ev, n);
+	return c;
+}
+
+/* test_repeat - one sent message bouncing three times (three different reports) for one
+ * recipient: counted once, the other two are repeats, the third raises the alert */
+static void
+test_repeat(struct bh_store *s, struct bh_config *cfg)
+{
+	struct bh_verdict v;
+	struct bh_store_item it;
+	struct bh_store_event *ev;
+	size_t n;
+	const char *error;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		char sid[32];
+
+		snprintf(sid, sizeof(sid), "rpt-%d", i);
+		verp_msg(&v, sid, "digest", "again@example.com", BH_R_MAILBOXFULL, 1);
+		v.original.message_id = bh_strdup("<sent-1@lists.example.org>");
+		v.original.present = true;
+		it = apply_item(s, cfg, &v);
+		bh_verdict_deinit(&v);
+		CHECK_INT(it.status, BH_STORE_APPLIED);
+		CHECK_INT(it.loop, i == 0 ? BH_LOOP_NONE : BH_LOOP_REPEAT);
+		CHECK_INT(it.n_alerts, i == 2 ? 1 : 0);
+	}
+	CHECK_INT(bh_store_explain(s, "again@example.com", 0, &ev, &n, &error), 0);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		CHECK_STR(bh_store_event_get(&ev[2], "result"), "counted 1/3");
+		CHECK_STR(bh_store_event_get(&ev[1], "outcome"), "refuse");
+		CHECK_STR(bh_store_event_get(&ev[1], "loop"), "repeat");
+		CHECK_STR(bh_store_event_get(&ev[1], "repeat"), "2");
+		CHECK_STR(bh_store_event_get(&ev[1], "repeat_of"), "rpt-0");
+		CHECK_STR(bh_store_event_get(&ev[0], "folder"), "bouncer/ignored");
+		CHECK_STR(bh_store_event_get(&ev[2], "folder"), "bouncer/processed");
+	}
+	bh_store_events_free(ev, n);
+	CHECK_INT(count_alerts(s, "repeat"), 1);
+	CHECK_INT(stat_day(s, "digest", "mailboxfull", "count"), 1);
+	CHECK_INT(stat_day(s, "digest", "loop:repeat", "refuse"), 2);
+	CHECK_INT(stat_day(s, "*", "loop:repeat", "messages"), 2);
+
+	/* Applied again: a duplicate that still says repeat (the worker files it the same way). */
+	verp_msg(&v, "rpt-1", "digest", "again@example.com", BH_R_MAILBOXFULL, 1);
+	v.original.message_id = bh_strdup("<sent-1@lists.example.org>");
+	it = apply_item(s, cfg, &v);
+	bh_verdict_deinit(&v);
+	CHECK_INT(it.status, BH_STORE_DUPLICATE);
+	CHECK_INT(it.loop, BH_LOOP_REPEAT);
+
+	/* A different sent message to the same recipient counts; a hard bounce after a soft one
+	 * about the same sent message is stronger and suppresses. */
+	verp_msg(&v, "rpt-other", "digest", "again@example.com", BH_R_MAILBOXFULL, 1);
+	v.original.message_id = bh_strdup("<sent-2@lists.example.org>");
+	it = apply_item(s, cfg, &v);
+	bh_verdict_deinit(&v);
+	CHECK_INT(it.loop, BH_LOOP_NONE);
+	verp_msg(&v, "rpt-hard", "digest", "again@example.com", BH_R_USERUNKNOWN, 1);
+	v.original.message_id = bh_strdup("<sent-1@lists.example.org>");
+	it = apply_item(s, cfg, &v);
+	bh_verdict_deinit(&v);
+	CHECK_INT(it.loop, BH_LOOP_NONE);
+	CHECK_INT(it.n_suppressed, 1);
+	CHECK_INT(suppressed(s, "again@example.com", "digest", "userunknown"), 1);
+
+	/* loops.repeat: alert -> the repeat's decision is an alert (kind loop) */
+	cfg->defaults.loop[BH_LOOP_REPEAT].kind = BH_POL_ALERT;
+	for (i = 0; i < 2; i++) {
+		char sid[32];
+
+		snprintf(sid, sizeof(sid), "rpt-al-%d", i);
+		verp_msg(&v, sid, "digest", "loud@example.com", BH_R_USERUNKNOWN, 1);
+		v.original.message_id = bh_strdup("<sent-3@lists.example.org>");
+		it = apply_item(s, cfg, &v);
+		bh_verdict_deinit(&v);
+		CHECK_INT(it.loop, i == 0 ? BH_LOOP_NONE : BH_LOOP_REPEAT);
+	}
+	cfg->defaults.loop[BH_LOOP_REPEAT].kind = BH_POL_IGNORE;
+	CHECK_INT(count_alerts(s, "loop"), 1);
+	CHECK_INT(stat_day(s, "digest", "loop:repeat", "alert"), 1);
+
+	/* Without the original Message-ID (or envelope id) there is nothing to compare. */
+	for (i = 0; i < 2; i++) {
+		char sid[32];
+
+		snprintf(sid, sizeof(sid), "rpt-noid-%d", i);
+		verp_msg(&v, sid, "digest", "noid@example.com", BH_R_MAILBOXFULL, 1);
+		it = apply_item(s, cfg, &v);
+		bh_verdict_deinit(&v);
+		CHECK_INT(it.loop, BH_LOOP_NONE);
+	}
+}
+
+/* test_burst - more failures for a list than list_burst.max (or {p}:mailed:LIST) within the
+ * window: new suppressions are held and one alert is raised */
+static void
+test_burst(struct bh_store *s, struct bh_config *cfg)
+{
+	struct bh_verdict v;
+	struct bh_store_item it;
+	struct bh_store_event *ev;
+	size_t n;
+	const char *error;
+	char sid[32], addr[64];
+	int i, held = 0, alerts = 0;
+
+	cfg->defaults.burst_max = 3;
+	for (i = 0; i < 5; i++) {
+		snprintf(sid, sizeof(sid), "burst-%d", i);
+		snprintf(addr, sizeof(addr), "b%d@example.com", i);
+		verp_msg(&v, sid, "flood", addr, BH_R_USERUNKNOWN, 1);
+		it = apply_item(s, cfg, &v);
+		bh_verdict_deinit(&v);
+		CHECK_INT(it.status, BH_STORE_APPLIED);
+		held += (int)it.n_held;
+		alerts += (int)it.n_alerts;
+		CHECK_INT(suppressed(s, addr, "flood", NULL), i < 3 ? 1 : 0);
+	}
+	CHECK_INT(held, 2);
+	CHECK_INT(alerts, 1);
+	CHECK_INT(count_alerts(s, "list_burst"), 1);
+	CHECK_INT(stat_day(s, "flood", "userunknown", "held"), 2);
+	CHECK_INT(bh_store_explain(s, "b4@example.com", 0, &ev, &n, &error), 0);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(bh_store_event_get(&ev[0], "result"), "held");
+		CHECK_STR(bh_store_event_get(&ev[0], "held"), "list_burst 5>3");
+	}
+	bh_store_events_free(ev, n);
+	cfg->defaults.burst_max = 0;
+
+	/* The sender's own count: {t}:mailed:LIST caps the list without any configuration. */
+	redis_cli("SET {t}:mailed:small 2 EX 600");
+	for (i = 0; i < 3; i++) {
+		snprintf(sid, sizeof(sid), "mailed-%d", i);
+		snprintf(addr, sizeof(addr), "m%d@example.com", i);
+		verp_msg(&v, sid, "small", addr, BH_R_USERUNKNOWN, 1);
+		it = apply_item(s, cfg, &v);
+		bh_verdict_deinit(&v);
+		CHECK_INT(it.n_held, i == 2 ? 1 : 0);
+	}
+	CHECK_INT(suppressed(s, "m2@example.com", "small", NULL), 0);
+	CHECK_INT(suppressed(s, "m1@example.com", "small", NULL), 1);
+}
+
 #define N_BATCH 3000
 
 /* test_throughput - one pipelined batch of distinct messages; prints messages per second (the
@@ -869,6 +1060,8 @@ main(int argc, char **argv)
 	test_delayed_and_empty(s);
 	test_soft(s);
 	test_with_policy(s, cfg);
+	test_repeat(s, cfg);
+	test_burst(s, cfg);
 	redis_cli("CONFIG SET appendfsync everysec");
 	test_throughput(s);
 	redis_cli("CONFIG SET appendfsync always");
