@@ -446,7 +446,7 @@ log_job(struct bh_worker *w, const struct job *j, const struct bh_store_item *it
 
 /* count_metrics - a confirmed message in the metrics */
 static void
-count_metrics(struct bh_worker *w, const struct job *j)
+count_metrics(struct bh_worker *w, const struct job *j, bool repeat)
 {
 	size_t i;
 
@@ -457,10 +457,14 @@ count_metrics(struct bh_worker *w, const struct job *j)
 	for (i = 0; i < j->d.n; i++) {
 		const struct bh_decision *dc = &j->d.v[i];
 
-		bh_metrics_bounce(w->o.metrics, dc->list != NULL ? dc->list : "",
-				  bh_msg_type_name(j->v.type),
-				  dc->rcpt != NULL ? bh_reason_name(dc->rcpt->reason) : "",
-				  bh_outcome_name(dc->outcome));
+		enum bh_outcome o = dc->outcome;
+
+		/* a repeat found by the store counted and suppressed nothing */
+		if (repeat && (o == BH_OUT_COUNT || o == BH_OUT_SUPPRESS))
+			o = BH_OUT_REFUSE;
+		bh_metrics_bounce(
+		    w->o.metrics, dc->list != NULL ? dc->list : "", bh_msg_type_name(j->v.type),
+		    dc->rcpt != NULL ? bh_reason_name(dc->rcpt->reason) : "", bh_outcome_name(o));
 	}
 }
 
@@ -589,7 +593,7 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 					jobs[i].dest = DEST_IGNORED;
 				}
 				w->st.suppressed += it->n_suppressed;
-				count_metrics(w, &jobs[i]);
+				count_metrics(w, &jobs[i], it->loop == BH_LOOP_REPEAT);
 			}
 		}
 		if (jobs[i].dest == DEST_QUARANTINE)

@@ -13,6 +13,14 @@ expect_count() { local got; got=$(dovecot_count "$1"); [ "$got" = "$2" ] || fail
 # promo alerts on repeats and reports of reports; news keeps the default (ignore)
 sed -i 's/^  promo:$/  promo:\n    loops: {repeat: alert, bounce_of_bounce: alert}/' "$T/bouncer.yaml"
 "$BOUNCER" config check -c "$T/bouncer.yaml" >/dev/null || fail "config does not load"
+sed 's/^  promo:$/  promo:\n    repeat: {windw: 2d}\n    list_burst: {max: -1}/' "$T/bouncer.yaml" >"$T/bad.yaml"
+set +e
+"$BOUNCER" config check -c "$T/bad.yaml" >"$T/bad.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 78 ] || fail "a bad repeat/list_burst config: exit $rc, want 78"
+grep -q 'lists.promo.repeat.windw: unknown key; did you mean "window"' "$T/bad.out" || fail "no diagnostic for windw: $(cat "$T/bad.out")"
+grep -q 'lists.promo.list_burst.max: expected' "$T/bad.out" || fail "no diagnostic for max -1: $(cat "$T/bad.out")"
 alerts() { # ALERT [LOOP]: alert events of that kind (and loop)
 	rcli xrange '{t}:events' - + | python3 -c '
 import sys
