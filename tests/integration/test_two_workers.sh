@@ -133,5 +133,19 @@ grep -q '"event":"lease_acquired"' "$T/w2.log" || fail "w2 holds no lease"
 [ "$(grep -c '"store":"applied"' "$T/w2.log")" = 100 ] || fail "the worker of other did not apply its 100"
 check_exactly_once 1200
 echo "ok: two mailboxes drained at once, each by its own lease holder"
-stop_worker w1
 stop_worker w2
+
+# --- `once` while another worker holds the lease: it stands by, then gives up (75)
+sed 's/ttl: 6s/ttl: 3s/' "$T/inbox.yaml" >"$T/short.yaml"
+rc=0
+"$BOUNCER" once -c "$T/short.yaml" 2>"$T/once.log" || rc=$?
+[ "$rc" = 75 ] || fail "once beside a holder exited $rc, want 75"
+grep -q '"event":"standby"' "$T/once.log" || fail "once did not stand by"
+stop_worker w1
+# ... and alone it takes the lease, drains, and gives it back
+make_dsn "$T/last.eml" "$(verp news last@example.net)" last@example.net 5.1.1 "550 5.1.1 user unknown"
+dovecot_deliver "$T/last.eml"
+"$BOUNCER" once -c "$T/inbox.yaml" 2>"$T/once.log" || fail "once alone failed"
+[ "$(dovecot_count INBOX)" = 0 ] || fail "once alone did not drain"
+[ "$(rcli exists '{t}:lease:127.0.0.1:bounces:INBOX')" = 0 ] || fail "once did not release the lease"
+echo "ok: once stands by beside a holder (exit 75), and alone takes and releases the lease"
