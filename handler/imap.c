@@ -638,6 +638,41 @@ uid_set(const uint32_t *uids, size_t n)
 	return set;
 }
 
+/* A UID with its place (in the answer list, or in the caller's array) and its size. */
+struct uidpos {
+	uint32_t uid;
+	uint32_t size;
+	size_t pos;
+};
+
+/* cmp_uidpos - by UID, then by place, so the first of equal UIDs comes first */
+static int
+cmp_uidpos(const void *a, const void *b)
+{
+	const struct uidpos *x = a, *y = b;
+
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* uidpos_lower - the first index in the sorted v[0..n) whose UID is not below uid */
+static size_t
+uidpos_lower(const struct uidpos *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* att_static - walk a FETCH response: its UID, RFC822.SIZE and body section */
 static void
 att_static(struct mailimap_msg_att *att, uint32_t *uid, uint32_t *size, const char **body,
@@ -678,10 +713,10 @@ bh_imap_fetch_sizes(struct bh_imap *im, const uint32_t *uids, size_t n, struct b
 	struct mailimap_fetch_type *ft;
 	struct mailimap_set *set;
 	struct bh_imap_msg *msgs;
+	struct uidpos *at;
 	clist *res = NULL;
 	clistiter *it;
-	bool *seen;
-	size_t i, k = 0;
+	size_t i, k = 0, m = 0, nat;
 	int r;
 
 	*msgs_r = NULL;
@@ -698,23 +733,28 @@ bh_imap_fetch_sizes(struct bh_imap *im, const uint32_t *uids, size_t n, struct b
 	if (r != MAILIMAP_NO_ERROR)
 		return fail(im, r, "UID FETCH RFC822.SIZE", error_r);
 	msgs = bh_calloc(n, sizeof(*msgs));
-	seen = bh_calloc(n, sizeof(*seen));
-	/* keep the order of uids; ignore answers about UIDs we did not ask for */
+	/* the answers sorted by UID (then arrival) and looked up per UID asked for: a batch of
+	 * 1000 was a million att_static calls when each UID walked the whole answer list */
+	nat = (size_t)clist_count(res);
+	at = bh_calloc(nat + 1, sizeof(*at));
+	for (it = clist_begin(res); it != NULL; it = clist_next(it), m++) {
+		at[m].pos = m;
+		att_static(clist_content(it), &at[m].uid, &at[m].size, NULL, NULL);
+	}
+	if (nat > 0)
+		qsort(at, nat, sizeof(*at), cmp_uidpos);
+	/* keep the order of uids; the first answer about a UID counts; ignore answers about UIDs
+	 * we did not ask for */
 	for (i = 0; i < n; i++) {
-		for (it = clist_begin(res); it != NULL; it = clist_next(it)) {
-			uint32_t uid, size = 0;
+		size_t j = uidpos_lower(at, nat, uids[i]);
 
-			att_static(clist_content(it), &uid, &size, NULL, NULL);
-			if (uid == uids[i] && !seen[i]) {
-				seen[i] = true;
-				msgs[k].uid = uid;
-				msgs[k].size = size;
-				k++;
-				break;
-			}
+		if (j < nat && at[j].uid == uids[i]) {
+			msgs[k].uid = uids[i];
+			msgs[k].size = at[j].size;
+			k++;
 		}
 	}
-	free(seen);
+	free(at);
 	mailimap_fetch_list_free(res);
 	*msgs_r = msgs;
 	*n_r = k;
@@ -729,8 +769,9 @@ bh_imap_fetch_bodies(struct bh_imap *im, struct bh_imap_msg *msgs, const bool *w
 	struct mailimap_set *set;
 	clist *res = NULL;
 	clistiter *it;
+	struct uidpos *idx;
 	uint32_t *uids;
-	size_t i, k = 0;
+	size_t i, j, k = 0;
 	int r;
 
 	uids = bh_calloc(n != 0 ? n : 1, sizeof(*uids));
@@ -752,6 +793,12 @@ bh_imap_fetch_bodies(struct bh_imap *im, struct bh_imap_msg *msgs, const bool *w
 	mailimap_set_free(set);
 	if (r != MAILIMAP_NO_ERROR)
 		return fail(im, r, "UID FETCH BODY.PEEK[]", error_r);
+	idx = bh_calloc(n, sizeof(*idx)); /* n > 0: k > 0 above */
+	for (i = 0; i < n; i++) {
+		idx[i].uid = msgs[i].uid;
+		idx[i].pos = i;
+	}
+	qsort(idx, n, sizeof(*idx), cmp_uidpos);
 	for (it = clist_begin(res); it != NULL; it = clist_next(it)) {
 		const char *body = NULL;
 		size_t body_len = 0;
@@ -760,14 +807,17 @@ bh_imap_fetch_bodies(struct bh_imap *im, struct bh_imap_msg *msgs, const bool *w
 		att_static(clist_content(it), &uid, NULL, &body, &body_len);
 		if (uid == 0 || body == NULL)
 			continue;
-		for (i = 0; i < n; i++) {
-			if (msgs[i].uid == uid && want[i] && msgs[i].data == NULL) {
+		/* the first wanted, still empty message with this UID (idx: by UID, then order) */
+		for (j = uidpos_lower(idx, n, uid); j < n && idx[j].uid == uid; j++) {
+			i = idx[j].pos;
+			if (want[i] && msgs[i].data == NULL) {
 				msgs[i].data = bh_memdup0(body, body_len);
 				msgs[i].len = body_len;
 				break;
 			}
 		}
 	}
+	free(idx);
 	mailimap_fetch_list_free(res);
 	return 0;
 }
