@@ -15,8 +15,8 @@
 #include "verdict.h"
 
 struct bh_classify_opts {
-	const struct bh_rules *rules;         /* required */
-	const struct bh_limits_conf *limits;  /* required */
+	const struct bh_rules *rules;	     /* required */
+	const struct bh_limits_conf *limits; /* required */
 };
 
 /* bh_classify - fill v (bh_verdict_init'ed by the caller) from the message data[0..len).

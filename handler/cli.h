@@ -17,12 +17,12 @@
 
 int bh_cmd_classify(int argc, char **argv);    /* cmd_classify.c */
 int bh_cmd_config(int argc, char **argv);      /* cmd_config.c: config check */
-int bh_cmd_verp(int argc, char **argv);        /* cmd_verp.c: verp encode|decode */
+int bh_cmd_verp(int argc, char **argv);	       /* cmd_verp.c: verp encode|decode */
 int bh_cmd_suppression(int argc, char **argv); /* cmd_ops.c */
 int bh_cmd_explain(int argc, char **argv);     /* cmd_ops.c */
 int bh_cmd_events(int argc, char **argv);      /* cmd_ops.c */
 int bh_cmd_stats(int argc, char **argv);       /* cmd_ops.c */
-int bh_cmd_run(int argc, char **argv);         /* cmd_run.c: run and once */
+int bh_cmd_run(int argc, char **argv);	       /* cmd_run.c: run and once */
 int bh_cmd_health(int argc, char **argv);      /* cmd_run.c */
 
 #endif

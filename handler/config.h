@@ -23,19 +23,19 @@ enum bh_auth_mech { BH_AUTH_LOGIN = 0, BH_AUTH_PLAIN };
 
 struct bh_imap_conf {
 	char *host;
-	int port;                  /* default 993 for tls, 143 otherwise */
+	int port; /* default 993 for tls, 143 otherwise */
 	enum bh_tls_mode tls;
-	char *ca_file;             /* NULL: system store */
-	bool verify_cert;          /* default true */
+	char *ca_file;	  /* NULL: system store */
+	bool verify_cert; /* default true */
 	char *user;
-	char *password;            /* resolved secret; never printed */
-	char *password_file;       /* where it came from (one of these two), for display */
+	char *password;	     /* resolved secret; never printed */
+	char *password_file; /* where it came from (one of these two), for display */
 	char *password_env;
 	enum bh_auth_mech auth;
-	char *mailbox;             /* "INBOX" */
-	char *processed_folder;    /* "bouncer/processed" */
-	char *quarantine_folder;   /* "bouncer/quarantine" */
-	char *ignored_folder;      /* "bouncer/ignored" */
+	char *mailbox;		 /* "INBOX" */
+	char *processed_folder;	 /* "bouncer/processed" */
+	char *quarantine_folder; /* "bouncer/quarantine" */
+	char *ignored_folder;	 /* "bouncer/ignored" */
 	unsigned batch_size;
 	bool idle;
 	int64_t poll_interval_s;
@@ -43,38 +43,38 @@ struct bh_imap_conf {
 };
 
 struct bh_redis_conf {
-	char *host;                /* NULL when socket is set */
+	char *host; /* NULL when socket is set */
 	int port;
 	char *socket;
-	char *user;                /* ACL user, NULL: none */
-	char *password;            /* resolved secret; never printed; NULL: no AUTH */
-	char *password_file;       /* where it came from, for display */
+	char *user;	     /* ACL user, NULL: none */
+	char *password;	     /* resolved secret; never printed; NULL: no AUTH */
+	char *password_file; /* where it came from, for display */
 	char *password_env;
 	int db;
-	char *prefix;              /* key prefix, "bouncer" */
+	char *prefix; /* key prefix, "bouncer" */
 	int64_t connect_timeout_ms;
 	int64_t command_timeout_ms;
-	int64_t stream_maxlen;     /* events stream cap (XADD MAXLEN ~) */
-	char **sentinels;          /* "host:port" of Redis Sentinels; n_sentinels 0: none */
+	int64_t stream_maxlen; /* events stream cap (XADD MAXLEN ~) */
+	char **sentinels;      /* "host:port" of Redis Sentinels; n_sentinels 0: none */
 	size_t n_sentinels;
-	char *master_name;         /* the master's name at the sentinels (required with them) */
-	int wait_replicas;         /* WAIT for this many replicas after each applied batch */
+	char *master_name; /* the master's name at the sentinels (required with them) */
+	int wait_replicas; /* WAIT for this many replicas after each applied batch */
 };
 
 /* One worker per mailbox at a time: a Redis lease per (IMAP host, user, mailbox). */
 struct bh_lease_conf {
-	bool enabled;              /* default false */
-	int64_t ttl_s;             /* lease lifetime; renewed every ttl/3; default 30 */
+	bool enabled;  /* default false */
+	int64_t ttl_s; /* lease lifetime; renewed every ttl/3; default 30 */
 };
 
 /* What a policy does with one reason (or group). */
 enum bh_policy_kind {
-	BH_POL_INHERIT = 0, /* not set here: take the parent's */
-	BH_POL_SUPPRESS,    /* suppress at once, no expiry */
-	BH_POL_SUPPRESS_FOR,/* suppress at once for duration_s */
-	BH_POL_COUNT,       /* suppress after threshold within window_s, for duration_s (0: forever) */
-	BH_POL_IGNORE,      /* record the event only */
-	BH_POL_ALERT,       /* record and raise an alert event */
+	BH_POL_INHERIT = 0,  /* not set here: take the parent's */
+	BH_POL_SUPPRESS,     /* suppress at once, no expiry */
+	BH_POL_SUPPRESS_FOR, /* suppress at once for duration_s */
+	BH_POL_COUNT,  /* suppress after threshold within window_s, for duration_s (0: forever) */
+	BH_POL_IGNORE, /* record the event only */
+	BH_POL_ALERT,  /* record and raise an alert event */
 };
 
 enum bh_scope { BH_SCOPE_LIST = 0, BH_SCOPE_GLOBAL };
@@ -91,27 +91,27 @@ enum bh_unknown_list { BH_UNKNOWN_DEFAULTS = 0, BH_UNKNOWN_IGNORE, BH_UNKNOWN_QU
 
 /* The fully resolved policy of one list: inheritance from defaults is applied at load time. */
 struct bh_list_policy {
-	char *name;                                    /* NULL for defaults */
+	char *name;				       /* NULL for defaults */
 	struct bh_policy_action by_reason[BH_R_COUNT]; /* never BH_POL_INHERIT once loaded */
 	struct bh_policy_action loop[BH_LOOP_COUNT];   /* ignore or alert, per loop kind */
-	bool sender_side_may_suppress;                 /* default false */
-	bool count_delayed;                            /* Action: delayed counts as soft; false */
-	unsigned sender_alert_threshold;               /* sender-side failures per domain ... */
-	int64_t sender_alert_window_s;                 /* ... within this window raise an alert */
-	int64_t repeat_window_s;                       /* one sent message bouncing again for one
+	bool sender_side_may_suppress;		       /* default false */
+	bool count_delayed;			       /* Action: delayed counts as soft; false */
+	unsigned sender_alert_threshold;	       /* sender-side failures per domain ... */
+	int64_t sender_alert_window_s;		       /* ... within this window raise an alert */
+	int64_t repeat_window_s;		       /* one sent message bouncing again for one
 							* recipient within this is a repeat; 7d */
-	unsigned repeat_alert;                         /* its Nth bounce raises an alert; 3 */
-	unsigned burst_max;                            /* more failures for the list within
+	unsigned repeat_alert;			       /* its Nth bounce raises an alert; 3 */
+	unsigned burst_max;			       /* more failures for the list within
 							* burst_window_s hold suppressions; 0: off */
-	int64_t burst_window_s;                        /* 10m */
+	int64_t burst_window_s;			       /* 10m */
 };
 
 /* One classification rule from `rules:` (the reason engine compiles these). */
 struct bh_rule_conf {
 	char *id;
-	char *status;       /* status pattern: "5.1.1", "5.7.*", NULL */
-	char *reply_code;   /* "550", "5*", NULL */
-	char *pattern;      /* PCRE2 pattern over the diagnostic text, NULL */
+	char *status;	  /* status pattern: "5.1.1", "5.7.*", NULL */
+	char *reply_code; /* "550", "5*", NULL */
+	char *pattern;	  /* PCRE2 pattern over the diagnostic text, NULL */
 	enum bh_reason reason;
 	bool has_whose;
 	enum bh_whose whose;
@@ -130,7 +130,7 @@ struct bh_limits_conf {
 };
 
 struct bh_config {
-	char *path;                        /* where it was loaded from */
+	char *path; /* where it was loaded from */
 	struct bh_imap_conf imap;
 	struct bh_redis_conf redis;
 	struct bh_lease_conf lease;
@@ -139,16 +139,16 @@ struct bh_config {
 	char *verp_key_env[BH_VERP_MAX_KEYS];
 	struct bh_rule_conf *rules;
 	size_t n_rules;
-	bool rules_replace_builtin;        /* rules: {replace: true} drops the built-in table */
+	bool rules_replace_builtin; /* rules: {replace: true} drops the built-in table */
 	struct bh_list_policy defaults;
 	struct bh_list_policy *lists;
 	size_t n_lists;
 	enum bh_unknown_list unknown_list;
 	struct bh_limits_conf limits;
-	char **our_domains;                /* domains whose Message-IDs / From are ours (loops) */
+	char **our_domains; /* domains whose Message-IDs / From are ours (loops) */
 	size_t n_our_domains;
-	char *log_format;                  /* "json" or "logfmt" */
-	char *metrics_listen;              /* "127.0.0.1:9356", NULL: off */
+	char *log_format;     /* "json" or "logfmt" */
+	char *metrics_listen; /* "127.0.0.1:9356", NULL: off */
 };
 
 /* One problem found in a file: FILE:LINE:COLUMN: message. */

@@ -122,9 +122,7 @@ bh_ctree_parse(struct bh_ctree *t, const char *file, const char *data, size_t le
 			goto out;
 		}
 		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
+		case YAML_STREAM_END_EVENT: done = true; break;
 		case YAML_DOCUMENT_START_EVENT:
 			if (++docs > 1) {
 				bh_config_diag_add(diags, file, (unsigned)ev.start_mark.line + 1,
@@ -148,19 +146,14 @@ bh_ctree_parse(struct bh_ctree *t, const char *file, const char *data, size_t le
 				   ev.data.scalar.tag == NULL;
 			n->multiline = ev.end_mark.line != ev.start_mark.line;
 			break;
-		case YAML_SEQUENCE_START_EVENT:
-			n = node_new(t, BH_CN_SEQ, &ev.start_mark);
-			break;
-		case YAML_MAPPING_START_EVENT:
-			n = node_new(t, BH_CN_MAP, &ev.start_mark);
-			break;
+		case YAML_SEQUENCE_START_EVENT: n = node_new(t, BH_CN_SEQ, &ev.start_mark); break;
+		case YAML_MAPPING_START_EVENT: n = node_new(t, BH_CN_MAP, &ev.start_mark); break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
 			if (depth > 0)
 				depth--;
 			break;
-		default:
-			break;
+		default: break;
 		}
 		if (n != NULL) {
 			if (t->n > BH_MAX_CONFIG_NODES) {

@@ -230,8 +230,9 @@ bh_log_end(struct bh_logline *l)
 }
 
 /* vlog - the body of bh_log and bh_log_errno */
-BH_PRINTF(4, 0) static void
-vlog(enum bh_log_level level, const char *event, const char *err, const char *fmt, va_list ap)
+BH_PRINTF(4, 0)
+static void vlog(enum bh_log_level level, const char *event, const char *err, const char *fmt,
+		 va_list ap)
 {
 	struct bh_logline l;
 	struct bh_buf msg;

@@ -11,16 +11,18 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } commands[] = {
-	{"classify", bh_cmd_classify, "classify [--mbox] PATH...   classify bounces offline (JSON Lines)"},
-	{"config", bh_cmd_config, "config check [-c FILE]       validate and print the configuration"},
-	{"verp", bh_cmd_verp, "verp encode|decode ...       make or check VERP addresses"},
-	{"run", bh_cmd_run, "run [-c FILE] [--dry-run]    drain the bounce mailbox forever"},
-	{"once", bh_cmd_run, "once [-c FILE] [--dry-run]   drain the bounce mailbox, then exit"},
-	{"health", bh_cmd_health, "health [-c FILE]             exit 0 when IMAP and Redis answer"},
-	{"suppression", bh_cmd_suppression, "suppression check|show|list|add|remove|export ..."},
-	{"explain", bh_cmd_explain, "explain ADDRESS              the events behind an address's state"},
-	{"events", bh_cmd_events, "events tail [-f]             the audit event stream"},
-	{"stats", bh_cmd_stats, "stats                        counts per list and reason"},
+    {"classify", bh_cmd_classify,
+     "classify [--mbox] PATH...   classify bounces offline (JSON Lines)"},
+    {"config", bh_cmd_config, "config check [-c FILE]       validate and print the configuration"},
+    {"verp", bh_cmd_verp, "verp encode|decode ...       make or check VERP addresses"},
+    {"run", bh_cmd_run, "run [-c FILE] [--dry-run]    drain the bounce mailbox forever"},
+    {"once", bh_cmd_run, "once [-c FILE] [--dry-run]   drain the bounce mailbox, then exit"},
+    {"health", bh_cmd_health, "health [-c FILE]             exit 0 when IMAP and Redis answer"},
+    {"suppression", bh_cmd_suppression, "suppression check|show|list|add|remove|export ..."},
+    {"explain", bh_cmd_explain,
+     "explain ADDRESS              the events behind an address's state"},
+    {"events", bh_cmd_events, "events tail [-f]             the audit event stream"},
+    {"stats", bh_cmd_stats, "stats                        counts per list and reason"},
 };
 
 static void

@@ -107,7 +107,8 @@ about_subscriber(const struct bh_verdict *v, const struct bh_rcpt *r)
 	if (r->address == NULL || r->address[0] == '\0')
 		return true;
 	return same_address(r->address, v->verp.recipient) ||
-	       (r->original_address != NULL && same_address(r->original_address, v->verp.recipient));
+	       (r->original_address != NULL &&
+		same_address(r->original_address, v->verp.recipient));
 }
 
 /* decide_rcpt - one recipient of a message that is ours */
@@ -151,7 +152,8 @@ decide_rcpt(struct bh_decisions *out, const struct bh_verdict *v, const struct b
 	}
 	if (!about_subscriber(v, r)) {
 		add(out, v, r, BH_OUT_RECORD,
-		    "the failed address is not the VERP recipient: forwarded or auto-answered mail");
+		    "the failed address is not the VERP recipient: forwarded or auto-answered "
+		    "mail");
 		return;
 	}
 	if (r->whose == BH_WHOSE_SENDER && !pol->sender_side_may_suppress) {

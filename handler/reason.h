@@ -59,13 +59,13 @@ enum bh_whose {
 
 /* Groups a policy can name instead of single reasons. */
 enum bh_reason_group {
-	BH_G_HARD = 0,    /* hard failures: the address is bad */
-	BH_G_SOFT,        /* recipient-side or either-side failures that are not hard */
-	BH_G_SENDER,      /* failures that are the sender's fault */
-	BH_G_COMPLAINT,   /* feedback */
-	BH_G_AUTOREPLY,   /* vacation */
-	BH_G_UNKNOWN,     /* undefined, onhold */
-	BH_G_NONE,        /* delivered: never acted on */
+	BH_G_HARD = 0,	/* hard failures: the address is bad */
+	BH_G_SOFT,	/* recipient-side or either-side failures that are not hard */
+	BH_G_SENDER,	/* failures that are the sender's fault */
+	BH_G_COMPLAINT, /* feedback */
+	BH_G_AUTOREPLY, /* vacation */
+	BH_G_UNKNOWN,	/* undefined, onhold */
+	BH_G_NONE,	/* delivered: never acted on */
 	BH_G_COUNT
 };
 

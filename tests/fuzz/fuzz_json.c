@@ -17,7 +17,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	bh_buf_init(&b);
 	bh_json_str(&b, (const char *)data, size);
-	if (b.len < 2 || b.data[0] != '"' || b.data[b.len - 1] != '"' || memchr(b.data, '\n', b.len))
+	if (b.len < 2 || b.data[0] != '"' || b.data[b.len - 1] != '"' ||
+	    memchr(b.data, '\n', b.len))
 		bh_fatal("bad JSON escape");
 	bh_buf_deinit(&b);
 	p = bh_printable((const char *)data, size, 200);

@@ -40,7 +40,7 @@ struct vcase {
 	const char *want_folder;
 	bool want_refused;
 	enum bh_policy_kind want_kind; /* of the decision's action */
-	bool other_address;            /* the report names another address than the subscriber */
+	bool other_address;	       /* the report names another address than the subscriber */
 };
 
 static void
@@ -61,7 +61,8 @@ make(struct bh_verdict *v, const struct vcase *c)
 	if (c->reason == BH_R_COUNT)
 		return; /* no recipient */
 	r = bh_verdict_add_rcpt(v, 10);
-	r->address = bh_strdup(c->other_address ? "forwarded@elsewhere.example" : "Alice@EXAMPLE.net");
+	r->address =
+	    bh_strdup(c->other_address ? "forwarded@elsewhere.example" : "Alice@EXAMPLE.net");
 	r->action = c->action;
 	bh_rcpt_set_reason(r, c->reason, NULL);
 }
@@ -119,7 +120,8 @@ main(void)
 	    {"relaxed delayed hard counts", BH_TYPE_DSN, "relaxed", BH_R_USERUNKNOWN,
 	     BH_ACTION_DELAYED, 0, NULL, BH_OUT_COUNT, "processed", false, BH_POL_COUNT, false},
 	    {"transactional hard for 7d", BH_TYPE_DSN, "transactional", BH_R_HOSTUNKNOWN,
-	     BH_ACTION_FAILED, 0, NULL, BH_OUT_SUPPRESS, "processed", false, BH_POL_SUPPRESS_FOR, false},
+	     BH_ACTION_FAILED, 0, NULL, BH_OUT_SUPPRESS, "processed", false, BH_POL_SUPPRESS_FOR,
+	     false},
 	    {"transactional soft ignored", BH_TYPE_DSN, "transactional", BH_R_MAILBOXFULL,
 	     BH_ACTION_FAILED, 0, NULL, BH_OUT_RECORD, "processed", false, BH_POL_IGNORE, false},
 	    /* a list that tries to suppress sender-side failures without the switch cannot
@@ -205,9 +207,18 @@ main(void)
 	{
 		struct bh_config *c2 = load(BASE "defaults: {unknown_list: ignore}\n");
 		struct bh_config *c3 = load(BASE);
-		struct vcase vc = {
-		    "x",  BH_TYPE_DSN, "other", BH_R_USERUNKNOWN, BH_ACTION_FAILED, 0, NULL, 0,
-		    NULL, false,       0, false};
+		struct vcase vc = {"x",
+				   BH_TYPE_DSN,
+				   "other",
+				   BH_R_USERUNKNOWN,
+				   BH_ACTION_FAILED,
+				   0,
+				   NULL,
+				   0,
+				   NULL,
+				   false,
+				   0,
+				   false};
 		struct bh_verdict v;
 		struct bh_decisions d;
 

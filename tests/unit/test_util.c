@@ -12,22 +12,26 @@ main(void)
 		size_t n;
 		const char *want;
 	} json[] = {
-		{"plain", 5, "\"plain\""},
-		{"q\"b\\", 4, "\"q\\\"b\\\\\""},
-		{"a\nb\tc\r", 6, "\"a\\nb\\tc\\r\""},
-		{"nul\0x", 5, "\"nul\\u0000x\""},
-		{"\xc3\xa9", 2, "\"\xc3\xa9\""},
-		{"bad\xff", 4, "\"bad\xef\xbf\xbd\""},
-		{"\xe2\x82", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},
+	    {"plain", 5, "\"plain\""},
+	    {"q\"b\\", 4, "\"q\\\"b\\\\\""},
+	    {"a\nb\tc\r", 6, "\"a\\nb\\tc\\r\""},
+	    {"nul\0x", 5, "\"nul\\u0000x\""},
+	    {"\xc3\xa9", 2, "\"\xc3\xa9\""},
+	    {"bad\xff", 4, "\"bad\xef\xbf\xbd\""},
+	    {"\xe2\x82", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},
 	};
 	static const struct {
 		const char *in;
 		long long min, max, want;
 		int ret;
 	} nums[] = {
-		{"42", 0, 100, 42, 0}, {"-1", 0, 100, 0, -1}, {"101", 0, 100, 0, -1},
-		{"4x", 0, 100, 0, -1}, {"", 0, 100, 0, -1},   {" 4", 0, 100, 0, -1},
-		{"99999999999999999999", 0, 100, 0, -1},
+	    {"42", 0, 100, 42, 0},
+	    {"-1", 0, 100, 0, -1},
+	    {"101", 0, 100, 0, -1},
+	    {"4x", 0, 100, 0, -1},
+	    {"", 0, 100, 0, -1},
+	    {" 4", 0, 100, 0, -1},
+	    {"99999999999999999999", 0, 100, 0, -1},
 	};
 	struct bh_buf b;
 	size_t i;
@@ -50,7 +54,9 @@ main(void)
 	bh_buf_deinit(&b);
 
 	{
-		char *p = bh_printable("ab\x01\xff" "cdef", 8, 5);
+		char *p = bh_printable("ab\x01\xff"
+				       "cdef",
+				       8, 5);
 
 		CHECK_STR(p, "ab??c...");
 		free(p);
