@@ -266,6 +266,16 @@ static const struct {
     {BASE "our_domains: [example.com, \"-bad domain\"]\n",
      "3:28: our_domains[1]: expected a domain name, got \"-bad domain\""},
     {BASE "metrics: {listen: 9356}\n", "3:19: metrics.listen: expected HOST:PORT, got \"9356\""},
+    /* scale-out */
+    {BASE "redis: {sentinels: [\"10.0.0.5:26379\", \"nope\"], master_name: m}\n",
+     "3:39: redis.sentinels[1]: expected HOST:PORT, got \"nope\""},
+    {BASE "redis: {sentinels: [\"10.0.0.5:26379\"]}\n",
+     "3:8: redis.master_name: set both sentinels and master_name, or neither"},
+    {BASE "redis: {wait_replicas: 17}\n",
+     "3:24: redis.wait_replicas: expected an integer from 0 to 16, got \"17\""},
+    {BASE "lease: {enabled: yes, ttl: 1s}\n",
+     "3:18: lease.enabled: expected true or false, got \"yes\"\n"
+     "3:28: lease.ttl: expected a duration from 3s to 1h, got \"1s\""},
     {BASE "limits: {header_line: 1B, recipients: 0}\n",
      "3:23: limits.header_line: expected a size from 1KB to 16MB, got \"1B\"\n"
      "3:39: limits.recipients: expected an integer from 1 to 100000, got \"0\""},
@@ -470,6 +480,34 @@ test_all_keys(void)
 	bh_config_diags_deinit(&d);
 }
 
+/* test_scaleout - sentinels, WAIT and the lease load, print and load again */
+static void
+test_scaleout(void)
+{
+	struct bh_config_diags d = {NULL, 0};
+	struct bh_config *c =
+	    load(BASE "redis: {sentinels: [\"10.0.0.5:26379\", \"[::1]:26380\"], master_name: bh,"
+		      " wait_replicas: 1}\nlease: {enabled: true, ttl: 9s}\n",
+		 &d);
+
+	CHECK(c != NULL);
+	if (c == NULL) {
+		bh_config_diags_print(&d, stderr);
+		bh_config_diags_deinit(&d);
+		return;
+	}
+	CHECK_INT(c->redis.n_sentinels, 2);
+	if (c->redis.n_sentinels == 2)
+		CHECK_STR(c->redis.sentinels[1], "[::1]:26380");
+	CHECK_STR(c->redis.master_name, "bh");
+	CHECK_INT(c->redis.wait_replicas, 1);
+	CHECK(c->lease.enabled);
+	CHECK_INT(c->lease.ttl_s, 9);
+	round_trip(c, "scale-out");
+	bh_config_free(&c);
+	bh_config_diags_deinit(&d);
+}
+
 /* test_defaults - a minimal file gets every documented default */
 static void
 test_defaults(void)
@@ -507,6 +545,11 @@ test_defaults(void)
 	CHECK_INT(c->limits.regex_match_limit, BH_DEF_REGEX_MATCH_LIMIT);
 	CHECK_STR(c->log_format, "json");
 	CHECK(c->metrics_listen == NULL);
+	CHECK_INT(c->redis.n_sentinels, 0);
+	CHECK(c->redis.master_name == NULL);
+	CHECK_INT(c->redis.wait_replicas, 0);
+	CHECK(!c->lease.enabled);
+	CHECK_INT(c->lease.ttl_s, 30);
 	CHECK_INT(c->unknown_list, BH_UNKNOWN_DEFAULTS);
 	p = bh_config_policy(c, "nosuchlist", &known);
 	CHECK(!known);
@@ -896,6 +939,7 @@ main(void)
 	test_bad();
 	test_all_keys();
 	test_defaults();
+	test_scaleout();
 	test_inherit();
 	test_limits();
 	test_reload();
