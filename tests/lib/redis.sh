@@ -18,7 +18,20 @@
 # here is ever signalled.
 
 _redis_free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	# Below 55536 so that a cluster node's bus port (port + 10000) exists too.
+	python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 55535)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); t = socket.socket(); t.bind(("127.0.0.1", p + 10000)); t.close()
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p); break
+'
 }
 
 _redis_launch() {
