@@ -425,7 +425,13 @@ log_job(struct bh_worker *w, const struct job *j, const struct bh_store_item *it
 				if (dc->rcpt->status[0] != '\0')
 					bh_log_str(&l, "status", dc->rcpt->status);
 			}
-			bh_log_str(&l, "outcome", bh_outcome_name(dc->outcome));
+			/* a repeat found by the store counted and suppressed nothing */
+			bh_log_str(
+			    &l, "outcome",
+			    it != NULL && it->loop == BH_LOOP_REPEAT &&
+				    (dc->outcome == BH_OUT_COUNT || dc->outcome == BH_OUT_SUPPRESS)
+				? "refuse"
+				: bh_outcome_name(dc->outcome));
 			bh_log_str(&l, "why", dc->why);
 		} else if (j->why != NULL) {
 			bh_log_str(&l, "why", j->why);

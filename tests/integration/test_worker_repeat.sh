@@ -53,7 +53,8 @@ expect_count INBOX 0
 expect_count bouncer/processed 1
 expect_count bouncer/ignored 2
 [ "$(rcli zcard '{t}:soft:l:news:carol@example.org')" = 1 ] || fail "carol counted $(rcli zcard '{t}:soft:l:news:carol@example.org') times, want 1"
-[ "$(grep -c '"loop":"repeat"' "$T/once1.log")" = 2 ] || fail "want 2 decision lines with loop repeat"
+[ "$(grep '"loop":"repeat"' "$T/once1.log" | grep -c '"outcome":"refuse".*"folder":"bouncer/ignored"')" = 2 ] ||
+	fail "want 2 decision lines with loop repeat, outcome refuse, folder ignored"
 [ "$(alerts repeat)" = 1 ] || fail "want one repeat alert at the third report"
 [ "$(alerts loop)" = 0 ] || fail "news ignores loops: no loop alert"
 echo "ok: one sent message reported three times: counted once, 2 repeats, 1 alert"
