@@ -170,5 +170,26 @@ done
 dpkg-deb -x "$deb" "$tmp/root"
 grep -qx 'ExecStart=/usr/bin/bouncer run -c /etc/bouncer/bouncer.yaml' \
 	"$tmp/root/usr/lib/systemd/system/bouncer.service" || bad ".deb unit ExecStart is not /usr/bin"
+
+# Install it for real where that is ours to do (root on a CI or throw-away machine, and no other
+# bouncer package present), run what it installed, and purge it again.
+if [ "$(id -u)" -eq 0 ] && [ "${CI:-}${BOUNCER_TEST_DPKG:-}" != "" ] &&
+	! dpkg-query -W bouncer >/dev/null 2>&1; then
+	if dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1; then
+		/usr/bin/bouncer --version | grep -q '^bouncer ' || bad "installed /usr/bin/bouncer does not run"
+		/usr/bin/bouncer classify "$BH_SOURCE_DIR"/tests/fixtures/*.eml >/dev/null 2>&1 ||
+			bad "installed bouncer cannot classify the fixtures"
+		for m in /usr/share/man/man1/bouncer.1.gz /usr/share/man/man5/bouncer.yaml.5.gz; do
+			[ -s "$m" ] || bad "dpkg -i did not install $m"
+		done
+		id bouncer >/dev/null 2>&1 || bad "postinst did not create the bouncer user"
+		echo "dpkg -i: installed and ran /usr/bin/bouncer"
+	else
+		cat "$tmp/dpkg.log" >&2
+		bad "dpkg -i failed"
+	fi
+	dpkg --purge bouncer >"$tmp/purge.log" 2>&1 || { cat "$tmp/purge.log" >&2; bad "dpkg --purge failed"; }
+	[ ! -e /usr/bin/bouncer ] || bad "dpkg --purge left /usr/bin/bouncer"
+fi
 echo "installed ${#expect[@]} files; .deb $(basename "$deb"): $(wc -l <"$tmp/contents") entries"
 exit $fail
