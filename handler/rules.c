@@ -55,15 +55,17 @@ struct bh_rule_def {
 	enum bh_reason reason;
 	int whose; /* -1: the reason's own */
 	bool weak;
+	bool stage; /* a recipient-unknown row that the SMTP stage and status may re-read */
 };
 
 /* clang-format off */
-#define T(id, lits, pat, reason)            {id, NULL, NULL, lits, pat, reason, -1, false}
-#define TS(id, st, lits, pat, reason)       {id, st, NULL, lits, pat, reason, -1, false}
-#define TW(id, lits, pat, reason, whose)    {id, NULL, NULL, lits, pat, reason, whose, false}
-#define WEAK(id, lits, pat, reason)         {id, NULL, NULL, lits, pat, reason, -1, true}
-#define WEAKW(id, lits, pat, reason, whose) {id, NULL, NULL, lits, pat, reason, whose, true}
-#define S(id, st, reason)                   {id, st, NULL, NULL, NULL, reason, -1, false}
+#define T(id, lits, pat, reason)            {id, NULL, NULL, lits, pat, reason, -1, false, false}
+#define TU(id, lits, pat, reason)           {id, NULL, NULL, lits, pat, reason, -1, false, true}
+#define TS(id, st, lits, pat, reason)       {id, st, NULL, lits, pat, reason, -1, false, false}
+#define TW(id, lits, pat, reason, whose)    {id, NULL, NULL, lits, pat, reason, whose, false, false}
+#define WEAK(id, lits, pat, reason)         {id, NULL, NULL, lits, pat, reason, -1, true, false}
+#define WEAKW(id, lits, pat, reason, whose) {id, NULL, NULL, lits, pat, reason, whose, true, false}
+#define S(id, st, reason)                   {id, st, NULL, NULL, NULL, reason, -1, false, false}
 
 /*
  * The built-in table. Order matters among text rows: sender-side and specific phrases come
@@ -295,6 +297,10 @@ static const struct bh_rule_def builtin[] = {
 	  "|not (?:a )?member of (?:this|the) (?:mailing )?list|(?:not have|no) permission to post"
 	  "|(?:not allowed|not permitted) to post|(?:weren't|were not|not) recognized as a valid sender",
 	  BH_R_REJECTED),
+	/* a Google Groups notice (it links the Groups help centre in every language it is written
+	 * in): the group does not exist or will not take our post, the group's answer to us */
+	T("rejected-google-groups", "groups.google.com", "groups\\.google\\.com/support",
+	  BH_R_REJECTED),
 	/* a refusal after MAIL FROM is about our envelope sender, whatever its words */
 	T("rejected-mail-from", "mail from",
 	  "(?:after|in reply to) mail from\\b", BH_R_REJECTED),
@@ -375,7 +381,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_SUPPRESSED),
 
 	/* --- recipient: the mailbox does not exist (the broadest family, last of the strong ones) */
-	T("userunknown-text", "unknown|no such|exist|invalid|illegal|bad|not found|unavailable"
+	TU("userunknown-text", "unknown|no such|exist|invalid|illegal|bad|not found|unavailable"
 			      "|not available|be found|not listed|have a|no mailbox|notfound"
 			      "|valid|undeliverable|rejected|not recognized",
 	  "(?:user|recipient|addressee|mailbox|account|alias|address|destination|local[ -]?part) "
@@ -402,7 +408,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_USERUNKNOWN),
 
 	/* --- the same families in the languages localized MTAs answer in (de, fr, es, it, pt, nl) */
-	T("userunknown-intl", "unbekannt|existiert|inconnu|existe|invalide|desconocid|inexistente"
+	TU("userunknown-intl", "unbekannt|existiert|inconnu|existe|invalide|desconocid|inexistente"
 			      "|sconosciut|inesistente|desconhecid|onbekend|bestaat",
 	  "(?:benutzer|empfänger|adresse|postfach|mailbox) (?:ist )?unbekannt"
 	  "|unbekannte[rn]? (?:benutzer|empfänger|adresse)"
@@ -528,6 +534,7 @@ struct bh_rule {
 	bool has_whose;
 	enum bh_whose whose;
 	bool weak;
+	bool stage;
 };
 
 struct bh_rules {
@@ -627,7 +634,7 @@ bigrams_of(const char *lits)
 static int
 rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *status,
 	     const char *reply, const char *lits, const char *pattern, enum bh_reason reason,
-	     int whose, bool weak)
+	     int whose, bool weak, bool stage)
 {
 	int errcode;
 	PCRE2_SIZE erroff;
@@ -658,6 +665,7 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 	r->has_whose = whose >= 0;
 	r->whose = whose >= 0 ? (enum bh_whose)whose : bh_reason_whose(reason);
 	r->weak = weak;
+	r->stage = stage;
 	if (pattern == NULL)
 		return 0;
 	r->pattern = bh_strdup(pattern);
@@ -720,6 +728,7 @@ rules_hash(struct bh_rules *rs)
 		hash_str(&ctx, bh_reason_name(r->reason));
 		hash_str(&ctx, r->has_whose ? bh_whose_name(r->whose) : "");
 		hash_str(&ctx, r->weak ? "weak" : "");
+		hash_str(&ctx, r->stage ? "stage" : "");
 		sha256_update(&ctx, 1, (const uint8_t *)"\x1e");
 	}
 	sha256_digest(&ctx, sizeof(digest), digest);
@@ -752,7 +761,7 @@ bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned 
 
 		rs->n++;
 		if (rule_compile(&rs->v[i], "config", c->id, c->status, c->reply_code, NULL,
-				 c->pattern, c->reason, c->has_whose ? (int)c->whose : -1,
+				 c->pattern, c->reason, c->has_whose ? (int)c->whose : -1, false,
 				 false) == -1)
 			goto fail;
 	}
@@ -761,7 +770,7 @@ bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned 
 
 		rs->n++;
 		if (rule_compile(&rs->v[n + i], "builtin", d->id, d->status, d->reply, d->lits,
-				 d->pattern, d->reason, d->whose, d->weak) == -1)
+				 d->pattern, d->reason, d->whose, d->weak, d->stage) == -1)
 			goto fail;
 	}
 	rs->mctx = pcre2_match_context_create(NULL);
@@ -1003,10 +1012,157 @@ decided(const struct bh_rule *r, struct bh_rules_result *out)
 	out->rule = r->id;
 }
 
-/* bh_rules_decide - strong text rows, code rows, weak text rows, then the status class */
+/* cmd_word - the SMTP command named at t[0..n) ("end of data", "rcpt to:<a@b>", "helo",
+ * Exim's "pipelined rcpt to"), or NULL; a word must end there ("database" is no DATA) */
+static const char *
+cmd_word(const char *t, size_t n)
+{
+	static const struct {
+		const char *w, *cmd;
+	} words[] = {
+	    {"end of data", "DATA"},
+	    {"data", "DATA"},
+	    {"bdat", "DATA"},
+	    {"text", "DATA"},
+	    {"rcpt", "RCPT"},
+	    {"mail from", "MAIL"},
+	    {"mail", "MAIL"},
+	    {"helo", "HELO"},
+	    {"ehlo", "HELO"},
+	    {"lhlo", "HELO"},
+	    {"initial connection", "CONN"},
+	};
+	size_t i, wl;
+
+	if (n >= 10 && memcmp(t, "pipelined ", 10) == 0)
+		t += 10, n -= 10;
+	for (i = 0; i < BH_NELEM(words); i++) {
+		wl = strlen(words[i].w);
+		if (n >= wl && memcmp(t, words[i].w, wl) == 0 &&
+		    (n == wl || !isalpha((unsigned char)t[wl])))
+			return words[i].cmd;
+	}
+	return NULL;
+}
+
+/* after_phrase - the command named right after the first occurrence of phrase in t */
+static const char *
+after_phrase(const char *t, size_t n, const char *phrase)
+{
+	size_t pl = strlen(phrase);
+	const char *p = memmem(t, n, phrase, pl);
+
+	if (p == NULL)
+		return NULL;
+	p += pl;
+	return cmd_word(p, n - (size_t)(p - t));
+}
+
+/* transcript_cmd - the last ">>> CMD" sent before the first "<<< 4xx/5xx" reply */
+static const char *
+transcript_cmd(const char *t, size_t n)
+{
+	const char *p = t, *last = NULL, *q;
+	size_t guard = 0;
+
+	while (guard++ < 1000 && (p = memmem(p, n - (size_t)(p - t), "<<< ", 4)) != NULL) {
+		p += 4;
+		if (is_reply_code(p, n - (size_t)(p - t)) && (p[0] == '4' || p[0] == '5'))
+			break;
+	}
+	if (p == NULL)
+		return NULL;
+	for (q = t, guard = 0;
+	     guard++ < 1000 && q < p && (q = memmem(q, (size_t)(p - q), ">>> ", 4)) != NULL; q += 4)
+		last = q + 4;
+	return last != NULL ? cmd_word(last, n - (size_t)(last - t)) : NULL;
+}
+
+/* smtp_command_norm - bh_smtp_command over normalized text */
+static const char *
+smtp_command_norm(const char *t, size_t n)
+{
+	static const struct {
+		const char *phrase, *cmd;
+	} qmail[] = {
+	    /* qmail-remote's own words for the stage */
+	    {"does not like recipient", "RCPT"},
+	    {"failed after i sent the message", "DATA"},
+	    {"but sender was rejected", "MAIL"},
+	    {"but my name was rejected", "HELO"},
+	};
+	const char *c;
+	size_t i;
+
+	if ((c = after_phrase(t, n, "in reply to ")) != NULL ||
+	    (c = after_phrase(t, n, "server after ")) != NULL ||
+	    (c = after_phrase(t, n, "mailer after ")) != NULL ||
+	    (c = after_phrase(t, n, "server for ")) != NULL || (c = transcript_cmd(t, n)) != NULL)
+		return c;
+	for (i = 0; i < BH_NELEM(qmail); i++)
+		if (memmem(t, n, qmail[i].phrase, strlen(qmail[i].phrase)) != NULL)
+			return qmail[i].cmd;
+	return NULL;
+}
+
+/* bh_smtp_command - the SMTP stage a failure text names */
+bool
+bh_smtp_command(const char *text, size_t text_len, char out[8])
+{
+	char t[BH_MAX_RULE_TEXT];
+	size_t n;
+	const char *c;
+
+	out[0] = '\0';
+	if (text == NULL || text_len == 0)
+		return false;
+	n = normalize(text, text_len, t, sizeof(t));
+	if ((c = smtp_command_norm(t, n)) == NULL)
+		return false;
+	snprintf(out, 8, "%s", c);
+	return true;
+}
+
+/* restage - a recipient-unknown text re-read by the SMTP stage: refused after DATA by a
+ * server that took the address at RCPT TO (filtered); at MAIL FROM about our sender, at HELO
+ * or connection about our host. An address status (x.1.x) or RCPT TO keeps it; so does an
+ * unknown stage. (A mailbox status, "550 5.2.1 ... User Unknown", was tried as a filter's
+ * sign too: on the corpus it turned as many right answers wrong as wrong ones right.) */
+static void
+restage(const char *st, const char *cmd, struct bh_rules_result *out)
+{
+	bool addr_status = st[0] != '\0' && st[2] == '1' && st[3] == '.';
+
+	if (addr_status || strcmp(cmd, "RCPT") == 0)
+		return;
+	if (strcmp(cmd, "MAIL") == 0) {
+		out->reason = BH_R_REJECTED;
+		out->rule = "builtin:userunknown-at-mail";
+	} else if (strcmp(cmd, "HELO") == 0 || strcmp(cmd, "CONN") == 0) {
+		out->reason = BH_R_BLOCKED;
+		out->rule = "builtin:userunknown-at-helo";
+	} else if (strcmp(cmd, "DATA") == 0) {
+		out->reason = BH_R_FILTERED;
+		out->rule = "builtin:userunknown-at-data";
+	} else {
+		return;
+	}
+	out->whose = bh_reason_whose(out->reason);
+}
+
+/* bh_rules_decide - the reason, the stage asked of the text */
 void
 bh_rules_decide(const struct bh_rules *rules, const char *status, const char *reply_code,
 		const char *text, size_t text_len, struct bh_rules_result *out)
+{
+	bh_rules_decide_cmd(rules, status, reply_code, text, text_len, NULL, out);
+}
+
+/* bh_rules_decide_cmd - strong text rows, code rows, weak text rows, then the status class */
+void
+bh_rules_decide_cmd(const struct bh_rules *rules, const char *status, const char *reply_code,
+		    const char *text, size_t text_len, const char *smtp_command,
+		    struct bh_rules_result *out)
 {
 	char t[BH_MAX_RULE_TEXT], st[BH_MAX_STATUS], rc[4];
 	uint64_t set[64]; /* 4096 bits: the bigrams of the normalized text */
@@ -1055,6 +1211,13 @@ bh_rules_decide(const struct bh_rules *rules, const char *status, const char *re
 			if (r->re != NULL && (n == 0 || !text_match(rules, r, md, t, n, set)))
 				continue;
 			decided(r, out);
+			if (r->stage && r->reason == BH_R_USERUNKNOWN) {
+				const char *cmd = smtp_command != NULL ? smtp_command : "";
+
+				if (cmd[0] == '\0' && (cmd = smtp_command_norm(t, n)) == NULL)
+					cmd = "";
+				restage(st, cmd, out);
+			}
 			goto out;
 		}
 	}

@@ -28,10 +28,10 @@ struct bh_rules;
 
 /* What the engine concluded for one failed recipient. */
 struct bh_rules_result {
-	enum bh_reason reason;  /* BH_R_UNDEFINED when nothing matched */
-	enum bh_whose whose;    /* the reason's, or the rule's override */
-	const char *rule;       /* rule id ("builtin:user-unknown-text", "config:my-rule"); owned
-				 * by the rules object */
+	enum bh_reason reason; /* BH_R_UNDEFINED when nothing matched */
+	enum bh_whose whose;   /* the reason's, or the rule's override */
+	const char *rule;      /* rule id ("builtin:user-unknown-text", "config:my-rule"); owned
+				* by the rules object */
 };
 
 /* bh_rules_new - compile the built-in table plus the config's rules (extra may be NULL, n 0;
@@ -53,6 +53,28 @@ const char *bh_rules_version(const struct bh_rules *rules);
  * row contradicts gives delivered. out->rule is owned by the rules object. */
 void bh_rules_decide(const struct bh_rules *rules, const char *status, const char *reply_code,
 		     const char *text, size_t text_len, struct bh_rules_result *out);
+
+/* bh_rules_decide_cmd - bh_rules_decide with the SMTP command the refusal answered, when the
+ * report says it elsewhere than in the diagnostic (a transcript, Postfix "(in reply to ...)"):
+ * "CONN", "HELO", "MAIL", "RCPT", "DATA", or ""/NULL when unknown (then the text is asked,
+ * bh_smtp_command). The stage matters where the words do not say whose problem it is: a
+ * server that took the address at RCPT TO and refused the message after DATA knew the
+ * mailbox, so "user unknown" there (without a 5.1.x status) is a filter's answer, filtered;
+ * a "user unknown" in reply to MAIL FROM is about our sender (rejected), at HELO or connection
+ * time about our host (blocked). Only the built-in recipient-unknown rows are re-read so. */
+void bh_rules_decide_cmd(const struct bh_rules *rules, const char *status, const char *reply_code,
+			 const char *text, size_t text_len, const char *smtp_command,
+			 struct bh_rules_result *out);
+
+/* bh_smtp_command - the SMTP command a failure answered, as the text says it: Postfix "(in
+ * reply to end of DATA command)", Exim "SMTP error from remote mail server after RCPT
+ * TO:<a@b>:" / "after end of data", the ">>> DATA" / "<<< 550" lines of a Sendmail or
+ * Courier transcript (the last command sent before the first 4xx/5xx reply), qmail's
+ * "does not like recipient" / "failed after I sent the message". Writes "CONN", "HELO",
+ * "MAIL", "RCPT", "DATA" or "" into out (8 bytes); returns true when one was found. Reads at
+ * most BH_MAX_RULE_TEXT bytes. XXX: with PIPELINING the replies to RCPT TO may come after
+ * ">>> DATA" in a transcript; they are read as DATA, as the transcript shows them. */
+bool bh_smtp_command(const char *text, size_t text_len, char out[8]);
 
 /* bh_rules_set_prefilter - tests only: on (the default) lets each built-in row skip its regex
  * when none of its literals occurs in the text; off runs every regex (the results must be the

@@ -202,6 +202,8 @@ bh_verdict_json(struct bh_buf *out, const struct bh_verdict *v, const char *sour
 		json_field(out, "address", r->address, &first);
 		json_field(out, "status", r->status, &first);
 		json_field(out, "reply_code", r->reply_code, &first);
+		if (r->smtp_command[0] != '\0') /* only when the report said it */
+			json_field(out, "smtp_command", r->smtp_command, &first);
 		json_field(out, "action", bh_action_name(r->action), &first);
 		json_field(out, "reason", bh_reason_name(r->reason), &first);
 		bh_buf_printf(out, ",\"hard\":%s", r->hard ? "true" : "false");

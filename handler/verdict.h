@@ -40,6 +40,8 @@ struct bh_rcpt {
 	char *original_address;  /* Original-Recipient, when it differs */
 	char status[BH_MAX_STATUS]; /* RFC 3463 "c.s.d", validated; "" when none */
 	char reply_code[4];      /* SMTP reply "550"; "" when none */
+	char smtp_command[8];    /* the command the refusal answered: "CONN", "HELO", "MAIL",
+				  * "RCPT", "DATA"; "" when the report does not say */
 	enum bh_action action;
 	enum bh_reason reason;
 	bool hard;               /* from the reason (bh_reason_hard) */

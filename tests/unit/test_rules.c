@@ -209,6 +209,31 @@ static const struct rcase cases[] = {
     {"", "", "was blocked by our Spam Firewall", BH_R_SPAMDETECTED},
     /* a version number in prose is no status */
     {"", "", "You must install Perl version 5.6.0 or later", BH_R_UNDEFINED},
+    /* the SMTP stage re-reads "user unknown": after DATA the server knew the address */
+    {"5.0.0", "550", "550 Unknown user a@example.org (in reply to end of DATA command)",
+     BH_R_FILTERED},
+    {"", "", ">>> DATA <<< 550 5.0.0 <a@example.org>... User unknown", BH_R_FILTERED},
+    {"", "", "SMTP error from remote mail server after end of data: 550 No such user here",
+     BH_R_FILTERED},
+    {"5.1.1", "550", "550 5.1.1 <a@example.org>: User unknown (in reply to end of DATA command)",
+     BH_R_USERUNKNOWN},
+    {"", "550", "550 User unknown (in reply to RCPT TO command)", BH_R_USERUNKNOWN},
+    {"", "",
+     "SMTP error from remote mail server after pipelined RCPT TO:<a@example.org>: 550 No such "
+     "user here",
+     BH_R_USERUNKNOWN},
+    {"", "", ">>> RCPT To:<a@example.org> <<< 550 User unknown >>> DATA <<< 503 Need RCPT",
+     BH_R_USERUNKNOWN},
+    {"", "", "550 Unknown user a@example.org", BH_R_USERUNKNOWN},
+    {"", "", "192.0.2.1 does not like recipient. Remote host said: 550 No such user",
+     BH_R_USERUNKNOWN},
+    {"", "", "192.0.2.1 failed after I sent the message. Remote host said: 550 No such user",
+     BH_R_FILTERED},
+    /* a Google Groups notice, in any language: the group would not take our post */
+    {"", "",
+     "Hallo a@example.org, Sie erhalten diese E-Mail, weil die Gruppe (x) möglicherweise nicht "
+     "vorhanden ist ... Hilfe: https://groups.google.com/support/.",
+     BH_R_REJECTED},
     /* the status may be found in the text when the report gave none */
     {"", "554", "554 Sorry, the message did not go through (#5.1.1)", BH_R_USERUNKNOWN},
 };
@@ -525,6 +550,66 @@ test_speed(struct bh_rules *rs)
 	printf("test_rules: %zu decisions, %.1f us CPU each\n", n, us / (double)n);
 }
 
+/* test_smtp_command - the stage a failure text names, and an explicit stage given */
+static void
+test_smtp_command(struct bh_rules *rs)
+{
+	static const struct {
+		const char *text, *want;
+	} t[] = {
+	    {"550 Unknown user (in reply to end of DATA\n    command)", "DATA"},
+	    {"host x[192.0.2.1] said: 550 5.1.1 <a@b>: User unknown (in reply to RCPT TO command)",
+	     "RCPT"},
+	    {"(in reply to MAIL FROM command)", "MAIL"},
+	    {"501 Invalid domain name (in reply to EHLO command)", "HELO"},
+	    {"SMTP error from remote mail server after RCPT TO:<a@b>: 550 No such user", "RCPT"},
+	    {"SMTP error from remote mailer after end of data: 550 rejected", "DATA"},
+	    {"SMTP error from remote mail server after initial connection: 554 go away", "CONN"},
+	    {"SMTP error from remote server for TEXT command, host: x reason: 550 rejected",
+	     "DATA"},
+	    {"... while talking to x.:\n>>> MAIL From:<s@x> SIZE=1\n<<< 250 ok\n>>> DATA\n<<< 550 "
+	     "5.0.0 <a@b>... User unknown",
+	     "DATA"},
+	    {">>> RCPT To:<a@b>\n<<< 550 5.1.1 <a@b>... User unknown\n>>> DATA\n<<< 503 Need RCPT",
+	     "RCPT"},
+	    {"the database said <<< 550 no", ""},
+	    {"550 5.1.1 User unknown", ""},
+	    {"", ""},
+	};
+	struct bh_rules_result res;
+	char out[8];
+	size_t i;
+
+	for (i = 0; i < BH_NELEM(t); i++) {
+		bool found = bh_smtp_command(t[i].text, strlen(t[i].text), out);
+
+		CHECK_STR(out, t[i].want);
+		CHECK(found == (t[i].want[0] != '\0'));
+	}
+	/* an explicit stage (from the report around the diagnostic) decides */
+	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "DATA", &res);
+	CHECK_STR(bh_reason_name(res.reason), "filtered");
+	CHECK_STR(res.rule, "builtin:userunknown-at-data");
+	CHECK_STR(bh_whose_name(res.whose), "recipient");
+	bh_rules_decide_cmd(rs, "5.1.1", "550", "550 Unknown user a@b", 20, "DATA", &res);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "RCPT", &res);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "", &res);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "MAIL", &res);
+	CHECK_STR(bh_reason_name(res.reason), "rejected");
+	CHECK_STR(bh_whose_name(res.whose), "sender");
+	bh_rules_decide_cmd(rs, "", "554", "554 unknown user", 16, "CONN", &res);
+	CHECK_STR(bh_reason_name(res.reason), "blocked");
+	/* only the recipient-unknown rows: a mailbox full after DATA stays mailboxfull */
+	bh_rules_decide_cmd(rs, "", "552", "552 Mailbox full", 16, "DATA", &res);
+	CHECK_STR(bh_reason_name(res.reason), "mailboxfull");
+	/* a 5.2.1 status with "User Unknown" and no stage stays userunknown */
+	bh_rules_decide_cmd(rs, "5.2.1", "550", "550 5.2.1 <a@b>... User Unknown", 31, NULL, &res);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+}
+
 /* test_rcpt_hard - the hard flag follows the reason, and notaccept is hard only as a 5xx */
 static void
 test_rcpt_hard(void)
@@ -559,6 +644,7 @@ main(void)
 	test_precedence(rs);
 	test_prefilter(rs);
 	test_speed(rs);
+	test_smtp_command(rs);
 	bh_rules_free(&rs);
 	test_config();
 	test_backtracking();
