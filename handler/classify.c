@@ -272,6 +272,27 @@ add_excl(struct ctx *c, const char *hv)
 		c->excl[c->n_excl++] = a;
 }
 
+static char *diag_for(struct ctx *c, const char *addr);
+
+/* smtp_stage - the SMTP command the refusal answered: from the diagnostic, else from what the
+ * report's text says around the address (a Postfix "(in reply to end of DATA command)", the
+ * ">>> DATA" / "<<< 550" lines of a transcript) */
+static void
+smtp_stage(struct ctx *c, struct bh_rcpt *r)
+{
+	char *t;
+
+	if (r->smtp_command[0] != '\0')
+		return;
+	if (r->diagnostic != NULL &&
+	    bh_smtp_command(r->diagnostic, strlen(r->diagnostic), r->smtp_command))
+		return;
+	if (r->address != NULL && (t = diag_for(c, r->address)) != NULL) {
+		(void)bh_smtp_command(t, strlen(t), r->smtp_command);
+		free(t);
+	}
+}
+
 /* decide - the reason of one recipient from the rules engine */
 static void
 decide(struct ctx *c, struct bh_rcpt *r)
@@ -285,7 +306,9 @@ decide(struct ctx *c, struct bh_rcpt *r)
 		return;
 	}
 	memset(&res, 0, sizeof(res));
-	bh_rules_decide(c->opts->rules, r->status, r->reply_code, d, strlen(d), &res);
+	smtp_stage(c, r);
+	bh_rules_decide_cmd(c->opts->rules, r->status, r->reply_code, d, strlen(d),
+			    r->smtp_command, &res);
 	bh_rcpt_set_reason(r, res.reason, res.rule);
 	if (res.whose != BH_WHOSE_NONE)
 		r->whose = res.whose;

@@ -380,16 +380,24 @@ static const struct bh_rule_def builtin[] = {
 	  "|suppressed (?:sending|delivery) to",
 	  BH_R_SUPPRESSED),
 
-	/* --- recipient: the mailbox does not exist (the broadest family, last of the strong ones) */
-	TU("userunknown-text", "unknown|no such|exist|invalid|illegal|bad|not found|unavailable"
+	/* --- recipient: the mailbox does not exist (the broadest family, last of the strong ones).
+	 * First the stock formula ("User unknown", "No such user") that an SMTP server writes for
+	 * any refusal of an address, and a filter or an after-queue check borrows: after DATA
+	 * (the server took the address at RCPT TO) it is the filter's word, filtered. A server
+	 * that names the account it lacks ("doesn't have a yahoo.com account", "invalid
+	 * recipient") says so at whatever stage it checks (on the corpus: Yahoo and Orange at
+	 * DATA, Sisimai calls them userunknown), so the row after it is not re-read. */
+	TU("userunknown-text", "unknown|no such",
+	   "(?:user|recipient|addressee|mailbox|account|alias|address|destination|local[ -]?part) "
+	   "(?:name )?unknown"
+	   "|unknown (?:or illegal )?(?:user|recipient|addressee|mailbox|account|alias|address"
+	   "|local[ -]?part|e-?mail)"
+	   "|no such (?:user|recipient|mailbox|account|address|person|local user|e-?mail)",
+	   BH_R_USERUNKNOWN),
+	T("userunknown-account", "unknown|no such|exist|invalid|illegal|bad|not found|unavailable"
 			      "|not available|be found|not listed|have a|no mailbox|notfound"
 			      "|valid|undeliverable|rejected|not recognized",
-	  "(?:user|recipient|addressee|mailbox|account|alias|address|destination|local[ -]?part) "
-	  "(?:name )?unknown"
-	  "|unknown (?:or illegal )?(?:user|recipient|addressee|mailbox|account|alias|address"
-	  "|local[ -]?part|e-?mail)"
-	  "|no such (?:user|recipient|mailbox|account|address|person|local user|e-?mail)"
-	  "|(?:user|recipient|mailbox|account|address|addressee|e-?mail)\\b.{0,40}?"
+	  "(?:user|recipient|mailbox|account|address|addressee|e-?mail)\\b.{0,40}?"
 	  "(?:does not|doesn't|did not) exist"
 	  "|(?:invalid|illegal|bad|unknown|non-?existent) (?:final delivery )?(?:recipient|user"
 	  "|mailbox|address|alias|local[ -]?part|account|destination|userid)"

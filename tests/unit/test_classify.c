@@ -268,6 +268,33 @@ main(void)
 		free(path);
 	}
 	{
+		/* the SMTP stage from the report's text: "user unknown" after DATA is a filter's
+		 * answer (filtered, soft), in reply to RCPT TO a missing mailbox */
+		char *path = bh_asprintf("%s/tests/fixtures/dsn-data-stage.eml", BH_SOURCE_DIR);
+		char *data;
+		size_t len;
+		struct bh_verdict v;
+
+		if (bh_read_file(path, 1u << 24, &data, &len, &err) == 0) {
+			bh_verdict_init(&v);
+			CHECK_INT(bh_classify(&opts, data, len, &v), 0);
+			CHECK_INT(v.n_rcpts, 2);
+			if (v.n_rcpts == 2) {
+				CHECK_STR(v.rcpts[0].smtp_command, "DATA");
+				CHECK_STR(bh_reason_name(v.rcpts[0].reason), "filtered");
+				CHECK(!v.rcpts[0].hard);
+				CHECK_STR(v.rcpts[1].smtp_command, "RCPT");
+				CHECK_STR(bh_reason_name(v.rcpts[1].reason), "userunknown");
+				CHECK(v.rcpts[1].hard);
+			}
+			bh_verdict_deinit(&v);
+			free(data);
+		} else {
+			TEST_FAIL("%s: %s", path, err);
+		}
+		free(path);
+	}
+	{
 		/* limits: too large, too deep */
 		struct bh_limits_conf small = cfg->limits;
 		struct bh_classify_opts o2 = {rules, &small};
