@@ -257,6 +257,11 @@ static const struct bh_rule_def builtin[] = {
 	  "|header error|administrative prohibition",
 	  BH_R_POLICYVIOLATION),
 
+	/* --- sender-side: Gmail refuses a From we set with its "Send mail as" feature when that
+	 * identity is not verified or its settings are stale: our sender, not the recipient */
+	T("rejected-send-as", "send mail as|customfromdenied",
+	  "'?send mail as'? (?:feature|account)|customfromdenied", BH_R_REJECTED),
+
 	/* --- sender-side: authentication and TLS */
 	T("starttls-text", "tls|ssl|certificate",
 	  "(?:starttls|tls|ssl) (?:negotiation|handshake) (?:failed|failure|error)|tls failed"
