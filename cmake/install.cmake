@@ -110,7 +110,7 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # The runtime libraries of Debian 12 (bookworm), the same list as deploy/Dockerfile's runtime
 # stage; tests/cli/test_deploy.sh checks that list against the binary's NEEDED entries.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6, libetpan20, libyaml-0-2, libhiredis0.14, libpcre2-8-0, libnettle8, libidn2-0, libgnutls30, adduser")
+    "libc6, libetpan20, libyaml-0-2, libhiredis0.14, libpcre2-8-0, libnettle8, libidn2-0, libgnutls30, libjson-c5, adduser")
 if(MHD_FOUND)
   string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libmicrohttpd12")
 endif()

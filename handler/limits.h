@@ -40,6 +40,9 @@
 #define BH_MAX_RULE_TEXT	 4096u	       /* diagnostic bytes the reason engine reads */
 #define BH_AUTOREPLY_SCAN	 (16u * 1024)  /* body bytes the auto-reply detector reads */
 #define BH_AUTOREPLY_LINES	 200u	       /* ... and body lines */
+#define BH_MAX_SES_SIZE		 (1u * 1024 * 1024) /* JSON bytes of an SES notification */
+#define BH_MAX_SES_DEPTH	 16u		    /* ... its nesting (json-c tokener depth) */
+#define BH_MAX_SES_STARTS	 8u		    /* ... '{' tried as its start in the text */
 
 /* Loops. */
 #define BH_DEF_HOP_LIMIT 30u /* Received headers in a returned message */

@@ -1,113 +1,51 @@
 /*
  * ses.c - Amazon SES event notifications: {"notificationType":"Bounce","bounce":{
- * "bouncedRecipients":[{"emailAddress":..,"action":..,"status":..,"diagnosticCode":..}]}},
- * "Complaint" with complainedRecipients, "Delivery" with delivery.recipients.
+ * "bouncedRecipients":[{"emailAddress":..,"action":..,"status":..,"diagnosticCode":..}],
+ * "reportingMTA":..}}, "Complaint" with complaint.complainedRecipients and
+ * complaint.complaintFeedbackType, "Delivery" with delivery.recipients and delivery.smtpResponse.
  *
- * Not a JSON parser: a scanner that finds a key's string value inside a span and the span of
- * an array by counting brackets outside strings. Every loop is bounded by the span; nesting is
- * a counter, never recursion. Values are unescaped for \" \\ \/ only (XXX: \uXXXX is kept
- * as written; addresses and SMTP replies are ASCII).
+ * The JSON is read by json-c, bounded by BH_MAX_SES_SIZE bytes and BH_MAX_SES_DEPTH levels
+ * (json_tokener_new_ex; json-c's tokener keeps an explicit stack, it does not recurse over the
+ * input). The object may follow a few lines of text: at most BH_MAX_SES_STARTS '{' are tried as
+ * its start. Control characters in values (\n, \u0000...) become blanks. Pure: no I/O.
  */
 #include "ses.h"
 
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "limits.h"
 #include "util.h"
 
-/* str_at - the JSON string starting at p[i] == '"', unescaped copy; *end_r after it */
-static char *
-str_at(const char *p, size_t n, size_t i, size_t *end_r)
+/* get - the member key of object o when it has type t, or NULL */
+static struct json_object *
+get(struct json_object *o, const char *key, enum json_type t)
 {
-	struct bh_buf b;
-	char *r;
+	struct json_object *v;
 
-	bh_buf_init(&b);
-	for (i++; i < n && p[i] != '"'; i++) {
-		if (p[i] == '\\' && i + 1 < n) {
-			i++;
-			if (p[i] == 'n' || p[i] == 't' || p[i] == 'r')
-				bh_buf_putc(&b, ' ');
-			else if (p[i] == 'u')
-				bh_buf_append(&b, p + i - 1, 2);
-			else
-				bh_buf_putc(&b, p[i]);
-			continue;
-		}
-		bh_buf_putc(&b, p[i]);
-	}
-	*end_r = i < n ? i + 1 : n;
-	r = bh_buf_steal(&b);
-	bh_buf_deinit(&b);
-	return r;
-}
-
-/* value_pos - offset just after `"key":` (blanks skipped) in p[0..n), or n */
-static size_t
-value_pos(const char *p, size_t n, const char *key)
-{
-	size_t kl = strlen(key), i = 0;
-	const char *q;
-
-	while (i < n && (q = memchr(p + i, '"', n - i)) != NULL) {
-		i = (size_t)(q - p) + 1;
-		if (n - i > kl + 1 && memcmp(p + i, key, kl) == 0 && p[i + kl] == '"') {
-			size_t j = i + kl + 1;
-
-			while (j < n &&
-			       (p[j] == ' ' || p[j] == '\t' || p[j] == '\r' || p[j] == '\n'))
-				j++;
-			if (j < n && p[j] == ':') {
-				j++;
-				while (j < n && (p[j] == ' ' || p[j] == '\t' || p[j] == '\r' ||
-						 p[j] == '\n'))
-					j++;
-				return j;
-			}
-		}
-	}
-	return n;
-}
-
-/* string_of - the string value of key in p[0..n), or NULL */
-static char *
-string_of(const char *p, size_t n, const char *key)
-{
-	size_t v = value_pos(p, n, key), e;
-
-	if (v >= n || p[v] != '"')
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
 		return NULL;
-	return str_at(p, n, v, &e);
+	return v;
 }
 
-/* span_of - the extent of the array or object that is key's value */
-static bool
-span_of(const char *p, size_t n, const char *key, size_t *s_r, size_t *e_r)
+/* dup_str - a copy of the string v with control characters blanked, or NULL */
+static char *
+dup_str(struct json_object *v)
 {
-	size_t v = value_pos(p, n, key), i, depth = 0;
-	bool inq = false;
+	const char *q;
+	char *r;
+	size_t i, len;
 
-	if (v >= n || (p[v] != '[' && p[v] != '{'))
-		return false;
-	for (i = v; i < n; i++) {
-		if (inq) {
-			if (p[i] == '\\')
-				i++;
-			else if (p[i] == '"')
-				inq = false;
-			continue;
-		}
-		if (p[i] == '"')
-			inq = true;
-		else if (p[i] == '[' || p[i] == '{')
-			depth++;
-		else if ((p[i] == ']' || p[i] == '}') && --depth == 0) {
-			*s_r = v + 1;
-			*e_r = i;
-			return true;
-		}
-	}
-	return false;
+	if (v == NULL || !json_object_is_type(v, json_type_string))
+		return NULL;
+	q = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	r = bh_malloc(len + 1);
+	for (i = 0; i < len; i++)
+		r[i] = (unsigned char)q[i] < 0x20 || q[i] == 0x7f ? ' ' : q[i];
+	r[len] = '\0';
+	return r;
 }
 
 /* add - one more recipient, up to max (address is taken over) */
@@ -128,80 +66,98 @@ add(struct bh_ses *s, size_t max, char *address)
 	return r;
 }
 
-/* objects - each {...} of the array p[0..n): calls back with its span */
+/* recipients - each {"emailAddress":..} of the array a */
 static void
-objects(struct bh_ses *s, size_t max, const char *p, size_t n, bool bounce)
+recipients(struct bh_ses *s, size_t max, struct json_object *a, bool bounce)
 {
-	size_t i = 0, depth = 0, start = 0;
-	bool inq = false;
+	size_t i, n = a != NULL ? json_object_array_length(a) : 0;
 
-	for (i = 0; i < n; i++) {
-		if (inq) {
-			if (p[i] == '\\')
-				i++;
-			else if (p[i] == '"')
-				inq = false;
+	for (i = 0; i < n && s->n < max; i++) {
+		struct json_object *o = json_object_array_get_idx(a, i);
+		struct bh_ses_rcpt *r;
+
+		if (!json_object_is_type(o, json_type_object))
 			continue;
-		}
-		if (p[i] == '"')
-			inq = true;
-		else if (p[i] == '{' && depth++ == 0)
-			start = i;
-		else if (p[i] == '}' && depth > 0 && --depth == 0) {
-			const char *o = p + start;
-			size_t on = i - start + 1;
-			struct bh_ses_rcpt *r = add(s, max, string_of(o, on, "emailAddress"));
-
-			if (r != NULL && bounce) {
-				r->action = string_of(o, on, "action");
-				r->status = string_of(o, on, "status");
-				r->diagnostic = string_of(o, on, "diagnosticCode");
-			}
+		r = add(s, max, dup_str(get(o, "emailAddress", json_type_string)));
+		if (r != NULL && bounce) {
+			r->action = dup_str(get(o, "action", json_type_string));
+			r->status = dup_str(get(o, "status", json_type_string));
+			r->diagnostic = dup_str(get(o, "diagnosticCode", json_type_string));
 		}
 	}
+}
+
+/* parse_object - the JSON object starting at p[0] == '{', or NULL */
+static struct json_object *
+parse_object(const char *p, size_t n)
+{
+	struct json_tokener *tok = json_tokener_new_ex(BH_MAX_SES_DEPTH);
+	struct json_object *o;
+
+	if (tok == NULL)
+		bh_fatal("json_tokener_new_ex: out of memory");
+	o = json_tokener_parse_ex(tok, p, (int)n);
+	if (o != NULL && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
 }
 
 /* bh_ses_parse - find and read a notification */
 enum bh_ses_kind
 bh_ses_parse(const char *p, size_t n, size_t max, struct bh_ses *s)
 {
-	char *type = string_of(p, n, "notificationType");
-	size_t a, e, i;
+	struct json_object *root = NULL, *type = NULL, *o, *a;
+	const char *q, *t;
+	size_t i, tries;
 
 	memset(s, 0, sizeof(*s));
-	if (type == NULL)
+	if (n > BH_MAX_SES_SIZE)
 		return BH_SES_NONE;
-	if (strcmp(type, "Bounce") == 0 && span_of(p, n, "bouncedRecipients", &a, &e)) {
+	for (i = 0, tries = 0; tries < BH_MAX_SES_STARTS && i < n; tries++) {
+		if ((q = memchr(p + i, '{', n - i)) == NULL)
+			break;
+		i = (size_t)(q - p);
+		if ((root = parse_object(p + i, n - i)) != NULL &&
+		    (type = get(root, "notificationType", json_type_string)) != NULL)
+			break;
+		json_object_put(root);
+		root = NULL;
+		i++;
+	}
+	if (root == NULL)
+		return BH_SES_NONE;
+	t = json_object_get_string(type);
+	if (strcmp(t, "Bounce") == 0 && (o = get(root, "bounce", json_type_object)) != NULL &&
+	    (a = get(o, "bouncedRecipients", json_type_array)) != NULL) {
 		s->kind = BH_SES_BOUNCE;
-		objects(s, max, p + a, e - a, true);
-		s->reporting_mta = string_of(p, n, "reportingMTA");
-	} else if (strcmp(type, "Complaint") == 0 &&
-		   span_of(p, n, "complainedRecipients", &a, &e)) {
+		recipients(s, max, a, true);
+		s->reporting_mta = dup_str(get(o, "reportingMTA", json_type_string));
+	} else if (strcmp(t, "Complaint") == 0 &&
+		   (o = get(root, "complaint", json_type_object)) != NULL &&
+		   (a = get(o, "complainedRecipients", json_type_array)) != NULL) {
 		s->kind = BH_SES_COMPLAINT;
-		objects(s, max, p + a, e - a, false);
-		s->feedback_type = string_of(p, n, "complaintFeedbackType");
-	} else if (strcmp(type, "Delivery") == 0 && span_of(p, n, "delivery", &a, &e)) {
-		size_t ra, re;
-		char *resp = string_of(p + a, e - a, "smtpResponse");
+		recipients(s, max, a, false);
+		s->feedback_type = dup_str(get(o, "complaintFeedbackType", json_type_string));
+	} else if (strcmp(t, "Delivery") == 0 &&
+		   (o = get(root, "delivery", json_type_object)) != NULL) {
+		size_t k, len;
 
 		s->kind = BH_SES_DELIVERY;
-		s->reporting_mta = string_of(p + a, e - a, "reportingMTA");
-		if (span_of(p + a, e - a, "recipients", &ra, &re)) {
-			const char *q = p + a + ra;
-			size_t qn = re - ra, end;
+		s->reporting_mta = dup_str(get(o, "reportingMTA", json_type_string));
+		a = get(o, "recipients", json_type_array);
+		len = a != NULL ? json_object_array_length(a) : 0;
+		for (k = 0; k < len && s->n < max; k++) {
+			struct bh_ses_rcpt *r =
+			    add(s, max, dup_str(json_object_array_get_idx(a, k)));
 
-			for (i = 0; i < qn; i++)
-				if (q[i] == '"') {
-					struct bh_ses_rcpt *r = add(s, max, str_at(q, qn, i, &end));
-
-					if (r != NULL && resp != NULL)
-						r->diagnostic = bh_strdup(resp);
-					i = end - 1;
-				}
+			if (r != NULL)
+				r->diagnostic = dup_str(get(o, "smtpResponse", json_type_string));
 		}
-		free(resp);
 	}
-	free(type);
+	json_object_put(root);
 	if (s->n == 0) {
 		bh_ses_deinit(s); /* callers free nothing when there is no notification */
 		return BH_SES_NONE;

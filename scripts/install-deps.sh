@@ -5,7 +5,8 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev python3
       libetpan-dev libyaml-dev libhiredis-dev libpcre2-dev nettle-dev libidn2-dev
-      libmicrohttpd-dev libgnutls28-dev redis-server dovecot-imapd openssl curl time util-linux
+      libmicrohttpd-dev libgnutls28-dev libjson-c-dev redis-server dovecot-imapd openssl curl
+      time util-linux
       systemd) # systemd-analyze, for tests/cli/test_deploy.sh
 
 missing=()
