@@ -49,19 +49,6 @@ bh_dsn_deinit(struct bh_dsn *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* hexval - the value of a hex digit, -1 otherwise */
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* put_utf8 - append code point cp as UTF-8 */
 static void
 put_utf8(struct bh_buf *b, unsigned long cp)
@@ -154,8 +141,8 @@ bh_dsn_address(const char *p, size_t n, bool xtext)
 			unsigned long cp = 0;
 			size_t j = i + 3, k = 0;
 
-			while (j < sn && k < 6 && hexval((unsigned char)s[j]) != -1)
-				cp = cp * 16 + (unsigned long)hexval((unsigned char)s[j++]), k++;
+			while (j < sn && k < 6 && bh_hexval((unsigned char)s[j]) != -1)
+				cp = cp * 16 + (unsigned long)bh_hexval((unsigned char)s[j++]), k++;
 			if (j < sn && s[j] == '}' && k > 0 && cp <= 0x10FFFF &&
 			    !(cp >= 0xD800 && cp <= 0xDFFF)) {
 				put_utf8(&b, cp);
@@ -164,8 +151,8 @@ bh_dsn_address(const char *p, size_t n, bool xtext)
 			}
 		}
 		if (xtext && !utf8 && s[i] == '+' && i + 2 < sn &&
-		    (h = hexval((unsigned char)s[i + 1])) != -1 &&
-		    (l = hexval((unsigned char)s[i + 2])) != -1 && !(s[i + 1] >= 'a') &&
+		    (h = bh_hexval((unsigned char)s[i + 1])) != -1 &&
+		    (l = bh_hexval((unsigned char)s[i + 2])) != -1 && !(s[i + 1] >= 'a') &&
 		    !(s[i + 2] >= 'a') && h * 16 + l > 32 && h * 16 + l < 127) {
 			bh_buf_putc(&b, (char)(h * 16 + l));
 			i += 2;

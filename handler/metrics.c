@@ -158,41 +158,6 @@ bh_metrics_free(struct bh_metrics **mp)
 	*mp = NULL;
 }
 
-/* utf8_seq - length of the valid UTF-8 sequence at p[0..n), 0 when invalid (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF) */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* label_clean - a label value fit for the exposition format: valid UTF-8, no control
  * characters, at most BH_MAX_METRIC_LABEL octets with "..." marking a cut */
 static char *
@@ -205,7 +170,7 @@ label_clean(const char *s)
 
 	bh_buf_init(&b);
 	while (i < n) {
-		seq = utf8_seq(p + i, n - i);
+		seq = bh_utf8_len(p + i, n - i);
 		/* Room for this character (U+FFFD is 3 octets) and a "..." mark. */
 		if (b.len + (seq == 0 ? 3 : seq) + 3 > BH_MAX_METRIC_LABEL) {
 			bh_buf_puts(&b, "...");

@@ -392,19 +392,6 @@ bh_decode_base64(const char *p, size_t n, size_t *len_r)
 	return out;
 }
 
-/* hexval - the value of a hex digit, -1 otherwise */
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* bh_decode_qp - RFC 2045 6.7; a malformed escape is kept as it is */
 char *
 bh_decode_qp(const char *p, size_t n, size_t *len_r)
@@ -426,8 +413,8 @@ bh_decode_qp(const char *p, size_t n, size_t *len_r)
 			i += (i + 2 < n && p[i + 2] == '\n') ? 2 : 1;
 			continue;
 		}
-		if (i + 2 < n && (h = hexval((unsigned char)p[i + 1])) != -1 &&
-		    (l = hexval((unsigned char)p[i + 2])) != -1) {
+		if (i + 2 < n && (h = bh_hexval((unsigned char)p[i + 1])) != -1 &&
+		    (l = bh_hexval((unsigned char)p[i + 2])) != -1) {
 			out[o++] = (char)(h * 16 + l);
 			i += 2;
 			continue;

@@ -958,20 +958,7 @@ bh_store_is_confirmed(const struct bh_store_item *it)
 	return it->status == BH_STORE_APPLIED || it->status == BH_STORE_DUPLICATE;
 }
 
-/* ---- names (kept here so that the store does not depend on policy.c) ---- */
-
-static const char *
-outcome_word(enum bh_outcome o)
-{
-	switch (o) {
-	case BH_OUT_RECORD: return "record";
-	case BH_OUT_SUPPRESS: return "suppress";
-	case BH_OUT_COUNT: return "count";
-	case BH_OUT_ALERT: return "alert";
-	case BH_OUT_REFUSE: return "refuse";
-	}
-	return "record";
-}
+/* ---- names ---- */
 
 /* action_text - the policy action in words: "suppress", "suppress for 86400s", "count 3 in
  * 1296000s for 2592000s", "ignore", "alert" */
@@ -1157,7 +1144,7 @@ build_decision(struct bh_store *s, const struct bh_store_item *it, const struct 
 		args_add(keys, none);
 
 	/* 13 control values */
-	args_add(argv, outcome_word(outcome));
+	args_add(argv, bh_outcome_name(outcome));
 	args_addf(argv, "%lld", d != NULL ? (long long)d->action.duration_s : 0LL);
 	args_addf(argv, "%u", d != NULL ? d->action.threshold : 0u);
 	args_addf(argv, "%lld", d != NULL ? (long long)d->action.window_s : 0LL);
@@ -1199,7 +1186,7 @@ build_decision(struct bh_store *s, const struct bh_store_item *it, const struct 
 	kv(&ev, "list", have_list ? list : "");
 	kv(&ev, "reason", r != NULL ? bh_reason_name(r->reason) : "-");
 	kv(&ev, "class", rcpt_class(d));
-	kv(&ev, "outcome", outcome_word(outcome));
+	kv(&ev, "outcome", bh_outcome_name(outcome));
 	if (d != NULL) {
 		action_text(&b, &d->action);
 		kv(&ev, "action", b.data);

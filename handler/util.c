@@ -219,9 +219,9 @@ bh_buf_steal(struct bh_buf *b)
 	return s;
 }
 
-/* utf8_len - length of a valid UTF-8 sequence at p (at most n bytes), or 0 */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
+/* bh_utf8_len - length of a valid UTF-8 sequence at p (at most n bytes), or 0 */
+size_t
+bh_utf8_len(const unsigned char *p, size_t n)
 {
 	size_t len, i;
 	uint32_t cp;
@@ -249,6 +249,19 @@ utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+/* bh_hexval - the value of a hex digit, -1 otherwise */
+int
+bh_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
 void
 bh_json_str(struct bh_buf *b, const char *s, size_t n)
 {
@@ -261,8 +274,8 @@ bh_json_str(struct bh_buf *b, const char *s, size_t n)
 		unsigned char c;
 
 		/* Copy the longest run of bytes that need no escaping in one go. */
-		for (run = i; run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' &&
-			      p[run] != '\\';
+		for (run = i;
+		     run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\';
 		     run++)
 			;
 		if (run > i) {
@@ -283,7 +296,7 @@ bh_json_str(struct bh_buf *b, const char *s, size_t n)
 			default: bh_buf_printf(b, "\\u%04x", c); break;
 			}
 			i++;
-		} else if ((k = utf8_len(p + i, n - i)) != 0) {
+		} else if ((k = bh_utf8_len(p + i, n - i)) != 0) {
 			bh_buf_append(b, p + i, k);
 			i += k;
 		} else {
@@ -377,7 +390,8 @@ bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn)
 		return NULL;
 	first = tolower((unsigned char)needle[0]);
 	for (i = 0; i + nn <= hn; i++) {
-		if (tolower((unsigned char)hay[i]) == first && strncasecmp(hay + i, needle, nn) == 0)
+		if (tolower((unsigned char)hay[i]) == first &&
+		    strncasecmp(hay + i, needle, nn) == 0)
 			return hay + i;
 	}
 	return NULL;

@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #define BH_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define BH_NORETURN     __attribute__((noreturn))
-#define BH_NELEM(a)     (sizeof(a) / sizeof((a)[0]))
+#define BH_NORETURN	__attribute__((noreturn))
+#define BH_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* bh_fatal - our own bug or an impossible state: print and abort. */
 BH_NORETURN void bh_fatal(const char *fmt, ...) BH_PRINTF(1, 2);
@@ -68,13 +68,18 @@ char *bh_printable(const char *p, size_t n, size_t max);
 int bh_strtonum(const char *s, long long min, long long max, long long *out, const char **error_r);
 
 /* Span helpers for untrusted text (pointer + length, never NUL-terminated). */
-bool bh_span_ieq(const char *p, size_t n, const char *lit);        /* case-insensitive equal */
-bool bh_span_istarts(const char *p, size_t n, const char *lit);    /* case-insensitive prefix */
+bool bh_span_ieq(const char *p, size_t n, const char *lit);	/* case-insensitive equal */
+bool bh_span_istarts(const char *p, size_t n, const char *lit); /* case-insensitive prefix */
 const char *bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn);
-void bh_span_trim(const char **p, size_t *n);                       /* drop outer white space */
+void bh_span_trim(const char **p, size_t *n); /* drop outer white space */
 
 /* bh_lower_ascii - lower-case ASCII letters of s in place. */
 void bh_lower_ascii(char *s);
+/* bh_hexval - the value of a hex digit (either case), or -1. */
+int bh_hexval(unsigned char c);
+/* bh_utf8_len - the length of the valid UTF-8 sequence at p[0..n) (n >= 1), 0 when invalid
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
+size_t bh_utf8_len(const unsigned char *p, size_t n);
 
 /* bh_now - wall clock, seconds since the epoch. bh_mono_ms - monotonic milliseconds. */
 int64_t bh_now(void);
