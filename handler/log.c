@@ -23,12 +23,14 @@ static struct {
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
+/* bh_log_level_name - the name of a log level */
 const char *
 bh_log_level_name(enum bh_log_level level)
 {
 	return (unsigned)level < BH_NELEM(level_names) ? level_names[level] : "?";
 }
 
+/* bh_log_setup - set the format, the minimum level and the stream */
 void
 bh_log_setup(enum bh_log_format format, enum bh_log_level min, FILE *fp)
 {
@@ -37,6 +39,7 @@ bh_log_setup(enum bh_log_format format, enum bh_log_level min, FILE *fp)
 	logger.fp = fp;
 }
 
+/* bh_log_format_parse - a log format from its name */
 int
 bh_log_format_parse(const char *s)
 {
@@ -47,12 +50,14 @@ bh_log_format_parse(const char *s)
 	return -1;
 }
 
+/* bh_log_enabled - whether lines of this level are written */
 bool
 bh_log_enabled(enum bh_log_level level)
 {
 	return level >= logger.min;
 }
 
+/* bh_log_set_hook - call fn before and after each line is written */
 void
 bh_log_set_hook(void (*fn)(bool before, void *ctx), void *ctx)
 {
@@ -112,6 +117,7 @@ put_value(struct bh_logline *l, const char *p, size_t n)
 	bh_buf_putc(&l->b, '"');
 }
 
+/* bh_log_begin - start a line: time, level, event */
 void
 bh_log_begin(struct bh_logline *l, enum bh_log_level level, const char *event)
 {
@@ -137,6 +143,7 @@ bh_log_begin(struct bh_logline *l, enum bh_log_level level, const char *event)
 	bh_log_str(l, "event", event);
 }
 
+/* bh_log_str - append key=value (trusted text) */
 void
 bh_log_str(struct bh_logline *l, const char *key, const char *value)
 {
@@ -146,6 +153,7 @@ bh_log_str(struct bh_logline *l, const char *key, const char *value)
 	put_value(l, value, strlen(value));
 }
 
+/* bh_log_untrusted - append key=value of untrusted text, escaped and cut */
 void
 bh_log_untrusted(struct bh_logline *l, const char *key, const char *p, size_t n)
 {
@@ -158,6 +166,7 @@ bh_log_untrusted(struct bh_logline *l, const char *key, const char *p, size_t n)
 	free(s);
 }
 
+/* bh_log_int - append key=integer */
 void
 bh_log_int(struct bh_logline *l, const char *key, long long value)
 {
@@ -167,6 +176,7 @@ bh_log_int(struct bh_logline *l, const char *key, long long value)
 	bh_buf_printf(&l->b, "%lld", value);
 }
 
+/* bh_log_bool - append key=true/false */
 void
 bh_log_bool(struct bh_logline *l, const char *key, bool value)
 {
@@ -176,6 +186,7 @@ bh_log_bool(struct bh_logline *l, const char *key, bool value)
 	bh_buf_puts(&l->b, value ? "true" : "false");
 }
 
+/* bh_log_printf - append key=formatted value */
 void
 bh_log_printf(struct bh_logline *l, const char *key, const char *fmt, ...)
 {
@@ -193,6 +204,7 @@ bh_log_printf(struct bh_logline *l, const char *key, const char *fmt, ...)
 	bh_buf_deinit(&tmp);
 }
 
+/* bh_log_ctx - append the correlation fields (mailbox, UIDVALIDITY, UID, Message-ID) */
 void
 bh_log_ctx(struct bh_logline *l, const struct bh_log_ctx *c)
 {
@@ -209,6 +221,7 @@ bh_log_ctx(struct bh_logline *l, const struct bh_log_ctx *c)
 		bh_log_str(l, "stable_id", c->stable_id);
 }
 
+/* bh_log_end - finish and write the line */
 void
 bh_log_end(struct bh_logline *l)
 {
@@ -231,8 +244,8 @@ bh_log_end(struct bh_logline *l)
 
 /* vlog - the body of bh_log and bh_log_errno */
 BH_PRINTF(4, 0)
-static void vlog(enum bh_log_level level, const char *event, const char *err, const char *fmt,
-		 va_list ap)
+static void
+vlog(enum bh_log_level level, const char *event, const char *err, const char *fmt, va_list ap)
 {
 	struct bh_logline l;
 	struct bh_buf msg;
@@ -249,6 +262,7 @@ static void vlog(enum bh_log_level level, const char *event, const char *err, co
 	bh_buf_deinit(&msg);
 }
 
+/* bh_log - one line with a formatted message */
 void
 bh_log(enum bh_log_level level, const char *event, const char *fmt, ...)
 {
@@ -259,6 +273,7 @@ bh_log(enum bh_log_level level, const char *event, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* bh_log_errno - one line with a formatted message and strerror(errno) */
 void
 bh_log_errno(enum bh_log_level level, const char *event, const char *fmt, ...)
 {

@@ -59,6 +59,7 @@ static const char *const group_names[BH_G_COUNT] = {
     [BH_G_NONE] = "none",
 };
 
+/* bh_reason_name - the name of a reason */
 const char *
 bh_reason_name(enum bh_reason r)
 {
@@ -67,6 +68,7 @@ bh_reason_name(enum bh_reason r)
 	return reasons[r].name;
 }
 
+/* bh_reason_lookup - a reason from its name */
 int
 bh_reason_lookup(const char *name)
 {
@@ -78,18 +80,21 @@ bh_reason_lookup(const char *name)
 	return -1;
 }
 
+/* bh_reason_hard - whether a reason is a hard failure */
 bool
 bh_reason_hard(enum bh_reason r)
 {
 	return (unsigned)r < BH_R_COUNT && reasons[r].hard;
 }
 
+/* bh_reason_whose - whose fault a reason is */
 enum bh_whose
 bh_reason_whose(enum bh_reason r)
 {
 	return (unsigned)r < BH_R_COUNT ? reasons[r].whose : BH_WHOSE_NONE;
 }
 
+/* bh_whose_name - the name of a whose value */
 const char *
 bh_whose_name(enum bh_whose w)
 {
@@ -102,6 +107,7 @@ bh_whose_name(enum bh_whose w)
 	return "none";
 }
 
+/* bh_reason_group - the group of a reason */
 enum bh_reason_group
 bh_reason_group(enum bh_reason r)
 {
@@ -120,12 +126,14 @@ bh_reason_group(enum bh_reason r)
 	return BH_G_SOFT;
 }
 
+/* bh_group_name - the name of a reason group */
 const char *
 bh_group_name(enum bh_reason_group g)
 {
 	return (unsigned)g < BH_G_COUNT ? group_names[g] : "none";
 }
 
+/* bh_group_lookup - a reason group from its name */
 int
 bh_group_lookup(const char *name)
 {

@@ -30,6 +30,7 @@ bh_fatal(const char *fmt, ...)
 	abort();
 }
 
+/* bh_malloc - allocate n bytes, abort on failure */
 void *
 bh_malloc(size_t n)
 {
@@ -40,6 +41,7 @@ bh_malloc(size_t n)
 	return p;
 }
 
+/* bh_calloc - allocate zeroed n * size bytes, abort on failure */
 void *
 bh_calloc(size_t n, size_t size)
 {
@@ -50,6 +52,7 @@ bh_calloc(size_t n, size_t size)
 	return p;
 }
 
+/* bh_realloc - resize p to n bytes, abort on failure */
 void *
 bh_realloc(void *p, size_t n)
 {
@@ -60,6 +63,7 @@ bh_realloc(void *p, size_t n)
 	return q;
 }
 
+/* bh_reallocarray - resize p to n * size bytes, abort on overflow or failure */
 void *
 bh_reallocarray(void *p, size_t n, size_t size)
 {
@@ -68,12 +72,14 @@ bh_reallocarray(void *p, size_t n, size_t size)
 	return bh_realloc(p, n * size);
 }
 
+/* bh_strdup - copy a C string */
 char *
 bh_strdup(const char *s)
 {
 	return bh_memdup0(s, strlen(s));
 }
 
+/* bh_strndup - copy at most n bytes of s, NUL-terminated */
 char *
 bh_strndup(const char *s, size_t n)
 {
@@ -82,6 +88,7 @@ bh_strndup(const char *s, size_t n)
 	return bh_memdup0(s, nul != NULL ? (size_t)(nul - s) : n);
 }
 
+/* bh_memdup0 - copy exactly n bytes and add a NUL */
 char *
 bh_memdup0(const void *p, size_t n)
 {
@@ -93,6 +100,7 @@ bh_memdup0(const void *p, size_t n)
 	return s;
 }
 
+/* bh_asprintf - a formatted string, the caller's to free */
 char *
 bh_asprintf(const char *fmt, ...)
 {
@@ -106,6 +114,7 @@ bh_asprintf(const char *fmt, ...)
 	return bh_buf_steal(&b);
 }
 
+/* bh_free_str - free *pp and set it to NULL */
 void
 bh_free_str(char **pp)
 {
@@ -115,6 +124,7 @@ bh_free_str(char **pp)
 	*pp = NULL;
 }
 
+/* bh_buf_init - an empty buffer */
 void
 bh_buf_init(struct bh_buf *b)
 {
@@ -123,6 +133,7 @@ bh_buf_init(struct bh_buf *b)
 	b->cap = 0;
 }
 
+/* bh_buf_deinit - free the buffer's data */
 void
 bh_buf_deinit(struct bh_buf *b)
 {
@@ -130,6 +141,7 @@ bh_buf_deinit(struct bh_buf *b)
 	bh_buf_init(b);
 }
 
+/* bh_buf_reset - empty the buffer, keeping its memory */
 void
 bh_buf_reset(struct bh_buf *b)
 {
@@ -138,6 +150,7 @@ bh_buf_reset(struct bh_buf *b)
 		b->data[0] = '\0';
 }
 
+/* bh_buf_reserve - make room for extra more bytes */
 void
 bh_buf_reserve(struct bh_buf *b, size_t extra)
 {
@@ -156,6 +169,7 @@ bh_buf_reserve(struct bh_buf *b, size_t extra)
 	b->data[b->len] = '\0'; /* a fresh buffer is a valid empty string too */
 }
 
+/* bh_buf_append - append p[0..n) */
 void
 bh_buf_append(struct bh_buf *b, const void *p, size_t n)
 {
@@ -166,12 +180,14 @@ bh_buf_append(struct bh_buf *b, const void *p, size_t n)
 	b->data[b->len] = '\0';
 }
 
+/* bh_buf_puts - append a C string */
 void
 bh_buf_puts(struct bh_buf *b, const char *s)
 {
 	bh_buf_append(b, s, strlen(s));
 }
 
+/* bh_buf_putc - append one byte */
 void
 bh_buf_putc(struct bh_buf *b, char c)
 {
@@ -181,6 +197,7 @@ bh_buf_putc(struct bh_buf *b, char c)
 	b->data[b->len] = '\0';
 }
 
+/* bh_buf_vprintf - append formatted text (va_list) */
 void
 bh_buf_vprintf(struct bh_buf *b, const char *fmt, va_list ap)
 {
@@ -197,6 +214,7 @@ bh_buf_vprintf(struct bh_buf *b, const char *fmt, va_list ap)
 	b->len += (size_t)n;
 }
 
+/* bh_buf_printf - append formatted text */
 void
 bh_buf_printf(struct bh_buf *b, const char *fmt, ...)
 {
@@ -207,6 +225,7 @@ bh_buf_printf(struct bh_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* bh_buf_steal - hand the data to the caller and reset the buffer */
 char *
 bh_buf_steal(struct bh_buf *b)
 {
@@ -262,6 +281,7 @@ bh_hexval(unsigned char c)
 	return -1;
 }
 
+/* bh_json_str - append p[0..n) as a JSON string literal */
 void
 bh_json_str(struct bh_buf *b, const char *s, size_t n)
 {
@@ -307,6 +327,7 @@ bh_json_str(struct bh_buf *b, const char *s, size_t n)
 	bh_buf_putc(b, '"');
 }
 
+/* bh_json_cstr - append a C string as a JSON string literal, NULL as null */
 void
 bh_json_cstr(struct bh_buf *b, const char *s)
 {
@@ -316,6 +337,7 @@ bh_json_cstr(struct bh_buf *b, const char *s)
 		bh_json_str(b, s, strlen(s));
 }
 
+/* bh_printable - a copy of untrusted text fit for a log line */
 char *
 bh_printable(const char *p, size_t n, size_t max)
 {
@@ -334,6 +356,7 @@ bh_printable(const char *p, size_t n, size_t max)
 	return bh_buf_steal(&b);
 }
 
+/* bh_strtonum - parse a whole decimal string within [min, max] */
 int
 bh_strtonum(const char *s, long long min, long long max, long long *out, const char **error_r)
 {
@@ -362,6 +385,7 @@ bh_strtonum(const char *s, long long min, long long max, long long *out, const c
 	return 0;
 }
 
+/* bh_span_ieq - case-insensitive equality of a span and a literal */
 bool
 bh_span_ieq(const char *p, size_t n, const char *lit)
 {
@@ -370,6 +394,7 @@ bh_span_ieq(const char *p, size_t n, const char *lit)
 	return n == ln && strncasecmp(p, lit, n) == 0;
 }
 
+/* bh_span_istarts - case-insensitive prefix test of a span */
 bool
 bh_span_istarts(const char *p, size_t n, const char *lit)
 {
@@ -378,6 +403,7 @@ bh_span_istarts(const char *p, size_t n, const char *lit)
 	return n >= ln && strncasecmp(p, lit, ln) == 0;
 }
 
+/* bh_memcasemem - case-insensitive search of needle in hay */
 const char *
 bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn)
 {
@@ -397,6 +423,7 @@ bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn)
 	return NULL;
 }
 
+/* bh_span_trim - drop outer white space from a span */
 void
 bh_span_trim(const char **p, size_t *n)
 {
@@ -406,6 +433,7 @@ bh_span_trim(const char **p, size_t *n)
 		(*n)--;
 }
 
+/* bh_lower_ascii - lower-case ASCII letters in place */
 void
 bh_lower_ascii(char *s)
 {
@@ -414,12 +442,14 @@ bh_lower_ascii(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
+/* bh_now - wall clock, seconds since the epoch */
 int64_t
 bh_now(void)
 {
 	return (int64_t)time(NULL);
 }
 
+/* bh_mono_ms - monotonic clock, milliseconds */
 int64_t
 bh_mono_ms(void)
 {
@@ -429,6 +459,7 @@ bh_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* bh_secure_zero - wipe a secret so the compiler cannot elide it */
 void
 bh_secure_zero(void *p, size_t n)
 {
@@ -438,6 +469,7 @@ bh_secure_zero(void *p, size_t n)
 		*v++ = 0;
 }
 
+/* bh_ct_equal - compare two byte strings in constant time */
 bool
 bh_ct_equal(const void *a, const void *b, size_t n)
 {
@@ -450,6 +482,7 @@ bh_ct_equal(const void *a, const void *b, size_t n)
 	return d == 0;
 }
 
+/* bh_read_file - read a whole file of at most max bytes */
 int
 bh_read_file(const char *path, size_t max, char **data_r, size_t *len_r, const char **error_r)
 {
