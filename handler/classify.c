@@ -307,8 +307,8 @@ decide(struct ctx *c, struct bh_rcpt *r)
 	}
 	memset(&res, 0, sizeof(res));
 	smtp_stage(c, r);
-	bh_rules_decide_cmd(c->opts->rules, r->status, r->reply_code, d, strlen(d),
-			    r->smtp_command, &res);
+	bh_rules_decide_cmd(c->opts->rules, r->status, r->reply_code, d, strlen(d), r->smtp_command,
+			    &res);
 	bh_rcpt_set_reason(r, res.reason, res.rule);
 	if (res.whose != BH_WHOSE_NONE)
 		r->whose = res.whose;

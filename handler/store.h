@@ -83,13 +83,13 @@ struct bh_store_item {
 	uint32_t uid;
 	/* outputs */
 	enum bh_store_status status;
-	unsigned n_suppressed; /* suppressions written or extended by this message */
-	unsigned n_alerts;     /* alert events raised by this message */
-	unsigned n_held;       /* suppressions held back by a list burst */
+	unsigned n_suppressed;	/* suppressions written or extended by this message */
+	unsigned n_alerts;	/* alert events raised by this message */
+	unsigned n_held;	/* suppressions held back by a list burst */
 	enum bh_loop_kind loop; /* BH_LOOP_REPEAT: the store found this recipient bounced the
 				 * same sent message before (also on DUPLICATE); the worker
 				 * files it in loop_folder. Else BH_LOOP_NONE. */
-	const char *error;     /* static or store-owned reason when not confirmed */
+	const char *error;	/* static or store-owned reason when not confirmed */
 };
 
 /* bh_store_is_confirmed - true for APPLIED and DUPLICATE: the message may be moved. */

@@ -116,9 +116,9 @@ bh_msg_type_name(enum bh_msg_type t)
 }
 
 static const char *const action_names[] = {
-	[BH_ACTION_NONE] = "", [BH_ACTION_FAILED] = "failed",
-	[BH_ACTION_DELAYED] = "delayed", [BH_ACTION_DELIVERED] = "delivered",
-	[BH_ACTION_RELAYED] = "relayed", [BH_ACTION_EXPANDED] = "expanded",
+    [BH_ACTION_NONE] = "",	     [BH_ACTION_FAILED] = "failed",
+    [BH_ACTION_DELAYED] = "delayed", [BH_ACTION_DELIVERED] = "delivered",
+    [BH_ACTION_RELAYED] = "relayed", [BH_ACTION_EXPANDED] = "expanded",
 };
 
 const char *
@@ -140,12 +140,12 @@ bh_action_parse(const char *p, size_t n)
 }
 
 static const char *const loop_names[BH_LOOP_COUNT] = {
-	[BH_LOOP_NONE] = "none",
-	[BH_LOOP_AUTOREPLY_BOUNCE] = "autoreply_bounce",
-	[BH_LOOP_BOUNCE_OF_BOUNCE] = "bounce_of_bounce",
-	[BH_LOOP_BACKSCATTER] = "backscatter",
-	[BH_LOOP_REPEAT] = "repeat",
-	[BH_LOOP_HOPS] = "hops",
+    [BH_LOOP_NONE] = "none",
+    [BH_LOOP_AUTOREPLY_BOUNCE] = "autoreply_bounce",
+    [BH_LOOP_BOUNCE_OF_BOUNCE] = "bounce_of_bounce",
+    [BH_LOOP_BACKSCATTER] = "backscatter",
+    [BH_LOOP_REPEAT] = "repeat",
+    [BH_LOOP_HOPS] = "hops",
 };
 
 const char *

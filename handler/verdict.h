@@ -19,10 +19,10 @@
 
 enum bh_msg_type {
 	BH_TYPE_NOT_BOUNCE = 0,
-	BH_TYPE_DSN,       /* RFC 3464 report */
-	BH_TYPE_ARF,       /* RFC 5965 feedback report */
+	BH_TYPE_DSN,	   /* RFC 3464 report */
+	BH_TYPE_ARF,	   /* RFC 5965 feedback report */
 	BH_TYPE_AUTOREPLY, /* RFC 3834 or vacation-style reply */
-	BH_TYPE_BOUNCE,    /* non-standard bounce text */
+	BH_TYPE_BOUNCE,	   /* non-standard bounce text */
 };
 
 enum bh_action {
@@ -36,20 +36,20 @@ enum bh_action {
 
 /* One recipient that a report is about. */
 struct bh_rcpt {
-	char *address;           /* the failed address, as reported (normalized: no <>, trimmed) */
-	char *original_address;  /* Original-Recipient, when it differs */
+	char *address;		/* the failed address, as reported (normalized: no <>, trimmed) */
+	char *original_address; /* Original-Recipient, when it differs */
 	char status[BH_MAX_STATUS]; /* RFC 3463 "c.s.d", validated; "" when none */
-	char reply_code[4];      /* SMTP reply "550"; "" when none */
-	char smtp_command[8];    /* the command the refusal answered: "CONN", "HELO", "MAIL",
-				  * "RCPT", "DATA"; "" when the report does not say */
+	char reply_code[4];	    /* SMTP reply "550"; "" when none */
+	char smtp_command[8];	    /* the command the refusal answered: "CONN", "HELO", "MAIL",
+				     * "RCPT", "DATA"; "" when the report does not say */
 	enum bh_action action;
 	enum bh_reason reason;
-	bool hard;               /* from the reason (bh_reason_hard) */
-	enum bh_whose whose;     /* from the reason, or refined by the rule */
-	char *diagnostic;        /* Diagnostic-Code or the bounce text's reason line, cut */
-	char *remote_mta;        /* Remote-MTA or the host named in the text */
-	char *feedback_type;     /* ARF Feedback-Type */
-	const char *rule;        /* id of the rule that decided the reason; static or config-owned */
+	bool hard;	     /* from the reason (bh_reason_hard) */
+	enum bh_whose whose; /* from the reason, or refined by the rule */
+	char *diagnostic;    /* Diagnostic-Code or the bounce text's reason line, cut */
+	char *remote_mta;    /* Remote-MTA or the host named in the text */
+	char *feedback_type; /* ARF Feedback-Type */
+	const char *rule;    /* id of the rule that decided the reason; static or config-owned */
 };
 
 /* Headers of the message that bounced (from a text/rfc822-headers or message/rfc822 part),
@@ -63,11 +63,11 @@ struct bh_original {
 	char *auto_submitted;
 	char *list_id;
 	char *precedence;
-	char *x_autoreply;            /* X-Autoreply / X-Autorespond / X-Autoresponder, any */
+	char *x_autoreply; /* X-Autoreply / X-Autorespond / X-Autoresponder, any */
 	char *x_auto_response_suppress;
-	char *content_type;           /* tells whether it was itself a report */
-	unsigned received_count;      /* Received fields in the returned headers */
-	bool present;                 /* a returned message or its headers was found */
+	char *content_type;	 /* tells whether it was itself a report */
+	unsigned received_count; /* Received fields in the returned headers */
+	bool present;		 /* a returned message or its headers was found */
 };
 
 /* Headers of the report itself (the message in the mailbox). */
@@ -79,14 +79,14 @@ struct bh_envelope {
 	char *return_path;
 	char *auto_submitted;
 	char *precedence;
-	char *reporting_mta;          /* DSN Reporting-MTA */
-	char *original_envelope_id;   /* DSN Original-Envelope-Id */
+	char *reporting_mta;	    /* DSN Reporting-MTA */
+	char *original_envelope_id; /* DSN Original-Envelope-Id */
 	/* Where the report was delivered, in the documented order of trust for VERP: */
 	char *delivered_to;
 	char *x_original_to;
-	char *envelope_to;            /* Envelope-To or X-Envelope-To */
+	char *envelope_to; /* Envelope-To or X-Envelope-To */
 	char *to;
-	bool has_autoreply_headers;   /* RFC 3834 / Microsoft / list-manager auto-reply headers */
+	bool has_autoreply_headers; /* RFC 3834 / Microsoft / list-manager auto-reply headers */
 	/* The message's own top-level header block, verbatim (folded, CRLF or LF, may hold NULs),
 	 * cut at the header limits; NULL when not kept. The auto-reply detector reads the vendor
 	 * headers (X-Autoreply, X-MS-Exchange-Inbox-Rules-Loop, X-Apple-Action, ticket systems)
@@ -96,12 +96,12 @@ struct bh_envelope {
 };
 
 struct bh_verp_result {
-	bool checked;     /* a VERP decode was attempted */
+	bool checked; /* a VERP decode was attempted */
 	bool valid;
-	char *address;    /* the VERP address decoded */
+	char *address; /* the VERP address decoded */
 	char *list;
 	char *recipient;
-	const char *why;  /* static reason when !valid */
+	const char *why; /* static reason when !valid */
 };
 
 enum bh_loop_kind {
@@ -123,14 +123,14 @@ struct bh_verdict {
 	enum bh_msg_type type;
 	struct bh_rcpt *rcpts;
 	size_t n_rcpts;
-	bool rcpts_truncated;         /* more recipients than the limit: the rest were dropped */
+	bool rcpts_truncated; /* more recipients than the limit: the rest were dropped */
 	struct bh_original original;
 	struct bh_envelope env;
 	struct bh_verp_result verp;
 	struct bh_loop_result loop;
-	const char *recognizer;       /* which recognizer produced it ("rfc3464", "qmail", ...) */
-	const char *error;            /* static: why the message could not be parsed, else NULL */
-	char stable_id[65];           /* hex SHA-256 over Message-ID and content; "" until set */
+	const char *recognizer; /* which recognizer produced it ("rfc3464", "qmail", ...) */
+	const char *error;	/* static: why the message could not be parsed, else NULL */
+	char stable_id[65];	/* hex SHA-256 over Message-ID and content; "" until set */
 };
 
 /* bh_verdict_init - zero a verdict the caller embeds. */

@@ -14,37 +14,36 @@
 static int test_failures;
 static int test_checks;
 
-#define TEST_FAIL(...)                                                     \
-	do {                                                               \
-		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);            \
-		fprintf(stderr, __VA_ARGS__);                              \
-		fputc('\n', stderr);                                       \
-		test_failures++;                                           \
+#define TEST_FAIL(...)                                                                             \
+	do {                                                                                       \
+		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                    \
+		fprintf(stderr, __VA_ARGS__);                                                      \
+		fputc('\n', stderr);                                                               \
+		test_failures++;                                                                   \
 	} while (0)
 
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		test_checks++;                                             \
-		if (!(cond))                                               \
-			TEST_FAIL("check failed: %s", #cond);              \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		test_checks++;                                                                     \
+		if (!(cond))                                                                       \
+			TEST_FAIL("check failed: %s", #cond);                                      \
 	} while (0)
 
-#define CHECK_INT(got, want)                                               \
-	do {                                                               \
-		long long g_ = (long long)(got), w_ = (long long)(want);   \
-		test_checks++;                                             \
-		if (g_ != w_)                                              \
-			TEST_FAIL("%s: got %lld, want %lld", #got, g_, w_);  \
+#define CHECK_INT(got, want)                                                                       \
+	do {                                                                                       \
+		long long g_ = (long long)(got), w_ = (long long)(want);                           \
+		test_checks++;                                                                     \
+		if (g_ != w_)                                                                      \
+			TEST_FAIL("%s: got %lld, want %lld", #got, g_, w_);                        \
 	} while (0)
 
-#define CHECK_STR(got, want)                                               \
-	do {                                                               \
-		const char *g_ = (got), *w_ = (want);                      \
-		test_checks++;                                             \
-		if ((g_ == NULL) != (w_ == NULL) ||                        \
-		    (g_ != NULL && strcmp(g_, w_) != 0))                   \
-			TEST_FAIL("%s: got \"%s\", want \"%s\"", #got,     \
-				  g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
+#define CHECK_STR(got, want)                                                                       \
+	do {                                                                                       \
+		const char *g_ = (got), *w_ = (want);                                              \
+		test_checks++;                                                                     \
+		if ((g_ == NULL) != (w_ == NULL) || (g_ != NULL && strcmp(g_, w_) != 0))           \
+			TEST_FAIL("%s: got \"%s\", want \"%s\"", #got, g_ ? g_ : "(null)",         \
+				  w_ ? w_ : "(null)");                                             \
 	} while (0)
 
 static inline int
