@@ -87,6 +87,16 @@ bh_addr_normalize(const char *p, size_t n, char **out_r, const char **error_r)
 		free(domain);
 		domain = bh_strdup(alabel);
 		bh_lower_ascii(domain);
+		/* IDNA mapping can turn a character into a dot or a blank (U+3000 becomes a
+		 * space, U+3002 a dot): hold the A-label to the checks the input passed, so that
+		 * a normalized address normalizes to itself (found by fuzz_addr). */
+		dom_len = strlen(domain);
+		while (dom_len > 0 && domain[dom_len - 1] == '.')
+			domain[--dom_len] = '\0';
+		if (dom_len == 0 || strpbrk(domain, " \t") != NULL) {
+			*error_r = dom_len == 0 ? "empty domain" : "invalid domain";
+			goto out;
+		}
 	}
 	out = bh_malloc(local_len + 1 + strlen(domain) + 1);
 	memcpy(out, p, local_len);

@@ -50,7 +50,7 @@ for t in "${targets[@]}"; do
 	esac
 	log=build-fuzz/fuzz-$t.log
 	if "$bin" -max_total_time="$secs" -max_len=262144 -timeout=10 -rss_limit_mb=2048 \
-		-artifact_prefix=build-fuzz/findings/"$t"- -print_final_stats=1 \
+		-artifact_prefix=build-fuzz/findings/"$t"- -print_final_stats=1 ${FUZZ_SEED:+-seed=$FUZZ_SEED} \
 		"build-fuzz/corpus/$t" "${seeds[@]}" >"$log" 2>&1; then
 		execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
 		cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -o 'cov: [0-9]*' || true)
