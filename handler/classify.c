@@ -293,9 +293,32 @@ smtp_stage(struct ctx *c, struct bh_rcpt *r)
 	}
 }
 
-/* decide - the reason of one recipient from the rules engine */
+/* address_judged - the report itself says that the address was what failed, where the
+ * refusal's own words ("User unknown", with no stage and no address status) do not: the
+ * sending MTA's class for it (PowerMTA's "X-PowerMTA-BounceCategory: bad-mailbox"), or the
+ * notice's heading ("** Address not found **", "the address couldn't be found": Gmail) */
+static bool
+address_judged(const struct ctx *c, const char *category)
+{
+	static const char *const words[] = {
+	    "address not found",
+	    "the address couldn't be found",
+	    "the address could not be found",
+	};
+	size_t i, n = c->cut <= c->text.len ? c->cut : c->text.len;
+
+	if (category != NULL && strcasecmp(category, "bad-mailbox") == 0)
+		return true;
+	for (i = 0; i < BH_NELEM(words) && n > 0; i++)
+		if (bh_memcasemem(c->text.data, n, words[i], strlen(words[i])) != NULL)
+			return true;
+	return false;
+}
+
+/* decide - the reason of one recipient from the rules engine; category is the report's own
+ * class of the failure, or NULL */
 static void
-decide(struct ctx *c, struct bh_rcpt *r)
+decide(struct ctx *c, struct bh_rcpt *r, const char *category)
 {
 	struct bh_rules_result res;
 	const char *d = r->diagnostic != NULL ? r->diagnostic : "";
@@ -309,6 +332,13 @@ decide(struct ctx *c, struct bh_rcpt *r)
 	smtp_stage(c, r);
 	bh_rules_decide_cmd(c->opts->rules, r->status, r->reply_code, d, strlen(d), r->smtp_command,
 			    &res);
+	if (res.reason == BH_R_FILTERED && res.rule != NULL &&
+	    strcmp(res.rule, "builtin:userunknown-stage-unknown") == 0 &&
+	    address_judged(c, category)) {
+		res.reason = BH_R_USERUNKNOWN;
+		res.whose = bh_reason_whose(res.reason);
+		res.rule = "builtin:userunknown-report";
+	}
 	bh_rcpt_set_reason(r, res.reason, res.rule);
 	if (res.whose != BH_WHOSE_NONE)
 		r->whose = res.whose;
@@ -510,7 +540,7 @@ do_dsn(struct ctx *c, const char *body, size_t bl)
 		}
 		if (dr->remote_mta != NULL && dr->remote_mta[0] != '\0')
 			r->remote_mta = bh_strdup(dr->remote_mta);
-		decide(c, r);
+		decide(c, r, dr->x_category);
 	}
 	if (d.truncated)
 		c->v->rcpts_truncated = true;
@@ -655,7 +685,7 @@ add_text_rcpt(struct ctx *c, char *address, char *diag, char *mta, const char *s
 		bh_recog_codes(r->diagnostic, strlen(r->diagnostic), r->status, sizeof(r->status),
 			       r->reply_code);
 	r->action = BH_ACTION_FAILED;
-	decide(c, r);
+	decide(c, r, NULL);
 	return r;
 }
 
@@ -720,7 +750,7 @@ do_ses(struct ctx *c)
 			bh_recog_codes(r->diagnostic, strlen(r->diagnostic), r->status,
 				       sizeof(r->status), r->reply_code);
 		}
-		decide(c, r);
+		decide(c, r, NULL);
 	}
 	bh_ses_deinit(&s);
 	return c->v->n_rcpts > 0;

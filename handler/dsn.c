@@ -23,6 +23,7 @@ rcpt_deinit(struct bh_dsn_rcpt *r)
 	free(r->final_recipient);
 	free(r->original_recipient);
 	free(r->x_actual_recipient);
+	free(r->x_category);
 	free(r->action);
 	free(r->status);
 	free(r->status_comment);
@@ -294,7 +295,11 @@ bh_dsn_parse(const char *p, size_t n, unsigned max_rcpts, struct bh_dsn *d, cons
 			    !bh_span_ieq(nm, nl, "Remote-MTA") &&
 			    !bh_span_ieq(nm, nl, "Diagnostic-Code") &&
 			    !bh_span_ieq(nm, nl, "Last-Attempt-Date") &&
-			    !bh_span_ieq(nm, nl, "Will-Retry-Until"))
+			    !bh_span_ieq(nm, nl, "Will-Retry-Until") &&
+			    !bh_span_ieq(nm, nl, "X-PowerMTA-BounceCategory"))
+				continue;
+			/* a vendor's field qualifies a recipient; it never opens one */
+			if (cur == NULL && bh_span_ieq(nm, nl, "X-PowerMTA-BounceCategory"))
 				continue;
 			/* a repeated recipient field inside one block starts the next recipient */
 			if (cur != NULL && ((bh_span_ieq(nm, nl, "Final-Recipient") &&
@@ -323,6 +328,8 @@ bh_dsn_parse(const char *p, size_t n, unsigned max_rcpts, struct bh_dsn *d, cons
 			else if (bh_span_ieq(nm, nl, "X-Actual-Recipient"))
 				set_once(&cur->x_actual_recipient,
 					 bh_dsn_address(f->value, f->value_len, false));
+			else if (bh_span_ieq(nm, nl, "X-PowerMTA-BounceCategory"))
+				set_once(&cur->x_category, dup_value(f));
 			else if (bh_span_ieq(nm, nl, "Action"))
 				set_once(&cur->action, dup_value(f));
 			else if (bh_span_ieq(nm, nl, "Status")) {

@@ -24,6 +24,8 @@ struct bh_dsn_rcpt {
 	char *diagnostic_type; /* "smtp", "x-unix", ... */
 	char *last_attempt_date;
 	char *will_retry_until;
+	char *x_category; /* a sending MTA's own class of the failure ("bad-mailbox": PowerMTA's
+			   * X-PowerMTA-BounceCategory) */
 };
 
 struct bh_dsn {

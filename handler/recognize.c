@@ -367,6 +367,23 @@ is_rule_line(const char *p, size_t n)
 	       ((p[0] == '-' && p[1] == '-' && p[n - 1] == '-') || (p[0] == '=' && p[1] == '='));
 }
 
+/* is_record_line - a line of a Sendmail-style list that reports on another host, not an
+ * address: "550 example.org (smtp)... 550 Host unknown", "421 mx.example.org (smtp)...
+ * Deferred: ..."; it ends the diagnostic of the address above it */
+static bool
+is_record_line(const char *p, size_t n)
+{
+	const char *dots;
+
+	bh_span_trim(&p, &n);
+	if (n < 9 || (p[0] != '4' && p[0] != '5') || (p[1] < '0' || p[1] > '9') ||
+	    (p[2] < '0' || p[2] > '9') || p[3] != ' ')
+		return false;
+	dots = memmem(p + 4, n - 4, "... ", 4);
+	return dots != NULL && (size_t)(dots - p) < 80 &&
+	       memchr(p + 4, '@', (size_t)(dots - p - 4)) == NULL;
+}
+
 #define MAX_SENDERS 8u
 
 /* mail_from - the transcript's senders ("MAIL FROM:<a@b>"), at most MAX_SENDERS spans, found
@@ -568,7 +585,7 @@ collect(const struct line *ls, size_t nl, size_t i, const char *rest, size_t res
 		const char *s = ls[j].p;
 		size_t sn = ls[j].n;
 
-		if (opens[j])
+		if (opens[j] || is_record_line(s, sn))
 			break;
 		bh_span_trim(&s, &sn);
 		if (sn == 0) {
@@ -657,6 +674,38 @@ with_lines_before(const struct line *ls, size_t i, const bool *opens, char *diag
 		bh_buf_puts(&b, diag);
 	free(diag);
 	r = b.len > 0 ? bh_text_clean(b.data, b.len, BH_MAX_DIAGNOSTIC) : NULL;
+	bh_buf_deinit(&b);
+	return r;
+}
+
+/* with_transcript_before - a Sendmail record ("554 <a@b>... Remote protocol error") that
+ * closes a dialogue ("While talking to mx:", ">>> MAIL From:<...>", "<<< 501 ... open relay"):
+ * the server's own words in the dialogue above come first, they say what happened */
+static char *
+with_transcript_before(const struct line *ls, size_t i, const bool *opens, char *diag)
+{
+	struct bh_buf b;
+	size_t j = i;
+	char *r;
+
+	if (ls[i].n < 4 || !is_digit(ls[i].p[0]) || !is_digit(ls[i].p[1]) ||
+	    !is_digit(ls[i].p[2]) || ls[i].p[3] != ' ')
+		return diag;
+	while (j > 0 && i - j < 6 && !opens[j - 1] &&
+	       (bh_span_istarts(ls[j - 1].p, ls[j - 1].n, ">>> ") ||
+		bh_span_istarts(ls[j - 1].p, ls[j - 1].n, "<<< ")))
+		j--;
+	if (j == i || !bh_span_istarts(ls[i - 1].p, ls[i - 1].n, "<<< "))
+		return diag;
+	bh_buf_init(&b);
+	for (; j < i; j++) {
+		bh_buf_append(&b, ls[j].p, ls[j].n);
+		bh_buf_putc(&b, ' ');
+	}
+	if (diag != NULL)
+		bh_buf_puts(&b, diag);
+	free(diag);
+	r = bh_text_clean(b.data, b.len, BH_MAX_DIAGNOSTIC);
 	bh_buf_deinit(&b);
 	return r;
 }
@@ -756,6 +805,8 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 			h->diagnostic = collect(ls, nl, i, ls[i].p + from, ls[i].n - from, opens);
 			if (few_letters(h->diagnostic, h->address))
 				h->diagnostic = with_lines_before(ls, i, opens, h->diagnostic);
+			else
+				h->diagnostic = with_transcript_before(ls, i, opens, h->diagnostic);
 		}
 		if (h->diagnostic != NULL) {
 			bh_recog_codes(h->diagnostic, strlen(h->diagnostic), h->status,
@@ -874,7 +925,8 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 		for (k = 1; k <= 2 && i + k < nl; k++) {
 			j = i + k;
 			if (ls[j].n == 0 || is_blank(ls[j].p, ls[j].n) ||
-			    memchr(ls[j].p, '@', ls[j].n) != NULL)
+			    memchr(ls[j].p, '@', ls[j].n) != NULL ||
+			    is_record_line(ls[j].p, ls[j].n))
 				break;
 			take[j] = 1;
 		}

@@ -1103,6 +1103,14 @@ smtp_command_norm(const char *t, size_t n)
 	    {"failed after i sent the message", "DATA"},
 	    {"but sender was rejected", "MAIL"},
 	    {"but my name was rejected", "HELO"},
+	    /* qmail-remote when every MX failed: how far the best attempt got */
+	    {"most progress was rcpt to", "RCPT"},
+	    /* the stage as a tag: "SMTP:RCPT host ...", "... User Unknown [RCPT_TO]" */
+	    {"smtp:rcpt ", "RCPT"},
+	    {"smtp:mail ", "MAIL"},
+	    {"smtp:data ", "DATA"},
+	    {"[rcpt_to]", "RCPT"},
+	    {"[mail_from]", "MAIL"},
 	};
 	const char *c;
 	size_t i;
@@ -1110,7 +1118,9 @@ smtp_command_norm(const char *t, size_t n)
 	if ((c = after_phrase(t, n, "in reply to ")) != NULL ||
 	    (c = after_phrase(t, n, "server after ")) != NULL ||
 	    (c = after_phrase(t, n, "mailer after ")) != NULL ||
-	    (c = after_phrase(t, n, "server for ")) != NULL || (c = transcript_cmd(t, n)) != NULL)
+	    (c = after_phrase(t, n, "server for ")) != NULL ||
+	    (c = after_phrase(t, n, "did not like our ")) != NULL ||
+	    (c = transcript_cmd(t, n)) != NULL)
 		return c;
 	for (i = 0; i < BH_NELEM(qmail); i++)
 		if (memmem(t, n, qmail[i].phrase, strlen(qmail[i].phrase)) != NULL)
@@ -1136,13 +1146,35 @@ bh_smtp_command(const char *text, size_t text_len, char out[8])
 	return true;
 }
 
-/* restage - a recipient-unknown text re-read by the SMTP stage: refused after DATA by a
- * server that took the address at RCPT TO (filtered); at MAIL FROM about our sender, at HELO
- * or connection about our host. An address status (x.1.x) or RCPT TO keeps it; so does an
- * unknown stage. (A mailbox status, "550 5.2.1 ... User Unknown", was tried as a filter's
- * sign too: on the corpus it turned as many right answers wrong as wrong ones right.) */
+/* local_verdict - the text is a mailbox store's own finding, whatever the stage: a local
+ * delivery agent ("mail.local: unknown user"), a directory look-up ("The recipient name is not
+ * recognized", Exchange) */
+static bool
+local_verdict(const char *t, size_t n)
+{
+	static const char *const words[] = {
+	    "mail.local: ",
+	    "recipient name is not recognized",
+	};
+	size_t i;
+
+	for (i = 0; i < BH_NELEM(words); i++)
+		if (memmem(t, n, words[i], strlen(words[i])) != NULL)
+			return true;
+	return false;
+}
+
+/* restage - a recipient-unknown text re-read by the SMTP stage. The stock formula ("User
+ * unknown", "No such user") is what any check writes when it refuses an address, the server
+ * at RCPT TO and a content filter after DATA alike, so it names a missing mailbox only when
+ * something else says the address was what was judged: an address status (x.1.x), the RCPT TO
+ * stage, or a mailbox store's own words (local_verdict). Refused after DATA, or at an unknown
+ * stage, by a server that took the address (or may have): filtered. In reply to MAIL FROM it
+ * is about our sender, at HELO or connection about our host. (A mailbox status, "550 5.2.1 ...
+ * User Unknown", was tried as a filter's sign too: on the corpus it turned as many right
+ * answers wrong as wrong ones right.) */
 static void
-restage(const char *st, const char *cmd, struct bh_rules_result *out)
+restage(const char *st, const char *cmd, const char *t, size_t n, struct bh_rules_result *out)
 {
 	bool addr_status = st[0] != '\0' && st[2] == '1' && st[3] == '.';
 
@@ -1157,6 +1189,9 @@ restage(const char *st, const char *cmd, struct bh_rules_result *out)
 	} else if (strcmp(cmd, "DATA") == 0) {
 		out->reason = BH_R_FILTERED;
 		out->rule = "builtin:userunknown-at-data";
+	} else if (!local_verdict(t, n)) {
+		out->reason = BH_R_FILTERED;
+		out->rule = "builtin:userunknown-stage-unknown";
 	} else {
 		return;
 	}
@@ -1229,7 +1264,7 @@ bh_rules_decide_cmd(const struct bh_rules *rules, const char *status, const char
 
 				if (cmd[0] == '\0' && (cmd = smtp_command_norm(t, n)) == NULL)
 					cmd = "";
-				restage(st, cmd, out);
+				restage(st, cmd, t, n, out);
 			}
 			goto out;
 		}

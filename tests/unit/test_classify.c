@@ -295,6 +295,56 @@ main(void)
 		free(path);
 	}
 	{
+		/* what else in a report says that the address was judged, and where one
+		 * recipient's words end */
+		static const struct {
+			const char *file;
+			size_t k;
+			const char *reason, *rule, *diag_has, *diag_lacks;
+		} ev[] = {
+		    {"dsn-vendor-category.eml", 0, "userunknown", "builtin:userunknown-report",
+		     NULL, NULL},
+		    {"dsn-vendor-category.eml", 1, "filtered", "builtin:userunknown-stage-unknown",
+		     NULL, NULL},
+		    {"gmail-stock-unknown.eml", 0, "userunknown", "builtin:userunknown-report",
+		     NULL, NULL},
+		    {"sendmail-v5-hosts.eml", 0, "blocked", NULL, "open relay", "Host unknown"},
+		    {"sendmail-v5-hosts.eml", 1, "hostunknown", NULL, "Authoritative", NULL},
+		};
+
+		for (i = 0; i < BH_NELEM(ev); i++) {
+			char *path = bh_asprintf("%s/tests/fixtures/%s", BH_SOURCE_DIR, ev[i].file);
+			char *data;
+			size_t len;
+			struct bh_verdict v;
+
+			if (bh_read_file(path, 1u << 24, &data, &len, &err) == -1) {
+				TEST_FAIL("%s: %s", path, err);
+				free(path);
+				continue;
+			}
+			bh_verdict_init(&v);
+			CHECK_INT(bh_classify(&opts, data, len, &v), 0);
+			fprintf(stderr, "-- %s #%zu\n", ev[i].file, ev[i].k);
+			CHECK(v.n_rcpts > ev[i].k);
+			if (v.n_rcpts > ev[i].k) {
+				const struct bh_rcpt *r = &v.rcpts[ev[i].k];
+				const char *d = r->diagnostic != NULL ? r->diagnostic : "";
+
+				CHECK_STR(bh_reason_name(r->reason), ev[i].reason);
+				if (ev[i].rule != NULL)
+					CHECK_STR(r->rule, ev[i].rule);
+				if (ev[i].diag_has != NULL)
+					CHECK(strstr(d, ev[i].diag_has) != NULL);
+				if (ev[i].diag_lacks != NULL)
+					CHECK(strstr(d, ev[i].diag_lacks) == NULL);
+			}
+			bh_verdict_deinit(&v);
+			free(data);
+			free(path);
+		}
+	}
+	{
 		/* limits: too large, too deep */
 		struct bh_limits_conf small = cfg->limits;
 		struct bh_classify_opts o2 = {rules, &small};

@@ -26,8 +26,9 @@ struct rcase {
 static const struct rcase cases[] = {
     /* userunknown */
     {"5.1.1", "550", "550 5.1.1 <a@example.org>... User unknown", BH_R_USERUNKNOWN},
-    {"", "550", "550 Unknown user a@example.org", BH_R_USERUNKNOWN},
-    {"", "550", "550 a@example.org... No such user here", BH_R_USERUNKNOWN},
+    {"", "550", "550 Unknown user a@example.org", BH_R_FILTERED},
+    {"", "550", "550 a@example.org... No such user here", BH_R_FILTERED},
+    {"5.1.1", "550", "550 a@example.org... No such user here", BH_R_USERUNKNOWN},
     {"5.1.1", "550", "5.1.1 The email account that you tried to reach does not exist.",
      BH_R_USERUNKNOWN},
     {"5.0.0", "550", "Requested action not taken: mailbox unavailable", BH_R_USERUNKNOWN},
@@ -224,7 +225,26 @@ static const struct rcase cases[] = {
      BH_R_USERUNKNOWN},
     {"", "", ">>> RCPT To:<a@example.org> <<< 550 User unknown >>> DATA <<< 503 Need RCPT",
      BH_R_USERUNKNOWN},
-    {"", "", "550 Unknown user a@example.org", BH_R_USERUNKNOWN},
+    /* the stock formula alone: no stage, no address status, so possibly a filter's word */
+    {"", "", "550 Unknown user a@example.org", BH_R_FILTERED},
+    {"", "", "host mx.example.org said: 550 Unknown user (in reply to RCPT TO command)",
+     BH_R_USERUNKNOWN},
+    /* the stage as other MTAs write it */
+    {"", "", "mx.example.org [192.0.2.1] did not like our RCPT TO: 550 User unknown",
+     BH_R_USERUNKNOWN},
+    {"", "",
+     "Sorry, no SMTP connection got far enough; most progress was RCPT TO response; "
+     "remote host 192.0.2.1 said: 550 Unknown user a@example.org",
+     BH_R_USERUNKNOWN},
+    {"", "", "Technical details: SMTP:RCPT host 192.0.2.8: 553 5.3.0 <a@b.example>... No such user",
+     BH_R_USERUNKNOWN},
+    {"", "", "Remote host said: 550 5.2.1 <a@b.example>... User Unknown [RCPT_TO]",
+     BH_R_USERUNKNOWN},
+    /* a mailbox store's own finding needs no stage */
+    {"", "", "<a@b.example> mail.local: unknown user: a 554 <a@b.example>... Service unavailable",
+     BH_R_USERUNKNOWN},
+    {"", "", "The recipient name is not recognized MSEXCH:IMS:X:Y:Z 0 (000C05A6) Unknown Recipient",
+     BH_R_USERUNKNOWN},
     {"", "", "192.0.2.1 does not like recipient. Remote host said: 550 No such user",
      BH_R_USERUNKNOWN},
     {"", "", "192.0.2.1 failed after I sent the message. Remote host said: 550 No such user",
@@ -341,13 +361,13 @@ test_phrases(struct bh_rules *rs)
 		return;
 	}
 	for (line = strtok_r(data, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-		char *f[4], *p = line;
+		char *f[5], *p = line;
 		struct bh_rules_result a, b;
 		int k;
 
 		if (line[0] == '#')
 			continue;
-		for (k = 0; k < 4; k++) {
+		for (k = 0; k < 5; k++) {
 			f[k] = p;
 			p = p != NULL ? strchr(p, '\t') : NULL;
 			if (p != NULL)
@@ -358,13 +378,13 @@ test_phrases(struct bh_rules *rs)
 			continue;
 		}
 		rows++;
-		bh_rules_decide(rs, f[0], f[1], f[2], strlen(f[2]), &a);
+		bh_rules_decide_cmd(rs, f[0], f[1], f[2], strlen(f[2]), f[4], &a);
 		test_checks++;
 		if (strcmp(bh_reason_name(a.reason), f[3]) != 0)
 			TEST_FAIL("rules_phrases.tsv \"%s\": got %s (%s), want %s", f[2],
 				  bh_reason_name(a.reason), a.rule, f[3]);
 		bh_rules_set_prefilter(rs, false);
-		bh_rules_decide(rs, f[0], f[1], f[2], strlen(f[2]), &b);
+		bh_rules_decide_cmd(rs, f[0], f[1], f[2], strlen(f[2]), f[4], &b);
 		bh_rules_set_prefilter(rs, true);
 		CHECK_STR(a.rule, b.rule);
 	}
@@ -396,9 +416,9 @@ test_precedence(struct bh_rules *rs)
 	bh_rules_decide(rs, "4.7.1", "", "", 0, &res);
 	CHECK_STR(bh_reason_name(res.reason), "onhold");
 	/* NUL bytes and bare CRs separate words like white space */
-	bh_rules_decide(rs, "", "", "user\0\runknown", 14, &res);
+	bh_rules_decide_cmd(rs, "", "", "user\0\runknown", 14, "RCPT", &res);
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
-	bh_rules_decide(rs, "", "", "user\r\n unknown", 14, &res);
+	bh_rules_decide_cmd(rs, "", "", "user\r\n unknown", 14, "RCPT", &res);
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
 	/* text is optional */
 	bh_rules_decide(rs, "5.1.1", "", NULL, 0, &res);
@@ -595,7 +615,19 @@ test_smtp_command(struct bh_rules *rs)
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "RCPT", &res);
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	/* no stage, no address status: the stock formula may be a filter's */
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "", &res);
+	CHECK_STR(bh_reason_name(res.reason), "filtered");
+	CHECK_STR(res.rule, "builtin:userunknown-stage-unknown");
+	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, NULL, &res);
+	CHECK_STR(bh_reason_name(res.reason), "filtered");
+	/* a server naming the account it lacks is not re-read */
+	{
+		const char *acct = "554 delivery error: dd This user doesn't have a example.com "
+				   "account (a@example.com)";
+
+		bh_rules_decide_cmd(rs, "5.0.0", "554", acct, strlen(acct), "", &res);
+	}
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "MAIL", &res);
 	CHECK_STR(bh_reason_name(res.reason), "rejected");
@@ -605,8 +637,12 @@ test_smtp_command(struct bh_rules *rs)
 	/* only the recipient-unknown rows: a mailbox full after DATA stays mailboxfull */
 	bh_rules_decide_cmd(rs, "", "552", "552 Mailbox full", 16, "DATA", &res);
 	CHECK_STR(bh_reason_name(res.reason), "mailboxfull");
-	/* a 5.2.1 status with "User Unknown" and no stage stays userunknown */
+	/* a 5.2.1 status is not an address status: with no stage, filtered; at RCPT TO,
+	 * userunknown */
 	bh_rules_decide_cmd(rs, "5.2.1", "550", "550 5.2.1 <a@b>... User Unknown", 31, NULL, &res);
+	CHECK_STR(bh_reason_name(res.reason), "filtered");
+	bh_rules_decide_cmd(rs, "5.2.1", "550", "550 5.2.1 <a@b>... User Unknown", 31, "RCPT",
+			    &res);
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
 }
 
