@@ -19,10 +19,21 @@
  * Checks, in order; the first that fires sets v->loop (kind + why):
  *   1. bounce_of_bounce: the returned message is itself a report: Content-Type multipart/report
  *      or message/delivery-status, or it came from a mailer-daemon with a null sender. We never
- *      send reports, so this holds whoever the message claims to be from. Exception: a plain
- *      (non-DSN) notice that forwards a whole report in a message/rfc822 part (some gateways
- *      wrap the DSN they got) passes that report on; checks 1 and 2 are skipped for it.
- *   2. autoreply_bounce: the returned message was itself automatic:
+ *      send reports, so this holds whoever the message claims to be from. Exceptions, for
+ *      which checks 1 and 2 are skipped:
+ *      - a plain (non-DSN) notice that forwards a whole report in a message/rfc822 part (some
+ *        gateways wrap the DSN they got) passes that report on;
+ *      - a double-bounce notice a mail system sends to its own postmaster: the report's
+ *        Subject opens with "Postmaster notify" (Sendmail), or it comes from a mailer-daemon /
+ *        postmaster and is addressed (To, Delivered-To, X-Original-To, Envelope-To) to a
+ *        postmaster or mailer-daemon local part. A first bounce that could not be delivered
+ *        ends there: the chain stops at the postmaster, nothing loops, and the failure it
+ *        reports is a real failure of its addressee. Such a notice has no business at a VERP
+ *        address: with VERP configured it carries no valid one and check 3 calls it
+ *        backscatter, so it still suppresses no one. If it did reach a valid VERP address it
+ *        is not the postmaster's notice it claims to be, and check 1 flags it as before.
+ *   2. autoreply_bounce: the returned message was itself automatic (skipped when the report
+ *      is addressed to the returned message's own author, see below):
  *      - X-Autoreply / X-Autorespond present (value not "no"), or Precedence: auto_reply;
  *      - Auto-Submitted: auto-replied (we never send replies);
  *      - Auto-Submitted other than "no" (auto-generated, auto-notified), unless it is ours:
@@ -34,6 +45,11 @@
  *        newsletters legitimately carry Precedence: bulk, List-Id and X-Auto-Response-Suppress,
  *        so a bounce of OUR newsletter is a real bounce; without our_domains these weak cues
  *        never fire (nothing can be called foreign).
+ *      A failure report addressed (To, Delivered-To, X-Original-To, Envelope-To) to the From
+ *      address of the message it returns went back to that message's author: the normal
+ *      route of a bounce, whatever wrote the message (an auto-responder's own failure goes
+ *      back to the auto-responder), not a loop. The loop this check is for is the bounce of an
+ *      auto-reply that comes to us, at our bounce (VERP) address, not to its author.
  *   3. backscatter: a bounce of mail we never sent. Only when VERP was checked: v->verp.checked
  *      and cfg configures VERP (a key, or the classic format): either the VERP is not valid
  *      (v->verp.why), or it is
@@ -56,6 +72,7 @@
 #include "autoreply.h"
 #include "limits.h"
 #include "util.h"
+#include "verp_locate.h"
 
 enum ident { ID_UNKNOWN = 0, ID_OURS, ID_FOREIGN };
 
@@ -243,6 +260,99 @@ returned_is_report(const struct bh_verdict *v)
 	       bh_span_istarts(p, n, "message/delivery-status");
 }
 
+/* field_has_address - one of the addresses in header value s (at most BH_MAX_FIELD_ADDRESSES
+ * are read) is a[0..an), case ignored; with a NULL a, one has the local part lp instead. */
+static bool
+field_has_address(const char *s, const char *a, size_t an, const char *lp)
+{
+	const char *pos, *end, *p;
+	size_t n, i;
+
+	if (s == NULL)
+		return false;
+	pos = s;
+	end = s + field_len(s);
+	for (i = 0; i < BH_MAX_FIELD_ADDRESSES && bh_verp_next_address(&pos, end, &p, &n) == 1;
+	     i++) {
+		size_t at = n;
+
+		if (a != NULL) {
+			if (n == an && strncasecmp(p, a, n) == 0)
+				return true;
+			continue;
+		}
+		while (at > 0 && p[at - 1] != '@')
+			at--;
+		if (at > 0 && bh_span_ieq(p, at - 1, lp))
+			return true;
+	}
+	return false;
+}
+
+/* addressed_to - the report was delivered or addressed to address a[0..an), or (a NULL) to an
+ * address with local part lp. */
+static bool
+addressed_to(const struct bh_verdict *v, const char *a, size_t an, const char *lp)
+{
+	const struct bh_envelope *e = &v->env;
+	const char *const fields[] = {e->delivered_to, e->x_original_to, e->envelope_to, e->to};
+	size_t i;
+
+	for (i = 0; i < BH_NELEM(fields); i++)
+		if (field_has_address(fields[i], a, an, lp))
+			return true;
+	return false;
+}
+
+/* postmaster_notice - the report is a mail system's double-bounce notice to its own postmaster
+ * (exception to check 1, see the comment at the top). */
+static bool
+postmaster_notice(const struct bh_verdict *v)
+{
+	const char *p = v->env.subject;
+	size_t n;
+
+	if (v->verp.checked && v->verp.valid)
+		return false;
+	if (p != NULL) {
+		n = field_len(p);
+		bh_span_trim(&p, &n);
+		if (bh_span_istarts(p, n, "Postmaster notify"))
+			return true;
+	}
+	if (!has_ci(v->env.from, "mailer-daemon") && !has_ci(v->env.from, "postmaster"))
+		return false;
+	return addressed_to(v, NULL, 0, "postmaster") || addressed_to(v, NULL, 0, "mailer-daemon");
+}
+
+/* to_returned_author - the report is addressed to the From address of the message it
+ * returns: that message's author gets its own failure (exception to check 2). */
+static bool
+to_returned_author(const struct bh_verdict *v)
+{
+	const char *pos, *end, *p;
+	size_t n;
+
+	if (v->original.from == NULL)
+		return false;
+	pos = v->original.from;
+	end = pos + field_len(pos);
+	if (bh_verp_next_address(&pos, end, &p, &n) != 1)
+		return false;
+	return addressed_to(v, p, n, NULL);
+}
+
+/* returned_report - the returned message is itself a report (the test of check 1). */
+static bool
+returned_report(const struct bh_verdict *v)
+{
+	const struct bh_original *o = &v->original;
+
+	return returned_is_report(v) ||
+	       (null_sender(o->return_path) &&
+		(has_ci(o->from, "mailer-daemon") || has_ci(o->from, "postmaster")));
+}
+
 /* check_report - 1. the returned message is itself a report. */
 static bool
 check_report(struct bh_verdict *v)
@@ -381,10 +491,16 @@ bh_loop_check(const struct bh_config *cfg, struct bh_verdict *v)
 	id = returned_ident(cfg, v);
 	/* A plain-text notice that forwards a whole report (some gateways wrap the DSN they got in
 	 * a message/rfc822 part) passes that report on: the "returned message" is then the report
-	 * itself, whose automatic headers say nothing about the message that failed. */
+	 * itself, whose automatic headers say nothing about the message that failed. A postmaster's
+	 * double-bounce notice returns the first bounce, and ends the chain there. */
 	if (v->original.present && !(v->type == BH_TYPE_BOUNCE && returned_is_report(v)) &&
-	    (check_report(v) || check_automatic(v, id)))
-		return;
+	    !(returned_report(v) && postmaster_notice(v))) {
+		if (check_report(v))
+			return;
+		/* A failure that went back to the returned message's own author is no loop. */
+		if (!to_returned_author(v) && check_automatic(v, id))
+			return;
+	}
 	if (check_backscatter(cfg, v, id))
 		return;
 	(void)check_hops(cfg, v);
