@@ -35,6 +35,12 @@ want = {
     "bounce-null-sender.eml":            ("dsn", "autoreply_bounce", None),
     "bounce-of-bounce.eml":              ("dsn", "bounce_of_bounce", None),
     "bounce-hops.eml":                   ("dsn", "hops", None),
+    # a mail system's double bounce to its own postmaster ends the chain: a real failure
+    "postmaster-notify.eml":             ("dsn", None, "userunknown"),
+    # an auto-reply's failure sent back to its own author: the normal route, not a loop
+    "autoreply-bounce-to-author.eml":    ("dsn", None, None),
+    # an auto-reply's failure that came to our bounce address: the loop
+    "autoreply-bounce-to-us.eml":        ("dsn", "autoreply_bounce", None),
 }
 got = {}
 for line in open(sys.argv[1]):
@@ -98,9 +104,16 @@ verp=$("$BOUNCER" verp encode -c "$tmp/bouncer.yaml" --list news alice@sub.examp
 	exit 1
 }
 ph='bounce+news+alice=sub.example@ours.example'
-for f in bounce-newsletter-bulk bounce-of-autoreply backscatter; do
+for f in bounce-newsletter-bulk bounce-of-autoreply backscatter autoreply-bounce-to-us; do
 	sed "s/$ph/$verp/g" "$dir/$f.eml" >"$tmp/$f.eml"
 done
+# No valid VERP in these: backscatter, so they suppress no one (tests/unit/test_loop.c shows
+# the policy side). The notice also once delivered to a bad VERP address, and once to a valid one.
+cp "$dir/postmaster-notify.eml" "$dir/autoreply-bounce-to-author.eml" "$tmp/"
+{ printf 'Delivered-To: %s\n' "$ph"; cat "$dir/postmaster-notify.eml"; } \
+	>"$tmp/postmaster-notify-bad-verp.eml"
+{ printf 'Delivered-To: %s\n' "$verp"; cat "$dir/postmaster-notify.eml"; } \
+	>"$tmp/postmaster-notify-valid-verp.eml"
 # A bounce that reached a valid VERP, about a message not ours and not sent with our VERP.
 sed -e "s/$ph/$verp/g" -e '/^Return-Path: <bounce/d' -e '/^Precedence:/d' \
 	-e '/^X-Auto-Response-Suppress:/d' -e '/^List-/d' \
@@ -120,6 +133,11 @@ want = {
     "bounce-of-autoreply.eml": ("autoreply_bounce", True),
     "backscatter.eml": ("backscatter", False),
     "foreign-original.eml": ("backscatter", True),
+    "postmaster-notify.eml": ("backscatter", False),
+    "postmaster-notify-bad-verp.eml": ("backscatter", False),
+    "postmaster-notify-valid-verp.eml": ("bounce_of_bounce", True),
+    "autoreply-bounce-to-author.eml": ("backscatter", False),
+    "autoreply-bounce-to-us.eml": ("autoreply_bounce", True),
 }
 bad = 0
 got = {}

@@ -1,12 +1,18 @@
 /* test_loop - loop and backscatter detection over constructed verdicts: each kind, the order
  * between kinds, and the near misses (a real bounce of our newsletter with Precedence: bulk,
- * no VERP configured, our own auto-generated mail). */
+ * no VERP configured, our own auto-generated mail, a postmaster's double-bounce notice, an
+ * auto-reply's failure that went back to its author). Then the loop fixtures end to end with a
+ * VERP configuration: classify, VERP, loop check and policy, to show who gets suppressed. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze.h"
 #include "config.h"
 #include "loop.h"
+#include "policy.h"
+#include "rules.h"
 #include "util.h"
+#include "verp.h"
 
 #include "test.h"
 
@@ -127,6 +133,68 @@ static const struct lcase cases[] = {
      NULL, 0, V_INVALID, true, 0, BH_LOOP_NONE, NULL},
 };
 
+/* The report's own headers over the returned message of a case above (the envelope). */
+struct ecase {
+	const char *name;
+	const char *base; /* the case whose verdict is reused */
+	const char *from, *to, *delivered_to, *subject;
+	enum vstate verp; /* replaces the base's */
+	enum bh_loop_kind want;
+};
+
+#define DAEMON	    "Mail Delivery Subsystem <MAILER-DAEMON@mx.example>"
+#define NOTIFY	    "Postmaster notify: see transcript for details"
+#define RETURNED    "Undelivered Mail Returned to Sender"
+#define AUTHOR_BASE "auto-replied original, no config"
+
+static const struct ecase ecases[] = {
+    /* A mail system's double bounce to its own postmaster ends the chain: a real failure. */
+    {"notify subject", "returned dsn", DAEMON, "kijitora@mx.example", NULL, NOTIFY, V_NONE,
+     BH_LOOP_NONE},
+    {"notify subject, daemon null sender", "returned daemon null sender", DAEMON,
+     "postmaster@mx.example", NULL, "  postmaster NOTIFY: x", V_NONE, BH_LOOP_NONE},
+    {"daemon to postmaster", "returned dsn", DAEMON, "Postmaster <postmaster@mx.example>", NULL,
+     RETURNED, V_NONE, BH_LOOP_NONE},
+    {"daemon delivered to mailer-daemon", "returned dsn", "MAILER-DAEMON@mx.example (Mail)",
+     "x@mx.example", "<MAILER-DAEMON@mx.example>", RETURNED, V_NONE, BH_LOOP_NONE},
+    /* ... but it has no valid VERP: with VERP configured it is backscatter, */
+    {"notify subject, verp invalid", "returned dsn", DAEMON, "postmaster@mx.example", NULL, NOTIFY,
+     V_INVALID, BH_LOOP_BACKSCATTER},
+    /* and one that did reach a valid VERP address is not the notice it claims to be. */
+    {"notify subject, verp valid", "returned dsn", DAEMON, "postmaster@mx.example",
+     "<" VERP_ADDR ">", NOTIFY, V_VALID, BH_LOOP_BOUNCE_OF_BOUNCE},
+    /* near misses: still a bounce of a bounce */
+    {"a person to postmaster", "returned dsn", "Bob <bob@mx.example>", "postmaster@mx.example",
+     NULL, "Fwd: returned mail", V_NONE, BH_LOOP_BOUNCE_OF_BOUNCE},
+    {"daemon to notpostmaster", "returned dsn", DAEMON, "notpostmaster@mx.example", NULL, RETURNED,
+     V_NONE, BH_LOOP_BOUNCE_OF_BOUNCE},
+    {"daemon to our bounce address", "returned dsn", DAEMON, VERP_ADDR, VERP_ADDR, RETURNED, V_NONE,
+     BH_LOOP_BOUNCE_OF_BOUNCE},
+    {"re: notify subject", "returned dsn", DAEMON, "kijitora@mx.example", NULL, "Re: " NOTIFY,
+     V_NONE, BH_LOOP_BOUNCE_OF_BOUNCE},
+    /* the notice exception is for a returned report only */
+    {"notify subject, returned auto-reply", AUTHOR_BASE, DAEMON, "postmaster@mx.example", NULL,
+     NOTIFY, V_NONE, BH_LOOP_AUTOREPLY_BOUNCE},
+    /* An auto-reply's failure that went back to its own author is the normal route. */
+    {"to the author", AUTHOR_BASE, DAEMON, "alice@sub.example", NULL, RETURNED, V_NONE,
+     BH_LOOP_NONE},
+    {"delivered to the author", AUTHOR_BASE, DAEMON, "x@sub.example", "<ALICE@Sub.Example>",
+     RETURNED, V_NONE, BH_LOOP_NONE},
+    {"to a list with the author", AUTHOR_BASE, DAEMON, "x@sub.example, \"A\" <alice@sub.example>",
+     NULL, RETURNED, V_NONE, BH_LOOP_NONE},
+    {"to the author, verp invalid", AUTHOR_BASE, DAEMON, "alice@sub.example", NULL, RETURNED,
+     V_INVALID, BH_LOOP_BACKSCATTER},
+    /* The loop: the auto-reply's failure came to us. */
+    {"auto-reply bounce to us", AUTHOR_BASE, DAEMON, VERP_ADDR, VERP_ADDR, RETURNED, V_NONE,
+     BH_LOOP_AUTOREPLY_BOUNCE},
+    {"auto-reply bounce to us, verp valid", "auto-replied original, valid verp", DAEMON, VERP_ADDR,
+     "<" VERP_ADDR ">", RETURNED, V_VALID, BH_LOOP_AUTOREPLY_BOUNCE},
+    {"to another address of the domain", AUTHOR_BASE, DAEMON, "alice@sub.example.org",
+     "bob@sub.example", RETURNED, V_NONE, BH_LOOP_AUTOREPLY_BOUNCE},
+    {"the author only in a comment", AUTHOR_BASE, DAEMON, "x@y.example (alice@sub.example)", NULL,
+     RETURNED, V_NONE, BH_LOOP_AUTOREPLY_BOUNCE},
+};
+
 /* dup - bh_strdup that keeps NULL. */
 static char *
 dup(const char *s)
@@ -146,6 +214,22 @@ find(const char *name)
 	bh_fatal("no case %s", name);
 }
 
+/* set_verp - the VERP result of a constructed verdict (V_NONE: not checked). */
+static void
+set_verp(struct bh_verdict *v, enum vstate st)
+{
+	free(v->verp.address);
+	free(v->verp.list);
+	free(v->verp.recipient);
+	memset(&v->verp, 0, sizeof(v->verp));
+	if (st == V_NONE)
+		return;
+	v->verp.checked = true;
+	v->verp.valid = st == V_VALID;
+	v->verp.address = bh_strdup(VERP_ADDR);
+	v->verp.why = st == V_VALID ? NULL : "bad signature";
+}
+
 /* build - a verdict from one case. */
 static void
 build(const struct lcase *c, struct bh_verdict *v)
@@ -163,12 +247,186 @@ build(const struct lcase *c, struct bh_verdict *v)
 	v->original.x_auto_response_suppress = dup(c->xars);
 	v->original.content_type = dup(c->content_type);
 	v->original.received_count = c->received;
-	if (c->verp != V_NONE) {
-		v->verp.checked = true;
-		v->verp.valid = c->verp == V_VALID;
-		v->verp.address = bh_strdup(VERP_ADDR);
-		v->verp.why = c->verp == V_VALID ? NULL : "bad signature";
+	set_verp(v, c->verp);
+}
+
+/* check_kind - the loop kind of v is want, with a why exactly when there is a loop. */
+static void
+check_kind(const char *name, const struct bh_verdict *v, enum bh_loop_kind want)
+{
+	test_checks++;
+	if (v->loop.kind != want)
+		TEST_FAIL("%s: got %s (%s), want %s", name, bh_loop_kind_name(v->loop.kind),
+			  v->loop.why ? v->loop.why : "-", bh_loop_kind_name(want));
+	test_checks++;
+	if ((v->loop.kind != BH_LOOP_NONE) != (v->loop.why != NULL))
+		TEST_FAIL("%s: why is %s", name, v->loop.why ? v->loop.why : "NULL");
+}
+
+/* test_envelope - the cases that depend on the report's own headers (ecases). */
+static void
+test_envelope(void)
+{
+	static char *domains[] = {"ours.example"};
+	size_t i;
+
+	for (i = 0; i < BH_NELEM(ecases); i++) {
+		const struct ecase *e = &ecases[i];
+		const struct lcase *c = find(e->base);
+		struct bh_config cfg;
+		struct bh_verdict v;
+
+		memset(&cfg, 0, sizeof(cfg));
+		if (c->domains) {
+			cfg.our_domains = domains;
+			cfg.n_our_domains = BH_NELEM(domains);
+		}
+		if (e->verp != V_NONE)
+			cfg.verp.n_keys = 1;
+		build(c, &v);
+		set_verp(&v, e->verp);
+		v.env.from = dup(e->from);
+		v.env.to = dup(e->to);
+		v.env.delivered_to = dup(e->delivered_to);
+		v.env.subject = dup(e->subject);
+		bh_loop_check(&cfg, &v);
+		check_kind(e->name, &v, e->want);
+		bh_verdict_deinit(&v);
 	}
+}
+
+/* The fixtures end to end under a VERP configuration. PH is the placeholder VERP address the
+ * fixtures carry (its signature is not valid); valid: replace it by a real signed one. */
+struct fcase {
+	const char *file;
+	enum vstate prepend; /* a Delivered-To put first: the placeholder (V_INVALID), the valid
+			      * VERP (V_VALID), or none (V_NONE) */
+	bool valid;	     /* replace PH by the valid VERP address */
+	enum bh_loop_kind want;
+	bool want_verp_valid;
+	bool suppress; /* some recipient is suppressed (only the control) */
+};
+
+static const struct fcase fcases[] = {
+    /* the control: a real bounce of our newsletter suppresses our subscriber */
+    {"bounce-newsletter-bulk.eml", V_NONE, true, BH_LOOP_NONE, true, true},
+    /* a postmaster's double bounce: never a VERP of ours, so backscatter, no suppression */
+    {"postmaster-notify.eml", V_NONE, false, BH_LOOP_BACKSCATTER, false, false},
+    {"postmaster-notify.eml", V_INVALID, false, BH_LOOP_BACKSCATTER, false, false},
+    /* one that did reach a valid VERP address is not the notice it claims to be */
+    {"postmaster-notify.eml", V_VALID, false, BH_LOOP_BOUNCE_OF_BOUNCE, true, false},
+    /* an auto-reply's failure sent back to its author: no VERP of ours either */
+    {"autoreply-bounce-to-author.eml", V_NONE, false, BH_LOOP_BACKSCATTER, false, false},
+    /* the loop: an auto-reply's failure at our bounce address */
+    {"autoreply-bounce-to-us.eml", V_NONE, true, BH_LOOP_AUTOREPLY_BOUNCE, true, false},
+    {"autoreply-bounce-to-us.eml", V_NONE, false, BH_LOOP_AUTOREPLY_BOUNCE, false, false},
+    {"bounce-of-autoreply.eml", V_NONE, true, BH_LOOP_AUTOREPLY_BOUNCE, true, false},
+};
+
+/* replace_all - s with every PH replaced by rep (a new string). */
+static char *
+replace_all(const char *s, size_t n, const char *rep)
+{
+	static const char ph[] = VERP_ADDR;
+	struct bh_buf b;
+	const char *p = s, *end = s + n, *hit;
+
+	bh_buf_init(&b);
+	while ((hit = bh_memcasemem(p, (size_t)(end - p), ph, sizeof(ph) - 1)) != NULL) {
+		bh_buf_append(&b, p, (size_t)(hit - p));
+		bh_buf_puts(&b, rep);
+		p = hit + sizeof(ph) - 1;
+	}
+	bh_buf_append(&b, p, (size_t)(end - p));
+	return bh_buf_steal(&b);
+}
+
+/* test_fixtures - classify + VERP + loops + policy over the loop fixtures (fcases). */
+static void
+test_fixtures(void)
+{
+	static const char yaml[] =
+	    "imap: {host: mail.example.com, user: u, password_env: BH_TEST_PW}\n"
+	    "verp: {domain: ours.example, keys: [{id: k1, env: BH_TEST_KEY}]}\n"
+	    "our_domains: [ours.example]\n"
+	    "lists:\n  news:\n";
+	struct bh_config_diags d = {NULL, 0};
+	struct bh_config *cfg;
+	struct bh_rules *rules;
+	struct bh_classify_opts opts;
+	const char *err = NULL;
+	char *verp;
+	int64_t now = bh_now();
+	size_t i, j;
+
+	setenv("BH_TEST_PW", "pw", 1);
+	setenv("BH_TEST_KEY", "loops-test-key-0123456789abcdef", 1);
+	cfg = bh_config_load_buffer("loops.yaml", yaml, strlen(yaml), &d);
+	for (i = 0; i < d.n; i++)
+		fprintf(stderr, "%u:%u: %s\n", d.v[i].line, d.v[i].column, d.v[i].message);
+	bh_config_diags_deinit(&d);
+	if (cfg == NULL)
+		bh_fatal("the test configuration does not load");
+	rules = bh_rules_new(NULL, 0, false, cfg->limits.regex_match_limit, &err);
+	if (rules == NULL)
+		bh_fatal("rules: %s", err);
+	opts.rules = rules;
+	opts.limits = &cfg->limits;
+	verp = bh_verp_encode(&cfg->verp, "news", "alice@sub.example", now, &err);
+	if (verp == NULL)
+		bh_fatal("verp encode: %s", err);
+
+	for (i = 0; i < BH_NELEM(fcases); i++) {
+		const struct fcase *f = &fcases[i];
+		char *path = bh_asprintf("%s/tests/fixtures/loops/%s", BH_SOURCE_DIR, f->file);
+		char *name = bh_asprintf("%s (%s%s)", f->file, f->valid ? "valid VERP" : "as is",
+					 f->prepend == V_NONE	 ? ""
+					 : f->prepend == V_VALID ? ", delivered to the valid VERP"
+								 : ", delivered to a bad VERP");
+		char *data = NULL, *msg;
+		size_t len = 0;
+		bool suppress = false;
+		struct bh_verdict v;
+		struct bh_decisions dec;
+
+		if (bh_read_file(path, BH_DEF_MESSAGE_SIZE, &data, &len, &err) == -1)
+			bh_fatal("%s: %s", path, err);
+		msg = replace_all(data, len, f->valid ? verp : VERP_ADDR);
+		if (f->prepend != V_NONE) {
+			free(data);
+			data = bh_asprintf("Delivered-To: %s\n%s",
+					   f->prepend == V_VALID ? verp : VERP_ADDR, msg);
+		} else {
+			free(data);
+			data = bh_strdup(msg);
+		}
+		free(msg);
+		bh_verdict_init(&v);
+		CHECK_INT(bh_analyze(cfg, &opts, data, strlen(data), now, &v), 0);
+		check_kind(name, &v, f->want);
+		test_checks++;
+		if (v.verp.valid != f->want_verp_valid)
+			TEST_FAIL("%s: verp valid got %d, want %d", name, v.verp.valid,
+				  f->want_verp_valid);
+		bh_policy_decide(cfg, &v, &dec);
+		for (j = 0; j < dec.n; j++)
+			if (dec.v[j].outcome == BH_OUT_SUPPRESS || dec.v[j].outcome == BH_OUT_COUNT)
+				suppress = true;
+		test_checks++;
+		if (suppress != f->suppress)
+			TEST_FAIL("%s: suppression got %d, want %d", name, suppress, f->suppress);
+		test_checks++;
+		if (f->want != BH_LOOP_NONE && !dec.refused)
+			TEST_FAIL("%s: a loop must refuse the message", name);
+		bh_decisions_deinit(&dec);
+		bh_verdict_deinit(&v);
+		free(data);
+		free(name);
+		free(path);
+	}
+	free(verp);
+	bh_rules_free(&rules);
+	bh_config_free(&cfg);
 }
 
 int
@@ -259,5 +517,7 @@ main(void)
 		CHECK(v.loop.why != NULL && strlen(v.loop.why) < 200);
 		bh_verdict_deinit(&v);
 	}
+	test_envelope();
+	test_fixtures();
 	return test_done("test_loop");
 }
