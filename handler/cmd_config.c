@@ -10,6 +10,7 @@
 #include "config.h"
 #include "util.h"
 
+/* usage - print the synopsis of `config` on stderr; returns BH_EX_USAGE */
 static int
 usage(void)
 {
@@ -45,6 +46,7 @@ config_check(const char *opt)
 	return fflush(stdout) == 0 ? BH_EX_OK : BH_EX_FAIL;
 }
 
+/* bh_cmd_config - `config check [-c FILE]` and `config reference`; returns the exit status */
 int
 bh_cmd_config(int argc, char **argv)
 {

@@ -223,6 +223,7 @@ ops_open(const struct ops_opts *o, struct ops_ctx *c)
 	return 0;
 }
 
+/* ops_close - free what ops_open made (store, then configuration) */
 static void
 ops_close(struct ops_ctx *c)
 {
@@ -394,6 +395,7 @@ event_human(FILE *fp, const struct bh_store_event *ev)
 
 /* ---- suppression ---- */
 
+/* sup_usage - print the synopsis of `suppression` on stderr; returns BH_EX_USAGE */
 static int
 sup_usage(void)
 {
@@ -659,6 +661,7 @@ cmd_change(struct ops_ctx *c, const struct ops_opts *o, bool add)
 	return BH_EX_OK;
 }
 
+/* bh_cmd_suppression - `suppression check|show|list|export|add|remove`; returns the exit status */
 int
 bh_cmd_suppression(int argc, char **argv)
 {
@@ -702,6 +705,7 @@ bh_cmd_suppression(int argc, char **argv)
 
 /* ---- explain ---- */
 
+/* bh_cmd_explain - an address's suppressions and its newest events, as text or JSON */
 int
 bh_cmd_explain(int argc, char **argv)
 {
@@ -794,6 +798,7 @@ print_events(const struct bh_store_event *ev, size_t n, bool json)
 	fflush(stdout);
 }
 
+/* bh_cmd_events - `events tail`: the newest N events, then with -f new ones until SIGINT/SIGTERM */
 int
 bh_cmd_events(int argc, char **argv)
 {
@@ -886,6 +891,7 @@ count_row(const struct bh_suppression *s, void *ctx)
 	return 0;
 }
 
+/* bh_cmd_stats - event counts per list, reason and outcome (hour, day), loops, suppressions now */
 int
 bh_cmd_stats(int argc, char **argv)
 {

@@ -39,6 +39,7 @@
 static volatile sig_atomic_t got_stop;
 static volatile sig_atomic_t got_reload;
 
+/* on_signal - SIGHUP asks for a reload, SIGTERM and SIGINT for a stop: only a flag is set */
 static void
 on_signal(int sig)
 {
@@ -95,6 +96,7 @@ progress_draw(struct run_ctx *rc)
 	rc->progress_shown = true;
 }
 
+/* progress - the worker's callback after each drain: keep the counters, redraw on a terminal */
 static void
 progress(const struct bh_worker_stats *st, void *ctx)
 {
@@ -175,6 +177,7 @@ setup_logging(const struct bh_config *cfg, bool tty, int verbose)
 	bh_log_setup(fmt == -1 ? BH_LOG_JSON : (enum bh_log_format)fmt, min, stderr);
 }
 
+/* usage - print the synopsis of `run` or `once` (name) on stderr */
 static void
 usage(const char *name)
 {
@@ -228,6 +231,7 @@ reload(const char *path, struct bh_config **cfg, struct bh_worker **w, struct bh
 	bh_log(BH_LOG_INFO, "reloaded", "%s", path);
 }
 
+/* bh_cmd_run - `run` (drain forever) and `once` (drain, then exit); returns the exit status */
 int
 bh_cmd_run(int argc, char **argv)
 {
@@ -386,6 +390,7 @@ out:
 	return status;
 }
 
+/* bh_cmd_health - `health`: connect to IMAP and Redis and report; 0 when both answer, else 69 */
 int
 bh_cmd_health(int argc, char **argv)
 {

@@ -111,6 +111,7 @@ bh_cfg_path(const struct bh_cfgld *ld, const char *s)
 
 /* ---------------------------------------------------------------- value checks */
 
+/* has_ctl - does s hold a control byte (below 0x20, or DEL)? */
 static bool
 has_ctl(const char *s)
 {
@@ -393,6 +394,7 @@ password_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path,
 
 /* ---------------------------------------------------------------- the walk */
 
+/* tab_len - the number of keys in a table ended by a NULL name */
 static size_t
 tab_len(const struct bh_cfgkey *tab)
 {
@@ -900,6 +902,7 @@ sentinels_fn(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cno
 	}
 }
 
+/* sentinels_dump - print redis.sentinels as a flow list of quoted host:port strings */
 static void
 sentinels_dump(struct bh_buf *out, const void *base, int indent)
 {
@@ -1020,6 +1023,7 @@ verp_delims(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnod
 	c->delim2 = s[1];
 }
 
+/* verp_delims_dump - print verp.delimiters as the two characters in quotes */
 static void
 verp_delims_dump(struct bh_buf *out, const void *base, int indent)
 {
@@ -1107,6 +1111,7 @@ verp_keys(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode 
 	}
 }
 
+/* verp_keys_dump - print verp.keys: id and file or env, never the key itself ("***") */
 static void
 verp_keys_dump(struct bh_buf *out, const void *base, int indent)
 {
@@ -1306,6 +1311,7 @@ static const struct bh_cfgkey rule_keys[] = {
 };
 /* clang-format on */
 
+/* rule_free - free the strings of one rule (not the rule itself) */
 static void
 rule_free(struct bh_rule_conf *r)
 {
@@ -1368,6 +1374,7 @@ struct rules_map {
 	bool replace;
 };
 
+/* rules_add - `rules: {add: [...]}`: the list of rules, read as in the list form */
 static void
 rules_add(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode *key,
 	  const struct bh_cnode *val, const char *path, void *base)
@@ -1401,6 +1408,7 @@ rules_fn(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode *
 	rules_seq(ld, val, path);
 }
 
+/* rules_dump - print `rules:` in its mapping form (replace, add) */
 static void
 rules_dump(struct bh_buf *out, const void *base, int indent)
 {
@@ -1471,6 +1479,7 @@ our_domains_fn(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_c
 	}
 }
 
+/* our_domains_dump - print our_domains as a flow list */
 static void
 our_domains_dump(struct bh_buf *out, const void *base, int indent)
 {
@@ -1485,8 +1494,8 @@ our_domains_dump(struct bh_buf *out, const void *base, int indent)
 	bh_buf_puts(out, "]\n");
 }
 
-/* defaults_fn, lists_fn - kept for after the walk: lists inherit from defaults, which may come
- * later in the file */
+/* defaults_fn - keep the `defaults` node for after the walk: lists inherit from defaults, which
+ * may come later in the file */
 static void
 defaults_fn(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode *key,
 	    const struct bh_cnode *val, const char *path, void *base)
@@ -1496,6 +1505,7 @@ defaults_fn(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnod
 	ld->defaults_node = val;
 }
 
+/* lists_fn - keep the `lists` node for after the walk, when the defaults are known */
 static void
 lists_fn(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode *key,
 	 const struct bh_cnode *val, const char *path, void *base)
@@ -1505,6 +1515,7 @@ lists_fn(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode *
 	ld->lists_node = val;
 }
 
+/* policies_dump - print `defaults:` and `lists:` together (the defaults key prints both) */
 static void
 policies_dump(struct bh_buf *out, const void *base, int indent)
 {
@@ -1742,6 +1753,7 @@ bh_config_free(struct bh_config **cfgp)
 	*cfgp = NULL;
 }
 
+/* bh_config_diags_deinit - free every diagnostic and empty d (d itself is the caller's) */
 void
 bh_config_diags_deinit(struct bh_config_diags *d)
 {
@@ -1771,6 +1783,7 @@ bh_config_diags_print(const struct bh_config_diags *d, FILE *fp)
 	}
 }
 
+/* bh_config_path - the file to load: opt, else $BOUNCER_CONFIG, else /etc/bouncer/bouncer.yaml */
 const char *
 bh_config_path(const char *opt)
 {

@@ -102,6 +102,7 @@ bh_cfg_policy_defaults(struct bh_list_policy *p)
 	p->burst_window_s = 600;
 }
 
+/* bh_cfg_policy_free - free what a policy owns (its name); the struct itself is the caller's */
 void
 bh_cfg_policy_free(struct bh_list_policy *p)
 {
@@ -360,6 +361,7 @@ parse_policy(struct bh_cfgld *ld, const struct bh_cnode *map, const struct bh_cn
 
 /* ---------------------------------------------------------------- resolving */
 
+/* layer - lay the fields set in s over a; the kind also records where it came from in o */
 static void
 layer(struct bh_policy_action *a, struct origin *o, const struct pset *s, bool mine)
 {
@@ -420,6 +422,7 @@ apply_raw(struct bh_list_policy *p, struct origin *o, const struct praw *raw)
 	}
 }
 
+/* suppressive - can an action of kind k suppress an address (now, for a while, or by count)? */
 static bool
 suppressive(enum bh_policy_kind k)
 {
@@ -496,6 +499,7 @@ struct name_pos {
 	unsigned line, col;
 };
 
+/* name_pos_cmp - order list names case-insensitively, then by line, for the duplicate check */
 static int
 name_pos_cmp(const void *a, const void *b)
 {
@@ -507,6 +511,7 @@ name_pos_cmp(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
+/* list_cmp - order policies by list name, case-insensitively (qsort and bsearch) */
 static int
 list_cmp(const void *a, const void *b)
 {
@@ -613,6 +618,7 @@ bh_config_policy(const struct bh_config *cfg, const char *list, bool *known_r)
 
 /* ---------------------------------------------------------------- printing */
 
+/* act_eq - are two resolved actions the same in every field? */
 static bool
 act_eq(const struct bh_policy_action *a, const struct bh_policy_action *b)
 {

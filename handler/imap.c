@@ -158,6 +158,7 @@ caps_read(struct bh_imap *im, const char **error_r)
 	return 0;
 }
 
+/* bh_imap_has - did the server announce capability name (case-insensitive)? */
 bool
 bh_imap_has(const struct bh_imap *im, const char *name)
 {
@@ -169,6 +170,7 @@ bh_imap_has(const struct bh_imap *im, const char *name)
 	return false;
 }
 
+/* bh_imap_broken - did a transport error kill the connection? (then free it and reconnect) */
 bool
 bh_imap_broken(const struct bh_imap *im)
 {
@@ -400,6 +402,7 @@ connect_error(const char *msg)
 	return connect_err;
 }
 
+/* bh_imap_connect - connect, secure and verify, authenticate, then read the capabilities afresh */
 struct bh_imap *
 bh_imap_connect(const struct bh_imap_conf *conf, const char **error_r)
 {
@@ -474,6 +477,7 @@ fail:
 	return NULL;
 }
 
+/* bh_imap_free - LOGOUT unless broken, then free; accepts NULL and sets *pp to NULL */
 void
 bh_imap_free(struct bh_imap **pp)
 {
@@ -495,6 +499,7 @@ bh_imap_free(struct bh_imap **pp)
 	*pp = NULL;
 }
 
+/* bh_imap_describe - "host:port tls=... move=... idle=... uidplus=..." in im's buffer (borrowed) */
 const char *
 bh_imap_describe(struct bh_imap *im)
 {
@@ -507,6 +512,7 @@ bh_imap_describe(struct bh_imap *im)
 	return im->desc;
 }
 
+/* bh_imap_select - SELECT mailbox; a server that sends no UIDVALIDITY is an error */
 int
 bh_imap_select(struct bh_imap *im, const char *mailbox, uint32_t *uidvalidity_r,
 	       const char **error_r)
@@ -552,6 +558,7 @@ server_name(struct bh_imap *im, const char *folder)
 	return s;
 }
 
+/* bh_imap_ensure_folder - CREATE the folder (under the server's delimiter) unless LIST shows it */
 int
 bh_imap_ensure_folder(struct bh_imap *im, const char *folder, const char **error_r)
 {
@@ -579,6 +586,7 @@ out:
 	return ret;
 }
 
+/* cmp_u32 - qsort order of uint32_t */
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -587,6 +595,7 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* bh_imap_search - UID SEARCH UNDELETED: the lowest max UIDs, ascending, in a new array */
 int
 bh_imap_search(struct bh_imap *im, size_t max, uint32_t **uids_r, size_t *n_r, const char **error_r)
 {
@@ -706,6 +715,7 @@ att_static(struct mailimap_msg_att *att, uint32_t *uid, uint32_t *size, const ch
 	}
 }
 
+/* bh_imap_fetch_sizes - one UID FETCH RFC822.SIZE; the UIDs that still exist, in the order asked */
 int
 bh_imap_fetch_sizes(struct bh_imap *im, const uint32_t *uids, size_t n, struct bh_imap_msg **msgs_r,
 		    size_t *n_r, const char **error_r)
@@ -761,6 +771,7 @@ bh_imap_fetch_sizes(struct bh_imap *im, const uint32_t *uids, size_t n, struct b
 	return 0;
 }
 
+/* bh_imap_fetch_bodies - one UID FETCH BODY.PEEK[] of the wanted; one that vanished: data NULL */
 int
 bh_imap_fetch_bodies(struct bh_imap *im, struct bh_imap_msg *msgs, const bool *want, size_t n,
 		     const char **error_r)
@@ -822,6 +833,7 @@ bh_imap_fetch_bodies(struct bh_imap *im, struct bh_imap_msg *msgs, const bool *w
 	return 0;
 }
 
+/* bh_imap_msgs_free - free the messages and their data; sets *msgs to NULL */
 void
 bh_imap_msgs_free(struct bh_imap_msg **msgs, size_t n)
 {
@@ -835,6 +847,7 @@ bh_imap_msgs_free(struct bh_imap_msg **msgs, size_t n)
 	*msgs = NULL;
 }
 
+/* bh_imap_move - UID MOVE, else UID COPY + STORE \Deleted + (UID) EXPUNGE; 0 or -1 */
 int
 bh_imap_move(struct bh_imap *im, const uint32_t *uids, size_t n, const char *folder,
 	     const char **error_r)
@@ -888,6 +901,7 @@ out:
 	return ret;
 }
 
+/* bh_imap_noop - NOOP: 0 when the connection answers, else -1 */
 int
 bh_imap_noop(struct bh_imap *im, const char **error_r)
 {
@@ -916,6 +930,7 @@ wait_fd(int fd, int64_t timeout_ms, const sigset_t *mask)
 	return 0; /* timeout, or a signal (EINTR): the caller looks at its flags */
 }
 
+/* bh_imap_wait - IDLE (or sleep + NOOP) up to timeout_ms: 1 news, 0 timeout or signal, -1 error */
 int
 bh_imap_wait(struct bh_imap *im, int64_t timeout_ms, const sigset_t *mask, const char **error_r)
 {

@@ -25,6 +25,7 @@ static const struct {
     {"stats", bh_cmd_stats, "stats                        counts per list and reason"},
 };
 
+/* usage - the list of commands, on fp (stdout for help, stderr for a mistake) */
 static void
 usage(FILE *fp)
 {
@@ -37,6 +38,7 @@ usage(FILE *fp)
 		    "$BOUNCER_CONFIG, then /etc/bouncer/bouncer.yaml).\n");
 }
 
+/* main - dispatch to the subcommand named by argv[1]; its result is the exit status */
 int
 main(int argc, char **argv)
 {

@@ -95,7 +95,7 @@ struct bh_metrics {
 	int port;
 };
 
-/* lock, unlock - the registry mutex; failing to take it is our bug */
+/* lock - take the registry mutex; failing to take it is our bug */
 static void
 lock(struct bh_metrics *m)
 {
@@ -103,6 +103,7 @@ lock(struct bh_metrics *m)
 		bh_fatal("metrics: pthread_mutex_lock failed");
 }
 
+/* unlock - release the registry mutex */
 static void
 unlock(struct bh_metrics *m)
 {

@@ -232,6 +232,7 @@ bh_policy_decide(const struct bh_config *cfg, const struct bh_verdict *v, struct
 		decide_rcpt(out, v, &v->rcpts[i], pol);
 }
 
+/* bh_decisions_deinit - free the decisions array (what it points into is borrowed) and zero d */
 void
 bh_decisions_deinit(struct bh_decisions *d)
 {
@@ -239,6 +240,7 @@ bh_decisions_deinit(struct bh_decisions *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* bh_outcome_name - the name of an outcome, as in logs, events and JSON */
 const char *
 bh_outcome_name(enum bh_outcome o)
 {
@@ -252,6 +254,7 @@ bh_outcome_name(enum bh_outcome o)
 	return "record";
 }
 
+/* bh_policy_kind_name - the name of a policy kind, as written in the configuration */
 const char *
 bh_policy_kind_name(enum bh_policy_kind k)
 {

@@ -445,6 +445,7 @@ args_cat(struct args *dst, struct args *src)
 	src->n = 0;
 }
 
+/* args_deinit - free every argument and the vectors; a is left empty, ready for reuse */
 static void
 args_deinit(struct args *a)
 {
@@ -848,6 +849,7 @@ fail:
 	return -1;
 }
 
+/* bh_store_backoff_ms - ms before a connection attempt is allowed; 0 when connected or due */
 int64_t
 bh_store_backoff_ms(const struct bh_store *s)
 {
@@ -879,6 +881,7 @@ bh_store_new(const struct bh_config *cfg, const char *rules_version, const char 
 	return s;
 }
 
+/* item_errs_clear - free the per-item error texts of the last apply */
 static void
 item_errs_clear(struct bh_store *s)
 {
@@ -900,6 +903,7 @@ item_err(struct bh_store *s, const char *text)
 	return s->item_errs[s->n_item_errs++];
 }
 
+/* bh_store_free - close the connection and free everything; accepts *sp NULL, sets it NULL */
 void
 bh_store_free(struct bh_store **sp)
 {
@@ -946,12 +950,14 @@ bh_store_env_override(struct bh_redis_conf *rc, const char **error_r)
 	return 0;
 }
 
+/* bh_store_key_prefix - "{prefix}", the hash-tagged start of every key; borrowed from s */
 const char *
 bh_store_key_prefix(const struct bh_store *s)
 {
 	return s->tag;
 }
 
+/* bh_store_is_confirmed - does Redis hold its outcome (applied now, or before: a duplicate)? */
 bool
 bh_store_is_confirmed(const struct bh_store_item *it)
 {
@@ -1688,6 +1694,7 @@ bh_store_lease_release(struct bh_store *s, const char **error_r)
 	return ret;
 }
 
+/* bh_store_lease_lost - did the apply script refuse because the lease holds another token? */
 bool
 bh_store_lease_lost(const struct bh_store *s)
 {
@@ -1734,6 +1741,7 @@ out:
 
 /* ---- reading ---- */
 
+/* bh_suppression_deinit - free the strings of a suppression and zero it (not sup itself) */
 void
 bh_suppression_deinit(struct bh_suppression *sup)
 {
@@ -2163,6 +2171,7 @@ out:
 	return ret;
 }
 
+/* bh_store_add - suppress address by hand (list NULL: global; duration_s 0: forever); 0 or -1 */
 int
 bh_store_add(struct bh_store *s, const char *address, const char *list, const char *why,
 	     int64_t duration_s, const char **error_r)
@@ -2174,6 +2183,7 @@ bh_store_add(struct bh_store *s, const char *address, const char *list, const ch
 	return manual(s, "add", address, list, why, duration_s, error_r) == -1 ? -1 : 0;
 }
 
+/* bh_store_remove - lift a suppression by hand: 1 removed, 0 there was none, -1 error */
 int
 bh_store_remove(struct bh_store *s, const char *address, const char *list, const char *why,
 		const char **error_r)
@@ -2183,6 +2193,7 @@ bh_store_remove(struct bh_store *s, const char *address, const char *list, const
 
 /* ---- events ---- */
 
+/* bh_store_event_get - the value of field name in ev, or NULL; borrowed from ev */
 const char *
 bh_store_event_get(const struct bh_store_event *ev, const char *name)
 {
@@ -2194,6 +2205,7 @@ bh_store_event_get(const struct bh_store_event *ev, const char *name)
 	return NULL;
 }
 
+/* bh_store_events_free - free n events and their fields; accepts v NULL */
 void
 bh_store_events_free(struct bh_store_event *v, size_t n)
 {
@@ -2385,6 +2397,7 @@ out:
 
 /* ---- stats and health ---- */
 
+/* bh_store_stats_free - free n stat rows and their strings; accepts v NULL */
 void
 bh_store_stats_free(struct bh_store_stat *v, size_t n)
 {

@@ -7,12 +7,14 @@
 #include <string.h>
 #include <strings.h>
 
+/* bh_verdict_init - zero a verdict the caller embeds */
 void
 bh_verdict_init(struct bh_verdict *v)
 {
 	memset(v, 0, sizeof(*v));
 }
 
+/* rcpt_deinit - free the strings a recipient owns */
 static void
 rcpt_deinit(struct bh_rcpt *r)
 {
@@ -23,6 +25,7 @@ rcpt_deinit(struct bh_rcpt *r)
 	free(r->feedback_type);
 }
 
+/* original_deinit - free the headers of the returned message */
 static void
 original_deinit(struct bh_original *o)
 {
@@ -39,6 +42,7 @@ original_deinit(struct bh_original *o)
 	free(o->content_type);
 }
 
+/* envelope_deinit - free the headers of the report, raw_headers included */
 static void
 envelope_deinit(struct bh_envelope *e)
 {
@@ -58,6 +62,7 @@ envelope_deinit(struct bh_envelope *e)
 	free(e->raw_headers);
 }
 
+/* bh_verdict_deinit - free everything the verdict owns and zero it, ready for reuse */
 void
 bh_verdict_deinit(struct bh_verdict *v)
 {
@@ -75,6 +80,7 @@ bh_verdict_deinit(struct bh_verdict *v)
 	bh_verdict_init(v);
 }
 
+/* bh_verdict_add_rcpt - append a zeroed recipient, or NULL at limit (sets rcpts_truncated) */
 struct bh_rcpt *
 bh_verdict_add_rcpt(struct bh_verdict *v, size_t limit)
 {
@@ -90,6 +96,7 @@ bh_verdict_add_rcpt(struct bh_verdict *v, size_t limit)
 	return r;
 }
 
+/* bh_rcpt_set_reason - set reason, hard and whose; a 4xx notaccept is not hard */
 void
 bh_rcpt_set_reason(struct bh_rcpt *r, enum bh_reason reason, const char *rule)
 {
@@ -102,6 +109,7 @@ bh_rcpt_set_reason(struct bh_rcpt *r, enum bh_reason reason, const char *rule)
 	r->rule = rule;
 }
 
+/* bh_msg_type_name - the name of a message type, as in the JSON output */
 const char *
 bh_msg_type_name(enum bh_msg_type t)
 {
@@ -121,12 +129,14 @@ static const char *const action_names[] = {
     [BH_ACTION_RELAYED] = "relayed", [BH_ACTION_EXPANDED] = "expanded",
 };
 
+/* bh_action_name - the DSN Action word of a, "" when not stated */
 const char *
 bh_action_name(enum bh_action a)
 {
 	return (unsigned)a < BH_NELEM(action_names) ? action_names[a] : "";
 }
 
+/* bh_action_parse - a DSN Action value (trimmed, any case), BH_ACTION_NONE when unknown */
 enum bh_action
 bh_action_parse(const char *p, size_t n)
 {
@@ -148,12 +158,14 @@ static const char *const loop_names[BH_LOOP_COUNT] = {
     [BH_LOOP_HOPS] = "hops",
 };
 
+/* bh_loop_kind_name - the name of a loop kind ("none" for BH_LOOP_NONE or out of range) */
 const char *
 bh_loop_kind_name(enum bh_loop_kind k)
 {
 	return (unsigned)k < BH_LOOP_COUNT ? loop_names[k] : "none";
 }
 
+/* bh_loop_kind_lookup - the loop kind named name (any case), or -1; "none" is not a kind */
 int
 bh_loop_kind_lookup(const char *name)
 {
@@ -165,6 +177,7 @@ bh_loop_kind_lookup(const char *name)
 	return -1;
 }
 
+/* json_field - append "key":value (null for NULL), with a comma unless *first */
 static void
 json_field(struct bh_buf *b, const char *key, const char *val, bool *first)
 {
@@ -176,12 +189,14 @@ json_field(struct bh_buf *b, const char *key, const char *val, bool *first)
 	bh_json_cstr(b, val);
 }
 
+/* json_nonempty - json_field, with an empty string written as null */
 static void
 json_nonempty(struct bh_buf *b, const char *key, const char *val, bool *first)
 {
 	json_field(b, key, val != NULL && val[0] != '\0' ? val : NULL, first);
 }
 
+/* bh_verdict_json - append the verdict as one JSON object, the `classify` output contract */
 void
 bh_verdict_json(struct bh_buf *out, const struct bh_verdict *v, const char *source)
 {

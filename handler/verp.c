@@ -416,7 +416,7 @@ mac(const struct bh_verp_key *k, const char *ts, const char *list, size_t list_l
 	bh_secure_zero(&ctx, sizeof(ctx));
 }
 
-/* delim_ok - delimiters that never occur in a list name, an escaped local part or a domain */
+/* delims_ok - delimiters that never occur in a list name, an escaped local part or a domain */
 static bool
 delims_ok(char d1, char d2)
 {
@@ -626,7 +626,7 @@ quote_local(struct bh_buf *b, const char *p, size_t n)
 	bh_buf_putc(b, '"');
 }
 
-/* find_field - next delimiter in p[0..n), or n */
+/* find_delim - next delimiter d in p[0..n), or n */
 static size_t
 find_delim(const char *p, size_t n, char d)
 {

@@ -103,6 +103,7 @@ dest_of_hint(const char *hint)
 	return DEST_PROCESSED;
 }
 
+/* bh_worker_new - compile the rules and make the store (none in a dry run); does not connect */
 struct bh_worker *
 bh_worker_new(const struct bh_config *cfg, const struct bh_worker_opts *opts, const char **error_r)
 {
@@ -144,6 +145,7 @@ fail : {
 	return NULL;
 }
 
+/* bh_worker_free - release a lease we hold, close IMAP and Redis, free; sets *wp to NULL */
 void
 bh_worker_free(struct bh_worker **wp)
 {
@@ -166,18 +168,21 @@ bh_worker_free(struct bh_worker **wp)
 	*wp = NULL;
 }
 
+/* bh_worker_stats - the counters since the worker was made; borrowed from w */
 const struct bh_worker_stats *
 bh_worker_stats(const struct bh_worker *w)
 {
 	return &w->st;
 }
 
+/* bh_worker_standby - did the last drain find the mailbox lease held by another worker? */
 bool
 bh_worker_standby(const struct bh_worker *w)
 {
 	return w->lease_on && w->standby;
 }
 
+/* bh_worker_failed - was anything quarantined or left unconfirmed (the exit status of `once`)? */
 bool
 bh_worker_failed(const struct bh_worker *w)
 {
@@ -771,6 +776,7 @@ out:
 	return ret;
 }
 
+/* bh_worker_drain - batches until the mailbox is drained: 0 done, stopped or standby; -1 down */
 int
 bh_worker_drain(struct bh_worker *w, const char **error_r)
 {
@@ -802,6 +808,7 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 	}
 }
 
+/* bh_worker_wait - wait for news (IDLE, or poll) no longer than the lease renewal allows: 1/0/-1 */
 int
 bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, const char **error_r)
 {
@@ -832,6 +839,7 @@ bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, co
 	return r;
 }
 
+/* bh_worker_health - append an imap: and a redis: line to report; 0 when both are fine, else -1 */
 int
 bh_worker_health(struct bh_worker *w, struct bh_buf *report)
 {
