@@ -8,8 +8,9 @@
  * configuration between batches: a bad file is reported and the old configuration kept.
  *
  * Output: structured log lines on stderr (log.h; cfg->log_format). On a terminal only warnings
- * and errors are logged (all with -v) under a progress line. --dry-run prints every decision as
- * JSON Lines on stdout and changes nothing.
+ * and errors are logged under a progress line, elsewhere info too; -v adds info, a second -v
+ * debug (a `verdict` line per message, a `verdict_rcpt` line per recipient), -q keeps errors
+ * only. --dry-run prints every decision as JSON Lines on stdout and changes nothing.
  *
  * Exit status of `once`: 0 every message handled; 1 something was quarantined (unparseable,
  * oversized, refused by the store) or left for later; 75 IMAP or Redis stayed unavailable;
@@ -181,7 +182,7 @@ setup_logging(const struct bh_config *cfg, bool tty, int verbose)
 static void
 usage(const char *name)
 {
-	fprintf(stderr, "usage: bouncer %s [-c FILE] [--dry-run] [-v|-q]\n", name);
+	fprintf(stderr, "usage: bouncer %s [-c FILE] [--dry-run] [-v [-v]|-q]\n", name);
 }
 
 /* log_stats - the closing line */

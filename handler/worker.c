@@ -342,6 +342,91 @@ decide(struct bh_worker *w, struct job *j)
 		j->dest = DEST_IGNORED;
 }
 
+/* outcomes_of - the outcomes of the decisions about rcpt (NULL: all of them) in decision order,
+ * comma-separated, each once, written to buf; NULL when there is none */
+static const char *
+outcomes_of(const struct job *j, const struct bh_rcpt *rcpt, char (*buf)[64])
+{
+	bool seen[BH_OUT_REFUSE + 1] = {false};
+	size_t i, len = 0;
+
+	(*buf)[0] = '\0';
+	for (i = 0; j->decided && i < j->d.n; i++) {
+		enum bh_outcome o = j->d.v[i].outcome;
+
+		if ((rcpt != NULL && j->d.v[i].rcpt != rcpt) || (unsigned)o > BH_OUT_REFUSE ||
+		    seen[o])
+			continue;
+		seen[o] = true;
+		len += (size_t)snprintf(*buf + len, sizeof(*buf) - len, "%s%s", len > 0 ? "," : "",
+					bh_outcome_name(o)); /* 34 bytes at most */
+	}
+	return len > 0 ? *buf : NULL;
+}
+
+/* log_verdict - -v -v: what was concluded about a message before the store, a `verdict` line
+ * (type, loop, VERP, outcomes, planned folder) and a `verdict_rcpt` line per reported recipient
+ * (reason, status, rule, outcome); the info `decision` lines follow the store's answer */
+static void
+log_verdict(const struct bh_worker *w, const struct job *j)
+{
+	const struct bh_verdict *v = &j->v;
+	struct bh_log_ctx c;
+	struct bh_logline l;
+	const char *verp = !v->verp.checked ? "none" : v->verp.valid ? "valid" : "invalid";
+	char out[64];
+	size_t i;
+
+	if (!bh_log_enabled(BH_LOG_DEBUG))
+		return;
+	log_ctx(w, j, &c);
+	bh_log_begin(&l, BH_LOG_DEBUG, "verdict");
+	bh_log_ctx(&l, &c);
+	bh_log_int(&l, "size", (long long)j->m->len);
+	if (v->error != NULL) {
+		bh_log_str(&l, "error", v->error);
+	} else {
+		bh_log_str(&l, "type", bh_msg_type_name(v->type));
+		bh_log_str(&l, "recognizer", v->recognizer);
+		bh_log_int(&l, "recipients", (long long)v->n_rcpts);
+		if (v->rcpts_truncated)
+			bh_log_bool(&l, "recipients_truncated", true);
+		bh_log_str(&l, "loop", bh_loop_kind_name(v->loop.kind));
+		if (v->loop.why != NULL)
+			bh_log_untrusted(&l, "loop_why", v->loop.why, strlen(v->loop.why));
+		bh_log_str(&l, "verp", verp);
+		if (v->verp.checked && !v->verp.valid)
+			bh_log_str(&l, "verp_why", v->verp.why);
+		if (v->verp.valid && v->verp.list != NULL)
+			bh_log_untrusted(&l, "list", v->verp.list, strlen(v->verp.list));
+		bh_log_str(&l, "outcome", outcomes_of(j, NULL, &out));
+		if (j->decided && j->d.refused)
+			bh_log_bool(&l, "refused", true);
+	}
+	bh_log_str(&l, "folder", j->dest == DEST_KEEP ? "-" : folder_of(w, j->dest));
+	bh_log_end(&l);
+	for (i = 0; v->error == NULL && i < v->n_rcpts; i++) {
+		const struct bh_rcpt *r = &v->rcpts[i];
+
+		bh_log_begin(&l, BH_LOG_DEBUG, "verdict_rcpt");
+		bh_log_ctx(&l, &c);
+		if (r->address != NULL)
+			bh_log_untrusted(&l, "address", r->address, strlen(r->address));
+		bh_log_str(&l, "reason", bh_reason_name(r->reason));
+		if (r->status[0] != '\0')
+			bh_log_str(&l, "status", r->status);
+		if (r->reply_code[0] != '\0')
+			bh_log_str(&l, "reply_code", r->reply_code);
+		if (r->action != BH_ACTION_NONE)
+			bh_log_str(&l, "action", bh_action_name(r->action));
+		bh_log_bool(&l, "hard", r->hard);
+		if (r->rule != NULL)
+			bh_log_untrusted(&l, "rule", r->rule, strlen(r->rule));
+		bh_log_str(&l, "outcome", outcomes_of(j, r, &out));
+		bh_log_end(&l);
+	}
+}
+
 /* print_decisions - dry run: one JSON line per decision (one per message without any) */
 static void
 print_decisions(struct bh_worker *w, const struct job *j)
@@ -543,6 +628,7 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 		}
 		w->st.seen++;
 		decide(w, &jobs[i]);
+		log_verdict(w, &jobs[i]);
 		if (jobs[i].decided && !w->o.dry_run) {
 			struct bh_store_item *it = &items[n_items];
 
