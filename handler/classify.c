@@ -611,18 +611,19 @@ do_arf(struct ctx *c, const struct bh_part *part)
 			bh_lower_ascii(a.rcpts[a.n_rcpts++]);
 		}
 	}
-	for (i = 0; i < a.n_rcpts; i++) {
+	/* a complaint that names nobody (the recipient redacted, "To: <Undisclosed Recipients>")
+	 * is still a complaint, about whoever the message went to: one recipient without an
+	 * address, which the policy applies to the VERP recipient */
+	for (i = 0; i < (a.n_rcpts > 0 ? a.n_rcpts : 1); i++) {
 		struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients);
 
 		if (r == NULL)
 			break;
 		added++;
-		r->address = bh_strdup(a.rcpts[i]);
+		r->address = a.n_rcpts > 0 ? bh_strdup(a.rcpts[i]) : NULL;
 		r->feedback_type = bh_strdup(a.feedback_type);
 		bh_rcpt_set_reason(r, BH_R_FEEDBACK, NULL);
 	}
-	if (a.n_rcpts == 0)
-		added = 1; /* a report about nobody is still a report */
 	bh_arf_deinit(&a);
 	free(body);
 	return added;

@@ -36,8 +36,9 @@ enum bh_action {
 
 /* One recipient that a report is about. */
 struct bh_rcpt {
-	char *address;		/* the failed address, as reported (normalized: no <>, trimmed) */
-	char *original_address; /* Original-Recipient, when it differs */
+	char *address;		    /* the failed address, as reported (normalized: no <>, trimmed);
+				     * NULL in a feedback report that names nobody */
+	char *original_address;	    /* Original-Recipient, when it differs */
 	char status[BH_MAX_STATUS]; /* RFC 3463 "c.s.d", validated; "" when none */
 	char reply_code[4];	    /* SMTP reply "550"; "" when none */
 	char smtp_command[8];	    /* the command the refusal answered: "CONN", "HELO", "MAIL",
