@@ -107,6 +107,9 @@ static const struct {
     {'t', "domino", "domino", false},
     {'t', "groupwise", "groupwise", false},
     {'t', "courier mail server", "courier", true},
+    /* a mailing list manager refusing our post (list_refusal) */
+    {'t', "you are not a member of this mailing list", "mailinglist", true},
+    {'t', "you are not allowed to post to this mailing list", "mailinglist", true},
     {'h', "(smtpd32", "imailserver", false},
     {'t', "this is the qmail-send program", "qmail", true},
     {'t', "qmail-send", "qmail", true},
@@ -730,6 +733,42 @@ add_hit(struct bh_recog_out *out, size_t max, const char *a, size_t an)
 	return h;
 }
 
+/* phrases of a mailing list manager that refuses a post from a non-member */
+static const char *const list_phrases[] = {
+    "not a member of this mailing list",
+    "not allowed to post to this mailing list",
+};
+
+/* list_refusal - a list manager's refusal: the recipient that failed is the list, the address
+ * the refusal sentence names ("You are not a member of this mailing list <list@example.org>."),
+ * not the control or owner addresses the help text goes on to list. Returns true when the
+ * sentence was found (with or without an address in it). */
+static bool
+list_refusal(const struct line *ls, size_t nl, const struct bh_recog_in *in, size_t max,
+	     struct bh_recog_out *out)
+{
+	size_t i, k, ap, s, an;
+
+	for (i = 0; i < nl; i++) {
+		for (k = 0; k < BH_NELEM(list_phrases); k++)
+			if (contains(ls[i].p, ls[i].n, list_phrases[k]))
+				break;
+		if (k == BH_NELEM(list_phrases))
+			continue;
+		for (ap = 0; bh_text_next_addr(ls[i].p, ls[i].n, &ap, &s, &an);) {
+			struct bh_recog_hit *h;
+
+			if (excluded(in, ls[i].p + s, an, false))
+				continue;
+			if ((h = add_hit(out, max, ls[i].p + s, an)) != NULL)
+				h->diagnostic = bh_text_clean(ls[i].p, ls[i].n, BH_MAX_DIAGNOSTIC);
+			break;
+		}
+		return true;
+	}
+	return false;
+}
+
 /* bh_recognize - family and recipients */
 size_t
 bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
@@ -752,6 +791,10 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 		ls[nl].p = l;
 		ls[nl].n = len;
 		nl++;
+	}
+	if (strcmp(out->name, "mailinglist") == 0 && list_refusal(ls, nl, in, max, out)) {
+		free(ls);
+		return out->n;
 	}
 	nsnd = mail_from(t, tn, snd, sndl);
 	opens = bh_calloc(nl + 1, sizeof(*opens));

@@ -76,6 +76,15 @@ static const struct {
      {{NULL, "", "", "", NULL, NULL}},
      "<news-3@lists.example.net>",
      "fraud"},
+    /* a list manager refusing a post: the list failed, not the help text's control address */
+    {"list-refusal.eml",
+     0,
+     "bounce",
+     "mailinglist",
+     1,
+     {{"news@lists.example.org", "", "", "failed", NULL, NULL}},
+     NULL,
+     NULL},
     {"autoreply.eml",
      0,
      "autoreply",
@@ -224,6 +233,14 @@ static const struct {
      NULL},
 };
 
+/* the reason of the first recipient, for the fixtures where reading the text is the point */
+static const struct {
+	const char *file, *reason;
+} reasons[] = {
+    {"arf-undisclosed.eml", "feedback"},
+    {"list-refusal.eml", "rejected"},
+};
+
 int
 main(void)
 {
@@ -270,6 +287,9 @@ main(void)
 			if (golden[i].feedback_type != NULL)
 				CHECK_STR(r->feedback_type, golden[i].feedback_type);
 		}
+		for (k = 0; k < BH_NELEM(reasons); k++)
+			if (strcmp(reasons[k].file, golden[i].file) == 0 && v.n_rcpts > 0)
+				CHECK_STR(bh_reason_name(v.rcpts[0].reason), reasons[k].reason);
 		if (golden[i].orig_message_id != NULL)
 			CHECK_STR(v.original.message_id, golden[i].orig_message_id);
 		bh_verdict_deinit(&v);
