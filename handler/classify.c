@@ -687,16 +687,26 @@ add_text_rcpt(struct ctx *c, char *address, char *diag, char *mta, const char *s
 			       r->reply_code);
 	r->action = BH_ACTION_FAILED;
 	decide(c, r, NULL);
+	if (r->diagnostic != NULL && strlen(r->diagnostic) > BH_MAX_DIAGNOSTIC) {
+		/* the rules read the longer text (text_diag); the verdict keeps the usual cut */
+		char *d = bh_text_clean(r->diagnostic, strlen(r->diagnostic), BH_MAX_DIAGNOSTIC);
+
+		free(r->diagnostic);
+		r->diagnostic = d;
+	}
 	return r;
 }
 
-/* text_diag - the report's own text, cleaned: the diagnostic of last resort */
+/* text_diag - the report's own text, cleaned: the diagnostic of last resort. It is cut where
+ * the rules stop reading, not at the verdict's diagnostic cut: a notice that names no address
+ * may state its reason only at its end (a Google Groups notice in Arabic or Ukrainian spends
+ * over a kilobyte before its help link); add_text_rcpt cuts it after the decision. */
 static char *
 text_diag(struct ctx *c)
 {
 	if (c->text.len == 0)
 		return NULL;
-	return bh_text_clean(c->text.data, c->cut, BH_MAX_DIAGNOSTIC);
+	return bh_text_clean(c->text.data, c->cut, BH_MAX_RULE_TEXT);
 }
 
 /* do_ses - an Amazon SES notification in the text */

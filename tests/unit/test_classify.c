@@ -85,6 +85,15 @@ static const struct {
      {{"news@lists.example.org", "", "", "failed", NULL, NULL}},
      NULL,
      NULL},
+    /* a notice whose reason (the Groups help link) stands after the diagnostic's cut */
+    {"googlegroups-long.eml",
+     0,
+     "bounce",
+     "googlegroups",
+     1,
+     {{"news@googlegroups.com", "", "", "failed", NULL, NULL}},
+     NULL,
+     NULL},
     {"autoreply.eml",
      0,
      "autoreply",
@@ -239,6 +248,7 @@ static const struct {
 } reasons[] = {
     {"arf-undisclosed.eml", "feedback"},
     {"list-refusal.eml", "rejected"},
+    {"googlegroups-long.eml", "rejected"},
 };
 
 int
@@ -287,6 +297,9 @@ main(void)
 			if (golden[i].feedback_type != NULL)
 				CHECK_STR(r->feedback_type, golden[i].feedback_type);
 		}
+		for (k = 0; k < v.n_rcpts; k++)
+			CHECK(v.rcpts[k].diagnostic == NULL ||
+			      strlen(v.rcpts[k].diagnostic) <= BH_MAX_DIAGNOSTIC);
 		for (k = 0; k < BH_NELEM(reasons); k++)
 			if (strcmp(reasons[k].file, golden[i].file) == 0 && v.n_rcpts > 0)
 				CHECK_STR(bh_reason_name(v.rcpts[0].reason), reasons[k].reason);
