@@ -20,6 +20,7 @@
  */
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <nettle/sha2.h>
@@ -553,6 +554,53 @@ commandv(struct bh_store *s, const char **error_r, const char *first, ...)
 	r = command(s, &a, error_r);
 	args_deinit(&a);
 	return r;
+}
+
+#define PIPELINE_MAX_ARGS 4
+
+/* pipeline_send - queue argv once per string element of keys, each NULL slot of argv replaced
+ * by the element; nothing is read yet (pipeline_reply). Needs a live connection. The number of
+ * commands queued, or -1 after a transport error (the connection is then dropped). */
+static int64_t
+pipeline_send(struct bh_store *s, const redisReply *keys, const char *const *argv, int argc,
+	      const char **error_r)
+{
+	const char *av[PIPELINE_MAX_ARGS];
+	size_t al[PIPELINE_MAX_ARGS], i;
+	int64_t sent = 0;
+	int a;
+
+	assert(argc >= 1 && argc <= PIPELINE_MAX_ARGS && argv[0] != NULL);
+	for (i = 0; i < keys->elements; i++) {
+		const redisReply *k = keys->element[i];
+
+		if (k->type != REDIS_REPLY_STRING)
+			continue;
+		for (a = 0; a < argc; a++) {
+			av[a] = argv[a] != NULL ? argv[a] : k->str;
+			al[a] = argv[a] != NULL ? strlen(argv[a]) : k->len;
+		}
+		if (redisAppendCommandArgv(s->ctx, argc, av, al) != REDIS_OK) {
+			transport_err(s, error_r, argv[0]);
+			return -1;
+		}
+		sent++;
+	}
+	return sent;
+}
+
+/* pipeline_reply - the next reply of a pipeline (the caller's to free), or NULL after a
+ * transport error (the connection is then dropped); what names the command in the error */
+static redisReply *
+pipeline_reply(struct bh_store *s, const char *what, const char **error_r)
+{
+	void *rp;
+
+	if (redisGetReply(s->ctx, &rp) != REDIS_OK) {
+		transport_err(s, error_r, what);
+		return NULL;
+	}
+	return rp;
 }
 
 /* load_script - SCRIPT LOAD one script into sha (41 bytes) */
@@ -2005,12 +2053,12 @@ bh_store_list(struct bh_store *s, const struct bh_store_filter *f,
 	      int (*fn)(const struct bh_suppression *sup, void *ctx), void *ctx,
 	      const char **error_r)
 {
+	static const char *const hgetall[] = {"HGETALL", NULL};
 	struct bh_buf pat;
 	char *cursor = bh_strdup("0");
 	redisReply *r = NULL, *h;
 	struct bh_suppression sup;
-	size_t i, sent;
-	void *rp;
+	int64_t i, sent;
 	int ret = -1, stop = 0;
 
 	bh_buf_init(&pat);
@@ -2030,24 +2078,11 @@ bh_store_list(struct bh_store *s, const struct bh_store_filter *f,
 		}
 		free(cursor);
 		cursor = bh_strdup(r->element[0]->str);
-		sent = 0;
-		for (i = 0; i < r->element[1]->elements; i++) {
-			const redisReply *k = r->element[1]->element[i];
-
-			if (k->type != REDIS_REPLY_STRING)
-				continue;
-			if (redisAppendCommand(s->ctx, "HGETALL %b", k->str, k->len) != REDIS_OK) {
-				transport_err(s, error_r, "HGETALL");
-				goto out;
-			}
-			sent++;
-		}
+		if ((sent = pipeline_send(s, r->element[1], hgetall, 2, error_r)) == -1)
+			goto out;
 		for (i = 0; i < sent; i++) {
-			if (redisGetReply(s->ctx, &rp) != REDIS_OK) {
-				transport_err(s, error_r, "HGETALL");
+			if ((h = pipeline_reply(s, "HGETALL", error_r)) == NULL)
 				goto out;
-			}
-			h = rp;
 			if (!stop && parse_sup(h, &sup) == 0) {
 				if (sup_matches(&sup, f))
 					stop = fn(&sup, ctx);
@@ -2266,10 +2301,11 @@ bh_store_explain(struct bh_store *s, const char *address, size_t max, struct bh_
 		 size_t *n_r, const char **error_r)
 {
 	char *addr = NULL, *key = NULL, *stream = NULL, stop[32];
+	const char *xrange[] = {"XRANGE", NULL, NULL, NULL}; /* XRANGE stream id id: one event */
 	redisReply *ids = NULL, *r;
 	struct bh_store_event *v = NULL;
-	size_t n = 0, i, sent = 0;
-	void *rp;
+	size_t n = 0;
+	int64_t i, sent;
 	int ret = -1;
 
 	*v_r = NULL;
@@ -2287,24 +2323,12 @@ bh_store_explain(struct bh_store *s, const char *address, size_t max, struct bh_
 		set_err(s, error_r, "redis: LRANGE: unexpected reply");
 		goto out;
 	}
-	for (i = 0; i < ids->elements; i++) {
-		const redisReply *id = ids->element[i];
-
-		if (id->type != REDIS_REPLY_STRING)
-			continue;
-		if (redisAppendCommand(s->ctx, "XRANGE %s %b %b", stream, id->str, id->len, id->str,
-				       id->len) != REDIS_OK) {
-			transport_err(s, error_r, "XRANGE");
-			goto out;
-		}
-		sent++;
-	}
+	xrange[1] = stream;
+	if ((sent = pipeline_send(s, ids, xrange, 4, error_r)) == -1)
+		goto out;
 	for (i = 0; i < sent; i++) {
-		if (redisGetReply(s->ctx, &rp) != REDIS_OK) {
-			transport_err(s, error_r, "XRANGE");
+		if ((r = pipeline_reply(s, "XRANGE", error_r)) == NULL)
 			goto out;
-		}
-		r = rp;
 		/* An event trimmed from the stream since (MAXLEN) comes back empty: skipped. */
 		append_events(r, false, &v, &n);
 		freeReplyObject(r);
@@ -2468,7 +2492,6 @@ bh_store_stats(struct bh_store *s, struct bh_store_stat **v_r, size_t *n_r, cons
 	size_t nb = 86400 / STATS_BUCKET_S + 1, i, j, n = 0;
 	struct bh_store_stat *v = NULL;
 	redisReply *r;
-	void *rp;
 	int ret = -1;
 
 	*v_r = NULL;
@@ -2488,11 +2511,8 @@ bh_store_stats(struct bh_store *s, struct bh_store_stat **v_r, size_t *n_r, cons
 		 * the hour (55 to 60 minutes, at 5-minute granularity). */
 		bool in_hour = (int64_t)i * STATS_BUCKET_S < 3600;
 
-		if (redisGetReply(s->ctx, &rp) != REDIS_OK) {
-			transport_err(s, error_r, "HGETALL");
+		if ((r = pipeline_reply(s, "HGETALL", error_r)) == NULL)
 			goto out;
-		}
-		r = rp;
 		if (r->type == REDIS_REPLY_ARRAY)
 			for (j = 0; j + 1 < r->elements; j += 2)
 				if (r->element[j]->type == REDIS_REPLY_STRING &&
