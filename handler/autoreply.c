@@ -507,8 +507,7 @@ cue_matches(const struct header_cue *c, const char *name, size_t nn, const char 
 	return c->value == NULL || span_has(value, vn, c->value);
 }
 
-/*
- * scan_headers - look for header cues in a raw header block. Fields are read one at a time,
+/* scan_headers - look for header cues in a raw header block. Fields are read one at a time,
  * unfolding by taking the continuation lines into the value span; the walk is bounded by the
  * block's end, the first empty line and BH_DEF_HEADER_COUNT fields. Returns the best cue found
  * (strong before weak, then table order), or NULL.

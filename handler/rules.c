@@ -696,6 +696,7 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 	return 0;
 }
 
+/* rule_free - free what one compiled rule owns (its strings, literals and PCRE2 code) */
 static void
 rule_free(struct bh_rule *r)
 {
@@ -858,8 +859,7 @@ status_len(const char *p, size_t n)
 	return bh_status_valid(p, i) ? i : 0;
 }
 
-/*
- * normalize - the text the patterns see: lower-case ASCII, every run of white space or control
+/* normalize - the text the patterns see: lower-case ASCII, every run of white space or control
  * bytes made one space, no leading or trailing space, and the "NNN-" (optionally "NNN-c.s.d ")
  * continuation markers of a multi-line reply dropped, as well as the "NNN c.s.d " that starts
  * its last line. Returns the length written to out (at most cap).
@@ -1017,6 +1017,7 @@ text_match(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data 
 	return matched;
 }
 
+/* decided - fill out with the rule's reason, whose and id (borrowed from the rule) */
 static void
 decided(const struct bh_rule *r, struct bh_rules_result *out)
 {
