@@ -151,6 +151,21 @@ inside_message(const struct bh_mime *m, size_t i)
 	return false;
 }
 
+/* message_depth - how many returned messages (rfc822 parts) part i lies inside */
+static unsigned
+message_depth(const struct bh_mime *m, size_t i)
+{
+	long p = m->v[i].parent;
+	unsigned guard = 0, depth = 0;
+
+	while (p >= 0 && guard++ < BH_MAX_MIME_DEPTH + 1) {
+		if (strcmp(m->v[p].type, "message") == 0)
+			depth++;
+		p = m->v[p].parent;
+	}
+	return depth;
+}
+
 /* to_utf8 - a text part in a legacy charset (declared, or ISO-2022-JP announcing itself with
  * ESC $ B) converted to UTF-8 with libetpan's charconv (iconv), so the reason rules and the
  * auto-reply cues see one encoding; kept as it is when the conversion fails */
@@ -910,7 +925,7 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 {
 	struct ctx c;
 	const char *err = NULL;
-	long ds = -1, fr = -1, off;
+	long ds = -1, fr = -1, nds = -1, off;
 	size_t i;
 	int ret = -1;
 
@@ -945,6 +960,12 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 		const struct bh_part *p = &c.m.v[i];
 
 		if (inside_message(&c.m, i)) {
+			/* a whole report forwarded by a gateway that wraps what it got */
+			if (nds == -1 && strcmp(p->type, "message") == 0 &&
+			    (strcmp(p->subtype, "delivery-status") == 0 ||
+			     strcmp(p->subtype, "global-delivery-status") == 0) &&
+			    message_depth(&c.m, i) == 1)
+				nds = (long)i;
 			if (c.orig == NULL && p->parent >= 0 &&
 			    strcmp(c.m.v[p->parent].type, "message") == 0 &&
 			    !inside_message(&c.m, (size_t)p->parent))
@@ -1003,6 +1024,12 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 		   do_dsn(&c, c.text.data + off, c.text.len - (size_t)off) > 0) {
 		v->type = BH_TYPE_DSN;
 		v->recognizer = "rfc3464-text";
+	} else if (nds != -1 && ds == -1 && do_dsn_part(&c, &c.m.v[nds]) > 0) {
+		/* a plain notice around a whole report (a gateway forwards the DSN it got): the
+		 * report inside names the recipients; the message stays a plain notice (type
+		 * bounce), which the loop check knows passes a report on */
+		v->type = BH_TYPE_BOUNCE;
+		v->recognizer = "rfc3464-forwarded";
 	} else if (do_ses(&c)) {
 		/* type set */
 	} else if (jmrp(&c)) {

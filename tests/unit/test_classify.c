@@ -94,6 +94,15 @@ static const struct {
      {{"news@googlegroups.com", "", "", "failed", NULL, NULL}},
      NULL,
      NULL},
+    /* a gateway's plain notice wrapping the DSN it got: the inner report names the recipient */
+    {"gateway-forwarded-dsn.eml",
+     0,
+     "bounce",
+     "rfc3464-forwarded",
+     1,
+     {{"yuki@example.org", "5.1.1", "550", "failed", NULL, NULL}},
+     NULL,
+     NULL},
     {"autoreply.eml",
      0,
      "autoreply",
@@ -249,6 +258,7 @@ static const struct {
     {"arf-undisclosed.eml", "feedback"},
     {"list-refusal.eml", "rejected"},
     {"googlegroups-long.eml", "rejected"},
+    {"gateway-forwarded-dsn.eml", "userunknown"},
 };
 
 int
