@@ -925,6 +925,31 @@ bh_recog_out_deinit(struct bh_recog_out *out)
 	memset(out, 0, sizeof(*out));
 }
 
+/* blank_line - an empty or blank line */
+static bool
+blank_line(const struct line *l)
+{
+	return l->n == 0 || is_blank(l->p, l->n);
+}
+
+/* take_heading - a one-line paragraph just above line i, set apart by one or two blank lines,
+ * heads the address: "The user(s) account is disabled.\n\n<a@b>: 550 user unknown" */
+static void
+take_heading(const struct line *ls, size_t i, unsigned char *take)
+{
+	size_t j = i, blanks = 0;
+
+	while (j > 0 && blanks < 3 && blank_line(&ls[j - 1]))
+		j--, blanks++;
+	if (blanks == 0 || blanks > 2 || j == 0)
+		return;
+	j--; /* the heading */
+	if (memchr(ls[j].p, '@', ls[j].n) != NULL || is_rule_line(ls[j].p, ls[j].n) ||
+	    (j > 0 && !blank_line(&ls[j - 1])))
+		return;
+	take[j] = 1;
+}
+
 /* bh_recog_diag_for - the text around address in a human-readable part: every line that
  * names it, with up to two neighbouring lines of its paragraph on each side that name no other
  * address (the "(reason: ...)" line, the ">>> DATA" and "<<< 550" lines of a transcript) */
@@ -958,6 +983,7 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 			continue;
 		mentions++;
 		take[i] = 1;
+		take_heading(ls, i, take);
 		for (k = 1; k <= 2 && i >= k; k++) {
 			j = i - k;
 			if (ls[j].n == 0 || is_blank(ls[j].p, ls[j].n) ||

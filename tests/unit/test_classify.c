@@ -103,6 +103,15 @@ static const struct {
      {{"yuki@example.org", "5.1.1", "550", "failed", NULL, NULL}},
      NULL,
      NULL},
+    /* no Diagnostic-Code: the text's line for the address, and the heading above it */
+    {"dsn-heading.eml",
+     0,
+     "dsn",
+     "rfc3464",
+     1,
+     {{"zoe@example.ne.jp", "5.0.0", "550", "failed", NULL, NULL}},
+     NULL,
+     NULL},
     {"autoreply.eml",
      0,
      "autoreply",
@@ -255,10 +264,9 @@ static const struct {
 static const struct {
 	const char *file, *reason;
 } reasons[] = {
-    {"arf-undisclosed.eml", "feedback"},
-    {"list-refusal.eml", "rejected"},
-    {"googlegroups-long.eml", "rejected"},
-    {"gateway-forwarded-dsn.eml", "userunknown"},
+    {"arf-undisclosed.eml", "feedback"},   {"list-refusal.eml", "rejected"},
+    {"googlegroups-long.eml", "rejected"}, {"gateway-forwarded-dsn.eml", "userunknown"},
+    {"dsn-heading.eml", "suspend"},
 };
 
 int
