@@ -952,7 +952,8 @@ take_heading(const struct line *ls, size_t i, unsigned char *take)
 
 /* bh_recog_diag_for - the text around address in a human-readable part: every line that
  * names it, with up to two neighbouring lines of its paragraph on each side that name no other
- * address (the "(reason: ...)" line, the ">>> DATA" and "<<< 550" lines of a transcript) */
+ * address (the "(reason: ...)" line, the ">>> DATA" and "<<< 550" lines of a transcript),
+ * and the one-line paragraph that heads it (take_heading) */
 char *
 bh_recog_diag_for(const char *text, size_t n, const char *address)
 {
