@@ -126,6 +126,12 @@ static const struct bh_rule_def builtin[] = {
 	  "|larger than (?:my |the |our )?(?:maximum|max|allowed|permitted)",
 	  BH_R_MESGTOOBIG),
 
+	/* --- Sendmail's deferral that names its cause before the expiry ("Deferred: Connection
+	 * refused by mx.example.org. Message could not be delivered for 5 days"): the cause
+	 * decides, as connection-refused-weak says it; before the retries-ran-out phrases */
+	TW("blocked-deferred-refused", "connection refused by", "deferred: connection refused by",
+	   BH_R_BLOCKED, BH_WHOSE_EITHER),
+
 	/* --- retries ran out */
 	T("expired-text", "expire|timeout|timed out|failing|exhausted|deliver|send|retr"
 			  "|reachable|route|attempts|connect",
@@ -191,6 +197,9 @@ static const struct bh_rule_def builtin[] = {
 	/* --- sender-side: our IP sends unwanted mail (before the rate words of the rows below) */
 	T("blocked-ip-spam", "originating from your",
 	  "(?:unsolicited mail|spam) originating from your (?:ip|network|server)", BH_R_BLOCKED),
+	/* a reply about our IP ("554 IP=192.0.2.1 - A problem occurred. (Ask your postmaster
+	 * ...) (BL)") whose tag names a block list */
+	T("blocked-ip-tag", "(bl)", "\\bip=[0-9a-f.:]{3,45} - .{0,200}\\(bl\\)", BH_R_BLOCKED),
 
 	/* --- sender-side: our envelope sender is on a block list (before the IP lists) */
 	T("rejected-sender-listed", "sender|address that",
