@@ -457,14 +457,27 @@ dsn_diag(struct ctx *c, const struct bh_dsn_rcpt *dr, const char *addr)
 }
 
 /* refine_status - a generic DSN Status (5.0.0, 4.0.0) gives way to a specific status of the
- * same class quoted in the diagnostic ("550 5.1.1 User unknown") */
+ * same class quoted in the diagnostic ("550 5.1.1 User unknown"). A failed recipient with a
+ * 4.x.x Status whose diagnostic is the server's permanent reply ("550 5.5.0 ...") takes the
+ * quoted status: the reporting MTA gave up (Action: failed) on a refusal that was final, and a
+ * temporary class would leave it waiting for a retry that will not come. */
 static void
 refine_status(struct bh_rcpt *r)
 {
+	const char *d = r->diagnostic;
 	char st[BH_MAX_STATUS];
 
 	if (r->status[0] == '\0')
 		return;
+	while (*d == ' ')
+		d++;
+	if (r->action == BH_ACTION_FAILED && r->status[0] == '4' && d[0] == '5' && d[1] >= '0' &&
+	    d[1] <= '9' && d[2] >= '0' && d[2] <= '9' && (d[3] == ' ' || d[3] == '-') &&
+	    bh_text_status(d, strlen(d), '5', st, sizeof(st)) &&
+	    strncmp(d + 4, st, strlen(st)) == 0) {
+		strcpy(r->status, st);
+		return;
+	}
 	if (bh_text_status(r->diagnostic, strlen(r->diagnostic), r->status[0], st, sizeof(st)) &&
 	    strcmp(st + 1, ".0.0") != 0)
 		strcpy(r->status, st);

@@ -112,6 +112,15 @@ static const struct {
      {{"zoe@example.ne.jp", "5.0.0", "550", "failed", NULL, NULL}},
      NULL,
      NULL},
+    /* Action failed with a 4.x.x Status over the server's permanent reply: the reply's */
+    {"dsn-failed-permanent.eml",
+     0,
+     "dsn",
+     "rfc3464",
+     1,
+     {{"ann@example.fr", "5.5.0", "550", "failed", NULL, NULL}},
+     NULL,
+     NULL},
     {"autoreply.eml",
      0,
      "autoreply",
@@ -266,7 +275,7 @@ static const struct {
 } reasons[] = {
     {"arf-undisclosed.eml", "feedback"},   {"list-refusal.eml", "rejected"},
     {"googlegroups-long.eml", "rejected"}, {"gateway-forwarded-dsn.eml", "userunknown"},
-    {"dsn-heading.eml", "suspend"},
+    {"dsn-heading.eml", "suspend"},	   {"dsn-failed-permanent.eml", "undefined"},
 };
 
 int
