@@ -769,6 +769,59 @@ list_refusal(const struct line *ls, size_t nl, const struct bh_recog_in *in, siz
 	return false;
 }
 
+/* error_block - a notice that gives one error for every recipient in a labelled paragraph
+ * ("Error message below:\n550 - Requested action not taken: no such user here\n\nMessage
+ * details: ... RCPT TO: a@b", Apache James): that paragraph is each recipient's diagnostic,
+ * not the message details that follow the address */
+static void
+error_block(const struct line *ls, size_t nl, struct bh_recog_out *out)
+{
+	struct bh_buf b;
+	size_t i, j, k;
+	char *d;
+
+	for (i = 0; i < nl; i++) {
+		const char *s = ls[i].p;
+		size_t sn = ls[i].n;
+
+		bh_span_trim(&s, &sn);
+		if (bh_span_ieq(s, sn, "error message below:"))
+			break;
+	}
+	if (i == nl || out->n == 0)
+		return;
+	bh_buf_init(&b);
+	for (j = i + 1; j < nl && j - i <= MAX_DIAG_LINES; j++) {
+		const char *s = ls[j].p;
+		size_t sn = ls[j].n;
+
+		bh_span_trim(&s, &sn);
+		if (sn == 0 && b.len > 0)
+			break;
+		if (sn == 0)
+			continue;
+		if (b.len > 0)
+			bh_buf_putc(&b, ' ');
+		bh_buf_append(&b, s, sn);
+	}
+	if (b.len == 0) {
+		bh_buf_deinit(&b);
+		return;
+	}
+	d = bh_text_clean(b.data, b.len, BH_MAX_DIAGNOSTIC);
+	bh_buf_deinit(&b);
+	for (k = 0; k < out->n; k++) {
+		struct bh_recog_hit *h = &out->v[k];
+
+		free(h->diagnostic);
+		h->diagnostic = bh_strdup(d);
+		h->status[0] = h->reply_code[0] = '\0';
+		bh_recog_codes(h->diagnostic, strlen(h->diagnostic), h->status, sizeof(h->status),
+			       h->reply_code);
+	}
+	free(d);
+}
+
 /* bh_recognize - family and recipients */
 size_t
 bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
@@ -903,6 +956,7 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 			}
 		}
 	}
+	error_block(ls, nl, out);
 	free(ls);
 	free(opens);
 	free(astart);

@@ -121,6 +121,15 @@ static const struct {
      {{"ann@example.fr", "5.5.0", "550", "failed", NULL, NULL}},
      NULL,
      NULL},
+    /* one error paragraph for the recipients listed under the message details */
+    {"james-notice.eml",
+     0,
+     "bounce",
+     "apachejames",
+     1,
+     {{"lou@example.com", "", "550", "failed", NULL, NULL}},
+     NULL,
+     NULL},
     {"autoreply.eml",
      0,
      "autoreply",
@@ -278,6 +287,13 @@ static const struct {
     {"dsn-heading.eml", "suspend"},	   {"dsn-failed-permanent.eml", "undefined"},
 };
 
+/* what the first recipient's diagnostic must start with */
+static const struct {
+	const char *file, *start;
+} diags[] = {
+    {"james-notice.eml", "550 - Requested action not taken: no such user here"},
+};
+
 int
 main(void)
 {
@@ -327,6 +343,11 @@ main(void)
 		for (k = 0; k < v.n_rcpts; k++)
 			CHECK(v.rcpts[k].diagnostic == NULL ||
 			      strlen(v.rcpts[k].diagnostic) <= BH_MAX_DIAGNOSTIC);
+		for (k = 0; k < BH_NELEM(diags); k++)
+			if (strcmp(diags[k].file, golden[i].file) == 0 && v.n_rcpts > 0)
+				CHECK(v.rcpts[0].diagnostic != NULL &&
+				      strncmp(v.rcpts[0].diagnostic, diags[k].start,
+					      strlen(diags[k].start)) == 0);
 		for (k = 0; k < BH_NELEM(reasons); k++)
 			if (strcmp(reasons[k].file, golden[i].file) == 0 && v.n_rcpts > 0)
 				CHECK_STR(bh_reason_name(v.rcpts[0].reason), reasons[k].reason);
