@@ -733,6 +733,28 @@ add_hit(struct bh_recog_out *out, size_t max, const char *a, size_t an)
 	return h;
 }
 
+/* angle_addr - "a@b <c@d>: ...": an address followed by one in angle brackets is a display
+ * name (RFC 5322 name-addr) that happens to look like one; the mailbox is the bracketed one.
+ * Moves *s and *an to it when the line reads so. */
+static void
+angle_addr(const char *l, size_t n, size_t *s, size_t *an)
+{
+	size_t p = *s + *an, ap, s2, an2;
+
+	if (*s > 0 && l[*s - 1] == '<')
+		return;
+	while (p < n && (l[p] == ' ' || l[p] == '\t'))
+		p++;
+	if (p == *s + *an || p >= n || l[p] != '<')
+		return;
+	ap = p + 1;
+	if (bh_text_next_addr(l, n, &ap, &s2, &an2) && s2 == p + 1 && s2 + an2 < n &&
+	    l[s2 + an2] == '>') {
+		*s = s2;
+		*an = an2;
+	}
+}
+
 /* phrases of a mailing list manager that refuses a post from a non-member */
 static const char *const list_phrases[] = {
     "not a member of this mailing list",
@@ -861,6 +883,7 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 			continue;
 		if (!bh_text_next_addr(ls[i].p, ls[i].n, &ap, &s, &an) || s != k)
 			continue;
+		angle_addr(ls[i].p, ls[i].n, &s, &an);
 		if (excluded(in, ls[i].p + s, an, true) ||
 		    is_sender(snd, sndl, nsnd, ls[i].p + s, an))
 			continue;
