@@ -12,6 +12,8 @@ build=${BH_BUILD_DIR:-$here/build}
 status=0
 echo "== classify.sh"
 bash "$here/bench/classify.sh" "$build/bouncer" "${BENCH_CLASSIFY_N:-100000}" || { echo "bench: classify.sh failed"; status=1; }
+echo "== unseen.sh"
+bash "$here/bench/unseen.sh" "$build/bouncer" || [ $? -eq 77 ] || { echo "bench: unseen.sh failed"; status=1; }
 for n in ${BENCH_E2E_COUNTS:-20000}; do
 	echo "== e2e.sh $n"
 	bash "$here/bench/e2e.sh" "$build/bouncer" "$n" || { echo "bench: e2e.sh $n failed"; status=1; }

@@ -523,6 +523,16 @@ skip_prefix(const char *l, size_t n)
 				continue;
 			}
 		}
+		/* an X.400 O/R address around the SMTP one (Exchange 5.5/2000):
+		 * "c=US;a= ;p=ORG;o=Site;dda:SMTP=user@example.com;" */
+		if (bh_span_istarts(l + i, n - i, "c=")) {
+			const char *x = bh_memcasemem(l + i, n - i, "dda:smtp=", 9);
+
+			if (x != NULL) {
+				i = (size_t)(x - l) + 9;
+				continue;
+			}
+		}
 		for (k = 0; k < BH_NELEM(words); k++)
 			if (bh_span_istarts(l + i, n - i, words[k])) {
 				i += strlen(words[k]);
@@ -711,6 +721,33 @@ with_transcript_before(const struct line *ls, size_t i, const bool *opens, char 
 	r = bh_text_clean(b.data, b.len, BH_MAX_DIAGNOSTIC);
 	bh_buf_deinit(&b);
 	return r;
+}
+
+/* after_from - the address at p[s] follows the word "from" ("not accepting mail from
+ * a@b", "from <a@b>"): a sentence names the sender there, not a recipient. Not so after
+ * "generated from", "expanded from" (Exim, Sendmail: the address an alias came from) */
+static bool
+after_from(const char *p, size_t s)
+{
+	static const char *const alias[] = {"generated", "expanded", "aliased", "redirected"};
+	size_t k = s, e, i;
+
+	if (k > 0 && p[k - 1] == '<')
+		k--;
+	while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+		k--;
+	if (k < 4 || strncasecmp(p + k - 4, "from", 4) != 0 ||
+	    (k > 4 && ((p[k - 5] | 0x20) >= 'a' && (p[k - 5] | 0x20) <= 'z')))
+		return false;
+	k -= 4;
+	while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t' || p[k - 1] == '('))
+		k--;
+	for (e = k; k > 0 && (p[k - 1] | 0x20) >= 'a' && (p[k - 1] | 0x20) <= 'z'; k--)
+		;
+	for (i = 0; i < BH_NELEM(alias); i++)
+		if (e - k == strlen(alias[i]) && strncasecmp(p + k, alias[i], e - k) == 0)
+			return false;
+	return true;
 }
 
 /* add_hit - a new recipient, unless it is already there or the cap is reached */
@@ -963,7 +1000,7 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 			while (bh_text_next_addr(ls[i].p, ls[i].n, &ap, &s, &an)) {
 				struct bh_recog_hit *h;
 
-				if (excluded(in, ls[i].p + s, an, false))
+				if (excluded(in, ls[i].p + s, an, false) || after_from(ls[i].p, s))
 					continue;
 				h = add_hit(out, max, ls[i].p + s, an);
 				if (h == NULL)

@@ -58,6 +58,9 @@ bh_text_next_addr(const char *p, size_t n, size_t *pos, size_t *start, size_t *l
 		while (s < a && (p[s] == '.' || p[s] == '=' || p[s] == '/' || p[s] == '\'' ||
 				 p[s] == '`' || p[s] == '{' || p[s] == '|'))
 			s++;
+		/* Exchange's proxy-address type ("dda:SMTP=a@b") is not part of the address */
+		if (a - s > 5 && strncasecmp(p + s, "smtp=", 5) == 0)
+			s += 5;
 		e = a + 1;
 		while (e < n && e - a < 256 && is_domain_char((unsigned char)p[e])) {
 			if (p[e] == '.')

@@ -409,6 +409,8 @@ main(void)
 		     NULL, NULL},
 		    {"sendmail-v5-hosts.eml", 0, "blocked", NULL, "open relay", "Host unknown"},
 		    {"sendmail-v5-hosts.eml", 1, "hostunknown", NULL, "Authoritative", NULL},
+		    /* an X.400 address line names the recipient, not the "To:" echo above */
+		    {"exchange-x400.eml", 0, "userunknown", NULL, "not recognized", NULL},
 		};
 
 		for (i = 0; i < BH_NELEM(ev); i++) {
@@ -442,6 +444,27 @@ main(void)
 			free(data);
 			free(path);
 		}
+	}
+	{
+		/* the sender a sentence names ("not accepting mail from a@b") is nobody who
+		 * failed */
+		char *path = bh_asprintf("%s/tests/fixtures/sender-in-sentence.eml", BH_SOURCE_DIR);
+		char *data;
+		size_t len;
+		struct bh_verdict v;
+
+		if (bh_read_file(path, 1u << 24, &data, &len, &err) == 0) {
+			bh_verdict_init(&v);
+			(void)bh_classify(&opts, data, len, &v);
+			for (i = 0; i < v.n_rcpts; i++)
+				CHECK(v.rcpts[i].address == NULL ||
+				      strcmp(v.rcpts[i].address, "owner@lists.example.net") != 0);
+			bh_verdict_deinit(&v);
+			free(data);
+		} else {
+			TEST_FAIL("%s: %s", path, err);
+		}
+		free(path);
 	}
 	{
 		/* limits: too large, too deep */

@@ -169,6 +169,8 @@ test_text(void)
 	    {"user@localhost not an address, x@y.example.", "x@y.example", "", ""},
 	    {"Status 4.4.7 (#4.4.7) 421-4.7.0 busy", NULL, "421", "4.4.7"},
 	    {"version 5.1.10.2 and 550550", NULL, "", ""},
+	    /* Exchange's proxy-address type is not part of the address */
+	    {"c=US;a= ;p=ORG;o=Site;dda:SMTP=ann@example.com; on Fri", "ann@example.com", "", ""},
 	};
 	size_t i;
 
