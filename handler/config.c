@@ -353,31 +353,33 @@ resolve_secret(struct bh_cfgld *ld, const struct bh_cnode *node, const char *pat
 	return 0;
 }
 
-/* password_post - password_file xor password_env, resolved into *password */
+/* password_post - STEM_file xor STEM_env, resolved into *password (stem "password" or
+ * "sentinel_password": the keys' names in diagnostics) */
 static void
-password_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path,
+password_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path, const char *stem,
 	      const struct bh_cnode *vfile, const struct bh_cnode *venv, const char *file,
 	      const char *env, char **password, bool required)
 {
+	char kfile[48], kenv[48];
 	unsigned char *data;
 	size_t len;
 	char *sub;
 
+	snprintf(kfile, sizeof(kfile), "%s_file", stem);
+	snprintf(kenv, sizeof(kenv), "%s_env", stem);
 	if (file != NULL && env != NULL) {
-		sub = bh_cfg_join(path, "password_env", 12);
-		bh_cfg_diag(ld, venv, sub, "set only one of password_file and password_env");
+		sub = bh_cfg_join(path, kenv, strlen(kenv));
+		bh_cfg_diag(ld, venv, sub, "set only one of %s and %s", kfile, kenv);
 		free(sub);
 		return;
 	}
 	if (file == NULL && env == NULL) {
 		if (required)
-			bh_cfg_diag(ld, map, path,
-				    "a password is required: set password_file or "
-				    "password_env");
+			bh_cfg_diag(ld, map, path, "a password is required: set %s or %s", kfile,
+				    kenv);
 		return;
 	}
-	sub = bh_cfg_join(path, file != NULL ? "password_file" : "password_env",
-			  file != NULL ? 13 : 12);
+	sub = bh_cfg_join(path, file != NULL ? kfile : kenv, strlen(file != NULL ? kfile : kenv));
 	if (resolve_secret(ld, file != NULL ? vfile : venv, sub, file, env, BH_SECRET_MAX, &data,
 			   &len) == 0) {
 		if (strlen((char *)data) != len) {
@@ -814,7 +816,7 @@ imap_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path, voi
 			free(sub);
 		}
 	}
-	password_post(ld, map, path, val_of(imap_keys, vals, "password_file"),
+	password_post(ld, map, path, "password", val_of(imap_keys, vals, "password_file"),
 		      val_of(imap_keys, vals, "password_env"), c->password_file, c->password_env,
 		      &c->password, true);
 }
@@ -919,6 +921,42 @@ sentinels_dump(struct bh_buf *out, const void *base, int indent)
 
 static const struct bh_cfgkey redis_keys[];
 
+/* sentinel_auth_post - the sentinels' own password (requirepass or an ACL user in
+ * sentinel.conf): only with sentinels, a user needs a password */
+static void
+sentinel_auth_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path,
+		   struct bh_redis_conf *c, const struct bh_cnode *const *vals)
+{
+	const struct bh_cnode *vfile = val_of(redis_keys, vals, "sentinel_password_file");
+	const struct bh_cnode *venv = val_of(redis_keys, vals, "sentinel_password_env");
+	const struct bh_cnode *vuser = val_of(redis_keys, vals, "sentinel_user");
+	bool any = c->sentinel_password_file != NULL || c->sentinel_password_env != NULL;
+	char *sub;
+
+	if ((any || c->sentinel_user != NULL) && c->n_sentinels == 0) {
+		const struct bh_cnode *v = c->sentinel_user != NULL	       ? vuser
+					   : c->sentinel_password_file != NULL ? vfile
+									       : venv;
+		const char *k = c->sentinel_user != NULL	    ? "sentinel_user"
+				: c->sentinel_password_file != NULL ? "sentinel_password_file"
+								    : "sentinel_password_env";
+
+		sub = bh_cfg_join(path, k, strlen(k));
+		bh_cfg_diag(ld, v != NULL ? v : map, sub, "needs sentinels");
+		free(sub);
+		return;
+	}
+	password_post(ld, map, path, "sentinel_password", vfile, venv, c->sentinel_password_file,
+		      c->sentinel_password_env, &c->sentinel_password, false);
+	if (c->sentinel_user != NULL && !any) {
+		sub = bh_cfg_join(path, "sentinel_user", 13);
+		bh_cfg_diag(ld, vuser, sub,
+			    "a sentinel ACL user needs sentinel_password_file or "
+			    "sentinel_password_env");
+		free(sub);
+	}
+}
+
 /* redis_post - host xor socket, password, user needs a password */
 static void
 redis_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path, void *base,
@@ -938,7 +976,7 @@ redis_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path, vo
 	} else if (c->host == NULL) {
 		bh_cfg_diag(ld, map, path, "set host or socket");
 	}
-	password_post(ld, map, path, val_of(redis_keys, vals, "password_file"),
+	password_post(ld, map, path, "password", val_of(redis_keys, vals, "password_file"),
 		      val_of(redis_keys, vals, "password_env"), c->password_file, c->password_env,
 		      &c->password, false);
 	if (c->user != NULL && c->password_file == NULL && c->password_env == NULL) {
@@ -954,6 +992,7 @@ redis_post(struct bh_cfgld *ld, const struct bh_cnode *map, const char *path, vo
 		bh_cfg_diag(ld, map, sub, "set both sentinels and master_name, or neither");
 		free(sub);
 	}
+	sentinel_auth_post(ld, map, path, c, vals);
 }
 
 /* clang-format off */
@@ -995,6 +1034,18 @@ static const struct bh_cfgkey redis_keys[] = {
 	{.name = "master_name", .type = BH_KT_STR, F(struct bh_redis_conf, master_name),
 	  .check = check_word, .flags = BH_KF_NULL, .type_doc = "string",
 	  .doc = "the master's name at the sentinels (required with sentinels)"},
+	{.name = "sentinel_user", .type = BH_KT_STR, F(struct bh_redis_conf, sentinel_user),
+	  .flags = BH_KF_NULL, .type_doc = "string",
+	  .doc = "ACL user at the sentinels (AUTH user password; Redis 6.2+ sentinels)"},
+	{.name = "sentinel_password_file", .type = BH_KT_STR,
+	  F(struct bh_redis_conf, sentinel_password_file), .flags = BH_KF_PATH | BH_KF_NULL,
+	  .type_doc = "path", .doc = "file holding the sentinels' password (their requirepass)"},
+	{.name = "sentinel_password_env", .type = BH_KT_STR,
+	  F(struct bh_redis_conf, sentinel_password_env), .check = check_env, .flags = BH_KF_NULL,
+	  .type_doc = "string", .doc = "environment variable holding the sentinels' password"},
+	{.name = "sentinel_password", .type = BH_KT_SECRET,
+	  F(struct bh_redis_conf, sentinel_password), .type_doc = "(output only)",
+	  .doc = "never in the file; printed as \"***\""},
 	{.name = "wait_replicas", .type = BH_KT_NUM, F(struct bh_redis_conf, wait_replicas),
 	  .min = 0, .max = 16, .type_doc = "integer", .def = "0",
 	  .doc = "replicas that must hold a batch (WAIT) before its messages are moved"},
@@ -1727,6 +1778,10 @@ bh_config_free(struct bh_config **cfgp)
 	free_secret(&c->redis.password);
 	free(c->redis.password_file);
 	free(c->redis.password_env);
+	free(c->redis.sentinel_user);
+	free_secret(&c->redis.sentinel_password);
+	free(c->redis.sentinel_password_file);
+	free(c->redis.sentinel_password_env);
 	free(c->redis.prefix);
 	for (size_t si = 0; si < c->redis.n_sentinels; si++)
 		free(c->redis.sentinels[si]);

@@ -57,7 +57,11 @@ struct bh_redis_conf {
 	int64_t stream_maxlen; /* events stream cap (XADD MAXLEN ~) */
 	char **sentinels;      /* "host:port" of Redis Sentinels; n_sentinels 0: none */
 	size_t n_sentinels;
-	char *master_name; /* the master's name at the sentinels (required with them) */
+	char *master_name;	      /* the master's name at the sentinels (required with them) */
+	char *sentinel_user;	      /* ACL user at the sentinels, NULL: none */
+	char *sentinel_password;      /* resolved secret; never printed; NULL: no AUTH */
+	char *sentinel_password_file; /* where it came from, for display */
+	char *sentinel_password_env;
 	int wait_replicas; /* WAIT for this many replicas after each applied batch */
 };
 

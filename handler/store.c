@@ -11,12 +11,13 @@
  * attempt waits for an exponential backoff (100 ms doubling to 30 s).
  *
  * Scale-out (README "Scale-out"): with redis.sentinels every connection first asks the sentinels
- * (each in turn) for the master's address and checks with ROLE that it is one; a READONLY,
- * MASTERDOWN or LOADING reply drops the connection so that the next one asks again. On Redis
- * Cluster a new connection sends one keyed command and follows a MOVED reply to the node that
- * owns the slot of "{prefix}" (every key is in that slot). A mailbox lease (bh_store_lease())
- * lets one worker per mailbox apply: the apply script refuses a message when the lease key does
- * not hold the worker's token (fencing: a paused ex-holder cannot write).
+ * (each in turn, after AUTH with redis.sentinel_password when set) for the master's address and
+ * checks with ROLE that it is one; a READONLY, MASTERDOWN or LOADING reply drops the connection
+ * so that the next one asks again. On Redis Cluster a new connection sends one keyed command and
+ * follows a MOVED reply to the node that owns the slot of "{prefix}" (every key is in that slot). A
+ * mailbox lease (bh_store_lease()) lets one worker per mailbox apply: the apply script refuses a
+ * message when the lease key does not hold the worker's token (fencing: a paused ex-holder cannot
+ * write).
  */
 #include "store.h"
 
@@ -669,8 +670,42 @@ split_hostport(const char *hp, char *host, size_t size, int *port)
 	return 0;
 }
 
-/* sentinel_master - ask the sentinels, each in turn, where the master is; 0 with host and
- * port, or -1 with *error_r. XXX: sentinels that require a password are not supported. */
+/* sentinel_auth - AUTH [user] password on a sentinel connection when redis.sentinel_password
+ * is set; 0, or -1 with *error_r naming the sentinel (the reply is quoted, never the secret) */
+static int
+sentinel_auth(struct bh_store *s, redisContext *c, const char *name, const char **error_r)
+{
+	const struct bh_redis_conf *rc = s->rc;
+	const char *av[3];
+	size_t al[3];
+	int n = 0;
+	redisReply *r;
+
+	if (rc->sentinel_password == NULL)
+		return 0;
+	av[n++] = "AUTH";
+	if (rc->sentinel_user != NULL)
+		av[n++] = rc->sentinel_user;
+	av[n++] = rc->sentinel_password;
+	for (int i = 0; i < n; i++)
+		al[i] = strlen(av[i]);
+	r = redisCommandArgv(c, n, av, al);
+	if (r == NULL) {
+		set_err(s, error_r, "redis: sentinel %s: AUTH: %s", name, c->errstr);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		set_err(s, error_r, "redis: sentinel %s: AUTH: %.200s", name, r->str);
+		freeReplyObject(r);
+		return -1;
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+/* sentinel_master - ask the sentinels, each in turn, where the master is (after AUTH when
+ * they require a password); 0 with host and port, or -1 with *error_r (the last sentinel's
+ * problem) */
 static int
 sentinel_master(struct bh_store *s, char *host, size_t size, int *port, const char **error_r)
 {
@@ -698,6 +733,10 @@ sentinel_master(struct bh_store *s, char *host, size_t size, int *port, const ch
 			continue;
 		}
 		redisSetTimeout(c, ttv);
+		if (sentinel_auth(s, c, rc->sentinels[i], error_r) == -1) {
+			redisFree(c);
+			continue;
+		}
 		r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", rc->master_name);
 		if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 		    r->element[0]->type == REDIS_REPLY_STRING &&
@@ -713,10 +752,17 @@ sentinel_master(struct bh_store *s, char *host, size_t size, int *port, const ch
 				return 0;
 			}
 		}
-		set_err(s, error_r, "redis: sentinel %s does not know master %.100s%s%.200s",
-			rc->sentinels[i], rc->master_name,
-			r != NULL && r->type == REDIS_REPLY_ERROR ? ": " : "",
-			r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "");
+		if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0)
+			set_err(s, error_r,
+				"redis: sentinel %s requires a password: set "
+				"redis.sentinel_password_file or sentinel_password_env (%.200s)",
+				rc->sentinels[i], r->str);
+		else
+			set_err(s, error_r,
+				"redis: sentinel %s does not know master %.100s%s%.200s",
+				rc->sentinels[i], rc->master_name,
+				r != NULL && r->type == REDIS_REPLY_ERROR ? ": " : "",
+				r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "");
 		if (r != NULL)
 			freeReplyObject(r);
 		redisFree(c);

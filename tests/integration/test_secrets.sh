@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test_secrets.sh - no secret ever reaches a log line, an event, a Redis key or `config check`.
 #
-# The IMAP password, the Redis password and the VERP key are distinctive strings. bouncer runs
-# every command that prints something (config check, health, once --dry-run and once with debug
-# logging, the ops commands), also with a wrong IMAP and a wrong Redis password (the error paths
-# are where a secret is most often echoed), and config check on files that misuse a secret
+# The IMAP password, the Redis password, the VERP key and the password of a protected Redis
+# Sentinel in front of the same Redis are distinctive strings. bouncer runs every command that
+# prints something (config check, health, once --dry-run and once with debug logging, the ops
+# commands), also with a wrong IMAP, Redis and sentinel password (the error paths are where a
+# secret is most often echoed), and config check on files that misuse a secret
 # (inline password, a too-short key). Then every output, every Redis key name and value (streams
 # with XRANGE, hashes, sorted sets, strings), Redis's own files (AOF) are searched for each
 # secret, for its hex and base64 forms, and for the base64 of an AUTHENTICATE PLAIN response.
@@ -21,6 +22,8 @@ WRONG_IMAP="wrongIMAPsecret-$(rnd)"
 WRONG_REDIS="wrongREDISsecret-$(rnd)"
 INLINE_SECRET="inlineSECRET-$(rnd)"
 SHORT_KEY="shortKEY$(rnd | head -c 6)"
+SENTINEL_SECRET="sentinelSECRETpw-$(rnd)"
+WRONG_SENTINEL="wrongSENTINELsecret-$(rnd)"
 
 # the servers take the distinctive passwords
 sed -i "s/^$DOVECOT_USER:{PLAIN}[^:]*:/$DOVECOT_USER:{PLAIN}$IMAP_SECRET:/" "$T/dv/passwd"
@@ -96,6 +99,46 @@ run_until wrong_redis "$T/wrong-redis.yaml" '"event":"unavailable".*redis'
 run wrong_redis_health health -c "$T/wrong-redis.yaml"
 grep -qi 'auth\|password\|WRONGPASS\|NOAUTH\|denied\|invalid' "$O/wrong_redis.err" "$O/wrong_redis_health.out" \
 	"$O/wrong_redis_health.err" || fail "a wrong Redis password was not reported"
+# --- a sentinel with requirepass in front of the same Redis: right and wrong password
+SP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+mkdir -p "$T/sentinel" # outside $O: sentinel.conf holds the secrets by design
+cat >"$T/sentinel/sentinel.conf" <<CONF
+port $SP
+bind 127.0.0.1
+dir $T/sentinel
+logfile $T/sentinel/sentinel.log
+sentinel monitor m 127.0.0.1 $REDIS_PORT 1
+sentinel auth-pass m $REDIS_SECRET
+requirepass $SENTINEL_SECRET
+CONF
+redis-server "$T/sentinel/sentinel.conf" --sentinel </dev/null >/dev/null 2>&1 &
+BG_PIDS="${BG_PIDS:-} $!"
+sentinel_up() { REDISCLI_AUTH=$SENTINEL_SECRET redis-cli -p "$SP" ping 2>/dev/null | grep -q PONG; }
+wait_for sentinel_up || fail "the sentinel did not start"
+printf '%s' "$SENTINEL_SECRET" >"$T/sentinel.pw"
+printf '%s' "$WRONG_SENTINEL" >"$T/wrong-sentinel.pw"
+scfg() { # FILE SENTINEL_PW_FILE: good.yaml, the master found through the sentinel
+	sed "s|^  prefix: t$|  prefix: t\n  sentinels: [\"127.0.0.1:$SP\"]\n  master_name: m\n  sentinel_password_file: $2|" \
+		"$T/good.yaml" >"$1"
+}
+scfg "$T/sentinel.yaml" "$T/sentinel.pw"
+scfg "$T/wrong-sentinel.yaml" "$T/wrong-sentinel.pw"
+run check_sentinel config check -c "$T/sentinel.yaml"
+grep -q '^  sentinel_password: "\*\*\*"$' "$O/check_sentinel.out" ||
+	fail "config check does not show the sentinel password as ***"
+run health_sentinel health -c "$T/sentinel.yaml"
+grep -q "redis: ok .*sentinels" "$O/health_sentinel.out" ||
+	fail "health does not reach Redis through the protected sentinel: $(cat "$O/health_sentinel.err")"
+make_dsn "$T/m7.eml" "$(B verp encode $G --list news fay@example.net)" fay@example.net 5.1.1 \
+	"550 5.1.1 User unknown"
+dovecot_deliver "$T/m7.eml"
+run_until wrong_sentinel "$T/wrong-sentinel.yaml" '"event":"unavailable".*redis'
+grep -q "sentinel 127.0.0.1:$SP: AUTH: WRONGPASS" "$O/wrong_sentinel.err" ||
+	fail "a wrong sentinel password was not reported"
+run wrong_sentinel_health health -c "$T/wrong-sentinel.yaml"
+run once_sentinel once -c "$T/sentinel.yaml" -v -v
+[ "$(dovecot_count INBOX)" = 0 ] || fail "not drained through the sentinel: $(tail -5 "$O/once_sentinel.err")"
+
 run tail events tail -c "$T/good.yaml" -n 1000 --json
 run stats stats -c "$T/good.yaml" --json
 run list suppression list -c "$T/good.yaml" --json
@@ -125,7 +168,7 @@ rm -f "$O/redis-files/redis.log"
 # --- the search: each secret, raw, hex, base64, and AUTH PLAIN's base64 for the IMAP user
 forms=()
 for s in "$IMAP_SECRET" "$REDIS_SECRET" "$VERP_SECRET" "$WRONG_IMAP" "$WRONG_REDIS" \
-	"$INLINE_SECRET" "$SHORT_KEY"; do
+	"$INLINE_SECRET" "$SHORT_KEY" "$SENTINEL_SECRET" "$WRONG_SENTINEL"; do
 	forms+=("$s")
 	forms+=("$(printf '%s' "$s" | od -An -tx1 | tr -d ' \n')")
 	forms+=("$(printf '%s' "$s" | base64 -w0 | tr -d '=')")

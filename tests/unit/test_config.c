@@ -271,6 +271,22 @@ static const struct {
      "3:39: redis.sentinels[1]: expected HOST:PORT, got \"nope\""},
     {BASE "redis: {sentinels: [\"10.0.0.5:26379\"]}\n",
      "3:8: redis.master_name: set both sentinels and master_name, or neither"},
+    {BASE "redis: {sentinel_password_env: BH_TEST_PW}\n",
+     "3:32: redis.sentinel_password_env: needs sentinels"},
+    {BASE "redis: {sentinel_user: s}\n", "3:24: redis.sentinel_user: needs sentinels"},
+    {BASE "redis: {sentinels: [\"10.0.0.5:26379\"], master_name: m, sentinel_user: s}\n",
+     "3:71: redis.sentinel_user: a sentinel ACL user needs sentinel_password_file or "
+     "sentinel_password_env"},
+    {BASE "redis: {sentinels: [\"10.0.0.5:26379\"], master_name: m,\n"
+	  "  sentinel_password_env: BH_TEST_PW, sentinel_password_file: imap.pw}\n",
+     "4:26: redis.sentinel_password_env: set only one of sentinel_password_file and "
+     "sentinel_password_env"},
+    {BASE "redis: {sentinels: [\"10.0.0.5:26379\"], master_name: m,\n"
+	  "  sentinel_password_env: BH_UNSET_VAR}\n",
+     "4:26: redis.sentinel_password_env: environment variable BH_UNSET_VAR is not set"},
+    {BASE "redis: {sentinels: [\"10.0.0.5:26379\"], master_name: m, sentinel_password: x}\n",
+     "3:56: redis.sentinel_password: secrets are never written in the file: use "
+     "sentinel_password_file or sentinel_password_env"},
     {BASE "redis: {wait_replicas: 17}\n",
      "3:24: redis.wait_replicas: expected an integer from 0 to 16, got \"17\""},
     {BASE "lease: {enabled: yes, ttl: 1s}\n",
@@ -328,7 +344,8 @@ round_trip(const struct bh_config *c, const char *what)
 
 		nl = strchr(p, '\n');
 		key = p + strspn(p, " ");
-		if (strncmp(key, "password: ", 10) == 0)
+		if (strncmp(key, "password: ", 10) == 0 ||
+		    strncmp(key, "sentinel_password: ", 19) == 0)
 			continue;
 		for (; p < nl; p++) {
 			if (strncmp(p, ", key: \"***\"", 12) == 0)
@@ -485,10 +502,11 @@ static void
 test_scaleout(void)
 {
 	struct bh_config_diags d = {NULL, 0};
-	struct bh_config *c =
-	    load(BASE "redis: {sentinels: [\"10.0.0.5:26379\", \"[::1]:26380\"], master_name: bh,"
-		      " wait_replicas: 1}\nlease: {enabled: true, ttl: 9s}\n",
-		 &d);
+	struct bh_config *c = load(
+	    BASE "redis: {sentinels: [\"10.0.0.5:26379\", \"[::1]:26380\"], master_name: bh,"
+		 " wait_replicas: 1,\n  sentinel_user: watch, sentinel_password_file: imap.pw}\n"
+		 "lease: {enabled: true, ttl: 9s}\n",
+	    &d);
 
 	CHECK(c != NULL);
 	if (c == NULL) {
@@ -501,6 +519,9 @@ test_scaleout(void)
 		CHECK_STR(c->redis.sentinels[1], "[::1]:26380");
 	CHECK_STR(c->redis.master_name, "bh");
 	CHECK_INT(c->redis.wait_replicas, 1);
+	CHECK_STR(c->redis.sentinel_user, "watch");
+	CHECK_STR(c->redis.sentinel_password, "imap secret");
+	CHECK(c->redis.password == NULL);
 	CHECK(c->lease.enabled);
 	CHECK_INT(c->lease.ttl_s, 9);
 	round_trip(c, "scale-out");
@@ -548,6 +569,8 @@ test_defaults(void)
 	CHECK_INT(c->redis.n_sentinels, 0);
 	CHECK(c->redis.master_name == NULL);
 	CHECK_INT(c->redis.wait_replicas, 0);
+	CHECK(c->redis.sentinel_user == NULL);
+	CHECK(c->redis.sentinel_password == NULL);
 	CHECK(!c->lease.enabled);
 	CHECK_INT(c->lease.ttl_s, 30);
 	CHECK_INT(c->unknown_list, BH_UNKNOWN_DEFAULTS);
