@@ -22,6 +22,10 @@
 #define BH_MAX_MIME_DEPTH 64u
 #define BH_DEF_MIME_PARTS 512u /* leaf and container parts in one message */
 
+/* MIME parameters (RFC 2231 continuations: boundary*0=..., boundary*1*=...). */
+#define BH_MAX_PARAM_SECTIONS 64u   /* sections of one parameter (name*0 .. name*63) */
+#define BH_MAX_PARAM_VALUE    1024u /* octets of one value, sections joined and decoded */
+
 /* Delivery reports. */
 #define BH_DEF_RECIPIENTS 1000u /* per-recipient blocks in one DSN / recipients per verdict */
 #define BH_MAX_DSN_FIELDS 200u	/* fields in one DSN block */

@@ -1,6 +1,7 @@
 /*
  * mime.c - bounded iterative MIME walker (RFC 2045 5.1 Content-Type, 6 transfer encodings,
- * RFC 2046 5.1 multipart boundaries, 5.2 message/rfc822; RFC 6532 message/global).
+ * RFC 2046 5.1 multipart boundaries, 5.2 message/rfc822; RFC 6532 message/global; RFC 2231
+ * parameter continuations and charset'language'%XX values).
  *
  * No recursion: pending entities sit on an explicit stack whose size, like the part count and
  * the nesting depth, is checked against the configured limits before each push. A multipart
@@ -10,8 +11,10 @@
  */
 #include "mime.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "limits.h"
 #include "util.h"
@@ -24,62 +27,256 @@ struct pending {
 	bool digest; /* inside multipart/digest: default type message/rfc822 */
 };
 
-/* bh_ct_param - find a Content-Type parameter. XXX: RFC 2231 continuations (boundary*0=...)
- * are not joined: no bounce in the corpus uses them */
+/* One occurrence of the parameter asked for: its whole value, or one RFC 2231 section. */
+struct param_val {
+	const char *p; /* the value as written, without the quotes of a quoted-string */
+	size_t n;
+	bool quoted; /* a quoted-string: backslash escapes to undo */
+	bool ext;    /* "*" before the "=": percent-encoded (RFC 2231 section 4) */
+};
+
+/* is_ws - white space between parameters (CR and LF too: a value may keep a fold) */
+static bool
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* skip_ws - the first index from i that is not white space, or n */
+static size_t
+skip_ws(const char *v, size_t n, size_t i)
+{
+	while (i < n && is_ws(v[i]))
+		i++;
+	return i;
+}
+
+/* next_semicolon - the index of the next ';' from i outside a quoted-string, or n */
+static size_t
+next_semicolon(const char *v, size_t n, size_t i)
+{
+	bool inq = false;
+
+	for (; i < n; i++) {
+		if (inq && v[i] == '\\' && i + 1 < n)
+			i++;
+		else if (v[i] == '"')
+			inq = !inq;
+		else if (v[i] == ';' && !inq)
+			return i;
+	}
+	return n;
+}
+
+/* param_value - the value at v[*ip..n): a quoted-string (its content; an unclosed one runs to
+ * the end) or a token (up to ';' or white space); *ip is moved past it */
+static void
+param_value(const char *v, size_t n, size_t *ip, struct param_val *pv)
+{
+	size_t i = *ip;
+
+	pv->quoted = i < n && v[i] == '"';
+	if (pv->quoted) {
+		pv->p = v + ++i;
+		while (i < n && v[i] != '"')
+			i += v[i] == '\\' && i + 1 < n ? 2 : 1;
+		pv->n = (size_t)(v + i - pv->p);
+		if (i < n)
+			i++;
+	} else {
+		pv->p = v + i;
+		while (i < n && v[i] != ';' && !is_ws(v[i]))
+			i++;
+		pv->n = (size_t)(v + i - pv->p);
+	}
+	*ip = i;
+}
+
+/* param_join - the sections pv[0..npv) decoded and joined into buf (see bh_ct_param_ext);
+ * 1, or -1 with *error_r */
+static int
+param_join(const struct param_val *pv, size_t npv, char *buf, size_t bufsz, size_t *len_r,
+	   char *charset, size_t csz, const char **error_r)
+{
+	size_t cap = bufsz - 1 < BH_MAX_PARAM_VALUE ? bufsz - 1 : BH_MAX_PARAM_VALUE, k = 0, s, i;
+
+	for (s = 0; s < npv; s++) {
+		const char *p = pv[s].p;
+		size_t n = pv[s].n;
+
+		i = 0;
+		if (pv[s].ext && s == 0) {
+			/* charset'language' before the first encoded octet; both may be empty */
+			size_t q1 = 0, q2;
+
+			while (q1 < n && p[q1] != '\'')
+				q1++;
+			for (q2 = q1 + 1; q2 < n && p[q2] != '\''; q2++)
+				;
+			if (q2 >= n) {
+				*error_r = "RFC 2231 value without its charset'language' prefix";
+				return -1;
+			}
+			for (i = 0; i < q1; i++)
+				if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f) {
+					*error_r =
+					    "RFC 2231 charset name with a control or 8-bit byte";
+					return -1;
+				}
+			if (charset != NULL) {
+				if (q1 >= csz) {
+					*error_r = "RFC 2231 charset name too long";
+					return -1;
+				}
+				memcpy(charset, p, q1);
+				charset[q1] = '\0';
+				bh_lower_ascii(charset);
+			}
+			i = q2 + 1;
+		}
+		for (; i < n; i++) {
+			unsigned char c = (unsigned char)p[i];
+
+			if (pv[s].quoted && c == '\\' && i + 1 < n) {
+				c = (unsigned char)p[++i];
+			} else if (pv[s].ext && c == '%') {
+				if (i + 2 >= n) {
+					*error_r = "RFC 2231 value with a truncated %XX";
+					return -1;
+				}
+				if (bh_hexval((unsigned char)p[i + 1]) == -1 ||
+				    bh_hexval((unsigned char)p[i + 2]) == -1) {
+					*error_r = "RFC 2231 value with a malformed %XX";
+					return -1;
+				}
+				c = (unsigned char)(bh_hexval((unsigned char)p[i + 1]) * 16 +
+						    bh_hexval((unsigned char)p[i + 2]));
+				i += 2;
+			}
+			if (c == '\0') {
+				*error_r = "parameter value with a NUL byte";
+				return -1;
+			}
+			if (k >= cap) {
+				*error_r = "parameter value too long";
+				return -1;
+			}
+			buf[k++] = (char)c;
+		}
+	}
+	buf[k] = '\0';
+	*len_r = k;
+	return 1;
+}
+
+/* bh_ct_param_ext - find a parameter: plain, RFC 2231 extended, RFC 2231 continuations. One
+ * linear pass over v (each step moves past a ';'), the sections in a fixed array. */
+int
+bh_ct_param_ext(const char *v, size_t n, const char *name, char *buf, size_t bufsz, size_t *len_r,
+		char *charset, size_t csz, const char **error_r)
+{
+	struct param_val secs[BH_MAX_PARAM_SECTIONS], plain = {0}, single = {0}, pv;
+	size_t nl = strlen(name), nsec = 0, i, a, alen, s;
+	const char *serr = NULL;
+	int r;
+
+	assert(bufsz > 0);
+	memset(secs, 0, sizeof(secs));
+	if (charset != NULL && csz > 0)
+		charset[0] = '\0';
+	buf[0] = '\0';
+	*len_r = 0;
+	for (i = next_semicolon(v, n, 0); i < n; i = next_semicolon(v, n, i)) {
+		long sec = -1;
+		bool ext = false, bad = false;
+
+		i = skip_ws(v, n, i + 1);
+		for (a = i; i < n && v[i] != '=' && v[i] != '*' && v[i] != ';' && v[i] != '"' &&
+			    !is_ws(v[i]);
+		     i++)
+			;
+		alen = i - a;
+		if (i < n && v[i] == '*') {
+			i++;
+			if (i < n && v[i] >= '0' && v[i] <= '9') {
+				size_t d = i;
+
+				for (sec = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+					if (sec < 100000) /* saturate: "too many" all the same */
+						sec = sec * 10 + (v[i] - '0');
+				bad = v[d] == '0' && i - d > 1; /* no leading zero (RFC 2231 3) */
+				if (i < n && v[i] == '*') {
+					ext = true;
+					i++;
+				}
+			} else {
+				ext = true;
+			}
+		}
+		i = skip_ws(v, n, i);
+		if (i >= n || v[i] != '=')
+			continue;
+		i = skip_ws(v, n, i + 1);
+		param_value(v, n, &i, &pv);
+		if (alen != nl || strncasecmp(v + a, name, nl) != 0)
+			continue;
+		pv.ext = ext;
+		if (bad) {
+			serr = serr != NULL ? serr : "RFC 2231 section number with a leading zero";
+		} else if (sec == -1 && !ext) {
+			if (plain.p == NULL)
+				plain = pv;
+		} else if (sec == -1) {
+			if (single.p == NULL)
+				single = pv;
+		} else if (sec >= (long)BH_MAX_PARAM_SECTIONS) {
+			serr = serr != NULL ? serr : "too many RFC 2231 sections";
+		} else if (secs[sec].p != NULL) {
+			serr = serr != NULL ? serr : "repeated RFC 2231 section";
+		} else {
+			secs[sec] = pv;
+			if ((size_t)sec + 1 > nsec)
+				nsec = (size_t)sec + 1;
+		}
+	}
+	r = 0;
+	if (single.p != NULL) {
+		r = param_join(&single, 1, buf, bufsz, len_r, charset, csz, error_r);
+	} else if (serr != NULL) {
+		*error_r = serr;
+		r = -1;
+	} else if (nsec > 0) {
+		for (s = 0; s < nsec && secs[s].p != NULL; s++)
+			;
+		if (s < nsec) {
+			*error_r = "missing RFC 2231 section";
+			r = -1;
+		} else {
+			r = param_join(secs, nsec, buf, bufsz, len_r, charset, csz, error_r);
+		}
+	}
+	if (r != 1 && plain.p != NULL) {
+		if (charset != NULL && csz > 0)
+			charset[0] = '\0';
+		r = param_join(&plain, 1, buf, bufsz, len_r, NULL, 0, error_r);
+	}
+	if (r != 1) {
+		buf[0] = '\0';
+		*len_r = 0;
+		if (charset != NULL && csz > 0)
+			charset[0] = '\0';
+	}
+	return r;
+}
+
+/* bh_ct_param - a parameter's bytes, found, valid and not empty */
 bool
 bh_ct_param(const char *v, size_t n, const char *name, char *buf, size_t bufsz)
 {
-	size_t i = 0, nl = strlen(name), k;
-	bool inq = false;
+	const char *err;
+	size_t len;
 
-	while (i < n) {
-		/* advance to the next ';' outside quotes */
-		if (v[i] == '"')
-			inq = !inq;
-		if (v[i] == '\\' && inq) {
-			i += 2;
-			continue;
-		}
-		if (v[i] != ';' || inq) {
-			i++;
-			continue;
-		}
-		i++;
-		while (i < n && (v[i] == ' ' || v[i] == '\t'))
-			i++;
-		if (n - i > nl && bh_span_istarts(v + i, n - i, name)) {
-			size_t j = i + nl;
-
-			while (j < n && (v[j] == ' ' || v[j] == '\t'))
-				j++;
-			if (j < n && v[j] == '=') {
-				j++;
-				while (j < n && (v[j] == ' ' || v[j] == '\t'))
-					j++;
-				k = 0;
-				if (j < n && v[j] == '"') {
-					j++;
-					while (j < n && v[j] != '"') {
-						if (v[j] == '\\' && j + 1 < n)
-							j++;
-						if (k + 1 >= bufsz)
-							return false;
-						buf[k++] = v[j++];
-					}
-				} else {
-					while (j < n && v[j] != ';' && v[j] != ' ' &&
-					       v[j] != '\t') {
-						if (k + 1 >= bufsz)
-							return false;
-						buf[k++] = v[j++];
-					}
-				}
-				buf[k] = '\0';
-				return k > 0;
-			}
-		}
-	}
-	return false;
+	return bh_ct_param_ext(v, n, name, buf, bufsz, &len, NULL, 0, &err) == 1 && len > 0;
 }
 
 /* content_type - fill type, subtype, charset of part from its header */

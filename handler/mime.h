@@ -57,8 +57,21 @@ char *bh_mime_body(const struct bh_part *part, size_t max, size_t *len_r);
 char *bh_decode_base64(const char *p, size_t n, size_t *len_r);
 char *bh_decode_qp(const char *p, size_t n, size_t *len_r);
 
-/* bh_ct_param - the value of parameter name (case-insensitive) in a Content-Type-like value,
- * unquoted, copied into buf (size bufsz). Returns false when absent or too long. */
+/* bh_ct_param_ext - the value of parameter name (case-insensitive) in a Content-Type-like value
+ * v[0..n) (parameters after the first ';'), RFC 2045 and RFC 2231: a token or a quoted-string
+ * (unquoted), "name*=charset'lang'%XX..." (percent-decoded), or continuations "name*0=",
+ * "name*1*=" ... in any order (joined; the *-marked sections percent-decoded, the charset taken
+ * from section 0). The bytes are NOT converted from the charset: buf gets them raw,
+ * NUL-terminated, *len_r their length (never a NUL inside: %00 is refused); charset (csz bytes,
+ * may be NULL) gets the RFC 2231 charset, lower case, "" when none or on error. When both
+ * forms are present the RFC 2231 one wins; the plain one is the fallback when the other is
+ * malformed.
+ * Returns 1 (found), 0 (absent), or -1 with *error_r (static): more than BH_MAX_PARAM_SECTIONS
+ * sections, a missing or repeated section, a malformed %XX or charset'lang' prefix, a value
+ * longer than bufsz - 1 or BH_MAX_PARAM_VALUE octets. */
+int bh_ct_param_ext(const char *v, size_t n, const char *name, char *buf, size_t bufsz,
+		    size_t *len_r, char *charset, size_t csz, const char **error_r);
+/* bh_ct_param - bh_ct_param_ext without the charset: true when found, valid and not empty. */
 bool bh_ct_param(const char *v, size_t n, const char *name, char *buf, size_t bufsz);
 
 #endif

@@ -32,6 +32,16 @@ static const struct {
      {{"alice@example.org", "5.1.1", "550", "failed", "Alice+tag@example.org", "mail.example.org"}},
      "<news-1@lists.example.net>",
      NULL},
+    /* the boundary in RFC 2231 sections, out of order, one percent-encoded (a space in it:
+     * no boundary guess would find it) */
+    {"dsn-rfc2231-boundary.eml",
+     0,
+     "dsn",
+     "rfc3464",
+     1,
+     {{"gina@example.org", "5.1.1", "550", "failed", NULL, "mail.example.org"}},
+     "<news-7@lists.example.net>",
+     NULL},
     {"dsn-multi-crlf.eml",
      0,
      "dsn",

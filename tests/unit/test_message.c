@@ -157,6 +157,168 @@ test_mime(void)
 	free(d);
 }
 
+/* test_ct_param - Content-Type parameters: RFC 2045 tokens and quoted-strings, RFC 2231
+ * continuations and charset'language'%XX values, and every way they can be malformed */
+static void
+test_ct_param(void)
+{
+	static const struct {
+		const char *v, *name;
+		int ret;
+		const char *want, *charset, *err;
+	} cases[] = {
+	    /* plain */
+	    {"text/plain; charset=us-ascii", "charset", 1, "us-ascii", "", NULL},
+	    {"x/y;charset=a;boundary=b", "boundary", 1, "b", "", NULL},
+	    {"x/y ; boundary = \"abc\" ; charset = x", "boundary", 1, "abc", "", NULL},
+	    {"x/y; BOUNDARY=abc", "boundary", 1, "abc", "", NULL},
+	    {"x/y; boundary=abc (comment)", "boundary", 1, "abc", "", NULL},
+	    {"text/plain; charset=x", "boundary", 0, "", "", NULL},
+	    {"x/y; boundaryx=abc; xboundary=abc", "boundary", 0, "", "", NULL},
+	    {"x/y; boundary", "boundary", 0, "", "", NULL},
+	    {"boundary=abc", "boundary", 0, "", "", NULL}, /* before the first ';': the type */
+	    /* quoted */
+	    {"x/y; boundary=\"a\\\"b;c\"", "boundary", 1, "a\"b;c", "", NULL},
+	    {"x/y; a=\"; boundary=no\"; boundary=yes", "boundary", 1, "yes", "", NULL},
+	    {"x/y; boundary=\"\"", "boundary", 1, "", "", NULL},
+	    {"x/y; boundary=\"abc", "boundary", 1, "abc", "", NULL},
+	    {"x/y; boundary=first; boundary=second", "boundary", 1, "first", "", NULL},
+	    /* continuations, in order and not */
+	    {"x/y; boundary*0=\"abc\"; boundary*1=def", "boundary", 1, "abcdef", "", NULL},
+	    {"x/y; boundary*2=ghi; boundary*0=abc;\r\n\tboundary*1=\"d;f\"", "boundary", 1,
+	     "abcd;fghi", "", NULL},
+	    {"x/y; boundary*0=abc; boundary*2=ghi", "boundary", -1, "", "",
+	     "missing RFC 2231 section"},
+	    {"x/y; boundary*1=abc", "boundary", -1, "", "", "missing RFC 2231 section"},
+	    {"x/y; boundary*0=a; boundary*0=b", "boundary", -1, "", "",
+	     "repeated RFC 2231 section"},
+	    {"x/y; boundary*00=a", "boundary", -1, "", "",
+	     "RFC 2231 section number with a leading zero"},
+	    {"x/y; boundary*64=a; boundary*0=b", "boundary", -1, "", "",
+	     "too many RFC 2231 sections"},
+	    {"x/y; boundary*99999999999999999999999=a", "boundary", -1, "", "",
+	     "too many RFC 2231 sections"},
+	    /* extended: charset'language'%XX */
+	    {"x/y; title*=utf-8''%E2%82%AC%20rates", "title", 1, "\xe2\x82\xac rates", "utf-8",
+	     NULL},
+	    {"x/y; title*=ISO-8859-1'en'%A3%20rates", "title", 1, "\xa3 rates", "iso-8859-1", NULL},
+	    {"x/y; title*=''plain", "title", 1, "plain", "", NULL},
+	    /* RFC 2231 section 4.1's example: encoded and plain sections mixed */
+	    {"application/x-stuff;\r\n title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n"
+	     " title*1*=%2A%2A%2Afun%2A%2A%2A%20;\r\n title*2=\"isn't it!\"",
+	     "title", 1, "This is even more ***fun*** isn't it!", "us-ascii", NULL},
+	    /* only section 0 carries the charset; a plain section is not decoded */
+	    {"x/y; n*1*=%41%42; n*0*=utf-8''%43; n*2=%44", "n", 1, "CAB%44", "utf-8", NULL},
+	    {"x/y; title*=%E2%82%AC", "title", -1, "", "",
+	     "RFC 2231 value without its charset'language' prefix"},
+	    {"x/y; title*=utf-8'%E2%82%AC", "title", -1, "", "",
+	     "RFC 2231 value without its charset'language' prefix"},
+	    {"x/y; title*=\"ut f''x\"", "title", -1, "", "",
+	     "RFC 2231 charset name with a control or 8-bit byte"},
+	    {"x/y; title*=utf-8''%E2%8", "title", -1, "", "",
+	     "RFC 2231 value with a truncated %XX"},
+	    {"x/y; title*=utf-8''%", "title", -1, "", "", "RFC 2231 value with a truncated %XX"},
+	    {"x/y; title*=utf-8''%G1", "title", -1, "", "", "RFC 2231 value with a malformed %XX"},
+	    {"x/y; title*=utf-8''a%00b", "title", -1, "", "", "parameter value with a NUL byte"},
+	    {"x/y; title*=averyveryverylongcharsetname''x", "title", -1, "", "",
+	     "RFC 2231 charset name too long"},
+	    /* both forms: RFC 2231 wins; the plain one is the fallback when it is malformed */
+	    {"x/y; filename=\"a.txt\"; filename*=utf-8''b.txt", "filename", 1, "b.txt", "utf-8",
+	     NULL},
+	    {"x/y; filename=\"a.txt\"; filename*=utf-8''%ZZ", "filename", 1, "a.txt", "", NULL},
+	    {"x/y; boundary=plain; boundary*0=a; boundary*2=c", "boundary", 1, "plain", "", NULL},
+	    /* length: bufsz (40 here) and BH_MAX_PARAM_VALUE */
+	    {"x/y; b*0=01234567890123456789; b*1=01234567890123456789", "b", -1, "", "",
+	     "parameter value too long"},
+	    {"x/y; b=0123456789012345678901234567890123456789", "b", -1, "", "",
+	     "parameter value too long"},
+	    {"x/y; b=012345678901234567890123456789012345678", "b", 1,
+	     "012345678901234567890123456789012345678", "", NULL},
+	};
+	char buf[40], cs[16];
+	size_t i, len;
+	int r;
+
+	for (i = 0; i < BH_NELEM(cases); i++) {
+		const char *err = NULL;
+
+		r = bh_ct_param_ext(cases[i].v, strlen(cases[i].v), cases[i].name, buf, sizeof(buf),
+				    &len, cs, sizeof(cs), &err);
+		if (r != cases[i].ret || strcmp(buf, cases[i].want) != 0 ||
+		    len != strlen(cases[i].want) || strcmp(cs, cases[i].charset) != 0 ||
+		    (cases[i].err != NULL && (err == NULL || strcmp(err, cases[i].err) != 0)))
+			TEST_FAIL("case %zu [%s]: got %d \"%s\" (%zu) charset \"%s\" error \"%s\", "
+				  "want %d \"%s\" charset \"%s\" error \"%s\"",
+				  i, cases[i].v, r, buf, len, cs, err ? err : "", cases[i].ret,
+				  cases[i].want, cases[i].charset,
+				  cases[i].err ? cases[i].err : "");
+		test_checks++;
+	}
+
+	/* BH_MAX_PARAM_SECTIONS sections are read; one more is refused; the joined value stops
+	 * at BH_MAX_PARAM_VALUE octets whatever the buffer; NULs in the input are data */
+	{
+		struct bh_buf b;
+		char *big = bh_malloc(4096);
+		const char *err = NULL;
+		unsigned k;
+
+		bh_buf_init(&b);
+		bh_buf_puts(&b, "multipart/mixed");
+		for (k = BH_MAX_PARAM_SECTIONS; k > 0; k--)
+			bh_buf_printf(&b, "; boundary*%u=%c", k - 1, 'a' + (k - 1) % 26);
+		CHECK_INT(
+		    bh_ct_param_ext(b.data, b.len, "boundary", big, 4096, &len, NULL, 0, &err), 1);
+		CHECK_INT(len, BH_MAX_PARAM_SECTIONS);
+		CHECK(strncmp(big, "abcdefghijklmnopqrstuvwxyzab", 28) == 0);
+		bh_buf_printf(&b, "; boundary*%u=z", BH_MAX_PARAM_SECTIONS);
+		CHECK_INT(
+		    bh_ct_param_ext(b.data, b.len, "boundary", big, 4096, &len, NULL, 0, &err), -1);
+		CHECK_STR(err, "too many RFC 2231 sections");
+		CHECK(!bh_ct_param(b.data, b.len, "boundary", big, 4096));
+
+		bh_buf_reset(&b);
+		bh_buf_puts(&b, "x/y");
+		for (k = 0; k < 40; k++)
+			bh_buf_printf(&b, "; v*%u=\"%s\"", k, "0123456789012345678901234567890");
+		CHECK_INT(bh_ct_param_ext(b.data, b.len, "v", big, 4096, &len, NULL, 0, &err), -1);
+		CHECK_STR(err, "parameter value too long");
+
+		bh_buf_reset(&b);
+		bh_buf_append(&b, "x/y; a=\"\0\"; boundary=ok", 23);
+		CHECK_INT(
+		    bh_ct_param_ext(b.data, b.len, "boundary", big, 4096, &len, NULL, 0, &err), 1);
+		CHECK_STR(big, "ok");
+		bh_buf_deinit(&b);
+		free(big);
+	}
+
+	/* the compatibility form: true only for a found, valid, non-empty value */
+	CHECK(bh_ct_param("x/y; boundary*0=a; boundary*1=b", 31, "boundary", buf, sizeof(buf)));
+	CHECK_STR(buf, "ab");
+	CHECK(!bh_ct_param("x/y; boundary=\"\"", 16, "boundary", buf, sizeof(buf)));
+	CHECK(!bh_ct_param("x/y; boundary*1=b", 17, "boundary", buf, sizeof(buf)));
+
+	/* the walker splits a multipart whose boundary comes in sections, out of order */
+	{
+		const char *msg = "Content-Type: multipart/mixed;\n"
+				  " boundary*1*=%2Dpart; boundary*0*=us-ascii''%3D_outer\n\n"
+				  "--=_outer-part\nContent-Type: text/plain\n\none\n"
+				  "--=_outer-part\nContent-Type: text/plain\n\ntwo\n"
+				  "--=_outer-part--\n";
+		struct bh_mime m;
+		const char *err = NULL;
+
+		CHECK_INT(bh_mime_parse(msg, strlen(msg), &lim, &m, &err), 0);
+		CHECK_INT(m.n, 3);
+		if (m.n == 3) {
+			CHECK_INT(m.v[2].body_len, 3);
+			CHECK(strncmp(m.v[2].body, "two", 3) == 0);
+		}
+		bh_mime_deinit(&m);
+	}
+}
+
 static void
 test_text(void)
 {
@@ -220,6 +382,7 @@ main(void)
 	test_headers();
 	test_decode();
 	test_mime();
+	test_ct_param();
 	test_text();
 	test_clean();
 	return test_done("test_message");
