@@ -313,6 +313,28 @@ static const struct {
     {"james-notice.eml", "550 - Requested action not taken: no such user here"},
 };
 
+/* classify_fixture - read tests/fixtures/file and classify it into v (initialized here; the
+ * caller deinits it); 0 or -1 as bh_classify, -2 (a test failure) when it cannot be read */
+static int
+classify_fixture(const struct bh_classify_opts *opts, const char *file, struct bh_verdict *v)
+{
+	char *path = bh_asprintf("%s/tests/fixtures/%s", BH_SOURCE_DIR, file), *data;
+	const char *err;
+	size_t len;
+	int ret;
+
+	bh_verdict_init(v);
+	if (bh_read_file(path, 1u << 24, &data, &len, &err) == -1) {
+		TEST_FAIL("%s: %s", path, err);
+		free(path);
+		return -2;
+	}
+	ret = bh_classify(opts, data, len, v);
+	free(data);
+	free(path);
+	return ret;
+}
+
 int
 main(void)
 {
@@ -379,29 +401,19 @@ main(void)
 	{
 		/* the SMTP stage from the report's text: "user unknown" after DATA is a filter's
 		 * answer (filtered, soft), in reply to RCPT TO a missing mailbox */
-		char *path = bh_asprintf("%s/tests/fixtures/dsn-data-stage.eml", BH_SOURCE_DIR);
-		char *data;
-		size_t len;
 		struct bh_verdict v;
 
-		if (bh_read_file(path, 1u << 24, &data, &len, &err) == 0) {
-			bh_verdict_init(&v);
-			CHECK_INT(bh_classify(&opts, data, len, &v), 0);
-			CHECK_INT(v.n_rcpts, 2);
-			if (v.n_rcpts == 2) {
-				CHECK_STR(v.rcpts[0].smtp_command, "DATA");
-				CHECK_STR(bh_reason_name(v.rcpts[0].reason), "filtered");
-				CHECK(!v.rcpts[0].hard);
-				CHECK_STR(v.rcpts[1].smtp_command, "RCPT");
-				CHECK_STR(bh_reason_name(v.rcpts[1].reason), "userunknown");
-				CHECK(v.rcpts[1].hard);
-			}
-			bh_verdict_deinit(&v);
-			free(data);
-		} else {
-			TEST_FAIL("%s: %s", path, err);
+		CHECK_INT(classify_fixture(&opts, "dsn-data-stage.eml", &v), 0);
+		CHECK_INT(v.n_rcpts, 2);
+		if (v.n_rcpts == 2) {
+			CHECK_STR(v.rcpts[0].smtp_command, "DATA");
+			CHECK_STR(bh_reason_name(v.rcpts[0].reason), "filtered");
+			CHECK(!v.rcpts[0].hard);
+			CHECK_STR(v.rcpts[1].smtp_command, "RCPT");
+			CHECK_STR(bh_reason_name(v.rcpts[1].reason), "userunknown");
+			CHECK(v.rcpts[1].hard);
 		}
-		free(path);
+		bh_verdict_deinit(&v);
 	}
 	{
 		/* what else in a report says that the address was judged, and where one
@@ -424,18 +436,9 @@ main(void)
 		};
 
 		for (i = 0; i < BH_NELEM(ev); i++) {
-			char *path = bh_asprintf("%s/tests/fixtures/%s", BH_SOURCE_DIR, ev[i].file);
-			char *data;
-			size_t len;
 			struct bh_verdict v;
 
-			if (bh_read_file(path, 1u << 24, &data, &len, &err) == -1) {
-				TEST_FAIL("%s: %s", path, err);
-				free(path);
-				continue;
-			}
-			bh_verdict_init(&v);
-			CHECK_INT(bh_classify(&opts, data, len, &v), 0);
+			CHECK_INT(classify_fixture(&opts, ev[i].file, &v), 0);
 			fprintf(stderr, "-- %s #%zu\n", ev[i].file, ev[i].k);
 			CHECK(v.n_rcpts > ev[i].k);
 			if (v.n_rcpts > ev[i].k) {
@@ -451,30 +454,18 @@ main(void)
 					CHECK(strstr(d, ev[i].diag_lacks) == NULL);
 			}
 			bh_verdict_deinit(&v);
-			free(data);
-			free(path);
 		}
 	}
 	{
 		/* the sender a sentence names ("not accepting mail from a@b") is nobody who
 		 * failed */
-		char *path = bh_asprintf("%s/tests/fixtures/sender-in-sentence.eml", BH_SOURCE_DIR);
-		char *data;
-		size_t len;
 		struct bh_verdict v;
 
-		if (bh_read_file(path, 1u << 24, &data, &len, &err) == 0) {
-			bh_verdict_init(&v);
-			(void)bh_classify(&opts, data, len, &v);
-			for (i = 0; i < v.n_rcpts; i++)
-				CHECK(v.rcpts[i].address == NULL ||
-				      strcmp(v.rcpts[i].address, "owner@lists.example.net") != 0);
-			bh_verdict_deinit(&v);
-			free(data);
-		} else {
-			TEST_FAIL("%s: %s", path, err);
-		}
-		free(path);
+		(void)classify_fixture(&opts, "sender-in-sentence.eml", &v);
+		for (i = 0; i < v.n_rcpts; i++)
+			CHECK(v.rcpts[i].address == NULL ||
+			      strcmp(v.rcpts[i].address, "owner@lists.example.net") != 0);
+		bh_verdict_deinit(&v);
 	}
 	{
 		/* limits: too large, too deep */
