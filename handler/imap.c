@@ -595,20 +595,41 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* bh_imap_search - UID SEARCH UNDELETED: the lowest max UIDs, ascending, in a new array */
-int
-bh_imap_search(struct bh_imap *im, size_t max, uint32_t **uids_r, size_t *n_r, const char **error_r)
+/* undeleted_key - the UNDELETED search key, and with window > 0 also the message sequence
+ * numbers 1:window (a bare set in UID SEARCH is sequence numbers, RFC 3501 6.4.4) */
+static struct mailimap_search_key *
+undeleted_key(uint32_t window)
 {
-	struct mailimap_search_key *key;
+	struct mailimap_search_key *key, *all, *seq;
+	struct mailimap_set *set;
+
+	key = mailimap_search_key_new(MAILIMAP_SEARCH_KEY_UNDELETED, NULL, NULL, NULL, NULL, NULL,
+				      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,
+				      NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL);
+	if (key == NULL)
+		bh_fatal("mailimap_search_key_new: out of memory");
+	if (window == 0)
+		return key;
+	if ((set = mailimap_set_new_interval(1, window)) == NULL ||
+	    (seq = mailimap_search_key_new_set(set)) == NULL ||
+	    (all = mailimap_search_key_new_multiple_empty()) == NULL ||
+	    mailimap_search_key_multiple_add(all, seq) != MAILIMAP_NO_ERROR ||
+	    mailimap_search_key_multiple_add(all, key) != MAILIMAP_NO_ERROR)
+		bh_fatal("mailimap search key: out of memory");
+	return all;
+}
+
+/* search_uids - UID SEARCH with key (freed here): the UIDs, ascending, in a new array */
+static int
+search_uids(struct bh_imap *im, struct mailimap_search_key *key, uint32_t **uids_r, size_t *n_r,
+	    const char **error_r)
+{
 	clist *res = NULL;
 	clistiter *it;
 	uint32_t *uids = NULL;
 	size_t n = 0, cap = 0;
 	int r;
 
-	key = mailimap_search_key_new(MAILIMAP_SEARCH_KEY_UNDELETED, NULL, NULL, NULL, NULL, NULL,
-				      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,
-				      NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL);
 	r = mailimap_uid_search(im->imap, NULL, key, &res);
 	mailimap_search_key_free(key);
 	if (r != MAILIMAP_NO_ERROR)
@@ -625,10 +646,38 @@ bh_imap_search(struct bh_imap *im, size_t max, uint32_t **uids_r, size_t *n_r, c
 	mailimap_search_result_free(res);
 	if (n > 0)
 		qsort(uids, n, sizeof(*uids), cmp_u32);
-	if (n > max)
-		n = max;
 	*uids_r = uids;
 	*n_r = n;
+	return 0;
+}
+
+/* bh_imap_search - UID SEARCH UNDELETED: the lowest max UIDs, ascending, in a new array. A
+ * mailbox holding more than max messages is asked for the first max sequence numbers only
+ * (UID SEARCH 1:max UNDELETED), so neither the server nor we list a large backlog at every
+ * batch; when deleted messages in that window leave fewer than max, the whole mailbox is
+ * searched (an empty window must never read as an empty mailbox). */
+int
+bh_imap_search(struct bh_imap *im, size_t max, uint32_t **uids_r, size_t *n_r, const char **error_r)
+{
+	uint32_t exists =
+	    im->imap->imap_selection_info != NULL ? im->imap->imap_selection_info->sel_exists : 0;
+	uint32_t *uids = NULL;
+	size_t n = 0;
+
+	if (max > 0 && max < UINT32_MAX && exists > max) {
+		if (search_uids(im, undeleted_key((uint32_t)max), &uids, &n, error_r) == -1)
+			return -1;
+		if (n >= max) {
+			*uids_r = uids;
+			*n_r = max;
+			return 0;
+		}
+		free(uids);
+	}
+	if (search_uids(im, undeleted_key(0), &uids, &n, error_r) == -1)
+		return -1;
+	*uids_r = uids;
+	*n_r = n > max ? max : n;
 	return 0;
 }
 
