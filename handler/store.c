@@ -384,8 +384,12 @@ struct bh_store {
 	int64_t next_try_ms; /* monotonic: no connection attempt before */
 	int64_t backoff_ms;
 	char err[512];	  /* the last error, for error_r */
-	char **item_errs; /* per-item error texts of the last apply */
+	char **item_errs; /* per-item error texts since the last bh_store_apply_reset */
 	size_t n_item_errs;
+	/* a begun apply (bh_store_apply_begin) whose replies are not read yet */
+	bool *pend_todo;  /* NULL: none */
+	bool pend_sent;	  /* its commands went out on the current connection */
+	bool pend_reused; /* that connection was kept from an earlier call */
 };
 
 /* A growing argument vector for redisAppendCommandArgv; every string is a copy. */
@@ -1007,6 +1011,7 @@ bh_store_free(struct bh_store **sp)
 		return;
 	if (s->ctx != NULL)
 		redisFree(s->ctx);
+	free(s->pend_todo);
 	item_errs_clear(s);
 	free(s->lease_key);
 	free(s->lease_token);
@@ -1519,21 +1524,17 @@ read_apply_reply(struct bh_store *s, struct bh_store_item *it, const redisReply 
 	it->error = item_err(s, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected script reply");
 }
 
-/* apply_pass - one pipelined round trip over the items marked in todo; sets *noscript when
- * Redis lost the script (then the caller reloads and runs the rest again) */
+/* apply_send - one EVALSHA per todo item (and WAIT with replicas to wait for), written out
+ * without waiting for the replies: 0, or -1 (the connection is dropped) */
 static int
-apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo, bool *noscript,
+apply_send(struct bh_store *s, struct bh_store_item *items, size_t n, const bool *todo,
 	   const char **error_r)
 {
 	int64_t now = bh_now();
-	size_t i, sent = 0;
 	struct args cmd = {0};
-	redisReply *r;
-	void *rp;
-	bool *now_ok = bh_calloc(n + 1, sizeof(*now_ok)), reroute = false;
-	int ret = -1;
+	size_t i;
+	int done = 0;
 
-	*noscript = false;
 	for (i = 0; i < n; i++) {
 		if (!todo[i])
 			continue;
@@ -1542,10 +1543,9 @@ apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo
 		    REDIS_OK) {
 			args_deinit(&cmd);
 			transport_err(s, error_r, "EVALSHA");
-			goto out;
+			return -1;
 		}
 		args_deinit(&cmd);
-		sent++;
 	}
 	/* With replicas to wait for, WAIT ends the same round trip: a message is confirmed (and
 	 * then moved) only once its write is on a replica that a failover may promote. */
@@ -1553,8 +1553,31 @@ apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo
 	    redisAppendCommand(s->ctx, "WAIT %d %lld", s->rc->wait_replicas,
 			       (long long)(s->rc->command_timeout_ms / 2)) != REDIS_OK) {
 		transport_err(s, error_r, "WAIT");
-		goto out;
+		return -1;
 	}
+	/* out now, so that Redis works while the caller does (bounded by the command timeout) */
+	while (!done)
+		if (redisBufferWrite(s->ctx, &done) != REDIS_OK) {
+			transport_err(s, error_r, "EVALSHA");
+			return -1;
+		}
+	return 0;
+}
+
+/* apply_read - the replies to what apply_send wrote: todo[i] is cleared for each item that
+ * ran (confirmed or not); *noscript when Redis no longer knows the script. 0, or -1 on a
+ * transport error (the connection is dropped; the items not read stay todo) */
+static int
+apply_read(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo, bool *noscript,
+	   const char **error_r)
+{
+	size_t i;
+	redisReply *r;
+	void *rp;
+	bool *now_ok = bh_calloc(n + 1, sizeof(*now_ok)), reroute = false;
+	int ret = -1;
+
+	*noscript = false;
 	for (i = 0; i < n; i++) {
 		if (!todo[i])
 			continue;
@@ -1603,23 +1626,41 @@ apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo
 	}
 	if (reroute)
 		reresolve(s);
-	(void)sent;
 	ret = 0;
 out:
 	free(now_ok);
 	return ret;
 }
 
-/* bh_store_apply - apply n messages in one round trip */
-int
-bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const char **error_r)
+/* apply_pass - one round trip: apply_send, then apply_read */
+static int
+apply_pass(struct bh_store *s, struct bh_store_item *items, size_t n, bool *todo, bool *noscript,
+	   const char **error_r)
 {
-	bool *todo = NULL, noscript = false, retried = false;
-	size_t i, any = 0;
-	int confirmed = 0, pass, ret = -1;
+	*noscript = false;
+	if (apply_send(s, items, n, todo, error_r) == -1)
+		return -1;
+	return apply_read(s, items, n, todo, noscript, error_r);
+}
 
+/* bh_store_apply_reset - forget the per-item error texts of earlier applies */
+void
+bh_store_apply_reset(struct bh_store *s)
+{
 	item_errs_clear(s);
-	todo = bh_calloc(n == 0 ? 1 : n, sizeof(*todo));
+}
+
+/* bh_store_apply_begin - mark the items, connect and send the first pass without waiting */
+int
+bh_store_apply_begin(struct bh_store *s, struct bh_store_item *items, size_t n,
+		     const char **error_r)
+{
+	size_t i;
+
+	if (s->pend_todo != NULL)
+		bh_fatal("bh_store_apply_begin: an apply is already pending");
+	s->pend_todo = bh_calloc(n == 0 ? 1 : n, sizeof(*s->pend_todo));
+	s->pend_sent = false;
 	for (i = 0; i < n; i++) {
 		items[i].status = BH_STORE_UNCONFIRMED;
 		items[i].n_suppressed = 0;
@@ -1632,23 +1673,60 @@ bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const 
 			items[i].error = "no stable id";
 			continue;
 		}
-		todo[i] = true;
-		any++;
+		s->pend_todo[i] = true;
 	}
+	s->pend_reused = s->ctx != NULL;
+	if (bh_store_connect(s, error_r) == -1)
+		return -1;
+	if (apply_send(s, items, n, s->pend_todo, error_r) == -1)
+		return -1;
+	s->pend_sent = true;
+	return 0;
+}
+
+/* bh_store_apply_end - read the first pass, then as many more as it takes */
+int
+bh_store_apply_end(struct bh_store *s, struct bh_store_item *items, size_t n, const char **error_r)
+{
+	bool *todo = s->pend_todo, noscript = false, retried = false, first;
+	size_t i, any = 0;
+	int confirmed = 0, pass, ret = -1;
+
+	if (todo == NULL)
+		bh_fatal("bh_store_apply_end: no apply pending");
+	s->pend_todo = NULL;
+	for (i = 0; i < n; i++)
+		any += todo[i];
 	if (any == 0) {
 		ret = 0;
 		goto out;
 	}
-	/* At most three passes: a second when Redis forgot the script (SCRIPT FLUSH, or a
+	if (!s->pend_sent) {
+		/* begin could not send: a kept connection that died under the send gets one
+		 * immediate reconnection; a connection that could not be made is reported as is */
+		if (!s->pend_reused || s->ctx != NULL)
+			goto out_status;
+		retried = true;
+		s->next_try_ms = 0;
+	}
+	/* At most three more passes: one when Redis forgot the script (SCRIPT FLUSH, or a
 	 * failover to a replica that never saw SCRIPT LOAD), and one immediate reconnection when a
 	 * connection kept from an earlier call turns out dead (the server's idle timeout, a
 	 * restart while we were idle). Retrying is safe: the script is idempotent. */
 	for (pass = 0; pass < 4; pass++) {
-		bool reused = s->ctx != NULL;
+		bool reused;
+		int r;
 
-		if (bh_store_connect(s, error_r) == -1)
-			goto out_status;
-		if (apply_pass(s, items, n, todo, &noscript, error_r) == -1) {
+		first = pass == 0 && s->pend_sent && s->ctx != NULL;
+		reused = first ? s->pend_reused : s->ctx != NULL;
+		if (first) {
+			r = apply_read(s, items, n, todo, &noscript, error_r);
+		} else {
+			if (bh_store_connect(s, error_r) == -1)
+				goto out_status;
+			r = apply_pass(s, items, n, todo, &noscript, error_r);
+		}
+		if (r == -1) {
 			if (reused && !retried) {
 				retried = true;
 				s->next_try_ms = 0;
@@ -1660,8 +1738,16 @@ bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const 
 			continue; /* READONLY or MOVED: the rest goes to the right server */
 		if (!noscript)
 			break;
-		if (load_script(s, apply_lua, s->apply_sha, error_r) == -1)
+		if (load_script(s, apply_lua, s->apply_sha, error_r) == -1) {
+			/* the connection died after the NOSCRIPT answer: a new one loads
+			 * the scripts itself */
+			if (s->ctx == NULL && !retried) {
+				retried = true;
+				s->next_try_ms = 0;
+				continue;
+			}
 			goto out_status;
+		}
 	}
 out_status:
 	for (i = 0; i < n; i++) {
@@ -1676,6 +1762,15 @@ out_status:
 out:
 	free(todo);
 	return ret;
+}
+
+/* bh_store_apply - apply n messages in one round trip */
+int
+bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const char **error_r)
+{
+	bh_store_apply_reset(s);
+	(void)bh_store_apply_begin(s, items, n, error_r);
+	return bh_store_apply_end(s, items, n, error_r);
 }
 
 /* ---- the mailbox lease ---- */

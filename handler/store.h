@@ -102,6 +102,21 @@ bool bh_store_is_confirmed(const struct bh_store_item *it);
  * Redis applied but whose reply was lost comes back as DUPLICATE). */
 int bh_store_apply(struct bh_store *s, struct bh_store_item *items, size_t n, const char **error_r);
 
+/* bh_store_apply in two halves, so the caller can work while Redis does (the worker classifies
+ * the next part of a batch meanwhile). bh_store_apply_begin marks the items and writes their
+ * commands out without waiting for an answer (0, or -1 with *error_r when nothing could be
+ * sent; bh_store_apply_end then tries again as bh_store_apply would); bh_store_apply_end, with
+ * the same items, reads the answers and retries what needs it, and returns what
+ * bh_store_apply returns. Exactly one end follows each begin, before the next begin or any
+ * other call on s; the items stay untouched in between. Error texts that the items point to
+ * live until bh_store_apply_reset (bh_store_apply resets first; a caller of the halves resets
+ * before each batch, once the items of the last one are no longer read). */
+int bh_store_apply_begin(struct bh_store *s, struct bh_store_item *items, size_t n,
+			 const char **error_r);
+int bh_store_apply_end(struct bh_store *s, struct bh_store_item *items, size_t n,
+		       const char **error_r);
+void bh_store_apply_reset(struct bh_store *s);
+
 /* bh_store_note_location - record where a confirmed message now sits (after the worker moved it:
  * folder, UIDVALIDITY and UID in that folder, 0 when unknown). Optional; 0 or -1 with *error_r. */
 int bh_store_note_location(struct bh_store *s, const char *stable_id, const char *folder,

@@ -11,7 +11,8 @@
  *   VERP     bh_verp_locate
  *   loops    bh_loop_check
  *   policy   bh_policy_decide
- *   store    bh_store_apply: one pipelined round trip for the chunk
+ *   store    bh_store_apply_begin/_end: parts of BH_STORE_PART messages pipelined, the next
+ *            part classified while Redis applies one (one part in flight: in order)
  *   move     one UID MOVE per destination folder, only for messages Redis confirmed
  *
  * Postfix's queue discipline: a message leaves the mailbox only when Redis holds its outcome.
@@ -608,7 +609,22 @@ crash_hook(void)
 	}
 }
 
-/* run_chunk - parse, decide, store and move the fetched messages msgs[0..n) */
+/* store_end - read the answers to the part of the chunk in flight: -1 when Redis failed, else
+ * the number confirmed (added to *confirmed) */
+static int
+store_end(struct bh_worker *w, struct bh_store_item *items, size_t n, size_t *confirmed,
+	  const char **err)
+{
+	int r = bh_store_apply_end(w->store, items, n, err);
+
+	if (r > 0)
+		*confirmed += (size_t)r;
+	return r;
+}
+
+/* run_chunk - parse, decide, store and move the fetched messages msgs[0..n). The messages go
+ * to Redis in parts of BH_STORE_PART: while Redis applies one part, the next is classified
+ * (one part in flight at a time, so they are applied in order); the moves wait for all. */
 static int
 run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **error_r)
 {
@@ -616,32 +632,74 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 	struct bh_store_item *items = bh_calloc(n, sizeof(*items));
 	size_t *item_of = bh_calloc(n, sizeof(*item_of));
 	const char *err = NULL;
-	size_t i, n_items = 0, unconfirmed = 0;
-	int ret = -1, r;
+	size_t i, n_items = 0, unconfirmed = 0, next = 0, pend_from = 0, pend_n = 0, confirmed = 0;
+	bool pending = false, leased = false, store_failed = false;
+	int ret = -1, r = 0;
 
-	for (i = 0; i < n; i++) {
-		jobs[i].m = &msgs[i];
-		item_of[i] = SIZE_MAX;
-		if (msgs[i].data == NULL) {
-			jobs[i].dest = DEST_KEEP; /* gone meanwhile (another client expunged it) */
+	if (!w->o.dry_run)
+		bh_store_apply_reset(w->store);
+	for (i = 0; i <= n; i++) {
+		if (i < n) {
+			item_of[i] = SIZE_MAX;
+			jobs[i].m = &msgs[i];
+			if (msgs[i].data == NULL) {
+				/* gone meanwhile (another client expunged it) */
+				jobs[i].dest = DEST_KEEP;
+				continue;
+			}
+			w->st.seen++;
+			decide(w, &jobs[i]);
+			log_verdict(w, &jobs[i]);
+			if (jobs[i].decided && !w->o.dry_run) {
+				struct bh_store_item *it = &items[n_items];
+
+				it->v = &jobs[i].v;
+				it->d = &jobs[i].d;
+				it->mailbox = w->cfg->imap.mailbox;
+				it->folder = folder_of(w, jobs[i].dest);
+				it->loop_folder = folder_of(w, DEST_IGNORED);
+				it->uidvalidity = w->uidvalidity;
+				it->uid = msgs[i].uid;
+				item_of[i] = n_items++;
+			}
+		}
+		if (w->o.dry_run || store_failed || n_items == next ||
+		    (i < n && n_items - next < BH_STORE_PART))
 			continue;
+		/* a part is ready: read the one in flight, then send this one */
+		if (pending) {
+			pending = false;
+			if (store_end(w, items + pend_from, pend_n, &confirmed, &err) == -1) {
+				store_failed = true;
+				r = -1;
+				continue;
+			}
 		}
-		w->st.seen++;
-		decide(w, &jobs[i]);
-		log_verdict(w, &jobs[i]);
-		if (jobs[i].decided && !w->o.dry_run) {
-			struct bh_store_item *it = &items[n_items];
-
-			it->v = &jobs[i].v;
-			it->d = &jobs[i].d;
-			it->mailbox = w->cfg->imap.mailbox;
-			it->folder = folder_of(w, jobs[i].dest);
-			it->loop_folder = folder_of(w, DEST_IGNORED);
-			it->uidvalidity = w->uidvalidity;
-			it->uid = msgs[i].uid;
-			item_of[i] = n_items++;
+		if (!leased) {
+			if (lease_check(w, false, &err) != 1) {
+				/* not ours (any more): touch nothing; the drain stops and stands by
+				 */
+				env_fail(w, "lease",
+					 err != NULL
+					     ? err
+					     : "the mailbox lease is held by another worker",
+					 error_r);
+				goto out;
+			}
+			leased = true;
 		}
+		(void)bh_store_apply_begin(w->store, items + next, n_items - next, &err);
+		pend_from = next;
+		pend_n = n_items - next;
+		next = n_items;
+		pending = true;
 	}
+	if (pending && store_end(w, items + pend_from, pend_n, &confirmed, &err) == -1)
+		r = -1;
+	for (i = next; i < n_items; i++)
+		items[i].error = "not sent: Redis failed on an earlier part";
+	if (r != -1)
+		r = (int)confirmed;
 	if (w->o.dry_run) {
 		for (i = 0; i < n; i++)
 			if (jobs[i].dest != DEST_KEEP || jobs[i].classified)
@@ -649,14 +707,6 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 		ret = 0;
 		goto out;
 	}
-	if (n_items > 0 && lease_check(w, false, &err) != 1) {
-		/* not ours (any more): touch nothing; the drain stops and stands by */
-		env_fail(w, "lease",
-			 err != NULL ? err : "the mailbox lease is held by another worker",
-			 error_r);
-		goto out;
-	}
-	r = n_items > 0 ? bh_store_apply(w->store, items, n_items, &err) : 0;
 	if (r == -1) {
 		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
 		w->redis_down = true;

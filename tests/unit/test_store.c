@@ -849,6 +849,55 @@ test_throughput(struct bh_store *s)
 		msg_deinit(&m[i]);
 }
 
+/* test_halves - bh_store_apply_begin/_end: parts applied in order while the caller works, and
+ * the retries of bh_store_apply still happen in _end (a script flush or a dropped connection
+ * between the halves) */
+static void
+test_halves(struct bh_store *s)
+{
+	static struct msg m[6];
+	static struct bh_store_item items[6];
+	const char *error = NULL;
+	size_t i;
+
+	for (i = 0; i < BH_NELEM(m); i++) {
+		char sid[32], addr[64];
+
+		snprintf(sid, sizeof(sid), "half%zu", i);
+		snprintf(addr, sizeof(addr), "half%zu@example.net", i);
+		msg_init(&m[i], sid, addr, "news", BH_R_USERUNKNOWN, BH_OUT_SUPPRESS,
+			 act(BH_POL_SUPPRESS, 0, 0, 0, BH_SCOPE_LIST));
+		items[i] = m[i].it;
+	}
+	bh_store_apply_reset(s);
+	/* two parts, the second sent after the first is read */
+	CHECK_INT(bh_store_apply_begin(s, items, 2, &error), 0);
+	CHECK_INT(bh_store_apply_end(s, items, 2, &error), 2);
+	/* Redis forgot the script: the first read sees NOSCRIPT, the end reloads and applies */
+	redis_cli("SCRIPT FLUSH");
+	CHECK_INT(bh_store_apply_begin(s, items + 2, 1, &error), 0);
+	CHECK_INT(bh_store_apply_end(s, items + 2, 1, &error), 1);
+	CHECK_INT(items[2].status, BH_STORE_APPLIED);
+	/* the connection is dropped between the halves, and the script is gone too (the
+	 * NOSCRIPT answer may already sit in our socket): the end reconnects once and the
+	 * message is applied exactly once */
+	redis_cli("SCRIPT FLUSH");
+	CHECK_INT(bh_store_apply_begin(s, items + 3, 1, &error), 0);
+	redis_cli("CLIENT KILL TYPE normal");
+	CHECK_INT(bh_store_apply_end(s, items + 3, 1, &error), 1);
+	CHECK(bh_store_is_confirmed(&items[3]));
+	/* the same again: duplicates */
+	CHECK_INT(bh_store_apply_begin(s, items, 4, &error), 0);
+	CHECK_INT(bh_store_apply_end(s, items, 4, &error), 4);
+	for (i = 0; i < 4; i++)
+		CHECK_INT(items[i].status, BH_STORE_DUPLICATE);
+	/* an empty part */
+	CHECK_INT(bh_store_apply_begin(s, items + 4, 0, &error), 0);
+	CHECK_INT(bh_store_apply_end(s, items + 4, 0, &error), 0);
+	for (i = 0; i < BH_NELEM(m); i++)
+		msg_deinit(&m[i]);
+}
+
 /* test_restart - kill Redis in the middle of a pipelined batch, restart it, retry what was not
  * confirmed: every message counted exactly once. */
 static void
@@ -1064,6 +1113,7 @@ main(int argc, char **argv)
 	test_burst(s, cfg);
 	redis_cli("CONFIG SET appendfsync everysec");
 	test_throughput(s);
+	test_halves(s);
 	redis_cli("CONFIG SET appendfsync always");
 	test_restart(s, cfg);
 	test_lease(cfg);
