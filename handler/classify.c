@@ -330,6 +330,57 @@ address_judged(const struct ctx *c, const char *category)
 	return false;
 }
 
+/* dialogue_for - the words about addr in t[0..n) when they hold an SMTP dialogue's reply
+ * ("<<< 550 ..."), new; else NULL */
+static char *
+dialogue_for(const char *t, size_t n, const char *addr)
+{
+	char *d;
+
+	if (bh_memcasemem(t, n, "<<< 4", 5) == NULL && bh_memcasemem(t, n, "<<< 5", 5) == NULL)
+		return NULL;
+	if ((d = bh_recog_diag_for(t, n, addr)) != NULL && strstr(d, "<<< 4") == NULL &&
+	    strstr(d, "<<< 5") == NULL) {
+		free(d);
+		d = NULL;
+	}
+	return d;
+}
+
+/* returned_transcript - when the notice gives no reason for addr and the message it returns is
+ * itself a failure report with an SMTP dialogue about addr (a gateway that wraps a bounce it
+ * got: "Unable to deliver message to <a@b>" around a Sendmail transcript), the words of that
+ * dialogue (new), else NULL. Only a dialogue counts ("<<< 550 ..." after ">>> RCPT To:<a@b>"):
+ * a returned newsletter that merely names the address says nothing about a failure. Reads the
+ * text after the cut, then the first text parts of an attached message (at most 2, each at
+ * most BH_DEF_SCAN_BYTES). */
+static char *
+returned_transcript(struct ctx *c, const char *addr)
+{
+	size_t i, k = 0, dl;
+	char *d = NULL, *b;
+
+	if (addr == NULL || c->diag_budget == 0)
+		return NULL;
+	c->diag_budget--;
+	if (c->text.len > c->cut &&
+	    (d = dialogue_for(c->text.data + c->cut, c->text.len - c->cut, addr)) != NULL)
+		return d;
+	for (i = 1; i < c->m.n && k < 2 && d == NULL; i++) {
+		const struct bh_part *p = &c->m.v[i];
+
+		if (!inside_message(&c->m, i) || strcmp(p->type, "text") != 0 ||
+		    strcmp(p->subtype, "plain") != 0)
+			continue;
+		k++;
+		b = bh_mime_body(p, BH_DEF_SCAN_BYTES, &dl);
+		b = to_utf8(b, &dl, p->charset);
+		d = dialogue_for(b, dl < BH_DEF_SCAN_BYTES ? dl : BH_DEF_SCAN_BYTES, addr);
+		free(b);
+	}
+	return d;
+}
+
 /* decide - the reason of one recipient from the rules engine; category is the report's own
  * class of the failure, or NULL */
 static void
@@ -347,6 +398,26 @@ decide(struct ctx *c, struct bh_rcpt *r, const char *category)
 	smtp_stage(c, r);
 	bh_rules_decide_cmd(c->opts->rules, r->status, r->reply_code, d, strlen(d), r->smtp_command,
 			    &res);
+	if (res.reason == BH_R_UNDEFINED && r->status[0] == '\0') {
+		char *t = returned_transcript(c, r->address);
+
+		if (t != NULL) {
+			/* the codes of that dialogue inform the reason; the recipient keeps the
+			 * notice's own (none), as the notice gave them */
+			char *nd = bh_asprintf("%s | returned report: %s", d, t), st[BH_MAX_STATUS],
+			     rc[4], cmd[8];
+
+			free(r->diagnostic);
+			r->diagnostic = bh_text_clean(nd, strlen(nd), BH_MAX_DIAGNOSTIC);
+			free(nd);
+			free(t);
+			d = r->diagnostic != NULL ? r->diagnostic : "";
+			st[0] = rc[0] = '\0';
+			bh_recog_codes(d, strlen(d), st, sizeof(st), rc);
+			(void)bh_smtp_command(d, strlen(d), cmd);
+			bh_rules_decide_cmd(c->opts->rules, st, rc, d, strlen(d), cmd, &res);
+		}
+	}
 	if (res.reason == BH_R_FILTERED && res.rule != NULL &&
 	    strcmp(res.rule, "builtin:userunknown-stage-unknown") == 0 &&
 	    address_judged(c, category)) {

@@ -433,6 +433,12 @@ main(void)
 		    {"sendmail-v5-hosts.eml", 1, "hostunknown", NULL, "Authoritative", NULL},
 		    /* an X.400 address line names the recipient, not the "To:" echo above */
 		    {"exchange-x400.eml", 0, "userunknown", NULL, "not recognized", NULL},
+		    /* a gateway that gives no reason around a bounce it got: the dialogue in
+		     * the returned report speaks; a returned newsletter does not */
+		    {"gateway-wrapped-transcript.eml", 0, "userunknown", NULL, "<<< 550 5.1.1",
+		     NULL},
+		    {"gateway-wrapped-newsletter.eml", 0, "undefined", NULL, NULL,
+		     "returned report"},
 		};
 
 		for (i = 0; i < BH_NELEM(ev); i++) {
