@@ -418,9 +418,7 @@ decide(struct ctx *c, struct bh_rcpt *r, const char *category)
 			bh_rules_decide_cmd(c->opts->rules, st, rc, d, strlen(d), cmd, &res);
 		}
 	}
-	if (res.reason == BH_R_FILTERED && res.rule != NULL &&
-	    strcmp(res.rule, "builtin:userunknown-stage-unknown") == 0 &&
-	    address_judged(c, category)) {
+	if (res.unjudged && address_judged(c, category)) {
 		res.reason = BH_R_USERUNKNOWN;
 		res.whose = bh_reason_whose(res.reason);
 		res.rule = "builtin:userunknown-report";

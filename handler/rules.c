@@ -1202,6 +1202,7 @@ restage(const char *st, const char *cmd, const char *t, size_t n, struct bh_rule
 	} else if (!local_verdict(t, n)) {
 		out->reason = BH_R_FILTERED;
 		out->rule = "builtin:userunknown-stage-unknown";
+		out->unjudged = true;
 	} else {
 		return;
 	}
@@ -1229,6 +1230,7 @@ bh_rules_decide_cmd(const struct bh_rules *rules, const char *status, const char
 	int pass;
 
 	st[0] = rc[0] = '\0';
+	out->unjudged = false;
 	if (status != NULL && bh_status_valid(status, strlen(status)))
 		snprintf(st, sizeof(st), "%s", status);
 	if (reply_code != NULL && is_reply_code(reply_code, strlen(reply_code)))

@@ -32,6 +32,9 @@ struct bh_rules_result {
 	enum bh_whose whose;   /* the reason's, or the rule's override */
 	const char *rule;      /* rule id ("builtin:user-unknown-text", "config:my-rule"); owned
 				* by the rules object */
+	bool unjudged;	       /* a stock recipient-unknown text read as filtered only because
+				* nothing showed the address was judged (no stage, no x.1.x
+				* status): the caller may know better from the rest of the report */
 };
 
 /* bh_rules_new - compile the built-in table plus the config's rules (extra may be NULL, n 0;

@@ -615,10 +615,12 @@ test_smtp_command(struct bh_rules *rs)
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "RCPT", &res);
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	CHECK(!res.unjudged);
 	/* no stage, no address status: the stock formula may be a filter's */
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "", &res);
 	CHECK_STR(bh_reason_name(res.reason), "filtered");
 	CHECK_STR(res.rule, "builtin:userunknown-stage-unknown");
+	CHECK(res.unjudged);
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, NULL, &res);
 	CHECK_STR(bh_reason_name(res.reason), "filtered");
 	/* a server naming the account it lacks is not re-read */
