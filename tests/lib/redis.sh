@@ -35,6 +35,16 @@ for _ in range(200):
 }
 
 _redis_launch() {
+	# After a SIGKILL the AOF may end inside a MULTI/EXEC block (a Lua script's effects):
+	# Redis 7.0's own aof-load-truncated then drops only the partial EXEC and keeps an open
+	# MULTI, and writes after the next restart are lost (fixed in Valkey by valkey-io/valkey
+	# #4342). redis-check-aof --fix cuts the file before that MULTI, as deploy/README.md
+	# advises for production (ExecStartPre).
+	local m
+	for m in "$REDIS_DIR"/appendonlydir/*.manifest; do
+		[ -f "$m" ] && command -v redis-check-aof >/dev/null 2>&1 &&
+			{ echo y | redis-check-aof --fix "$m" >>"$REDIS_DIR/check-aof.log" 2>&1 || true; }
+	done
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' \
 		--appendonly yes --appendfsync always --daemonize no \
 		--logfile "$REDIS_DIR/redis.log" "${REDIS_EXTRA[@]}" </dev/null >/dev/null 2>&1 &
