@@ -35,42 +35,8 @@ _dovecot_cert() { # DIR NAME CN SAN: a CA-signed certificate DIR/NAME.{crt,key};
 		-days 2 -extfile "$d/$name.ext" -out "$d/$name.crt" >/dev/null 2>&1 || return 1
 }
 
-dovecot_start() {
-	local d=$1 user group login mailuid mailgid
-	command -v dovecot >/dev/null 2>&1 || { echo "dovecot not installed" >&2; return 77; }
-	DOVECOT_DIR=$d
-	DOVECOT_BASE=$(mktemp -d /tmp/dv.XXXXXX)
-	chmod 755 "$DOVECOT_BASE"
-	mkdir -p "$d/home/bounces/Maildir" "$d/state" "$d/tls"
-	user=$(id -un)
-	group=$(id -gn)
-	mailuid=$(id -u)
-	mailgid=$(id -g)
-	login=$user
-	if [ "$mailuid" -eq 0 ]; then
-		# as root: Dovecot's own unprivileged users for its processes, nobody for the mail
-		user=$(id -un dovecot 2>/dev/null || echo nobody)
-		group=$(id -gn dovecot 2>/dev/null || echo nogroup)
-		login=$(id -un dovenull 2>/dev/null || echo nobody)
-		mailuid=$(id -u nobody)
-		mailgid=$(id -g nobody)
-		chown -R "$mailuid:$mailgid" "$d/home"
-		chmod 755 "$d" "$d/home"
-		chmod 755 "$d/tls"
-	fi
-	_dovecot_cert "$d/tls" server "localhost" "DNS:localhost,IP:127.0.0.1" || return 1
-	mkdir -p "$d/tls/other"
-	_dovecot_cert "$d/tls/other" server "localhost" "DNS:localhost,IP:127.0.0.1" || return 1
-	DOVECOT_USER=bounces
-	DOVECOT_PASS="t3st-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-	printf '%s:{PLAIN}%s:%s:%s::%s/home/bounces::\n' "$DOVECOT_USER" "$DOVECOT_PASS" \
-		"$mailuid" "$mailgid" "$d" >"$d/passwd"
-	chmod 644 "$d/passwd"
-	DOVECOT_IMAP_PORT=$(_dovecot_free_port)
-	DOVECOT_IMAPS_PORT=$(_dovecot_free_port)
-	DOVECOT_CA=$d/tls/ca.crt
-	DOVECOT_OTHER_CA=$d/tls/other/ca.crt
-	DOVECOT_MAILDIR=$d/home/bounces/Maildir
+# _dovecot_write_conf - dovecot.conf for dovecot_start (reads its locals: d, user, group, login)
+_dovecot_write_conf() {
 	cat >"$d/dovecot.conf" <<EOF
 base_dir = $DOVECOT_BASE
 state_dir = $d/state
@@ -133,7 +99,56 @@ protocol imap {
 }
 ${DOVECOT_EXTRA_CONF:-}
 EOF
-	dovecot -c "$d/dovecot.conf" || { cat "$d/dovecot.log" >&2 2>/dev/null; return 1; }
+}
+
+dovecot_start() {
+	local d=$1 user group login mailuid mailgid
+	command -v dovecot >/dev/null 2>&1 || { echo "dovecot not installed" >&2; return 77; }
+	DOVECOT_DIR=$d
+	DOVECOT_BASE=$(mktemp -d /tmp/dv.XXXXXX)
+	chmod 755 "$DOVECOT_BASE"
+	mkdir -p "$d/home/bounces/Maildir" "$d/state" "$d/tls"
+	user=$(id -un)
+	group=$(id -gn)
+	mailuid=$(id -u)
+	mailgid=$(id -g)
+	login=$user
+	if [ "$mailuid" -eq 0 ]; then
+		# as root: Dovecot's own unprivileged users for its processes, nobody for the mail
+		user=$(id -un dovecot 2>/dev/null || echo nobody)
+		group=$(id -gn dovecot 2>/dev/null || echo nogroup)
+		login=$(id -un dovenull 2>/dev/null || echo nobody)
+		mailuid=$(id -u nobody)
+		mailgid=$(id -g nobody)
+		chown -R "$mailuid:$mailgid" "$d/home"
+		chmod 755 "$d" "$d/home"
+		chmod 755 "$d/tls"
+	fi
+	_dovecot_cert "$d/tls" server "localhost" "DNS:localhost,IP:127.0.0.1" || return 1
+	mkdir -p "$d/tls/other"
+	_dovecot_cert "$d/tls/other" server "localhost" "DNS:localhost,IP:127.0.0.1" || return 1
+	DOVECOT_USER=bounces
+	DOVECOT_PASS="t3st-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+	printf '%s:{PLAIN}%s:%s:%s::%s/home/bounces::\n' "$DOVECOT_USER" "$DOVECOT_PASS" \
+		"$mailuid" "$mailgid" "$d" >"$d/passwd"
+	chmod 644 "$d/passwd"
+	DOVECOT_CA=$d/tls/ca.crt
+	DOVECOT_OTHER_CA=$d/tls/other/ca.crt
+	DOVECOT_MAILDIR=$d/home/bounces/Maildir
+	# The ports are free when picked; another test may take one before Dovecot binds it: pick
+	# again (as tests/lib/redis.sh does)
+	local attempt
+	for attempt in 1 2 3; do
+		DOVECOT_IMAP_PORT=$(_dovecot_free_port)
+		DOVECOT_IMAPS_PORT=$(_dovecot_free_port)
+		_dovecot_write_conf
+		dovecot -c "$d/dovecot.conf" 2>"$d/start.err" && break
+		if [ "$attempt" -lt 3 ] && grep -q "Address already in use" "$d/start.err" "$d/dovecot.log" 2>/dev/null; then
+			continue
+		fi
+		cat "$d/start.err" "$d/dovecot.log" >&2 2>/dev/null
+		return 1
+	done
 	local i
 	for i in $(seq 1 50); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$DOVECOT_IMAPS_PORT") 2>/dev/null; then
