@@ -101,7 +101,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_SPEEDING),
 
 	/* --- over quota / mailbox full (before "expired": "mailbox is full: retry timeout") */
-	T("mailboxfull-text", "quota|full|exceed|reached|is at|storage|space",
+	T("mailboxfull-text", "quota|full|exceed|reached|is at|storage|space|size limit|too many messages",
 	  "(?:mail ?box|inbox|mail ?folder|mail ?drop|account|user) (?:is |was |has been )?"
 	  "(?:full|over ?quota)"
 	  "|(?:mail ?box|inbox|mail ?folder) (?:size )?(?:has )?(?:exceed|reached|is at)"
@@ -112,7 +112,9 @@ static const struct bh_rule_def builtin[] = {
 	  "|insufficient (?:storage|space) (?:for|in) (?:the |this )?(?:user|mailbox|recipient)"
 	  "|mailbox (?:storage|space) (?:is )?(?:full|exhausted)|mailbox has no (?:more )?space"
 	  "|not enough (?:storage|space) in (?:the |this )?(?:user|mailbox|recipient)"
-	  "|exceeded storage allocation|storage allocation exceeded",
+	  "|exceeded storage allocation|storage allocation exceeded"
+	  "|(?:mail ?box|inbox) size limit (?:exceeded|reached)"
+	  "|too many messages (?:on|in) (?:the |this |his |her |their |your )?(?:server|mail ?box|inbox)",
 	  BH_R_MAILBOXFULL),
 
 	/* --- size: the recipient's limit (5.2.3) vs the system's (5.3.4) */
@@ -120,10 +122,11 @@ static const struct bh_rule_def builtin[] = {
 	  "exceeds? (?:the )?(?:size )?limit set by (?:the )?recipient"
 	  "|recipient'?s? (?:message )?size limit|length exceeds administrative limit",
 	  BH_R_EXCEEDLIMIT),
-	T("mesgtoobig-text", "large|big|size violation|line limit",
+	T("mesgtoobig-text", "large|big|size violation|line limit|message size",
 	  "(?:message|mail|e-?mail|data|content)s? (?:is |was )?too (?:large|big)"
 	  "|too (?:large|big) for|size violation|line limit exceeded"
-	  "|larger than (?:my |the |our )?(?:maximum|max|allowed|permitted)",
+	  "|larger than (?:my |the |our )?(?:maximum|max|allowed|permitted)"
+	  "|max(?:imum)? message size (?:limit )?exceeded",
 	  BH_R_MESGTOOBIG),
 
 	/* --- Sendmail's deferral that names its cause before the expiry ("Deferred: Connection
@@ -150,13 +153,14 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_EXPIRED),
 
 	/* --- sender-side: relaying */
-	T("norelaying-text", "relay|identities failed|rcpthosts",
+	T("norelaying-text", "relay|identities failed|rcpthosts|as a relay",
 	  "relay(?:ing)? (?:access )?(?:denied|not (?:allowed|permitted)|prohibited|refused|forbidden)"
 	  "|(?:not|isn't) (?:configured|permitted|allowed|authorized|authorised) to relay"
 	  "|(?:unable|cannot|can't|will not|won't|do not|does not|don't) relay|no relaying"
 	  "|relay not permitted"
 	  "|email address is not verified\\. the following identities failed"
-	  "|(?:isn't|is not|not) in my list of allowed rcpthosts",
+	  "|(?:isn't|is not|not) in my list of allowed rcpthosts"
+	  "|(?:use|using) (?:me|this (?:server|host|system)) .{0,120}?as a relay",
 	  BH_R_NORELAYING),
 
 	/* --- sender-side: our IP's reverse DNS */
@@ -171,13 +175,15 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_REQUIREPTR),
 
 	/* --- sender-side: spam verdicts that mention SPF or blocking in passing */
-	T("spam-strong", "spam|junk|ube|bulk|unsolicited",
+	T("spam-strong", "spam|junk|ube|bulk|unsolicited|mass mail|uribl|surbl",
 	  "spam classification"
 	  "|(?:classified|scored|detected|identified|flagged|marked|considered|rejected) as (?:spam|junk)"
 	  "|spam (?:content|detected|message|score|signature|violation|filter|firewall)"
 	  "|content[^.;]{0,40}spam"
-	  "|message content rejected, ube|\\bube\\b|unsolicited bulk|bulk e-?mail"
-	  "|likely unsolicited (?:mail|e-?mail|message)|probability of (?:being )?spam",
+	  "|message content rejected, ube|\\bube\\b|unsolicited bulk|bulk (?:e-?)?mail"
+	  "|likely unsolicited (?:mail|e-?mail|message)|probability of (?:being )?spam"
+	  "|(?:appears|seems|determined|believed) to be (?:unsolicited|spam|junk)"
+	  "|mass mail(?:er|ing)|\\b(?:uri|sur)bl\\b",
 	  BH_R_SPAMDETECTED),
 
 	/* --- sender-side: SPF / DKIM / DMARC (RFC 7208, RFC 6376, RFC 7489) */
@@ -234,7 +240,7 @@ static const struct bh_rule_def builtin[] = {
 	T("blocked-text", "list|block|spamhaus|spamcop|sorbs|barracuda|rbl|dnsbl|uceprotect|abuseat|ban"
 			  "|client host|not accepting|open relay|your isp|invalid ip|dynamic|dial"
 			  "|residential|mail exchanger|relay quota|your ip|your server|your host|my name|helo|ehlo"
-			  "|directly|smtp relay|this ip|deferred",
+			  "|directly|smtp relay|this ip|deferred|not allowed to send",
 	  "(?<!may be )(?:black|block|deny|ban)[ -]?list(?:ed)?|(?<!not )listed (?:at|on|in|by) "
 	  "|blocked (?:using|by|for)"
 	  "|\\bspamhaus\\b|\\bspamcop\\b|\\bsorbs\\b|barracuda(?:central)?|\\brbls?\\b|\\bdnsbls?\\b"
@@ -249,7 +255,8 @@ static const struct bh_rule_def builtin[] = {
 	  "|(?:traffic|connections?|mail) not accepted from this ip|permanently deferred"
 	  "|my name was rejected|(?:helo|ehlo) (?:name |hostname )?(?:rejected|refused|denied)"
 	  "|invalid (?:helo|ehlo)|(?:helo|ehlo) (?:name |hostname )?(?:is )?invalid|bad (?:helo|ehlo)"
-	  "|on our block ?list|your (?:ip|server|host) (?:is|was|has been) (?:blocked|rejected|denied)",
+	  "|on our block ?list|your (?:ip|server|host) (?:is|was|has been) (?:blocked|rejected|denied)"
+	  "|(?:\\bip|\\d{1,3}(?:\\.\\d{1,3}){3}) is not allowed to send",
 	  BH_R_BLOCKED),
 
 	/* --- sender-side: content */
@@ -345,14 +352,14 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_HASMOVED),
 
 	/* --- recipient: the domain does not exist or has no usable route */
-	T("hostunknown-text", "host|domain|unrout|non-existent|nonexistent|bad destination",
+	T("hostunknown-text", "host|domain|unrout|non-existent|nonexistent|bad destination|name or service",
 	  "host (?:or domain name )?(?:unknown|not found)|unknown (?:host|domain)"
 	  "|no such (?:host|domain)|host [a-z0-9.-]{1,255} not found"
 	  "|(?:domain|host) (?:name )?(?:not found|(?:does not|doesn't|may not|did not) exist)"
 	  "|(?:domain|host)[^.;]{0,30} (?:does not|doesn't|may not) exist"
 	  "|bad destination (?:system )?address"
 	  "|couldn't find any host|unrout(?:e)?able (?:domain|address)"
-	  "|nxdomain|point to non-?existent hosts",
+	  "|nxdomain|point to non-?existent hosts|name or service not known",
 	  BH_R_HOSTUNKNOWN),
 
 	/* --- network on the way */
@@ -401,6 +408,10 @@ static const struct bh_rule_def builtin[] = {
 	 * that names the account it lacks ("doesn't have a yahoo.com account", "invalid
 	 * recipient") says so at whatever stage it checks (on the corpus: Yahoo and Orange at
 	 * DATA, Sisimai calls them userunknown), so the row after it is not re-read. */
+	/* "mailbox unavailable" is the stock text of any 550 (RFC 5321); with the mailbox-disabled
+	 * status (RFC 3463 X.2.1) it says that, not that the mailbox is missing */
+	TS("suspend-521-unavailable", "5.2.1", "unavailable|not available",
+	   "mail ?box (?:is )?(?:currently )?(?:unavailable|not available)", BH_R_SUSPEND),
 	TU("userunknown-text", "unknown|no such",
 	   "(?:user|recipient|addressee|mailbox|account|alias|address|destination|local[ -]?part) "
 	   "(?:name )?unknown"
@@ -410,16 +421,18 @@ static const struct bh_rule_def builtin[] = {
 	   BH_R_USERUNKNOWN),
 	T("userunknown-account", "unknown|no such|exist|invalid|illegal|bad|not found|unavailable"
 			      "|not available|be found|not listed|have a|no mailbox|notfound"
-			      "|valid|undeliverable|rejected|not recognized",
+			      "|valid|undeliverable|rejected|not recognized|known|active|registered"
+			      "|no mail|badrcptto",
 	  "(?:user|recipient|mailbox|account|address|addressee|e-?mail)\\b.{0,40}?"
 	  "(?:does not|doesn't|did not) exist"
-	  "|(?:invalid|illegal|bad|unknown|non-?existent) (?:final delivery )?(?:recipient|user"
+	  "|(?:invalid|illegal|bad|unknown|non-?existent)[ _](?:final delivery )?(?:recipient|user"
 	  "|mailbox|address|alias|local[ -]?part|account|destination|userid)"
-	  "|(?:user|recipient|mailbox|address|account|addressee) (?:was )?not found"
+	  "|(?:user|recipient|mail-?box|address|account|addressee) (?:was )?not found"
 	  "|(?:couldn't|could not) be found"
 	  "|recip(?:ient)?notfound|mailbox (?:is )?(?:unavailable|not available)"
-	  "|no mailbox (?:here|by that name)"
-	  "|not (?:a )?valid (?:user|recipient|mailbox|address)|not listed in|user not listed"
+	  "|no mail[ -]?box (?:here|by that name|found|available)|\\bbadrcptto\\b"
+	  "|not (?:an? )?(?:valid|known|active|registered) (?:local )?(?:user|recipient|mailbox"
+	  "|address|account|e-?mail)|not listed in|user not listed"
 	  "|no valid recipients?|(?:does not|doesn't) have an? [^ ]{1,80} account"
 	  "|undeliverable address|address (?:is )?invalid|recipient (?:name )?is not recognized"
 	  "|has rejected (?:the )?(?:recipient )?address"
@@ -529,10 +542,10 @@ static const struct bh_rule_def builtin[] = {
 	S("status-5730", "?.7.30", BH_R_SECURITYERROR),
 
 	/* --- weak text rows: vague words, only when the status said nothing specific */
-	WEAK("spam-weak", "spam", "\\bspam\\b", BH_R_SPAMDETECTED),
+	WEAK("spam-weak", "spam", "\\bspam", BH_R_SPAMDETECTED),
 	WEAK("mesgtoobig-weak", "size",
 	     "size exceeds?|exceeds? (?:the )?(?:fixed |administrative |local )?(?:maximum |max )?"
-	     "(?:message )?size|(?:message )?size (?:limit )?exceeded|message size limit",
+	     "(?:message )?size|(?:message )?size (?:limit )?exceeded|\\bsize limit\\b",
 	     BH_R_MESGTOOBIG),
 	WEAKW("connection-refused-weak", "connection refused", "connection refused", BH_R_BLOCKED,
 	      BH_WHOSE_EITHER),
@@ -1165,6 +1178,8 @@ local_verdict(const char *t, size_t n)
 	static const char *const words[] = {
 	    "mail.local: ",
 	    "recipient name is not recognized",
+	    /* Postfix local(8): the passwd/alias look-up of a local recipient */
+	    "unknown user: \"",
 	};
 	size_t i;
 
