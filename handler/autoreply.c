@@ -34,10 +34,11 @@
  * Languages: English, German, French, Spanish, Italian, Dutch, Portuguese, Japanese, plus a few
  * Nordic, Polish, Czech, Russian, Chinese and Korean phrases. Matching is ASCII
  * case-insensitive over UTF-8, so non-ASCII letters are listed in the case they appear in.
- * The subject must be RFC 2047-decoded by the parser. The body is matched as UTF-8, and the
- * Japanese phrases also as ISO-2022-JP (self-announcing, the usual charset of Japanese mail).
- * XXX: other legacy charsets (Shift_JIS, EUC-JP, ISO-8859-x accents) are not converted: their
- * non-ASCII phrases do not match; the headers and ASCII phrases usually decide first.
+ * The subject must be RFC 2047-decoded by the parser. The body is matched as UTF-8: classify.c
+ * converts a part in its declared charset (Shift_JIS, EUC-JP, ISO-8859-x...) before it gets
+ * here, and the Japanese phrases are also matched as ISO-2022-JP, which announces itself.
+ * XXX: a legacy charset that is not declared is not guessed: its non-ASCII phrases do not
+ * match; the headers and ASCII phrases usually decide first.
  */
 #include "autoreply.h"
 
