@@ -55,6 +55,21 @@ for block in src('warnings.t').split('readfile(')[1:]:
     r = re.search(r'is\(\$std_reason\d*, "(\w+)"', block)
     if f and r:
         label.setdefault(f.group(1), r.group(1))
+# the addresses a test expects, where it names them
+addrs = {}
+for t in glob.glob(os.path.join(tdir, '*.t')):
+    s = src(os.path.basename(t))
+    m = re.search(r"t/corpus/([\w.-]+\.msg)'.*?addresses\s*=>\s*\[(.*?)\]", s, re.S)
+    if m and '$' not in m.group(2):
+        addrs[m.group(1)] = re.findall(r"[\w.+-]+@[\w.#-]+", m.group(2))
+for m in re.finditer(r'"([\w.-]+\.msg)" => \{(.*?)\n    \}', src('various-domain.t'), re.S):
+    r = re.search(r'"recipient"\s*=>\s*\'([^\']+)\'', m.group(2))
+    if r:
+        addrs[m.group(1)] = [r.group(1)]
+if "addresses  => ['recipient@example.net']" in src('various-unknown.t'):
+    for f, c in list(label.items()):
+        if f in re.findall(r'"([\w.-]+\.msg)" => \{', src('various-unknown.t')):
+            addrs.setdefault(f, ['recipient@example.net'])
 for f in ('not-a-relay.msg', 'rcpthosts.msg', 'relaying-denied.msg'):
     if label.get(f) == 'domain_error':
         label[f] = 'relay'
@@ -72,19 +87,30 @@ OK = {
 }
 HARD = {'user_unknown': True, 'domain_error': True, 'over_quota': False, 'spam': False,
         'message_too_large': False, 'relay': False}
-files = sorted(f for f, c in label.items()
-               if (c in OK or c == 'not_bounce') and os.path.exists(os.path.join(corpus, f)))
+files = sorted(set(addrs) | set(f for f, c in label.items()
+               if c in OK or c == 'not_bounce'))
+files = [f for f in files if os.path.exists(os.path.join(corpus, f))]
 out = subprocess.run([bouncer, 'classify'] + [os.path.join(corpus, f) for f in files],
                      capture_output=True, text=True).stdout
 got = {}
 for line in out.splitlines():
     o = json.loads(line)
     got[os.path.basename(o['source'])] = o
-n = ok = hn = hok = 0
+n = ok = hn = hok = an = aok = 0
 conf = collections.Counter()
+amiss = []
 for f in files:
-    want, o = label[f], got.get(f)
+    want, o = label.get(f), got.get(f)
     rs = o['recipients'] if o else []
+    if f in addrs:
+        an += 1
+        have = sorted(set(r['address'].lower() for r in rs if r.get('address')))
+        if have == sorted(a.lower() for a in addrs[f]):
+            aok += 1
+        else:
+            amiss.append((f, addrs[f], have))
+    if want not in OK and want != 'not_bounce':
+        continue
     n += 1
     if want == 'not_bounce':
         good = o is not None and o['type'] != 'bounce'
@@ -103,3 +129,6 @@ print('coarse reason agreement: %.1f%% (%d/%d)' % (100.0 * ok / max(n, 1), ok, n
 print('hard/soft agreement: %.1f%% (%d/%d)' % (100.0 * hok / max(hn, 1), hok, hn))
 for (want, reason), k in conf.most_common():
     print('  %3d  %-18s -> %s' % (k, want, reason))
+print('exact address set, where a test names it: %.1f%% (%d/%d)' % (100.0 * aok / max(an, 1), aok, an))
+for f, want, have in amiss:
+    print('  %s: expected %s, got %s' % (f, ' '.join(want), ' '.join(have) or '(none)'))

@@ -828,6 +828,76 @@ list_refusal(const struct line *ls, size_t nl, const struct bh_recog_in *in, siz
 	return false;
 }
 
+/* is_local_token - a line that is one bare local part ("screenname"): dot-atom bytes only,
+ * a letter among them, no '@' */
+static bool
+is_local_token(const char *p, size_t n)
+{
+	size_t i;
+	bool letter = false;
+
+	if (n == 0 || n > 64 || p[0] == '.' || p[n - 1] == '.')
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+
+		if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+			letter = true;
+		else if (!is_digit(c) && strchr("._+-=", c) == NULL)
+			return false;
+	}
+	return letter;
+}
+
+/* bare_locals - a mail system that lists its own users by local part alone, under a lead-in
+ * sentence ("Your mail to the following recipients could not be delivered because ...:\n
+ * \tscreenname", AOL): each is local@the domain of the report's From, the system that
+ * reports on its users. Only when no address was found at all. */
+static void
+bare_locals(const struct line *ls, size_t nl, const struct bh_recog_in *in, size_t max,
+	    struct bh_recog_out *out)
+{
+	const struct bh_field *from = hdr(in->hdr, "From");
+	const char *dom, *s;
+	char *fa, *a, *lead;
+	size_t i, j, sn, ap, as, an;
+
+	if (from == NULL || (fa = bh_text_first_addr(from->value, from->value_len)) == NULL)
+		return;
+	dom = strrchr(fa, '@') + 1;
+	for (i = 0; i < nl; i++) {
+		s = ls[i].p;
+		sn = ls[i].n;
+		bh_span_trim(&s, &sn);
+		if (sn == 0 || s[sn - 1] != ':' ||
+		    (!contains(s, sn, "following recipient") &&
+		     !contains(s, sn, "following address")))
+			continue;
+		lead = bh_text_clean(s, sn, BH_MAX_DIAGNOSTIC);
+		for (j = i + 1; j < nl && j - i <= MAX_DIAG_LINES; j++) {
+			s = ls[j].p;
+			sn = ls[j].n;
+			bh_span_trim(&s, &sn);
+			if (!is_local_token(s, sn))
+				break;
+			a = bh_asprintf("%.*s@%s", (int)sn, s, dom);
+			ap = 0;
+			/* the result must read as one whole address */
+			if (bh_text_next_addr(a, strlen(a), &ap, &as, &an) && as == 0 &&
+			    an == strlen(a) && !excluded(in, a, an, false)) {
+				struct bh_recog_hit *h = add_hit(out, max, a, an);
+
+				if (h != NULL && lead != NULL)
+					h->diagnostic = bh_strdup(lead);
+			}
+			free(a);
+		}
+		free(lead);
+		break;
+	}
+	free(fa);
+}
+
 /* error_block - a notice that gives one error for every recipient in a labelled paragraph
  * ("Error message below:\n550 - Requested action not taken: no such user here\n\nMessage
  * details: ... RCPT TO: a@b", Apache James): that paragraph is each recipient's diagnostic,
@@ -1016,6 +1086,8 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 			}
 		}
 	}
+	if (out->n == 0 && out->bounce_like)
+		bare_locals(ls, nl, in, max, out);
 	error_block(ls, nl, out);
 	free(ls);
 	free(opens);

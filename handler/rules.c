@@ -229,11 +229,12 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_TOOMANYCONN),
 
 	/* --- the recipient chose not to hear from us (before the block-list words below) */
-	T("filtered-recipient-choice", "recipient|accept|list|senders",
+	T("filtered-recipient-choice", "recipient|accept|list|senders|not accepting",
 	  "(?:blocked|rejected|refused) by the recipient(?! domain| server| mail| system| host| mta)"
 	  "|recipient has (?:blocked|rejected|refused)"
 	  "|only accept(?:s|ing)? (?:e-?mail|mail|messages) from (?:specific|certain|known|approved)"
-	  "|not (?:in|on) (?:the |my |our |the recipient'?s? )?(?:white|allow|safe)[ -]?(?:list|senders)",
+	  "|not (?:in|on) (?:the |my |our |the recipient'?s? )?(?:white|allow|safe)[ -]?(?:list|senders)"
+	  "|(?:they|recipients?|users?|he|she) (?:are|is) not accepting (?:e-?)?mail (?:from|with)",
 	  BH_R_FILTERED),
 
 	/* --- sender-side: our client IP or host refused (block lists, policy on connections) */

@@ -103,6 +103,10 @@ static const struct rcase cases[] = {
     {"5.2.1", "550", "The email account that you tried to reach is disabled.", BH_R_SUSPEND},
     {"", "550", "550 Mailbox is frozen.", BH_R_SUSPEND},
     {"5.1.6", "550", "550 5.1.6 recipient no longer on server: a@example.org", BH_R_HASMOVED},
+    {"", "",
+     "Your mail to the following recipients could not be delivered because they are not "
+     "accepting mail from news@example.org:",
+     BH_R_FILTERED},
     /* sender side: never userunknown */
     {"5.7.1", "554", "554 5.7.1 Mail appears to be unsolicited - score over the limit",
      BH_R_SPAMDETECTED},
