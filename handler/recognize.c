@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "text.h"
 #include "util.h"
 
@@ -864,7 +865,7 @@ bare_locals(const struct line *ls, size_t nl, const struct bh_recog_in *in, size
 
 	if (from == NULL || (fa = bh_text_first_addr(from->value, from->value_len)) == NULL)
 		return;
-	dom = strrchr(fa, '@') + 1;
+	dom = bh_addr_domain(fa);
 	for (i = 0; i < nl; i++) {
 		s = ls[i].p;
 		sn = ls[i].n;
