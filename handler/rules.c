@@ -353,14 +353,16 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_HASMOVED),
 
 	/* --- recipient: the domain does not exist or has no usable route */
-	T("hostunknown-text", "host|domain|unrout|non-existent|nonexistent|bad destination|name or service",
+	T("hostunknown-text", "host|domain|unrout|non-existent|nonexistent|bad destination|name or service"
+			      "|invalid|illegal",
 	  "host (?:or domain name )?(?:unknown|not found)|unknown (?:host|domain)"
 	  "|no such (?:host|domain)|host [a-z0-9.-]{1,255} not found"
 	  "|(?:domain|host) (?:name )?(?:not found|(?:does not|doesn't|may not|did not) exist)"
 	  "|(?:domain|host)[^.;]{0,30} (?:does not|doesn't|may not) exist"
 	  "|bad destination (?:system )?address"
 	  "|couldn't find any host|unrout(?:e)?able (?:domain|address)"
-	  "|nxdomain|point to non-?existent hosts|name or service not known",
+	  "|nxdomain|point to non-?existent hosts|name or service not known"
+	  "|invalid (?:recipient |destination )?domain\\b(?! name)|illegal host ?/ ?domain name",
 	  BH_R_HOSTUNKNOWN),
 
 	/* --- network on the way */

@@ -86,6 +86,12 @@ static const struct rcase cases[] = {
      BH_R_NETWORKERROR},
     {"5.4.6", "554", "554 5.4.6 Too many hops", BH_R_NETWORKERROR},
     {"", "", "[mx.example.org]: Name or service not known", BH_R_HOSTUNKNOWN},
+    {"", "550", "550 Invalid domain", BH_R_HOSTUNKNOWN},
+    {"", "", "Illegal host/domain name found", BH_R_HOSTUNKNOWN},
+    {"", "501",
+     "Connected to 192.0.2.1 but my name was rejected. Remote host said: 501 Invalid "
+     "domain name",
+     BH_R_BLOCKED},
     /* mailbox full vs expired vs sizes */
     {"", "", "mailbox is full: retry timeout exceeded", BH_R_MAILBOXFULL},
     {"5.2.2", "552", "552 5.2.2 <a@b>: user is over quota", BH_R_MAILBOXFULL},
