@@ -175,7 +175,7 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_REQUIREPTR),
 
 	/* --- sender-side: spam verdicts that mention SPF or blocking in passing */
-	T("spam-strong", "spam|junk|ube|bulk|unsolicited|mass mail|uribl|surbl",
+	T("spam-strong", "spam|junk|ube|bulk|unsolicited|mass mail|uribl|surbl|suspicious|content filter",
 	  "spam classification"
 	  "|(?:classified|scored|detected|identified|flagged|marked|considered|rejected) as (?:spam|junk)"
 	  "|spam (?:content|detected|message|score|signature|violation|filter|firewall)"
@@ -183,7 +183,10 @@ static const struct bh_rule_def builtin[] = {
 	  "|message content rejected, ube|\\bube\\b|unsolicited bulk|bulk (?:e-?)?mail"
 	  "|likely unsolicited (?:mail|e-?mail|message)|probability of (?:being )?spam"
 	  "|(?:appears|seems|determined|believed) to be (?:unsolicited|spam|junk)"
-	  "|mass mail(?:er|ing)|\\b(?:uri|sur)bl\\b",
+	  "|mass mail(?:er|ing)|\\b(?:uri|sur)bl\\b"
+	  "|(?:blocked|rejected|refused|identified) by (?:the )?(?:spam ?assassin|spam ?filter"
+	  "|anti-?spam|content filter)"
+	  "|suspicious (?:url|link|content)s?",
 	  BH_R_SPAMDETECTED),
 
 	/* --- sender-side: SPF / DKIM / DMARC (RFC 7208, RFC 6376, RFC 7489) */
@@ -229,19 +232,20 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_TOOMANYCONN),
 
 	/* --- the recipient chose not to hear from us (before the block-list words below) */
-	T("filtered-recipient-choice", "recipient|accept|list|senders|not accepting",
+	T("filtered-recipient-choice", "recipient|accept|list|senders|not accepting|not authori",
 	  "(?:blocked|rejected|refused) by the recipient(?! domain| server| mail| system| host| mta)"
 	  "|recipient has (?:blocked|rejected|refused)"
 	  "|only accept(?:s|ing)? (?:e-?mail|mail|messages) from (?:specific|certain|known|approved)"
 	  "|not (?:in|on) (?:the |my |our |the recipient'?s? )?(?:white|allow|safe)[ -]?(?:list|senders)"
-	  "|(?:they|recipients?|users?|he|she) (?:are|is) not accepting (?:e-?)?mail (?:from|with)",
+	  "|(?:they|recipients?|users?|he|she) (?:are|is) not accepting (?:e-?)?mail (?:from|with)"
+	  "|delivery not authori[sz]ed, message refused",
 	  BH_R_FILTERED),
 
 	/* --- sender-side: our client IP or host refused (block lists, policy on connections) */
 	T("blocked-text", "list|block|spamhaus|spamcop|sorbs|barracuda|rbl|dnsbl|uceprotect|abuseat|ban"
 			  "|client host|not accepting|open relay|your isp|invalid ip|dynamic|dial"
 			  "|residential|mail exchanger|relay quota|your ip|your server|your host|my name|helo|ehlo"
-			  "|directly|smtp relay|this ip|deferred|not allowed to send",
+			  "|directly|smtp relay|this ip|deferred|not allowed to send|messages from",
 	  "(?<!may be )(?:black|block|deny|ban)[ -]?list(?:ed)?|(?<!not )listed (?:at|on|in|by) "
 	  "|blocked (?:using|by|for)"
 	  "|\\bspamhaus\\b|\\bspamcop\\b|\\bsorbs\\b|barracuda(?:central)?|\\brbls?\\b|\\bdnsbls?\\b"
@@ -257,7 +261,8 @@ static const struct bh_rule_def builtin[] = {
 	  "|my name was rejected|(?:helo|ehlo) (?:name |hostname )?(?:rejected|refused|denied)"
 	  "|invalid (?:helo|ehlo)|(?:helo|ehlo) (?:name |hostname )?(?:is )?invalid|bad (?:helo|ehlo)"
 	  "|on our block ?list|your (?:ip|server|host) (?:is|was|has been) (?:blocked|rejected|denied)"
-	  "|(?:\\bip|\\d{1,3}(?:\\.\\d{1,3}){3}) is not allowed to send",
+	  "|(?:\\bip|\\d{1,3}(?:\\.\\d{1,3}){3}) is not allowed to send"
+	  "|messages from \\[?\\d{1,3}(?:\\.\\d{1,3}){3}\\]? (?:are|were|is) not accepted",
 	  BH_R_BLOCKED),
 
 	/* --- sender-side: content */
@@ -268,10 +273,13 @@ static const struct bh_rule_def builtin[] = {
 	TS("spam-content-57", "5.7.*", "content rejected", "content rejected", BH_R_SPAMDETECTED),
 
 	/* --- sender-side: policy */
-	T("policy-text", "polic|protocol violation|not allowed|header error|prohibition",
+	T("policy-text", "polic|protocol violation|not allowed|header error|prohibition|restriction|banned"
+			 "|prohibited|forbidden|attachment|file type",
 	  "policy (?:reasons?|violation|rejection)|(?:local|security|content|site) polic(?:y|ies)"
 	  "|protocol violation|violates? (?:our )?(?:\\w+ )?polic|host network not allowed"
-	  "|header error|administrative prohibition",
+	  "|header error|administrative prohibition|content restrictions?|anti-?spoofing polic"
+	  "|banned (?:attachment|file|content)|(?:prohibited|forbidden|blocked) (?:attachment|file type)"
+	  "|policy that (?:prohibit|prevent|block)",
 	  BH_R_POLICYVIOLATION),
 
 	/* --- sender-side: Gmail refuses a From we set with its "Send mail as" feature when that
@@ -348,7 +356,8 @@ static const struct bh_rule_def builtin[] = {
 
 	/* --- recipient: moved (RFC 3463 5.1.6) */
 	T("hasmoved-text", "moved|no longer|not our customer|changed|not local",
-	  "(?:has|have) moved|moved (?:permanently|to)|no longer (?:on (?:this )?server|at this|here)"
+	  "(?:has|have) moved|moved (?:permanently|to)|no longer (?:on (?:this )?server|at this|here"
+	  "|accepts (?:e-?)?mail)"
 	  "|not our customer|(?:mailbox|address) (?:has )?changed|user not local",
 	  BH_R_HASMOVED),
 
@@ -359,7 +368,7 @@ static const struct bh_rule_def builtin[] = {
 	  "|no such (?:host|domain)|host [a-z0-9.-]{1,255} not found"
 	  "|(?:domain|host) (?:name )?(?:not found|(?:does not|doesn't|may not|did not) exist)"
 	  "|(?:domain|host)[^.;]{0,30} (?:does not|doesn't|may not) exist"
-	  "|bad destination (?:system )?address"
+	  "|bad destination (?:system )?(?:address|host)"
 	  "|couldn't find any host|unrout(?:e)?able (?:domain|address)"
 	  "|nxdomain|point to non-?existent hosts|name or service not known"
 	  "|invalid (?:recipient |destination )?domain\\b(?! name)|illegal host ?/ ?domain name",
