@@ -285,15 +285,42 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 	return name != NULL ? name : "text";
 }
 
+/* pasted_header_block - ls is "From: ..." at the start of a line, after a blank line, and one of
+ * the next three lines is another header of a message (To, Subject, Date, Message-ID): the
+ * returned message pasted without a marker */
+static bool
+pasted_header_block(const char *t, size_t n, const char *l, size_t len)
+{
+	static const char *const next[] = {"To:", "Subject:", "Date:", "Message-ID:"};
+	size_t pos = (size_t)(l - t), k, i, nl;
+	const char *x, *p = l;
+
+	if (!bh_span_istarts(l, len, "From:") || p == t || p[-1] != '\n')
+		return false;
+	/* the line before is blank (LF or CRLF) */
+	p--;
+	if (p > t && p[-1] == '\r')
+		p--;
+	if (p > t && p[-1] != '\n')
+		return false;
+	(void)bh_line_next(t, n, &pos, &x, &nl); /* the From line itself */
+	for (k = 0; k < 3 && bh_line_next(t, n, &pos, &x, &nl); k++)
+		for (i = 0; i < BH_NELEM(next); i++)
+			if (bh_span_istarts(x, nl, next[i]))
+				return true;
+	return false;
+}
+
 /* bh_recog_cut - length of the text before the returned message: the earliest marker (found
- * with memmem over one lower-case copy, not per line) or pasted header line */
+ * with memmem over one lower-case copy, not per line) or pasted header lines (Return-Path,
+ * Received, or a From block once the text has named an address) */
 size_t
 bh_recog_cut(const char *t, size_t n)
 {
 	size_t pos = 0, len, i, lines = 0, best = n;
 	const char *l;
 	char *low;
-	bool seen_text = false;
+	bool seen_text = false, seen_addr = false;
 
 	if (n == 0)
 		return 0;
@@ -324,7 +351,11 @@ bh_recog_cut(const char *t, size_t n)
 		if (seen_text && (bh_span_istarts(l, len, "Return-Path:") ||
 				  bh_span_istarts(l, len, "Received: from")))
 			return (size_t)(l - t);
+		if (seen_addr && pasted_header_block(t, best, l, len))
+			return (size_t)(l - t);
 		seen_text = true;
+		if (!seen_addr && memchr(l, '@', len) != NULL)
+			seen_addr = true;
 	}
 	return best;
 }

@@ -176,6 +176,16 @@ static const struct {
       {"judy99@mail.example.com", "", "", "failed", NULL, NULL}},
      NULL,
      NULL},
+    /* the returned message pasted after a blank line, no marker: its body lines that start
+     * with an address are not recipients */
+    {"pasted-original.eml",
+     0,
+     "bounce",
+     "mailer-daemon",
+     1,
+     {{"zed@example.org", "5.1.1", "550", "failed", NULL, NULL}},
+     NULL,
+     NULL},
     {"not-bounce.eml",
      0,
      "not_bounce",
