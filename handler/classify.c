@@ -783,6 +783,15 @@ add_text_rcpt(struct ctx *c, char *address, char *diag, char *mta, const char *s
 		bh_recog_codes(r->diagnostic, strlen(r->diagnostic), r->status, sizeof(r->status),
 			       r->reply_code);
 	r->action = BH_ACTION_FAILED;
+	if (r->diagnostic != NULL) {
+		/* a forward or alias that failed: the address our mail was sent to */
+		char *o = bh_recog_alias_source(r->diagnostic, strlen(r->diagnostic));
+
+		if (o != NULL && strcmp(o, r->address) != 0)
+			r->original_address = o;
+		else
+			free(o);
+	}
 	decide(c, r, NULL);
 	if (r->diagnostic != NULL && strlen(r->diagnostic) > BH_MAX_DIAGNOSTIC) {
 		/* the rules read the longer text (text_diag); the verdict keeps the usual cut */

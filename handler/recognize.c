@@ -782,6 +782,31 @@ after_from(const char *p, size_t s)
 	return true;
 }
 
+/* bh_recog_alias_source - see recognize.h */
+char *
+bh_recog_alias_source(const char *d, size_t n)
+{
+	static const char *const words[] = {"generated from", "expanded from", "aliased from",
+					    "redirected from"};
+	size_t i, pos, s, an, rest;
+	const char *w;
+	char *a;
+
+	for (i = 0; i < BH_NELEM(words); i++) {
+		if ((w = bh_memcasemem(d, n, words[i], strlen(words[i]))) == NULL)
+			continue;
+		pos = (size_t)(w - d) + strlen(words[i]);
+		rest = n - pos < 8 ? n - pos : 8; /* " <", "(": the address follows at once */
+		if (!bh_text_next_addr(d, n, &pos, &s, &an) ||
+		    s > (size_t)(w - d) + strlen(words[i]) + rest)
+			continue;
+		a = bh_memdup0(d + s, an);
+		bh_lower_ascii(a);
+		return a;
+	}
+	return NULL;
+}
+
 /* add_hit - a new recipient, unless it is already there or the cap is reached */
 static struct bh_recog_hit *
 add_hit(struct bh_recog_out *out, size_t max, const char *a, size_t an)

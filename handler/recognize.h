@@ -53,6 +53,11 @@ size_t bh_recog_cut(const char *t, size_t n);
  * bh_recog_cut) gives for address, as a new cleaned string, or NULL when it is not there. */
 char *bh_recog_diag_for(const char *text, size_t n, const char *address);
 
+/* bh_recog_alias_source - the address an alias or forward was expanded from, when the
+ * diagnostic d[0..n) says so ("(generated from a@b)", Exim; "(expanded from <a@b>)", Postfix
+ * and Sendmail), as a new lower-case string, else NULL. */
+char *bh_recog_alias_source(const char *d, size_t n);
+
 /* bh_recog_codes - fill status (when empty) and reply_code (when empty) from text. */
 void bh_recog_codes(const char *text, size_t n, char *status, size_t status_sz, char reply[4]);
 
