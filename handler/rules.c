@@ -455,27 +455,46 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_USERUNKNOWN),
 
 	/* --- the same families in the languages localized MTAs answer in (de, fr, es, it, pt, nl) */
-	TU("userunknown-intl", "unbekannt|existiert|inconnu|existe|invalide|desconocid|inexistente"
-			      "|sconosciut|inesistente|desconhecid|onbekend|bestaat",
+	TU("userunknown-intl", "unbekannt|inconnu|desconocid|sconosciut|desconhecid|onbekend"
+			      "|еизвестн",
 	  "(?:benutzer|empfänger|adresse|postfach|mailbox) (?:ist )?unbekannt"
 	  "|unbekannte[rn]? (?:benutzer|empfänger|adresse)"
-	  "|(?:benutzer|empfänger|adresse|postfach)[^;]{0,40}? existiert nicht"
 	  "|(?:utilisateur|destinataire|adresse|compte|boîte) (?:aux lettres )?inconnu"
+	  "|(?:usuario|destinatario|buzón|cuenta|dirección) (?:de correo )?desconocid[oa]"
+	  "|(?:utente|destinatario|casella|indirizzo) (?:di posta )?sconosciut[oa]"
+	  "|(?:usuário|destinatário|conta|endereço) (?:de e-?mail )?desconhecid[oa]"
+	  "|(?:gebruiker|ontvanger|adres) (?:is )?onbekend"
+	  "|еизвестн\\S* (?:пользовател|адрес|получател)",
+	  BH_R_USERUNKNOWN),
+	/* the account-does-not-exist wording of the row above it, in the same languages and in
+	 * Russian, Japanese, Chinese and Korean: not re-read by the stage (non-ASCII letters are
+	 * not case-folded, so a word is matched from its second letter where it may be capital) */
+	T("userunknown-intl-account", "existiert|existe|invalide|inexistente|inesistente|bestaat"
+				      "|существует|е найден|存在し|宛先不明|不存在|존재하지",
+	  "(?:benutzer|empfänger|adresse|postfach)[^;]{0,40}? existiert nicht"
 	  "|(?:utilisateur|destinataire|adresse|compte)[^;]{0,40}? n'existe pas"
 	  "|adresse (?:destinataire |de destination )?invalide"
-	  "|(?:usuario|destinatario|buzón|cuenta|dirección) (?:de correo )?"
-	  "(?:desconocid[oa]|inexistente)|(?:usuario|buzón|cuenta)[^;]{0,40}? no existe"
-	  "|(?:utente|destinatario|casella|indirizzo) (?:di posta )?(?:sconosciut[oa]|inesistente)"
-	  "|(?:usuário|destinatário|conta|endereço) (?:de e-?mail )?"
-	  "(?:desconhecid[oa]|inexistente)"
-	  "|(?:gebruiker|ontvanger|adres) (?:is )?onbekend|(?:gebruiker|adres)[^;]{0,40}? bestaat niet",
+	  "|(?:usuario|destinatario|buzón|cuenta|dirección) (?:de correo )?inexistente"
+	  "|(?:usuario|buzón|cuenta)[^;]{0,40}? no existe"
+	  "|(?:utente|destinatario|casella|indirizzo) (?:di posta )?inesistente"
+	  "|(?:usuário|destinatário|conta|endereço) (?:de e-?mail )?inexistente"
+	  "|(?:gebruiker|adres)[^;]{0,40}? bestaat niet"
+	  "|(?:ользовател|дрес|щик|олучател).{0,40}?не (?:существует|найден)"
+	  "|(?:アドレス|ユーザ|アカウント|宛先|受信者).{0,60}?存在し(?:ません|ない)|宛先不明"
+	  "|(?:用户|收件人|地址|邮箱|帐户|账户).{0,12}?不存在"
+	  "|존재하지 않는 (?:사용자|계정|주소|수신자)",
 	  BH_R_USERUNKNOWN),
-	T("mailboxfull-intl", "voll|postfach|speicherplatz|pleine|quota|lleno|piena|caixa|vol |postvak",
+	T("mailboxfull-intl", "voll|postfach|speicherplatz|pleine|quota|lleno|piena|caixa|vol |postvak"
+			      "|ереполнен|容量|已满|空间不足|가득",
 	  "postfach (?:ist )?(?:voll|überfüllt)|speicherplatz (?:ist )?(?:voll|erschöpft)"
 	  "|boîte (?:aux lettres )?(?:est )?pleine|quota (?:est )?(?:dépassé|atteint)"
 	  "|buzón (?:está )?lleno|casella (?:di posta )?(?:è )?piena"
 	  "|caixa (?:postal |de correio )?(?:está )?(?:cheia|lotada)"
-	  "|mailbox (?:is )?vol |postvak (?:is )?vol",
+	  "|mailbox (?:is )?vol |postvak (?:is )?vol"
+	  "|(?:щик|ящик).{0,40}?ереполнен"
+	  "|容量.{0,40}?(?:いっぱい|一杯|超過|オーバー|不足)"
+	  "|(?:邮箱|信箱|收件箱).{0,12}?(?:已满|空间不足)"
+	  "|(?:메일함|편지함|사서함).{0,20}?가득",
 	  BH_R_MAILBOXFULL),
 
 	/* --- the remote system */
