@@ -175,7 +175,8 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_REQUIREPTR),
 
 	/* --- sender-side: spam verdicts that mention SPF or blocking in passing */
-	T("spam-strong", "spam|junk|ube|bulk|unsolicited|mass mail|uribl|surbl|suspicious|content filter",
+	T("spam-strong", "spam|junk|ube|bulk|unsolicited|mass mail|uribl|surbl|suspicious|content filter"
+			 "|content denied",
 	  "spam classification"
 	  "|(?:classified|scored|detected|identified|flagged|marked|considered|rejected) as (?:spam|junk)"
 	  "|spam (?:content|detected|message|score|signature|violation|filter|firewall)"
@@ -186,7 +187,7 @@ static const struct bh_rule_def builtin[] = {
 	  "|mass mail(?:er|ing)|\\b(?:uri|sur)bl\\b"
 	  "|(?:blocked|rejected|refused|identified) by (?:the )?(?:spam ?assassin|spam ?filter"
 	  "|anti-?spam|content filter)"
-	  "|suspicious (?:url|link|content)s?",
+	  "|suspicious (?:url|link|content)s?|mail content denied",
 	  BH_R_SPAMDETECTED),
 
 	/* --- sender-side: SPF / DKIM / DMARC (RFC 7208, RFC 6376, RFC 7489) */
@@ -225,19 +226,22 @@ static const struct bh_rule_def builtin[] = {
 	  "|too many (?:messages|mails|e-?mails)"
 	  "|(?:sending|daily|hourly) (?:message |sending )?(?:limit|quota) (?:exceeded|reached)",
 	  BH_R_SPEEDING),
-	T("toomanyconn-text", "too many|connection|concurrent",
+	T("toomanyconn-text", "too many|connection|concurrent|frequency",
 	  "too many (?:connections|concurrent|simultaneous|sessions|smtp sessions|recipients)"
 	  "|connection (?:frequency|rate|count) (?:limit|exceeded)"
+	  "|(?:ip|domain) frequency limit"
 	  "|concurrent connections? (?:limit|exceeded)",
 	  BH_R_TOOMANYCONN),
 
 	/* --- the recipient chose not to hear from us (before the block-list words below) */
-	T("filtered-recipient-choice", "recipient|accept|list|senders|not accepting|not authori",
+	T("filtered-recipient-choice", "recipient|accept|list|senders|not accepting|not authori"
+				       "|user entry",
 	  "(?:blocked|rejected|refused) by the recipient(?! domain| server| mail| system| host| mta)"
 	  "|recipient has (?:blocked|rejected|refused)"
 	  "|only accept(?:s|ing)? (?:e-?mail|mail|messages) from (?:specific|certain|known|approved)"
 	  "|not (?:in|on) (?:the |my |our |the recipient'?s? )?(?:white|allow|safe)[ -]?(?:list|senders)"
-	  "|(?:they|recipients?|users?|he|she) (?:are|is) not accepting (?:e-?)?mail (?:from|with)"
+	  "|(?:they|recipients?|users?|he|she|mailbox) (?:are|is) not accepting (?:e-?)?(?:mail|messages)"
+	  " (?:from|with)|blocked senders|blocked - user entry"
 	  "|delivery not authori[sz]ed, message refused",
 	  BH_R_FILTERED),
 
@@ -245,7 +249,7 @@ static const struct bh_rule_def builtin[] = {
 	T("blocked-text", "list|block|spamhaus|spamcop|sorbs|barracuda|rbl|dnsbl|uceprotect|abuseat|ban"
 			  "|client host|not accepting|open relay|your isp|invalid ip|dynamic|dial"
 			  "|residential|mail exchanger|relay quota|your ip|your server|your host|my name|helo|ehlo"
-			  "|directly|smtp relay|this ip|deferred|not allowed to send|messages from",
+			  "|directly|smtp relay|this ip|deferred|not allowed to send|messages from|blocked -",
 	  "(?<!may be )(?:black|block|deny|ban)[ -]?list(?:ed)?|(?<!not )listed (?:at|on|in|by) "
 	  "|blocked (?:using|by|for)"
 	  "|\\bspamhaus\\b|\\bspamcop\\b|\\bsorbs\\b|barracuda(?:central)?|\\brbls?\\b|\\bdnsbls?\\b"
@@ -262,7 +266,8 @@ static const struct bh_rule_def builtin[] = {
 	  "|invalid (?:helo|ehlo)|(?:helo|ehlo) (?:name |hostname )?(?:is )?invalid|bad (?:helo|ehlo)"
 	  "|on our block ?list|your (?:ip|server|host) (?:is|was|has been) (?:blocked|rejected|denied)"
 	  "|(?:\\bip|\\d{1,3}(?:\\.\\d{1,3}){3}) is not allowed to send"
-	  "|messages from \\[?\\d{1,3}(?:\\.\\d{1,3}){3}\\]? (?:are|were|is) not accepted",
+	  "|messages from \\[?\\d{1,3}(?:\\.\\d{1,3}){3}\\]? (?:are|were|is) not accepted"
+	  "|\\bblocked - (?:see|refer|visit)",
 	  BH_R_BLOCKED),
 
 	/* --- sender-side: content */
@@ -351,7 +356,7 @@ static const struct bh_rule_def builtin[] = {
 	  "|temporar(?:il)?y )?"
 	  "(?:disabled|suspended|inactive|locked|frozen|deactivated|blocked|closed|expired|terminated)"
 	  "|disabled (?:recipient|account|mailbox|user)"
-	  "|(?:suspended|inactive|deactivated|frozen) (?:account|mailbox|user)",
+	  "|(?:suspended|inactive|deactivated|frozen) (?:e-?mail )?(?:account|mailbox|user|address)",
 	  BH_R_SUSPEND),
 
 	/* --- recipient: moved (RFC 3463 5.1.6) */
