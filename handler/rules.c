@@ -191,8 +191,9 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_SPAMDETECTED),
 
 	/* --- sender-side: SPF / DKIM / DMARC (RFC 7208, RFC 6376, RFC 7489) */
-	T("authfailure-text", "spf|dkim|dmarc|sender policy|authentica",
+	T("authfailure-text", "spf|dkim|dmarc|sender policy|authentica|arc",
 	  "\\bdmarc\\b|\\bdkim\\b|\\bspf\\b|sender policy framework"
+	  "|\\barc (?:validation|verification|check)"
 	  "|authentication (?:checks? )?(?:failed|did not pass|fail)|multiple authentication checks"
 	  "|(?:does not|doesn't|fails to|failed to) pass (?:authentication|dmarc|spf|dkim)"
 	  "|unauthenticated (?:e-?mail|message)|(?:sender|mail|message) is unauthenticated"
@@ -262,7 +263,7 @@ static const struct bh_rule_def builtin[] = {
 	  "|may not be mail exchanger|relay quota|your ip (?:address )?(?:is|has)|block(?:ed)? for abuse"
 	  "|not authorized to send (?:e-?mail|mail) directly|use the smtp relay"
 	  "|(?:traffic|connections?|mail) not accepted from this ip|permanently deferred"
-	  "|my name was rejected|(?:helo|ehlo) (?:name |hostname )?(?:rejected|refused|denied)"
+	  "|my name was rejected|(?:helo|ehlo) (?:command |name |hostname )?(?:rejected|refused|denied)"
 	  "|invalid (?:helo|ehlo)|(?:helo|ehlo) (?:name |hostname )?(?:is )?invalid|bad (?:helo|ehlo)"
 	  "|on our block ?list|your (?:ip|server|host) (?:is|was|has been) (?:blocked|rejected|denied)"
 	  "|(?:\\bip|\\d{1,3}(?:\\.\\d{1,3}){3}) is not allowed to send"
