@@ -86,11 +86,12 @@ static const struct bh_rule_def builtin[] = {
 	  BH_R_NOTACCEPT),
 
 	/* --- DNS trouble on the way (temporary resolver errors, not a missing domain) */
-	T("network-dns-temp", "dns error|dns query|name server|try again|lookup failure|timed out|temporary",
+	T("network-dns-temp", "dns error|dns query|name server|try again|lookup failure|timed out|temporary"
+			      "|servfail",
 	  "dns error: .{0,80}lookup of|dns query failed|malformed or unexpected name server"
 	  "|host not found, try again|(?:host )?name lookup failure"
 	  "|temporary (?:dns|name) (?:failure|error)|dns (?:lookup|resolution) timed out"
-	  "|name server (?:timeout|failure)",
+	  "|name server (?:timeout|failure)|temporary failure in name resolution|\\bservfail\\b",
 	  BH_R_NETWORKERROR),
 
 	/* --- our sending volume, worded as a quota (before the mailbox quota phrases) */
@@ -296,7 +297,8 @@ static const struct bh_rule_def builtin[] = {
 	/* --- sender-side: authentication and TLS */
 	T("starttls-text", "tls|ssl|certificate",
 	  "(?:starttls|tls|ssl) (?:negotiation|handshake) (?:failed|failure|error)|tls failed"
-	  "|certificate (?:verification|validation) (?:failed|error)|could not (?:negotiate|start) tls",
+	  "|certificate (?:verification|validation) (?:failed|error)|could not (?:negotiate|start) tls"
+	  "|certificate (?:is )?not (?:verified|trusted)|untrusted (?:server )?certificate",
 	  BH_R_FAILEDSTARTTLS),
 	T("securityerror-text", "authenticat|authrequired|tls|encryption|login|advertise auth",
 	  "authentication (?:is )?required|unauthenticated senders?|must (?:be )?authenticat"
