@@ -371,7 +371,7 @@ static const struct bh_rule_def builtin[] = {
 
 	/* --- recipient: the domain does not exist or has no usable route */
 	T("hostunknown-text", "host|domain|unrout|non-existent|nonexistent|bad destination|name or service"
-			      "|invalid|illegal",
+			      "|invalid|illegal|registered",
 	  "host (?:or domain name )?(?:unknown|not found)|unknown (?:host|domain)"
 	  "|no such (?:host|domain)|host [a-z0-9.-]{1,255} not found"
 	  "|(?:domain|host) (?:name )?(?:not found|(?:does not|doesn't|may not|did not) exist)"
@@ -379,7 +379,8 @@ static const struct bh_rule_def builtin[] = {
 	  "|bad destination (?:system )?(?:address|host)"
 	  "|couldn't find any host|unrout(?:e)?able (?:domain|address)"
 	  "|nxdomain|point to non-?existent hosts|name or service not known"
-	  "|invalid (?:recipient |destination )?domain\\b(?! name)|illegal host ?/ ?domain name",
+	  "|invalid (?:recipient |destination )?domain\\b(?! name)|illegal host ?/ ?domain name"
+	  "|domain name (?:\\([^)]{1,255}\\) )?(?:does not appear to be|is not|isn't) registered",
 	  BH_R_HOSTUNKNOWN),
 
 	/* --- network on the way */
