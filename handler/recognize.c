@@ -788,17 +788,16 @@ bh_recog_alias_source(const char *d, size_t n)
 {
 	static const char *const words[] = {"generated from", "expanded from", "aliased from",
 					    "redirected from"};
-	size_t i, pos, s, an, rest;
+	size_t i, end, pos, s, an;
 	const char *w;
 	char *a;
 
 	for (i = 0; i < BH_NELEM(words); i++) {
 		if ((w = bh_memcasemem(d, n, words[i], strlen(words[i]))) == NULL)
 			continue;
-		pos = (size_t)(w - d) + strlen(words[i]);
-		rest = n - pos < 8 ? n - pos : 8; /* " <", "(": the address follows at once */
-		if (!bh_text_next_addr(d, n, &pos, &s, &an) ||
-		    s > (size_t)(w - d) + strlen(words[i]) + rest)
+		pos = end = (size_t)(w - d) + strlen(words[i]);
+		/* the address follows at once (" <", ": ") */
+		if (!bh_text_next_addr(d, n, &pos, &s, &an) || s - end > 8)
 			continue;
 		a = bh_memdup0(d + s, an);
 		bh_lower_ascii(a);
@@ -900,7 +899,7 @@ is_local_token(const char *p, size_t n)
 
 		if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
 			letter = true;
-		else if (!is_digit(c) && strchr("._+-=", c) == NULL)
+		else if (!is_digit(c) && memchr("._+-=", c, 5) == NULL) /* not strchr: NUL */
 			return false;
 	}
 	return letter;
