@@ -288,6 +288,7 @@ add_excl(struct ctx *c, const char *hv)
 }
 
 static char *diag_for(struct ctx *c, const char *addr);
+static size_t letters(const char *s);
 
 /* smtp_stage - the SMTP command the refusal answered: from the diagnostic, else from what the
  * report's text says around the address (a Postfix "(in reply to end of DATA command)", the
@@ -306,28 +307,6 @@ smtp_stage(struct ctx *c, struct bh_rcpt *r)
 		(void)bh_smtp_command(t, strlen(t), r->smtp_command);
 		free(t);
 	}
-}
-
-/* address_judged - the report itself says that the address was what failed, where the
- * refusal's own words ("User unknown", with no stage and no address status) do not: the
- * sending MTA's class for it (PowerMTA's "X-PowerMTA-BounceCategory: bad-mailbox"), or the
- * notice's heading ("** Address not found **", "the address couldn't be found": Gmail) */
-static bool
-address_judged(const struct ctx *c, const char *category)
-{
-	static const char *const words[] = {
-	    "address not found",
-	    "the address couldn't be found",
-	    "the address could not be found",
-	};
-	size_t i, n = c->cut <= c->text.len ? c->cut : c->text.len;
-
-	if (category != NULL && strcasecmp(category, "bad-mailbox") == 0)
-		return true;
-	for (i = 0; i < BH_NELEM(words) && n > 0; i++)
-		if (bh_memcasemem(c->text.data, n, words[i], strlen(words[i])) != NULL)
-			return true;
-	return false;
 }
 
 /* dialogue_for - the words about addr in t[0..n) when they hold an SMTP dialogue's reply
@@ -381,13 +360,106 @@ returned_transcript(struct ctx *c, const char *addr)
 	return d;
 }
 
-/* decide - the reason of one recipient from the rules engine; category is the report's own
- * class of the failure, or NULL */
+/* inner_reply - a remote server's reply quoted inside a wrapper's diagnostic: "5.1.0 - Unknown
+ * address error 550-'5.1.1 <a@b>... User unknown'", "... said: '550 ...'" (a quote after a
+ * reply code, or a reply code after a quote, past the diagnostic's own start). Returns its
+ * offset and sets *len, or returns (size_t)-1. */
+static size_t
+inner_reply(const char *d, size_t n, size_t *len)
+{
+	size_t i, s, e;
+	char q;
+
+	for (i = 4; i + 4 < n; i++) {
+		if ((d[i] == '\'' || d[i] == '"') && (d[i + 1] == '4' || d[i + 1] == '5') &&
+		    d[i + 2] >= '0' && d[i + 2] <= '9' && d[i + 3] >= '0' && d[i + 3] <= '9')
+			s = i + 1;
+		else if ((d[i] == '4' || d[i] == '5') && d[i + 1] >= '0' && d[i + 1] <= '9' &&
+			 i + 5 < n && d[i + 2] >= '0' && d[i + 2] <= '9' &&
+			 (d[i + 3] == '-' || d[i + 3] == ' ') &&
+			 (d[i + 4] == '\'' || d[i + 4] == '"') &&
+			 (d[i - 1] == ' ' || d[i - 1] == '\t'))
+			s = i + 5;
+		else
+			continue;
+		q = d[s - 1] == '\'' || d[s - 1] == '"' ? d[s - 1] : '\'';
+		for (e = s; e < n && d[e] != q; e++)
+			;
+		if (e > s) {
+			*len = e - s;
+			return s;
+		}
+	}
+	return (size_t)-1;
+}
+
+/* transcript_lines - the reply lines of an SMTP transcript in t[0..n): "<<< 550-5.7.1 ...",
+ * "<<< 550 5.7.1 ..." (Sendmail), ">>> 550 ..." (the other direction some MTAs print), joined
+ * with newlines, without their markers; new string or NULL */
+static char *
+transcript_lines(const char *t, size_t n)
+{
+	struct bh_buf b;
+	size_t i = 0, e;
+	unsigned lines = 0;
+
+	bh_buf_init(&b);
+	while (i < n && lines < 200) {
+		for (e = i; e < n && t[e] != '\n'; e++)
+			;
+		lines++;
+		if (e - i > 7 && (memcmp(t + i, "<<< ", 4) == 0 || memcmp(t + i, ">>> ", 4) == 0) &&
+		    (t[i + 4] == '4' || t[i + 4] == '5') && t[i + 5] >= '0' && t[i + 5] <= '9' &&
+		    t[i + 6] >= '0' && t[i + 6] <= '9') {
+			if (b.len > 0)
+				bh_buf_putc(&b, '\n');
+			bh_buf_append(&b, t + i + 4, e - i - 4);
+		}
+		i = e + 1;
+	}
+	if (b.len == 0) {
+		bh_buf_deinit(&b);
+		return NULL;
+	}
+	return bh_buf_steal(&b);
+}
+
+/* heading - the notice's opening words: its text up to the first blank line after some words,
+ * at most 512 bytes (a borrowed span) */
+static size_t
+heading(const struct ctx *c, const char **p)
+{
+	size_t n = c->cut <= c->text.len ? c->cut : c->text.len, i = 0, words = 0;
+	const char *t = c->text.data;
+
+	while (i < n && (t[i] == '\n' || t[i] == '\r' || t[i] == ' '))
+		i++;
+	*p = t + i;
+	for (; i < n && i < 512; i++) {
+		if (t[i] != '\n' && t[i] != '\r' && t[i] != ' ')
+			words++;
+		if (words > 20 && t[i] == '\n' && i + 1 < n &&
+		    (t[i + 1] == '\n' || t[i + 1] == '\r'))
+			break;
+	}
+	return (size_t)(t + i - *p);
+}
+
+/* decide - the reason of one recipient from the rules engine, given every text about it:
+ * the quoted inner reply, the transcript, the diagnostic, the Status comment, the notice's
+ * paragraph about the address, the report's own class of the failure (category, or NULL) and
+ * the notice's heading (not the Subject: "Mail System Error - Returned Mail" is a wrapper's
+ * generic word). A notice that gives no reason for the address, and returns a failure report
+ * of its own, is read again with that report's dialogue as a transcript. */
 static void
-decide(struct ctx *c, struct bh_rcpt *r, const char *category)
+decide(struct ctx *c, struct bh_rcpt *r, const char *category, const char *status_comment)
 {
 	struct bh_rules_result res;
-	const char *d = r->diagnostic != NULL ? r->diagnostic : "";
+	struct bh_evidence ev[BH_MAX_EVIDENCE];
+	struct bh_rules_input in;
+	const char *d = r->diagnostic != NULL ? r->diagnostic : "", *hp;
+	char *notice = NULL, *trans = NULL, *cat = NULL, *old = NULL;
+	size_t n = 0, off, il, hl;
 
 	if (r->action == BH_ACTION_DELIVERED || r->action == BH_ACTION_RELAYED ||
 	    r->action == BH_ACTION_EXPANDED) {
@@ -396,36 +468,64 @@ decide(struct ctx *c, struct bh_rcpt *r, const char *category)
 	}
 	memset(&res, 0, sizeof(res));
 	smtp_stage(c, r);
-	bh_rules_decide_cmd(c->opts->rules, r->status, r->reply_code, d, strlen(d), r->smtp_command,
-			    &res);
-	if (res.reason == BH_R_UNDEFINED && r->status[0] == '\0') {
-		char *t = returned_transcript(c, r->address);
-
-		if (t != NULL) {
-			/* the codes of that dialogue inform the reason; the recipient keeps the
-			 * notice's own (none), as the notice gave them */
-			char *nd = bh_asprintf("%s | returned report: %s", d, t), st[BH_MAX_STATUS],
-			     rc[4], cmd[8];
-
-			free(r->diagnostic);
-			r->diagnostic = bh_text_clean(nd, strlen(nd), BH_MAX_DIAGNOSTIC);
-			free(nd);
-			free(t);
-			d = r->diagnostic != NULL ? r->diagnostic : "";
-			st[0] = rc[0] = '\0';
-			bh_recog_codes(d, strlen(d), st, sizeof(st), rc);
-			(void)bh_smtp_command(d, strlen(d), cmd);
-			bh_rules_decide_cmd(c->opts->rules, st, rc, d, strlen(d), cmd, &res);
-		}
+	if ((off = inner_reply(d, strlen(d), &il)) != (size_t)-1)
+		ev[n++] = (struct bh_evidence){BH_EV_INNER, d + off, il};
+	if ((trans = transcript_lines(d, strlen(d))) == NULL && r->address != NULL &&
+	    (notice = diag_for(c, r->address)) != NULL)
+		trans = transcript_lines(notice, strlen(notice));
+	if (trans != NULL)
+		ev[n++] = (struct bh_evidence){BH_EV_TRANSCRIPT, trans, strlen(trans)};
+	ev[n++] = (struct bh_evidence){BH_EV_DIAGNOSTIC, d, strlen(d)};
+	if (status_comment != NULL)
+		ev[n++] = (struct bh_evidence){BH_EV_STATUS_COMMENT, status_comment,
+					       strlen(status_comment)};
+	if (notice != NULL && strcmp(notice, d) != 0)
+		ev[n++] = (struct bh_evidence){BH_EV_NOTICE, notice, strlen(notice)};
+	if (category != NULL) {
+		cat = bh_strdup(category);
+		for (off = 0; cat[off] != '\0'; off++)
+			if (cat[off] == '-' || cat[off] == '_')
+				cat[off] = ' ';
+		ev[n++] = (struct bh_evidence){BH_EV_NOTICE, cat, strlen(cat)};
 	}
-	if (res.unjudged && address_judged(c, category)) {
-		res.reason = BH_R_USERUNKNOWN;
-		res.whose = bh_reason_whose(res.reason);
-		res.rule = "builtin:userunknown-report";
+	if (c->text.len > 0 && (hl = heading(c, &hp)) > 0)
+		ev[n++] = (struct bh_evidence){BH_EV_HEADING, hp, hl};
+	in = (struct bh_rules_input){r->status,
+				     r->reply_code,
+				     r->smtp_command,
+				     ev,
+				     n,
+				     r->action == BH_ACTION_DELAYED,
+				     r->action == BH_ACTION_FAILED};
+	bh_rules_decide_ev(c->opts->rules, &in, &res);
+	if (res.reason == BH_R_UNDEFINED && r->status[0] == '\0' && trans == NULL &&
+	    n < BH_MAX_EVIDENCE && (trans = returned_transcript(c, r->address)) != NULL) {
+		/* the codes of that dialogue inform the reason; the recipient keeps the notice's
+		 * own (none), as the notice gave them */
+		char *nd = bh_asprintf("%s | returned report: %s", d, trans), st[BH_MAX_STATUS],
+		     rc[4], cmd[8];
+
+		old = r->diagnostic; /* ev[] points into it until the decision */
+		r->diagnostic = bh_text_clean(nd, strlen(nd), BH_MAX_DIAGNOSTIC);
+		free(nd);
+		st[0] = rc[0] = cmd[0] = '\0';
+		bh_recog_codes(trans, strlen(trans), st, sizeof(st), rc);
+		(void)bh_smtp_command(trans, strlen(trans), cmd);
+		ev[n++] = (struct bh_evidence){BH_EV_TRANSCRIPT, trans, strlen(trans)};
+		in.status = st;
+		in.reply_code = rc;
+		in.smtp_command = cmd[0] != '\0' ? cmd : r->smtp_command;
+		in.n_ev = n;
+		bh_rules_decide_ev(c->opts->rules, &in, &res);
 	}
 	bh_rcpt_set_reason(r, res.reason, res.rule);
+	r->evidence = res.evidence;
 	if (res.whose != BH_WHOSE_NONE)
 		r->whose = res.whose;
+	free(old);
+	free(cat);
+	free(trans);
+	free(notice);
 }
 
 /* set_status - copy a status when it is a valid RFC 3463 code */
@@ -637,7 +737,7 @@ do_dsn(struct ctx *c, const char *body, size_t bl)
 		}
 		if (dr->remote_mta != NULL && dr->remote_mta[0] != '\0')
 			r->remote_mta = bh_strdup(dr->remote_mta);
-		decide(c, r, dr->x_category);
+		decide(c, r, dr->x_category, dr->status_comment);
 	}
 	if (d.truncated)
 		c->v->rcpts_truncated = true;
@@ -760,6 +860,47 @@ received_for(const struct bh_header *h)
 	return NULL;
 }
 
+/* notice_delayed - the notice says delivery is still being tried (a warning, not a failure):
+ * "will be retried", "will keep trying", "has been delayed", "not yet been delivered", and
+ * says nowhere that it gave up ("will not be retried", "not going to try again", "permanent") */
+static bool
+notice_delayed(const struct ctx *c)
+{
+	static const char *const still[] = {
+	    "will be retried",
+	    "will keep trying",
+	    "will continue trying",
+	    "will continue to try",
+	    "will try again",
+	    "still trying",
+	    "has been delayed",
+	    "have been delayed",
+	    "not yet been delivered",
+	    "delivery is delayed",
+	    "delivery delayed",
+	    "warning message only",
+	    "delivery attempts will continue",
+	};
+	static const char *const gave_up[] = {
+	    "will not be retried",
+	    "not going to try again",
+	    "permanent",
+	    "giving up",
+	    "gave up",
+	    "no further attempts",
+	    "fatal error",
+	};
+	size_t i, n = c->cut <= c->text.len ? c->cut : c->text.len;
+	bool found = false;
+
+	for (i = 0; i < BH_NELEM(still) && !found; i++)
+		found = bh_memcasemem(c->text.data, n, still[i], strlen(still[i])) != NULL;
+	for (i = 0; i < BH_NELEM(gave_up) && found; i++)
+		if (bh_memcasemem(c->text.data, n, gave_up[i], strlen(gave_up[i])) != NULL)
+			return false;
+	return found;
+}
+
 /* add_text_rcpt - one recipient of a bounce text */
 static struct bh_rcpt *
 add_text_rcpt(struct ctx *c, char *address, char *diag, char *mta, const char *status,
@@ -782,7 +923,7 @@ add_text_rcpt(struct ctx *c, char *address, char *diag, char *mta, const char *s
 	if (r->diagnostic != NULL)
 		bh_recog_codes(r->diagnostic, strlen(r->diagnostic), r->status, sizeof(r->status),
 			       r->reply_code);
-	r->action = BH_ACTION_FAILED;
+	r->action = notice_delayed(c) ? BH_ACTION_DELAYED : BH_ACTION_FAILED;
 	if (r->diagnostic != NULL) {
 		/* a forward or alias that failed: the address our mail was sent to */
 		char *o = bh_recog_alias_source(r->diagnostic, strlen(r->diagnostic));
@@ -792,7 +933,7 @@ add_text_rcpt(struct ctx *c, char *address, char *diag, char *mta, const char *s
 		else
 			free(o);
 	}
-	decide(c, r, NULL);
+	decide(c, r, NULL, NULL);
 	if (r->diagnostic != NULL && strlen(r->diagnostic) > BH_MAX_DIAGNOSTIC) {
 		/* the rules read the longer text (text_diag); the verdict keeps the usual cut */
 		char *d = bh_text_clean(r->diagnostic, strlen(r->diagnostic), BH_MAX_DIAGNOSTIC);
@@ -867,7 +1008,7 @@ do_ses(struct ctx *c)
 			bh_recog_codes(r->diagnostic, strlen(r->diagnostic), r->status,
 				       sizeof(r->status), r->reply_code);
 		}
-		decide(c, r, NULL);
+		decide(c, r, NULL, NULL);
 	}
 	bh_ses_deinit(&s);
 	return c->v->n_rcpts > 0;

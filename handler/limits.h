@@ -56,6 +56,7 @@
 #define BH_MAX_CONFIG_DEPTH 32u
 #define BH_MAX_LISTS	    10000u
 #define BH_MAX_RULES	    2000u
+#define BH_MAX_EVIDENCE	    8u /* texts about one recipient the reason engine reads */
 #define BH_MAX_VERP_KEYS    8u
 #define BH_MAX_CONFIG_NODES 500000u /* YAML nodes in one file */
 #define BH_MAX_CONFIG_DIAGS 500u    /* problems reported for one file */

@@ -41,560 +41,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_int.h"
 #include "limits.h"
 #include "util.h"
 
-/* One row of the built-in table. lits: '|'-separated lower-case literals, one of which must
- * occur in the normalized text before the pattern is tried (NULL: always try). */
-struct bh_rule_def {
-	const char *id;
-	const char *status;
-	const char *reply;
-	const char *lits;
-	const char *pattern;
-	enum bh_reason reason;
-	int whose; /* -1: the reason's own */
-	bool weak;
-	bool stage; /* a recipient-unknown row that the SMTP stage and status may re-read */
+/* Specificity of a row: how much its words say (docs/classification.md). */
+enum spec {
+	SPEC_STOCK = 0,	  /* the stock words of any refusal ("access denied"): after the stage */
+	SPEC_VAGUE = 1,	  /* vague words: after a specific status, before the stage */
+	SPEC_STATUS = 2,  /* a code row (no pattern) */
+	SPEC_CONCEPT = 3, /* a subject with a predicate: "the mailbox is full" */
+	SPEC_CAUSE = 4,	  /* a named cause or mechanism: a block list, SPF, a rate, a virus */
+	SPEC_CONFIG = 5,  /* a row of the configuration: the operator overrides everything */
 };
-
-/* clang-format off */
-#define T(id, lits, pat, reason)            {id, NULL, NULL, lits, pat, reason, -1, false, false}
-#define TU(id, lits, pat, reason)           {id, NULL, NULL, lits, pat, reason, -1, false, true}
-#define TS(id, st, lits, pat, reason)       {id, st, NULL, lits, pat, reason, -1, false, false}
-#define TW(id, lits, pat, reason, whose)    {id, NULL, NULL, lits, pat, reason, whose, false, false}
-#define WEAK(id, lits, pat, reason)         {id, NULL, NULL, lits, pat, reason, -1, true, false}
-#define WEAKW(id, lits, pat, reason, whose) {id, NULL, NULL, lits, pat, reason, whose, true, false}
-#define S(id, st, reason)                   {id, st, NULL, NULL, NULL, reason, -1, false, false}
-
-/*
- * The built-in table. Order matters among text rows: sender-side and specific phrases come
- * before the broad recipient families ("user unknown", "recipient address rejected"), because
- * servers wrap sender-side refusals in recipient-looking words ("Recipient address rejected:
- * Reverse DNS validation failed"). The text is already lower-case with single spaces.
- * Every alternative of a pattern must contain one of the row's literals (test_rules checks).
- */
-static const struct bh_rule_def builtin[] = {
-	/* --- the domain accepts no mail at all (RFC 7505 null MX) */
-	T("notaccept-text", "null mx|accept|receive|mail exchanger|no mx|mx or srv",
-	  "null mx"
-	  "|(?:does not|doesn't|do not|will not|won't) (?:accept|receive) (?:any )?(?:e-?)?mail"
-	  "|(?:system|domain|host|server) (?:is )?not accepting (?:network )?(?:mail|messages)"
-	  "|accepts no mail"
-	  "|(?:couldn't|could not|can't|cannot|unable to) find (?:a|any) mail exchanger"
-	  "|no mail exchanger|no mx (?:record )?(?:found|for)|an mx or srv record",
-	  BH_R_NOTACCEPT),
-
-	/* --- DNS trouble on the way (temporary resolver errors, not a missing domain) */
-	T("network-dns-temp", "dns error|dns query|name server|try again|lookup failure|timed out|temporary"
-			      "|servfail",
-	  "dns error: .{0,80}lookup of|dns query failed|malformed or unexpected name server"
-	  "|host not found, try again|(?:host )?name lookup failure"
-	  "|temporary (?:dns|name) (?:failure|error)|dns (?:lookup|resolution) timed out"
-	  "|name server (?:timeout|failure)|temporary failure in name resolution|\\bservfail\\b",
-	  BH_R_NETWORKERROR),
-
-	/* --- our sending volume, worded as a quota (before the mailbox quota phrases) */
-	T("speeding-quota", "sending|outgoing|limit on the number",
-	  "(?:daily |hourly )?(?:user )?sending (?:quota|limit) (?:exceeded|reached)"
-	  "|outgoing (?:message |mail )?(?:quota|limit) (?:exceeded|reached)"
-	  "|limit on the number of (?:allowed )?(?:outgoing )?(?:messages|recipients)",
-	  BH_R_SPEEDING),
-
-	/* --- over quota / mailbox full (before "expired": "mailbox is full: retry timeout") */
-	T("mailboxfull-text", "quota|full|exceed|reached|is at|storage|space|size limit|too many messages",
-	  "(?:mail ?box|inbox|mail ?folder|mail ?drop|account|user) (?:is |was |has been )?"
-	  "(?:full|over ?quota)"
-	  "|(?:mail ?box|inbox|mail ?folder) (?:size )?(?:has )?(?:exceed|reached|is at)"
-	  "|over ?quota|quota (?:exceed|full|reached|violation)"
-	  "|(?:exceed|exceeded|exceeds|reached|over|full) (?:the |his |her |their |its |your |my )?"
-	  "(?:allowed |mailbox |disk |storage |user |recipient'?s? )?quota"
-	  "|(?:disk|storage|mailbox|mail) quota|out of (?:storage|mailbox|disk) space"
-	  "|insufficient (?:storage|space) (?:for|in) (?:the |this )?(?:user|mailbox|recipient)"
-	  "|mailbox (?:storage|space) (?:is )?(?:full|exhausted)|mailbox has no (?:more )?space"
-	  "|not enough (?:storage|space) in (?:the |this )?(?:user|mailbox|recipient)"
-	  "|exceeded storage allocation|storage allocation exceeded"
-	  "|(?:mail ?box|inbox) size limit (?:exceeded|reached)"
-	  "|too many messages (?:on|in) (?:the |this |his |her |their |your )?(?:server|mail ?box|inbox)",
-	  BH_R_MAILBOXFULL),
-
-	/* --- size: the recipient's limit (5.2.3) vs the system's (5.3.4) */
-	T("exceedlimit-text", "recipient|administrative limit",
-	  "exceeds? (?:the )?(?:size )?limit set by (?:the )?recipient"
-	  "|recipient'?s? (?:message )?size limit|length exceeds administrative limit",
-	  BH_R_EXCEEDLIMIT),
-	T("mesgtoobig-text", "large|big|size violation|line limit|message size",
-	  "(?:message|mail|e-?mail|data|content)s? (?:is |was )?too (?:large|big)"
-	  "|too (?:large|big) for|size violation|line limit exceeded"
-	  "|larger than (?:my |the |our )?(?:maximum|max|allowed|permitted)"
-	  "|max(?:imum)? message size (?:limit )?exceeded",
-	  BH_R_MESGTOOBIG),
-
-	/* --- Sendmail's deferral that names its cause before the expiry ("Deferred: Connection
-	 * refused by mx.example.org. Message could not be delivered for 5 days"): the cause
-	 * decides, as connection-refused-weak says it; before the retries-ran-out phrases */
-	TW("blocked-deferred-refused", "connection refused by", "deferred: connection refused by",
-	   BH_R_BLOCKED, BH_WHOSE_EITHER),
-
-	/* --- retries ran out */
-	T("expired-text", "expire|timeout|timed out|failing|exhausted|deliver|send|retr"
-			  "|reachable|route|attempts|connect",
-	  "(?:message|envelope|delivery time|mail|queue time) expired|expired after|has expired"
-	  "|retry (?:time(?:out)?|period) (?:exceeded|expired)|delivery (?:retry )?timeout"
-	  "|could not be delivered (?:with)?in \\d"
-	  "|(?:unable to|could not|couldn't) deliver .{0,30}after (?:\\d|multiple|several|repeated)"
-	  "|failing for a long time|retries exhausted|delivery attempts? (?:has |have )?(?:been )?exhausted"
-	  "|(?:connection|operation) timed out|timed out while|host not reachable|no route to host"
-	  "|not been (?:able to be )?delivered (?:for|in) \\d+ (?:days|hours)"
-	  "|failed \\d+ (?:delivery )?attempts|did not accept our requests? to connect"
-	  "|(?:could not|couldn't|cannot|can't|unable to) (?:be )?(?:deliver(?:ed)?|send (?:the )?message)"
-	  " (?:for|in|within) (?:the )?(?:last |past )?\\d+"
-	  "|still (?:undelivered|not delivered) after \\d+|will be retried for \\d+ more"
-	  "|retry time not reached",
-	  BH_R_EXPIRED),
-
-	/* --- sender-side: relaying */
-	T("norelaying-text", "relay|identities failed|rcpthosts|as a relay",
-	  "relay(?:ing)? (?:access )?(?:denied|not (?:allowed|permitted)|prohibited|refused|forbidden)"
-	  "|(?:not|isn't) (?:configured|permitted|allowed|authorized|authorised) to relay"
-	  "|(?:unable|cannot|can't|will not|won't|do not|does not|don't) relay|no relaying"
-	  "|relay not permitted"
-	  "|email address is not verified\\. the following identities failed"
-	  "|(?:isn't|is not|not) in my list of allowed rcpthosts"
-	  "|(?:use|using) (?:me|this (?:server|host|system)) .{0,120}?as a relay",
-	  BH_R_NORELAYING),
-
-	/* --- sender-side: our IP's reverse DNS */
-	T("requireptr-text", "ptr|reverse|rdns|lookup failed|unverif|mismatch|your host|your ip"
-			     "|your address|resolve",
-	  "reverse (?:dns|lookup|dns lookup|name|hostname)|\\brdns\\b|\\bptr\\b"
-	  "|ip name lookup failed|unverif(?:i|y)able (?:sending )?ip"
-	  "|mismatch(?:es)? (?:client|connecting|sending) ip"
-	  "|(?:cannot|can't|could not|couldn't|unable to) (?:find|resolve|verify) your "
-	  "(?:host ?name|ip|address)"
-	  "|(?:client|your) (?:host ?name|ip) (?:does not|doesn't) resolve",
-	  BH_R_REQUIREPTR),
-
-	/* --- sender-side: spam verdicts that mention SPF or blocking in passing */
-	T("spam-strong", "spam|junk|ube|bulk|unsolicited|mass mail|uribl|surbl|suspicious|content filter"
-			 "|content denied",
-	  "spam classification"
-	  "|(?:classified|scored|detected|identified|flagged|marked|considered|rejected) as (?:spam|junk)"
-	  "|spam (?:content|detected|message|score|signature|violation|filter|firewall)"
-	  "|content[^.;]{0,40}spam"
-	  "|message content rejected, ube|\\bube\\b|unsolicited bulk|bulk (?:e-?)?mail"
-	  "|likely unsolicited (?:mail|e-?mail|message)|probability of (?:being )?spam"
-	  "|(?:appears|seems|determined|believed) to be (?:unsolicited|spam|junk)"
-	  "|mass mail(?:er|ing)|\\b(?:uri|sur)bl\\b"
-	  "|(?:blocked|rejected|refused|identified) by (?:the )?(?:spam ?assassin|spam ?filter"
-	  "|anti-?spam|content filter)"
-	  "|suspicious (?:url|link|content)s?|mail content denied",
-	  BH_R_SPAMDETECTED),
-
-	/* --- sender-side: SPF / DKIM / DMARC (RFC 7208, RFC 6376, RFC 7489) */
-	T("authfailure-text", "spf|dkim|dmarc|sender policy|authentica|arc",
-	  "\\bdmarc\\b|\\bdkim\\b|\\bspf\\b|sender policy framework"
-	  "|\\barc (?:validation|verification|check)"
-	  "|authentication (?:checks? )?(?:failed|did not pass|fail)|multiple authentication checks"
-	  "|(?:does not|doesn't|fails to|failed to) pass (?:authentication|dmarc|spf|dkim)"
-	  "|unauthenticated (?:e-?mail|message)|(?:sender|mail|message) is unauthenticated"
-	  "|not have authentication information",
-	  BH_R_AUTHFAILURE),
-
-	/* --- sender-side: reputation */
-	T("badreputation-text", "reputation|complaints",
-	  "reputation|unexpected volume or user complaints|user complaints",
-	  BH_R_BADREPUTATION),
-
-	/* --- sender-side: our IP sends unwanted mail (before the rate words of the rows below) */
-	T("blocked-ip-spam", "originating from your",
-	  "(?:unsolicited mail|spam) originating from your (?:ip|network|server)", BH_R_BLOCKED),
-	/* a reply about our IP ("554 IP=192.0.2.1 - A problem occurred. (Ask your postmaster
-	 * ...) (BL)") whose tag names a block list */
-	T("blocked-ip-tag", "(bl)", "\\bip=[0-9a-f.:]{3,45} - .{0,200}\\(bl\\)", BH_R_BLOCKED),
-
-	/* --- sender-side: our envelope sender is on a block list (before the IP lists) */
-	T("rejected-sender-listed", "sender|address that",
-	  "sender (?:address |domain )?(?:is |was |has been )?(?:black|block|deny|ban)[ -]?listed"
-	  "|sender (?:address |domain )?(?:is |was |has been )?banned"
-	  "|(?:to/)?from an address that has been (?:black|block)listed",
-	  BH_R_REJECTED),
-
-	/* --- sender-side: volume */
-	T("speeding-text", "rate|too many|limit|quota",
-	  "receiving mail at a rate|(?:sent|sending) (?:to )?too many (?:recipients|messages|mails|e-?mails)"
-	  "|too many (?:recipients|messages|mails|e-?mails) (?:this|per|in the last|in a short)"
-	  "|rate (?:limit|limited|exceeded)|rate-limit|ratelimit|sending rate|message rate"
-	  "|too many (?:messages|mails|e-?mails)"
-	  "|(?:sending|daily|hourly) (?:message |sending )?(?:limit|quota) (?:exceeded|reached)",
-	  BH_R_SPEEDING),
-	T("toomanyconn-text", "too many|connection|concurrent|frequency",
-	  "too many (?:connections|concurrent|simultaneous|sessions|smtp sessions|recipients)"
-	  "|connection (?:frequency|rate|count) (?:limit|exceeded)"
-	  "|(?:ip|domain) frequency limit"
-	  "|concurrent connections? (?:limit|exceeded)",
-	  BH_R_TOOMANYCONN),
-
-	/* --- the recipient chose not to hear from us (before the block-list words below) */
-	T("filtered-recipient-choice", "recipient|accept|list|senders|not accepting|not authori"
-				       "|user entry",
-	  "(?:blocked|rejected|refused) by the recipient(?! domain| server| mail| system| host| mta)"
-	  "|recipient has (?:blocked|rejected|refused)"
-	  "|only accept(?:s|ing)? (?:e-?mail|mail|messages) from (?:specific|certain|known|approved)"
-	  "|not (?:in|on) (?:the |my |our |the recipient'?s? )?(?:white|allow|safe)[ -]?(?:list|senders)"
-	  "|(?:they|recipients?|users?|he|she|mailbox) (?:are|is) not accepting (?:e-?)?(?:mail|messages)"
-	  " (?:from|with)|blocked senders|blocked - user entry"
-	  "|delivery not authori[sz]ed, message refused",
-	  BH_R_FILTERED),
-
-	/* --- sender-side: our client IP or host refused (block lists, policy on connections) */
-	T("blocked-text", "list|block|spamhaus|spamcop|sorbs|barracuda|rbl|dnsbl|uceprotect|abuseat|ban"
-			  "|client host|not accepting|open relay|your isp|invalid ip|dynamic|dial"
-			  "|residential|mail exchanger|relay quota|your ip|your server|your host|my name|helo|ehlo"
-			  "|directly|smtp relay|this ip|deferred|not allowed to send|messages from|blocked -",
-	  "(?<!may be )(?:black|block|deny|ban)[ -]?list(?:ed)?|(?<!not )listed (?:at|on|in|by) "
-	  "|blocked (?:using|by|for)"
-	  "|\\bspamhaus\\b|\\bspamcop\\b|\\bsorbs\\b|barracuda(?:central)?|\\brbls?\\b|\\bdnsbls?\\b"
-	  "|uceprotect|abuseat"
-	  "|client host (?:\\[[^]]{0,64}\\] )?(?:rejected|blocked|refused)|banned (?:sending )?ip"
-	  "|(?<!sender )(?<!sender's )(?:ip|address|host|network) (?:address )?(?:\\[?[0-9a-f.:]{3,45}\\]? )?(?:is |has been )?"
-	  "(?:blocked|banned|blacklisted)"
-	  "|not accepting connections|open relay"
-	  "|smtp server of your isp|invalid ip for sending|dynamic (?:ip|address)|dial-?up|residential"
-	  "|may not be mail exchanger|relay quota|your ip (?:address )?(?:is|has)|block(?:ed)? for abuse"
-	  "|not authorized to send (?:e-?mail|mail) directly|use the smtp relay"
-	  "|(?:traffic|connections?|mail) not accepted from this ip|permanently deferred"
-	  "|my name was rejected|(?:helo|ehlo) (?:command |name |hostname )?(?:rejected|refused|denied)"
-	  "|invalid (?:helo|ehlo)|(?:helo|ehlo) (?:name |hostname )?(?:is )?invalid|bad (?:helo|ehlo)"
-	  "|on our block ?list|your (?:ip|server|host) (?:is|was|has been) (?:blocked|rejected|denied)"
-	  "|(?:\\bip|\\d{1,3}(?:\\.\\d{1,3}){3}) is not allowed to send"
-	  "|messages from \\[?\\d{1,3}(?:\\.\\d{1,3}){3}\\]? (?:are|were|is) not accepted"
-	  "|\\bblocked - (?:see|refer|visit)",
-	  BH_R_BLOCKED),
-
-	/* --- sender-side: content */
-	T("virus-text", "virus|malware|infected|trojan|worm|malicious|security issue",
-	  "virus|malware|infected|trojan|\\bworm\\b|malicious (?:content|attachment|code|software)"
-	  "|content presents a potential security issue",
-	  BH_R_VIRUSDETECTED),
-	TS("spam-content-57", "5.7.*", "content rejected", "content rejected", BH_R_SPAMDETECTED),
-
-	/* --- sender-side: policy */
-	T("policy-text", "polic|protocol violation|not allowed|header error|prohibition|restriction|banned"
-			 "|prohibited|forbidden|attachment|file type",
-	  "policy (?:reasons?|violation|rejection)|(?:local|security|content|site) polic(?:y|ies)"
-	  "|protocol violation|violates? (?:our )?(?:\\w+ )?polic|host network not allowed"
-	  "|header error|administrative prohibition|content restrictions?|anti-?spoofing polic"
-	  "|banned (?:attachment|file|content)|(?:prohibited|forbidden|blocked) (?:attachment|file type)"
-	  "|policy that (?:prohibit|prevent|block)",
-	  BH_R_POLICYVIOLATION),
-
-	/* --- sender-side: Gmail refuses a From we set with its "Send mail as" feature when that
-	 * identity is not verified or its settings are stale: our sender, not the recipient */
-	T("rejected-send-as", "send mail as|customfromdenied",
-	  "'?send mail as'? (?:feature|account)|customfromdenied", BH_R_REJECTED),
-
-	/* --- sender-side: authentication and TLS */
-	T("starttls-text", "tls|ssl|certificate",
-	  "(?:starttls|tls|ssl) (?:negotiation|handshake) (?:failed|failure|error)|tls failed"
-	  "|certificate (?:verification|validation) (?:failed|error)|could not (?:negotiate|start) tls"
-	  "|certificate (?:is )?not (?:verified|trusted)|untrusted (?:server )?certificate",
-	  BH_R_FAILEDSTARTTLS),
-	T("securityerror-text", "authenticat|authrequired|tls|encryption|login|advertise auth",
-	  "authentication (?:is )?required|unauthenticated senders?|must (?:be )?authenticat"
-	  "|not authenticated|authrequired|(?:tls|starttls|encryption) (?:is )?required"
-	  "|must issue a starttls|login (?:is )?required|relay requires authentication"
-	  "|does not advertise auth",
-	  BH_R_SECURITYERROR),
-
-	/* --- sender-side: the message breaks RFC 5322 or is malformed */
-	T("notcompliantrfc-text", "rfc|multiple|duplicate|missing|malformed|no from",
-	  "not rfc ?(?:2822|5322|822)? ?complian|rfc ?(?:2822|5322|822)[^;]{0,40}?(?:compliant|violation)"
-	  "|missing a valid (?:address in from|message-?id)|(?:having )?no from:? header"
-	  "|(?:multiple|duplicate) (?:addresses in from|[a-z-]{2,30} (?:header|field)s?)"
-	  "|missing (?:a |the |required )?\"?(?:date|from|message-id|subject)\"? (?:header|field)"
-	  "|malformed (?:mail|message)",
-	  BH_R_NOTCOMPLIANTRFC),
-	T("contenterror-text", "8-bit|8bit|header|media|mime|encoding|content error",
-	  "(?:improper|illegal|invalid) use of 8-?bit|8-?bit data|headers? too (?:large|long)"
-	  "|too many headers|media error|invalid (?:mime|header|encoding)|malformed (?:mime|header)"
-	  "|content error",
-	  BH_R_CONTENTERROR),
-
-	/* --- sender-side: our envelope sender (RFC 3463 5.1.7, 5.1.8), list membership */
-	T("rejected-text", "sender|mail from|gateway user|return path|return-path|member|post",
-	  "sender (?:address )?(?:was )?(?:rejected|refused|denied|blocked|invalid|unknown"
-	  "|not (?:allowed|permitted|accepted))"
-	  "|(?:domain of )?sender (?:address|domain) .{0,80}(?:does not exist|not found|must resolve"
-	  "|unresolvable)"
-	  "|invalid sender|sender verif(?:y|ication) failed|unverified sender"
-	  "|mail from .{0,80}(?:rejected|refused|not accepted|invalid|syntax)|bad sender"
-	  "|not a registered gateway user|invalid address (?:in|for) mail from"
-	  "|rejected (?:the )?mail from"
-	  "|(?:return[ -]path|envelope sender) .{0,40}(?:rejected|invalid)"
-	  "|not (?:a )?member of (?:this|the) (?:mailing )?list|(?:not have|no) permission to post"
-	  "|(?:not allowed|not permitted) to post|(?:weren't|were not|not) recognized as a valid sender",
-	  BH_R_REJECTED),
-	/* a Google Groups notice (it links the Groups help centre in every language it is written
-	 * in): the group does not exist or will not take our post, the group's answer to us */
-	T("rejected-google-groups", "groups.google.com", "groups\\.google\\.com/support",
-	  BH_R_REJECTED),
-	/* a refusal after MAIL FROM is about our envelope sender, whatever its words */
-	T("rejected-mail-from", "mail from",
-	  "(?:after|in reply to) mail from\\b", BH_R_REJECTED),
-	/* a sender status (bad sender address, bad sender system) beats any recipient wording
-	 * below: "501 5.1.7 Invalid address" is about our MAIL FROM */
-	TS("rejected-517-text", "?.1.7", NULL, "^", BH_R_REJECTED),
-	TS("rejected-518-text", "?.1.8", NULL, "^", BH_R_REJECTED),
-	/* refused at connection or HELO time, in words the rows above did not know: our host */
-	T("blocked-connect", "initial connection|helo|ehlo|refused to talk",
-	  "after initial connection|in reply to (?:helo|ehlo) command|after (?:helo|ehlo)\\b"
-	  "|refused to talk to me",
-	  BH_R_BLOCKED),
-
-	/* --- recipient: the account is disabled or suspended */
-	T("suspend-text", "disabled|suspend|inactive|locked|frozen|deactivat|blocked|closed|expired"
-			  "|terminated",
-	  "(?:account|mailbox|user|recipient|address)[^;:]{0,40}? (?:is |was |has been "
-	  "|temporar(?:il)?y )?"
-	  "(?:disabled|suspended|inactive|locked|frozen|deactivated|blocked|closed|expired|terminated)"
-	  "|disabled (?:recipient|account|mailbox|user)"
-	  "|(?:suspended|inactive|deactivated|frozen) (?:e-?mail )?(?:account|mailbox|user|address)",
-	  BH_R_SUSPEND),
-
-	/* --- recipient: moved (RFC 3463 5.1.6) */
-	T("hasmoved-text", "moved|no longer|not our customer|changed|not local",
-	  "(?:has|have) moved|moved (?:permanently|to)|no longer (?:on (?:this )?server|at this|here"
-	  "|accepts (?:e-?)?mail)"
-	  "|not our customer|(?:mailbox|address) (?:has )?changed|user not local",
-	  BH_R_HASMOVED),
-
-	/* --- recipient: the domain does not exist or has no usable route */
-	T("hostunknown-text", "host|domain|unrout|non-existent|nonexistent|bad destination|name or service"
-			      "|invalid|illegal|registered",
-	  "host (?:or domain name )?(?:unknown|not found)|unknown (?:host|domain)"
-	  "|no such (?:host|domain)|host [a-z0-9.-]{1,255} not found"
-	  "|(?:domain|host) (?:name )?(?:not found|(?:does not|doesn't|may not|did not) exist)"
-	  "|(?:domain|host)[^.;]{0,30} (?:does not|doesn't|may not) exist"
-	  "|bad destination (?:system )?(?:address|host)"
-	  "|couldn't find any host|unrout(?:e)?able (?:domain|address)"
-	  "|nxdomain|point to non-?existent hosts|name or service not known"
-	  "|invalid (?:recipient |destination )?domain\\b(?! name)|illegal host ?/ ?domain name"
-	  "|domain name (?:\\([^)]{1,255}\\) )?(?:does not appear to be|is not|isn't) registered",
-	  BH_R_HOSTUNKNOWN),
-
-	/* --- network on the way */
-	T("network-text", "name service|hop|loop|connection|establish|network|lookup failure|socket"
-			  "|domain name system",
-	  "name service error|hop count|too many hops|routing loop|mail loop|loop detected"
-	  "|loops back to myself|is looping|connection died|socket error"
-	  "|querying the domain name system"
-	  "|lost connection|connection (?:reset|dropped|closed|lost)"
-	  "|(?:wasn't|was not|unable to|could not) (?:able to )?establish"
-	  "|network (?:error|unreachable)|lookup failure",
-	  BH_R_NETWORKERROR),
-
-	/* --- the remote mailer program (local delivery agent) failed; x-unix is its exit */
-	T("mailererror-text", "procmail|mailer|program|command|pipe|exit|create|exec|x-unix;",
-	  "procmail|mailer error|unknown mailer|(?:program|command|pipe) (?:died|failed|exited|error)"
-	  "|exit (?:status|code) \\d|couldn't create|cannot create|\\| ?exec |^x-unix;|pipe to \\|",
-	  BH_R_MAILERERROR),
-
-	/* --- the recipient's own filter; "550 : User unknown" (no address) is a filter's answer */
-	T("filtered-text", "filter|preference|recipient has|rejected by|: user unknown|rule",
-	  "message filtered|filtered by|(?:recipient|user)(?:'s)? (?:preferences|filter|rules?)"
-	  "|due to recipient preferences|recipient has (?:rejected|refused|blocked)|domain filter"
-	  "|email preferences of the (?:person|recipient)"
-	  "|rejected by (?:the )?(?:recipient|user)(?! domain| server| mail| system| host| mta)"
-	  "|\\b[45]\\d\\d : user unknown",
-	  BH_R_FILTERED),
-
-	/* --- our SMTP client said something the server did not understand */
-	T("syntaxerror-text", "syntax|command|sequence|malformed address",
-	  "syntax error|command (?:parameter )?not (?:implemented|recognized|recognised)"
-	  "|unrecognized command|command unrecognized|(?:improper|bad) sequence of commands"
-	  "|malformed address",
-	  BH_R_SYNTAXERROR),
-
-	/* --- the remote side suppressed the address itself */
-	T("suppressed-text", "suppress",
-	  "suppression list|(?:address|recipient) (?:is |was )?suppressed|on (?:the|our|a) suppression"
-	  "|suppressed (?:sending|delivery) to",
-	  BH_R_SUPPRESSED),
-
-	/* --- recipient: the mailbox does not exist (the broadest family, last of the strong ones).
-	 * First the stock formula ("User unknown", "No such user") that an SMTP server writes for
-	 * any refusal of an address, and a filter or an after-queue check borrows: after DATA
-	 * (the server took the address at RCPT TO) it is the filter's word, filtered. A server
-	 * that names the account it lacks ("doesn't have a yahoo.com account", "invalid
-	 * recipient") says so at whatever stage it checks (on the corpus: Yahoo and Orange at
-	 * DATA, Sisimai calls them userunknown), so the row after it is not re-read. */
-	/* "mailbox unavailable" is the stock text of any 550 (RFC 5321); with the mailbox-disabled
-	 * status (RFC 3463 X.2.1) it says that, not that the mailbox is missing */
-	TS("suspend-521-unavailable", "5.2.1", "unavailable|not available",
-	   "mail ?box (?:is )?(?:currently )?(?:unavailable|not available)", BH_R_SUSPEND),
-	TU("userunknown-text", "unknown|no such",
-	   "(?:user|recipient|addressee|mailbox|account|alias|address|destination|local[ -]?part) "
-	   "(?:name )?unknown"
-	   "|unknown (?:or illegal )?(?:user|recipient|addressee|mailbox|account|alias|address"
-	   "|local[ -]?part|e-?mail)"
-	   "|no such (?:user|recipient|mailbox|account|address|person|local user|e-?mail)",
-	   BH_R_USERUNKNOWN),
-	T("userunknown-account", "unknown|no such|exist|invalid|illegal|bad|not found|unavailable"
-			      "|not available|be found|not listed|have a|no mailbox|notfound"
-			      "|valid|undeliverable|rejected|not recognized|known|active|registered"
-			      "|no mail|badrcptto",
-	  "(?:user|recipient|mailbox|account|address|addressee|e-?mail)\\b.{0,40}?"
-	  "(?:does not|doesn't|did not) exist"
-	  "|(?:invalid|illegal|bad|unknown|non-?existent)[ _](?:final delivery )?(?:recipient|user"
-	  "|mailbox|address|alias|local[ -]?part|account|destination|userid)"
-	  "|(?:user|recipient|mail-?box|address|account|addressee) (?:was )?not found"
-	  "|(?:couldn't|could not) be found"
-	  "|recip(?:ient)?notfound|mailbox (?:is )?(?:unavailable|not available)"
-	  "|no mail[ -]?box (?:here|by that name|found|available)|\\bbadrcptto\\b"
-	  "|not (?:an? )?(?:valid|known|active|registered) (?:local )?(?:user|recipient|mailbox"
-	  "|address|account|e-?mail)|not listed in|user not listed"
-	  "|no valid recipients?|(?:does not|doesn't) have an? [^ ]{1,80} account"
-	  "|undeliverable address|address (?:is )?invalid|recipient (?:name )?is not recognized"
-	  "|has rejected (?:the )?(?:recipient )?address"
-	  "|recipient address rejected(?:\\.|$| ?: ?(?:access denied|user unknown|undeliverable"
-	  "|invalid))"
-	  "|^(?:smtp; ?)?(?:[245]\\d\\d )?(?:#?\\d\\.\\d\\.\\d+ )?address rejected"
-	  "|^(?:smtp; ?)?(?:[45]\\d\\d )?<?[^ @<>]{1,64}@[^ <>]{1,255}>?(?:\\.\\.\\.)? (?:is )?rejected\\.?$",
-	  BH_R_USERUNKNOWN),
-
-	/* --- the same families in the languages localized MTAs answer in (de, fr, es, it, pt, nl) */
-	TU("userunknown-intl", "unbekannt|inconnu|desconocid|sconosciut|desconhecid|onbekend"
-			      "|еизвестн",
-	  "(?:benutzer|empfänger|adresse|postfach|mailbox) (?:ist )?unbekannt"
-	  "|unbekannte[rn]? (?:benutzer|empfänger|adresse)"
-	  "|(?:utilisateur|destinataire|adresse|compte|boîte) (?:aux lettres )?inconnu"
-	  "|(?:usuario|destinatario|buzón|cuenta|dirección) (?:de correo )?desconocid[oa]"
-	  "|(?:utente|destinatario|casella|indirizzo) (?:di posta )?sconosciut[oa]"
-	  "|(?:usuário|destinatário|conta|endereço) (?:de e-?mail )?desconhecid[oa]"
-	  "|(?:gebruiker|ontvanger|adres) (?:is )?onbekend"
-	  "|еизвестн\\S* (?:пользовател|адрес|получател)",
-	  BH_R_USERUNKNOWN),
-	/* the account-does-not-exist wording of the row above it, in the same languages and in
-	 * Russian, Japanese, Chinese and Korean: not re-read by the stage (non-ASCII letters are
-	 * not case-folded, so a word is matched from its second letter where it may be capital) */
-	T("userunknown-intl-account", "existiert|existe|invalide|inexistente|inesistente|bestaat"
-				      "|существует|е найден|存在し|宛先不明|不存在|존재하지",
-	  "(?:benutzer|empfänger|adresse|postfach)[^;]{0,40}? existiert nicht"
-	  "|(?:utilisateur|destinataire|adresse|compte)[^;]{0,40}? n'existe pas"
-	  "|adresse (?:destinataire |de destination )?invalide"
-	  "|(?:usuario|destinatario|buzón|cuenta|dirección) (?:de correo )?inexistente"
-	  "|(?:usuario|buzón|cuenta)[^;]{0,40}? no existe"
-	  "|(?:utente|destinatario|casella|indirizzo) (?:di posta )?inesistente"
-	  "|(?:usuário|destinatário|conta|endereço) (?:de e-?mail )?inexistente"
-	  "|(?:gebruiker|adres)[^;]{0,40}? bestaat niet"
-	  "|(?:ользовател|дрес|щик|олучател).{0,40}?не (?:существует|найден)"
-	  "|(?:アドレス|ユーザ|アカウント|宛先|受信者).{0,60}?存在し(?:ません|ない)|宛先不明"
-	  "|(?:用户|收件人|地址|邮箱|帐户|账户).{0,12}?不存在"
-	  "|존재하지 않는 (?:사용자|계정|주소|수신자)",
-	  BH_R_USERUNKNOWN),
-	T("mailboxfull-intl", "voll|postfach|speicherplatz|pleine|quota|lleno|piena|caixa|vol |postvak"
-			      "|ереполнен|容量|已满|空间不足|가득",
-	  "postfach (?:ist )?(?:voll|überfüllt)|speicherplatz (?:ist )?(?:voll|erschöpft)"
-	  "|boîte (?:aux lettres )?(?:est )?pleine|quota (?:est )?(?:dépassé|atteint)"
-	  "|buzón (?:está )?lleno|casella (?:di posta )?(?:è )?piena"
-	  "|caixa (?:postal |de correio )?(?:está )?(?:cheia|lotada)"
-	  "|mailbox (?:is )?vol |postvak (?:is )?vol"
-	  "|(?:щик|ящик).{0,40}?ереполнен"
-	  "|容量.{0,40}?(?:いっぱい|一杯|超過|オーバー|不足)"
-	  "|(?:邮箱|信箱|收件箱).{0,12}?(?:已满|空间不足)"
-	  "|(?:메일함|편지함|사서함).{0,20}?가득",
-	  BH_R_MAILBOXFULL),
-
-	/* --- the remote system */
-	T("systemfull-text", "insufficient|full|space",
-	  "insufficient (?:disk |system )?(?:space|storage)|(?:disk|file ?system|spool) (?:is )?full"
-	  "|out of (?:disk )?space|no space left|system (?:is )?full",
-	  BH_R_SYSTEMFULL),
-	T("systemerror-text", "error|could not load|ldap|problem|failure|does not support",
-	  "internal (?:server |system )?error|system (?:config(?:uration)? )?error"
-	  "|local (?:config(?:uration)? )?error|queue file write error|could not load"
-	  "|(?:unable to|could not) contact ldap|remote server (?:error|failure)"
-	  "|temporary (?:local |server |system )?problem|(?:local|server|system) failure"
-	  "|i/o error|server error|mail system problem"
-	  "|does not support (?:tls|starttls|smtputf8|8bitmime|the required)",
-	  BH_R_SYSTEMERROR),
-
-	/* --- retries ran out, said after a more specific error that the rows above prefer
-	 * ("... (#4.4.3) I'm not going to try again; this message has been in the queue too long.") */
-	T("expired-queue-text", "queue",
-	  "(?:been|was) in (?:the )?queue (?:too long|for)|too long in (?:the )?queue",
-	  BH_R_EXPIRED),
-
-	/* --- code rows: a specific status decides when no strong text row matched (RFC 3463,
-	 * RFC 7372, RFC 7505). Generic codes (x.0.0, x.1.0, x.2.0, x.3.0, x.4.0, x.5.0, x.7.0,
-	 * x.7.1) have no row on purpose. The codes of the address-is-bad reasons count only as
-	 * 5.x.x: a temporary failure never makes a hard bounce from its code alone. */
-	S("status-511", "5.1.1", BH_R_USERUNKNOWN),
-	S("status-512", "5.1.2", BH_R_HOSTUNKNOWN),
-	S("status-513", "5.1.3", BH_R_USERUNKNOWN),
-	S("status-516", "5.1.6", BH_R_HASMOVED),
-	S("status-517", "?.1.7", BH_R_REJECTED),
-	S("status-518", "?.1.8", BH_R_REJECTED),
-	S("status-5110", "5.1.10", BH_R_NOTACCEPT),
-	S("status-521", "5.2.1", BH_R_SUSPEND),
-	S("status-522", "?.2.2", BH_R_MAILBOXFULL),
-	S("status-523", "?.2.3", BH_R_EXCEEDLIMIT),
-	S("status-531", "?.3.1", BH_R_SYSTEMFULL),
-	S("status-532", "?.3.2", BH_R_NOTACCEPT),
-	S("status-534", "?.3.4", BH_R_MESGTOOBIG),
-	S("status-535", "?.3.5", BH_R_SYSTEMERROR),
-	S("status-541", "?.4.1", BH_R_NETWORKERROR),
-	S("status-542", "?.4.2", BH_R_NETWORKERROR),
-	S("status-543", "?.4.3", BH_R_SYSTEMERROR),
-	S("status-544", "5.4.4", BH_R_HOSTUNKNOWN),
-	S("status-545", "?.4.5", BH_R_SYSTEMFULL),
-	S("status-546", "?.4.6", BH_R_NETWORKERROR),
-	S("status-547", "?.4.7", BH_R_EXPIRED),
-	S("status-551", "?.5.1", BH_R_SYNTAXERROR),
-	S("status-552", "?.5.2", BH_R_SYNTAXERROR),
-	S("status-553", "?.5.3", BH_R_TOOMANYCONN),
-	S("status-554", "?.5.4", BH_R_SYNTAXERROR),
-	S("status-555", "?.5.5", BH_R_SYNTAXERROR),
-	S("status-56x", "?.6.*", BH_R_CONTENTERROR),
-	S("status-573", "?.7.3", BH_R_SECURITYERROR),
-	S("status-574", "?.7.4", BH_R_SECURITYERROR),
-	S("status-575", "?.7.5", BH_R_SECURITYERROR),
-	S("status-576", "?.7.6", BH_R_SECURITYERROR),
-	S("status-577", "?.7.7", BH_R_SECURITYERROR),
-	S("status-578", "?.7.8", BH_R_SECURITYERROR),
-	S("status-579", "?.7.9", BH_R_POLICYVIOLATION),
-	S("status-5710", "?.7.10", BH_R_SECURITYERROR),
-	S("status-5711", "?.7.11", BH_R_SECURITYERROR),
-	S("status-5713", "?.7.13", BH_R_SUSPEND),
-	S("status-5714", "?.7.14", BH_R_SECURITYERROR),
-	S("status-5717", "?.7.17", BH_R_HASMOVED),
-	S("status-5718", "?.7.18", BH_R_HASMOVED),
-	S("status-5720", "?.7.20", BH_R_AUTHFAILURE),
-	S("status-5721", "?.7.21", BH_R_AUTHFAILURE),
-	S("status-5722", "?.7.22", BH_R_AUTHFAILURE),
-	S("status-5723", "?.7.23", BH_R_AUTHFAILURE),
-	S("status-5724", "?.7.24", BH_R_AUTHFAILURE),
-	S("status-5725", "?.7.25", BH_R_REQUIREPTR),
-	S("status-5726", "?.7.26", BH_R_AUTHFAILURE),
-	S("status-5727", "?.7.27", BH_R_REJECTED),
-	S("status-5729", "?.7.29", BH_R_AUTHFAILURE),
-	S("status-5730", "?.7.30", BH_R_SECURITYERROR),
-
-	/* --- weak text rows: vague words, only when the status said nothing specific */
-	WEAK("spam-weak", "spam", "\\bspam", BH_R_SPAMDETECTED),
-	WEAK("mesgtoobig-weak", "size",
-	     "size exceeds?|exceeds? (?:the )?(?:fixed |administrative |local )?(?:maximum |max )?"
-	     "(?:message )?size|(?:message )?size (?:limit )?exceeded|\\bsize limit\\b",
-	     BH_R_MESGTOOBIG),
-	WEAKW("connection-refused-weak", "connection refused", "connection refused", BH_R_BLOCKED,
-	      BH_WHOSE_EITHER),
-	WEAK("systemerror-weak", "unavailable|transaction failed",
-	     "service (?:is )?(?:currently |temporarily )?unavailable|transaction failed",
-	     BH_R_SYSTEMERROR),
-	WEAK("access-denied-weak", "access denied", "access denied", BH_R_SECURITYERROR),
-};
-/* clang-format on */
 
 /* One compiled row. Strings are owned; lits is a run of NUL-terminated literals ending in "". */
 struct bh_rule {
@@ -608,8 +67,7 @@ struct bh_rule {
 	enum bh_reason reason;
 	bool has_whose;
 	enum bh_whose whose;
-	bool weak;
-	bool stage;
+	enum spec spec;
 };
 
 struct bh_rules {
@@ -709,7 +167,7 @@ bigrams_of(const char *lits)
 static int
 rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *status,
 	     const char *reply, const char *lits, const char *pattern, enum bh_reason reason,
-	     int whose, bool weak, bool stage)
+	     int whose, enum spec spec)
 {
 	int errcode;
 	PCRE2_SIZE erroff;
@@ -739,8 +197,7 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 	r->reason = reason;
 	r->has_whose = whose >= 0;
 	r->whose = whose >= 0 ? (enum bh_whose)whose : bh_reason_whose(reason);
-	r->weak = weak;
-	r->stage = stage;
+	r->spec = spec;
 	if (pattern == NULL)
 		return 0;
 	r->pattern = bh_strdup(pattern);
@@ -803,8 +260,7 @@ rules_hash(struct bh_rules *rs)
 			hash_str(&ctx, l);
 		hash_str(&ctx, bh_reason_name(r->reason));
 		hash_str(&ctx, r->has_whose ? bh_whose_name(r->whose) : "");
-		hash_str(&ctx, r->weak ? "weak" : "");
-		hash_str(&ctx, r->stage ? "stage" : "");
+		sha256_update(&ctx, 1, (const uint8_t[]){(uint8_t)r->spec});
 		sha256_update(&ctx, 1, (const uint8_t *)"\x1e");
 	}
 	sha256_digest(&ctx, sizeof(digest), digest);
@@ -813,6 +269,235 @@ rules_hash(struct bh_rules *rs)
 		rs->version[2 * i + 1] = hex[digest[i] & 15];
 	}
 	rs->version[16] = '\0';
+}
+
+/* whose_lookup - a whose word, or -1 */
+static int
+whose_lookup(const char *s)
+{
+	int w;
+
+	for (w = 0; w <= (int)BH_WHOSE_EITHER; w++)
+		if (strcmp(bh_whose_name((enum bh_whose)w), s) == 0)
+			return w;
+	return -1;
+}
+
+/* builtin_error - a defect of the embedded rules file: ours, so fatal */
+static void
+builtin_error(const struct bh_cnode *n, const char *what)
+{
+	bh_fatal("rules/builtin.yaml:%u:%u: %s", n != NULL ? n->line : 0, n != NULL ? n->col : 0,
+		 what);
+}
+
+/* map_get - the value of key in a YAML mapping, or NULL */
+static const struct bh_cnode *
+map_get(const struct bh_cnode *map, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < map->n; i += 2)
+		if (map->kids[i]->type == BH_CN_SCALAR && strcmp(map->kids[i]->str, key) == 0)
+			return map->kids[i + 1];
+	return NULL;
+}
+
+/* scalar_of - the text of a scalar node (NULL when absent) */
+static const char *
+scalar_of(const struct bh_cnode *n)
+{
+	if (n == NULL)
+		return NULL;
+	if (n->type != BH_CN_SCALAR)
+		builtin_error(n, "a scalar was expected");
+	return n->str;
+}
+
+/* A named family of words ("{rcpt}"), expanded into patterns as a non-capturing group. */
+struct family {
+	char *name;
+	char *alt;
+};
+
+/* expand - a pattern with every {name} of a known family replaced by (?:its alternatives);
+ * braces that name no family (a quantifier {1,40}) are left alone. New string. */
+static char *
+expand(const char *pat, const struct family *fam, size_t nfam, const struct bh_cnode *where)
+{
+	struct bh_buf b;
+	const char *p = pat, *q;
+	size_t i, depth = 0;
+
+	bh_buf_init(&b);
+	while (*p != '\0') {
+		if (p[0] == '\\' && p[1] != '\0') {
+			bh_buf_append(&b, p, 2);
+			p += 2;
+			continue;
+		}
+		if (*p == '{' && (q = strchr(p, '}')) != NULL && q > p + 1 &&
+		    strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_") == (size_t)(q - p - 1)) {
+			for (i = 0; i < nfam; i++)
+				if (strlen(fam[i].name) == (size_t)(q - p - 1) &&
+				    memcmp(fam[i].name, p + 1, (size_t)(q - p - 1)) == 0)
+					break;
+			if (i == nfam)
+				builtin_error(where, "a pattern names an unknown family");
+			if (++depth > 1000)
+				builtin_error(where, "families nest too deep");
+			bh_buf_printf(&b, "(?:%s)", fam[i].alt);
+			p = q + 1;
+			continue;
+		}
+		bh_buf_putc(&b, *p++);
+	}
+	return bh_buf_steal(&b);
+}
+
+/* alternatives - a row's `pattern:` or its `any:` list joined with '|', families expanded */
+static char *
+alternatives(const struct bh_cnode *row, const struct family *fam, size_t nfam)
+{
+	const struct bh_cnode *pat = map_get(row, "pattern"), *any = map_get(row, "any");
+	struct bh_buf b;
+	char *one, *e;
+	size_t i;
+
+	if (pat != NULL)
+		return expand(scalar_of(pat), fam, nfam, pat);
+	if (any == NULL)
+		return NULL;
+	if (any->type != BH_CN_SEQ || any->n == 0)
+		builtin_error(any, "any: takes a list of patterns");
+	bh_buf_init(&b);
+	for (i = 0; i < any->n; i++) {
+		one = expand(scalar_of(any->kids[i]), fam, nfam, any->kids[i]);
+		if (i > 0)
+			bh_buf_putc(&b, '|');
+		bh_buf_puts(&b, one);
+		free(one);
+	}
+	e = bh_buf_steal(&b);
+	return e;
+}
+
+/* spec_parse - a row's specificity word */
+static enum spec
+spec_parse(const struct bh_cnode *n, bool has_pattern)
+{
+	const char *s = scalar_of(n);
+
+	if (!has_pattern) {
+		if (s != NULL)
+			builtin_error(n, "a code row has no specificity");
+		return SPEC_STATUS;
+	}
+	if (s == NULL || strcmp(s, "concept") == 0)
+		return SPEC_CONCEPT;
+	if (strcmp(s, "cause") == 0)
+		return SPEC_CAUSE;
+	if (strcmp(s, "vague") == 0)
+		return SPEC_VAGUE;
+	if (strcmp(s, "stock") == 0)
+		return SPEC_STOCK;
+	builtin_error(n, "specificity is cause, concept, vague or stock");
+	return SPEC_VAGUE;
+}
+
+/* load_builtin - compile the rows of the embedded rules file into rs->v[rs->n...]. The file is
+ * ours and tested, so a defect in it is fatal (bh_fatal), never a message's problem. */
+static int
+load_builtin(struct bh_rules *rs, size_t cap)
+{
+	struct bh_ctree tree;
+	struct bh_config_diags diags = {NULL, 0};
+	const struct bh_cnode *root, *fams, *rows;
+	struct family *fam = NULL;
+	size_t len, i, nfam = 0;
+	const char *data = bh_rules_builtin(&len);
+	int ret = 0;
+
+	memset(&tree, 0, sizeof(tree));
+	if (bh_ctree_parse(&tree, "rules/builtin.yaml", data, len, &diags) == -1 ||
+	    (root = tree.root) == NULL || root->type != BH_CN_MAP)
+		bh_fatal("rules/builtin.yaml: %s",
+			 diags.n > 0 ? diags.v[0].message : "not a mapping");
+	fams = map_get(root, "families");
+	rows = map_get(root, "rules");
+	if (rows == NULL || rows->type != BH_CN_SEQ)
+		builtin_error(root, "rules: must be a list");
+	if (fams != NULL) {
+		if (fams->type != BH_CN_MAP)
+			builtin_error(fams, "families: must be a mapping");
+		fam = bh_calloc(fams->n / 2 + 1, sizeof(*fam));
+		for (i = 0; i + 1 < fams->n; i += 2) {
+			const struct bh_cnode *v = fams->kids[i + 1];
+			struct bh_cnode wrap = {.type = BH_CN_MAP};
+			const struct bh_cnode *kids[2];
+
+			/* a family is a pattern or a list of them, as a row's pattern/any */
+			kids[0] = &(struct bh_cnode){
+			    .type = BH_CN_SCALAR, .str = v->type == BH_CN_SEQ ? "any" : "pattern"};
+			kids[1] = v;
+			wrap.kids = (struct bh_cnode **)kids;
+			wrap.n = 2;
+			fam[nfam].name = bh_strdup(scalar_of(fams->kids[i]));
+			fam[nfam].alt = alternatives(&wrap, fam, nfam);
+			nfam++;
+		}
+	}
+	for (i = 0; i < rows->n; i++) {
+		const struct bh_cnode *row = rows->kids[i];
+		const char *reason, *whose;
+		char *pattern;
+		int rsn, w = -1;
+
+		if (row->type != BH_CN_MAP)
+			builtin_error(row, "a rule is a mapping");
+		if (rs->n >= cap)
+			builtin_error(row, "too many rules");
+		reason = scalar_of(map_get(row, "reason"));
+		if (reason == NULL || (rsn = bh_reason_lookup(reason)) == -1)
+			builtin_error(row, "a rule needs a known reason");
+		whose = scalar_of(map_get(row, "whose"));
+		if (whose != NULL && (w = whose_lookup(whose)) == -1)
+			builtin_error(row, "unknown whose");
+		pattern = alternatives(row, fam, nfam);
+		rs->n++;
+		if (rule_compile(&rs->v[rs->n - 1], "builtin", scalar_of(map_get(row, "id")),
+				 scalar_of(map_get(row, "status")),
+				 scalar_of(map_get(row, "reply_code")),
+				 scalar_of(map_get(row, "literals")), pattern, (enum bh_reason)rsn,
+				 w, spec_parse(map_get(row, "specificity"), pattern != NULL)) == -1)
+			ret = -1;
+		free(pattern);
+		if (ret == -1)
+			break;
+	}
+	for (i = 0; i < nfam; i++) {
+		free(fam[i].name);
+		free(fam[i].alt);
+	}
+	free(fam);
+	bh_ctree_deinit(&tree);
+	bh_config_diags_deinit(&diags);
+	return ret;
+}
+
+/* builtin_rows - how many rows the embedded file can hold at most (an upper bound: its "- id:"
+ * lines) */
+static size_t
+builtin_rows(void)
+{
+	size_t len, n = 0;
+	const char *d = bh_rules_builtin(&len), *p = d, *e = d + len;
+
+	while ((p = memmem(p, (size_t)(e - p), "- id:", 5)) != NULL) {
+		n++;
+		p += 5;
+	}
+	return n;
 }
 
 /* bh_rules_new - compile the config's rows, then the built-in table */
@@ -829,7 +514,7 @@ bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned 
 		*error_r = rules_error;
 		return NULL;
 	}
-	total = n + (replace ? 0 : BH_NELEM(builtin));
+	total = n + (replace ? 0 : builtin_rows());
 	rs = bh_calloc(1, sizeof(*rs));
 	rs->v = bh_calloc(total > 0 ? total : 1, sizeof(*rs->v));
 	for (i = 0; i < n; i++) {
@@ -837,18 +522,12 @@ bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned 
 
 		rs->n++;
 		if (rule_compile(&rs->v[i], "config", c->id, c->status, c->reply_code, NULL,
-				 c->pattern, c->reason, c->has_whose ? (int)c->whose : -1, false,
-				 false) == -1)
+				 c->pattern, c->reason, c->has_whose ? (int)c->whose : -1,
+				 SPEC_CONFIG) == -1)
 			goto fail;
 	}
-	for (i = 0; !replace && i < BH_NELEM(builtin); i++) {
-		const struct bh_rule_def *d = &builtin[i];
-
-		rs->n++;
-		if (rule_compile(&rs->v[n + i], "builtin", d->id, d->status, d->reply, d->lits,
-				 d->pattern, d->reason, d->whose, d->weak, d->stage) == -1)
-			goto fail;
-	}
+	if (!replace && load_builtin(rs, total) == -1)
+		goto fail;
 	rs->mctx = pcre2_match_context_create(NULL);
 	if (rs->mctx == NULL)
 		bh_fatal("pcre2_match_context_create: out of memory");
@@ -889,6 +568,48 @@ const char *
 bh_rules_version(const struct bh_rules *rules)
 {
 	return rules->version;
+}
+
+/* bh_rules_dump_compiled - one JSON object per compiled row: id, status, reply_code,
+ * specificity, literals, the pattern with its families expanded, reason and whose */
+void
+bh_rules_dump_compiled(const struct bh_rules *rules, struct bh_buf *out)
+{
+	static const char *const specs[] = {"stock",   "vague", "status",
+					    "concept", "cause", "config"};
+	size_t i;
+
+	for (i = 0; i < rules->n; i++) {
+		const struct bh_rule *r = &rules->v[i];
+		const char *l;
+
+		bh_buf_puts(out, "{\"id\":");
+		bh_json_str(out, r->id, strlen(r->id));
+		if (r->status != NULL) {
+			bh_buf_puts(out, ",\"status\":");
+			bh_json_str(out, r->status, strlen(r->status));
+		}
+		if (r->reply != NULL) {
+			bh_buf_puts(out, ",\"reply_code\":");
+			bh_json_str(out, r->reply, strlen(r->reply));
+		}
+		bh_buf_printf(out, ",\"specificity\":\"%s\"", specs[r->spec]);
+		if (r->lits != NULL) {
+			bh_buf_puts(out, ",\"literals\":[");
+			for (l = r->lits; *l != '\0'; l += strlen(l) + 1) {
+				if (l != r->lits)
+					bh_buf_putc(out, ',');
+				bh_json_str(out, l, strlen(l));
+			}
+			bh_buf_putc(out, ']');
+		}
+		if (r->pattern != NULL) {
+			bh_buf_puts(out, ",\"pattern\":");
+			bh_json_str(out, r->pattern, strlen(r->pattern));
+		}
+		bh_buf_printf(out, ",\"reason\":\"%s\",\"whose\":\"%s\"}\n",
+			      bh_reason_name(r->reason), bh_whose_name(r->whose));
+	}
 }
 
 /* bh_rules_set_prefilter - tests only: turn the literal prefilter off to prove it is exact. */
@@ -1063,31 +784,6 @@ codes_match(const struct bh_rule *r, const char *status, const char *reply)
 	return true;
 }
 
-/* text_match - the row's pattern matches; hitting a match limit counts as no match */
-static bool
-text_match(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data *md, const char *t,
-	   size_t n, const uint64_t *set)
-{
-	bool matched;
-
-	if (!rs->no_prefilter && r->bigrams != NULL && !bigrams_present(r->bigrams, set))
-		return false;
-	matched = pcre2_match(r->re, (PCRE2_SPTR)t, n, 0, 0, md, rs->mctx) >= 0;
-	/* With the prefilter off (tests, fuzzing), a match without its literals is a table bug. */
-	if (matched && rs->no_prefilter && r->lits != NULL && !lits_present(r->lits, t, n))
-		bh_fatal("rules: row %s matched text without any of its literals", r->id);
-	return matched;
-}
-
-/* decided - fill out with the rule's reason, whose and id (borrowed from the rule) */
-static void
-decided(const struct bh_rule *r, struct bh_rules_result *out)
-{
-	out->reason = r->reason;
-	out->whose = r->whose;
-	out->rule = r->id;
-}
-
 /* cmd_word - the SMTP command named at t[0..n) ("end of data", "rcpt to:<a@b>", "helo",
  * Exim's "pipelined rcpt to"), or NULL; a word must end there ("database" is no DATA) */
 static const char *
@@ -1209,62 +905,311 @@ bh_smtp_command(const char *text, size_t text_len, char out[8])
 	return true;
 }
 
-/* local_verdict - the text is a mailbox store's own finding, whatever the stage: a local
- * delivery agent ("mail.local: unknown user"), a directory look-up ("The recipient name is not
- * recognized", Exchange) */
-static bool
-local_verdict(const char *t, size_t n)
+/* ev_names - the JSON names of the evidence sources */
+static const char *const ev_names[BH_EV_COUNT] = {
+    "inner", "transcript", "diagnostic", "status-comment", "notice", "heading",
+};
+
+/* bh_ev_src_name - the name of an evidence source */
+const char *
+bh_ev_src_name(enum bh_ev_src src)
 {
-	static const char *const words[] = {
-	    "mail.local: ",
-	    "recipient name is not recognized",
-	    /* Postfix local(8): the passwd/alias look-up of a local recipient */
-	    "unknown user: \"",
+	return (unsigned)src < BH_EV_COUNT ? ev_names[src] : "";
+}
+
+/* One normalized evidence text. */
+struct ntext {
+	enum bh_ev_src src;
+	char t[BH_MAX_RULE_TEXT];
+	size_t n;
+	uint64_t set[64]; /* 4096 bits: the bigrams of t */
+};
+
+/* A row that matched one evidence text. */
+struct cand {
+	const struct bh_rule *r;
+	size_t idx; /* table order */
+	enum bh_ev_src src;
+	size_t len; /* bytes of text the match covered */
+};
+
+/* better - a beats b: the evidence's weight, then the specificity, then the order of the
+ * rules file (which lists the narrower rows of a class first) */
+static bool
+better(const struct cand *a, const struct cand *b)
+{
+	if (a->src != b->src)
+		return a->src < b->src;
+	if (a->r->spec != b->r->spec)
+		return a->r->spec > b->r->spec;
+	return a->idx < b->idx;
+}
+
+/* pre_rcpt - the refusal came before the server knew the recipient */
+static bool
+pre_rcpt(const char *cmd)
+{
+	return strcmp(cmd, "CONN") == 0 || strcmp(cmd, "HELO") == 0 || strcmp(cmd, "MAIL") == 0;
+}
+
+/* usable - a row may decide at this stage: before RCPT TO, nothing is the recipient's */
+static bool
+usable(const struct bh_rule *r, const char *cmd)
+{
+	return !pre_rcpt(cmd) || r->whose != BH_WHOSE_RECIPIENT;
+}
+
+/* match_len - run the row over one text; the length of the match, or 0 for none (a match
+ * that hits the limit counts as none) */
+static size_t
+match_len(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data *md,
+	  const struct ntext *x)
+{
+	PCRE2_SIZE *ov;
+
+	if (x->n == 0)
+		return 0;
+	if (!rs->no_prefilter && r->bigrams != NULL && !bigrams_present(r->bigrams, x->set))
+		return 0;
+	if (pcre2_match(r->re, (PCRE2_SPTR)x->t, x->n, 0, 0, md, rs->mctx) < 0)
+		return 0;
+	/* With the prefilter off (tests, fuzzing), a match without its literals is a table bug. */
+	if (rs->no_prefilter && r->lits != NULL && !lits_present(r->lits, x->t, x->n))
+		bh_fatal("rules: row %s matched text without any of its literals", r->id);
+	ov = pcre2_get_ovector_pointer(md);
+	return ov[1] > ov[0] ? (size_t)(ov[1] - ov[0]) : 1;
+}
+
+/* set_out - the decision */
+static void
+set_out(struct bh_rules_result *out, enum bh_reason reason, int whose, const char *rule,
+	const char *evidence)
+{
+	out->reason = reason;
+	out->whose = whose >= 0 ? (enum bh_whose)whose : bh_reason_whose(reason);
+	out->rule = rule;
+	out->evidence = evidence;
+}
+
+/* stage_reason - a permanent refusal at this stage that no words explained */
+static bool
+stage_reason(const char *cmd, enum bh_reason *r, const char **rule)
+{
+	static const struct {
+		const char *cmd, *rule;
+		enum bh_reason reason;
+	} stages[] = {
+	    {"CONN", "stage:CONN", BH_R_BLOCKED},	  {"HELO", "stage:HELO", BH_R_BLOCKED},
+	    {"MAIL", "stage:MAIL", BH_R_REJECTED},	  {"RCPT", "stage:RCPT", BH_R_FILTERED},
+	    {"DATA", "stage:DATA", BH_R_POLICYVIOLATION},
 	};
 	size_t i;
 
-	for (i = 0; i < BH_NELEM(words); i++)
-		if (memmem(t, n, words[i], strlen(words[i])) != NULL)
+	for (i = 0; i < BH_NELEM(stages); i++)
+		if (strcmp(cmd, stages[i].cmd) == 0) {
+			*r = stages[i].reason;
+			*rule = stages[i].rule;
 			return true;
+		}
 	return false;
 }
 
-/* restage - a recipient-unknown text re-read by the SMTP stage. The stock formula ("User
- * unknown", "No such user") is what any check writes when it refuses an address, the server
- * at RCPT TO and a content filter after DATA alike, so it names a missing mailbox only when
- * something else says the address was what was judged: an address status (x.1.x), the RCPT TO
- * stage, or a mailbox store's own words (local_verdict). Refused after DATA, or at an unknown
- * stage, by a server that took the address (or may have): filtered. In reply to MAIL FROM it
- * is about our sender, at HELO or connection about our host. (A mailbox status, "550 5.2.1 ...
- * User Unknown", was tried as a filter's sign too: on the corpus it turned as many right
- * answers wrong as wrong ones right.) */
-static void
-restage(const char *st, const char *cmd, const char *t, size_t n, struct bh_rules_result *out)
+/* hard_reason - the address itself is bad: retries running out does not change that */
+static bool
+hard_reason(enum bh_reason r)
 {
-	bool addr_status = st[0] != '\0' && st[2] == '1' && st[3] == '.';
-
-	if (addr_status || strcmp(cmd, "RCPT") == 0)
-		return;
-	if (strcmp(cmd, "MAIL") == 0) {
-		out->reason = BH_R_REJECTED;
-		out->rule = "builtin:userunknown-at-mail";
-	} else if (strcmp(cmd, "HELO") == 0 || strcmp(cmd, "CONN") == 0) {
-		out->reason = BH_R_BLOCKED;
-		out->rule = "builtin:userunknown-at-helo";
-	} else if (strcmp(cmd, "DATA") == 0) {
-		out->reason = BH_R_FILTERED;
-		out->rule = "builtin:userunknown-at-data";
-	} else if (!local_verdict(t, n)) {
-		out->reason = BH_R_FILTERED;
-		out->rule = "builtin:userunknown-stage-unknown";
-		out->unjudged = true;
-	} else {
-		return;
-	}
-	out->whose = bh_reason_whose(out->reason);
+	return r == BH_R_USERUNKNOWN || r == BH_R_HOSTUNKNOWN || r == BH_R_HASMOVED ||
+	       r == BH_R_NOTACCEPT;
 }
 
-/* bh_rules_decide - the reason, the stage asked of the text */
+/* choose - the best candidate among c[0..n) whose specificity is in [lo, hi] (without the
+ * expired rows when no_expired); NULL when none */
+static const struct cand *
+choose(const struct cand *c, size_t n, enum spec lo, enum spec hi, bool no_expired)
+{
+	const struct cand *best = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (c[i].r->spec < lo || c[i].r->spec > hi)
+			continue;
+		if (no_expired && c[i].r->reason == BH_R_EXPIRED)
+			continue;
+		if (best == NULL || better(&c[i], best))
+			best = &c[i];
+	}
+	return best;
+}
+
+/* bh_rules_decide_ev - config rows, strong rows over all the evidence, code rows, the stage,
+ * vague rows, then the status class; then expiry */
+void
+bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in,
+		   struct bh_rules_result *out)
+{
+	struct ntext *x = NULL;
+	struct cand *c = NULL;
+	char st[BH_MAX_STATUS], rc[4], cmd[8];
+	pcre2_match_data *md = NULL;
+	const struct cand *best = NULL, *exp = NULL;
+	const char *rule;
+	enum bh_reason sr;
+	size_t i, j, k, nx = 0, nc = 0, capc;
+	bool permanent;
+
+	st[0] = rc[0] = cmd[0] = '\0';
+	if (in->status != NULL && bh_status_valid(in->status, strlen(in->status)))
+		snprintf(st, sizeof(st), "%s", in->status);
+	if (in->reply_code != NULL && is_reply_code(in->reply_code, strlen(in->reply_code)))
+		snprintf(rc, sizeof(rc), "%s", in->reply_code);
+	if (in->smtp_command != NULL)
+		snprintf(cmd, sizeof(cmd), "%s", in->smtp_command);
+	x = bh_calloc(in->n_ev < BH_MAX_EVIDENCE ? in->n_ev + 1 : BH_MAX_EVIDENCE, sizeof(*x));
+	for (i = 0; i < in->n_ev && nx < BH_MAX_EVIDENCE; i++) {
+		const struct bh_evidence *e = &in->ev[i];
+		struct ntext *t = &x[nx];
+
+		if (e->text == NULL || e->len == 0 || (unsigned)e->src >= BH_EV_COUNT)
+			continue;
+		t->src = e->src;
+		t->n = normalize(e->text, e->len, t->t, BH_MAX_RULE_TEXT);
+		if (t->n == 0)
+			continue;
+		for (j = 0; j + 1 < t->n; j++) {
+			unsigned h = bigram((unsigned char)t->t[j], (unsigned char)t->t[j + 1]);
+
+			t->set[h >> 6] |= UINT64_C(1) << (h & 63);
+		}
+		/* codes and stage come from the most trusted text that has them */
+		if (st[0] == '\0' && t->src <= BH_EV_STATUS_COMMENT)
+			(void)find_status(t->t, t->n, st);
+		if (rc[0] == '\0' && t->src <= BH_EV_DIAGNOSTIC)
+			(void)find_reply(t->t, t->n, rc);
+		if (cmd[0] == '\0' && t->src <= BH_EV_NOTICE) {
+			const char *w = smtp_command_norm(t->t, t->n);
+
+			if (w != NULL)
+				snprintf(cmd, sizeof(cmd), "%s", w);
+		}
+		nx++;
+	}
+	md = pcre2_match_data_create(1, NULL);
+	if (md == NULL)
+		bh_fatal("pcre2_match_data_create: out of memory");
+
+	/* 0. the configuration's rows: the first that matches, most trusted evidence first */
+	for (i = 0; i < rules->n && rules->v[i].spec == SPEC_CONFIG; i++) {
+		const struct bh_rule *r = &rules->v[i];
+
+		if (r->re == NULL || !codes_match(r, st, rc))
+			continue; /* a config code row decides with the code rows (step 2) */
+		for (k = 0; k < nx; k++)
+			if (match_len(rules, r, md, &x[k]) > 0) {
+				set_out(out, r->reason, r->has_whose ? (int)r->whose : -1, r->id,
+					bh_ev_src_name(x[k].src));
+				goto done;
+			}
+	}
+
+	/* every built-in text row over every text */
+	capc = 16;
+	c = bh_calloc(capc, sizeof(*c));
+	for (i = 0; i < rules->n; i++) {
+		const struct bh_rule *r = &rules->v[i];
+		size_t len;
+
+		if (r->spec == SPEC_CONFIG || r->re == NULL || !codes_match(r, st, rc))
+			continue;
+		for (k = 0; k < nx; k++) {
+			if ((len = match_len(rules, r, md, &x[k])) == 0)
+				continue;
+			if (nc == capc)
+				c = bh_reallocarray(c, capc *= 2, sizeof(*c));
+			c[nc++] = (struct cand){r, i, x[k].src, len};
+		}
+	}
+	/* before RCPT TO the recipient was not judged: drop the recipient's reasons */
+	for (i = j = 0; i < nc; i++)
+		if (usable(c[i].r, cmd))
+			c[j++] = c[i];
+	nc = j;
+	exp = NULL;
+	for (i = 0; i < nc; i++)
+		if (c[i].r->spec >= SPEC_CONCEPT && c[i].r->reason == BH_R_EXPIRED &&
+		    (exp == NULL || better(&c[i], exp)))
+			exp = &c[i];
+
+	/* 1. strong rows: the best match over all the evidence (a delayed report is never
+	 * expired: the next best words decide) */
+	if ((best = choose(c, nc, SPEC_CONCEPT, SPEC_CAUSE, in->delayed)) != NULL) {
+		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
+			best->r->id, bh_ev_src_name(best->src));
+		goto expiry;
+	}
+	/* a success status that no words contradict: not a failure */
+	if (st[0] == '2') {
+		set_out(out, BH_R_DELIVERED, BH_WHOSE_NONE, "class:2", "status");
+		goto done;
+	}
+	/* 2. before RCPT TO, the stage of a permanent refusal that no words explained: the
+	 * server refused our host or our sender, whatever its code says */
+	permanent = st[0] == '5' || (st[0] == '\0' && rc[0] == '5');
+	if (permanent && pre_rcpt(cmd) && stage_reason(cmd, &sr, &rule)) {
+		set_out(out, sr, -1, rule, "stage");
+		goto done;
+	}
+	/* 3. a code row for a specific status (the config's first) */
+	for (i = 0; i < rules->n; i++) {
+		const struct bh_rule *r = &rules->v[i];
+
+		if (r->re != NULL || !codes_match(r, st, rc) || !usable(r, cmd) ||
+		    (in->delayed && r->reason == BH_R_EXPIRED))
+			continue;
+		set_out(out, r->reason, r->has_whose ? (int)r->whose : -1, r->id, "status");
+		goto expiry;
+	}
+	/* 4. vague words */
+	if ((best = choose(c, nc, SPEC_VAGUE, SPEC_VAGUE, in->delayed)) != NULL) {
+		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
+			best->r->id, bh_ev_src_name(best->src));
+		goto expiry;
+	}
+	/* 5. the stage of a permanent refusal at RCPT TO or after DATA, then the stock words */
+	if (permanent && stage_reason(cmd, &sr, &rule)) {
+		set_out(out, sr, -1, rule, "stage");
+		goto done;
+	}
+	if ((best = choose(c, nc, SPEC_STOCK, SPEC_STOCK, in->delayed)) != NULL) {
+		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
+			best->r->id, bh_ev_src_name(best->src));
+		goto expiry;
+	}
+	/* 6. the status class */
+	if (st[0] == '4' || (st[0] == '\0' && rc[0] == '4') || in->delayed) {
+		/* a temporary status, or a report that is still trying: not decided yet */
+		set_out(out, BH_R_ONHOLD, -1, "class:4", "status");
+		goto expiry;
+	}
+	set_out(out, BH_R_UNDEFINED, -1, "none", "");
+	goto done;
+
+expiry:
+	/* a report that gave up after temporary failures: the retries ran out, whatever the
+	 * last reply said, unless the address itself is bad */
+	if (!in->delayed && !hard_reason(out->reason) && out->reason != BH_R_EXPIRED &&
+	    (best == NULL || best->r->spec != SPEC_CAUSE)) {
+		if (exp != NULL)
+			set_out(out, BH_R_EXPIRED, -1, exp->r->id, bh_ev_src_name(exp->src));
+		else if (in->failed && st[0] == '4')
+			set_out(out, BH_R_EXPIRED, -1, "class:4-failed", "status");
+	}
+done:
+	free(c);
+	free(x);
+	pcre2_match_data_free(md);
+}
+
+/* bh_rules_decide - one diagnostic text, no stage */
 void
 bh_rules_decide(const struct bh_rules *rules, const char *status, const char *reply_code,
 		const char *text, size_t text_len, struct bh_rules_result *out)
@@ -1272,76 +1217,16 @@ bh_rules_decide(const struct bh_rules *rules, const char *status, const char *re
 	bh_rules_decide_cmd(rules, status, reply_code, text, text_len, NULL, out);
 }
 
-/* bh_rules_decide_cmd - strong text rows, code rows, weak text rows, then the status class */
+/* bh_rules_decide_cmd - one diagnostic text with the stage the report named */
 void
 bh_rules_decide_cmd(const struct bh_rules *rules, const char *status, const char *reply_code,
 		    const char *text, size_t text_len, const char *smtp_command,
 		    struct bh_rules_result *out)
 {
-	char t[BH_MAX_RULE_TEXT], st[BH_MAX_STATUS], rc[4];
-	uint64_t set[64]; /* 4096 bits: the bigrams of the normalized text */
-	pcre2_match_data *md = NULL;
-	size_t i, n = 0;
-	int pass;
+	struct bh_evidence ev = {BH_EV_DIAGNOSTIC, text, text != NULL ? text_len : 0};
+	struct bh_rules_input in = {status, reply_code, smtp_command, &ev, 1, false, false};
 
-	st[0] = rc[0] = '\0';
-	out->unjudged = false;
-	if (status != NULL && bh_status_valid(status, strlen(status)))
-		snprintf(st, sizeof(st), "%s", status);
-	if (reply_code != NULL && is_reply_code(reply_code, strlen(reply_code)))
-		snprintf(rc, sizeof(rc), "%s", reply_code);
-	if (text == NULL)
-		text_len = 0;
-	if (text_len > 0) {
-		n = normalize(text, text_len, t, BH_MAX_RULE_TEXT);
-		if (st[0] == '\0')
-			(void)find_status(t, n, st);
-		if (rc[0] == '\0')
-			(void)find_reply(t, n, rc);
-	}
-	memset(set, 0, sizeof(set));
-	for (i = 0; i + 1 < n; i++) {
-		unsigned h = bigram((unsigned char)t[i], (unsigned char)t[i + 1]);
-
-		set[h >> 6] |= UINT64_C(1) << (h & 63);
-	}
-	md = pcre2_match_data_create(1, NULL);
-	if (md == NULL)
-		bh_fatal("pcre2_match_data_create: out of memory");
-	for (pass = 0; pass < 3; pass++) {
-		if (pass == 1 && st[0] == '2') {
-			/* a success status that no text contradicts: not a failure */
-			out->reason = BH_R_DELIVERED;
-			out->whose = BH_WHOSE_NONE;
-			out->rule = "class:2";
-			goto out;
-		}
-		for (i = 0; i < rules->n; i++) {
-			const struct bh_rule *r = &rules->v[i];
-
-			if ((pass == 1) != (r->re == NULL) || (pass == 2) != r->weak)
-				continue;
-			if (!codes_match(r, st, rc))
-				continue;
-			if (r->re != NULL && (n == 0 || !text_match(rules, r, md, t, n, set)))
-				continue;
-			decided(r, out);
-			if (r->stage && r->reason == BH_R_USERUNKNOWN) {
-				const char *cmd = smtp_command != NULL ? smtp_command : "";
-
-				if (cmd[0] == '\0' && (cmd = smtp_command_norm(t, n)) == NULL)
-					cmd = "";
-				restage(st, cmd, t, n, out);
-			}
-			goto out;
-		}
-	}
-	out->reason =
-	    st[0] == '4' || (st[0] == '\0' && rc[0] == '4') ? BH_R_ONHOLD : BH_R_UNDEFINED;
-	out->whose = bh_reason_whose(out->reason);
-	out->rule = out->reason == BH_R_ONHOLD ? "class:4" : "none";
-out:
-	pcre2_match_data_free(md);
+	bh_rules_decide_ev(rules, &in, out);
 }
 
 /* bh_status_valid - RFC 3463 "c.sss.ddd" with c in 2, 4, 5 (Postfix dsn_valid) */

@@ -1,19 +1,27 @@
 /*
- * rules.h - the reason engine: an ordered table of (status pattern, reply code, text pattern)
- * -> reason, compiled once (PCRE2, JIT where available) and shared read-only by every message.
+ * rules.h - the reason engine: a table of rows (status glob, reply-code glob, PCRE2 pattern over
+ * the text, reason, optional whose, specificity), compiled once (PCRE2, JIT where available) and
+ * shared read-only by every message. The built-in rows are data: rules/builtin.yaml, embedded at
+ * build time (`bouncer rules dump` prints it).
  *
- * Precedence (README "Classification rules"), first match wins at each step:
- *   1. text rows (a pattern over the diagnostic), in table order: rules from the config come
- *      before the built-in table, so they override it;
- *   2. code rows (no pattern): a specific status code (5.1.1, 5.2.2, 5.7.26...) decides only
- *      when no text row matched; generic codes (5.0.0, 5.7.1, 4.0.0, 554, 550) have no row and
- *      decide nothing on their own;
- *   3. weak built-in text rows (vague phrases such as "service unavailable"), only when the
- *      status said nothing specific;
- *   4. the status class: 4.x.x -> onhold, otherwise undefined.
- * A 2.x.x status gives "delivered" unless a text row matched. Pure: no I/O, no logging. A compiled
- * struct bh_rules is read-only after bh_rules_new (bh_rules_set_prefilter aside), so one object
- * may serve every message.
+ * The engine reads the evidence of one recipient: every text that speaks about it, each tagged
+ * with where it came from (the remote server's reply, a wrapper's quoted inner reply, a
+ * transcript, the notice's paragraph, its heading). Precedence (docs/classification.md):
+ *   0. config rows, in table order, over the evidence from the most trusted source down: the
+ *      first that matches decides (the operator overrides everything);
+ *   1. strong built-in text rows (specificity cause or concept) over all the evidence: the best
+ *      match wins, compared by the evidence's weight, then the specificity (cause > concept),
+ *      then the length of the matched words, then table order;
+ *   2. a code row for a specific status (5.1.1, 5.2.2, 5.7.26 ...);
+ *   3. the SMTP stage of a permanent refusal that no words explained: at connection or HELO our
+ *      host (blocked), at MAIL FROM our sender (rejected), at RCPT TO the recipient (filtered),
+ *      after DATA the content (policyviolation);
+ *   4. vague text rows ("service unavailable", a bare "spam");
+ *   5. the status class: 4.x.x -> onhold, 2.x.x -> delivered, otherwise undefined.
+ * Before RCPT TO (stage CONN, HELO or MAIL) the server cannot have judged the recipient, so rows
+ * whose reason is the recipient's are not used there. A failed report (not Action: delayed)
+ * whose Status is 4.x.x, or whose words say the retries ran out, is expired unless the address
+ * itself is bad; a delayed report is never expired. Pure: no I/O, no logging.
  */
 #ifndef BH_RULES_H
 #define BH_RULES_H
@@ -26,48 +34,85 @@
 
 struct bh_rules;
 
+/* Where a text about a recipient came from, most trusted first (the order is the weight). */
+enum bh_ev_src {
+	BH_EV_INNER = 0,      /* a reply quoted inside a wrapper's diagnostic ("... 550-'...'") */
+	BH_EV_TRANSCRIPT,     /* the reply lines of an SMTP transcript ("<<< 550-...") */
+	BH_EV_DIAGNOSTIC,     /* the report's diagnostic (Diagnostic-Code, the per-address line) */
+	BH_EV_STATUS_COMMENT, /* the comment of a DSN Status field */
+	BH_EV_NOTICE,	      /* the notice's paragraph that names the address */
+	BH_EV_HEADING,	      /* the notice's heading or Subject */
+	BH_EV_COUNT
+};
+
+/* One text about one recipient (borrowed span). */
+struct bh_evidence {
+	enum bh_ev_src src;
+	const char *text;
+	size_t len;
+};
+
 /* What the engine concluded for one failed recipient. */
 struct bh_rules_result {
 	enum bh_reason reason; /* BH_R_UNDEFINED when nothing matched */
 	enum bh_whose whose;   /* the reason's, or the rule's override */
-	const char *rule;      /* rule id ("builtin:user-unknown-text", "config:my-rule"); owned
-				* by the rules object */
-	bool unjudged;	       /* a stock recipient-unknown text read as filtered only because
-				* nothing showed the address was judged (no stage, no x.1.x
-				* status): the caller may know better from the rest of the report */
+	const char *rule;      /* rule id ("builtin:userunknown-concept", "config:my-rule",
+				* "status:5.1.1", "stage:MAIL", "class:4"); owned by the rules
+				* object or static */
+	const char *evidence;  /* the source of the words that decided ("diagnostic",
+				* "transcript", ...), "status", "stage" or "" (static) */
 };
 
-/* bh_rules_new - compile the built-in table plus the config's rules (extra may be NULL, n 0;
- * replace drops the built-in table). Returns NULL with *error_r (static or owned by nobody:
- * a message valid until the next call) when a pattern does not compile. */
+/* What one decision reads. status is a "c.s.d" or "" (anything else is ignored); reply_code
+ * is "550" or ""; smtp_command is "CONN", "HELO", "MAIL", "RCPT", "DATA" or ""/NULL (then the
+ * evidence is asked, bh_smtp_command); delayed: the report says delivery is still tried
+ * (Action: delayed). When status or reply_code is empty, one found in the evidence is used. */
+struct bh_rules_input {
+	const char *status;
+	const char *reply_code;
+	const char *smtp_command;
+	const struct bh_evidence *ev;
+	size_t n_ev;
+	bool delayed;
+	bool failed; /* the report says it gave up (Action: failed) */
+};
+
+/* bh_rules_new - compile the config's rules (extra may be NULL, n 0), then the built-in table
+ * (unless replace). Returns NULL with *error_r (static: valid until the next call) when a
+ * pattern does not compile. */
 struct bh_rules *bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace,
 			      unsigned match_limit, const char **error_r);
 void bh_rules_free(struct bh_rules **rules);
 /* bh_rules_version - a short hash of the compiled table, recorded in every event. */
 const char *bh_rules_version(const struct bh_rules *rules);
 
-/* bh_rules_decide - the reason for one recipient. status is a "c.s.d" or "" (anything else is
- * ignored); reply_code is "550" or ""; text is the diagnostic text (any bytes, span; NULL with
- * text_len 0 is fine; only the first BH_MAX_RULE_TEXT normalized bytes are read). When status or
- * reply_code is empty, one found in the text is used (a 4.x.x/5.x.x status where a status
- * stands: after a reply code, '#', '(' or "status:"). The engine does not see the DSN Action:
- * a delayed report gets the same reason a failure would (the caller and the policy tell them
- * apart). Never fails: no match gives onhold (4.x.x) or undefined; a 2.x.x status that no text
- * row contradicts gives delivered. out->rule is owned by the rules object. */
+/* bh_rules_decide_ev - the reason for one recipient from all its evidence (see the top of this
+ * file for the precedence). Only the first BH_MAX_RULE_TEXT normalized bytes of each evidence
+ * text are read, and at most BH_MAX_EVIDENCE texts. Never fails. */
+void bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in,
+			struct bh_rules_result *out);
+
+/* bh_rules_decide - bh_rules_decide_ev with one diagnostic text and no stage. */
 void bh_rules_decide(const struct bh_rules *rules, const char *status, const char *reply_code,
 		     const char *text, size_t text_len, struct bh_rules_result *out);
 
 /* bh_rules_decide_cmd - bh_rules_decide with the SMTP command the refusal answered, when the
- * report says it elsewhere than in the diagnostic (a transcript, Postfix "(in reply to ...)"):
- * "CONN", "HELO", "MAIL", "RCPT", "DATA", or ""/NULL when unknown (then the text is asked,
- * bh_smtp_command). The stage matters where the words do not say whose problem it is: a
- * server that took the address at RCPT TO and refused the message after DATA knew the
- * mailbox, so "user unknown" there (without a 5.1.x status) is a filter's answer, filtered;
- * a "user unknown" in reply to MAIL FROM is about our sender (rejected), at HELO or connection
- * time about our host (blocked). Only the built-in recipient-unknown rows are re-read so. */
+ * report says it elsewhere than in the text ("CONN", "HELO", "MAIL", "RCPT", "DATA", ""). */
 void bh_rules_decide_cmd(const struct bh_rules *rules, const char *status, const char *reply_code,
 			 const char *text, size_t text_len, const char *smtp_command,
 			 struct bh_rules_result *out);
+
+/* bh_rules_builtin - the built-in rules file as embedded at build time (static, len bytes). */
+const char *bh_rules_builtin(size_t *len);
+
+/* bh_rules_dump_compiled - append every compiled row to out as JSON Lines (id, status,
+ * reply_code, specificity, literals, the pattern with its families expanded, reason, whose):
+ * `bouncer rules dump --compiled`, and what the literal checker of the tests reads. */
+struct bh_buf;
+void bh_rules_dump_compiled(const struct bh_rules *rules, struct bh_buf *out);
+
+/* bh_ev_src_name - "inner", "transcript", "diagnostic", "status-comment", "notice", "heading" */
+const char *bh_ev_src_name(enum bh_ev_src src);
 
 /* bh_smtp_command - the SMTP command a failure answered, as the text says it: Postfix "(in
  * reply to end of DATA command)", Exim "SMTP error from remote mail server after RCPT

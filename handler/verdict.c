@@ -231,6 +231,8 @@ bh_verdict_json(struct bh_buf *out, const struct bh_verdict *v, const char *sour
 			json_field(out, "feedback_type", r->feedback_type, &first);
 		if (r->rule != NULL)
 			json_field(out, "rule", r->rule, &first);
+		if (r->evidence != NULL && r->evidence[0] != '\0')
+			json_field(out, "evidence", r->evidence, &first);
 		bh_buf_putc(out, '}');
 	}
 	bh_buf_putc(out, ']');

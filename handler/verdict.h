@@ -45,12 +45,15 @@ struct bh_rcpt {
 				     * "RCPT", "DATA"; "" when the report does not say */
 	enum bh_action action;
 	enum bh_reason reason;
-	bool hard;	     /* from the reason (bh_reason_hard) */
-	enum bh_whose whose; /* from the reason, or refined by the rule */
-	char *diagnostic;    /* Diagnostic-Code or the bounce text's reason line, cut */
-	char *remote_mta;    /* Remote-MTA or the host named in the text */
-	char *feedback_type; /* ARF Feedback-Type */
-	const char *rule;    /* id of the rule that decided the reason; static or config-owned */
+	bool hard;	      /* from the reason (bh_reason_hard) */
+	enum bh_whose whose;  /* from the reason, or refined by the rule */
+	char *diagnostic;     /* Diagnostic-Code or the bounce text's reason line, cut */
+	char *remote_mta;     /* Remote-MTA or the host named in the text */
+	char *feedback_type;  /* ARF Feedback-Type */
+	const char *rule;     /* id of the rule that decided the reason; static or config-owned */
+	const char *evidence; /* where the deciding words came from ("diagnostic", "transcript",
+			       * "notice", "status", "stage"...; bh_ev_src_name); static, NULL
+			       * when no rule decided */
 };
 
 /* Headers of the message that bounced (from a text/rfc822-headers or message/rfc822 part),

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""rules_literals.py - prove the prefilter literals of handler/rules.c's built-in table exact.
+"""rules_literals.py - prove the prefilter literals of the built-in rules (rules/builtin.yaml) exact.
 
 Each built-in text row carries literals, one of which must occur in any text its pattern
 matches (the engine skips the regex otherwise). This generates random texts from each pattern
 (random branch, random repeat counts) and fails when one matches the pattern but contains none
-of the row's literals. usage: rules_literals.py RULES_C [SAMPLES_PER_ROW]
+of the row's literals. usage: rules_literals.py BOUNCER [SAMPLES_PER_ROW]
 """
+import json
 import random
 import re
+import subprocess
 import sys
 
 try:
@@ -17,45 +19,16 @@ except ImportError:                                          # pragma: no cover
     import sre_constants as C
 
 
-def c_string(arg):
-    if arg.strip() == 'NULL':
-        return None
-    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', arg)
-    raw = ''.join(parts)
-    return raw.encode('utf-8').decode('unicode_escape').encode('latin-1').decode('utf-8')
-
-
-def split_args(body):
-    args, cur, ins, i = [], '', False, 0
-    while i < len(body):
-        ch = body[i]
-        if ch == '"':
-            ins = not ins
-            cur += ch
-        elif ch == '\\' and ins:
-            cur += body[i:i + 2]
-            i += 1
-        elif ch == ',' and not ins:
-            args.append(cur)
-            cur = ''
-        else:
-            cur += ch
-        i += 1
-    args.append(cur)
-    return args
-
-
-def rows_of(src):
-    tbl = src[src.index('static const struct bh_rule_def builtin[]'):]
-    tbl = tbl[:tbl.index('/* clang-format on */')]
-    tbl = re.sub(r'/\*.*?\*/', '', tbl, flags=re.S)
+def rows_of(bouncer):
+    """(id, literals, pattern) of every compiled row, from `bouncer rules dump --compiled`
+    (the rules file with its families expanded)."""
+    out = subprocess.run([bouncer, 'rules', 'dump', '--compiled'], check=True,
+                         stdout=subprocess.PIPE).stdout.decode('utf-8')
     rows = []
-    for m in re.finditer(r'\b(T|TS|TW|WEAK|WEAKW)\((.*?)BH_R_\w+', tbl, re.S):
-        a = split_args(m.group(2))
-        if m.group(1) == 'TS':
-            rows.append((c_string(a[0]), c_string(a[2]), c_string(a[3])))
-        else:
-            rows.append((c_string(a[0]), c_string(a[1]), c_string(a[2])))
+    for line in out.splitlines():
+        r = json.loads(line)
+        lits = '|'.join(r['literals']) if 'literals' in r else None
+        rows.append((r['id'], lits, r.get('pattern')))
     return rows
 
 
@@ -98,10 +71,9 @@ def gen(node, rnd):
 
 
 def main():
-    src = open(sys.argv[1], encoding='utf-8').read()
     samples = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     rnd = random.Random(7)
-    rows = rows_of(src)
+    rows = rows_of(sys.argv[1])
     bad = 0
     checked = 0
     for rid, lits, pat in rows:

@@ -3,4 +3,4 @@
 # from every built-in pattern never match without one of the row's literals (rules_literals.py).
 set -u
 command -v python3 >/dev/null || { echo "no python3: skipped"; exit 77; }
-exec python3 "$BH_SOURCE_DIR/tests/cli/rules_literals.py" "$BH_SOURCE_DIR/handler/rules.c" 1000
+exec python3 "$BH_SOURCE_DIR/tests/cli/rules_literals.py" "$BOUNCER" 1000

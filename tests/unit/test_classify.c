@@ -447,16 +447,16 @@ main(void)
 		free(path);
 	}
 	{
-		/* the SMTP stage from the report's text: "user unknown" after DATA is a filter's
-		 * answer (filtered, soft), in reply to RCPT TO a missing mailbox */
+		/* the SMTP stage from the report's text; "user unknown" is a missing mailbox after
+		 * DATA as at RCPT TO (servers that check the recipient after DATA say it so) */
 		struct bh_verdict v;
 
 		CHECK_INT(classify_fixture(&opts, "dsn-data-stage.eml", &v), 0);
 		CHECK_INT(v.n_rcpts, 2);
 		if (v.n_rcpts == 2) {
 			CHECK_STR(v.rcpts[0].smtp_command, "DATA");
-			CHECK_STR(bh_reason_name(v.rcpts[0].reason), "filtered");
-			CHECK(!v.rcpts[0].hard);
+			CHECK_STR(bh_reason_name(v.rcpts[0].reason), "userunknown");
+			CHECK(v.rcpts[0].hard);
 			CHECK_STR(v.rcpts[1].smtp_command, "RCPT");
 			CHECK_STR(bh_reason_name(v.rcpts[1].reason), "userunknown");
 			CHECK(v.rcpts[1].hard);
@@ -464,18 +464,17 @@ main(void)
 		bh_verdict_deinit(&v);
 	}
 	{
-		/* what else in a report says that the address was judged, and where one
-		 * recipient's words end */
+		/* what the evidence of a report says, and where one recipient's words end */
 		static const struct {
 			const char *file;
 			size_t k;
 			const char *reason, *rule, *diag_has, *diag_lacks;
 		} ev[] = {
-		    {"dsn-vendor-category.eml", 0, "userunknown", "builtin:userunknown-report",
+		    {"dsn-vendor-category.eml", 0, "userunknown", "builtin:userunknown-concept",
 		     NULL, NULL},
-		    {"dsn-vendor-category.eml", 1, "filtered", "builtin:userunknown-stage-unknown",
+		    {"dsn-vendor-category.eml", 1, "userunknown", "builtin:userunknown-concept",
 		     NULL, NULL},
-		    {"gmail-stock-unknown.eml", 0, "userunknown", "builtin:userunknown-report",
+		    {"gmail-stock-unknown.eml", 0, "userunknown", "builtin:userunknown-concept",
 		     NULL, NULL},
 		    {"sendmail-v5-hosts.eml", 0, "blocked", NULL, "open relay", "Host unknown"},
 		    {"sendmail-v5-hosts.eml", 1, "hostunknown", NULL, "Authoritative", NULL},

@@ -26,8 +26,8 @@ struct rcase {
 static const struct rcase cases[] = {
     /* userunknown */
     {"5.1.1", "550", "550 5.1.1 <a@example.org>... User unknown", BH_R_USERUNKNOWN},
-    {"", "550", "550 Unknown user a@example.org", BH_R_FILTERED},
-    {"", "550", "550 a@example.org... No such user here", BH_R_FILTERED},
+    {"", "550", "550 Unknown user a@example.org", BH_R_USERUNKNOWN},
+    {"", "550", "550 a@example.org... No such user here", BH_R_USERUNKNOWN},
     {"5.1.1", "550", "550 a@example.org... No such user here", BH_R_USERUNKNOWN},
     {"5.1.1", "550", "5.1.1 The email account that you tried to reach does not exist.",
      BH_R_USERUNKNOWN},
@@ -93,7 +93,8 @@ static const struct rcase cases[] = {
      "domain name",
      BH_R_BLOCKED},
     /* mailbox full vs expired vs sizes */
-    {"", "", "mailbox is full: retry timeout exceeded", BH_R_MAILBOXFULL},
+    /* a failed report after retries expired, whatever the last reply said (rework item 7) */
+    {"", "", "mailbox is full: retry timeout exceeded", BH_R_EXPIRED},
     {"5.2.2", "552", "552 5.2.2 <a@b>: user is over quota", BH_R_MAILBOXFULL},
     {"", "552", "552 Error: disk quota exceeded", BH_R_MAILBOXFULL},
     {"", "", "retry timeout exceeded", BH_R_EXPIRED},
@@ -187,11 +188,11 @@ static const struct rcase cases[] = {
     {"5.1.1", "550", "Refused due to recipient preferences", BH_R_FILTERED},
     /* a 4xx refusal keeps its reason */
     {"4.2.2", "452", "The email account that you tried to reach is over quota.", BH_R_MAILBOXFULL},
-    /* a more specific error beats the "been in the queue too long" that follows it */
+    /* the retries ran out: expired, whatever the error the last one met */
     {"4.4.3", "",
      "Unable to contact LDAP server. (#4.4.3) I'm not going to try again; this "
      "message has been in the queue too long.",
-     BH_R_SYSTEMERROR},
+     BH_R_EXPIRED},
     {"", "", "I'm not going to try again; this message has been in the queue too long.",
      BH_R_EXPIRED},
     {"5.1.1", "550", "Remote host said: 550 5.1.1 <a@b>... User Unknown Giving up on 192.0.2.1.",
@@ -261,12 +262,13 @@ static const struct rcase cases[] = {
     {"", "", "was blocked by our Spam Firewall", BH_R_SPAMDETECTED},
     /* a version number in prose is no status */
     {"", "", "You must install Perl version 5.6.0 or later", BH_R_UNDEFINED},
-    /* the SMTP stage re-reads "user unknown": after DATA the server knew the address */
+    /* "user unknown" says the user is unknown, at RCPT TO and after DATA alike (servers
+     * that check recipients after DATA say it that way) */
     {"5.0.0", "550", "550 Unknown user a@example.org (in reply to end of DATA command)",
-     BH_R_FILTERED},
-    {"", "", ">>> DATA <<< 550 5.0.0 <a@example.org>... User unknown", BH_R_FILTERED},
+     BH_R_USERUNKNOWN},
+    {"", "", ">>> DATA <<< 550 5.0.0 <a@example.org>... User unknown", BH_R_USERUNKNOWN},
     {"", "", "SMTP error from remote mail server after end of data: 550 No such user here",
-     BH_R_FILTERED},
+     BH_R_USERUNKNOWN},
     {"5.1.1", "550", "550 5.1.1 <a@example.org>: User unknown (in reply to end of DATA command)",
      BH_R_USERUNKNOWN},
     {"", "550", "550 User unknown (in reply to RCPT TO command)", BH_R_USERUNKNOWN},
@@ -276,8 +278,8 @@ static const struct rcase cases[] = {
      BH_R_USERUNKNOWN},
     {"", "", ">>> RCPT To:<a@example.org> <<< 550 User unknown >>> DATA <<< 503 Need RCPT",
      BH_R_USERUNKNOWN},
-    /* the stock formula alone: no stage, no address status, so possibly a filter's word */
-    {"", "", "550 Unknown user a@example.org", BH_R_FILTERED},
+    /* the stock formula alone, with no stage and no address status */
+    {"", "", "550 Unknown user a@example.org", BH_R_USERUNKNOWN},
     {"", "", "host mx.example.org said: 550 Unknown user (in reply to RCPT TO command)",
      BH_R_USERUNKNOWN},
     /* the stage as other MTAs write it */
@@ -299,7 +301,7 @@ static const struct rcase cases[] = {
     {"", "", "192.0.2.1 does not like recipient. Remote host said: 550 No such user",
      BH_R_USERUNKNOWN},
     {"", "", "192.0.2.1 failed after I sent the message. Remote host said: 550 No such user",
-     BH_R_FILTERED},
+     BH_R_USERUNKNOWN},
     /* a Google Groups notice, in any language: the group would not take our post */
     {"", "",
      "Hallo a@example.org, Sie erhalten diese E-Mail, weil die Gruppe (x) möglicherweise nicht "
@@ -657,45 +659,113 @@ test_smtp_command(struct bh_rules *rs)
 		CHECK_STR(out, t[i].want);
 		CHECK(found == (t[i].want[0] != '\0'));
 	}
-	/* an explicit stage (from the report around the diagnostic) decides */
+	/* the words decide at any stage from RCPT TO on: a bare "unknown user" is userunknown
+	 * after DATA, at RCPT TO and with no stage at all (item 4 of the rework: the old
+	 * "filtered when no stage says the address was judged" reading is gone) */
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "DATA", &res);
-	CHECK_STR(bh_reason_name(res.reason), "filtered");
-	CHECK_STR(res.rule, "builtin:userunknown-at-data");
-	CHECK_STR(bh_whose_name(res.whose), "recipient");
-	bh_rules_decide_cmd(rs, "5.1.1", "550", "550 Unknown user a@b", 20, "DATA", &res);
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	CHECK_STR(bh_whose_name(res.whose), "recipient");
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "RCPT", &res);
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
-	CHECK(!res.unjudged);
-	/* no stage, no address status: the stock formula may be a filter's */
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "", &res);
-	CHECK_STR(bh_reason_name(res.reason), "filtered");
-	CHECK_STR(res.rule, "builtin:userunknown-stage-unknown");
-	CHECK(res.unjudged);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, NULL, &res);
-	CHECK_STR(bh_reason_name(res.reason), "filtered");
-	/* a server naming the account it lacks is not re-read */
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	CHECK_STR(res.evidence, "diagnostic");
 	{
 		const char *acct = "554 delivery error: dd This user doesn't have a example.com "
 				   "account (a@example.com)";
 
 		bh_rules_decide_cmd(rs, "5.0.0", "554", acct, strlen(acct), "", &res);
+		CHECK_STR(bh_reason_name(res.reason), "userunknown");
+		acct = "554 delivery error: dd This user doesn't have a account";
+		bh_rules_decide_cmd(rs, "", "554", acct, strlen(acct), "DATA", &res);
+		CHECK_STR(bh_reason_name(res.reason), "userunknown");
 	}
-	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	/* before RCPT TO the server had not judged the recipient: its words about one do not
+	 * count, the stage decides */
 	bh_rules_decide_cmd(rs, "5.0.0", "550", "550 Unknown user a@b", 20, "MAIL", &res);
 	CHECK_STR(bh_reason_name(res.reason), "rejected");
+	CHECK_STR(res.rule, "stage:MAIL");
 	CHECK_STR(bh_whose_name(res.whose), "sender");
 	bh_rules_decide_cmd(rs, "", "554", "554 unknown user", 16, "CONN", &res);
 	CHECK_STR(bh_reason_name(res.reason), "blocked");
-	/* only the recipient-unknown rows: a mailbox full after DATA stays mailboxfull */
+	CHECK_STR(res.evidence, "stage");
+	/* a sender-side cause keeps its own reason before RCPT TO */
+	bh_rules_decide_cmd(rs, "", "554", "554 blocked using zen.spamhaus.org", 34, "CONN", &res);
+	CHECK_STR(bh_reason_name(res.reason), "blocked");
+	CHECK_STR(res.rule, "builtin:blocked-text");
+	/* a bare refusal is decided by its stage */
+	bh_rules_decide_cmd(rs, "", "550", "550 Rejected", 12, "RCPT", &res);
+	CHECK_STR(bh_reason_name(res.reason), "filtered");
+	bh_rules_decide_cmd(rs, "", "554", "554 Access denied", 17, "MAIL", &res);
+	CHECK_STR(bh_reason_name(res.reason), "rejected");
+	bh_rules_decide_cmd(rs, "", "554", "554 Access denied", 17, "DATA", &res);
+	CHECK_STR(bh_reason_name(res.reason), "policyviolation");
+	bh_rules_decide_cmd(rs, "", "554", "554 Access denied", 17, "HELO", &res);
+	CHECK_STR(bh_reason_name(res.reason), "blocked");
+	/* a mailbox full after DATA stays mailboxfull */
 	bh_rules_decide_cmd(rs, "", "552", "552 Mailbox full", 16, "DATA", &res);
 	CHECK_STR(bh_reason_name(res.reason), "mailboxfull");
-	/* a 5.2.1 status is not an address status: with no stage, filtered; at RCPT TO,
-	 * userunknown */
+	/* the words win over the mailbox-disabled status */
 	bh_rules_decide_cmd(rs, "5.2.1", "550", "550 5.2.1 <a@b>... User Unknown", 31, NULL, &res);
-	CHECK_STR(bh_reason_name(res.reason), "filtered");
-	bh_rules_decide_cmd(rs, "5.2.1", "550", "550 5.2.1 <a@b>... User Unknown", 31, "RCPT",
-			    &res);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+}
+
+/* test_evidence - every text about a recipient is read; the most trusted words that say
+ * something decide, and a vague word in the diagnostic gives way to a clear one elsewhere */
+static void
+test_evidence(struct bh_rules *rs)
+{
+	struct bh_rules_result res;
+	struct bh_evidence ev[3];
+	struct bh_rules_input in;
+	const char *wrap = "5.3.0 - Other mail system problem 550-'Mailbox quota exceeded'";
+
+	/* the wrapper's generic words lose to the reply it quotes */
+	ev[0] = (struct bh_evidence){BH_EV_INNER, "Mailbox quota exceeded", 22};
+	ev[1] = (struct bh_evidence){BH_EV_DIAGNOSTIC, wrap, strlen(wrap)};
+	in = (struct bh_rules_input){"", "", "", ev, 2, false, true};
+	bh_rules_decide_ev(rs, &in, &res);
+	CHECK_STR(bh_reason_name(res.reason), "mailboxfull");
+	CHECK_STR(res.evidence, "inner");
+	/* a diagnostic with nothing in it: the notice's paragraph decides */
+	ev[0] = (struct bh_evidence){BH_EV_DIAGNOSTIC, "smtp; 550", 9};
+	ev[1] = (struct bh_evidence){BH_EV_NOTICE, "The recipient's mailbox is full", 31};
+	in = (struct bh_rules_input){"", "", "", ev, 2, false, true};
+	bh_rules_decide_ev(rs, &in, &res);
+	CHECK_STR(bh_reason_name(res.reason), "mailboxfull");
+	CHECK_STR(res.evidence, "notice");
+	/* the remote's clear words beat the notice's */
+	ev[0] = (struct bh_evidence){BH_EV_DIAGNOSTIC, "550 5.1.1 No such user", 22};
+	ev[1] = (struct bh_evidence){BH_EV_HEADING, "Delivery to a full mailbox failed", 33};
+	in = (struct bh_rules_input){"", "", "", ev, 2, false, true};
+	bh_rules_decide_ev(rs, &in, &res);
+	CHECK_STR(bh_reason_name(res.reason), "userunknown");
+	/* a failed report after temporary errors expired, whatever the last reply said... */
+	ev[0] = (struct bh_evidence){BH_EV_DIAGNOSTIC, "452 4.2.2 Mailbox full", 22};
+	in = (struct bh_rules_input){"4.2.2", "452", "", ev, 1, false, true};
+	bh_rules_decide_ev(rs, &in, &res);
+	CHECK_STR(bh_reason_name(res.reason), "expired");
+	/* ...but a delayed one never is */
+	in.delayed = true;
+	in.failed = false;
+	bh_rules_decide_ev(rs, &in, &res);
+	CHECK_STR(bh_reason_name(res.reason), "mailboxfull");
+	ev[0] = (struct bh_evidence){BH_EV_DIAGNOSTIC, "Envelope expired", 16};
+	in = (struct bh_rules_input){"4.4.7", "", "", ev, 1, true, false};
+	bh_rules_decide_ev(rs, &in, &res);
+	CHECK_STR(bh_reason_name(res.reason), "onhold");
+	/* expiry words in a failed report */
+	ev[0] = (struct bh_evidence){BH_EV_DIAGNOSTIC, "retry timeout exceeded", 22};
+	in = (struct bh_rules_input){"", "", "", ev, 1, false, true};
+	bh_rules_decide_ev(rs, &in, &res);
+	CHECK_STR(bh_reason_name(res.reason), "expired");
+	/* the address is bad however long it was tried */
+	ev[0] = (struct bh_evidence){BH_EV_DIAGNOSTIC, "550 5.1.1 user unknown", 22};
+	ev[1] = (struct bh_evidence){BH_EV_NOTICE, "retry timeout exceeded", 22};
+	in = (struct bh_rules_input){"5.1.1", "550", "", ev, 2, false, true};
+	bh_rules_decide_ev(rs, &in, &res);
 	CHECK_STR(bh_reason_name(res.reason), "userunknown");
 }
 
@@ -734,6 +804,7 @@ main(void)
 	test_prefilter(rs);
 	test_speed(rs);
 	test_smtp_command(rs);
+	test_evidence(rs);
 	bh_rules_free(&rs);
 	test_config();
 	test_backtracking();
