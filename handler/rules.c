@@ -742,6 +742,31 @@ find_reply(const char *t, size_t n, char *out)
 	return true;
 }
 
+/* find_reply_any - a failure's reply code where a server's reply starts inside the text:
+ * after "said: ", "<<< ", "reason: " or ": " ("... after RCPT TO:<a@b>: 550 5.1.1 ...") */
+static bool
+find_reply_any(const char *t, size_t n, char *out)
+{
+	static const char *const leads[] = {"said: ", "<<< ", "reason: ", ": "};
+	size_t i, k, ll;
+
+	for (k = 0; k < BH_NELEM(leads); k++) {
+		ll = strlen(leads[k]);
+		for (i = 0; i + ll + 4 <= n; i++) {
+			if (memcmp(t + i, leads[k], ll) != 0)
+				continue;
+			if ((t[i + ll] == '4' || t[i + ll] == '5') &&
+			    is_reply_code(t + i + ll, n - i - ll) &&
+			    (t[i + ll + 3] == ' ' || t[i + ll + 3] == '-')) {
+				memcpy(out, t + i + ll, 3);
+				out[3] = '\0';
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 /* bigrams_present - one of the row's literals may occur: all its bigrams are in the text's set.
  * One pass over the text builds the set; each row then costs a few bit tests, not a memmem per
  * literal (which cost more than the JIT-compiled regexes it was meant to spare). */
@@ -1083,8 +1108,8 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		/* codes and stage come from the most trusted text that has them */
 		if (st[0] == '\0' && t->src <= BH_EV_STATUS_COMMENT)
 			(void)find_status(t->t, t->n, st);
-		if (rc[0] == '\0' && t->src <= BH_EV_DIAGNOSTIC)
-			(void)find_reply(t->t, t->n, rc);
+		if (rc[0] == '\0' && t->src <= BH_EV_DIAGNOSTIC && !find_reply(t->t, t->n, rc))
+			(void)find_reply_any(t->t, t->n, rc);
 		if (cmd[0] == '\0' && t->src <= BH_EV_NOTICE) {
 			const char *w = smtp_command_norm(t->t, t->n);
 
@@ -1147,13 +1172,15 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		goto expiry;
 	}
 	/* a success status that no words contradict: not a failure */
-	if (st[0] == '2') {
+	if (st[0] == '2' || (st[0] == '\0' && rc[0] == '2')) {
 		set_out(out, BH_R_DELIVERED, BH_WHOSE_NONE, "class:2", "status");
 		goto done;
 	}
 	/* 2. before RCPT TO, the stage of a permanent refusal that no words explained: the
 	 * server refused our host or our sender, whatever its code says */
-	permanent = st[0] == '5' || (st[0] == '\0' && rc[0] == '5');
+	/* permanent: a 5.x.x status, a 5xx reply, or no code at all in a report that is not
+	 * still trying (a notice that quotes no code reports a failure) */
+	permanent = st[0] == '5' || (st[0] == '\0' && rc[0] != '4' && rc[0] != '2' && !in->delayed);
 	if (permanent && pre_rcpt(cmd) && stage_reason(cmd, &sr, &rule)) {
 		set_out(out, sr, -1, rule, "stage");
 		goto done;

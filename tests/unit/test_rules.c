@@ -218,9 +218,9 @@ static const struct rcase cases[] = {
     {"", "", "542 a@example.org Rejected", BH_R_USERUNKNOWN},
     /* more families: sizes, quotas, loops, RFC 5321 551, content */
     {"5.3.4", "552", "552 5.3.4 Message size exceeds fixed limit", BH_R_MESGTOOBIG},
-    {"5.2.3", "552", "552 5.2.3 Message size exceeds fixed maximum message size", BH_R_EXCEEDLIMIT},
+    {"5.2.3", "552", "552 5.2.3 Message size exceeds fixed maximum message size", BH_R_MESGTOOBIG},
     {"", "552", "552 Message size exceeds fixed maximum message size", BH_R_MESGTOOBIG},
-    {"5.2.3", "550", "550 5.2.3 message too large for this recipient", BH_R_MESGTOOBIG},
+    {"5.2.3", "550", "550 5.2.3 message too large for this recipient", BH_R_EXCEEDLIMIT},
     {"5.4.5", "550", "550 5.4.5 Daily user sending quota exceeded", BH_R_SPEEDING},
     {"", "", "The users mailfolder is over the allowed quota (size). (#5.2.2)", BH_R_MAILBOXFULL},
     {"", "", "mail for example.org loops back to myself", BH_R_NETWORKERROR},
