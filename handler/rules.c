@@ -1222,9 +1222,10 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 
 expiry:
 	/* a report that gave up after temporary failures: the retries ran out, whatever the
-	 * last reply said, unless the address itself is bad */
+	 * last reply said, unless the address itself is bad or a named cause on our side (a
+	 * block list, our reputation) decided, which ops must see as such */
 	if (!in->delayed && !hard_reason(out->reason) && out->reason != BH_R_EXPIRED &&
-	    (best == NULL || best->r->spec != SPEC_CAUSE)) {
+	    (best == NULL || best->r->spec != SPEC_CAUSE || best->r->whose != BH_WHOSE_SENDER)) {
 		if (exp != NULL)
 			set_out(out, BH_R_EXPIRED, -1, exp->r->id, bh_ev_src_name(exp->src));
 		else if (in->failed && st[0] == '4')

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # test_sisimai.sh - score `bouncer classify` over the shared Sisimai corpus and fail below the
-# thresholds in thresholds.txt (ratcheted up as the classifier improves).
+# thresholds in thresholds.txt (ratcheted up as the classifier improves), and check that every
+# entry whose verdict differs from its label is listed, with the words' reason, in
+# disagreements.tsv, and that every listed one still comes out as listed (disagreements.py).
 set -u
 corpus="$BH_SHARED_DIR/corpus/sisimai"
 [ -f "$corpus/labels.json" ] || { echo "no shared corpus at $corpus: skipped"; exit 77; }
 command -v python3 >/dev/null || exit 77
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+verdicts=$(mktemp)
+trap 'rm -f "$out" "$verdicts"' EXIT
+"$BOUNCER" classify "$corpus" >"$verdicts" 2>/dev/null || true
+python3 "$BH_SOURCE_DIR/tests/corpus/disagreements.py" "$corpus/labels.json" "$verdicts" \
+	"$BH_SOURCE_DIR/tests/corpus/disagreements.tsv" || exit 1
 python3 "$BH_SHARED_DIR/bench/score.py" --labels "$corpus/labels.json" --dir "$corpus" \
 	--json "$out" -- "$BOUNCER" classify || exit 1
 python3 - "$out" "$BH_SOURCE_DIR/tests/corpus/thresholds.txt" <<'PY'
