@@ -596,7 +596,16 @@ dsn_diag(struct ctx *c, const struct bh_dsn_rcpt *dr, const char *addr)
 	if (dr->diagnostic != NULL && dr->diagnostic[0] != '\0') {
 		if (dr->diagnostic_type != NULL && strcmp(dr->diagnostic_type, "smtp") != 0)
 			bh_buf_printf(&b, "%s; ", dr->diagnostic_type);
-		bh_buf_puts(&b, dr->diagnostic);
+		if (strstr(dr->diagnostic, "=?") != NULL) {
+			/* RFC 2047 words in a Diagnostic-Code (a localized server's reply) */
+			char *dec = bh_header_decode(dr->diagnostic, strlen(dr->diagnostic),
+						     BH_MAX_FIELD_VALUE);
+
+			bh_buf_puts(&b, dec != NULL ? dec : dr->diagnostic);
+			free(dec);
+		} else {
+			bh_buf_puts(&b, dr->diagnostic);
+		}
 	}
 	if (dr->diagnostic == NULL && dr->status_comment != NULL)
 		bh_buf_puts(&b, dr->status_comment);
@@ -758,6 +767,9 @@ do_dsn_part(struct ctx *c, const struct bh_part *part)
 	size_t bl, added;
 	char *body = bh_mime_body(part, c->opts->limits->message_size, &bl);
 
+	/* a DSN in a legacy charset (ISO-2022-JP Diagnostic-Codes of Japanese MTAs, a declared
+	 * Shift_JIS or KOI8-R): the rules read UTF-8 */
+	body = to_utf8(body, &bl, part->charset);
 	added = do_dsn(c, body, bl);
 	free(body);
 	return added;

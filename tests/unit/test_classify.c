@@ -447,6 +447,21 @@ main(void)
 		free(path);
 	}
 	{
+		/* a Diagnostic-Code in RFC 2047 words, a delivery-status part in ISO-2022-JP:
+		 * the rules read them decoded */
+		static const char *const enc[] = {"dsn-rfc2047-diagnostic.eml",
+						  "dsn-iso2022jp-diagnostic.eml"};
+		struct bh_verdict v;
+
+		for (i = 0; i < BH_NELEM(enc); i++) {
+			CHECK_INT(classify_fixture(&opts, enc[i], &v), 0);
+			CHECK_INT(v.n_rcpts, 1);
+			if (v.n_rcpts == 1)
+				CHECK_STR(bh_reason_name(v.rcpts[0].reason), "userunknown");
+			bh_verdict_deinit(&v);
+		}
+	}
+	{
 		/* the SMTP stage from the report's text; "user unknown" is a missing mailbox after
 		 * DATA as at RCPT TO (servers that check the recipient after DATA say it so) */
 		struct bh_verdict v;
