@@ -7,21 +7,24 @@
  * The engine reads the evidence of one recipient: every text that speaks about it, each tagged
  * with where it came from (the remote server's reply, a wrapper's quoted inner reply, a
  * transcript, the notice's paragraph, its heading). Precedence (docs/classification.md):
- *   0. config rows, in table order, over the evidence from the most trusted source down: the
- *      first that matches decides (the operator overrides everything);
+ *   0. config text rows, in table order, over the evidence from the most trusted source down:
+ *      the first that matches decides (the operator overrides the built-in words);
  *   1. strong built-in text rows (specificity cause or concept) over all the evidence: the best
- *      match wins, compared by the evidence's weight, then the specificity (cause > concept),
- *      then the length of the matched words, then table order;
- *   2. a code row for a specific status (5.1.1, 5.2.2, 5.7.26 ...);
- *   3. the SMTP stage of a permanent refusal that no words explained: at connection or HELO our
- *      host (blocked), at MAIL FROM our sender (rejected), at RCPT TO the recipient (filtered),
- *      after DATA the content (policyviolation);
- *   4. vague text rows ("service unavailable", a bare "spam");
- *   5. the status class: 4.x.x -> onhold, 2.x.x -> delivered, otherwise undefined.
- * Before RCPT TO (stage CONN, HELO or MAIL) the server cannot have judged the recipient, so rows
- * whose reason is the recipient's are not used there. A failed report (not Action: delayed)
- * whose Status is 4.x.x, or whose words say the retries ran out, is expired unless the address
- * itself is bad; a delayed report is never expired. Pure: no I/O, no logging.
+ *      match wins, compared by the evidence's trust, then the specificity (cause > concept),
+ *      then the order of the rules file, which lists the narrower rows of a class first;
+ *   2. before RCPT TO (stage CONN, HELO, MAIL), a permanent refusal no words explained is our
+ *      host's (blocked) or our sender's (rejected), whatever its code;
+ *   3. code rows: the config's, then the built-in ones for a specific status (5.1.1, 5.2.2,
+ *      5.7.26 ...; generic codes such as 5.0.0, 5.7.1, 550, 554 have none);
+ *   4. vague text rows ("spam" alone, a size, an exit code);
+ *   5. the stage of a permanent refusal at RCPT TO (filtered) or after DATA
+ *      (policyviolation), then the stock words of any refusal ("access denied");
+ *   6. the status class: 2.x.x (or a 2xx reply) delivered, 4.x.x or a delayed report onhold,
+ *      otherwise undefined.
+ * Before RCPT TO the server cannot have judged the recipient, so rows whose reason is the
+ * recipient's are not used there. A failed report whose Status is 4.x.x, or whose words say
+ * the retries ran out, is expired unless the address itself is bad or a named cause on our
+ * side decided; a delayed report is never expired. Pure: no I/O, no logging.
  */
 #ifndef BH_RULES_H
 #define BH_RULES_H
