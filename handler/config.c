@@ -1305,6 +1305,41 @@ rule_pattern(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cno
 	r->pattern = bh_strdup(val->str);
 }
 
+/* rule_any - `any:`, a list of patterns any of which may match: joined with '|', each checked
+ * as `pattern:` is */
+static void
+rule_any(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode *key,
+	 const struct bh_cnode *val, const char *path, void *base)
+{
+	struct bh_rule_conf *r = base;
+	struct bh_buf b;
+	size_t i, n0 = ld->diags->n;
+
+	if (val->type != BH_CN_SEQ || val->n == 0) {
+		expected(ld, val, path, "a list of regular expressions");
+		return;
+	}
+	if (r->pattern != NULL) {
+		bh_cfg_diag(ld, key, path, "a rule takes pattern or any, not both");
+		return;
+	}
+	bh_buf_init(&b);
+	for (i = 0; i < val->n; i++) {
+		struct bh_rule_conf one;
+
+		memset(&one, 0, sizeof(one));
+		rule_pattern(ld, k, key, val->kids[i], path, &one);
+		if (one.pattern != NULL) {
+			bh_buf_printf(&b, "%s(?:%s)", i > 0 ? "|" : "", one.pattern);
+			free(one.pattern);
+		}
+	}
+	if (ld->diags->n == n0)
+		r->pattern = bh_buf_steal(&b);
+	else
+		bh_buf_deinit(&b);
+}
+
 /* rule_reason - a reason word */
 static void
 rule_reason(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnode *key,
@@ -1356,6 +1391,7 @@ static const struct bh_cfgkey rule_keys[] = {
 	{.name = "reply_code", .type = BH_KT_STR, F(struct bh_rule_conf, reply_code),
 	  .check = check_reply_pat},
 	{.name = "pattern", .type = BH_KT_FN, .fn = rule_pattern},
+	{.name = "any", .type = BH_KT_FN, .fn = rule_any},
 	{.name = "reason", .type = BH_KT_FN, .fn = rule_reason, .flags = BH_KF_REQUIRED},
 	{.name = "whose", .type = BH_KT_FN, .fn = rule_whose},
 	{.name = NULL},

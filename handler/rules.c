@@ -405,48 +405,110 @@ spec_parse(const struct bh_cnode *n, bool has_pattern)
 	return SPEC_VAGUE;
 }
 
-/* load_builtin - compile the rows of the embedded rules file into rs->v[rs->n...]. The file is
- * ours and tested, so a defect in it is fatal (bh_fatal), never a message's problem. */
-static int
-load_builtin(struct bh_rules *rs, size_t cap)
-{
+/* The embedded rules file, parsed: its families expanded, its rows still to compile. */
+struct builtin {
 	struct bh_ctree tree;
-	struct bh_config_diags diags = {NULL, 0};
-	const struct bh_cnode *root, *fams, *rows;
-	struct family *fam = NULL;
-	size_t len, i, nfam = 0;
+	struct bh_config_diags diags;
+	const struct bh_cnode *rows;
+	struct family *fam;
+	size_t nfam;
+};
+
+/* builtin_open - parse the embedded rules file and expand its families. The file is ours and
+ * tested, so a defect in it is fatal (bh_fatal), never a message's problem. */
+static void
+builtin_open(struct builtin *b)
+{
+	const struct bh_cnode *root, *fams;
+	size_t len, i;
 	const char *data = bh_rules_builtin(&len);
+
+	memset(b, 0, sizeof(*b));
+	if (bh_ctree_parse(&b->tree, "rules/builtin.yaml", data, len, &b->diags) == -1 ||
+	    (root = b->tree.root) == NULL || root->type != BH_CN_MAP)
+		bh_fatal("rules/builtin.yaml: %s",
+			 b->diags.n > 0 ? b->diags.v[0].message : "not a mapping");
+	fams = map_get(root, "families");
+	b->rows = map_get(root, "rules");
+	if (b->rows == NULL || b->rows->type != BH_CN_SEQ)
+		builtin_error(root, "rules: must be a list");
+	if (fams == NULL)
+		return;
+	if (fams->type != BH_CN_MAP)
+		builtin_error(fams, "families: must be a mapping");
+	b->fam = bh_calloc(fams->n / 2 + 1, sizeof(*b->fam));
+	for (i = 0; i + 1 < fams->n; i += 2) {
+		const struct bh_cnode *v = fams->kids[i + 1];
+		struct bh_cnode wrap = {.type = BH_CN_MAP};
+		const struct bh_cnode *kids[2];
+
+		/* a family is a pattern or a list of them, as a row's pattern/any */
+		kids[0] = &(struct bh_cnode){.type = BH_CN_SCALAR,
+					     .str = v->type == BH_CN_SEQ ? "any" : "pattern"};
+		kids[1] = v;
+		wrap.kids = (struct bh_cnode **)kids;
+		wrap.n = 2;
+		b->fam[b->nfam].name = bh_strdup(scalar_of(fams->kids[i]));
+		b->fam[b->nfam].alt = alternatives(&wrap, b->fam, b->nfam);
+		b->nfam++;
+	}
+}
+
+/* builtin_close - free what builtin_open made */
+static void
+builtin_close(struct builtin *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nfam; i++) {
+		free(b->fam[i].name);
+		free(b->fam[i].alt);
+	}
+	free(b->fam);
+	bh_ctree_deinit(&b->tree);
+	bh_config_diags_deinit(&b->diags);
+}
+
+/* expand_config - a configuration pattern with the built-in families expanded ({rcpt}); a
+ * name that is no family stays as written. New string. */
+static char *
+expand_config(const char *pat, const struct builtin *b)
+{
+	struct bh_buf out;
+	const char *p = pat, *q;
+	size_t i;
+
+	bh_buf_init(&out);
+	while (*p != '\0') {
+		if (p[0] == '\\' && p[1] != '\0') {
+			bh_buf_append(&out, p, 2);
+			p += 2;
+			continue;
+		}
+		if (*p == '{' && (q = strchr(p, '}')) != NULL && q > p + 1) {
+			for (i = 0; i < b->nfam; i++)
+				if (strlen(b->fam[i].name) == (size_t)(q - p - 1) &&
+				    memcmp(b->fam[i].name, p + 1, (size_t)(q - p - 1)) == 0)
+					break;
+			if (i < b->nfam) {
+				bh_buf_printf(&out, "(?:%s)", b->fam[i].alt);
+				p = q + 1;
+				continue;
+			}
+		}
+		bh_buf_putc(&out, *p++);
+	}
+	return bh_buf_steal(&out);
+}
+
+/* load_builtin - compile the rows of the embedded rules file into rs->v[rs->n...] */
+static int
+load_builtin(struct bh_rules *rs, size_t cap, const struct builtin *b)
+{
+	const struct bh_cnode *rows = b->rows;
+	size_t i;
 	int ret = 0;
 
-	memset(&tree, 0, sizeof(tree));
-	if (bh_ctree_parse(&tree, "rules/builtin.yaml", data, len, &diags) == -1 ||
-	    (root = tree.root) == NULL || root->type != BH_CN_MAP)
-		bh_fatal("rules/builtin.yaml: %s",
-			 diags.n > 0 ? diags.v[0].message : "not a mapping");
-	fams = map_get(root, "families");
-	rows = map_get(root, "rules");
-	if (rows == NULL || rows->type != BH_CN_SEQ)
-		builtin_error(root, "rules: must be a list");
-	if (fams != NULL) {
-		if (fams->type != BH_CN_MAP)
-			builtin_error(fams, "families: must be a mapping");
-		fam = bh_calloc(fams->n / 2 + 1, sizeof(*fam));
-		for (i = 0; i + 1 < fams->n; i += 2) {
-			const struct bh_cnode *v = fams->kids[i + 1];
-			struct bh_cnode wrap = {.type = BH_CN_MAP};
-			const struct bh_cnode *kids[2];
-
-			/* a family is a pattern or a list of them, as a row's pattern/any */
-			kids[0] = &(struct bh_cnode){
-			    .type = BH_CN_SCALAR, .str = v->type == BH_CN_SEQ ? "any" : "pattern"};
-			kids[1] = v;
-			wrap.kids = (struct bh_cnode **)kids;
-			wrap.n = 2;
-			fam[nfam].name = bh_strdup(scalar_of(fams->kids[i]));
-			fam[nfam].alt = alternatives(&wrap, fam, nfam);
-			nfam++;
-		}
-	}
 	for (i = 0; i < rows->n; i++) {
 		const struct bh_cnode *row = rows->kids[i];
 		const char *reason, *whose;
@@ -463,7 +525,7 @@ load_builtin(struct bh_rules *rs, size_t cap)
 		whose = scalar_of(map_get(row, "whose"));
 		if (whose != NULL && (w = whose_lookup(whose)) == -1)
 			builtin_error(row, "unknown whose");
-		pattern = alternatives(row, fam, nfam);
+		pattern = alternatives(row, b->fam, b->nfam);
 		rs->n++;
 		if (rule_compile(&rs->v[rs->n - 1], "builtin", scalar_of(map_get(row, "id")),
 				 scalar_of(map_get(row, "status")),
@@ -475,13 +537,6 @@ load_builtin(struct bh_rules *rs, size_t cap)
 		if (ret == -1)
 			break;
 	}
-	for (i = 0; i < nfam; i++) {
-		free(fam[i].name);
-		free(fam[i].alt);
-	}
-	free(fam);
-	bh_ctree_deinit(&tree);
-	bh_config_diags_deinit(&diags);
 	return ret;
 }
 
@@ -506,6 +561,7 @@ bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned 
 	     const char **error_r)
 {
 	struct bh_rules *rs;
+	struct builtin b;
 	size_t i, total;
 
 	if (n > BH_MAX_RULES) {
@@ -517,17 +573,22 @@ bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned 
 	total = n + (replace ? 0 : builtin_rows());
 	rs = bh_calloc(1, sizeof(*rs));
 	rs->v = bh_calloc(total > 0 ? total : 1, sizeof(*rs->v));
+	builtin_open(&b);
 	for (i = 0; i < n; i++) {
 		const struct bh_rule_conf *c = &extra[i];
+		char *pat = c->pattern != NULL ? expand_config(c->pattern, &b) : NULL;
+		int r;
 
 		rs->n++;
-		if (rule_compile(&rs->v[i], "config", c->id, c->status, c->reply_code, NULL,
-				 c->pattern, c->reason, c->has_whose ? (int)c->whose : -1,
-				 SPEC_CONFIG) == -1)
+		r = rule_compile(&rs->v[i], "config", c->id, c->status, c->reply_code, NULL, pat,
+				 c->reason, c->has_whose ? (int)c->whose : -1, SPEC_CONFIG);
+		free(pat);
+		if (r == -1)
 			goto fail;
 	}
-	if (!replace && load_builtin(rs, total) == -1)
+	if (!replace && load_builtin(rs, total, &b) == -1)
 		goto fail;
+	builtin_close(&b);
 	rs->mctx = pcre2_match_context_create(NULL);
 	if (rs->mctx == NULL)
 		bh_fatal("pcre2_match_context_create: out of memory");
@@ -539,6 +600,7 @@ bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned 
 	rules_hash(rs);
 	return rs;
 fail:
+	builtin_close(&b);
 	*error_r = rules_error;
 	bh_rules_free(&rs);
 	return NULL;

@@ -211,6 +211,10 @@ static const struct {
     {BASE "rules: {replace: maybe}\n",
      "3:18: rules.replace: expected true or false, got \"maybe\""},
     {BASE "rules: 5\n", "3:8: rules: expected a sequence of rules, got \"5\""},
+    {BASE "rules:\n  - {id: r1, any: \"x\", reason: blocked}\n",
+     "4:19: rules[0].any: expected a list of regular expressions, got \"x\""},
+    {BASE "rules:\n  - {id: r1, pattern: a, any: [b], reason: blocked}\n",
+     "4:26: rules[0].any: a rule takes pattern or any, not both"},
     /* policies */
     {BASE "defaults:\n  soft: sometimes\n",
      "4:9: defaults.soft: expected one of suppress, suppress_for, count, ignore or alert, "

@@ -542,6 +542,21 @@ test_config(void)
 	bh_rules_free(&rs);
 	bh_rules_free(&rs);
 
+	/* a config row may use the built-in word families: {rcpt} ... {nonexist} */
+	{
+		struct bh_rule_conf fam = {.id = (char *)"ours",
+					   .pattern = (char *)"\\b{rcpt}{gap}?gone\\b",
+					   .reason = BH_R_SUSPEND};
+
+		rs = bh_rules_new(&fam, 1, false, 0, &err);
+		CHECK(rs != NULL);
+		if (rs != NULL) {
+			t = "550 the mailbox of a@b is gone";
+			bh_rules_decide(rs, "", "550", t, strlen(t), &res);
+			CHECK_STR(res.rule, "config:ours");
+			bh_rules_free(&rs);
+		}
+	}
 	/* a bad pattern is a clean error naming the rule */
 	conf[0].pattern = (char *)"user (unknown";
 	err = NULL;
