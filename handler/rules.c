@@ -1226,9 +1226,10 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		    (exp == NULL || better(&c[i], exp)))
 			exp = &c[i];
 
-	/* 1. strong rows: the best match over all the evidence (a delayed report is never
-	 * expired: the next best words decide) */
-	if ((best = choose(c, nc, SPEC_CONCEPT, SPEC_CAUSE, in->delayed)) != NULL) {
+	/* 1. strong rows: the best match over the report's words about this recipient (a
+	 * delayed report is never expired: the next best words decide) */
+	if ((best = choose(c, nc, SPEC_CONCEPT, SPEC_CAUSE, in->delayed)) != NULL &&
+	    best->src <= BH_EV_STATUS_COMMENT) {
 		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
 			best->r->id, bh_ev_src_name(best->src));
 		goto expiry;
@@ -1247,7 +1248,8 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		set_out(out, sr, -1, rule, "stage");
 		goto done;
 	}
-	/* 3. a code row for a specific status (the config's first) */
+	/* 3. a code row for a specific status (the config's first): the report's own word for
+	 * this recipient, before a notice paragraph or heading that may speak of others too */
 	for (i = 0; i < rules->n; i++) {
 		const struct bh_rule *r = &rules->v[i];
 
@@ -1255,6 +1257,13 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		    (in->delayed && r->reason == BH_R_EXPIRED))
 			continue;
 		set_out(out, r->reason, r->has_whose ? (int)r->whose : -1, r->id, "status");
+		best = NULL;
+		goto expiry;
+	}
+	/* 3b. strong words in the notice or its heading */
+	if (best != NULL) {
+		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
+			best->r->id, bh_ev_src_name(best->src));
 		goto expiry;
 	}
 	/* 4. vague words */

@@ -9,13 +9,15 @@
  * transcript, the notice's paragraph, its heading). Precedence (docs/classification.md):
  *   0. config text rows, in table order, over the evidence from the most trusted source down:
  *      the first that matches decides (the operator overrides the built-in words);
- *   1. strong built-in text rows (specificity cause or concept) over all the evidence: the best
+ *   1. strong built-in text rows (specificity cause or concept) over the report's own words
+ *      about the recipient (inner reply, transcript, diagnostic, Status comment): the best
  *      match wins, compared by the evidence's trust, then the specificity (cause > concept),
  *      then the order of the rules file, which lists the narrower rows of a class first;
  *   2. before RCPT TO (stage CONN, HELO, MAIL), a permanent refusal no words explained is our
  *      host's (blocked) or our sender's (rejected), whatever its code;
  *   3. code rows: the config's, then the built-in ones for a specific status (5.1.1, 5.2.2,
- *      5.7.26 ...; generic codes such as 5.0.0, 5.7.1, 550, 554 have none);
+ *      5.7.26 ...; generic codes such as 5.0.0, 5.7.1, 550, 554 have none); then strong rows
+ *      in the notice's paragraph and heading, which may speak of other recipients too;
  *   4. vague text rows ("spam" alone, a size, an exit code);
  *   5. the stage of a permanent refusal at RCPT TO (filtered) or after DATA
  *      (policyviolation), then the stock words of any refusal ("access denied");
