@@ -215,6 +215,74 @@ set_once(char **dst, char *val)
 		free(val);
 }
 
+/* known_field - an RFC 3464 field name, or an extension field (X-...) */
+static bool
+known_field(const char *nm, size_t nl)
+{
+	static const char *const names[] = {
+	    "Original-Envelope-Id", "Reporting-MTA",	"DSN-Gateway",
+	    "Received-From-MTA",    "Arrival-Date",	"Original-Recipient",
+	    "Final-Recipient",	    "Action",		"Status",
+	    "Remote-MTA",	    "Diagnostic-Code",	"Last-Attempt-Date",
+	    "Final-Log-ID",	    "Will-Retry-Until", "X-Actual-Recipient",
+	};
+	size_t i;
+
+	if (nl > 2 && (nm[0] == 'X' || nm[0] == 'x') && nm[1] == '-')
+		return true;
+	for (i = 0; i < BH_NELEM(names); i++)
+		if (bh_span_ieq(nm, nl, names[i]))
+			return true;
+	return false;
+}
+
+/* field_like - the line starts with a field of a delivery-status block ("Status:") */
+static bool
+field_like(const char *l, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && i < 64; i++) {
+		unsigned char c = (unsigned char)l[i];
+
+		if (c == ':')
+			return i > 0 && known_field(l, i);
+		if (c <= ' ' || c >= 0x7f)
+			return false;
+	}
+	return false;
+}
+
+/* diag_continuation - the lines after a Diagnostic-Code that a sloppy MTA did not indent
+ * ("550-5.1.1 The email account that you tried to reach does\nnot exist."): up to a blank
+ * line or a field, at most 20 lines and BH_MAX_DIAGNOSTIC bytes, appended to *diag. Returns
+ * the position after them. */
+static size_t
+diag_continuation(const char *p, size_t n, size_t pos, char **diag)
+{
+	struct bh_buf b;
+	const char *l;
+	size_t len, save, lines = 0;
+
+	bh_buf_init(&b);
+	bh_buf_puts(&b, *diag);
+	while (lines++ < 20 && b.len < BH_MAX_DIAGNOSTIC) {
+		save = pos;
+		if (!bh_line_next(p, n, &pos, &l, &len))
+			break;
+		bh_span_trim(&l, &len);
+		if (len == 0 || field_like(l, len)) {
+			pos = save;
+			break;
+		}
+		bh_buf_putc(&b, ' ');
+		bh_buf_append(&b, l, len);
+	}
+	free(*diag);
+	*diag = bh_buf_steal(&b);
+	return pos;
+}
+
 /* bh_dsn_parse - blocks of fields */
 int
 bh_dsn_parse(const char *p, size_t n, unsigned max_rcpts, struct bh_dsn *d, const char **error_r)
@@ -226,6 +294,7 @@ bh_dsn_parse(const char *p, size_t n, unsigned max_rcpts, struct bh_dsn *d, cons
 	while (pos < n) {
 		struct bh_header h;
 		size_t i, off;
+		bool last_diag, in_diag;
 
 		/* skip blank lines between blocks */
 		while (pos < n) {
@@ -265,10 +334,24 @@ bh_dsn_parse(const char *p, size_t n, unsigned max_rcpts, struct bh_dsn *d, cons
 			continue;
 		}
 		cur = NULL; /* a new block always starts a new recipient */
+		in_diag = false;
 		for (i = 0; i < h.n; i++) {
 			const struct bh_field *f = &h.v[i];
 			const char *nm = f->name;
 			size_t nl = f->name_len;
+
+			if (in_diag && cur != NULL && cur->diagnostic != NULL &&
+			    !known_field(nm, nl)) {
+				/* "recipient: the mailbox is full" on an unindented line after
+				 * the Diagnostic-Code: its continuation, not a field */
+				char *c = bh_asprintf("%s %.*s: %.*s", cur->diagnostic, (int)nl, nm,
+						      (int)f->value_len, f->value);
+
+				free(cur->diagnostic);
+				cur->diagnostic = c;
+				continue;
+			}
+			in_diag = bh_span_ieq(nm, nl, "Diagnostic-Code");
 
 			if (bh_span_ieq(nm, nl, "Reporting-MTA")) {
 				set_once(&d->reporting_mta,
@@ -370,6 +453,7 @@ bh_dsn_parse(const char *p, size_t n, unsigned max_rcpts, struct bh_dsn *d, cons
 			else if (bh_span_ieq(nm, nl, "Will-Retry-Until"))
 				set_once(&cur->will_retry_until, dup_value(f));
 		}
+		last_diag = cur != NULL && in_diag;
 		bh_header_deinit(&h);
 		if (off == 0) {
 			/* defensive: always make progress */
@@ -379,6 +463,8 @@ bh_dsn_parse(const char *p, size_t n, unsigned max_rcpts, struct bh_dsn *d, cons
 			(void)bh_line_next(p, n, &pos, &l, &len);
 		} else
 			pos += off;
+		if (last_diag && cur->diagnostic != NULL)
+			pos = diag_continuation(p, n, pos, &cur->diagnostic);
 	}
 	return 0;
 }

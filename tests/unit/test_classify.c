@@ -447,17 +447,23 @@ main(void)
 		free(path);
 	}
 	{
-		/* a Diagnostic-Code in RFC 2047 words, a delivery-status part in ISO-2022-JP:
-		 * the rules read them decoded */
-		static const char *const enc[] = {"dsn-rfc2047-diagnostic.eml",
-						  "dsn-iso2022jp-diagnostic.eml"};
+		/* a Diagnostic-Code in RFC 2047 words, a delivery-status part in ISO-2022-JP, a
+		 * Diagnostic-Code whose continuation lines are not indented: the rules read them
+		 * decoded and whole */
+		static const struct {
+			const char *file, *reason;
+		} enc[] = {
+		    {"dsn-rfc2047-diagnostic.eml", "userunknown"},
+		    {"dsn-iso2022jp-diagnostic.eml", "userunknown"},
+		    {"dsn-unindented-diagnostic.eml", "mailboxfull"},
+		};
 		struct bh_verdict v;
 
 		for (i = 0; i < BH_NELEM(enc); i++) {
-			CHECK_INT(classify_fixture(&opts, enc[i], &v), 0);
+			CHECK_INT(classify_fixture(&opts, enc[i].file, &v), 0);
 			CHECK_INT(v.n_rcpts, 1);
 			if (v.n_rcpts == 1)
-				CHECK_STR(bh_reason_name(v.rcpts[0].reason), "userunknown");
+				CHECK_STR(bh_reason_name(v.rcpts[0].reason), enc[i].reason);
 			bh_verdict_deinit(&v);
 		}
 	}
