@@ -1056,7 +1056,8 @@ match_len(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data *
 
 	if (x->n == 0)
 		return 0;
-	if (!rs->no_prefilter && r->bigrams != NULL && !bigrams_present(r->bigrams, x->set))
+	if (!rs->no_prefilter && r->bigrams != NULL &&
+	    (!bigrams_present(r->bigrams, x->set) || !lits_present(r->lits, x->t, x->n)))
 		return 0;
 	if (pcre2_match(r->re, (PCRE2_SPTR)x->t, x->n, 0, 0, md, rs->mctx) < 0)
 		return 0;
@@ -1109,16 +1110,17 @@ hard_reason(enum bh_reason r)
 	       r == BH_R_NOTACCEPT;
 }
 
-/* choose - the best candidate among c[0..n) whose specificity is in [lo, hi] (without the
- * expired rows when no_expired); NULL when none */
+/* choose - the best candidate among c[0..n) whose specificity is in [lo, hi] and whose
+ * evidence is in [slo, shi] (without the expired rows when no_expired); NULL when none */
 static const struct cand *
-choose(const struct cand *c, size_t n, enum spec lo, enum spec hi, bool no_expired)
+choose(const struct cand *c, size_t n, enum spec lo, enum spec hi, enum bh_ev_src slo,
+       enum bh_ev_src shi, bool no_expired)
 {
 	const struct cand *best = NULL;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (c[i].r->spec < lo || c[i].r->spec > hi)
+		if (c[i].r->spec < lo || c[i].r->spec > hi || c[i].src < slo || c[i].src > shi)
 			continue;
 		if (no_expired && c[i].r->reason == BH_R_EXPIRED)
 			continue;
@@ -1128,6 +1130,48 @@ choose(const struct cand *c, size_t n, enum spec lo, enum spec hi, bool no_expir
 	return best;
 }
 
+/* A decision's candidates, collected phase by phase: the rows a later phase reads are run
+ * only when the earlier ones did not decide. */
+struct cands {
+	struct cand *v;
+	size_t n, cap;
+};
+
+/* collect - run the built-in text rows of specificity [lo, hi] that may decide at stage cmd
+ * (want: every row, only the expired ones, or all but them) over the texts of sources
+ * [slo, shi], adding every match to cs */
+enum want { W_ALL, W_EXPIRED, W_NOT_EXPIRED };
+static void
+collect(const struct bh_rules *rules, pcre2_match_data *md, const struct ntext *x, size_t nx,
+	const char *st, const char *rc, const char *cmd, enum spec lo, enum spec hi,
+	enum bh_ev_src slo, enum bh_ev_src shi, enum want want, struct cands *cs)
+{
+	size_t i, k, len;
+
+	for (i = 0; i < rules->n; i++) {
+		const struct bh_rule *r = &rules->v[i];
+
+		if (r->spec == SPEC_CONFIG || r->re == NULL || r->spec < lo || r->spec > hi)
+			continue;
+		if ((want == W_EXPIRED && r->reason != BH_R_EXPIRED) ||
+		    (want == W_NOT_EXPIRED && r->reason == BH_R_EXPIRED))
+			continue;
+		/* before RCPT TO the recipient was not judged: not the recipient's reasons */
+		if (!usable(r, cmd) || !codes_match(r, st, rc))
+			continue;
+		for (k = 0; k < nx; k++) {
+			if (x[k].src < slo || x[k].src > shi)
+				continue;
+			if ((len = match_len(rules, r, md, &x[k])) == 0)
+				continue;
+			if (cs->n == cs->cap)
+				cs->v = bh_reallocarray(cs->v, cs->cap = cs->cap ? cs->cap * 2 : 16,
+							sizeof(*cs->v));
+			cs->v[cs->n++] = (struct cand){r, i, x[k].src, len};
+		}
+	}
+}
+
 /* bh_rules_decide_ev - config rows, strong rows over all the evidence, code rows, the stage,
  * vague rows, then the status class; then expiry */
 void
@@ -1135,13 +1179,13 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		   struct bh_rules_result *out)
 {
 	struct ntext *x = NULL;
-	struct cand *c = NULL;
+	struct cands cs = {NULL, 0, 0};
 	char st[BH_MAX_STATUS], rc[4], cmd[8];
 	pcre2_match_data *md = NULL;
 	const struct cand *best = NULL, *exp = NULL;
 	const char *rule;
 	enum bh_reason sr;
-	size_t i, j, k, nx = 0, nc = 0, capc;
+	size_t i, j, k, nx = 0;
 	bool permanent;
 
 	st[0] = rc[0] = cmd[0] = '\0';
@@ -1198,38 +1242,18 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 			}
 	}
 
-	/* every built-in text row over every text */
-	capc = 16;
-	c = bh_calloc(capc, sizeof(*c));
-	for (i = 0; i < rules->n; i++) {
-		const struct bh_rule *r = &rules->v[i];
-		size_t len;
-
-		if (r->spec == SPEC_CONFIG || r->re == NULL || !codes_match(r, st, rc))
-			continue;
-		for (k = 0; k < nx; k++) {
-			if ((len = match_len(rules, r, md, &x[k])) == 0)
-				continue;
-			if (nc == capc)
-				c = bh_reallocarray(c, capc *= 2, sizeof(*c));
-			c[nc++] = (struct cand){r, i, x[k].src, len};
-		}
-	}
-	/* before RCPT TO the recipient was not judged: drop the recipient's reasons */
-	for (i = j = 0; i < nc; i++)
-		if (usable(c[i].r, cmd))
-			c[j++] = c[i];
-	nc = j;
-	exp = NULL;
-	for (i = 0; i < nc; i++)
-		if (c[i].r->spec >= SPEC_CONCEPT && c[i].r->reason == BH_R_EXPIRED &&
-		    (exp == NULL || better(&c[i], exp)))
-			exp = &c[i];
-
-	/* 1. strong rows: the best match over the report's words about this recipient (a
-	 * delayed report is never expired: the next best words decide) */
-	if ((best = choose(c, nc, SPEC_CONCEPT, SPEC_CAUSE, in->delayed)) != NULL &&
-	    best->src <= BH_EV_STATUS_COMMENT) {
+	/* 1. strong rows over the report's words about this recipient; the expired rows over
+	 * every text (a failed report whose words anywhere say the retries ran out expired) */
+	collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_INNER,
+		BH_EV_STATUS_COMMENT, W_ALL, &cs);
+	collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE,
+		BH_EV_HEADING, W_EXPIRED, &cs);
+	for (i = 0; i < cs.n; i++)
+		if (cs.v[i].r->reason == BH_R_EXPIRED && (exp == NULL || better(&cs.v[i], exp)))
+			exp = &cs.v[i];
+	/* (a delayed report is never expired: the next best words decide) */
+	if ((best = choose(cs.v, cs.n, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_INNER,
+			   BH_EV_STATUS_COMMENT, in->delayed)) != NULL) {
 		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
 			best->r->id, bh_ev_src_name(best->src));
 		goto expiry;
@@ -1240,9 +1264,9 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		goto done;
 	}
 	/* 2. before RCPT TO, the stage of a permanent refusal that no words explained: the
-	 * server refused our host or our sender, whatever its code says */
-	/* permanent: a 5.x.x status, a 5xx reply, or no code at all in a report that is not
-	 * still trying (a notice that quotes no code reports a failure) */
+	 * server refused our host or our sender, whatever its code says. Permanent: a 5.x.x
+	 * status, a 5xx reply, or no code at all in a report that is not still trying (a
+	 * notice that quotes no code reports a failure) */
 	permanent = st[0] == '5' || (st[0] == '\0' && rc[0] != '4' && rc[0] != '2' && !in->delayed);
 	if (permanent && pre_rcpt(cmd) && stage_reason(cmd, &sr, &rule)) {
 		set_out(out, sr, -1, rule, "stage");
@@ -1257,17 +1281,31 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		    (in->delayed && r->reason == BH_R_EXPIRED))
 			continue;
 		set_out(out, r->reason, r->has_whose ? (int)r->whose : -1, r->id, "status");
-		best = NULL;
 		goto expiry;
 	}
 	/* 3b. strong words in the notice or its heading */
-	if (best != NULL) {
+	collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE,
+		BH_EV_HEADING, W_NOT_EXPIRED, &cs);
+	exp = NULL; /* cs.v may have moved */
+	for (i = 0; i < cs.n; i++)
+		if (cs.v[i].r->reason == BH_R_EXPIRED && (exp == NULL || better(&cs.v[i], exp)))
+			exp = &cs.v[i];
+	if ((best = choose(cs.v, cs.n, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE, BH_EV_HEADING,
+			   in->delayed)) != NULL) {
 		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
 			best->r->id, bh_ev_src_name(best->src));
 		goto expiry;
 	}
 	/* 4. vague words */
-	if ((best = choose(c, nc, SPEC_VAGUE, SPEC_VAGUE, in->delayed)) != NULL) {
+	collect(rules, md, x, nx, st, rc, cmd, SPEC_VAGUE, SPEC_VAGUE, BH_EV_INNER, BH_EV_HEADING,
+		W_ALL, &cs);
+	exp = NULL;
+	for (i = 0; i < cs.n; i++)
+		if (cs.v[i].r->spec >= SPEC_CONCEPT && cs.v[i].r->reason == BH_R_EXPIRED &&
+		    (exp == NULL || better(&cs.v[i], exp)))
+			exp = &cs.v[i];
+	if ((best = choose(cs.v, cs.n, SPEC_VAGUE, SPEC_VAGUE, BH_EV_INNER, BH_EV_HEADING,
+			   in->delayed)) != NULL) {
 		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
 			best->r->id, bh_ev_src_name(best->src));
 		goto expiry;
@@ -1277,7 +1315,15 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		set_out(out, sr, -1, rule, "stage");
 		goto done;
 	}
-	if ((best = choose(c, nc, SPEC_STOCK, SPEC_STOCK, in->delayed)) != NULL) {
+	collect(rules, md, x, nx, st, rc, cmd, SPEC_STOCK, SPEC_STOCK, BH_EV_INNER, BH_EV_HEADING,
+		W_ALL, &cs);
+	exp = NULL;
+	for (i = 0; i < cs.n; i++)
+		if (cs.v[i].r->spec >= SPEC_CONCEPT && cs.v[i].r->reason == BH_R_EXPIRED &&
+		    (exp == NULL || better(&cs.v[i], exp)))
+			exp = &cs.v[i];
+	if ((best = choose(cs.v, cs.n, SPEC_STOCK, SPEC_STOCK, BH_EV_INNER, BH_EV_HEADING,
+			   in->delayed)) != NULL) {
 		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
 			best->r->id, bh_ev_src_name(best->src));
 		goto expiry;
@@ -1303,7 +1349,7 @@ expiry:
 			set_out(out, BH_R_EXPIRED, -1, "class:4-failed", "status");
 	}
 done:
-	free(c);
+	free(cs.v);
 	free(x);
 	pcre2_match_data_free(md);
 }
