@@ -62,7 +62,8 @@ struct bh_rule {
 	char *reply;
 	char *pattern;
 	char *lits;
-	uint16_t *bigrams; /* per literal: its count of bigram hashes, the hashes; then 0 */
+	uint16_t *lit_ids; /* the literals' ids in the prefilter automaton; n_lit_ids of them */
+	size_t n_lit_ids;
 	pcre2_code *re;
 	enum bh_reason reason;
 	bool has_whose;
@@ -70,15 +71,170 @@ struct bh_rule {
 	enum spec spec;
 };
 
+/* The prefilter: one Aho-Corasick automaton over every row's literals, run once per text.
+ * Bytes are folded into 64 classes (letters and digits each their own, the rest shared), so
+ * it may report a literal that is not there (the row's regex then runs and decides), never
+ * miss one that is. */
+#define AC_CLASSES 64
+struct ac {
+	uint16_t (*next)[AC_CLASSES]; /* the full transition table */
+	int32_t *out;		      /* per state: the literal that ends here, or -1 */
+	uint16_t *dict;		      /* per state: the next state down its failure chain with an
+				       * output, or 0 */
+	size_t nstates;
+	size_t nlits;
+};
+
 struct bh_rules {
 	struct bh_rule *v;
 	size_t n;
+	struct ac ac;
 	pcre2_match_context *mctx;
 	char version[17];
 	bool no_prefilter; /* tests: check that the literals never hide a match */
 };
 
 static char rules_error[512];
+
+/* ac_class - the automaton's class of a text byte */
+static inline unsigned
+ac_class(unsigned char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return 1 + (unsigned)(c - 'a');
+	if (c >= '0' && c <= '9')
+		return 27 + (unsigned)(c - '0');
+	if (c == ' ')
+		return 37;
+	return 38 + (unsigned)(c % 26u);
+}
+
+/* ac_build - the automaton of every row's literals, and each row's literal ids */
+static void
+ac_build(struct bh_rules *rs)
+{
+	struct ac *ac = &rs->ac;
+	char **lits = NULL;
+	size_t nl = 0, capl = 0, caps = 1, i, j, len, total = 1;
+	uint16_t *fail, *queue;
+	size_t qh = 0, qt = 0;
+	const char *l;
+
+	/* the unique literals, and the rows' ids for them */
+	for (i = 0; i < rs->n; i++) {
+		struct bh_rule *r = &rs->v[i];
+
+		if (r->lits == NULL)
+			continue;
+		for (l = r->lits; *l != '\0'; l += strlen(l) + 1)
+			r->n_lit_ids++;
+		r->lit_ids = bh_calloc(r->n_lit_ids, sizeof(*r->lit_ids));
+		for (l = r->lits, j = 0; *l != '\0'; l += strlen(l) + 1, j++) {
+			size_t k;
+
+			for (k = 0; k < nl && strcmp(lits[k], l) != 0; k++)
+				;
+			if (k == nl) {
+				if (nl == capl)
+					lits = bh_reallocarray(lits, capl = capl ? capl * 2 : 64,
+							       sizeof(*lits));
+				lits[nl++] = (char *)l;
+				total += strlen(l);
+			}
+			r->lit_ids[j] = (uint16_t)k;
+		}
+	}
+	if (total >= 65535 || nl >= 65535)
+		bh_fatal("rules: the prefilter's literals are too many (%zu bytes)", total);
+	ac->nlits = nl;
+	caps = total;
+	ac->next = bh_calloc(caps, sizeof(*ac->next));
+	ac->out = bh_calloc(caps, sizeof(*ac->out));
+	ac->dict = bh_calloc(caps, sizeof(*ac->dict));
+	ac->nstates = 1;
+	ac->out[0] = -1;
+	/* the trie: state 0 is the root, 0 in next[] means "no edge" before the links */
+	for (i = 0; i < nl; i++) {
+		size_t st = 0;
+
+		len = strlen(lits[i]);
+		for (j = 0; j < len; j++) {
+			unsigned c = ac_class((unsigned char)lits[i][j]);
+
+			if (ac->next[st][c] == 0) {
+				ac->out[ac->nstates] = -1;
+				ac->next[st][c] = (uint16_t)ac->nstates++;
+			}
+			st = ac->next[st][c];
+		}
+		if (ac->out[st] == -1)
+			ac->out[st] = (int32_t)i;
+	}
+	/* failure links breadth first, completing the transition table */
+	fail = bh_calloc(ac->nstates, sizeof(*fail));
+	queue = bh_calloc(ac->nstates, sizeof(*queue));
+	for (j = 0; j < AC_CLASSES; j++)
+		if (ac->next[0][j] != 0)
+			queue[qt++] = ac->next[0][j];
+	while (qh < qt) {
+		uint16_t st = queue[qh++];
+
+		ac->dict[st] = ac->out[fail[st]] != -1 ? fail[st] : ac->dict[fail[st]];
+		for (j = 0; j < AC_CLASSES; j++) {
+			uint16_t nx = ac->next[st][j];
+
+			if (nx != 0) {
+				fail[nx] = ac->next[fail[st]][j];
+				queue[qt++] = nx;
+			} else {
+				ac->next[st][j] = ac->next[fail[st]][j];
+			}
+		}
+	}
+	free(fail);
+	free(queue);
+	free(lits);
+}
+
+/* ac_free - free the automaton */
+static void
+ac_free(struct ac *ac)
+{
+	free(ac->next);
+	free(ac->out);
+	free(ac->dict);
+	memset(ac, 0, sizeof(*ac));
+}
+
+/* ac_scan - set the bit of every literal that may occur in t[0..n) */
+static void
+ac_scan(const struct ac *ac, const char *t, size_t n, uint64_t *found)
+{
+	size_t i;
+	uint16_t st = 0, d;
+
+	if (ac->nstates <= 1)
+		return;
+	for (i = 0; i < n; i++) {
+		st = ac->next[st][ac_class((unsigned char)t[i])];
+		if (ac->out[st] != -1)
+			found[ac->out[st] >> 6] |= UINT64_C(1) << (ac->out[st] & 63);
+		for (d = ac->dict[st]; d != 0; d = ac->dict[d])
+			found[ac->out[d] >> 6] |= UINT64_C(1) << (ac->out[d] & 63);
+	}
+}
+
+/* ac_any - one of the row's literals may occur in the text */
+static inline bool
+ac_any(const struct bh_rule *r, const uint64_t *found)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_lit_ids; i++)
+		if (found[r->lit_ids[i] >> 6] & (UINT64_C(1) << (r->lit_ids[i] & 63)))
+			return true;
+	return false;
+}
 
 /* glob_match - '*' any run, '?' one byte; iterative (no recursion, linear backtracking). */
 static bool
@@ -133,36 +289,6 @@ lits_copy(const char *lits)
 	return out;
 }
 
-/* bigram - the 12-bit hash of two adjacent text bytes (collisions only let more regexes run) */
-static inline unsigned
-bigram(unsigned char a, unsigned char b)
-{
-	return ((a & 63u) << 6 | (b & 63u)) & 4095u;
-}
-
-/* bigrams_of - the prefilter's form of a literal list: for each literal, its bigram hashes. */
-static uint16_t *
-bigrams_of(const char *lits)
-{
-	const char *l;
-	size_t total = 1, k = 0, i, len;
-	uint16_t *out;
-
-	for (l = lits; *l != '\0'; l += strlen(l) + 1)
-		total += strlen(l);
-	out = bh_calloc(total, sizeof(*out));
-	for (l = lits; *l != '\0'; l += len + 1) {
-		len = strlen(l);
-		if (len < 2)
-			bh_fatal("rules: literal \"%s\" is shorter than two bytes", l);
-		out[k++] = (uint16_t)(len - 1);
-		for (i = 0; i + 1 < len; i++)
-			out[k++] = (uint16_t)bigram((unsigned char)l[i], (unsigned char)l[i + 1]);
-	}
-	out[k] = 0;
-	return out;
-}
-
 /* rule_compile - fill r from the given fields; -1 with rules_error set on a bad rule. */
 static int
 rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *status,
@@ -193,7 +319,6 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 	r->status = status != NULL ? bh_strdup(status) : NULL;
 	r->reply = reply != NULL ? bh_strdup(reply) : NULL;
 	r->lits = lits != NULL ? lits_copy(lits) : NULL;
-	r->bigrams = lits != NULL ? bigrams_of(r->lits) : NULL;
 	r->reason = reason;
 	r->has_whose = whose >= 0;
 	r->whose = whose >= 0 ? (enum bh_whose)whose : bh_reason_whose(reason);
@@ -224,7 +349,7 @@ rule_free(struct bh_rule *r)
 	free(r->reply);
 	free(r->pattern);
 	free(r->lits);
-	free(r->bigrams);
+	free(r->lit_ids);
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
 }
@@ -589,6 +714,7 @@ bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned 
 	if (!replace && load_builtin(rs, total, &b) == -1)
 		goto fail;
 	builtin_close(&b);
+	ac_build(rs);
 	rs->mctx = pcre2_match_context_create(NULL);
 	if (rs->mctx == NULL)
 		bh_fatal("pcre2_match_context_create: out of memory");
@@ -619,6 +745,7 @@ bh_rules_free(struct bh_rules **rules)
 	for (i = 0; i < rs->n; i++)
 		rule_free(&rs->v[i]);
 	free(rs->v);
+	ac_free(&rs->ac);
 	if (rs->mctx != NULL)
 		pcre2_match_context_free(rs->mctx);
 	free(rs);
@@ -829,25 +956,6 @@ find_reply_any(const char *t, size_t n, char *out)
 	return false;
 }
 
-/* bigrams_present - one of the row's literals may occur: all its bigrams are in the text's set.
- * One pass over the text builds the set; each row then costs a few bit tests, not a memmem per
- * literal (which cost more than the JIT-compiled regexes it was meant to spare). */
-static bool
-bigrams_present(const uint16_t *bg, const uint64_t *set)
-{
-	size_t i, cnt;
-
-	while ((cnt = *bg++) != 0) {
-		for (i = 0; i < cnt; i++)
-			if ((set[bg[i] >> 6] & (UINT64_C(1) << (bg[i] & 63))) == 0)
-				break;
-		if (i == cnt)
-			return true;
-		bg += cnt;
-	}
-	return false;
-}
-
 /* lits_present - one of the row's literals occurs in the normalized text (exact check) */
 static bool
 lits_present(const char *lits, const char *t, size_t n)
@@ -1009,7 +1117,7 @@ struct ntext {
 	enum bh_ev_src src;
 	char t[BH_MAX_RULE_TEXT];
 	size_t n;
-	uint64_t set[64]; /* 4096 bits: the bigrams of t */
+	uint64_t *found; /* the prefilter's literals present in t (a bit per literal id) */
 };
 
 /* A row that matched one evidence text. */
@@ -1056,8 +1164,7 @@ match_len(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data *
 
 	if (x->n == 0)
 		return 0;
-	if (!rs->no_prefilter && r->bigrams != NULL &&
-	    (!bigrams_present(r->bigrams, x->set) || !lits_present(r->lits, x->t, x->n)))
+	if (!rs->no_prefilter && r->lit_ids != NULL && !ac_any(r, x->found))
 		return 0;
 	if (pcre2_match(r->re, (PCRE2_SPTR)x->t, x->n, 0, 0, md, rs->mctx) < 0)
 		return 0;
@@ -1185,7 +1292,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	const struct cand *best = NULL, *exp = NULL;
 	const char *rule;
 	enum bh_reason sr;
-	size_t i, j, k, nx = 0;
+	size_t i, k, nx = 0;
 	bool permanent;
 
 	st[0] = rc[0] = cmd[0] = '\0';
@@ -1206,11 +1313,8 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		t->n = normalize(e->text, e->len, t->t, BH_MAX_RULE_TEXT);
 		if (t->n == 0)
 			continue;
-		for (j = 0; j + 1 < t->n; j++) {
-			unsigned h = bigram((unsigned char)t->t[j], (unsigned char)t->t[j + 1]);
-
-			t->set[h >> 6] |= UINT64_C(1) << (h & 63);
-		}
+		t->found = bh_calloc(rules->ac.nlits / 64 + 1, sizeof(*t->found));
+		ac_scan(&rules->ac, t->t, t->n, t->found);
 		/* codes and stage come from the most trusted text that has them */
 		if (st[0] == '\0' && t->src <= BH_EV_STATUS_COMMENT)
 			(void)find_status(t->t, t->n, st);
@@ -1252,8 +1356,8 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		if (cs.v[i].r->reason == BH_R_EXPIRED && (exp == NULL || better(&cs.v[i], exp)))
 			exp = &cs.v[i];
 	/* (a delayed report is never expired: the next best words decide) */
-	if ((best = choose(cs.v, cs.n, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_INNER,
-			   BH_EV_STATUS_COMMENT, in->delayed)) != NULL) {
+	if ((best = choose(cs.v, cs.n, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_INNER, BH_EV_STATUS_COMMENT,
+			   in->delayed)) != NULL) {
 		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
 			best->r->id, bh_ev_src_name(best->src));
 		goto expiry;
@@ -1350,6 +1454,8 @@ expiry:
 	}
 done:
 	free(cs.v);
+	for (i = 0; i < nx; i++)
+		free(x[i].found);
 	free(x);
 	pcre2_match_data_free(md);
 }
