@@ -1244,10 +1244,11 @@ struct cands {
 	size_t n, cap;
 };
 
-/* collect - run the built-in text rows of specificity [lo, hi] that may decide at stage cmd
- * (want: every row, only the expired ones, or all but them) over the texts of sources
- * [slo, shi], adding every match to cs */
+/* Which rows a phase runs: every row, only the expired ones, or all but them. */
 enum want { W_ALL, W_EXPIRED, W_NOT_EXPIRED };
+
+/* collect - run the built-in text rows of specificity [lo, hi] that may decide at stage cmd
+ * (and that want selects) over the texts of sources [slo, shi], adding every match to cs */
 static void
 collect(const struct bh_rules *rules, pcre2_match_data *md, const struct ntext *x, size_t nx,
 	const char *st, const char *rc, const char *cmd, enum spec lo, enum spec hi,
