@@ -638,7 +638,7 @@ load_builtin(struct bh_rules *rs, size_t cap, const struct builtin *b)
 		const struct bh_cnode *row = rows->kids[i];
 		const char *reason, *whose;
 		char *pattern;
-		int rsn, w = -1;
+		int rsn = -1, w = -1;
 
 		if (row->type != BH_CN_MAP)
 			builtin_error(row, "a rule is a mapping");
