@@ -7,6 +7,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev python3
       libetpan-dev libyaml-dev libhiredis-dev libpcre2-dev nettle-dev libidn2-dev
       libmicrohttpd-dev libgnutls28-dev libjson-c-dev redis-server dovecot-imapd openssl curl
       time util-linux
+      postfix # tests/integration/test_postfix_bounces.sh: a private Postfix writes real bounces
       systemd) # systemd-analyze, for tests/cli/test_deploy.sh
 
 missing=()
@@ -20,8 +21,10 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "install-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
+# Postfix asks what kind of mail system to set up: none; the tests write their own main.cf.
+echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The packaged services must not run on their default ports: the tests start their own.
-for svc in redis-server dovecot; do
+for svc in redis-server dovecot postfix; do
 	$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || $sudo service "$svc" stop >/dev/null 2>&1 || true
 done
