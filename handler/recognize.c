@@ -1192,10 +1192,22 @@ take_heading(const struct line *ls, size_t i, unsigned char *take)
 	take[j] = 1;
 }
 
+/* sender_stage_line - a line that names the SMTP stage at our envelope sender ("SMTP error
+ * from remote mail server after pipelined MAIL FROM:<s@d> SIZE=1529:", ">>> MAIL FROM:<s@d>"):
+ * the address it holds is ours, not another recipient's, so it does not end the recipient's
+ * paragraph */
+static bool
+sender_stage_line(const char *p, size_t n)
+{
+	return bh_memcasemem(p, n, "MAIL FROM:", 10) != NULL &&
+	       bh_memcasemem(p, n, "RCPT TO", 7) == NULL;
+}
+
 /* bh_recog_diag_for - the text around address in a human-readable part: every line that
  * names it, with up to two neighbouring lines of its paragraph on each side that name no other
  * address (the "(reason: ...)" line, the ">>> DATA" and "<<< 550" lines of a transcript),
- * and the one-line paragraph that heads it (take_heading) */
+ * and the one-line paragraph that heads it (take_heading). A line naming the stage at our
+ * sender (sender_stage_line) is taken without counting against the two. */
 char *
 bh_recog_diag_for(const char *text, size_t n, const char *address)
 {
@@ -1234,13 +1246,16 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 				break;
 			take[j] = 1;
 		}
-		for (k = 1; k <= 2 && i + k < nl; k++) {
-			j = i + k;
+		for (k = 1, j = i + 1; k <= 2 && j < nl; j++) {
+			bool stage = sender_stage_line(ls[j].p, ls[j].n);
+
 			if (ls[j].n == 0 || is_blank(ls[j].p, ls[j].n) ||
-			    memchr(ls[j].p, '@', ls[j].n) != NULL ||
+			    (memchr(ls[j].p, '@', ls[j].n) != NULL && !stage) ||
 			    is_record_line(ls[j].p, ls[j].n))
 				break;
 			take[j] = 1;
+			if (!stage)
+				k++;
 		}
 	}
 	bh_buf_init(&b);

@@ -483,6 +483,17 @@ main(void)
 			CHECK(v.rcpts[1].hard);
 		}
 		bh_verdict_deinit(&v);
+		/* Exim names the stage on a line that holds our sender's address ("after pipelined
+		 * MAIL FROM:<...> SIZE=1529:"): a bare "550 5.7.1 Rejected" there refuses our
+		 * sender, not the recipient */
+		CHECK_INT(classify_fixture(&opts, "exim-mail-from-stage.eml", &v), 0);
+		CHECK_INT(v.n_rcpts, 1);
+		if (v.n_rcpts == 1) {
+			CHECK_STR(v.rcpts[0].smtp_command, "MAIL");
+			CHECK_STR(bh_reason_name(v.rcpts[0].reason), "rejected");
+			CHECK(!v.rcpts[0].hard);
+		}
+		bh_verdict_deinit(&v);
 	}
 	{
 		/* what the evidence of a report says, and where one recipient's words end */
