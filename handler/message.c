@@ -15,40 +15,40 @@
 
 #include "util.h"
 
-/* bh_line_next - one line, any line end */
+/* bh_line_next - one line, any line end (CRLF, LF, a bare CR, none). The end is the first
+ * CR or LF, looked for in windows of LINE_WINDOW bytes with memchr: each byte is read at most
+ * twice, so splitting a text costs time linear in its size whatever its line ends (a search
+ * for LF to the end of the text, then for CR back, made bare-CR text quadratic). */
+#define LINE_WINDOW 512
+
 bool
 bh_line_next(const char *p, size_t n, size_t *pos, const char **line, size_t *len)
 {
 	size_t i = *pos;
-	const char *nl;
+	const char *s, *end = p + n, *nl = NULL;
 
 	if (i >= n)
 		return false;
-	*line = p + i;
-	nl = memchr(p + i, '\n', n - i);
-	if (nl == NULL) {
-		const char *cr = memchr(p + i, '\r', n - i);
+	*line = s = p + i;
+	while (s < end) {
+		size_t w = (size_t)(end - s) < LINE_WINDOW ? (size_t)(end - s) : LINE_WINDOW;
+		const char *lf = memchr(s, '\n', w);
+		const char *cr = memchr(s, '\r', lf != NULL ? (size_t)(lf - s) : w);
 
-		if (cr == NULL) {
-			*len = n - i;
-			*pos = n;
-			return true;
-		}
-		nl = cr;
-	} else {
-		/* a bare CR before the LF ends a line of its own */
-		const char *cr = memchr(p + i, '\r', (size_t)(nl - (p + i)));
-
-		if (cr != NULL && cr + 1 != nl)
-			nl = cr;
+		if ((nl = cr != NULL ? cr : lf) != NULL)
+			break;
+		s += w;
 	}
-	*len = (size_t)(nl - (p + i));
-	if (*nl == '\r' && nl + 1 < p + n && nl[1] == '\n')
+	if (nl == NULL) {
+		*len = n - i;
+		*pos = n;
+		return true;
+	}
+	*len = (size_t)(nl - *line);
+	if (*nl == '\r' && nl + 1 < end && nl[1] == '\n')
 		*pos = (size_t)(nl - p) + 2;
 	else
 		*pos = (size_t)(nl - p) + 1;
-	if (*len > 0 && (*line)[*len - 1] == '\r')
-		(*len)--;
 	return true;
 }
 

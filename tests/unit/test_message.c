@@ -376,9 +376,74 @@ test_clean(void)
 	free(s);
 }
 
+/* ref_line_next - bh_line_next's contract, one byte at a time: a line ends at the first CR
+ * or LF; CRLF is one end */
+static bool
+ref_line_next(const char *p, size_t n, size_t *pos, const char **line, size_t *len)
+{
+	size_t i = *pos, e;
+
+	if (i >= n)
+		return false;
+	for (e = i; e < n && p[e] != '\r' && p[e] != '\n'; e++)
+		;
+	*line = p + i;
+	*len = e - i;
+	*pos = e + (e < n ? (p[e] == '\r' && e + 1 < n && p[e + 1] == '\n' ? 2 : 1) : 0);
+	return true;
+}
+
+/* every line end and mix of them, lines shorter and longer than the search window, and the
+ * shapes that once made the splitter quadratic (bare CR only: each line searched to the end) */
+static void
+test_lines(void)
+{
+	static const char alpha[] = "ab\r\n";
+	unsigned seed = 12345;
+	size_t round, n, pa, pb, la, lb, lines;
+	const char *a, *b;
+	char *buf = malloc(4096);
+
+	for (round = 0; round < 3000; round++) {
+		size_t i, run = round % 7 == 0 ? 700 : 3;
+
+		n = (size_t)(round * 13 % 4096);
+		for (i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			/* long runs of letters now and then, so lines cross the window */
+			buf[i] = (seed >> 16) % run != 0 ? 'a' : alpha[(seed >> 8) % 4];
+		}
+		pa = pb = 0;
+		for (;;) {
+			bool ga = bh_line_next(buf, n, &pa, &a, &la);
+			bool gb = ref_line_next(buf, n, &pb, &b, &lb);
+
+			CHECK_INT(ga, gb);
+			if (!ga || !gb)
+				break;
+			CHECK(a == b);
+			CHECK_INT(la, lb);
+			CHECK_INT(pa, pb);
+			if (a != b || la != lb || pa != pb)
+				break;
+		}
+	}
+	free(buf);
+	/* 8 MB of short bare-CR lines: 1M lines, read in one pass */
+	n = (size_t)8 << 20;
+	buf = malloc(n);
+	for (pa = 0; pa < n; pa++)
+		buf[pa] = pa % 8 == 7 ? '\r' : 'x';
+	for (pa = 0, lines = 0; bh_line_next(buf, n, &pa, &a, &la); lines++)
+		CHECK(la == 7 || test_failures > 0);
+	CHECK_INT(lines, n / 8);
+	free(buf);
+}
+
 int
 main(void)
 {
+	test_lines();
 	test_headers();
 	test_decode();
 	test_mime();
