@@ -6,7 +6,12 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev python3
       libetpan-dev libyaml-dev libhiredis-dev libpcre2-dev nettle-dev libidn2-dev
       libmicrohttpd-dev libgnutls28-dev libjson-c-dev redis-server dovecot-imapd openssl curl
-      time util-linux
+      time util-linux procps
+      bc              # tests/integration/test_sentinel.sh, test_two_workers.sh: elapsed seconds
+      clang-format    # tests/cli/test_format.sh (it skips without it: a fresh machine must not)
+      groff-base      # tests/cli/test_install.sh: the man pages render without warnings
+      strace          # tests/integration/test_worker_search_window.sh: the IMAP commands sent
+      valgrind        # tests/long/test_valgrind_drain.sh
       postfix # tests/integration/test_postfix_bounces.sh: a private Postfix writes real bounces
       systemd) # systemd-analyze, for tests/cli/test_deploy.sh
 

@@ -84,12 +84,14 @@ run once once -c "$T/good.yaml" -v -v
 [ "$(rcli --scan --pattern '{t}:sup:*' | wc -l)" -ge 1 ] || fail "nothing was stored"
 # the wrong passwords: `run` until the failure is logged (once would back off for long)
 run_until() { # NAME CONFIG PATTERN
+	local pid
 	"$BOUNCER" run -c "$2" -v -v >"$O/$1.out" 2>"$O/$1.err" &
-	BG_PIDS=$!
+	pid=$!
+	BG_PIDS="${BG_PIDS:-} $pid" # the cleanup trap stops it if we fail; the sentinel's PID stays
 	wait_for grep -q "$3" "$O/$1.err" || fail "$1: no '$3' in the log"
-	kill -TERM "$BG_PIDS"
-	wait "$BG_PIDS" || true
-	BG_PIDS=
+	kill -TERM "$pid"
+	wait "$pid" || true
+	BG_PIDS=${BG_PIDS/ $pid/}
 }
 make_dsn "$T/m6.eml" "$(B verp encode $G --list news dan@example.net)" dan@example.net 5.1.1 \
 	"550 5.1.1 User unknown"

@@ -22,8 +22,16 @@ health 0 "TLS with the right CA"
 grep -q '^imap: ok .*tls=tls' "$T/health.out" || fail "health does not report imap ok"
 grep -q '^redis: ok' "$T/health.out" || fail "health does not report redis ok"
 
-AUTH=login write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_CA" localhost
-health 0 "TLS by host name, LOGIN"
+# by host name: the certificate names "localhost"; the test needs it to resolve to 127.0.0.1,
+# where Dovecot listens, and says so rather than failing on a machine where it does not
+if getent ahostsv4 localhost 2>/dev/null | grep -q '^127\.0\.0\.1 '; then
+	AUTH=login write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_CA" localhost
+	health 0 "TLS by host name, LOGIN"
+else
+	echo "skip: TLS by host name: 'localhost' does not resolve to 127.0.0.1 (add '127.0.0.1 localhost' to /etc/hosts)"
+	AUTH=login write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_CA" 127.0.0.1
+	health 0 "TLS, LOGIN"
+fi
 
 before=$(logins)
 write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_OTHER_CA" 127.0.0.1
