@@ -102,12 +102,12 @@ rc=0
 "$BOUNCER" config check -x >/dev/null 2>&1 || rc=$?
 check "unknown option exits 64" test "$rc" -eq 64
 
-# --- the README documents every key the loader knows
+# --- docs/configuration.md documents every key the loader knows
 "$BOUNCER" config reference >"$tmp/ref.md"
 missing=0
 while IFS= read -r key; do
-	grep -qF -- "| \`$key\` |" "$BH_SOURCE_DIR/README.md" || { echo "README lacks $key"; missing=1; }
+	grep -qF -- "| \`$key\` |" "$BH_SOURCE_DIR/docs/configuration.md" || { echo "docs/configuration.md lacks $key"; missing=1; }
 done < <(sed -n 's/^| `\([^`]*\)` |.*/\1/p' "$tmp/ref.md")
-check "README documents every key" test "$missing" -eq 0
+check "docs/configuration.md documents every key" test "$missing" -eq 0
 
 exit $fail

@@ -37,7 +37,7 @@ while IFS=$'\t' read -r list rcpt now want; do
 	got=$("$BOUNCER" verp encode "${common[@]}" --list "$list" --now "$now" "$rcpt")
 	checks=$((checks + 1))
 	[ "$got" = "$want" ] || bad "vector $rcpt: got $got, want $want"
-	grep -qF -- "$want" "$BH_SOURCE_DIR/README.md" || bad "vector $want missing from README"
+	grep -qF -- "$want" "$BH_SOURCE_DIR/docs/verp.md" || bad "vector $want missing from docs/verp.md"
 	"$BOUNCER" verp decode "${common[@]}" --now "$now" "$want" | grep -q '"valid":true' ||
 		bad "vector $want does not decode"
 done < <(python3 "$REF" vectors)
