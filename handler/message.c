@@ -15,12 +15,12 @@
 
 #include "util.h"
 
+#define LINE_WINDOW 512 /* bytes bh_line_next searches at a time */
+
 /* bh_line_next - one line, any line end (CRLF, LF, a bare CR, none). The end is the first
  * CR or LF, looked for in windows of LINE_WINDOW bytes with memchr: each byte is read at most
  * twice, so splitting a text costs time linear in its size whatever its line ends (a search
  * for LF to the end of the text, then for CR back, made bare-CR text quadratic). */
-#define LINE_WINDOW 512
-
 bool
 bh_line_next(const char *p, size_t n, size_t *pos, const char **line, size_t *len)
 {
