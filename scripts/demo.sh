@@ -15,7 +15,12 @@ ROOT=$(pwd)
 STATE=${BOUNCER_DEMO_DIR:-/tmp/bouncer-demo}
 DEMO=$ROOT/deploy/demo
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# bold headings on a terminal only: a log or a pipe gets plain text
+if [ -t 1 ]; then
+	say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n== %s\n' "$*"; }
+fi
 
 stop_servers() {
 	if [ -f "$STATE/dovecot/dovecot.conf" ]; then
@@ -51,12 +56,22 @@ template() {
 	done <"$1"
 }
 
-say "1/6 packages (scripts/install-deps.sh)"
-bash scripts/install-deps.sh
+INSTALL_LOG=${TMPDIR:-/tmp}/bouncer-demo-install.log
+say "1/6 packages (scripts/install-deps.sh; apt output in $INSTALL_LOG)"
+if ! bash scripts/install-deps.sh >"$INSTALL_LOG" 2>&1; then
+	tail -20 "$INSTALL_LOG"
+	echo "demo: installing the packages failed; the whole log is $INSTALL_LOG" >&2
+	exit 1
+fi
+echo "packages ready"
 
 say "2/6 build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+BUILD_LOG=${TMPDIR:-/tmp}/bouncer-demo-build.log
+if ! { cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j"$(nproc)"; } >"$BUILD_LOG" 2>&1; then
+	tail -20 "$BUILD_LOG"
+	echo "demo: the build failed; the whole log is $BUILD_LOG" >&2
+	exit 1
+fi
 BOUNCER=$ROOT/build/bouncer
 "$BOUNCER" --version
 
@@ -144,11 +159,26 @@ echo "INBOX holds $(count INBOX) messages"
 
 say "5/6 bouncer once -c $STATE/bouncer.yaml"
 status=0
-"$BOUNCER" once -c "$STATE/bouncer.yaml" -v || status=$?
+"$BOUNCER" once -c "$STATE/bouncer.yaml" -v 2> >(tee "$STATE/once.log" >&2) || status=$?
+sleep 0.2 # let tee finish the log
 echo "exit status $status"
 for f in INBOX bouncer/processed bouncer/ignored bouncer/quarantine; do
 	printf '  %-20s %s messages\n' "$f" "$(count "$f")"
 done
+
+echo
+echo "What the worker decided, one line per message (from its decision log):"
+python3 - "$STATE/once.log" <<'PY'
+import shlex, sys
+print("  %-4s %-10s %-22s %-6s %-12s %-9s %s" % ("uid", "type", "recipient", "list", "reason", "outcome", "why"))
+for line in open(sys.argv[1]):
+    if "event=decision" not in line:
+        continue
+    f = dict(kv.split("=", 1) for kv in shlex.split(line) if "=" in kv)
+    print("  %-4s %-10s %-22s %-6s %-12s %-9s %s" % (f.get("uid", "-"), f.get("type", "-"),
+          f.get("address", "-"), f.get("list", "-"), f.get("reason", "-"), f.get("outcome", "-"),
+          f.get("why", "") + (" (%s)" % f["loop"] if "loop" in f else "")))
+PY
 
 say "6/6 the result: bouncer suppression list"
 "$BOUNCER" suppression list -c "$STATE/bouncer.yaml" || true
@@ -156,6 +186,10 @@ echo
 echo "A sender checks an address with one command:"
 echo "  $BOUNCER suppression check -c $STATE/bouncer.yaml alice@example.net --list news"
 "$BOUNCER" suppression check -c "$STATE/bouncer.yaml" alice@example.net --list news || true
+echo
+echo "A soft bounce is counted, not suppressed (bob's mailbox is full):"
+echo "  $BOUNCER explain -c $STATE/bouncer.yaml bob@example.org"
+"$BOUNCER" explain -c "$STATE/bouncer.yaml" bob@example.org || true
 if [ -n "${BOUNCER_DEMO_KEEP:-}" ]; then
 	echo
 	echo "Servers left running. Explore with -c $STATE/bouncer.yaml; stop with: scripts/demo.sh stop"
