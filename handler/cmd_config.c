@@ -28,7 +28,7 @@ config_check(const char *opt)
 	struct bh_config *cfg;
 	struct bh_buf out;
 
-	cfg = bh_config_load(path, &diags);
+	cfg = bh_config_open(opt, &diags);
 	if (cfg == NULL) {
 		bh_config_diags_print(&diags, stderr);
 		fprintf(stderr, "%s: %zu problem%s found\n", path, diags.n,

@@ -2,11 +2,10 @@
  * cmd_ops.c - the operator's view of the suppression state: `bouncer suppression
  * check|show|list|add|remove|export`, `bouncer explain`, `bouncer events tail`, `bouncer stats`.
  *
- * Thin edge over store.h: parse arguments, load the configuration (-c FILE; then the
- * BOUNCER_REDIS_HOST / BOUNCER_REDIS_PORT / BOUNCER_REDIS_PREFIX overrides), call the store,
- * print. Human-readable output by default, JSON with --json. Everything read from Redis was
- * written by bouncer from untrusted mail: it is printed through bh_printable (human) or JSON
- * escaping, never raw.
+ * Thin edge over store.h: parse arguments, load the configuration (bh_config_open: -c FILE,
+ * then the BOUNCER_REDIS_* overrides, as every command does), call the store, print. Human-readable
+ * output by default, JSON with --json. Everything read from Redis was written by bouncer from
+ * untrusted mail: it is printed through bh_printable (human) or JSON escaping, never raw.
  */
 #include <errno.h>
 #include <signal.h>
@@ -190,11 +189,11 @@ static int
 ops_open(const struct ops_opts *o, struct ops_ctx *c)
 {
 	struct bh_config_diags diags = {NULL, 0};
-	const char *path = bh_config_path(o->config), *error = NULL;
+	const char *error = NULL;
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	c->cfg = bh_config_load(path, &diags);
+	c->cfg = bh_config_open(o->config, &diags);
 	if (c->cfg == NULL) {
 		for (i = 0; i < diags.n; i++) {
 			const struct bh_config_diag *d = &diags.v[i];
@@ -209,11 +208,6 @@ ops_open(const struct ops_opts *o, struct ops_ctx *c)
 		return BH_EX_CONFIG;
 	}
 	bh_config_diags_deinit(&diags);
-	if (bh_store_env_override(&c->cfg->redis, &error) == -1) {
-		fprintf(stderr, "bouncer: BOUNCER_REDIS_PORT: %s\n", error);
-		bh_config_free(&c->cfg);
-		return BH_EX_CONFIG;
-	}
 	c->store = bh_store_new(c->cfg, NULL, &error);
 	if (c->store == NULL) {
 		fprintf(stderr, "bouncer: %s\n", error);

@@ -145,7 +145,7 @@ load_config(const char *path)
 	struct bh_config *cfg;
 	size_t i;
 
-	cfg = bh_config_load(path, &diags);
+	cfg = bh_config_open(path, &diags);
 	if (cfg == NULL) {
 		for (i = 0; i < diags.n; i++) {
 			struct bh_logline l;

@@ -180,7 +180,7 @@ build_conf(const struct verp_opts *o, struct bh_verp_conf *c)
 		bh_verp_conf_defaults(c);
 	} else {
 		struct bh_config_diags diags = {0};
-		struct bh_config *cfg = bh_config_load(bh_config_path(o->config), &diags);
+		struct bh_config *cfg = bh_config_open(o->config, &diags);
 
 		if (cfg == NULL) {
 			for (i = 0; i < diags.n; i++)
