@@ -55,6 +55,12 @@ bh_cmd_config(int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: bouncer config check [-c FILE]\n"
+			       "       bouncer config reference\n");
+			return BH_EX_OK;
+		}
 	if (strcmp(argv[1], "reference") == 0 && argc == 2) {
 		struct bh_buf out;
 

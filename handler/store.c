@@ -2230,7 +2230,7 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 	int pass, ret = -1;
 	char *list = list_norm(list_arg);
 	bool have_list = list != NULL;
-	char *k;
+	char *k, *user;
 
 	if (normalize(s, address, &addr, error_r) == -1)
 		goto out;
@@ -2255,7 +2255,9 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 	kv(&ev, "outcome", strcmp(op, "add") == 0 ? "suppress" : "unsuppress");
 	kv_cut(&ev, "why", why, BH_MAX_DIAGNOSTIC);
 	kv(&ev, "rules_version", s->rules_version);
-	kv(&ev, "user", getenv("USER") != NULL ? getenv("USER") : "");
+	user = bh_operator_name();
+	kv(&ev, "user", user);
+	free(user);
 
 	for (pass = 0; pass < 2; pass++) {
 		if (bh_store_connect(s, error_r) == -1)
