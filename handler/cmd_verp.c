@@ -17,7 +17,7 @@
 #include "cli.h"
 #include "config.h"
 #include "util.h"
-#include "verp.h"
+#include "verp_conf.h"
 
 #define KEY_FILE_MAX 4096
 

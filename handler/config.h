@@ -16,7 +16,7 @@
 #include "reason.h"
 #include "util.h"
 #include "verdict.h"
-#include "verp.h"
+#include "verp_conf.h"
 
 enum bh_tls_mode { BH_TLS_TLS = 0, BH_TLS_STARTTLS, BH_TLS_NONE };
 enum bh_auth_mech { BH_AUTH_LOGIN = 0, BH_AUTH_PLAIN };

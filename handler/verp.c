@@ -18,7 +18,7 @@
  * codec) gets other A-labels for the few characters where they differ (sharp s, final sigma,
  * joiners) and should pass A-labels.
  */
-#include "verp.h"
+#include "verp_conf.h"
 
 #include <idn2.h>
 #include <nettle/hmac.h>
@@ -825,4 +825,126 @@ bh_verp_decode(const struct bh_verp_conf *c, const char *addr, size_t len, int64
 		ret = -1;
 	}
 	return ret;
+}
+
+/* ---- the sender's handle (verp.h): a bh_verp_conf behind an opaque pointer ---- */
+
+struct bh_verp {
+	struct bh_verp_conf c;
+};
+
+/* bh_verp_version - the library's version */
+const char *
+bh_verp_version(void)
+{
+	return BH_VERSION;
+}
+
+/* bh_verp_new - a handle with the defaults */
+struct bh_verp *
+bh_verp_new(void)
+{
+	struct bh_verp *v = bh_malloc(sizeof(*v));
+
+	bh_verp_conf_defaults(&v->c);
+	return v;
+}
+
+/* bh_verp_free - wipe the keys and free */
+void
+bh_verp_free(struct bh_verp **vp)
+{
+	if (vp == NULL || *vp == NULL)
+		return;
+	bh_verp_conf_wipe(&(*vp)->c);
+	free(*vp);
+	*vp = NULL;
+}
+
+/* bh_verp_set - one setting by name; checked on a copy, so a bad value changes nothing */
+int
+bh_verp_set(struct bh_verp *v, const char *name, const char *value, const char **error_r)
+{
+	struct bh_verp_conf t = v->c;
+	long long n;
+	const char *e;
+	int ret = -1;
+
+	if (name == NULL || value == NULL) {
+		*error_r = "no setting";
+		goto out;
+	}
+	if (strcmp(name, "format") == 0) {
+		if (strcmp(value, "signed") == 0)
+			t.format = BH_VERP_SIGNED;
+		else if (strcmp(value, "classic") == 0)
+			t.format = BH_VERP_CLASSIC;
+		else {
+			*error_r = "format: signed or classic";
+			goto out;
+		}
+	} else if (strcmp(name, "prefix") == 0 || strcmp(name, "domain") == 0) {
+		char *dst = name[0] == 'p' ? t.prefix : t.domain;
+		size_t size = name[0] == 'p' ? sizeof(t.prefix) : sizeof(t.domain);
+
+		if (strlen(value) >= size) {
+			*error_r = "value too long";
+			goto out;
+		}
+		memcpy(dst, value, strlen(value) + 1);
+	} else if (strcmp(name, "delimiters") == 0) {
+		if (strlen(value) != 2) {
+			*error_r = "delimiters: two characters";
+			goto out;
+		}
+		t.delim1 = value[0];
+		t.delim2 = value[1];
+	} else if (strcmp(name, "tag_bytes") == 0 || strcmp(name, "max_age") == 0 ||
+		   strcmp(name, "max_local") == 0) {
+		if (bh_strtonum(value, 0, INT64_MAX, &n, &e) == -1) {
+			*error_r = "expected a number";
+			goto out;
+		}
+		if (name[0] == 't')
+			t.tag_bytes = n > 1000 ? 1000 : (unsigned)n;
+		else if (strcmp(name, "max_age") == 0)
+			t.max_age_s = n;
+		else
+			t.max_local = n > 1000 ? 1000 : (unsigned)n;
+	} else {
+		*error_r = "unknown setting";
+		goto out;
+	}
+	/* A bounce domain or key still to come is fine; a bad value is not. */
+	if (bh_verp_conf_check(&t, error_r) == -1)
+		goto out;
+	v->c = t;
+	ret = 0;
+out:
+	bh_secure_zero(&t, sizeof(t));
+	return ret;
+}
+
+/* bh_verp_add_key - append a key to the handle */
+int
+bh_verp_add_key(struct bh_verp *v, const char *id, const void *key, size_t len,
+		const char **error_r)
+{
+	return bh_verp_conf_add_key(&v->c, id, key, len, error_r);
+}
+
+/* bh_verp_make - bh_verp_encode through the handle */
+char *
+bh_verp_make(const struct bh_verp *v, const char *list, const char *recipient, int64_t now,
+	     const char **error_r)
+{
+	return bh_verp_encode(&v->c, list, recipient, now, error_r);
+}
+
+/* bh_verp_read - bh_verp_decode through the handle */
+int
+bh_verp_read(const struct bh_verp *v, const char *addr, size_t len, int64_t now, char **list_r,
+	     char **recipient_r, const char **error_r)
+{
+	return bh_verp_decode(&v->c, addr, len, now, list_r, recipient_r, error_r);
 }

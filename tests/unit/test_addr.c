@@ -7,7 +7,7 @@
 
 #include "addr.h"
 #include "util.h"
-#include "verp.h"
+#include "verp_conf.h"
 #include "test.h"
 
 /* unescape - a table field with the escapes \t \n \r \xNN into out; its length */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "util.h"
-#include "verp.h"
+#include "verp_conf.h"
 
 #include "test.h"
 
