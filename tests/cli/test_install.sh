@@ -24,6 +24,7 @@ expect=(usr/bin/bouncer
 	"usr/$libdir/pkgconfig/bouncer-verp.pc"
 	usr/share/man/man1/bouncer.1.gz
 	usr/share/man/man5/bouncer.yaml.5.gz
+	usr/share/man/man3/bouncer-verp.3.gz
 	usr/lib/systemd/system/bouncer.service
 	usr/lib/sysusers.d/bouncer.conf
 	usr/share/doc/bouncer/examples/bouncer.yaml
