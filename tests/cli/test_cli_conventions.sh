@@ -64,7 +64,7 @@ BOUNCER_REDIS_PORT=99999 expect_rc 78 "a bad port override: stats refuses to sta
 # --- --help everywhere: the synopsis on stdout, exit 0
 for c in "classify" "config" "config check" "verp" "verp encode" "verp decode" "run" "once" \
 	"health" "suppression" "suppression check" "suppression add" "suppression list" \
-	"explain" "events" "events tail" "stats" "rules"; do
+	"explain" "events" "events tail" "stats" "rules" "reasons"; do
 	# shellcheck disable=SC2086
 	expect_rc 0 "$c --help" "$BOUNCER" $c --help
 	[ -s "$tmp/out" ] || bad "$c --help prints nothing on stdout"
@@ -72,6 +72,21 @@ done
 expect_rc 64 "an unknown option is a usage error" "$BOUNCER" stats --bogus
 expect_rc 0 "health --help names --json" "$BOUNCER" health --help
 expect_out -- '--json' "health takes --json"
+
+# --- reasons: every word a policy may name, with its group, hard and whose
+expect_rc 0 "reasons" "$BOUNCER" reasons
+expect_out '^notaccept +hard +yes +recipient$' "reasons lists notaccept"
+expect_out '^systemfull +soft +no +either$' "reasons lists systemfull"
+expect_out '^toomanyconn +sender +no +sender$' "reasons lists toomanyconn"
+expect_rc 0 "reasons --json" "$BOUNCER" reasons --json
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert len(j["reasons"]) >= 37 and "hard" in j["groups"]' \
+	"$tmp/out" && ok "reasons --json is JSON with every reason" || bad "reasons --json: $(head -c 300 "$tmp/out")"
+
+# the config checker suggests the nearest reason for an unknown one
+cp "$tmp/bouncer.yaml" "$tmp/spam.yaml"
+printf 'defaults:\n  spam: suppress\n' >>"$tmp/spam.yaml"
+expect_rc 78 "spam: suppress is refused" "$BOUNCER" config check -c "$tmp/spam.yaml"
+expect_err 'defaults.spam: unknown key; did you mean "spamdetected"\?' "spam suggests spamdetected"
 
 # --- verp encode: classic needs no configuration; --list is case-insensitive as elsewhere
 expect_rc 0 "classic encode without a configuration" env BOUNCER_CONFIG= "$BOUNCER" verp encode \
