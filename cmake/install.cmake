@@ -59,7 +59,7 @@ install(FILES ${CMAKE_SOURCE_DIR}/handler/verp.h
 
 # --- man pages, compressed as Debian wants them ---
 set(bh_man_out "")
-foreach(bh_page bouncer.1 bouncer.yaml.5)
+foreach(bh_page bouncer.1 bouncer.yaml.5 bouncer-verp.3)
   string(REGEX REPLACE ".*\\.([0-9])$" "\\1" bh_sec ${bh_page})
   add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/man/${bh_page}.gz
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man

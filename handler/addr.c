@@ -1,10 +1,21 @@
 /*
- * addr.c - normalize an e-mail address into the form used in Redis keys.
+ * addr.c - the one address grammar of bouncer, and the normal form used in Redis keys.
  *
- * Trusts nothing: the input is a span from a bounce or an operator's command line. The local part
- * is kept byte for byte (RFC 5321 2.4: only the receiving host interprets it); the domain is
- * lower-cased (RFC 5321 2.4: domains are case-insensitive) and a U-label domain becomes its
- * A-label form (RFC 5890) through libidn2, so that one subscriber has one key.
+ * Trusts nothing: the input is a span from a bounce, an operator's command line or a sender.
+ * Grammar (RFC 5322 3.4.1 addr-spec without comments or folding white space, with the UTF-8 of
+ * RFC 6532): outer white space, then optionally one pair of angle brackets (the form of an SMTP
+ * path and of DSN fields, RFC 5321 4.1.2), then local-part "@" domain.
+ *   local-part = dot-atom / quoted-string (qtextSMTP and quoted-pairs, RFC 5321 4.1.2)
+ *   domain     = labels of [A-Za-z0-9_-] or UTF-8, 1..63 octets, no '-' at either end, 253
+ *                octets in all (RFC 1035 2.3.4), trailing dots dropped / "[" dtext "]"
+ * A display name, a comment, a second unquoted '@', a control character or malformed UTF-8 is
+ * refused with its reason. The scanner is one bounded pass: no recursion, no backtracking.
+ *
+ * Normal form: the local part keeps its bytes (RFC 5321 2.4: only the receiving host interprets
+ * it) but is written canonically, unquoted when it is a dot-atom ("john"@x is john@x) and quoted
+ * with only '"' and '\' escaped otherwise; the domain is lower-cased (RFC 5321 2.4) and a
+ * U-label domain becomes its A-label form (RFC 5890) through libidn2, so that one subscriber has
+ * one key.
  */
 #include "addr.h"
 
@@ -16,17 +27,253 @@
 #include "limits.h"
 #include "util.h"
 
-/* bh_addr_normalize - normalize an address span; see addr.h */
+#define LABEL_MAX  63
+#define DOMAIN_MAX 253
+
+/* is_atext - RFC 5322 atext, plus the octets of UTF-8 (checked apart) */
+static bool
+is_atext(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80)
+		return true;
+	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+/* dot_atom - p[0..n) is a dot-atom-text */
+static bool
+dot_atom(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || p[0] == '.' || p[n - 1] == '.')
+		return false;
+	for (i = 0; i < n; i++) {
+		if (p[i] == '.') {
+			if (p[i - 1] == '.')
+				return false;
+		} else if (!is_atext((unsigned char)p[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* utf8_ok - p[0..n) is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates) */
+static bool
+utf8_ok(const char *p, size_t n)
+{
+	size_t i = 0, k, len;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)p[i];
+		unsigned cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4, cp = c & 0x07;
+		else
+			return false;
+		if (n - i < len)
+			return false;
+		for (k = 1; k < len; k++) {
+			unsigned char d = (unsigned char)p[i + k];
+
+			if ((d & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (d & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* host_check - a lower-case ASCII domain: labels of 1..63 [a-z0-9_-], no '-' at either end;
+ * NULL, or the reason */
+static const char *
+host_check(const char *d, size_t n)
+{
+	size_t i, label = 0;
+
+	if (n > DOMAIN_MAX)
+		return "domain longer than 253 octets";
+	for (i = 0; i <= n; i++) {
+		char c = i < n ? d[i] : '.';
+
+		if (c == '.') {
+			if (label == 0)
+				return "empty domain label";
+			if (d[i - 1] == '-')
+				return "invalid domain";
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return "invalid domain";
+		if (c == '-' && label == 0)
+			return "invalid domain";
+		if (++label > LABEL_MAX)
+			return "domain label longer than 63 octets";
+	}
+	return NULL;
+}
+
+/* literal_check - "[" dtext "]" (RFC 5322 3.4.1; no obsolete quoted-pairs) */
+static const char *
+literal_check(const char *d, size_t n)
+{
+	size_t i;
+
+	if (n < 3 || d[n - 1] != ']')
+		return "invalid address literal";
+	for (i = 1; i + 1 < n; i++) {
+		unsigned char c = (unsigned char)d[i];
+
+		if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\')
+			return "invalid address literal";
+	}
+	return NULL;
+}
+
+/* parse_local - the local part at p[0..n) up to its '@': its unquoted bytes into *b, the
+ * length consumed into *used. 0, or -1 with *error_r. */
+static int
+parse_local(const char *p, size_t n, struct bh_buf *b, size_t *used, const char **error_r)
+{
+	size_t i;
+
+	if (n > 0 && p[0] == '"') {
+		for (i = 1; i < n && p[i] != '"'; i++) {
+			if (p[i] == '\\') {
+				if (++i == n)
+					break;
+			}
+			bh_buf_putc(b, p[i]);
+		}
+		if (i >= n) {
+			*error_r = "unterminated quoted string";
+			return -1;
+		}
+		*used = i + 1;
+		if (b->len == 0) {
+			*error_r = "empty local part";
+			return -1;
+		}
+		return 0;
+	}
+	for (i = 0; i < n && p[i] != '@'; i++)
+		;
+	if (i == n) {
+		*error_r = "no @";
+		return -1;
+	}
+	if (i == 0) {
+		*error_r = "empty local part";
+		return -1;
+	}
+	if (!dot_atom(p, i)) {
+		*error_r = p[0] == '<' ? "unbalanced angle brackets"
+			   : memchr(p, '<', i) != NULL
+			       ? "a display name is not part of the address: give the address "
+				 "alone"
+			   : memchr(p, '(', i) != NULL ? "comments are not allowed"
+						       : "invalid local part (it needs quoting)";
+		return -1;
+	}
+	bh_buf_append(b, p, i);
+	*used = i;
+	return 0;
+}
+
+/* norm_domain - d[0..n) (after the '@') in normal form, the caller's to free; NULL with *error_r */
+static char *
+norm_domain(const char *d, size_t n, const char **error_r)
+{
+	char *dom = NULL, *alabel = NULL, *out = NULL;
+	bool ascii = true;
+	size_t i;
+	int rc;
+
+	if (memchr(d, '@', n) != NULL) {
+		*error_r = "more than one @ (a local part holding @ must be quoted)";
+		return NULL;
+	}
+	if (n > 0 && d[0] == '[') {
+		if ((*error_r = literal_check(d, n)) != NULL)
+			return NULL;
+		out = bh_memdup0(d, n);
+		bh_lower_ascii(out);
+		return out;
+	}
+	/* Trailing dots name the same (absolute) domain. */
+	while (n > 0 && d[n - 1] == '.')
+		n--;
+	if (n == 0) {
+		*error_r = "empty domain";
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)d[i] >= 0x80)
+			ascii = false;
+	if (!ascii && !utf8_ok(d, n)) {
+		*error_r = "invalid domain";
+		return NULL;
+	}
+	dom = bh_memdup0(d, n);
+	if (!ascii) {
+		rc = idn2_to_ascii_8z(dom, &alabel, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+		free(dom);
+		dom = NULL;
+		if (rc != IDN2_OK) {
+			*error_r = "invalid domain";
+			goto out;
+		}
+		/* IDNA mapping can turn a character into a dot or a blank (U+3000 becomes a
+		 * space, U+3002 a dot): the A-label meets the same checks as ASCII input, so that a
+		 * normalized address normalizes to itself (found by fuzz_addr). */
+		dom = bh_strdup(alabel);
+		n = strlen(dom);
+		while (n > 0 && dom[n - 1] == '.')
+			dom[--n] = '\0';
+		if (n == 0) {
+			*error_r = "empty domain";
+			goto out;
+		}
+	}
+	bh_lower_ascii(dom);
+	if ((*error_r = host_check(dom, n)) != NULL)
+		goto out;
+	out = dom;
+	dom = NULL;
+out:
+	/* libidn2 allocates with its own allocator; idn2_free releases it. */
+	if (alabel != NULL)
+		idn2_free(alabel);
+	free(dom);
+	return out;
+}
+
+/* bh_addr_normalize - parse an address span and write its normal form; see addr.h */
 int
 bh_addr_normalize(const char *p, size_t n, char **out_r, const char **error_r)
 {
-	const char *at = NULL, *dom;
-	size_t i, local_len, dom_len;
-	bool ascii = true;
-	char *domain = NULL, *alabel = NULL, *out = NULL;
+	struct bh_buf local, out;
+	size_t i, used;
+	char *dom = NULL;
 	int ret = -1;
 
 	*out_r = NULL;
+	bh_buf_init(&local);
+	bh_buf_init(&out);
 	bh_span_trim(&p, &n);
 	if (n == 0) {
 		*error_r = "empty";
@@ -43,77 +290,54 @@ bh_addr_normalize(const char *p, size_t n, char **out_r, const char **error_r)
 			*error_r = "control character";
 			goto out;
 		}
-		if (c == '@')
-			at = p + i;
 	}
-	if (at == NULL) {
-		*error_r = "no @";
-		goto out;
-	}
-	local_len = (size_t)(at - p);
-	dom = at + 1;
-	dom_len = n - local_len - 1;
-	if (local_len == 0) {
-		*error_r = "empty local part";
-		goto out;
-	}
-	/* Trailing dots name the same (absolute) domain. */
-	while (dom_len > 0 && dom[dom_len - 1] == '.')
-		dom_len--;
-	if (dom_len == 0) {
-		*error_r = "empty domain";
-		goto out;
-	}
-	for (i = 0; i < dom_len; i++) {
-		if ((unsigned char)dom[i] >= 0x80)
-			ascii = false;
-		if (dom[i] == ' ' || dom[i] == '\t') {
-			*error_r = "invalid domain";
+	if (p[0] == '<' || p[n - 1] == '>') {
+		if (n < 2 || p[0] != '<' || p[n - 1] != '>') {
+			*error_r = p[0] != '<' && memchr(p, '<', n) != NULL
+				       ? "a display name is not part of the address: give the "
+					 "address alone"
+				       : "unbalanced angle brackets";
+			goto out;
+		}
+		p++;
+		n -= 2;
+		bh_span_trim(&p, &n);
+		if (n == 0) {
+			*error_r = "empty";
 			goto out;
 		}
 	}
-	domain = bh_memdup0(dom, dom_len);
-	if (ascii) {
-		/* Pure ASCII (including "xn--" A-labels and address literals) is only lower-cased:
-		 * libidn2 would refuse forms that mail uses, such as "[192.0.2.1]". */
-		bh_lower_ascii(domain);
+	if (parse_local(p, n, &local, &used, error_r) == -1)
+		goto out;
+	if (used == n || p[used] != '@') {
+		*error_r = used == n ? "no @" : "invalid local part (it needs quoting)";
+		goto out;
+	}
+	if ((dom = norm_domain(p + used + 1, n - used - 1, error_r)) == NULL)
+		goto out;
+	if (dot_atom(local.data, local.len)) {
+		bh_buf_append(&out, local.data, local.len);
 	} else {
-		int rc = idn2_to_ascii_8z(domain, &alabel, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-
-		if (rc != IDN2_OK) {
-			*error_r = "invalid domain";
-			goto out;
+		bh_buf_putc(&out, '"');
+		for (i = 0; i < local.len; i++) {
+			if (local.data[i] == '"' || local.data[i] == '\\')
+				bh_buf_putc(&out, '\\');
+			bh_buf_putc(&out, local.data[i]);
 		}
-		free(domain);
-		domain = bh_strdup(alabel);
-		bh_lower_ascii(domain);
-		/* IDNA mapping can turn a character into a dot or a blank (U+3000 becomes a
-		 * space, U+3002 a dot): hold the A-label to the checks the input passed, so that
-		 * a normalized address normalizes to itself (found by fuzz_addr). */
-		dom_len = strlen(domain);
-		while (dom_len > 0 && domain[dom_len - 1] == '.')
-			domain[--dom_len] = '\0';
-		if (dom_len == 0 || strpbrk(domain, " \t") != NULL) {
-			*error_r = dom_len == 0 ? "empty domain" : "invalid domain";
-			goto out;
-		}
+		bh_buf_putc(&out, '"');
 	}
-	out = bh_malloc(local_len + 1 + strlen(domain) + 1);
-	memcpy(out, p, local_len);
-	out[local_len] = '@';
-	memcpy(out + local_len + 1, domain, strlen(domain) + 1);
-	if (strlen(out) > BH_MAX_ADDRESS) {
+	bh_buf_putc(&out, '@');
+	bh_buf_puts(&out, dom);
+	if (out.len > BH_MAX_ADDRESS) {
 		*error_r = "too long";
-		free(out);
 		goto out;
 	}
-	*out_r = out;
+	*out_r = bh_buf_steal(&out);
 	ret = 0;
 out:
-	/* libidn2 allocates with its own allocator; idn2_free releases it. */
-	if (alabel != NULL)
-		idn2_free(alabel);
-	free(domain);
+	free(dom);
+	bh_buf_deinit(&local);
+	bh_buf_deinit(&out);
 	return ret;
 }
 

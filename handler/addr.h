@@ -11,10 +11,13 @@
 
 #include <stddef.h>
 
-/* bh_addr_normalize - normalize p[0..n) (no angle brackets; outer white space is dropped).
- * Returns 0 with *out_r (the caller's to free), or -1 with *error_r set to a static reason
- * ("empty", "no @", "empty local part", "empty domain", "too long", "invalid domain",
- * "control character"). The split is at the last '@'. */
+/* bh_addr_normalize - the one address grammar of every entry point (the worker, the ops
+ * commands, `verp encode`, the sender library): p[0..n) is an RFC 5322 addr-spec, optionally in
+ * one pair of angle brackets, with outer white space dropped; no display name, no comment (see
+ * addr.c and tests/data/addresses.tsv). Returns 0 with *out_r, the key form (the caller's to
+ * free), or -1 with *error_r set to a static reason ("empty", "no @", "empty local part",
+ * "empty domain", "too long", "invalid domain", "control character", "a display name is not
+ * part of the address: ...", "more than one @ ...", ...). */
 int bh_addr_normalize(const char *p, size_t n, char **out_r, const char **error_r);
 
 /* bh_addr_domain - the domain of a normalized address (after the last '@'); borrowed from addr,

@@ -25,5 +25,6 @@ int bh_cmd_stats(int argc, char **argv);       /* cmd_ops.c */
 int bh_cmd_run(int argc, char **argv);	       /* cmd_run.c: run and once */
 int bh_cmd_health(int argc, char **argv);      /* cmd_run.c */
 int bh_cmd_rules(int argc, char **argv);       /* cmd_rules.c: rules dump|match */
+int bh_cmd_reasons(int argc, char **argv);     /* cmd_reasons.c */
 
 #endif

@@ -246,7 +246,7 @@ bh_cmd_classify(int argc, char **argv)
 		size_t k;
 
 		memset(&diags, 0, sizeof(diags));
-		if ((cfg = bh_config_load(cfile, &diags)) == NULL) {
+		if ((cfg = bh_config_open(cfile, &diags)) == NULL) {
 			for (k = 0; k < diags.n; k++)
 				fprintf(stderr, "%s:%u:%u: %s\n", diags.v[k].file, diags.v[k].line,
 					diags.v[k].column, diags.v[k].message);

@@ -28,7 +28,7 @@ config_check(const char *opt)
 	struct bh_config *cfg;
 	struct bh_buf out;
 
-	cfg = bh_config_load(path, &diags);
+	cfg = bh_config_open(opt, &diags);
 	if (cfg == NULL) {
 		bh_config_diags_print(&diags, stderr);
 		fprintf(stderr, "%s: %zu problem%s found\n", path, diags.n,
@@ -55,6 +55,12 @@ bh_cmd_config(int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: bouncer config check [-c FILE]\n"
+			       "       bouncer config reference\n");
+			return BH_EX_OK;
+		}
 	if (strcmp(argv[1], "reference") == 0 && argc == 2) {
 		struct bh_buf out;
 

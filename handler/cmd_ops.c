@@ -2,11 +2,10 @@
  * cmd_ops.c - the operator's view of the suppression state: `bouncer suppression
  * check|show|list|add|remove|export`, `bouncer explain`, `bouncer events tail`, `bouncer stats`.
  *
- * Thin edge over store.h: parse arguments, load the configuration (-c FILE; then the
- * BOUNCER_REDIS_HOST / BOUNCER_REDIS_PORT / BOUNCER_REDIS_PREFIX overrides), call the store,
- * print. Human-readable output by default, JSON with --json. Everything read from Redis was
- * written by bouncer from untrusted mail: it is printed through bh_printable (human) or JSON
- * escaping, never raw.
+ * Thin edge over store.h: parse arguments, load the configuration (bh_config_open: -c FILE,
+ * then the BOUNCER_REDIS_* overrides, as every command does), call the store, print. Human-readable
+ * output by default, JSON with --json. Everything read from Redis was written by bouncer from
+ * untrusted mail: it is printed through bh_printable (human) or JSON escaping, never raw.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cli.h"
 #include "config.h"
 #include "store.h"
@@ -33,6 +33,7 @@ struct ops_opts {
 	long long n;
 	bool json;
 	bool follow;
+	bool help;
 	const char *pos[4]; /* positional arguments */
 	size_t n_pos;
 };
@@ -128,6 +129,7 @@ parse_opts(int argc, char **argv, int first, struct ops_opts *o)
 {
 	int i;
 	const char *e;
+	bool dashdash = false;
 
 	memset(o, 0, sizeof(*o));
 	o->n = -1;
@@ -135,7 +137,15 @@ parse_opts(int argc, char **argv, int first, struct ops_opts *o)
 		const char *a = argv[i];
 		bool more = i + 1 < argc;
 
-		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && more) {
+		if (strcmp(a, "--") == 0 && !dashdash) {
+			dashdash = true; /* what follows is positional, even "-x" */
+		} else if (dashdash || a[0] != '-' || a[1] == '\0') {
+			if (o->n_pos == BH_NELEM(o->pos)) {
+				fprintf(stderr, "bouncer: too many arguments\n");
+				return -1;
+			}
+			o->pos[o->n_pos++] = a;
+		} else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && more) {
 			o->config = argv[++i];
 		} else if (strncmp(a, "--config=", 9) == 0) {
 			o->config = a + 9;
@@ -170,15 +180,12 @@ parse_opts(int argc, char **argv, int first, struct ops_opts *o)
 			}
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = true;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			o->help = true;
 		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			o->follow = true;
-		} else if (a[0] == '-' && a[1] != '\0') {
-			fprintf(stderr, "bouncer: unknown option '%s'\n", a);
-			return -1;
-		} else if (o->n_pos < BH_NELEM(o->pos)) {
-			o->pos[o->n_pos++] = a;
 		} else {
-			fprintf(stderr, "bouncer: too many arguments\n");
+			fprintf(stderr, "bouncer: unknown option '%s'\n", a);
 			return -1;
 		}
 	}
@@ -190,11 +197,11 @@ static int
 ops_open(const struct ops_opts *o, struct ops_ctx *c)
 {
 	struct bh_config_diags diags = {NULL, 0};
-	const char *path = bh_config_path(o->config), *error = NULL;
+	const char *error = NULL;
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	c->cfg = bh_config_load(path, &diags);
+	c->cfg = bh_config_open(o->config, &diags);
 	if (c->cfg == NULL) {
 		for (i = 0; i < diags.n; i++) {
 			const struct bh_config_diag *d = &diags.v[i];
@@ -209,11 +216,6 @@ ops_open(const struct ops_opts *o, struct ops_ctx *c)
 		return BH_EX_CONFIG;
 	}
 	bh_config_diags_deinit(&diags);
-	if (bh_store_env_override(&c->cfg->redis, &error) == -1) {
-		fprintf(stderr, "bouncer: BOUNCER_REDIS_PORT: %s\n", error);
-		bh_config_free(&c->cfg);
-		return BH_EX_CONFIG;
-	}
 	c->store = bh_store_new(c->cfg, NULL, &error);
 	if (c->store == NULL) {
 		fprintf(stderr, "bouncer: %s\n", error);
@@ -239,13 +241,34 @@ redis_fail(const char *what, const char *error)
 	return BH_EX_UNAVAIL;
 }
 
+/* ops_address - an operator's ADDRESS through the one address grammar (bh_addr_normalize):
+ * 0 with *key_r (the caller frees), or EX_DATAERR after printing why */
+static int
+ops_address(const char *in, char **key_r)
+{
+	const char *error = NULL;
+
+	if (bh_addr_normalize(in, strlen(in), key_r, &error) == -1) {
+		char *shown = bh_printable(in, strlen(in), 200);
+
+		fprintf(stderr, "bouncer: invalid address '%s': %s\n", shown, error);
+		free(shown);
+		return BH_EX_DATAERR;
+	}
+	return 0;
+}
+
 /* p - an untrusted string fit for a terminal (the caller frees) */
 static char *
 p(const char *s)
 {
+	static int utf8 = -1;
+
 	if (s == NULL || s[0] == '\0')
 		return bh_strdup("-");
-	return bh_printable(s, strlen(s), 400);
+	if (utf8 == -1)
+		utf8 = bh_locale_utf8();
+	return utf8 ? bh_printable_utf8(s, strlen(s), 400) : bh_printable(s, strlen(s), 400);
 }
 
 /* sup_json - one suppression as a JSON object */
@@ -395,19 +418,30 @@ event_human(FILE *fp, const struct bh_store_event *ev)
 
 /* ---- suppression ---- */
 
+static const char sup_synopsis[] =
+    "usage: bouncer suppression check ADDRESS [LIST] [--list L] [--json] [-c FILE]\n"
+    "       bouncer suppression show ADDRESS [--json]\n"
+    "       bouncer suppression list [--list L|-] [--reason R] [--since T] [--json]\n"
+    "       bouncer suppression add ADDRESS [--list L] --why TEXT [--for DURATION]\n"
+    "       bouncer suppression remove ADDRESS [--list L] --why TEXT\n"
+    "       bouncer suppression export --format csv|jsonl [--list L] [--reason R] "
+    "[--since T]\n"
+    "ADDRESS is an addr-spec, optionally in <>; it is normalized before use.\n";
+
 /* sup_usage - print the synopsis of `suppression` on stderr; returns BH_EX_USAGE */
 static int
 sup_usage(void)
 {
-	fprintf(stderr,
-		"usage: bouncer suppression check ADDRESS [LIST] [--list L] [--json] [-c FILE]\n"
-		"       bouncer suppression show ADDRESS [--json]\n"
-		"       bouncer suppression list [--list L|-] [--reason R] [--since T] [--json]\n"
-		"       bouncer suppression add ADDRESS [--list L] --why TEXT [--for DURATION]\n"
-		"       bouncer suppression remove ADDRESS [--list L] --why TEXT\n"
-		"       bouncer suppression export --format csv|jsonl [--list L] [--reason R] "
-		"[--since T]\n");
+	fputs(sup_synopsis, stderr);
 	return BH_EX_USAGE;
+}
+
+/* sup_help - the synopsis on stdout, asked for: exit 0 */
+static int
+sup_help(void)
+{
+	fputs(sup_synopsis, stdout);
+	return BH_EX_OK;
 }
 
 /* cmd_check - exit 0 when suppressed, 1 when not */
@@ -618,8 +652,6 @@ cmd_change(struct ops_ctx *c, const struct ops_opts *o, bool add)
 	char *a = p(o->pos[0]), *l = p(list);
 	int rc;
 
-	bh_lower_ascii(l); /* list names are kept lower-case */
-
 	if (o->why == NULL || o->why[0] == '\0') {
 		fprintf(stderr,
 			"bouncer: suppression %s: --why TEXT is required (it goes into the "
@@ -668,13 +700,18 @@ bh_cmd_suppression(int argc, char **argv)
 	struct ops_opts o;
 	struct ops_ctx c;
 	const char *sub;
+	char *key = NULL, *lname = NULL;
 	int rc;
 
 	if (argc < 2)
 		return sup_usage();
 	sub = argv[1];
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)
+		return sup_help();
 	if (parse_opts(argc, argv, 2, &o) == -1)
 		return BH_EX_USAGE;
+	if (o.help)
+		return sup_help();
 	if (strcmp(sub, "check") == 0 || strcmp(sub, "show") == 0 || strcmp(sub, "add") == 0 ||
 	    strcmp(sub, "remove") == 0) {
 		if (o.n_pos < 1 || o.n_pos > 2 || (strcmp(sub, "show") == 0 && o.n_pos != 1))
@@ -687,8 +724,24 @@ bh_cmd_suppression(int argc, char **argv)
 	}
 	if (strcmp(sub, "export") == 0 && o.format == NULL)
 		return sup_usage();
-	if ((rc = ops_open(&o, &c)) != 0)
+	if (o.n_pos > 0) {
+		if ((rc = ops_address(o.pos[0], &key)) != 0)
+			return rc;
+		o.pos[0] = key;
+	}
+	/* List names match without regard to case and are kept lower-case (as in VERP). */
+	if (o.list == NULL && o.n_pos > 1)
+		o.list = o.pos[1];
+	if (o.list != NULL && strcmp(o.list, "-") != 0) {
+		lname = bh_strdup(o.list);
+		bh_lower_ascii(lname);
+		o.list = lname;
+	}
+	if ((rc = ops_open(&o, &c)) != 0) {
+		free(key);
+		free(lname);
 		return rc;
+	}
 	if (strcmp(sub, "check") == 0)
 		rc = cmd_check(&c, &o);
 	else if (strcmp(sub, "show") == 0)
@@ -700,6 +753,8 @@ bh_cmd_suppression(int argc, char **argv)
 	else
 		rc = cmd_change(&c, &o, strcmp(sub, "add") == 0);
 	ops_close(&c);
+	free(key);
+	free(lname);
 	return rc;
 }
 
@@ -715,17 +770,24 @@ bh_cmd_explain(int argc, char **argv)
 	struct bh_store_event *ev = NULL;
 	size_t n_sup = 0, n_ev = 0, i;
 	const char *error = NULL;
+	char *key = NULL;
 	struct bh_buf b;
 	int rc;
 
 	if (parse_opts(argc, argv, 1, &o) == -1)
 		return BH_EX_USAGE;
-	if (o.n_pos != 1) {
-		fprintf(stderr, "usage: bouncer explain ADDRESS [-n N] [--json] [-c FILE]\n");
-		return BH_EX_USAGE;
+	if (o.help || o.n_pos != 1) {
+		fprintf(o.help ? stdout : stderr,
+			"usage: bouncer explain ADDRESS [-n N] [--json] [-c FILE]\n");
+		return o.help ? BH_EX_OK : BH_EX_USAGE;
 	}
-	if ((rc = ops_open(&o, &c)) != 0)
+	if ((rc = ops_address(o.pos[0], &key)) != 0)
 		return rc;
+	o.pos[0] = key;
+	if ((rc = ops_open(&o, &c)) != 0) {
+		free(key);
+		return rc;
+	}
 	if (bh_store_show(c.store, o.pos[0], &sup, &n_sup, &error) == -1 ||
 	    bh_store_explain(c.store, o.pos[0], o.n > 0 ? (size_t)o.n : 0, &ev, &n_ev, &error) ==
 		-1) {
@@ -771,6 +833,7 @@ out:
 	free(sup);
 	bh_store_events_free(ev, n_ev);
 	ops_close(&c);
+	free(key);
 	return rc;
 }
 
@@ -810,12 +873,23 @@ bh_cmd_events(int argc, char **argv)
 	char *last = NULL;
 	int rc;
 
+	static const char synopsis[] =
+	    "usage: bouncer events tail [-f] [-n N] [--json] [-c FILE]\n";
+
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		fputs(synopsis, stdout);
+		return BH_EX_OK;
+	}
 	if (argc < 2 || strcmp(argv[1], "tail") != 0) {
-		fprintf(stderr, "usage: bouncer events tail [-f] [-n N] [--json] [-c FILE]\n");
+		fputs(synopsis, stderr);
 		return BH_EX_USAGE;
 	}
 	if (parse_opts(argc, argv, 2, &o) == -1 || o.n_pos != 0)
 		return BH_EX_USAGE;
+	if (o.help) {
+		fputs(synopsis, stdout);
+		return BH_EX_OK;
+	}
 	if ((rc = ops_open(&o, &c)) != 0)
 		return rc;
 	if (bh_store_tail(c.store, o.n > 0 ? (size_t)o.n : 10, &ev, &n, &error) == -1) {
@@ -907,9 +981,9 @@ bh_cmd_stats(int argc, char **argv)
 	bool first;
 	int rc, k;
 
-	if (parse_opts(argc, argv, 1, &o) == -1 || o.n_pos != 0) {
-		fprintf(stderr, "usage: bouncer stats [--json] [-c FILE]\n");
-		return BH_EX_USAGE;
+	if (parse_opts(argc, argv, 1, &o) == -1 || o.n_pos != 0 || o.help) {
+		fprintf(o.help ? stdout : stderr, "usage: bouncer stats [--json] [-c FILE]\n");
+		return o.help ? BH_EX_OK : BH_EX_USAGE;
 	}
 	if ((rc = ops_open(&o, &c)) != 0)
 		return rc;

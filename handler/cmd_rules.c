@@ -48,7 +48,7 @@ load_rules(const char *cfile, struct bh_config **cfg_r)
 		struct bh_config_diags diags;
 
 		memset(&diags, 0, sizeof(diags));
-		if ((cfg = bh_config_load(cfile, &diags)) == NULL) {
+		if ((cfg = bh_config_open(cfile, &diags)) == NULL) {
 			bh_config_diags_print(&diags, stderr);
 			bh_config_diags_deinit(&diags);
 			return NULL;

@@ -145,7 +145,7 @@ load_config(const char *path)
 	struct bh_config *cfg;
 	size_t i;
 
-	cfg = bh_config_load(path, &diags);
+	cfg = bh_config_open(path, &diags);
 	if (cfg == NULL) {
 		for (i = 0; i < diags.n; i++) {
 			struct bh_logline l;
@@ -178,11 +178,11 @@ setup_logging(const struct bh_config *cfg, bool tty, int verbose)
 	bh_log_setup(fmt == -1 ? BH_LOG_JSON : (enum bh_log_format)fmt, min, stderr);
 }
 
-/* usage - print the synopsis of `run` or `once` (name) on stderr */
+/* usage - print the synopsis of `run` or `once` (name) on fp */
 static void
-usage(const char *name)
+usage(FILE *fp, const char *name)
 {
-	fprintf(stderr, "usage: bouncer %s [-c FILE] [--dry-run] [-v [-v]|-q]\n", name);
+	fprintf(fp, "usage: bouncer %s [-c FILE] [--dry-run] [-v [-v]|-q]\n", name);
 }
 
 /* log_stats - the closing line */
@@ -258,10 +258,10 @@ bh_cmd_run(int argc, char **argv)
 		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
 			verbose = -1;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(name);
+			usage(stdout, name);
 			return BH_EX_OK;
 		} else {
-			usage(name);
+			usage(stderr, name);
 			return BH_EX_USAGE;
 		}
 	}
@@ -400,13 +400,19 @@ bh_cmd_health(int argc, char **argv)
 	struct bh_config *cfg;
 	struct bh_worker *w;
 	struct bh_buf report;
+	bool json = false;
 	int i, status;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			opt_c = argv[++i];
+		} else if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: bouncer health [-c FILE] [--json]\n");
+			return BH_EX_OK;
 		} else {
-			fprintf(stderr, "usage: bouncer health [-c FILE]\n");
+			fprintf(stderr, "usage: bouncer health [-c FILE] [--json]\n");
 			return BH_EX_USAGE;
 		}
 	}
@@ -424,7 +430,19 @@ bh_cmd_health(int argc, char **argv)
 	}
 	bh_buf_init(&report);
 	status = bh_worker_health(w, &report) == 0 ? BH_EX_OK : BH_EX_UNAVAIL;
-	fputs(report.data != NULL ? report.data : "", stdout);
+	if (json) {
+		struct bh_buf j;
+
+		bh_buf_init(&j);
+		bh_buf_printf(&j,
+			      "{\"healthy\":%s,\"report\":", status == BH_EX_OK ? "true" : "false");
+		bh_json_cstr(&j, report.data != NULL ? report.data : "");
+		bh_buf_puts(&j, "}\n");
+		fputs(j.data, stdout);
+		bh_buf_deinit(&j);
+	} else {
+		fputs(report.data != NULL ? report.data : "", stdout);
+	}
 	bh_buf_deinit(&report);
 	bh_worker_free(&w);
 	bh_config_free(&cfg);

@@ -17,7 +17,7 @@
 #include "cli.h"
 #include "config.h"
 #include "util.h"
-#include "verp.h"
+#include "verp_conf.h"
 
 #define KEY_FILE_MAX 4096
 
@@ -176,11 +176,14 @@ build_conf(const struct verp_opts *o, struct bh_verp_conf *c)
 	long long v;
 	size_t i;
 
-	if (o->n_key_files > 0 && o->config == NULL && getenv("BOUNCER_CONFIG") == NULL) {
+	/* Nothing secret to read (classic), or the secret given: no configuration needed. */
+	if ((o->n_key_files > 0 || (o->format != NULL && strcmp(o->format, "classic") == 0)) &&
+	    o->config == NULL &&
+	    (getenv("BOUNCER_CONFIG") == NULL || getenv("BOUNCER_CONFIG")[0] == '\0')) {
 		bh_verp_conf_defaults(c);
 	} else {
 		struct bh_config_diags diags = {0};
-		struct bh_config *cfg = bh_config_load(bh_config_path(o->config), &diags);
+		struct bh_config *cfg = bh_config_open(o->config, &diags);
 
 		if (cfg == NULL) {
 			for (i = 0; i < diags.n; i++)
@@ -263,7 +266,7 @@ bh_cmd_verp(int argc, char **argv)
 {
 	struct verp_opts o = {0};
 	struct bh_verp_conf c;
-	char *list = NULL, *rcpt = NULL, *addr = NULL;
+	char *list = NULL, *rcpt = NULL, *addr = NULL, *lname = NULL;
 	const char *err;
 	bool encode;
 	long long now;
@@ -287,7 +290,10 @@ bh_cmd_verp(int argc, char **argv)
 	if ((ret = build_conf(&o, &c)) != 0)
 		goto out;
 	if (encode) {
-		addr = bh_verp_encode(&c, o.list, o.address, now, &err);
+		/* List names match without regard to case, as in `suppression --list`. */
+		lname = bh_strdup(o.list);
+		bh_lower_ascii(lname);
+		addr = bh_verp_encode(&c, lname, o.address, now, &err);
 		if (addr == NULL) {
 			fprintf(stderr, "bouncer: verp encode: %s\n", err);
 			ret = err == bh_verp_err_no_key || strstr(err, "configured") != NULL
@@ -322,5 +328,6 @@ out:
 	free(addr);
 	free(list);
 	free(rcpt);
+	free(lname);
 	return ret;
 }

@@ -1778,6 +1778,61 @@ bh_config_load(const char *path, struct bh_config_diags *diags)
 	return cfg;
 }
 
+/* The environment overrides, applied by bh_config_open (and only there) so that every command
+ * sees the same configuration: a worker and the ops commands never look at different keys. */
+static const char *const env_names[] = {"BOUNCER_REDIS_HOST", "BOUNCER_REDIS_PORT",
+					"BOUNCER_REDIS_PREFIX"};
+
+/* bh_config_apply_env - BOUNCER_REDIS_HOST, _PORT and _PREFIX over a loaded configuration */
+int
+bh_config_apply_env(struct bh_config *cfg, struct bh_config_diags *diags)
+{
+	const char *v, *err;
+	long long n;
+	int ret = 0;
+
+	if ((v = getenv(env_names[1])) != NULL && v[0] != '\0') {
+		if (bh_strtonum(v, 1, 65535, &n, &err) == -1) {
+			bh_config_diag_add(diags, env_names[1], 0, 0, "%.64s: %s", v, err);
+			ret = -1;
+		} else {
+			cfg->redis.port = (int)n;
+		}
+	}
+	if ((v = getenv(env_names[0])) != NULL && v[0] != '\0') {
+		if (strlen(v) > 255 || strpbrk(v, " \t\r\n") != NULL) {
+			bh_config_diag_add(diags, env_names[0], 0, 0, "expected a host name");
+			ret = -1;
+		} else {
+			free(cfg->redis.host);
+			cfg->redis.host = bh_strdup(v);
+			free(cfg->redis.socket);
+			cfg->redis.socket = NULL;
+		}
+	}
+	if ((v = getenv(env_names[2])) != NULL && v[0] != '\0') {
+		if ((err = check_word(v)) != NULL) {
+			bh_config_diag_add(diags, env_names[2], 0, 0, "expected %s", err);
+			ret = -1;
+		} else {
+			free(cfg->redis.prefix);
+			cfg->redis.prefix = bh_strdup(v);
+		}
+	}
+	return ret;
+}
+
+/* bh_config_open - the configuration every command runs with: the file, then the environment */
+struct bh_config *
+bh_config_open(const char *opt, struct bh_config_diags *diags)
+{
+	struct bh_config *cfg = bh_config_load(bh_config_path(opt), diags);
+
+	if (cfg != NULL && bh_config_apply_env(cfg, diags) == -1)
+		bh_config_free(&cfg);
+	return cfg;
+}
+
 /* free_secret - wipe and free a NUL-terminated secret */
 static void
 free_secret(char **p)

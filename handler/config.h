@@ -16,7 +16,7 @@
 #include "reason.h"
 #include "util.h"
 #include "verdict.h"
-#include "verp.h"
+#include "verp_conf.h"
 
 enum bh_tls_mode { BH_TLS_TLS = 0, BH_TLS_STARTTLS, BH_TLS_NONE };
 enum bh_auth_mech { BH_AUTH_LOGIN = 0, BH_AUTH_PLAIN };
@@ -177,6 +177,14 @@ struct bh_config *bh_config_load_buffer(const char *name, const char *data, size
 /* bh_config_load - load and validate path. Returns a new config (free with bh_config_free), or
  * NULL with every problem appended to diags (free with bh_config_diags_deinit). */
 struct bh_config *bh_config_load(const char *path, struct bh_config_diags *diags);
+/* bh_config_apply_env - apply the environment overrides BOUNCER_REDIS_HOST (replaces a
+ * socket), BOUNCER_REDIS_PORT and BOUNCER_REDIS_PREFIX, each when set and not empty, over a
+ * loaded configuration. 0, or -1 with every bad value appended to diags (file: the variable's
+ * name, line 0); the good ones are applied either way. */
+int bh_config_apply_env(struct bh_config *cfg, struct bh_config_diags *diags);
+/* bh_config_open - what every command that needs a configuration calls: load
+ * bh_config_path(opt), then bh_config_apply_env. NULL with diags filled when either fails. */
+struct bh_config *bh_config_open(const char *opt, struct bh_config_diags *diags);
 /* bh_config_defaults - a config with every default applied and no file (for tests and for
  * `classify`, which runs without a config). */
 struct bh_config *bh_config_defaults(void);

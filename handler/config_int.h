@@ -117,7 +117,8 @@ void bh_cfg_diag(struct bh_cfgld *ld, const struct bh_cnode *n, const char *path
 const char *bh_cfg_got(const struct bh_cnode *n, char *buf, size_t size);
 /* bh_cfg_join - "path.key" (key made printable); the caller's to free. */
 char *bh_cfg_join(const char *path, const char *key, size_t keylen);
-/* bh_cfg_suggest - the candidate closest to word (edit distance), or NULL when none is close. */
+/* bh_cfg_suggest - the candidate closest to word (edit distance), else one that holds word, or
+ * NULL when none is close. */
 const char *bh_cfg_suggest(const char *word, const char *const *cands, size_t n);
 /* bh_cfg_walk - read map against tab into base: unknown keys (with a suggestion), duplicates,
  * types, ranges, required keys; vals[i] is set to the value node of tab[i] (NULL: absent).

@@ -163,7 +163,7 @@ distance(const char *a, const char *b)
 }
 
 /* bh_cfg_suggest - the closest candidate within a third of the word's length (at least 1,
- * at most 3 edits) */
+ * at most 3 edits), else the first candidate holding the word (3 characters or more) */
 const char *
 bh_cfg_suggest(const char *word, const char *const *cands, size_t n)
 {
@@ -185,5 +185,13 @@ bh_cfg_suggest(const char *word, const char *const *cands, size_t n)
 			pick = cands[i];
 		}
 	}
-	return best <= limit ? pick : NULL;
+	if (best <= limit)
+		return pick;
+	/* A short form of a longer name ("spam" for "spamdetected", "full" for "mailboxfull"):
+	 * the first candidate that holds the word, when the word is not too short to mean much. */
+	if (len >= 3)
+		for (i = 0; i < n; i++)
+			if (cands[i] != NULL && strcasestr(cands[i], word) != NULL)
+				return cands[i];
+	return NULL;
 }

@@ -23,6 +23,8 @@ static const struct {
      "explain ADDRESS              the events behind an address's state"},
     {"events", bh_cmd_events, "events tail [-f]             the audit event stream"},
     {"stats", bh_cmd_stats, "stats                        counts per list and reason"},
+    {"reasons", bh_cmd_reasons,
+     "reasons [--json]             every reason word, its group, hard, whose"},
     {"rules", bh_cmd_rules,
      "rules dump|match TEXT        the built-in rules; which rule decides a text"},
 };

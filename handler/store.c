@@ -1022,33 +1022,6 @@ bh_store_free(struct bh_store **sp)
 	*sp = NULL;
 }
 
-/* bh_store_env_override - BOUNCER_REDIS_HOST / _PORT / _PREFIX over a loaded config */
-int
-bh_store_env_override(struct bh_redis_conf *rc, const char **error_r)
-{
-	const char *host = getenv("BOUNCER_REDIS_HOST");
-	const char *port = getenv("BOUNCER_REDIS_PORT");
-	const char *prefix = getenv("BOUNCER_REDIS_PREFIX");
-	long long n;
-
-	if (port != NULL && port[0] != '\0') {
-		if (bh_strtonum(port, 1, 65535, &n, error_r) == -1)
-			return -1;
-		rc->port = (int)n;
-	}
-	if (host != NULL && host[0] != '\0') {
-		free(rc->host);
-		rc->host = bh_strdup(host);
-		free(rc->socket);
-		rc->socket = NULL;
-	}
-	if (prefix != NULL && prefix[0] != '\0') {
-		free(rc->prefix);
-		rc->prefix = bh_strdup(prefix);
-	}
-	return 0;
-}
-
 /* bh_store_key_prefix - "{prefix}", the hash-tagged start of every key; borrowed from s */
 const char *
 bh_store_key_prefix(const struct bh_store *s)
@@ -2257,7 +2230,7 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 	int pass, ret = -1;
 	char *list = list_norm(list_arg);
 	bool have_list = list != NULL;
-	char *k;
+	char *k, *user;
 
 	if (normalize(s, address, &addr, error_r) == -1)
 		goto out;
@@ -2282,7 +2255,9 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 	kv(&ev, "outcome", strcmp(op, "add") == 0 ? "suppress" : "unsuppress");
 	kv_cut(&ev, "why", why, BH_MAX_DIAGNOSTIC);
 	kv(&ev, "rules_version", s->rules_version);
-	kv(&ev, "user", getenv("USER") != NULL ? getenv("USER") : "");
+	user = bh_operator_name();
+	kv(&ev, "user", user);
+	free(user);
 
 	for (pass = 0; pass < 2; pass++) {
 		if (bh_store_connect(s, error_r) == -1)

@@ -44,10 +44,6 @@ struct bh_store *bh_store_new(const struct bh_config *cfg, const char *rules_ver
 			      const char **error_r);
 void bh_store_free(struct bh_store **sp);
 
-/* bh_store_env_override - apply BOUNCER_REDIS_HOST, BOUNCER_REDIS_PORT and BOUNCER_REDIS_PREFIX
- * (when set) over a loaded configuration: for tests and ops. 0, or -1 with *error_r. */
-int bh_store_env_override(struct bh_redis_conf *rc, const char **error_r);
-
 /* bh_store_connect - connect now (and load the scripts) unless connected. 0, or -1 with
  * *error_r (also when still inside the backoff window). */
 int bh_store_connect(struct bh_store *s, const char **error_r);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,95 @@ bh_printable(const char *p, size_t n, size_t max)
 	if (n > max)
 		bh_buf_puts(&b, "...");
 	return bh_buf_steal(&b);
+}
+
+/* utf8_seq - the length of the well-formed UTF-8 sequence at p[0..n) that a terminal may show
+ * (no C1 control, no bidirectional override), or 0 */
+static size_t
+utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t len, k;
+	unsigned cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1fu;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0fu;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07u;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (k = 1; k < len; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[k] & 0x3fu);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || cp < 0xa0 ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+		return 0;
+	return len;
+}
+
+/* bh_printable_utf8 - bh_printable that keeps well-formed UTF-8 */
+char *
+bh_printable_utf8(const char *p, size_t n, size_t max)
+{
+	struct bh_buf b;
+	size_t i = 0, lim = n < max ? n : max, k;
+
+	bh_buf_init(&b);
+	bh_buf_reserve(&b, lim + 3);
+	while (i < lim) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c >= 0x20 && c < 0x7f) {
+			bh_buf_putc(&b, (char)c);
+			i++;
+		} else if (c >= 0x80 && (k = utf8_seq((const unsigned char *)p + i, lim - i)) > 0) {
+			bh_buf_append(&b, p + i, k);
+			i += k;
+		} else {
+			bh_buf_putc(&b, '?');
+			i++;
+		}
+	}
+	if (n > max)
+		bh_buf_puts(&b, "...");
+	return bh_buf_steal(&b);
+}
+
+/* bh_locale_utf8 - does the environment's locale (LC_ALL, then LC_CTYPE, then LANG) name UTF-8? */
+bool
+bh_locale_utf8(void)
+{
+	static const char *const vars[] = {"LC_ALL", "LC_CTYPE", "LANG"};
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		const char *v = getenv(vars[i]);
+
+		if (v != NULL && v[0] != '\0')
+			return strcasestr(v, "utf-8") != NULL || strcasestr(v, "utf8") != NULL;
+	}
+	return false;
+}
+
+/* bh_operator_name - who runs this command: $USER, else the name of the real uid (a service or
+ * a sudo environment may have no $USER), else "uid N" */
+char *
+bh_operator_name(void)
+{
+	const char *u = getenv("USER");
+	struct passwd *pw;
+
+	if (u != NULL && u[0] != '\0')
+		return bh_strdup(u);
+	if ((pw = getpwuid(getuid())) != NULL && pw->pw_name != NULL && pw->pw_name[0] != '\0')
+		return bh_strdup(pw->pw_name);
+	return bh_asprintf("uid %u", (unsigned)getuid());
 }
 
 /* bh_strtonum - parse a whole decimal string within [min, max] */

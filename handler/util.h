@@ -62,6 +62,14 @@ void bh_json_cstr(struct bh_buf *b, const char *s);
 /* bh_printable - copy at most max bytes of untrusted p[0..n) into a new string fit for a log
  * line: control bytes and non-ASCII become '?', and a cut is marked with "...". */
 char *bh_printable(const char *p, size_t n, size_t max);
+/* bh_printable_utf8 - the same, but well-formed UTF-8 is kept (C1 controls and bidirectional
+ * overrides are not): for a terminal whose locale is UTF-8. A new string, the caller's. */
+char *bh_printable_utf8(const char *p, size_t n, size_t max);
+/* bh_operator_name - $USER, else the real uid's name from getpwuid, else "uid N"; the
+ * caller's to free. */
+char *bh_operator_name(void);
+/* bh_locale_utf8 - true when LC_ALL, else LC_CTYPE, else LANG names a UTF-8 codeset. */
+bool bh_locale_utf8(void);
 
 /* bh_strtonum - parse a whole decimal string into [min, max]. Returns 0, or -1 with *error_r
  * set to "invalid", "too small" or "too large". */

@@ -18,7 +18,7 @@
  * codec) gets other A-labels for the few characters where they differ (sharp s, final sigma,
  * joiners) and should pass A-labels.
  */
-#include "verp.h"
+#include "verp_conf.h"
 
 #include <idn2.h>
 #include <nettle/hmac.h>
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "util.h"
 
 const char bh_verp_err_not_verp[] = "not a VERP address";
@@ -102,7 +103,8 @@ list_ok(const char *p, size_t n)
 	return true;
 }
 
-/* ldh_ok - lower-case host name: labels of 1..63 [a-z0-9-], not starting or ending with '-' */
+/* ldh_ok - lower-case host name: labels of 1..63 [a-z0-9_-], not starting or ending with '-'
+ * (the '_' that bh_addr_normalize allows: DNS names may hold it, RFC 2181 11) */
 static bool
 ldh_ok(const char *p, size_t n)
 {
@@ -119,7 +121,7 @@ ldh_ok(const char *p, size_t n)
 			label = 0;
 			continue;
 		}
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
 			return false;
 		if (c == '-' && label == 0)
 			return false;
@@ -198,80 +200,77 @@ trim_addr(const char **p, size_t *n)
 	}
 }
 
-/* parse_rcpt - split a recipient into unquoted local part and normalized domain */
+/* parse_rcpt - a recipient through the one address grammar (bh_addr_normalize), split into
+ * its unquoted local part and its normalized domain */
 static int
 parse_rcpt(const char *s, size_t n, bool allow_quoted, struct rcpt *r, const char **error_r)
 {
-	const char *at;
-	size_t i;
+	char *norm = NULL;
+	const char *at, *dom;
+	size_t i = 0, ln;
+	int ret = -1;
 
-	trim_addr(&s, &n);
-	if (n == 0) {
-		*error_r = "empty recipient";
+	if (bh_addr_normalize(s, n, &norm, error_r) == -1)
 		return -1;
+	at = strrchr(norm, '@'); /* the normal form's domain holds no '@' */
+	dom = at + 1;
+	ln = (size_t)(at - norm);
+	if (dom[0] == '[') {
+		*error_r = "an address literal cannot be carried in a VERP address";
+		goto out;
 	}
-	if (n > BH_VERP_MAX_ADDRESS) {
-		*error_r = "recipient too long";
-		return -1;
+	if (strlen(dom) > DOMAIN_MAX) {
+		*error_r = "domain too long";
+		goto out;
 	}
 	r->local_len = 0;
-	if (s[0] == '"') {
-		for (i = 1; i < n && s[i] != '"'; i++) {
-			unsigned char c = (unsigned char)s[i];
-
-			if (c == '\\') {
-				if (++i == n)
-					break;
-				c = (unsigned char)s[i];
-			}
-			if (c < 0x20 || c == 0x7f) {
-				*error_r = "bad character in recipient local part";
-				return -1;
-			}
-			if (r->local_len == LOCAL_MAX) {
-				*error_r = "recipient local part too long";
-				return -1;
-			}
-			r->local[r->local_len++] = (char)c;
-		}
-		if (i >= n || i + 1 >= n || s[i + 1] != '@') {
-			*error_r = "recipient must be local@domain";
-			return -1;
-		}
-		if (r->local_len == 0) {
-			*error_r = "empty recipient local part";
-			return -1;
-		}
-		/* Needless quotes ("john"@x is john@x) are fine even where quoting is not. */
-		if (!allow_quoted && !is_dot_atom(r->local, r->local_len)) {
+	if (norm[0] == '"') {
+		if (!allow_quoted) {
 			*error_r = "a quoted local part cannot be encoded in classic VERP";
-			return -1;
+			goto out;
 		}
-		at = s + i + 1;
-	} else {
-		at = NULL;
-		for (i = n; i > 0; i--)
-			if (s[i - 1] == '@') {
-				at = s + i - 1;
+		for (i = 1; i + 1 < ln; i++) {
+			if (norm[i] == '\\')
+				i++;
+			if (r->local_len == LOCAL_MAX)
 				break;
-			}
-		if (at == NULL || at == s) {
-			*error_r = "recipient must be local@domain";
-			return -1;
+			r->local[r->local_len++] = norm[i];
 		}
-		if ((size_t)(at - s) > LOCAL_MAX) {
-			*error_r = "recipient local part too long";
-			return -1;
-		}
-		if (!is_dot_atom(s, (size_t)(at - s))) {
-			*error_r = "recipient local part needs quoting";
-			return -1;
-		}
-		r->local_len = (size_t)(at - s);
-		memcpy(r->local, s, r->local_len);
+	} else {
+		if (ln > LOCAL_MAX)
+			r->local_len = LOCAL_MAX + 1;
+		else
+			memcpy(r->local, norm, r->local_len = ln);
+	}
+	if (r->local_len > LOCAL_MAX || (norm[0] == '"' && i + 1 < ln)) {
+		*error_r = "recipient local part too long";
+		goto out;
 	}
 	r->local[r->local_len] = '\0';
-	return norm_domain(at + 1, n - (size_t)(at + 1 - s), r->domain, error_r);
+	strcpy(r->domain, dom);
+	ret = 0;
+out:
+	free(norm);
+	return ret;
+}
+
+/* canonical - replace *recipient_r by its normal form (bh_addr_normalize), so that a decoded
+ * recipient is byte for byte the key every other entry point makes of it; -1 when it has none */
+static int
+canonical(char **recipient_r, const char **error_r)
+{
+	char *norm = NULL;
+	const char *e;
+
+	if (bh_addr_normalize(*recipient_r, strlen(*recipient_r), &norm, &e) == -1) {
+		free(*recipient_r);
+		*recipient_r = NULL;
+		*error_r = bh_verp_err_malformed;
+		return -1;
+	}
+	free(*recipient_r);
+	*recipient_r = norm;
+	return 0;
 }
 
 /* enc_local - append the case-proof form of a local part: [a-z0-9-] and lone inner dots as
@@ -820,5 +819,132 @@ bh_verp_decode(const struct bh_verp_conf *c, const char *addr, size_t len, int64
 		ret = decode_classic(c, lp + plen + 1, n, list_r, recipient_r, error_r);
 	else
 		ret = decode_signed(c, lc + plen + 1, n, now, list_r, recipient_r, error_r);
+	if (ret == 0 && canonical(recipient_r, error_r) == -1) {
+		free(*list_r);
+		*list_r = NULL;
+		ret = -1;
+	}
 	return ret;
+}
+
+/* ---- the sender's handle (verp.h): a bh_verp_conf behind an opaque pointer ---- */
+
+struct bh_verp {
+	struct bh_verp_conf c;
+};
+
+/* bh_verp_version - the library's version */
+const char *
+bh_verp_version(void)
+{
+	return BH_VERSION;
+}
+
+/* bh_verp_new - a handle with the defaults */
+struct bh_verp *
+bh_verp_new(void)
+{
+	struct bh_verp *v = bh_malloc(sizeof(*v));
+
+	bh_verp_conf_defaults(&v->c);
+	return v;
+}
+
+/* bh_verp_free - wipe the keys and free */
+void
+bh_verp_free(struct bh_verp **vp)
+{
+	if (vp == NULL || *vp == NULL)
+		return;
+	bh_verp_conf_wipe(&(*vp)->c);
+	free(*vp);
+	*vp = NULL;
+}
+
+/* bh_verp_set - one setting by name; checked on a copy, so a bad value changes nothing */
+int
+bh_verp_set(struct bh_verp *v, const char *name, const char *value, const char **error_r)
+{
+	struct bh_verp_conf t = v->c;
+	long long n;
+	const char *e;
+	int ret = -1;
+
+	if (name == NULL || value == NULL) {
+		*error_r = "no setting";
+		goto out;
+	}
+	if (strcmp(name, "format") == 0) {
+		if (strcmp(value, "signed") == 0)
+			t.format = BH_VERP_SIGNED;
+		else if (strcmp(value, "classic") == 0)
+			t.format = BH_VERP_CLASSIC;
+		else {
+			*error_r = "format: signed or classic";
+			goto out;
+		}
+	} else if (strcmp(name, "prefix") == 0 || strcmp(name, "domain") == 0) {
+		char *dst = name[0] == 'p' ? t.prefix : t.domain;
+		size_t size = name[0] == 'p' ? sizeof(t.prefix) : sizeof(t.domain);
+
+		if (strlen(value) >= size) {
+			*error_r = "value too long";
+			goto out;
+		}
+		memcpy(dst, value, strlen(value) + 1);
+	} else if (strcmp(name, "delimiters") == 0) {
+		if (strlen(value) != 2) {
+			*error_r = "delimiters: two characters";
+			goto out;
+		}
+		t.delim1 = value[0];
+		t.delim2 = value[1];
+	} else if (strcmp(name, "tag_bytes") == 0 || strcmp(name, "max_age") == 0 ||
+		   strcmp(name, "max_local") == 0) {
+		if (bh_strtonum(value, 0, INT64_MAX, &n, &e) == -1) {
+			*error_r = "expected a number";
+			goto out;
+		}
+		if (name[0] == 't')
+			t.tag_bytes = n > 1000 ? 1000 : (unsigned)n;
+		else if (strcmp(name, "max_age") == 0)
+			t.max_age_s = n;
+		else
+			t.max_local = n > 1000 ? 1000 : (unsigned)n;
+	} else {
+		*error_r = "unknown setting";
+		goto out;
+	}
+	/* A bounce domain or key still to come is fine; a bad value is not. */
+	if (bh_verp_conf_check(&t, error_r) == -1)
+		goto out;
+	v->c = t;
+	ret = 0;
+out:
+	bh_secure_zero(&t, sizeof(t));
+	return ret;
+}
+
+/* bh_verp_add_key - append a key to the handle */
+int
+bh_verp_add_key(struct bh_verp *v, const char *id, const void *key, size_t len,
+		const char **error_r)
+{
+	return bh_verp_conf_add_key(&v->c, id, key, len, error_r);
+}
+
+/* bh_verp_make - bh_verp_encode through the handle */
+char *
+bh_verp_make(const struct bh_verp *v, const char *list, const char *recipient, int64_t now,
+	     const char **error_r)
+{
+	return bh_verp_encode(&v->c, list, recipient, now, error_r);
+}
+
+/* bh_verp_read - bh_verp_decode through the handle */
+int
+bh_verp_read(const struct bh_verp *v, const char *addr, size_t len, int64_t now, char **list_r,
+	     char **recipient_r, const char **error_r)
+{
+	return bh_verp_decode(&v->c, addr, len, now, list_r, recipient_r, error_r);
 }

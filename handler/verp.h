@@ -1,16 +1,17 @@
 /*
- * verp.h - VERP addresses: encode for senders, decode and verify from bounces.
+ * verp.h - the sender's library (libbouncer-verp): make VERP addresses and read them back, and
+ * the one address normal form bouncer uses in its Redis keys. bouncer-verp(3) documents it.
  *
- * A sender may link against this header alone (plus the bh library, nettle and libidn2): it
- * includes no other project header, does no I/O and keeps no state.
- * Formats (README "VERP" has the exact algorithm and test vectors):
+ * The ABI: an opaque handle (struct bh_verp) set up by name (bh_verp_set), so that a new setting
+ * never changes a struct a sender compiled against; no I/O, no global state, thread-safe for
+ * concurrent use of one handle once set up. Link with pkg-config bouncer-verp.
+ * Formats (docs/sender.md and README "VERP" have the exact algorithm and test vectors):
  *   classic: PREFIX D1 LIST D2 LOCAL D2 DOMAIN @ BOUNCE_DOMAIN   (D1 D2: "+=" or "-=")
  *   signed:  PREFIX D1 LIST D2 ELOCAL D2 DOMAIN D2 TS TAG @ BOUNCE_DOMAIN   (the default)
  *            ELOCAL is the recipient's local part with every byte outside [a-z0-9.-] written
  *            as "_XX" (hex), so that the address survives an MTA that changes its case;
  *            TS is the day (3 base32 characters) and TAG a truncated HMAC-SHA256 (base32).
- * Recipients come back canonical: the local part quoted only when it must be, the domain as a
- * lower-case A-label (IDNA2008 via libidn2).
+ * Recipients go through bh_addr_normalize on the way in and come back in its normal form.
  */
 #ifndef BH_VERP_H
 #define BH_VERP_H
@@ -18,6 +19,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define BH_VERP_MAX_KEYS    8
 #define BH_VERP_MAX_KEY	    128 /* octets of one secret key */
@@ -28,65 +33,45 @@
 #define BH_VERP_MIN_TAG	    8	/* 64 bits: the shortest tag accepted */
 #define BH_VERP_MAX_TAG	    32	/* the whole HMAC-SHA256 */
 
-enum bh_verp_format {
-	BH_VERP_SIGNED = 0,
-	BH_VERP_CLASSIC,
-};
+struct bh_verp;
 
-struct bh_verp_key {
-	char id[16]; /* short key id ("k1"), may be "" */
-	unsigned char key[BH_VERP_MAX_KEY];
-	size_t len; /* 0: unused slot */
-};
+/* bh_verp_version - the library's version ("0.1.0"), static. */
+const char *bh_verp_version(void);
 
-/* The VERP part of the configuration; filled by config.c, or by a sender by hand. */
-struct bh_verp_conf {
-	enum bh_verp_format format;
-	char prefix[64];  /* "bounces" */
-	char domain[256]; /* bounce domain, "bounce.example.com"; "" in decode: any */
-	char delim1;	  /* '+' (one of + - = . _) */
-	char delim2;	  /* '=' ('=' or '+') */
-	struct bh_verp_key keys[BH_VERP_MAX_KEYS]; /* keys[0] signs; every key verifies */
-	size_t n_keys;
-	int64_t max_age_s;  /* signed tokens older than this are refused; 0: never */
-	unsigned tag_bytes; /* HMAC bytes kept in a token, 8..32 (64..256 bits) */
-	unsigned max_local; /* longest local part encode may produce; 0: 64 (RFC 5321).
-			       Up to 255 for bounce domains whose MTA accepts more. */
-};
+/* bh_verp_new - a handle with the defaults: signed, prefix "bounces", "+=" delimiters, 8-byte
+ * tags, 60 days, 64-octet local parts, no key, no bounce domain. Free with bh_verp_free, which
+ * wipes the keys, accepts NULL and sets *vp to NULL. Allocation failure aborts. */
+struct bh_verp *bh_verp_new(void);
+void bh_verp_free(struct bh_verp **vp);
 
-/* bh_verp_conf_defaults - signed, prefix "bounces", "+=" delimiters, 8-byte tags, 60 days,
- * 64-octet local parts, no key, no domain. */
-void bh_verp_conf_defaults(struct bh_verp_conf *c);
+/* bh_verp_set - one setting by name: "format" ("signed" or "classic"), "prefix", "domain" (the
+ * bounce domain), "delimiters" (two characters, "+=" or "-="), "tag_bytes" (8..32), "max_age"
+ * (seconds, 0: never), "max_local" (32..255). 0, or -1 with *error_r (static) for an unknown
+ * name or a bad value (the handle then keeps the old value). */
+int bh_verp_set(struct bh_verp *v, const char *name, const char *value, const char **error_r);
 
-/* bh_verp_conf_check - 0 when c is usable, else -1 with *error_r (static text) naming the
- * problem: bad prefix, delimiters, tag_bytes, max_age_s, max_local, domain, or a short key.
- * A signed conf without a key passes (decode then refuses with "no VERP key configured"). */
-int bh_verp_conf_check(const struct bh_verp_conf *c, const char **error_r);
+/* bh_verp_add_key - append a secret key (copied; at least BH_VERP_MIN_KEY octets) under id (may
+ * be NULL). The first key added signs, every key verifies. 0, or -1 with *error_r (static). */
+int bh_verp_add_key(struct bh_verp *v, const char *id, const void *key, size_t len,
+		    const char **error_r);
 
-/* bh_verp_conf_add_key - append a secret key (copied; at least BH_VERP_MIN_KEY octets) under
- * id (may be NULL). The first key added signs. Returns 0, or -1 with *error_r (static). */
-int bh_verp_conf_add_key(struct bh_verp_conf *c, const char *id, const void *key, size_t len,
-			 const char **error_r);
+/* bh_verp_make - the VERP address for (list, recipient) at time now (seconds since the epoch).
+ * list: 1..64 of [a-z0-9._-]; recipient: an address bh_addr_normalize accepts (not an address
+ * literal). A new string (the caller's: free()), or NULL with *error_r (static). */
+char *bh_verp_make(const struct bh_verp *v, const char *list, const char *recipient, int64_t now,
+		   const char **error_r);
 
-/* bh_verp_conf_wipe - erase every key (and the rest of c) so no secret outlives its use. */
-void bh_verp_conf_wipe(struct bh_verp_conf *c);
+/* bh_verp_read - recover list and recipient from a VERP address (span, untrusted) and verify
+ * it. 0 with *list_r and *recipient_r (the caller's: free()), or -1 with *error_r one of the
+ * bh_verp_err_ texts below (both outputs then NULL). */
+int bh_verp_read(const struct bh_verp *v, const char *addr, size_t len, int64_t now, char **list_r,
+		 char **recipient_r, const char **error_r);
 
-/* bh_verp_encode - the VERP address for (list, recipient) at time now (seconds since the
- * epoch). list: 1..64 of [a-z0-9._-] starting with a letter or digit. recipient: local@domain,
- * optionally in <>, local part a dot-atom or a quoted string (classic: dot-atom only), domain
- * a host name in U-labels or A-labels.
- * Returns a new string (the caller's: free()), or NULL with *error_r set (static text) when the
- * list or address cannot be encoded (empty, bad characters, no key, local part over max_local,
- * ...). */
-char *bh_verp_encode(const struct bh_verp_conf *c, const char *list, const char *recipient,
-		     int64_t now, const char **error_r);
-
-/* bh_verp_decode - recover list and recipient from a VERP address (span, untrusted; may be in
- * <> and surrounded by white space) and verify it. Returns 0 with *list_r and *recipient_r (the
- * caller's: free()), or -1 with *error_r set to one of the static texts below; *list_r and
- * *recipient_r are then NULL. The list is lower-case; the recipient is canonical (see above). */
-int bh_verp_decode(const struct bh_verp_conf *c, const char *addr, size_t len, int64_t now,
-		   char **list_r, char **recipient_r, const char **error_r);
+/* bh_addr_normalize - the key form of an address, as bouncer writes it in Redis: an RFC 5322
+ * addr-spec, optionally in <>, outer white space dropped; the local part kept (canonically
+ * quoted), the domain lower-case A-label. 0 with *out_r (the caller's: free()), or -1 with
+ * *error_r (static reason). The same function bouncer itself runs (addr.h). */
+int bh_addr_normalize(const char *p, size_t n, char **out_r, const char **error_r);
 
 /* The reasons bh_verp_decode gives (pointer-comparable). */
 extern const char bh_verp_err_not_verp[];  /* "not a VERP address" */
@@ -97,5 +82,9 @@ extern const char bh_verp_err_bad_sig[];   /* "bad signature" */
 extern const char bh_verp_err_expired[];   /* "expired" */
 extern const char bh_verp_err_no_key[];	   /* "no VERP key configured" */
 extern const char bh_verp_err_too_long[];  /* "address too long" */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "verdict.h"
-#include "verp.h"
+#include "verp_conf.h"
 
 /* bh_verp_locate - try the addresses of v in this order of trust, and fill v->verp from the
  * first one that decodes and verifies under c at time now:

@@ -24,6 +24,7 @@ expect=(usr/bin/bouncer
 	"usr/$libdir/pkgconfig/bouncer-verp.pc"
 	usr/share/man/man1/bouncer.1.gz
 	usr/share/man/man5/bouncer.yaml.5.gz
+	usr/share/man/man3/bouncer-verp.3.gz
 	usr/lib/systemd/system/bouncer.service
 	usr/lib/sysusers.d/bouncer.conf
 	usr/share/doc/bouncer/examples/bouncer.yaml
@@ -45,19 +46,25 @@ if command -v groff >/dev/null; then
 	done
 fi
 
-# The shared library exports the VERP API and nothing else (the util code it carries is hidden).
+# The shared library exports the sender's API of verp.h and nothing else (the util code it
+# carries and bouncer's own bh_verp_conf functions are hidden).
+api='^(bh_verp_(new|free|set|add_key|make|read|version|err_[a-z_]+)|bh_addr_normalize)$'
 if command -v nm >/dev/null; then
 	nm -D --defined-only "$dest/usr/$libdir/libbouncer-verp.so" | awk '$2 ~ /^[TDBR]$/ {print $3}' |
 		sed 's/@.*//' >"$tmp/syms"
-	grep -q '^bh_verp_encode$' "$tmp/syms" || bad "libbouncer-verp.so does not export bh_verp_encode"
-	if [ -n "$(grep -v '^bh_verp_' "$tmp/syms")" ]; then
-		bad "libbouncer-verp.so exports more than bh_verp_*: $(grep -v '^bh_verp_' "$tmp/syms" | tr '\n' ' ')"
+	for s in bh_verp_new bh_verp_free bh_verp_set bh_verp_add_key bh_verp_make bh_verp_read \
+		bh_verp_version bh_addr_normalize; do
+		grep -qx "$s" "$tmp/syms" || bad "libbouncer-verp.so does not export $s"
+	done
+	if [ -n "$(grep -Ev "$api" "$tmp/syms")" ]; then
+		bad "libbouncer-verp.so exports more than verp.h: $(grep -Ev "$api" "$tmp/syms" | tr '\n' ' ')"
 	fi
 fi
 
-# A sender's program, built only from what was installed.
+# A sender's program, built only from what was installed (as C, and as C++: extern "C").
 cat >"$tmp/sender.c" <<'EOF'
-/* A sender: the README "VERP" test vector through the installed library, then a round trip. */
+/* A sender: the README "VERP" test vector through the installed library, then a round trip,
+ * then the key form of an address. */
 #include <bouncer/verp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,19 +76,21 @@ main(void)
 	static const char key[] = "bouncer-test-key-0123456789abcdef";
 	static const char want[] =
 		"bounces+news=john.smith=example.com=t7ghgoqsesspd5h6@bounce.example.com";
-	struct bh_verp_conf c;
+	struct bh_verp *v = bh_verp_new();
 	const char *err = NULL;
-	char *addr, *list = NULL, *rcpt = NULL;
+	char *addr = NULL, *list = NULL, *rcpt = NULL, *norm = NULL;
 	int ret = 1;
 
-	bh_verp_conf_defaults(&c);
-	strcpy(c.domain, "bounce.example.com");
-	if (bh_verp_conf_add_key(&c, "k1", key, strlen(key), &err) != 0 ||
-	    bh_verp_conf_check(&c, &err) != 0) {
-		printf("conf: %s\n", err);
-		return 1;
+	if (bh_verp_set(v, "domain", "bounce.example.com", &err) != 0 ||
+	    bh_verp_add_key(v, "k1", key, strlen(key), &err) != 0) {
+		printf("setup: %s\n", err);
+		goto out;
 	}
-	addr = bh_verp_encode(&c, "news", "john.smith@example.com", 1767225600, &err);
+	if (bh_verp_set(v, "format", "nonsense", &err) != -1) {
+		printf("a bad format was accepted\n");
+		goto out;
+	}
+	addr = bh_verp_make(v, "news", "<john.smith@EXAMPLE.com>", 1767225600, &err);
 	if (addr == NULL) {
 		printf("encode: %s\n", err);
 		goto out;
@@ -90,7 +99,7 @@ main(void)
 		printf("encode: got %s, want %s\n", addr, want);
 		goto out;
 	}
-	if (bh_verp_decode(&c, addr, strlen(addr), 1767225600 + 86400, &list, &rcpt, &err) != 0) {
+	if (bh_verp_read(v, addr, strlen(addr), 1767225600 + 86400, &list, &rcpt, &err) != 0) {
 		printf("decode %s: %s\n", addr, err);
 		goto out;
 	}
@@ -98,13 +107,26 @@ main(void)
 		printf("round trip: got %s %s\n", list, rcpt);
 		goto out;
 	}
+	static const char in[] = "\"joe\"@B\xc3\xbc"
+				 "cher.DE";
+
+	if (bh_addr_normalize(in, strlen(in), &norm, &err) != 0 ||
+	    strcmp(norm, "joe@xn--bcher-kva.de") != 0) {
+		printf("normalize: got %s\n", norm != NULL ? norm : err);
+		goto out;
+	}
+	if (bh_verp_version() == NULL || bh_verp_version()[0] == '\0') {
+		printf("no version\n");
+		goto out;
+	}
 	printf("%s\n", addr);
 	ret = 0;
 out:
-	bh_verp_conf_wipe(&c);
+	bh_verp_free(&v);
 	free(addr);
 	free(list);
 	free(rcpt);
+	free(norm);
 	return ret;
 }
 EOF
@@ -131,6 +153,17 @@ if "$cc" "${extra[@]}" -std=c17 -Wall -Werror -o "$tmp/sender-shared" "$tmp/send
 		bad "sender-shared is not linked against the installed libbouncer-verp.so.0"
 else
 	bad "cannot build against the installed shared library: $(cat "$tmp/cc.log")"
+fi
+# A C++ sender links too: the header declares everything extern "C".
+if command -v c++ >/dev/null; then
+	cp "$tmp/sender.c" "$tmp/sender.cc"
+	# shellcheck disable=SC2046
+	if c++ "${extra[@]}" -Wall -Werror -o "$tmp/sender-cxx" "$tmp/sender.cc" \
+		$(pkg-config --cflags --libs bouncer-verp) 2>"$tmp/cc.log"; then
+		LD_LIBRARY_PATH="$dest/usr/$libdir" run_sender "$tmp/sender-cxx"
+	else
+		bad "a C++ sender cannot build against the installed library: $(cat "$tmp/cc.log")"
+	fi
 fi
 # The archive, with the shared system libraries its .pc names in Requires.private (fully static
 # linking would need static libunistring and more, which Debian does not ship in -dev packages).

@@ -92,7 +92,10 @@ expect_rc 0 "$BOUNCER" verp decode --key-file "$tmp/key2" --key-file "$tmp/key" 
 	--domain bounce.example.com --now 1767225600 "$good"
 expect_rc 1 "$BOUNCER" verp decode "${common[@]}" john@bounce.example.com
 grep -q '"why":"not a VERP address"' "$tmp/out" || bad "plain: $(cat "$tmp/out")"
-expect_rc 65 "$BOUNCER" verp encode "${common[@]}" --list News john@example.com
+# List names are case-insensitive everywhere (issue 18): News is the list news.
+expect_rc 0 "$BOUNCER" verp encode "${common[@]}" --list News john@example.com
+grep -q '^bounces+news=' "$tmp/out" || bad "--list News: $(cat "$tmp/out")"
+expect_rc 65 "$BOUNCER" verp encode "${common[@]}" --list 'a=b' john@example.com
 expect_rc 65 "$BOUNCER" verp encode "${common[@]}" --list news not-an-address
 expect_rc 65 "$BOUNCER" verp encode "${common[@]}" --list news \
 	a-very-long-local-part-that-goes-on@a-long-domain-name.example.com

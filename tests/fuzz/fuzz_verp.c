@@ -11,7 +11,7 @@
 
 #include "util.h"
 #include "verdict.h"
-#include "verp.h"
+#include "verp_conf.h"
 #include "verp_locate.h"
 
 #define KEY "bouncer-test-key-0123456789abcdef"

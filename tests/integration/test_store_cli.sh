@@ -84,7 +84,8 @@ expect_json 'j["suppressed"] and j["suppression"]["scope"] == "global" and j["su
 expect_rc 0 "IDN domain normalized on input" B suppression check 'angry@EXAMPLE.com.'
 expect_rc 1 "delayed is never counted" B suppression check slow@example.com --list news
 expect_rc 1 "sender-side failure does not suppress" B suppression check b@blocky.example --list promo
-expect_rc 69 "invalid address" B suppression check not-an-address
+# An address the grammar refuses is bad data (65, EX_DATAERR), not an unavailable service.
+expect_rc 65 "invalid address" B suppression check not-an-address
 
 # --- show
 expect_rc 0 "show" B suppression show full@example.org

@@ -12,7 +12,7 @@
 #include "policy.h"
 #include "rules.h"
 #include "util.h"
-#include "verp.h"
+#include "verp_conf.h"
 
 #include "test.h"
 

@@ -4,7 +4,7 @@
 
 #include "util.h"
 #include "verdict.h"
-#include "verp.h"
+#include "verp_conf.h"
 #include "verp_locate.h"
 
 #include "test.h"
