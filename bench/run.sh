@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run.sh - every benchmark, one command: `bench/run.sh` (or `cmake --build build --target bench`).
-# Prints figures and ratios against baselines measured in the same run; see README "Performance".
+# Prints figures and ratios against baselines measured in the same run; see docs/performance.md.
 #
 #   BENCH_CLASSIFY_N=100000     messages for bench/classify.sh
 #   BENCH_E2E_COUNTS="20000"    mailbox sizes for bench/e2e.sh, one run each (peak RSS per size:

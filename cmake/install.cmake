@@ -1,5 +1,5 @@
 # install.cmake - what `cmake --install` puts where, the libbouncer-verp library for senders,
-# and the CPack .deb. Included last from CMakeLists.txt. README "Deploying" and deploy/README.md
+# and the CPack .deb. Included last from CMakeLists.txt. docs/operations.md and deploy/README.md
 # say how the pieces are used.
 include(GNUInstallDirs)
 

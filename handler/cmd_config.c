@@ -1,7 +1,7 @@
 /*
  * cmd_config.c - `bouncer config check [-c FILE]`: validate the configuration and print the
  * effective one (defaults applied, secrets as "***"), or every problem as FILE:LINE:COLUMN.
- * `bouncer config reference` prints the README's key table (generated from the key tables).
+ * `bouncer config reference` prints the key table of docs/configuration.md (from the key tables).
  */
 #include <stdio.h>
 #include <string.h>

@@ -3,9 +3,9 @@
  *
  * Every key is a row of a table (name, type, where it lands, range, default, documentation),
  * Redis config.c style: the walk, the defaults, the printed effective configuration and the
- * README reference all come from the same rows. The file is hand-edited, so the walk never
- * stops at the first problem: every unknown key (with a suggestion), duplicate, wrong type,
- * out-of-range value, missing secret and unsafe setting is reported as FILE:LINE:COLUMN.
+ * table of docs/configuration.md all come from the same rows. The file is hand-edited, so the
+ * walk never stops at the first problem: every unknown key (with a suggestion), duplicate, wrong
+ * type, out-of-range value, missing secret and unsafe setting is reported as FILE:LINE:COLUMN.
  *
  * Trusts nothing in the file. Reads only the secret and CA files it names; no globals, no
  * environment changes: loading again (SIGHUP) has no side effects.
@@ -2011,7 +2011,7 @@ bh_config_dump(const struct bh_config *cfg, struct bh_buf *out)
 	bh_cfg_dump_table(out, top_keys, cfg, 0);
 }
 
-/* ref_table - README rows of one table */
+/* ref_table - docs/configuration.md rows of one table */
 static void
 ref_table(struct bh_buf *out, const struct bh_cfgkey *tab, const char *prefix)
 {
@@ -2032,7 +2032,7 @@ ref_table(struct bh_buf *out, const struct bh_cfgkey *tab, const char *prefix)
 	}
 }
 
-/* bh_config_reference - the README table */
+/* bh_config_reference - the table of docs/configuration.md */
 void
 bh_config_reference(struct bh_buf *out)
 {

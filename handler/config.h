@@ -201,7 +201,7 @@ const struct bh_list_policy *bh_config_policy(const struct bh_config *cfg, const
 /* bh_config_dump - append the effective configuration as YAML (defaults applied, secrets shown
  * as "***", lists printed as their differences from defaults). */
 void bh_config_dump(const struct bh_config *cfg, struct bh_buf *out);
-/* bh_config_reference - append the README's key reference (Markdown table rows). */
+/* bh_config_reference - append the key reference of docs/configuration.md (Markdown rows). */
 void bh_config_reference(struct bh_buf *out);
 
 /* bh_parse_duration - "45s", "30m", "12h", "15d", "2w", "500ms" or "0" to milliseconds.

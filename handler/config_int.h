@@ -103,9 +103,9 @@ struct bh_cfgkey {
 	bh_cfgdump_fn *dump;	     /* BH_KT_FN */
 	bh_cfgcheck_fn *check;	     /* BH_KT_STR, BH_KT_STRBUF */
 	unsigned flags;
-	const char *type_doc; /* README: the type column */
+	const char *type_doc; /* docs/configuration.md: the type column */
 	const char *def;      /* default as text, NULL: none */
-	const char *doc;      /* README: the meaning column */
+	const char *doc;      /* docs/configuration.md: the meaning column */
 };
 
 #define BH_CFG_MAX_KEYS 32 /* keys in one table */

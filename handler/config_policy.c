@@ -776,7 +776,7 @@ bh_cfg_policies_dump(struct bh_buf *out, const struct bh_config *cfg)
 	}
 }
 
-/* bh_cfg_policy_reference - README rows for defaults and lists */
+/* bh_cfg_policy_reference - docs/configuration.md rows for defaults and lists */
 void
 bh_cfg_policy_reference(struct bh_buf *out)
 {

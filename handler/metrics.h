@@ -20,7 +20,7 @@
 
 struct bh_metrics;
 
-/* The counter families. The label names of each are fixed (README "Metrics"). */
+/* The counter families. The label names of each are fixed (deploy/README.md "Metrics"). */
 enum bh_metric {
 	BH_M_BOUNCES = 0,      /* bouncer_bounces_total{list,type,reason,outcome} */
 	BH_M_LOOPS,	       /* bouncer_loops_total{kind} */

@@ -8,7 +8,7 @@
  * is written from RFC 3463 / RFC 7372 / RFC 7505 codes and the phrases real MTAs emit; rules from
  * the configuration are put in front of it (or replace it).
  *
- * Decision order (README "Classification rules"):
+ * Decision order (docs/classification.md):
  *   1. strong text rows, in table order (config rows first): the first whose status/reply globs
  *      and pattern all match decides;
  *   2. code rows (no pattern): a specific status ("5.1.1", "5.2.2", "5.7.26"...) decides;

@@ -4,13 +4,13 @@
  * The only module that includes hiredis. It trusts Redis to answer in RESP2 but checks the shape
  * of every reply it reads; it trusts the verdict and decisions it is handed (built by our own
  * parser and policy) but cuts untrusted text (diagnostics) to BH_MAX_DIAGNOSTIC before it goes
- * into an event. The key schema is README.md's "Redis key schema": every key starts with the
+ * into an event. The key schema is docs/redis.md: every key starts with the
  * hash tag "{prefix}" so that one Lua script only ever touches one Redis Cluster slot.
  *
  * A hiredis context that returned an error is dead: it is dropped, and the next connection
  * attempt waits for an exponential backoff (100 ms doubling to 30 s).
  *
- * Scale-out (README "Scale-out"): with redis.sentinels every connection first asks the sentinels
+ * Scale-out (docs/scale-out.md): with redis.sentinels every connection first asks the sentinels
  * (each in turn, after AUTH with redis.sentinel_password when set) for the master's address and
  * checks with ROLE that it is one; a READONLY, MASTERDOWN or LOADING reply drops the connection
  * so that the next one asks again. On Redis Cluster a new connection sends one keyed command and
@@ -68,7 +68,7 @@ _Static_assert(BH_STORE_ADDR_EVENTS == 100, "ADDR_EVENTS_LAST must be BH_STORE_A
  * id, then the common event fields (count, pairs), then per decision 13 control values, the
  * suppression fields (count, pairs) and the event fields (count, pairs).
  *
- * Repetition (README "Loops and backscatter"): a message whose recipient already bounced the
+ * Repetition (docs/loops.md): a message whose recipient already bounced the
  * same sent message within the repeat window, at least as strongly (a count after a count or a
  * suppression, a suppression after a suppression), is a "repeat": its counting and suppressing
  * decisions become refuse (or alert), nothing is counted, its events say loop=repeat. A list

@@ -2,7 +2,7 @@
  * store.h - suppression state, counters and the audit event stream in Redis.
  *
  * store.c is the only module that talks to Redis (the only one that includes hiredis); no hiredis
- * type appears here. The key schema is documented in README.md ("Redis key schema") so that a
+ * type appears here. The key schema is documented in docs/redis.md so that a
  * sender in any language can check an address with one command.
  *
  * Applying one classified message is atomic and idempotent: one Lua script per message records
@@ -209,7 +209,7 @@ int bh_store_stats(struct bh_store *s, struct bh_store_stat **v_r, size_t *n_r,
 		   const char **error_r);
 void bh_store_stats_free(struct bh_store_stat *v, size_t n);
 
-/* ---- the mailbox lease (README "Scale-out") ---- */
+/* ---- the mailbox lease (docs/scale-out.md) ---- */
 
 /* bh_store_lease_set - from now on every bh_store_apply is fenced by the lease of (host, user,
  * mailbox): Redis applies a message only while the key {p}:lease:HOST:USER:MAILBOX holds this

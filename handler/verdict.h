@@ -4,7 +4,8 @@
  *
  * All strings are owned by the verdict and freed by bh_verdict_free(); `const char *` members
  * point at static tables (reason words, kinds) and are never freed. A NULL string means "absent".
- * The JSON form (bh_verdict_json) is the `bouncer classify` output contract documented in README.
+ * The JSON form (bh_verdict_json) is the `bouncer classify` output contract documented in
+ * docs/classify.md.
  */
 #ifndef BH_VERDICT_H
 #define BH_VERDICT_H

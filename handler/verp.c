@@ -8,7 +8,7 @@
  * base32 and hex escapes, and the MAC is over the lower-cased text), length limits (RFC 5321
  * 4.5.3.1.1: encode refuses a local part over max_local), quoted local parts (RFC 5321 4.1.2),
  * `+` and `=` inside the recipient (escaped), and IDN domains (IDNA2008 A-labels, RFC 5890).
- * README "VERP" describes the format step by step; tests/cli/verp_reference.py reimplements it.
+ * docs/verp.md describes the format step by step; tests/cli/verp_reference.py reimplements it.
  *
  * XXX: a classic address cannot protect the case of the recipient's local part (its bytes are
  * the address); decode returns them as the MTA delivered them.

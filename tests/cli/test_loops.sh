@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_loops - `bouncer classify` on the loop / auto-reply fixtures: each must come out with the
-# expected type and loop kind (README "Loops and backscatter"). Runs without a config, so
+# expected type and loop kind (docs/loops.md). Runs without a config, so
 # backscatter must NOT fire (no VERP configured); the near misses must stay what they are.
 set -u
 : "${BOUNCER:?}" "${BH_SOURCE_DIR:?}"

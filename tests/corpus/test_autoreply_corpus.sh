@@ -6,7 +6,7 @@
 #     real failure (a reason other than vacation, feedback, delivered) is flagged as a loop:
 #     not even the sendmail "Postmaster notify" double bounces (a postmaster's notice ends the
 #     bounce chain) nor the failure of an auto-reply sent back to the auto-reply's own author
-#     (README "Loops and backscatter").
+#     (docs/loops.md).
 # Prints the figures. Skips (77) without the shared folder or a working classify.
 set -u
 : "${BOUNCER:?}"

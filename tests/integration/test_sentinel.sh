@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_sentinel.sh - the state survives a Redis master failure under Sentinel (README
-# "Scale-out"). A master, two replicas and one sentinel (quorum 1) on free loopback ports;
+# test_sentinel.sh - the state survives a Redis master failure under Sentinel (docs/scale-out.md).
+# A master, two replicas and one sentinel (quorum 1) on free loopback ports;
 # bouncer finds the master by name through redis.sentinels (the first sentinel listed is dead:
 # the next one is asked) and WAITs for one replica after every batch. `bouncer run` drains
 # bounces; the master is SIGKILLed in the middle; Sentinel promotes a replica; bouncer finds

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_sentinel_auth.sh - sentinels that require a password (README "Scale-out"). A Redis master
+# test_sentinel_auth.sh - sentinels that require a password (docs/scale-out.md). A Redis master
 # with its own requirepass and one sentinel (Redis >= 5 requirepass, plus an ACL user) on free
 # loopback ports. bouncer finds the master through the sentinel with the right password (from a
 # file, and an ACL user with its password from the environment) and writes to it; a wrong or a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_two_workers.sh - several `bouncer run` workers at once (README "Scale-out"):
+# test_two_workers.sh - several `bouncer run` workers at once (docs/scale-out.md):
 #   1. two workers on one mailbox and one Redis drain 500 bounces: each message is applied
 #      exactly once (one event and one applied marker per stable id, no duplicate), all of them
 #      end in the processed folder, and only the lease holder works;
