@@ -1363,7 +1363,7 @@ rule_reason(struct bh_cfgld *ld, const struct bh_cfgkey *k, const struct bh_cnod
 		bh_cfg_diag(ld, val, path, "unknown reason %s; did you mean \"%s\"?",
 			    bh_cfg_got(val, buf, sizeof(buf)), sug);
 	else
-		bh_cfg_diag(ld, val, path, "unknown reason %s (see the reason table in README)",
+		bh_cfg_diag(ld, val, path, "unknown reason %s (bouncer reasons lists them)",
 			    bh_cfg_got(val, buf, sizeof(buf)));
 }
 

@@ -5,7 +5,7 @@
  * The ABI: an opaque handle (struct bh_verp) set up by name (bh_verp_set), so that a new setting
  * never changes a struct a sender compiled against; no I/O, no global state, thread-safe for
  * concurrent use of one handle once set up. Link with pkg-config bouncer-verp.
- * Formats (docs/sender.md and README "VERP" have the exact algorithm and test vectors):
+ * Formats (docs/sender.md and docs/verp.md have the exact algorithm and test vectors):
  *   classic: PREFIX D1 LIST D2 LOCAL D2 DOMAIN @ BOUNCE_DOMAIN   (D1 D2: "+=" or "-=")
  *   signed:  PREFIX D1 LIST D2 ELOCAL D2 DOMAIN D2 TS TAG @ BOUNCE_DOMAIN   (the default)
  *            ELOCAL is the recipient's local part with every byte outside [a-z0-9.-] written
