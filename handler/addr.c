@@ -39,9 +39,9 @@ is_atext(unsigned char c)
 	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
-/* dot_atom - p[0..n) is a dot-atom-text */
-static bool
-dot_atom(const char *p, size_t n)
+/* bh_addr_dot_atom - p[0..n) is a dot-atom-text (needs no quoting as a local part) */
+bool
+bh_addr_dot_atom(const char *p, size_t n)
 {
 	size_t i;
 
@@ -180,7 +180,7 @@ parse_local(const char *p, size_t n, struct bh_buf *b, size_t *used, const char 
 		*error_r = "empty local part";
 		return -1;
 	}
-	if (!dot_atom(p, i)) {
+	if (!bh_addr_dot_atom(p, i)) {
 		*error_r = p[0] == '<' ? "unbalanced angle brackets"
 			   : memchr(p, '<', i) != NULL
 			       ? "a display name is not part of the address: give the address "
@@ -315,7 +315,7 @@ bh_addr_normalize(const char *p, size_t n, char **out_r, const char **error_r)
 	}
 	if ((dom = norm_domain(p + used + 1, n - used - 1, error_r)) == NULL)
 		goto out;
-	if (dot_atom(local.data, local.len)) {
+	if (bh_addr_dot_atom(local.data, local.len)) {
 		bh_buf_append(&out, local.data, local.len);
 	} else {
 		bh_buf_putc(&out, '"');

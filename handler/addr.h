@@ -9,6 +9,7 @@
 #ifndef BH_ADDR_H
 #define BH_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* bh_addr_normalize - the one address grammar of every entry point (the worker, the ops
@@ -19,6 +20,10 @@
  * "empty domain", "too long", "invalid domain", "control character", "a display name is not
  * part of the address: ...", "more than one @ ...", ...). */
 int bh_addr_normalize(const char *p, size_t n, char **out_r, const char **error_r);
+
+/* bh_addr_dot_atom - p[0..n) is an RFC 5322 dot-atom-text (atext, and UTF-8 octets, in
+ * dot-separated runs): a local part that needs no quoting */
+bool bh_addr_dot_atom(const char *p, size_t n);
 
 /* bh_addr_domain - the domain of a normalized address (after the last '@'); borrowed from addr,
  * "" when there is none. */

@@ -54,34 +54,6 @@ struct rcpt {
 	char domain[DOMAIN_MAX + 1];
 };
 
-/* is_atext - RFC 5322 atext, plus UTF-8 octets (RFC 6531) */
-static bool
-is_atext(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80)
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
-}
-
-/* is_dot_atom - p[0..n) is a dot-atom-text (needs no quoting as a local part) */
-static bool
-is_dot_atom(const char *p, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || p[0] == '.' || p[n - 1] == '.')
-		return false;
-	for (i = 0; i < n; i++) {
-		if (p[i] == '.') {
-			if (p[i - 1] == '.')
-				return false;
-		} else if (!is_atext((unsigned char)p[i])) {
-			return false;
-		}
-	}
-	return true;
-}
-
 /* list_ok - a list name: [a-z0-9][a-z0-9._-]*, no "..", no final '.', at most 64 octets */
 static bool
 list_ok(const char *p, size_t n)
@@ -428,7 +400,7 @@ prefix_ok(const char *p)
 {
 	size_t i, n = strlen(p);
 
-	if (n == 0 || n > 63 || !is_dot_atom(p, n))
+	if (n == 0 || n > 63 || !bh_addr_dot_atom(p, n))
 		return false;
 	for (i = 0; i < n; i++) {
 		char c = p[i];
@@ -612,7 +584,7 @@ quote_local(struct bh_buf *b, const char *p, size_t n)
 {
 	size_t i;
 
-	if (is_dot_atom(p, n)) {
+	if (bh_addr_dot_atom(p, n)) {
 		bh_buf_append(b, p, n);
 		return;
 	}
@@ -653,7 +625,7 @@ decode_classic(const struct bh_verp_conf *c, const char *rest, size_t n, char **
 	last--; /* the delimiter itself */
 	list = bh_memdup0(rest, first);
 	bh_lower_ascii(list);
-	if (!list_ok(list, first) || !is_dot_atom(rest + first + 1, last - first - 1) ||
+	if (!list_ok(list, first) || !bh_addr_dot_atom(rest + first + 1, last - first - 1) ||
 	    norm_domain(rest + last + 1, n - last - 1, dom, error_r) == -1) {
 		free(list);
 		*error_r = bh_verp_err_malformed;
