@@ -63,7 +63,7 @@ fi
 
 # A sender's program, built only from what was installed (as C, and as C++: extern "C").
 cat >"$tmp/sender.c" <<'EOF'
-/* A sender: the README "VERP" test vector through the installed library, then a round trip,
+/* A sender: the docs/verp.md test vector through the installed library, then a round trip,
  * then the key form of an address. */
 #include <bouncer/verp.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""verp_reference.py - an independent reimplementation of bouncer's VERP formats (README "VERP").
+"""verp_reference.py - an independent reimplementation of bouncer's VERP formats (docs/verp.md).
 
 Standard library only (hmac, hashlib, base64): what a sender written in Python needs to make
 signed VERP addresses that bouncer verifies, and what tests/cli/test_verp.sh checks the C code
