@@ -159,8 +159,8 @@ echo "INBOX holds $(count INBOX) messages"
 
 say "5/6 bouncer once -c $STATE/bouncer.yaml"
 status=0
-"$BOUNCER" once -c "$STATE/bouncer.yaml" -v 2> >(tee "$STATE/once.log" >&2) || status=$?
-sleep 0.2 # let tee finish the log
+"$BOUNCER" once -c "$STATE/bouncer.yaml" -v 2>"$STATE/once.log" || status=$?
+cat "$STATE/once.log"
 echo "exit status $status"
 for f in INBOX bouncer/processed bouncer/ignored bouncer/quarantine; do
 	printf '  %-20s %s messages\n' "$f" "$(count "$f")"
