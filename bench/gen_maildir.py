@@ -2,6 +2,7 @@
 """gen_maildir.py - write N signed-VERP bounces straight into a Maildir (bench/e2e.sh).
 
     gen_maildir.py MAILDIR N KEY_FILE DOMAIN
+    gen_maildir.py --corpus DIR MAILDIR N KEY_FILE DOMAIN DOMAINS_OUT
 
 Writing the files directly is seconds for 100,000 messages where an APPEND or `doveadm save`
 per message would take minutes. Each file name carries S=<size> and W=<size with CRLF> so
@@ -10,9 +11,21 @@ Dovecot learns RFC822.SIZE without reading the message. The mix, by message numb
 (Postfix-style, no DSN part) bounces, 1 out-of-office reply. Recipients are all distinct, so
 every bounce is a real Redis write. VERP addresses are signed with tests/cli/verp_reference.py,
 the project's independent implementation of the format.
+
+With --corpus, the messages are real bounces instead: the .eml files of DIR (the shared Sisimai
+corpus: many MTAs, bounces, feedback reports and auto-replies) taken in turn, a leading mbox
+"From " line dropped, each copy with a fresh Message-ID (replacing the first one of its header,
+else added at the top) so that every copy has its own stable id. To make them bounces of our
+own mail, copy i has the first recipient of its file's labels.json entry, wherever it appears
+as written, replaced by a copy-specific address (local part + ".b<i>"), and a Delivered-To: of
+the signed VERP address of that address (list news or promo) added at the top: every copy is
+then about its own subscriber, as at a real sender. The domains of every From: address in the
+corpus (the returned messages' senders among them) are written to DOMAINS_OUT, one a line, for
+the bench's our_domains: otherwise the loop check rightly calls the copies backscatter.
 """
 
 import os
+import re
 import sys
 import time
 
@@ -128,7 +141,78 @@ I am out of the office until Monday and will reply when I am back.
 """
 
 
+FROM_RE = re.compile(rb"^From:[^\n]*?@([A-Za-z0-9][A-Za-z0-9.-]*)", re.I | re.M)
+MSGID_RE = re.compile(rb"^message-id:[^\n]*\n(?:[ \t][^\n]*\n)*", re.I | re.M)
+
+
+def write(dest, now, i, data):
+    """one Maildir file, its sizes in the name (W: with every bare LF made CRLF)"""
+    vsize = len(data) + data.count(b"\n") - data.count(b"\r\n")
+    name = "%d.M%dP%d.bench,S=%d,W=%d:2," % (now, i, os.getpid(), len(data), vsize)
+    with open(os.path.join(dest, name), "wb") as f:
+        f.write(data)
+    return len(data)
+
+
+def corpus(src, maildir, n, key_file, domain, domains_out):
+    import json
+    conf = vr.Conf()
+    conf.domain = domain
+    with open(key_file, "rb") as f:
+        conf.keys.append(f.read().rstrip(b"\r\n"))
+    try:
+        with open(os.path.join(src, "labels.json")) as f:
+            labels = json.load(f)
+    except OSError:
+        labels = {}
+    files = sorted(f for f in os.listdir(src) if f.endswith(".eml"))
+    msgs = []
+    domains = set()
+    for name in files:
+        with open(os.path.join(src, name), "rb") as f:
+            data = f.read()
+        if data.startswith(b"From "):
+            data = data[data.find(b"\n") + 1:]
+        head = data.find(b"\n\n")
+        head = len(data) if head < 0 else head + 1
+        m = MSGID_RE.search(data, 0, head)
+        for d in FROM_RE.findall(data):
+            domains.add(d.decode("ascii").lower().rstrip("."))
+        rcpt = ""
+        for e in labels.get(name, []):
+            if "@" in e.get("recipient", ""):
+                rcpt = e["recipient"]
+                break
+        msgs.append(((data[:m.start()], data[m.end():]) if m else (b"", data), rcpt))
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(maildir, sub), exist_ok=True)
+    dest = os.path.join(maildir, "cur")
+    now = int(time.time())
+    total = 0
+    for i in range(n):
+        (a, b), rcpt = msgs[i % len(msgs)]
+        mid = b"Message-ID: <bench.%d.%d@bench.example.org>\n" % (i, now)
+        data = a + mid + b
+        if rcpt:
+            local, _, dom = rcpt.rpartition("@")
+            mine = "%s.b%d@%s" % (local, i, dom)
+            try:
+                v = vr.encode(conf, "news" if i % 2 == 0 else "promo", mine, now)
+            except vr.VerpError:  # too long for a VERP local part: left as it came
+                v = None
+            if v is not None:
+                data = re.sub(re.escape(rcpt.encode()), mine.encode(), data, flags=re.I)
+                data = b"Delivered-To: " + v.encode() + b"\n" + data
+        total += write(dest, now, i, data)
+    with open(domains_out, "w") as f:
+        f.write("".join(d + "\n" for d in sorted(domains)))
+    print(total)
+
+
 def main(argv):
+    if argv[1] == "--corpus":
+        corpus(argv[2], argv[3], int(argv[4]), argv[5], argv[6], argv[7])
+        return
     maildir, n, key_file, domain = argv[1], int(argv[2]), argv[3], argv[4]
     conf = vr.Conf()
     conf.domain = domain
@@ -138,7 +222,6 @@ def main(argv):
     for sub in ("cur", "new", "tmp"):
         os.makedirs(os.path.join(maildir, sub), exist_ok=True)
     dest = os.path.join(maildir, "cur")
-    host = "bench"
     total = 0
     for i in range(n):
         r = "reader%d@example%d.net" % (i, i % 97)
@@ -155,12 +238,7 @@ def main(argv):
             body = TEXT.format(v=v, r=r, n=i, o=i % 250 + 1, t=t.format(r=r))
         else:
             body = OOO.format(v=v, r=r, n=i)
-        data = body.encode("ascii")
-        vsize = len(data) + data.count(b"\n")
-        name = "%d.M%dP%d.%s,S=%d,W=%d:2," % (now, i, os.getpid(), host, len(data), vsize)
-        with open(os.path.join(dest, name), "wb") as f:
-            f.write(data)
-        total += len(data)
+        total += write(dest, now, i, body.encode("ascii"))
     print(total)
 
 
