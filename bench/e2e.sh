@@ -12,6 +12,7 @@
 #   BENCH_PROXY=1            route both through bench/imap_tools.py proxy to count IMAP commands
 #                            (a Python proxy slows both: off by default)
 #   BENCH_TMPDIR=/dev/shm    where Dovecot and Redis keep their data (tmpfs by default)
+#   BENCH_WRAP="strace -c"   a command to run bouncer under (a profiler), its output in the log
 #
 # 1. Dovecot (tests/lib/dovecot.sh) and Redis (tests/lib/redis.sh: AOF, fsync always) on free
 #    loopback ports in a mktemp dir.
@@ -141,7 +142,7 @@ rstats >"$T/cs0"
 rc0=$(rinfo total_commands_processed)
 rr0=$(rinfo total_reads_processed)
 set +e
-/usr/bin/time -f '%e %M %U %S' -o "$T/time" "$bouncer" once -c "$T/bouncer.yaml" >"$T/once.out" 2>"$T/once.log"
+/usr/bin/time -f '%e %M %U %S' -o "$T/time" ${BENCH_WRAP:-} "$bouncer" once -c "$T/bouncer.yaml" >"$T/once.out" 2>"$T/once.log"
 orc=$?
 set -e
 sleep 0.2

@@ -4,14 +4,22 @@
  * Keys are ours (static ASCII); values are escaped for the format: JSON strings through
  * bh_json_str, logfmt values quoted when they contain a space, '=' or '"'. Untrusted values are
  * first cut and made printable (bh_printable), so a hostile Message-ID cannot forge a line.
+ *
+ * Batching (bh_log_batch_begin/_end): the worker collects the lines of a chunk of messages and
+ * writes them with one write(2) instead of one per line. A warning or an error flushes what is
+ * collected and goes out at once; so does bh_fatal (through its hook), the exit of the process
+ * (atexit) and an abort (a failed assert: SIGABRT), so that nothing collected is lost short of
+ * SIGKILL.
  */
 #include "log.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct {
 	enum bh_log_format format;
@@ -20,6 +28,13 @@ static struct {
 	void (*hook)(bool before, void *ctx);
 	void *hook_ctx;
 } logger = {BH_LOG_JSON, BH_LOG_INFO, NULL, NULL, NULL};
+
+/* the lines collected while batching: written at once by batch_flush */
+static struct {
+	struct bh_buf b;
+	bool on;
+	bool registered; /* batch_flush is an atexit handler and bh_fatal's hook */
+} batch;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -221,25 +236,106 @@ bh_log_ctx(struct bh_logline *l, const struct bh_log_ctx *c)
 		bh_log_str(l, "stable_id", c->stable_id);
 }
 
-/* bh_log_end - finish and write the line */
-void
-bh_log_end(struct bh_logline *l)
+/* write_out - write n bytes of finished lines to the stream at once, the hook around them */
+static void
+write_out(const char *p, size_t n)
 {
 	FILE *fp = logger.fp != NULL ? logger.fp : stderr;
 
+	if (n == 0)
+		return;
+	if (logger.hook != NULL)
+		logger.hook(true, logger.hook_ctx);
+	fwrite(p, 1, n, fp);
+	fflush(fp);
+	if (logger.hook != NULL)
+		logger.hook(false, logger.hook_ctx);
+}
+
+/* bh_log_end - finish the line and write it (while batching: collect it) */
+void
+bh_log_end(struct bh_logline *l)
+{
 	if (l->on) {
 		if (logger.format == BH_LOG_JSON)
 			bh_buf_putc(&l->b, '}');
 		bh_buf_putc(&l->b, '\n');
-		if (logger.hook != NULL)
-			logger.hook(true, logger.hook_ctx);
-		fwrite(l->b.data, 1, l->b.len, fp);
-		fflush(fp);
-		if (logger.hook != NULL)
-			logger.hook(false, logger.hook_ctx);
+		if (batch.on && l->level < BH_LOG_WARN) {
+			bh_buf_append(&batch.b, l->b.data, l->b.len);
+			if (batch.b.len >= BH_LOG_BATCH_BYTES)
+				bh_log_flush();
+		} else {
+			bh_log_flush(); /* what was collected comes first */
+			write_out(l->b.data, l->b.len);
+		}
 	}
 	bh_buf_deinit(&l->b);
 	l->on = false;
+}
+
+/* bh_log_flush - write the lines collected so far (batching goes on) */
+void
+bh_log_flush(void)
+{
+	if (batch.b.len == 0)
+		return;
+	write_out(batch.b.data, batch.b.len);
+	bh_buf_reset(&batch.b);
+}
+
+/* batch_exit - at exit and on bh_fatal: write what is collected, keep nothing */
+static void
+batch_exit(void)
+{
+	batch.on = false;
+	bh_log_flush();
+	bh_buf_deinit(&batch.b);
+}
+
+/* batch_abort - SIGABRT: write the collected lines with write(2) alone, then abort as asked */
+static void
+batch_abort(int sig)
+{
+	FILE *fp = logger.fp != NULL ? logger.fp : stderr;
+	const char *p = batch.b.data;
+	size_t n = batch.on ? batch.b.len : 0;
+
+	while (n > 0) {
+		ssize_t k = write(fileno(fp), p, n);
+
+		if (k <= 0)
+			break;
+		p += k;
+		n -= (size_t)k;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* bh_log_batch_begin - collect the lines below warn from now on, until bh_log_batch_end */
+void
+bh_log_batch_begin(void)
+{
+	if (!batch.registered) {
+		struct sigaction sa;
+
+		batch.registered = true;
+		atexit(batch_exit);
+		bh_fatal_set_hook(batch_exit);
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = batch_abort;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGABRT, &sa, NULL);
+	}
+	batch.on = true;
+}
+
+/* bh_log_batch_end - write the collected lines with one write and stop collecting */
+void
+bh_log_batch_end(void)
+{
+	batch.on = false;
+	bh_log_flush();
 }
 
 /* vlog - the body of bh_log and bh_log_errno */

@@ -65,6 +65,19 @@ void bh_log_ctx(struct bh_logline *l, const struct bh_log_ctx *c);
 /* bh_log_end - write the line and free it. */
 void bh_log_end(struct bh_logline *l);
 
+/* Batching: lines below warn are collected and written together (one write per batch). A line
+ * at warn or above first writes what was collected, then itself, at once; so do the exit of the
+ * process and bh_fatal. The worker batches the lines of a chunk; a caller about to block (wait
+ * for mail, sleep) must end its batch first. Collected lines are flushed early past
+ * BH_LOG_BATCH_BYTES. */
+#define BH_LOG_BATCH_BYTES (256u * 1024)
+/* bh_log_batch_begin - collect lines from now on (nesting is not counted: one batch at a time). */
+void bh_log_batch_begin(void);
+/* bh_log_batch_end - write what was collected and stop collecting. */
+void bh_log_batch_end(void);
+/* bh_log_flush - write what was collected, and go on collecting. */
+void bh_log_flush(void);
+
 /* bh_log - a line with only an event and a message (msg=...). */
 void bh_log(enum bh_log_level level, const char *event, const char *fmt, ...) BH_PRINTF(3, 4);
 /* bh_log_errno - the same, adding err=strerror(errno) (like warn(3)). */

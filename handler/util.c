@@ -17,12 +17,27 @@
 #include <time.h>
 #include <unistd.h>
 
+static void (*fatal_hook)(void);
+
+/* bh_fatal_set_hook - call fn first in bh_fatal (the logger writes the lines it holds) */
+void
+bh_fatal_set_hook(void (*fn)(void))
+{
+	fatal_hook = fn;
+}
+
 /* bh_fatal - report our own bug and abort */
 void
 bh_fatal(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (fatal_hook != NULL) {
+		void (*fn)(void) = fatal_hook;
+
+		fatal_hook = NULL; /* once: the hook itself may fail */
+		fn();
+	}
 	fputs("bouncer: fatal: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -19,6 +19,8 @@
 
 /* bh_fatal - our own bug or an impossible state: print and abort. */
 BH_NORETURN void bh_fatal(const char *fmt, ...) BH_PRINTF(1, 2);
+/* bh_fatal_set_hook - fn runs once at the start of bh_fatal, before the message (NULL: none). */
+void bh_fatal_set_hook(void (*fn)(void));
 
 void *bh_malloc(size_t n);
 void *bh_calloc(size_t n, size_t size);

@@ -14,6 +14,8 @@
  *   store    bh_store_apply_begin/_end: parts of BH_STORE_PART messages pipelined, the next
  *            part classified while Redis applies one (one part in flight: in order)
  *   move     one UID MOVE per destination folder, only for messages Redis confirmed
+ *   log      the chunk's info and debug lines collected and written with one write (warnings
+ *            and errors at once)
  *
  * Postfix's queue discipline: a message leaves the mailbox only when Redis holds its outcome.
  * Killed anywhere, a restart re-reads what is still in the mailbox; the store's stable-id key
@@ -636,6 +638,8 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 	bool pending = false, leased = false, store_failed = false;
 	int ret = -1, r = 0;
 
+	/* the chunk's lines go out together, after its moves (a warning goes at once) */
+	bh_log_batch_begin();
 	if (!w->o.dry_run)
 		bh_store_apply_reset(w->store);
 	for (i = 0; i <= n; i++) {
@@ -773,6 +777,7 @@ out:
 	free(item_of);
 	free(items);
 	free(jobs);
+	bh_log_batch_end();
 	return ret;
 }
 

@@ -1,6 +1,6 @@
 /*
  * test_log.c - the structured log line: JSON and logfmt escaping, untrusted text cut and made
- * printable, correlation ids, levels.
+ * printable, correlation ids, levels; batching (one write per batch, a warning at once).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +69,62 @@ line_long(void)
 	bh_log_end(&l);
 }
 
+/* What the batching test's stream received: the bytes and the number of writes. */
+static struct {
+	char data[4096];
+	size_t len;
+	int writes;
+} sink;
+
+/* sink_write - fopencookie write: keep the bytes, count the call */
+static ssize_t
+sink_write(void *cookie, const char *p, size_t n)
+{
+	(void)cookie;
+	if (n > sizeof(sink.data) - 1 - sink.len)
+		n = sizeof(sink.data) - 1 - sink.len;
+	memcpy(sink.data + sink.len, p, n);
+	sink.len += n;
+	sink.data[sink.len] = '\0';
+	sink.writes++;
+	return (ssize_t)n;
+}
+
+/* batching - info lines wait for the end of the batch and go out with one write; a warning
+ * writes what waits, then itself, at once */
+static void
+batching(void)
+{
+	cookie_io_functions_t io = {NULL, sink_write, NULL, NULL};
+	FILE *fp = fopencookie(NULL, "w", io);
+
+	bh_log_setup(BH_LOG_LOGFMT, BH_LOG_INFO, fp);
+	bh_log_batch_begin();
+	bh_log(BH_LOG_INFO, "one", "a");
+	bh_log(BH_LOG_INFO, "two", "b");
+	CHECK_INT(sink.writes, 0);
+	bh_log(BH_LOG_WARN, "three", "c");
+	CHECK_INT(sink.writes, 2);
+	CHECK(strstr(sink.data, "event=one") != NULL);
+	CHECK(strstr(sink.data, "event=one") < strstr(sink.data, "event=two"));
+	CHECK(strstr(sink.data, "event=two") < strstr(sink.data, "event=three"));
+	bh_log(BH_LOG_INFO, "four", "d");
+	bh_log(BH_LOG_DEBUG, "five", "below the level");
+	bh_log(BH_LOG_INFO, "six", "e");
+	CHECK_INT(sink.writes, 2);
+	bh_log_batch_end();
+	CHECK_INT(sink.writes, 3);
+	CHECK(strstr(sink.data, "event=three") < strstr(sink.data, "event=four"));
+	CHECK(strstr(sink.data, "event=four") < strstr(sink.data, "event=six"));
+	CHECK(strstr(sink.data, "event=five") == NULL);
+	bh_log(BH_LOG_INFO, "seven", "after the batch: at once");
+	CHECK_INT(sink.writes, 4);
+	bh_log_batch_end(); /* nothing collected: no write */
+	CHECK_INT(sink.writes, 4);
+	bh_log_setup(BH_LOG_JSON, BH_LOG_INFO, NULL);
+	fclose(fp);
+}
+
 int
 main(void)
 {
@@ -98,5 +154,6 @@ main(void)
 	CHECK_INT(bh_log_format_parse("json"), BH_LOG_JSON);
 	CHECK_INT(bh_log_format_parse("logfmt"), BH_LOG_LOGFMT);
 	CHECK_INT(bh_log_format_parse("xml"), -1);
+	batching();
 	return test_done("test_log");
 }
