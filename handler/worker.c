@@ -13,7 +13,10 @@
  *   policy   bh_policy_decide
  *   store    bh_store_apply_begin/_end: parts of BH_STORE_PART messages pipelined, the next
  *            part classified while Redis applies one (one part in flight: in order)
- *   move     one UID MOVE per destination folder, only for messages Redis confirmed
+ *   move     one UID MOVE per destination folder, only for messages Redis confirmed; sent on
+ *            a helper thread after the next chunk is fetched, while that chunk is classified
+ *            and stored (IMAP is used by one thread at a time: the main thread touches it only
+ *            while no move is in flight)
  *   log      the chunk's info and debug lines collected and written with one write (warnings
  *            and errors at once)
  *
@@ -32,7 +35,9 @@
  */
 #include "worker.h"
 
+#include <assert.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +57,21 @@
 
 enum dest { DEST_PROCESSED = 0, DEST_IGNORED, DEST_QUARANTINE, DEST_KEEP, DEST_COUNT };
 
+/* The moves of the last chunk: Redis confirmed them, IMAP has not done them yet. They go out
+ * on a helper thread (moves_start) while the next chunk is classified and stored, and are
+ * joined (moves_join) before the main thread uses IMAP again. */
+struct moves {
+	uint32_t *uids[DEST_KEEP];
+	size_t n[DEST_KEEP];
+	size_t total;
+	bool running; /* the thread owns w->imap until moves_join */
+	pthread_t th;
+	/* set by the thread, read after the join */
+	size_t done[DEST_KEEP]; /* moved per destination */
+	int ret;
+	char err[256];
+};
+
 struct bh_worker {
 	const struct bh_config *cfg;
 	struct bh_worker_opts o;
@@ -69,6 +89,8 @@ struct bh_worker {
 	int64_t lease_at;  /* monotonic ms when the last successful take/renew was sent */
 	int64_t lease_ttl; /* ms */
 	struct bh_worker_stats st;
+	struct moves mv;
+	uint32_t mv_high; /* the highest UID listed by the batch the pending moves come from */
 	char err[512];
 };
 
@@ -82,6 +104,8 @@ struct job {
 	enum dest dest;
 	const char *why; /* static: why quarantined */
 };
+
+static void moves_drop(struct bh_worker *w);
 
 /* folder_of - the configured folder of a destination */
 static const char *
@@ -164,6 +188,7 @@ bh_worker_free(struct bh_worker **wp)
 		if (bh_store_lease_release(w->store, &err) == 1)
 			bh_log(BH_LOG_INFO, "lease_released", "mailbox=%s", w->cfg->imap.mailbox);
 	}
+	moves_drop(w); /* not done: the next drain finds them again, DUPLICATE in Redis */
 	bh_imap_free(&w->imap);
 	bh_store_free(&w->store);
 	bh_rules_free(&w->rules);
@@ -200,6 +225,7 @@ env_fail(struct bh_worker *w, const char *what, const char *err, const char **er
 	snprintf(w->err, sizeof(w->err), "%s: %s", what, err != NULL ? err : "failed");
 	*error_r = w->err;
 	if (w->imap != NULL && strcmp(what, "imap") == 0) {
+		moves_drop(w); /* the connection is gone: they wait for the next drain */
 		bh_metrics_inc(w->o.metrics, BH_M_IMAP_ERRORS);
 		bh_imap_free(&w->imap);
 		w->folders_ok = false;
@@ -567,34 +593,140 @@ count_metrics(struct bh_worker *w, const struct job *j, bool repeat)
 	}
 }
 
-/* move_all - one UID MOVE per destination folder; 0 or -1 */
-static int
-move_all(struct bh_worker *w, struct job *jobs, size_t n, const char **error_r)
+/* moves_thread - the helper thread: one UID MOVE per destination folder, in order, until one
+ * fails; touches nothing of the worker but its IMAP connection and w->mv */
+static void *
+moves_thread(void *arg)
 {
-	uint32_t *uids = bh_calloc(n != 0 ? n : 1, sizeof(*uids));
+	struct bh_worker *w = arg;
+	struct moves *mv = &w->mv;
 	const char *err = NULL;
-	size_t i, k;
-	int d, ret = 0;
+	int d;
 
-	for (d = 0; d < DEST_KEEP && ret == 0; d++) {
-		for (i = k = 0; i < n; i++)
-			if (jobs[i].dest == (enum dest)d)
-				uids[k++] = jobs[i].m->uid;
-		if (k == 0)
+	mv->ret = 0;
+	for (d = 0; d < DEST_KEEP; d++) {
+		if (mv->n[d] == 0)
 			continue;
-		if (bh_imap_move(w->imap, uids, k, folder_of(w, (enum dest)d), &err) == -1) {
-			ret = env_fail(w, "imap", err, error_r);
+		if (bh_imap_move(w->imap, mv->uids[d], mv->n[d], folder_of(w, (enum dest)d),
+				 &err) == -1) {
+			snprintf(mv->err, sizeof(mv->err), "%s",
+				 err != NULL ? err : "UID MOVE failed");
+			mv->ret = -1;
 			break;
 		}
-		if (d == DEST_PROCESSED)
-			w->st.processed += k;
-		else if (d == DEST_IGNORED)
-			w->st.ignored += k;
-		else
-			w->st.quarantined += k;
+		mv->done[d] = mv->n[d];
 	}
-	free(uids);
-	return ret;
+	return NULL;
+}
+
+/* moves_clear - forget the moves (done or not) */
+static void
+moves_clear(struct moves *mv)
+{
+	int d;
+
+	for (d = 0; d < DEST_KEEP; d++) {
+		free(mv->uids[d]);
+		mv->uids[d] = NULL;
+		mv->n[d] = mv->done[d] = 0;
+	}
+	mv->total = 0;
+}
+
+/* moves_add - the destinations of a chunk's messages become the pending moves (none pending) */
+static void
+moves_add(struct bh_worker *w, const struct job *jobs, size_t n)
+{
+	struct moves *mv = &w->mv;
+	size_t i;
+	int d;
+
+	assert(!mv->running && mv->total == 0);
+	for (d = 0; d < DEST_KEEP; d++) {
+		for (i = 0; i < n; i++) {
+			if (jobs[i].dest != (enum dest)d)
+				continue;
+			if (mv->uids[d] == NULL)
+				mv->uids[d] = bh_calloc(n, sizeof(*mv->uids[d]));
+			mv->uids[d][mv->n[d]++] = jobs[i].m->uid;
+			mv->total++;
+		}
+	}
+}
+
+/* moves_start - send the pending moves on the helper thread (a failed pthread_create: here and
+ * now). Only while the lease cannot have passed to another worker: else they are dropped (the
+ * next holder moves them, DUPLICATE in Redis) and -1 */
+static int
+moves_start(struct bh_worker *w, const char **error_r)
+{
+	struct moves *mv = &w->mv;
+
+	if (mv->total == 0 || mv->running)
+		return 0;
+	if (!lease_valid(w)) {
+		moves_clear(mv);
+		return env_fail(w, "lease", "lost or not renewed in time: not moving", error_r);
+	}
+	mv->running = true;
+	if (pthread_create(&mv->th, NULL, moves_thread, w) != 0) {
+		moves_thread(w);
+		mv->th = pthread_self(); /* nothing to join */
+	}
+	return 0;
+}
+
+/* moves_join - wait for the moves in flight and count them; -1 when one failed (IMAP down) */
+static int
+moves_join(struct bh_worker *w, const char **error_r)
+{
+	struct moves *mv = &w->mv;
+	int ret;
+
+	if (!mv->running)
+		return 0;
+	if (!pthread_equal(mv->th, pthread_self()) && pthread_join(mv->th, NULL) != 0)
+		bh_fatal("pthread_join of the move thread failed");
+	mv->running = false;
+	w->st.processed += mv->done[DEST_PROCESSED];
+	w->st.ignored += mv->done[DEST_IGNORED];
+	w->st.quarantined += mv->done[DEST_QUARANTINE];
+	ret = mv->ret;
+	moves_clear(mv);
+	if (ret == -1)
+		return env_fail(w, "imap", mv->err, error_r);
+	return 0;
+}
+
+/* moves_flush - do the pending moves now and wait for them: 0 or -1 */
+static int
+moves_flush(struct bh_worker *w, const char **error_r)
+{
+	if (w->imap == NULL) {
+		moves_clear(&w->mv);
+		return 0;
+	}
+	if (moves_start(w, error_r) == -1)
+		return -1;
+	return moves_join(w, error_r);
+}
+
+/* moves_drop - wait for the moves in flight, forget those not sent; the messages stay in the
+ * mailbox (Redis holds their outcome: the next drain moves them as DUPLICATE) */
+static void
+moves_drop(struct bh_worker *w)
+{
+	struct moves *mv = &w->mv;
+
+	if (mv->running) {
+		if (!pthread_equal(mv->th, pthread_self()) && pthread_join(mv->th, NULL) != 0)
+			bh_fatal("pthread_join of the move thread failed");
+		mv->running = false;
+		w->st.processed += mv->done[DEST_PROCESSED];
+		w->st.ignored += mv->done[DEST_IGNORED];
+		w->st.quarantined += mv->done[DEST_QUARANTINE];
+	}
+	moves_clear(mv);
 }
 
 /* crash_hook - test-only: die between the Redis confirmation and the move */
@@ -752,14 +884,13 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 		if (jobs[i].m->data != NULL)
 			log_job(w, &jobs[i], it);
 	}
-	if (!lease_valid(w)) {
-		/* the lease may have passed to another worker meanwhile: leave the moves to it
-		 * (what Redis confirmed comes back to it as DUPLICATE) */
-		env_fail(w, "lease", "lost or not renewed in time: not moving", error_r);
+	/* the last chunk's moves went out while this one was classified and stored: IMAP is
+	 * ours again; this chunk's moves go out after the next chunk is fetched (moves_start), or
+	 * at the end of the drain. A lease that may have passed to another worker meanwhile is
+	 * checked when they are sent: the moves are then left to it (DUPLICATE in Redis). */
+	if (moves_join(w, error_r) == -1)
 		goto out;
-	}
-	if (move_all(w, jobs, n, error_r) == -1)
-		goto out;
+	moves_add(w, jobs, n);
 	if (r == -1 || unconfirmed > 0) {
 		w->failed = true;
 		env_fail(w, "redis", err != NULL ? err : "not every message was confirmed",
@@ -779,6 +910,22 @@ out:
 	free(jobs);
 	bh_log_batch_end();
 	return ret;
+}
+
+/* settle_after_failure - a chunk failed: wait for the moves in flight, then move what Redis
+ * confirmed of it now (when IMAP and the lease allow), keeping the failure's text in w->err */
+static void
+settle_after_failure(struct bh_worker *w)
+{
+	const char *err = NULL;
+	char saved[sizeof(w->err)];
+
+	memcpy(saved, w->err, sizeof(saved));
+	if (moves_join(w, &err) == 0)
+		(void)moves_flush(w, &err);
+	else
+		moves_drop(w);
+	memcpy(w->err, saved, sizeof(saved));
 }
 
 /* quarantine_oversized - move messages over the size limit untouched, with an event each */
@@ -838,11 +985,31 @@ run_batch(struct bh_worker *w, const char **error_r)
 	bool *big = NULL, *want = NULL;
 	int ret = -1;
 
-	moved_before = w->st.processed + w->st.ignored + w->st.quarantined;
+	moved_before = w->st.processed + w->st.ignored + w->st.quarantined + w->mv.total;
 	max = w->cfg->imap.batch_size > 0 ? w->cfg->imap.batch_size : BH_DEF_BATCH_SIZE;
 	if (max > BH_MAX_BATCH_SIZE)
 		max = BH_MAX_BATCH_SIZE;
-	if (bh_imap_search(w->imap, w->o.dry_run ? SIZE_MAX : max, &uids, &n, &err) == -1)
+	if (w->mv.total > 0) {
+		/* the last batch is still in the mailbox, its moves pending: the next batch is
+		 * what comes after it (new mail has higher UIDs) */
+		size_t k = 0;
+
+		if (bh_imap_search(w->imap, 2 * max, &uids, &n, &err) == -1)
+			return env_fail(w, "imap", err, error_r);
+		for (i = 0; i < n; i++)
+			if (uids[i] > w->mv_high && k < max)
+				uids[k++] = uids[i];
+		n = k;
+		if (n == 0) {
+			/* nothing after it in the window: move it, then look again */
+			free(uids);
+			uids = NULL;
+			if (moves_flush(w, error_r) == -1)
+				return -1;
+		}
+	}
+	if (uids == NULL &&
+	    bh_imap_search(w->imap, w->o.dry_run ? SIZE_MAX : max, &uids, &n, &err) == -1)
 		return env_fail(w, "imap", err, error_r);
 	if (w->o.dry_run) { /* nothing moves: skip what this run has shown already */
 		size_t k = 0;
@@ -856,6 +1023,7 @@ run_batch(struct bh_worker *w, const char **error_r)
 		ret = 0;
 		goto out;
 	}
+	w->mv_high = uids[n - 1];
 	if (bh_imap_fetch_sizes(w->imap, uids, n, &msgs, &nm, &err) == -1) {
 		env_fail(w, "imap", err, error_r);
 		goto out;
@@ -881,6 +1049,9 @@ run_batch(struct bh_worker *w, const char **error_r)
 			env_fail(w, "imap", err, error_r);
 			goto out;
 		}
+		/* the last chunk's moves go out while this one is classified and stored */
+		if (moves_start(w, error_r) == -1)
+			goto out;
 		/* a message that vanished meanwhile comes back without data: run_chunk keeps it */
 		{
 			struct bh_imap_msg *sub = bh_calloc(end - start, sizeof(*sub));
@@ -894,8 +1065,10 @@ run_batch(struct bh_worker *w, const char **error_r)
 			free(sub);
 			for (i = start; i < end; i++)
 				bh_free_str(&msgs[i].data);
-			if (r == -1)
+			if (r == -1) {
+				settle_after_failure(w);
 				goto out;
+			}
 		}
 		start = end;
 	}
@@ -903,7 +1076,8 @@ run_batch(struct bh_worker *w, const char **error_r)
 		w->dry_high = uids[n - 1];
 	w->st.batches++;
 	ret = 1;
-	if (!w->o.dry_run && w->st.processed + w->st.ignored + w->st.quarantined == moved_before) {
+	if (!w->o.dry_run &&
+	    w->st.processed + w->st.ignored + w->st.quarantined + w->mv.total == moved_before) {
 		/* the server keeps listing messages it will not hand out: do not spin on them */
 		bh_log(BH_LOG_WARN, "no_progress", "%zu messages listed but none could be fetched",
 		       n);
@@ -926,9 +1100,10 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 
 	for (;;) {
 		if (w->o.interrupted != NULL && w->o.interrupted(w->o.ctx))
-			return 0;
+			return moves_flush(w, error_r);
 		if ((r = lease_check(w, false, error_r)) != 1) {
 			/* a standby keeps no IMAP connection: the holder may be the only client */
+			moves_drop(w);
 			bh_imap_free(&w->imap);
 			return r;
 		}
@@ -945,7 +1120,7 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 			return -1;
 		bh_metrics_last_poll(w->o.metrics, bh_now());
 		if (r == 0)
-			return 0;
+			return moves_flush(w, error_r);
 	}
 }
 
@@ -972,6 +1147,7 @@ bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, co
 		if (timeout_ms > due)
 			timeout_ms = due > 100 ? due : 100;
 	}
+	moves_drop(w); /* none: every drain ends with its moves done */
 	if (ensure_connected(w, error_r) == -1)
 		return -1;
 	r = bh_imap_wait(w->imap, timeout_ms, mask, &err);
