@@ -138,7 +138,9 @@ c1=$(pcount)
 
 rinfo() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | sed -n "s/^$1://p"; }
 rstats() { redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | grep '^cmdstat_'; }
+rcpu() { redis-cli -p "$REDIS_PORT" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {printf "%.3f", s}'; }
 rstats >"$T/cs0"
+rcpu0=$(rcpu)
 rc0=$(rinfo total_commands_processed)
 rr0=$(rinfo total_reads_processed)
 set +e
@@ -149,6 +151,7 @@ sleep 0.2
 rc1=$(rinfo total_commands_processed)
 rr1=$(rinfo total_reads_processed)
 rstats >"$T/cs1"
+rcpu1=$(rcpu)
 c2=$(pcount)
 read -r bs brss bu bsys <"$T/time"
 left=$(dovecot_count drain)
@@ -167,7 +170,7 @@ loglines=$(wc -l <"$T/once.log")
 python3 - "$n" "$bytes" "$source_kind" "$batch" "$tmpdir" "$ms" "$mrss" "$mu" "$msys" \
 	"$bs" "$brss" "$bu" "$bsys" "$orc" "$processed" "$ignored" "$quarantined" "$sups" \
 	"$((rc1 - rc0 - 2))" "$((rr1 - rr0 - 2))" "$T/cs0" "$T/cs1" "$((c1 - c0))" "$((c2 - c1))" \
-	"${PROXY_PID:+1}" "$loglines" "$t0" "$t1" "$t2" <<'PY'
+	"${PROXY_PID:+1}" "$loglines" "$t0" "$t1" "$t2" "$rcpu0" "$rcpu1" <<'PY'
 import re, sys
 a = sys.argv[1:]
 n, b, kind, batch, where = int(a[0]), int(a[1]), a[2], int(a[3]), a[4]
@@ -176,6 +179,7 @@ bs, brss, bcpu, orc = float(a[9]), int(a[10]), float(a[11]) + float(a[12]), int(
 proc, ign, qua, sups, rcmd, rreads = (int(x) for x in a[14:20])
 fcmd, bcmd, proxied, loglines = int(a[22]), int(a[23]), a[24] == "1", int(a[25])
 gen, idx = float(a[27]) - float(a[26]), float(a[28]) - float(a[27])
+rcpu = float(a[30]) - float(a[29])
 
 
 def cs(path):
@@ -198,7 +202,7 @@ print(f"  setup: generated in {gen:.1f} s, indexed in {idx:.1f} s (not timed)")
 print(f"  fetch+MOVE (imaplib, whole process): {ms:7.2f} s {fr:8.0f} msg/s  CPU {mcpu:.2f} s  peak RSS {mrss/1024:.1f} MB" + (f"  {fcmd} IMAP commands" if proxied else ""))
 print(f"  bouncer once (whole process):        {bs:7.2f} s {br:8.0f} msg/s  CPU {bcpu:.2f} s  peak RSS {brss/1024:.1f} MB" + (f"  {bcmd} IMAP commands ({bcmd/n:.4f}/msg)" if proxied else ""))
 print(f"    exit {orc}; moved {proc} processed, {ign} ignored, {qua} quarantined; {sups} suppressions; {loglines} log lines")
-print(f"    Redis: {rcmd} commands incl. scripts' ({rcmd/n:.2f}/msg), {rreads} reads ({rreads/n:.4f}/msg); EVALSHA {ev[0]/n:.3f}/msg, {ev[1]/max(ev[0],1):.0f} us each ({ev[1]/n:.0f} us/msg, {usec/n:.0f} us/msg in the commands inside)")
+print(f"    Redis CPU {rcpu:.2f} s ({rcpu/n*1e6:.0f} us/msg); {rcmd} commands incl. scripts' ({rcmd/n:.2f}/msg), {rreads} reads ({rreads/n:.4f}/msg); EVALSHA {ev[0]/n:.3f}/msg, {ev[1]/max(ev[0],1):.0f} us each ({ev[1]/n:.0f} us/msg, {usec/n:.0f} us/msg in the commands inside)")
 top = sorted(diff.items(), key=lambda kv: -kv[1][0])
 print("    per message: " + ", ".join(f"{k} {v[0]/n:.2f}" for k, v in top[:12]))
 print(f"  ratio bouncer / fetch+MOVE: {br/fr:.2f}   (goal: >= 0.5, and >= 5000 msg/s at 20,000)")
