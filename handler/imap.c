@@ -731,10 +731,11 @@ uidpos_lower(const struct uidpos *v, size_t n, uint32_t uid)
 	return lo;
 }
 
-/* att_static - walk a FETCH response: its UID, RFC822.SIZE and body section */
+/* att_static - walk a FETCH response: its UID, RFC822.SIZE and body section (with sec_r, the
+ * section itself, whose text the caller may take over) */
 static void
 att_static(struct mailimap_msg_att *att, uint32_t *uid, uint32_t *size, const char **body,
-	   size_t *body_len)
+	   size_t *body_len, struct mailimap_msg_att_body_section **sec_r)
 {
 	clistiter *it;
 
@@ -757,6 +758,8 @@ att_static(struct mailimap_msg_att *att, uint32_t *uid, uint32_t *size, const ch
 			    st->att_data.att_body_section->sec_body_part != NULL) {
 				*body = st->att_data.att_body_section->sec_body_part;
 				*body_len = st->att_data.att_body_section->sec_length;
+				if (sec_r != NULL)
+					*sec_r = st->att_data.att_body_section;
 			}
 			break;
 		default: break;
@@ -798,7 +801,7 @@ bh_imap_fetch_sizes(struct bh_imap *im, const uint32_t *uids, size_t n, struct b
 	at = bh_calloc(nat + 1, sizeof(*at));
 	for (it = clist_begin(res); it != NULL; it = clist_next(it), m++) {
 		at[m].pos = m;
-		att_static(clist_content(it), &at[m].uid, &at[m].size, NULL, NULL);
+		att_static(clist_content(it), &at[m].uid, &at[m].size, NULL, NULL, NULL);
 	}
 	if (nat > 0)
 		qsort(at, nat, sizeof(*at), cmp_uidpos);
@@ -860,19 +863,23 @@ bh_imap_fetch_bodies(struct bh_imap *im, struct bh_imap_msg *msgs, const bool *w
 	}
 	qsort(idx, n, sizeof(*idx), cmp_uidpos);
 	for (it = clist_begin(res); it != NULL; it = clist_next(it)) {
+		struct mailimap_msg_att_body_section *sec = NULL;
 		const char *body = NULL;
 		size_t body_len = 0;
 		uint32_t uid;
 
-		att_static(clist_content(it), &uid, NULL, &body, &body_len);
+		att_static(clist_content(it), &uid, NULL, &body, &body_len, &sec);
 		if (uid == 0 || body == NULL)
 			continue;
 		/* the first wanted, still empty message with this UID (idx: by UID, then order) */
 		for (j = uidpos_lower(idx, n, uid); j < n && idx[j].uid == uid; j++) {
 			i = idx[j].pos;
 			if (want[i] && msgs[i].data == NULL) {
-				msgs[i].data = bh_memdup0(body, body_len);
+				/* taken over, not copied: a big message is held once (libetpan's
+				 * string, NUL-terminated; bh_imap_msg_release frees it its way) */
+				msgs[i].data = sec->sec_body_part;
 				msgs[i].len = body_len;
+				sec->sec_body_part = NULL;
 				break;
 			}
 		}
@@ -891,9 +898,20 @@ bh_imap_msgs_free(struct bh_imap_msg **msgs, size_t n)
 	if (msgs == NULL || *msgs == NULL)
 		return;
 	for (i = 0; i < n; i++)
-		free((*msgs)[i].data);
+		bh_imap_msg_release(&(*msgs)[i]);
 	free(*msgs);
 	*msgs = NULL;
+}
+
+/* bh_imap_msg_release - free a message's data, as libetpan frees its strings (a literal is an
+ * MMAPString it keeps a reference of, anything else plain malloc), and forget it */
+void
+bh_imap_msg_release(struct bh_imap_msg *m)
+{
+	if (m->data != NULL && mmap_string_unref(m->data) != 0)
+		free(m->data);
+	m->data = NULL;
+	m->len = 0;
 }
 
 /* bh_imap_move - UID MOVE, else UID COPY + STORE \Deleted + (UID) EXPUNGE; 0 or -1 */

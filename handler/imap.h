@@ -26,11 +26,13 @@
 
 struct bh_imap;
 
-/* One fetched message. data is the caller's (free with bh_imap_msgs_free). */
+/* One fetched message. data is the caller's (free with bh_imap_msg_release or
+ * bh_imap_msgs_free, never free(3)). */
 struct bh_imap_msg {
 	uint32_t uid;
 	size_t size; /* RFC822.SIZE as the server reported it */
-	char *data;  /* the whole message (BODY.PEEK[]), NULL when not fetched or gone */
+	char *data;  /* the whole message (BODY.PEEK[]), NULL when not fetched or gone; freed by
+		      * bh_imap_msg_release only (libetpan's own string) */
 	size_t len;
 };
 
@@ -70,6 +72,8 @@ int bh_imap_fetch_sizes(struct bh_imap *im, const uint32_t *uids, size_t n,
 int bh_imap_fetch_bodies(struct bh_imap *im, struct bh_imap_msg *msgs, const bool *want, size_t n,
 			 const char **error_r);
 void bh_imap_msgs_free(struct bh_imap_msg **msgs, size_t n);
+/* bh_imap_msg_release - free one message's data (libetpan's string) and set it to NULL, 0. */
+void bh_imap_msg_release(struct bh_imap_msg *m);
 
 /* bh_imap_move - move n UIDs of the selected mailbox to folder: UID MOVE when the server has
  * MOVE, else UID COPY + UID STORE +FLAGS.SILENT (\Deleted) + UID EXPUNGE (plain EXPUNGE when

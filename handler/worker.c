@@ -1064,7 +1064,7 @@ run_batch(struct bh_worker *w, const char **error_r)
 			r = run_chunk(w, sub, k, error_r);
 			free(sub);
 			for (i = start; i < end; i++)
-				bh_free_str(&msgs[i].data);
+				bh_imap_msg_release(&msgs[i]);
 			if (r == -1) {
 				settle_after_failure(w);
 				goto out;
