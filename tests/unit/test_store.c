@@ -334,6 +334,32 @@ test_hard_twice(struct bh_store *s)
 	msg_deinit(&m);
 }
 
+/* test_event_cap - an address keeps its last BH_STORE_ADDR_EVENTS events, the newest first */
+static void
+test_event_cap(struct bh_store *s)
+{
+	struct bh_store_event *ev;
+	const char *error = NULL;
+	char sid[32];
+	size_t i, n = 0;
+	struct msg m;
+
+	for (i = 0; i < BH_STORE_ADDR_EVENTS + 5; i++) {
+		snprintf(sid, sizeof(sid), "cap%zu", i);
+		msg_init(&m, sid, "many@example.com", "news", BH_R_USERUNKNOWN, BH_OUT_RECORD,
+			 act(BH_POL_IGNORE, 0, 0, 0, BH_SCOPE_LIST));
+		CHECK_INT(apply1(s, &m), BH_STORE_APPLIED);
+		msg_deinit(&m);
+	}
+	CHECK_INT(n_events(s, "many@example.com"), BH_STORE_ADDR_EVENTS);
+	if (bh_store_explain(s, "many@example.com", 1, &ev, &n, &error) == 0) {
+		CHECK_INT(n, 1);
+		CHECK(n == 1 && bh_store_event_get(&ev[0], "message_id") != NULL &&
+		      strstr(bh_store_event_get(&ev[0], "message_id"), "cap104") != NULL);
+		bh_store_events_free(ev, n);
+	}
+}
+
 static void
 test_soft(struct bh_store *s)
 {
@@ -1103,6 +1129,7 @@ main(int argc, char **argv)
 	free(info);
 
 	test_hard_twice(s);
+	test_event_cap(s);
 	test_complaint(s);
 	test_manual(s);
 	test_sender_alert(s);
