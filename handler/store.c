@@ -443,15 +443,22 @@ args_addf(struct args *a, const char *fmt, ...)
 	bh_buf_deinit(&b);
 }
 
-/* args_cat - append every argument of src (moved: src is left empty) */
+/* args_cat - append every argument of src, moved, not copied: src is left empty */
 static void
 args_cat(struct args *dst, struct args *src)
 {
 	size_t i;
 
+	if (dst->n + src->n > dst->cap) {
+		while (dst->n + src->n > dst->cap)
+			dst->cap = dst->cap == 0 ? 64 : dst->cap * 2;
+		dst->v = bh_reallocarray(dst->v, dst->cap, sizeof(*dst->v));
+		dst->len = bh_reallocarray(dst->len, dst->cap, sizeof(*dst->len));
+	}
 	for (i = 0; i < src->n; i++) {
-		args_addn(dst, src->v[i], src->len[i]);
-		free(src->v[i]);
+		dst->v[dst->n] = src->v[i];
+		dst->len[dst->n] = src->len[i];
+		dst->n++;
 	}
 	src->n = 0;
 }
