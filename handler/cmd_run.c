@@ -164,11 +164,15 @@ load_config(const char *path)
 	return cfg;
 }
 
-/* setup_logging - format from the config, level from the terminal and -v / -q */
+/* --json on `run`/`once`: log JSON whatever log_format says (kept across reloads). */
+static bool log_json;
+
+/* setup_logging - format from the config (or --json), level from the terminal and -v / -q */
 static void
 setup_logging(const struct bh_config *cfg, bool tty, int verbose)
 {
-	int fmt = bh_log_format_parse(cfg != NULL ? cfg->log_format : NULL);
+	int fmt =
+	    log_json ? BH_LOG_JSON : bh_log_format_parse(cfg != NULL ? cfg->log_format : NULL);
 	enum bh_log_level min = tty ? BH_LOG_WARN : BH_LOG_INFO;
 
 	if (verbose > 0)
@@ -182,7 +186,11 @@ setup_logging(const struct bh_config *cfg, bool tty, int verbose)
 static void
 usage(FILE *fp, const char *name)
 {
-	fprintf(fp, "usage: bouncer %s [-c FILE] [--dry-run] [-v [-v]|-q]\n", name);
+	fprintf(fp,
+		"usage: bouncer %s [-c FILE] [--dry-run] [-v [-v]|-q] [--json]\n"
+		"  --json   log JSON lines whatever log_format says (--dry-run prints JSON "
+		"Lines)\n",
+		name);
 }
 
 /* log_stats - the closing line */
@@ -257,6 +265,8 @@ bh_cmd_run(int argc, char **argv)
 			verbose++;
 		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
 			verbose = -1;
+		else if (strcmp(argv[i], "--json") == 0)
+			log_json = true;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout, name);
 			return BH_EX_OK;
