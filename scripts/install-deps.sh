@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev python3
       libmicrohttpd-dev libgnutls28-dev libjson-c-dev redis-server dovecot-imapd openssl curl
       time util-linux procps
       python3-yaml    # tests/cli/test_config.sh, test_deploy.sh: the printed YAML parses
-      python3-idna    # tests/cli/test_deploy.sh: deploy/README.md's Python sender check
+      python3-idna    # tests/cli/test_deploy.sh, test_sender_snippets.sh: docs/sender.md's Python
+      php-cli php-intl # tests/cli/test_sender_snippets.sh: docs/sender.md's PHP (idn_to_ascii)
       bc              # tests/integration/test_sentinel.sh, test_two_workers.sh: elapsed seconds
       clang-format    # tests/cli/test_format.sh (it skips without it: a fresh machine must not)
       groff-base      # tests/cli/test_install.sh: the man pages render without warnings
