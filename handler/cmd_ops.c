@@ -34,6 +34,7 @@ struct ops_opts {
 	bool json;
 	bool follow;
 	bool help;
+	bool recount;
 	const char *pos[4]; /* positional arguments */
 	size_t n_pos;
 };
@@ -184,6 +185,8 @@ parse_opts(int argc, char **argv, int first, struct ops_opts *o)
 			o->help = true;
 		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			o->follow = true;
+		} else if (strcmp(a, "--recount") == 0) {
+			o->recount = true;
 		} else {
 			fprintf(stderr, "bouncer: unknown option '%s'\n", a);
 			return -1;
@@ -938,9 +941,8 @@ struct sup_counts {
 	size_t n;
 };
 
-/* count_row - add one suppression to its (list, reason) row. XXX: `stats` walks every
- * suppression (SCAN + HGETALL) for these counts: fine for millions, slow beyond; counters kept
- * by the scripts would drift when suppressions expire by TTL. */
+/* count_row - add one suppression to its (list, reason) row: the walk `stats` falls back to
+ * while the counters were never built (bh_store_sup_counts: complete 0) */
 static int
 count_row(const struct bh_suppression *s, void *ctx)
 {
@@ -965,6 +967,38 @@ count_row(const struct bh_suppression *s, void *ctx)
 	return 0;
 }
 
+/* held_now - the current suppressions per (list, reason): from the counters the scripts keep
+ * (constant time), or, when they were never built (`stats --recount`), by walking them all.
+ * *scanned_r tells which; 0, or -1 with *error_r */
+static int
+held_now(struct ops_ctx *c, bool recount, struct sup_counts *sc, bool *scanned_r,
+	 int64_t *complete_r, const char **error_r)
+{
+	struct bh_store_supcount *v = NULL;
+	int64_t total;
+	size_t n = 0, i;
+
+	*scanned_r = false;
+	if (recount && bh_store_sup_recount(c->store, &total, error_r) == -1)
+		return -1;
+	if (bh_store_sup_counts(c->store, &v, &n, complete_r, error_r) == -1)
+		return -1;
+	if (*complete_r == 0) {
+		bh_store_supcounts_free(v, n);
+		*scanned_r = true;
+		return bh_store_list(c->store, NULL, count_row, sc, error_r);
+	}
+	sc->v = bh_calloc(n + 1, sizeof(*sc->v));
+	for (i = 0; i < n; i++) {
+		sc->v[i].list = bh_strdup(strcmp(v[i].list, "-") == 0 ? "(global)" : v[i].list);
+		sc->v[i].reason = bh_strdup(v[i].reason);
+		sc->v[i].n = v[i].n;
+	}
+	sc->n = n;
+	bh_store_supcounts_free(v, n);
+	return 0;
+}
+
 /* bh_cmd_stats - event counts per list, reason and outcome (hour, day), loops, suppressions now */
 int
 bh_cmd_stats(int argc, char **argv)
@@ -978,17 +1012,23 @@ bh_cmd_stats(int argc, char **argv)
 	int64_t loops_h = 0, loops_d = 0, total = 0;
 	int64_t kind_h[BH_LOOP_COUNT] = {0}, kind_d[BH_LOOP_COUNT] = {0};
 	struct bh_buf b;
-	bool first;
+	bool first, scanned = false;
+	int64_t complete = 0;
 	int rc, k;
+	char t[32];
 
 	if (parse_opts(argc, argv, 1, &o) == -1 || o.n_pos != 0 || o.help) {
-		fprintf(o.help ? stdout : stderr, "usage: bouncer stats [--json] [-c FILE]\n");
+		fprintf(
+		    o.help ? stdout : stderr,
+		    "usage: bouncer stats [--recount] [--json] [-c FILE]\n"
+		    "  --recount   rebuild the suppression counters by walking every suppression "
+		    "(once after an upgrade)\n");
 		return o.help ? BH_EX_OK : BH_EX_USAGE;
 	}
 	if ((rc = ops_open(&o, &c)) != 0)
 		return rc;
 	if (bh_store_stats(c.store, &st, &n, &error) == -1 ||
-	    bh_store_list(c.store, NULL, count_row, &sc, &error) == -1) {
+	    held_now(&c, o.recount, &sc, &scanned, &complete, &error) == -1) {
 		rc = redis_fail("stats", error);
 		goto out;
 	}
@@ -1039,7 +1079,14 @@ bh_cmd_stats(int argc, char **argv)
 			bh_json_cstr(&b, sc.v[i].reason);
 			bh_buf_printf(&b, ",\"count\":%lld}", (long long)sc.v[i].n);
 		}
-		bh_buf_printf(&b, "],\"suppressed_total\":%lld}\n", (long long)total);
+		bh_buf_printf(&b, "],\"suppressed_total\":%lld,\"suppressed_from\":\"%s\"",
+			      (long long)total, scanned ? "scan" : "counters");
+		bh_buf_puts(&b, ",\"counters_built\":");
+		if (complete > 0)
+			bh_json_cstr(&b, fmt_time(complete, t, sizeof(t)));
+		else
+			bh_buf_puts(&b, "null");
+		bh_buf_puts(&b, "}\n");
 		fputs(b.data, stdout);
 	} else {
 		printf("events (5-minute buckets):\n");
@@ -1060,7 +1107,10 @@ bh_cmd_stats(int argc, char **argv)
 		for (k = 1; k < BH_LOOP_COUNT; k++)
 			printf("  %-20s %10lld %10lld\n", bh_loop_kind_name((enum bh_loop_kind)k),
 			       (long long)kind_h[k], (long long)kind_d[k]);
-		printf("\nsuppressed now (%lld):\n", (long long)total);
+		printf("\nsuppressed now (%lld, %s):\n", (long long)total,
+		       scanned ? "by walking every suppression: `bouncer stats --recount` once "
+				 "makes this constant-time"
+			       : "from the counters");
 		printf("  %-20s %-24s %10s\n", "LIST", "REASON", "COUNT");
 		for (i = 0; i < sc.n; i++) {
 			char *l = p(sc.v[i].list);

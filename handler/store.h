@@ -209,6 +209,27 @@ int bh_store_stats(struct bh_store *s, struct bh_store_stat **v_r, size_t *n_r,
 		   const char **error_r);
 void bh_store_stats_free(struct bh_store_stat *v, size_t n);
 
+/* ---- suppression counters: current totals kept by the scripts (docs/redis.md) ---- */
+
+/* One row of the current totals: suppressions held now per list ("-": global) and reason. */
+struct bh_store_supcount {
+	char *list;
+	char *reason;
+	int64_t n;
+};
+/* bh_store_sup_counts - the totals of {p}:supcount, read in constant time after pruning the
+ * suppressions that expired by TTL since the last prune (amortized: each once). Sorted by list
+ * and reason. *complete_r: when `bh_store_sup_recount` built the counters (0: never, the
+ * totals then miss suppressions written by older versions: scan instead). 0 with *v_r, *n_r
+ * (bh_store_supcounts_free), or -1. */
+int bh_store_sup_counts(struct bh_store *s, struct bh_store_supcount **v_r, size_t *n_r,
+			int64_t *complete_r, const char **error_r);
+void bh_store_supcounts_free(struct bh_store_supcount *v, size_t n);
+/* bh_store_sup_recount - rebuild the counters by walking every suppression (SCAN): once after
+ * an upgrade, or to repair them after keys were deleted by hand. Changes made meanwhile by a
+ * running worker may be counted twice or not at all. 0 with *total_r, or -1. */
+int bh_store_sup_recount(struct bh_store *s, int64_t *total_r, const char **error_r);
+
 /* ---- the mailbox lease (docs/scale-out.md) ---- */
 
 /* bh_store_lease_set - from now on every bh_store_apply is fenced by the lease of (host, user,
