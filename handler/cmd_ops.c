@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "cli.h"
 #include "config.h"
+#include "reason.h"
 #include "store.h"
 #include "util.h"
 
@@ -763,6 +765,176 @@ bh_cmd_suppression(int argc, char **argv)
 
 /* ---- explain ---- */
 
+/* A soft-bounce window as explain shows it, with the policy that counts into it. */
+struct soft_view {
+	const struct bh_store_soft *w;
+	const char *reason;	     /* of the newest counted event (or the policy's), NULL: none */
+	struct bh_policy_action act; /* kind BH_POL_COUNT when known */
+	bool known;		     /* the loaded policy still counts this reason here */
+	int64_t count, first, last;  /* bounces within the window, oldest and newest */
+	int64_t window_end;	     /* the count is forgotten then, unless another bounce comes */
+	int64_t next_drop;	     /* the oldest bounce leaves the window then */
+	int64_t sup_expires;	     /* a suppression reaching the threshold now would end then */
+};
+
+/* ends_with - does s end with suffix? */
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t a = s != NULL ? strlen(s) : 0, b = strlen(suffix);
+
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* soft_view - the policy and the times of one window: the reason of the newest event that
+ * counted into it, its action in the loaded configuration, the bounces still in its window */
+static void
+soft_view(const struct bh_config *cfg, const struct bh_store_soft *w,
+	  const struct bh_store_event *ev, size_t n_ev, int64_t now, struct soft_view *sv)
+{
+	const struct bh_list_policy *pol;
+	const char *list = w->list;
+	size_t i;
+	int r = -1;
+
+	memset(sv, 0, sizeof(*sv));
+	sv->w = w;
+	for (i = 0; i < n_ev && r < 0; i++) {
+		const char *o = bh_store_event_get(&ev[i], "outcome"),
+			   *l = bh_store_event_get(&ev[i], "list"),
+			   *a = bh_store_event_get(&ev[i], "action");
+
+		if (o == NULL || strcmp(o, "count") != 0)
+			continue;
+		if (w->list != NULL
+			? (l == NULL || strcasecmp(l, w->list) != 0 || !ends_with(a, "(list)"))
+			: !ends_with(a, "(global)"))
+			continue;
+		r = bh_reason_lookup(bh_store_event_get(&ev[i], "reason"));
+		if (w->list == NULL && l != NULL && l[0] != '\0')
+			list = l; /* a global count: the policy of the list it came from */
+	}
+	pol = bh_config_policy(cfg, list, NULL);
+	if (r < 0) /* the events were trimmed: the first reason this policy counts here */
+		for (i = 0; i < BH_R_COUNT && r < 0; i++)
+			if (pol->by_reason[i].kind == BH_POL_COUNT &&
+			    (pol->by_reason[i].scope == BH_SCOPE_GLOBAL) == (w->list == NULL))
+				r = (int)i;
+	if (r >= 0) {
+		sv->reason = bh_reason_name((enum bh_reason)r);
+		sv->act = pol->by_reason[r];
+		sv->known = sv->act.kind == BH_POL_COUNT && sv->act.window_s > 0;
+	}
+	for (i = 0; i < w->n; i++) {
+		if (sv->known && w->times[i] < now - sv->act.window_s)
+			continue; /* the next bounce trims it */
+		if (sv->count++ == 0)
+			sv->first = w->times[i];
+		sv->last = w->times[i];
+	}
+	if (sv->known) {
+		sv->window_end = w->ttl_s > 0 ? now + w->ttl_s : sv->last + sv->act.window_s;
+		sv->next_drop = sv->first + sv->act.window_s;
+		sv->sup_expires = sv->act.duration_s > 0 ? now + sv->act.duration_s : 0;
+	} else if (w->ttl_s > 0) {
+		sv->window_end = now + w->ttl_s;
+	}
+}
+
+/* soft_json - one window as a JSON object */
+static void
+soft_json(struct bh_buf *b, const struct soft_view *sv)
+{
+	char t[32];
+
+	bh_buf_puts(b, "{\"list\":");
+	bh_json_cstr(b, sv->w->list);
+	bh_buf_printf(b, ",\"scope\":\"%s\",\"reason\":", sv->w->list != NULL ? "list" : "global");
+	bh_json_cstr(b, sv->reason);
+	bh_buf_printf(b, ",\"count\":%lld", (long long)sv->count);
+	if (sv->known)
+		bh_buf_printf(b, ",\"threshold\":%u,\"window_s\":%lld,\"duration_s\":%lld",
+			      sv->act.threshold, (long long)sv->act.window_s,
+			      (long long)sv->act.duration_s);
+	else
+		bh_buf_puts(b, ",\"threshold\":null,\"window_s\":null,\"duration_s\":null");
+	bh_buf_puts(b, ",\"first\":");
+	bh_json_cstr(b, fmt_time(sv->first, t, sizeof(t)));
+	bh_buf_puts(b, ",\"last\":");
+	bh_json_cstr(b, fmt_time(sv->last, t, sizeof(t)));
+	bh_buf_puts(b, ",\"window_ends\":");
+	bh_json_cstr(b, fmt_time(sv->window_end, t, sizeof(t)));
+	bh_buf_puts(b, ",\"next_drop\":");
+	if (sv->known)
+		bh_json_cstr(b, fmt_time(sv->next_drop, t, sizeof(t)));
+	else
+		bh_buf_puts(b, "null");
+	bh_buf_puts(b, ",\"suppression_would_expire\":");
+	if (sv->known && sv->sup_expires > 0)
+		bh_json_cstr(b, fmt_time(sv->sup_expires, t, sizeof(t)));
+	else
+		bh_buf_puts(b, "null");
+	bh_buf_putc(b, '}');
+}
+
+/* soft_human - one window in words */
+static void
+soft_human(FILE *fp, const struct soft_view *sv)
+{
+	char t1[32], t2[32], t3[32];
+	char *l = p(sv->w->list);
+
+	fprintf(fp, "soft bounces %s%s: ", sv->w->list != NULL ? "in list " : "globally",
+		sv->w->list != NULL ? l : "");
+	if (sv->known)
+		fprintf(fp, "%lld/%u (%s: count %u in %llds)\n", (long long)sv->count,
+			sv->act.threshold, sv->reason, sv->act.threshold,
+			(long long)sv->act.window_s);
+	else
+		fprintf(fp, "%lld (the loaded policy no longer counts %s here)\n",
+			(long long)sv->count, sv->reason != NULL ? sv->reason : "them");
+	fprintf(fp, "  counted %s .. %s; the window ends %s unless another bounce comes\n",
+		fmt_time(sv->first, t1, sizeof(t1)), fmt_time(sv->last, t2, sizeof(t2)),
+		fmt_time(sv->window_end, t3, sizeof(t3)));
+	if (sv->known) {
+		fprintf(fp, "  the oldest leaves the window %s; ",
+			fmt_time(sv->next_drop, t1, sizeof(t1)));
+		if (sv->act.duration_s > 0)
+			fprintf(fp,
+				"at %u/%u it is suppressed for %llds (until %s if that were now)\n",
+				sv->act.threshold, sv->act.threshold, (long long)sv->act.duration_s,
+				fmt_time(sv->sup_expires, t2, sizeof(t2)));
+		else
+			fprintf(fp, "at %u/%u it is suppressed for good\n", sv->act.threshold,
+				sv->act.threshold);
+	}
+	free(l);
+}
+
+/* soft_lists - the lists whose soft windows explain looks at: every configured list and every
+ * list named by the address's events, once each (borrowed strings; free the array) */
+static const char **
+soft_lists(const struct bh_config *cfg, const struct bh_store_event *ev, size_t n_ev, size_t *n_r)
+{
+	const char **v = bh_calloc(cfg->n_lists + n_ev + 1, sizeof(*v));
+	size_t n = 0, i, j;
+
+	for (i = 0; i < cfg->n_lists + n_ev; i++) {
+		const char *l = i < cfg->n_lists
+				    ? cfg->lists[i].name
+				    : bh_store_event_get(&ev[i - cfg->n_lists], "list");
+
+		if (l == NULL || l[0] == '\0')
+			continue;
+		for (j = 0; j < n && strcasecmp(v[j], l) != 0; j++)
+			;
+		if (j == n)
+			v[n++] = l;
+	}
+	*n_r = n;
+	return v;
+}
+
 /* bh_cmd_explain - an address's suppressions and its newest events, as text or JSON */
 int
 bh_cmd_explain(int argc, char **argv)
@@ -771,9 +943,12 @@ bh_cmd_explain(int argc, char **argv)
 	struct ops_ctx c;
 	struct bh_suppression *sup = NULL;
 	struct bh_store_event *ev = NULL;
-	size_t n_sup = 0, n_ev = 0, i;
-	const char *error = NULL;
+	struct bh_store_soft *soft = NULL;
+	struct soft_view *sv = NULL;
+	size_t n_sup = 0, n_ev = 0, n_soft = 0, n_lists = 0, i;
+	const char *error = NULL, **lists = NULL;
 	char *key = NULL;
+	int64_t now = bh_now();
 	struct bh_buf b;
 	int rc;
 
@@ -781,7 +956,9 @@ bh_cmd_explain(int argc, char **argv)
 		return BH_EX_USAGE;
 	if (o.help || o.n_pos != 1) {
 		fprintf(o.help ? stdout : stderr,
-			"usage: bouncer explain ADDRESS [-n N] [--json] [-c FILE]\n");
+			"usage: bouncer explain ADDRESS [-n N] [--json] [-c FILE]\n"
+			"  the suppressions, the soft-bounce counts (count/threshold, window end, "
+			"expiry) and the newest events\n");
 		return o.help ? BH_EX_OK : BH_EX_USAGE;
 	}
 	if ((rc = ops_address(o.pos[0], &key)) != 0)
@@ -797,6 +974,14 @@ bh_cmd_explain(int argc, char **argv)
 		rc = redis_fail("explain", error);
 		goto out;
 	}
+	lists = soft_lists(c.cfg, ev, n_ev, &n_lists);
+	if (bh_store_soft(c.store, o.pos[0], lists, n_lists, &soft, &n_soft, &error) == -1) {
+		rc = redis_fail("explain", error);
+		goto out;
+	}
+	sv = bh_calloc(n_soft + 1, sizeof(*sv));
+	for (i = 0; i < n_soft; i++)
+		soft_view(c.cfg, &soft[i], ev, n_ev, now, &sv[i]);
 	bh_buf_init(&b);
 	if (o.json) {
 		bh_buf_puts(&b, "{\"address\":");
@@ -807,6 +992,12 @@ bh_cmd_explain(int argc, char **argv)
 			if (i > 0)
 				bh_buf_putc(&b, ',');
 			sup_json(&b, &sup[i]);
+		}
+		bh_buf_puts(&b, "],\"soft\":[");
+		for (i = 0; i < n_soft; i++) {
+			if (i > 0)
+				bh_buf_putc(&b, ',');
+			soft_json(&b, &sv[i]);
 		}
 		bh_buf_puts(&b, "],\"events\":[");
 		for (i = 0; i < n_ev; i++) {
@@ -823,6 +1014,8 @@ bh_cmd_explain(int argc, char **argv)
 			printf("%s: not suppressed\n", a);
 		for (i = 0; i < n_sup; i++)
 			sup_human(stdout, &sup[i]);
+		for (i = 0; i < n_soft; i++)
+			soft_human(stdout, &sv[i]);
 		printf("\nevents, newest first (%zu):\n", n_ev);
 		for (i = 0; i < n_ev; i++)
 			event_human(stdout, &ev[i]);
@@ -835,6 +1028,9 @@ out:
 		bh_suppression_deinit(&sup[i]);
 	free(sup);
 	bh_store_events_free(ev, n_ev);
+	bh_store_soft_free(soft, n_soft);
+	free(sv);
+	free(lists);
 	ops_close(&c);
 	free(key);
 	return rc;

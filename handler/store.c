@@ -2987,3 +2987,104 @@ out:
 	bh_store_supcounts_free(rc.v, rc.n);
 	return ret;
 }
+
+/* ---- soft-bounce windows (explain) ---- */
+
+/* bh_store_soft_free - free n windows and their strings; accepts v NULL */
+void
+bh_store_soft_free(struct bh_store_soft *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(v[i].list);
+		free(v[i].times);
+	}
+	free(v);
+}
+
+/* soft_one - read one soft window key: 1 with *w filled (not list), 0 empty, -1 error */
+static int
+soft_one(struct bh_store *s, const char *key, struct bh_store_soft *w, const char **error_r)
+{
+	redisReply *r = commandv(s, error_r, "ZRANGE", key, "0", "999", "WITHSCORES", (char *)NULL);
+	size_t i;
+	int ret = -1;
+
+	memset(w, 0, sizeof(*w));
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		set_err(s, error_r, "redis: ZRANGE: %.200s",
+			r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		goto out;
+	}
+	ret = 0;
+	if (r->elements < 2)
+		goto out;
+	w->times = bh_calloc(r->elements / 2 + 1, sizeof(*w->times));
+	for (i = 0; i + 1 < r->elements; i += 2)
+		if (r->element[i + 1]->type == REDIS_REPLY_STRING)
+			w->times[w->n++] = (int64_t)strtod(r->element[i + 1]->str, NULL);
+	freeReplyObject(r);
+	if ((r = commandv(s, error_r, "TTL", key, (char *)NULL)) == NULL) {
+		ret = -1;
+		goto out;
+	}
+	w->ttl_s = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+	ret = w->n > 0 ? 1 : 0;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	if (ret != 1) {
+		free(w->times);
+		w->times = NULL;
+	}
+	return ret;
+}
+
+/* bh_store_soft - the soft-bounce windows of address: global, then each of lists */
+int
+bh_store_soft(struct bh_store *s, const char *address, const char *const *lists, size_t n_lists,
+	      struct bh_store_soft **v_r, size_t *n_r, const char **error_r)
+{
+	struct bh_store_soft *v = NULL, w;
+	char *addr = NULL, *key, *l;
+	size_t n = 0, i;
+	int rc, ret = -1;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (normalize(s, address, &addr, error_r) == -1)
+		return -1;
+	v = bh_calloc(n_lists + 2, sizeof(*v));
+	for (i = 0; i <= n_lists; i++) {
+		l = i == 0 ? NULL : list_norm(lists[i - 1]);
+		if (i > 0 && l == NULL)
+			continue;
+		key = key_soft(s, addr, l);
+		rc = soft_one(s, key, &w, error_r);
+		free(key);
+		if (rc == -1) {
+			free(l);
+			goto out;
+		}
+		if (rc == 1) {
+			w.list = l;
+			v[n++] = w;
+		} else {
+			free(l);
+		}
+	}
+	*v_r = v;
+	*n_r = n;
+	v = NULL;
+	n = 0;
+	ret = 0;
+out:
+	bh_store_soft_free(v, n);
+	free(addr);
+	return ret;
+}

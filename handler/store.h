@@ -187,6 +187,22 @@ int bh_store_remove(struct bh_store *s, const char *address, const char *list, c
 int bh_store_explain(struct bh_store *s, const char *address, size_t max,
 		     struct bh_store_event **v_r, size_t *n_r, const char **error_r);
 
+/* One soft-bounce window of an address ({p}:soft:l:LIST:ADDRESS or {p}:soft:g:ADDRESS): the
+ * times of the bounces it holds (as the apply script last trimmed it: the reader drops those
+ * older than the policy's window) and its TTL (the window ends then: -1 none). */
+struct bh_store_soft {
+	char *list;	/* NULL: the global window */
+	int64_t *times; /* epoch seconds, oldest first */
+	size_t n;
+	int64_t ttl_s;
+};
+/* bh_store_soft - the non-empty soft windows of address: the global one, then one per name in
+ * lists (lower-cased here; duplicates are the caller's business). 0 with *v_r, *n_r
+ * (bh_store_soft_free), or -1. */
+int bh_store_soft(struct bh_store *s, const char *address, const char *const *lists, size_t n_lists,
+		  struct bh_store_soft **v_r, size_t *n_r, const char **error_r);
+void bh_store_soft_free(struct bh_store_soft *v, size_t n);
+
 /* bh_store_tail - the last n events of the stream, oldest first. 0 or -1. */
 int bh_store_tail(struct bh_store *s, size_t n, struct bh_store_event **v_r, size_t *n_r,
 		  const char **error_r);
