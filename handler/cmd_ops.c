@@ -8,6 +8,7 @@
  * untrusted mail: it is printed through bh_printable (human) or JSON escaping, never raw.
  */
 #include <errno.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,8 @@ static const char sup_synopsis[] =
     "       bouncer suppression remove ADDRESS [--list L] --why TEXT\n"
     "       bouncer suppression export --format csv|jsonl [--list L] [--reason R] "
     "[--since T]\n"
+    "       bouncer suppression import --format csv|jsonl [--list L] [--why TEXT] "
+    "[--for DURATION] FILE\n"
     "ADDRESS is an addr-spec, optionally in <>; it is normalized before use.\n";
 
 /* sup_usage - print the synopsis of `suppression` on stderr; returns BH_EX_USAGE */
@@ -698,6 +701,388 @@ cmd_change(struct ops_ctx *c, const struct ops_opts *o, bool add)
 	return BH_EX_OK;
 }
 
+/* ---- import ---- */
+
+#define IMPORT_FIELD_MAX   65536 /* octets of one CSV field or JSON line */
+#define IMPORT_REFUSED_MAX 10000 /* refused lines listed in the JSON summary */
+
+/* One line (CSV record or JSON line) of an imported list; strings borrowed, NULL: absent. */
+struct import_row {
+	const char *address, *list, *why, *reason, *expires;
+};
+
+/* What an import did. */
+struct import_sum {
+	size_t lines, imported, existing, expired, refused;
+	struct bh_buf refused_json; /* [{"line":N,"input":...,"error":...},...] without brackets */
+	bool stopped;		    /* Redis failed: the rest was not read */
+	const char *error;
+};
+
+/* csv_record - one RFC 4180 record from fp into fields (each a malloc'd string); *line is the
+ * physical line the record starts on (counted on from *next). 1 a record, 0 end of file, -1 a
+ * malformed record (*why_r: unterminated quote, field too long); fields are freed by the
+ * caller in every case. */
+static int
+csv_record(FILE *fp, unsigned *next, unsigned *line, char ***fields, size_t *n, const char **why_r)
+{
+	struct bh_buf f;
+	bool quoted = false, any = false, bad = false;
+	int ch;
+
+	*fields = NULL;
+	*n = 0;
+	*line = *next;
+	bh_buf_init(&f);
+	for (;;) {
+		ch = getc(fp);
+		if (ch == EOF) {
+			if (quoted && !bad) {
+				*why_r = "unterminated quoted field";
+				bad = true;
+			}
+			if (!any && f.len == 0 && *n == 0) {
+				bh_buf_deinit(&f);
+				return bad ? -1 : 0;
+			}
+			break;
+		}
+		any = true;
+		if (quoted) {
+			if (ch == '\n')
+				(*next)++;
+			if (ch == '"') {
+				int c2 = getc(fp);
+
+				if (c2 != '"') {
+					quoted = false;
+					if (c2 != EOF)
+						ungetc(c2, fp);
+					continue;
+				}
+			}
+		} else if (ch == '"' && f.len == 0) {
+			quoted = true;
+			continue;
+		} else if (ch == ',' || ch == '\n') {
+			*fields = bh_reallocarray(*fields, *n + 1, sizeof(char *));
+			(*fields)[(*n)++] = bh_buf_steal(&f);
+			bh_buf_init(&f);
+			if (ch == '\n') {
+				(*next)++;
+				bh_buf_deinit(&f);
+				/* a CR before the LF ends the last field, not part of it */
+				if ((*fields)[*n - 1][0] != '\0') {
+					char *l = (*fields)[*n - 1];
+					size_t ll = strlen(l);
+
+					if (l[ll - 1] == '\r')
+						l[ll - 1] = '\0';
+				}
+				return bad ? -1 : 1;
+			}
+			continue;
+		}
+		if (f.len >= IMPORT_FIELD_MAX) {
+			if (!bad)
+				*why_r = "field too long";
+			bad = true;
+			continue;
+		}
+		bh_buf_putc(&f, (char)ch);
+	}
+	*fields = bh_reallocarray(*fields, *n + 1, sizeof(char *));
+	(*fields)[(*n)++] = bh_buf_steal(&f);
+	if (strlen((*fields)[*n - 1]) > 0 &&
+	    (*fields)[*n - 1][strlen((*fields)[*n - 1]) - 1] == '\r')
+		(*fields)[*n - 1][strlen((*fields)[*n - 1]) - 1] = '\0';
+	return bad ? -1 : 1;
+}
+
+/* import_refuse - count a refused line, on stderr (text) and in the JSON summary */
+static void
+import_refuse(struct import_sum *sum, unsigned line, const char *input, const char *why, bool json)
+{
+	char *shown = p(input);
+
+	sum->refused++;
+	if (!json)
+		fprintf(stderr, "line %u: refused '%s': %s\n", line, shown, why);
+	if (sum->refused <= IMPORT_REFUSED_MAX) {
+		if (sum->refused_json.len > 0)
+			bh_buf_putc(&sum->refused_json, ',');
+		bh_buf_printf(&sum->refused_json, "{\"line\":%u,\"input\":", line);
+		bh_json_cstr(&sum->refused_json, input != NULL ? input : "");
+		bh_buf_puts(&sum->refused_json, ",\"error\":");
+		bh_json_cstr(&sum->refused_json, why);
+		bh_buf_putc(&sum->refused_json, '}');
+	}
+	free(shown);
+}
+
+/* import_expiry - a row's expiry ("", epoch seconds, YYYY-MM-DD[THH:MM:SSZ]) as a duration
+ * from now: 0 forever (or the --for default), -1 already past, -2 not a time */
+static int64_t
+import_expiry(const char *e, int64_t dflt, int64_t now)
+{
+	struct tm tm;
+	const char *end, *err;
+	long long v;
+	int64_t t = -1;
+
+	if (e == NULL || e[0] == '\0')
+		return dflt;
+	memset(&tm, 0, sizeof(tm));
+	if (bh_strtonum(e, 1, (1LL << 40), &v, &err) == 0)
+		t = (int64_t)v;
+	else if ((end = strptime(e, "%Y-%m-%dT%H:%M:%SZ", &tm)) != NULL && *end == '\0')
+		t = (int64_t)timegm(&tm);
+	else if (memset(&tm, 0, sizeof(tm)),
+		 (end = strptime(e, "%Y-%m-%d", &tm)) != NULL && *end == '\0')
+		t = (int64_t)timegm(&tm);
+	else
+		return -2;
+	return t > now ? t - now : -1;
+}
+
+/* import_one - one row: validate, normalize, suppress unless suppressed; counts into sum.
+ * -1 when Redis failed (sum->error set), else 0 */
+static int
+import_one(struct ops_ctx *c, const struct ops_opts *o, const struct import_row *row, unsigned line,
+	   const char *dflt_why, struct import_sum *sum)
+{
+	const char *error = NULL,
+		   *list = row->list != NULL && row->list[0] != '\0' ? row->list : o->list;
+	const char *reason = row->reason;
+	char *key = NULL;
+	int64_t d;
+	int rc;
+
+	sum->lines++;
+	if (row->address == NULL) {
+		import_refuse(sum, line, "", "no address", o->json);
+		return 0;
+	}
+	if (bh_addr_normalize(row->address, strlen(row->address), &key, &error) == -1) {
+		import_refuse(sum, line, row->address, error, o->json);
+		return 0;
+	}
+	if ((d = import_expiry(row->expires, o->duration, bh_now())) == -2) {
+		import_refuse(sum, line, row->address, "expires: not a time", o->json);
+		free(key);
+		return 0;
+	}
+	if (d == -1) {
+		sum->expired++;
+		free(key);
+		return 0;
+	}
+	if (reason != NULL && strcmp(reason, "manual") != 0 && bh_reason_lookup(reason) < 0)
+		reason = NULL; /* not a reason word: "manual" */
+	rc = bh_store_import(c->store, key, list, reason,
+			     row->why != NULL && row->why[0] != '\0' ? row->why : dflt_why, d,
+			     &error);
+	free(key);
+	if (rc == -1) {
+		sum->stopped = true;
+		sum->error = error;
+		return -1;
+	}
+	if (rc == 1)
+		sum->imported++;
+	else
+		sum->existing++;
+	return 0;
+}
+
+/* import_csv - a CSV file with a header row naming address and optionally list, why, reason,
+ * expires (what `suppression export --format csv` writes) */
+static int
+import_csv(struct ops_ctx *c, const struct ops_opts *o, FILE *fp, const char *why,
+	   struct import_sum *sum)
+{
+	int col[5] = {-1, -1, -1, -1, -1}; /* address, list, why, reason, expires */
+	static const char *const names[5] = {"address", "list", "why", "reason", "expires"};
+	unsigned next = 1, line;
+	char **f = NULL;
+	size_t n = 0, i, k;
+	const char *bad = NULL;
+	int rc, ret = 0;
+
+	rc = csv_record(fp, &next, &line, &f, &n, &bad);
+	for (i = 0; rc == 1 && i < n; i++)
+		for (k = 0; k < 5; k++)
+			if (strcasecmp(f[i], names[k]) == 0 && col[k] < 0)
+				col[k] = (int)i;
+	for (i = 0; i < n; i++)
+		free(f[i]);
+	free(f);
+	if (rc != 1 || col[0] < 0) {
+		import_refuse(sum, 1, "",
+			      "the first line must be a header naming an address column", o->json);
+		return 0;
+	}
+	for (;;) {
+		struct import_row row = {NULL, NULL, NULL, NULL, NULL};
+
+		rc = csv_record(fp, &next, &line, &f, &n, &bad);
+		if (rc == 0)
+			break;
+		if (rc == -1) {
+			sum->lines++;
+			import_refuse(sum, line, n > 0 ? f[0] : "", bad, o->json);
+		} else if (!(n == 1 && f[0][0] == '\0')) { /* an empty line */
+			const char **slot[5] = {&row.address, &row.list, &row.why, &row.reason,
+						&row.expires};
+
+			for (k = 0; k < 5; k++)
+				if (col[k] >= 0 && (size_t)col[k] < n)
+					*slot[k] = f[col[k]];
+			ret = import_one(c, o, &row, line, why, sum);
+		}
+		for (i = 0; i < n; i++)
+			free(f[i]);
+		free(f);
+		if (ret == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* jstr - a string member of a JSON object, NULL when absent or null; -1 in *bad when it is
+ * there but not a string (or, for expires, not a number) */
+static const char *
+jstr(struct json_object *obj, const char *name, char *num, size_t size, bool *bad)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, name, &v) || v == NULL)
+		return NULL;
+	if (json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	if (num != NULL && json_object_is_type(v, json_type_int)) {
+		snprintf(num, size, "%lld", (long long)json_object_get_int64(v));
+		return num;
+	}
+	*bad = true;
+	return NULL;
+}
+
+/* import_jsonl - one JSON object per line: address and optionally list, why, reason, expires
+ * (what `suppression export --format jsonl` writes) */
+static int
+import_jsonl(struct ops_ctx *c, const struct ops_opts *o, FILE *fp, const char *why,
+	     struct import_sum *sum)
+{
+	char *buf = NULL, num[32];
+	size_t cap = 0;
+	ssize_t len;
+	unsigned line = 0;
+	int ret = 0;
+
+	while (ret == 0 && (len = getline(&buf, &cap, fp)) != -1) {
+		struct json_object *obj;
+		struct import_row row = {NULL, NULL, NULL, NULL, NULL};
+		bool bad = false;
+		size_t i;
+
+		line++;
+		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+			buf[--len] = '\0';
+		for (i = 0; i < (size_t)len && (buf[i] == ' ' || buf[i] == '\t'); i++)
+			;
+		if (i == (size_t)len)
+			continue;
+		if (len > IMPORT_FIELD_MAX) {
+			sum->lines++;
+			import_refuse(sum, line, "", "line too long", o->json);
+			continue;
+		}
+		obj = json_tokener_parse(buf);
+		if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
+			sum->lines++;
+			import_refuse(sum, line, buf, "not a JSON object", o->json);
+			json_object_put(obj);
+			continue;
+		}
+		row.address = jstr(obj, "address", NULL, 0, &bad);
+		row.list = jstr(obj, "list", NULL, 0, &bad);
+		row.why = jstr(obj, "why", NULL, 0, &bad);
+		row.reason = jstr(obj, "reason", NULL, 0, &bad);
+		row.expires = jstr(obj, "expires", num, sizeof(num), &bad);
+		if (bad) {
+			sum->lines++;
+			import_refuse(sum, line, buf, "a field has the wrong type", o->json);
+		} else {
+			ret = import_one(c, o, &row, line, why, sum);
+		}
+		json_object_put(obj);
+	}
+	free(buf);
+	return ret;
+}
+
+/* cmd_import - `suppression import --format csv|jsonl FILE`: exit 0 when every line was
+ * imported or already suppressed (or had expired), 65 when some were refused (the rest is
+ * imported), 66 when FILE cannot be read, 69 when Redis failed (what came before is in) */
+static int
+cmd_import(struct ops_ctx *c, const struct ops_opts *o)
+{
+	struct import_sum sum;
+	char *why = NULL;
+	FILE *fp;
+	int rc, ret;
+
+	memset(&sum, 0, sizeof(sum));
+	bh_buf_init(&sum.refused_json);
+	fp = strcmp(o->pos[0], "-") == 0 ? stdin : fopen(o->pos[0], "r");
+	if (fp == NULL) {
+		fprintf(stderr, "bouncer: suppression import: %s: %s\n", o->pos[0],
+			strerror(errno));
+		bh_buf_deinit(&sum.refused_json);
+		return BH_EX_NOINPUT;
+	}
+	why = o->why != NULL ? bh_strdup(o->why) : bh_asprintf("imported from %s", o->pos[0]);
+	if (strcmp(o->format, "csv") == 0)
+		rc = import_csv(c, o, fp, why, &sum);
+	else
+		rc = import_jsonl(c, o, fp, why, &sum);
+	if (rc == 0 && ferror(fp)) {
+		fprintf(stderr, "bouncer: suppression import: %s: read error\n", o->pos[0]);
+		sum.stopped = true;
+	}
+	if (fp != stdin)
+		fclose(fp);
+	if (o->json) {
+		struct bh_buf b;
+
+		bh_buf_init(&b);
+		bh_buf_printf(&b,
+			      "{\"lines\":%zu,\"imported\":%zu,\"already\":%zu,\"expired\":%zu,"
+			      "\"refused\":%zu,\"complete\":%s,\"refused_lines\":[",
+			      sum.lines, sum.imported, sum.existing, sum.expired, sum.refused,
+			      sum.stopped ? "false" : "true");
+		bh_buf_append(&b, sum.refused_json.data, sum.refused_json.len);
+		bh_buf_puts(&b, "]}\n");
+		fputs(b.data, stdout);
+		bh_buf_deinit(&b);
+	} else {
+		printf(
+		    "%zu line%s: %zu imported, %zu already suppressed, %zu expired, %zu refused\n",
+		    sum.lines, sum.lines == 1 ? "" : "s", sum.imported, sum.existing, sum.expired,
+		    sum.refused);
+	}
+	if (sum.error != NULL)
+		ret = redis_fail("suppression import (run it again: it is idempotent)", sum.error);
+	else if (sum.stopped)
+		ret = BH_EX_NOINPUT;
+	else
+		ret = sum.refused > 0 ? BH_EX_DATAERR : BH_EX_OK;
+	free(why);
+	bh_buf_deinit(&sum.refused_json);
+	return ret;
+}
+
 /* bh_cmd_suppression - `suppression check|show|list|export|add|remove`; returns the exit status */
 int
 bh_cmd_suppression(int argc, char **argv)
@@ -724,12 +1109,16 @@ bh_cmd_suppression(int argc, char **argv)
 	} else if (strcmp(sub, "list") == 0 || strcmp(sub, "export") == 0) {
 		if (o.n_pos != 0)
 			return sup_usage();
+	} else if (strcmp(sub, "import") == 0) {
+		if (o.n_pos != 1 || o.format == NULL ||
+		    (strcmp(o.format, "csv") != 0 && strcmp(o.format, "jsonl") != 0))
+			return sup_usage();
 	} else {
 		return sup_usage();
 	}
 	if (strcmp(sub, "export") == 0 && o.format == NULL)
 		return sup_usage();
-	if (o.n_pos > 0) {
+	if (o.n_pos > 0 && strcmp(sub, "import") != 0) {
 		if ((rc = ops_address(o.pos[0], &key)) != 0)
 			return rc;
 		o.pos[0] = key;
@@ -755,6 +1144,8 @@ bh_cmd_suppression(int argc, char **argv)
 		rc = cmd_list(&c, &o, false);
 	else if (strcmp(sub, "export") == 0)
 		rc = cmd_list(&c, &o, true);
+	else if (strcmp(sub, "import") == 0)
+		rc = cmd_import(&c, &o);
 	else
 		rc = cmd_change(&c, &o, strcmp(sub, "add") == 0);
 	ops_close(&c);

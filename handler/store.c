@@ -354,7 +354,8 @@ static const char apply_lua[] = SUPCOUNT_LUA
 /*
  * The manual script: an operator's add or remove, with its event.
  * KEYS: suppression, soft zset (cleared), address event index, address list index, stream,
- * stats bucket. ARGV: op, now, maxlen, duration, list ("" global), stats ttl, stats field,
+ * stats bucket. ARGV: op ("add", "remove", "import": add unless the key exists), now, maxlen,
+ * duration, list ("" global), stats ttl, stats field,
  * suppression fields (count, pairs), event fields (count, pairs).
  */
 /* clang-format off */
@@ -374,6 +375,10 @@ static const char manual_lua[] = SUPCOUNT_LUA
 	"local ev = take()\n"
 	"local changed = 0\n"
 	"local expires = 0\n"
+	"if op == 'import' then\n" /* an import adds only what is not suppressed yet */
+	"  if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end\n"
+	"  op = 'add'\n"
+	"end\n"
 	"if op == 'add' then\n"
 	"  local nf = bh_field_of(supf); bh_sup_old(P, KEYS[1], nf)\n"
 	"  redis.call('HSETNX', KEYS[1], 'first_seen', now)\n"
@@ -2288,11 +2293,14 @@ out:
 
 /* ---- manual changes ---- */
 
-/* manual - run the manual script for add or remove */
+/* manual - run the manual script for add, remove or import (import: add unless suppressed
+ * already); reason and source go into the suppression and its event */
 static int
 manual(struct bh_store *s, const char *op, const char *address, const char *list_arg,
-       const char *why, int64_t duration_s, const char **error_r)
+       const char *why, int64_t duration_s, const char *reason, const char *source,
+       const char **error_r)
 {
+	bool add = strcmp(op, "remove") != 0;
 	struct args cmd = {0}, sup = {0}, ev = {0};
 	char *addr = NULL;
 	int64_t now = bh_now();
@@ -2310,19 +2318,20 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 	}
 	kv(&sup, "address", addr);
 	kv(&sup, "list", have_list ? list : "");
-	kv(&sup, "reason", "manual");
+	kv(&sup, "reason", reason);
 	kv(&sup, "class", "manual");
-	kv(&sup, "source", "manual");
+	kv(&sup, "source", source);
 	kv_cut(&sup, "why", why, BH_MAX_DIAGNOSTIC);
 	kv(&sup, "message_id", "");
 	kv(&sup, "stable_id", "");
 	kv(&sup, "status", "");
 	kv(&sup, "rule", "");
-	kv(&ev, "kind", strcmp(op, "add") == 0 ? "manual_add" : "manual_remove");
+	kv(&ev, "kind",
+	   strcmp(op, "import") == 0 ? "import" : (add ? "manual_add" : "manual_remove"));
 	kv(&ev, "address", addr);
 	kv(&ev, "list", have_list ? list : "");
-	kv(&ev, "reason", "manual");
-	kv(&ev, "outcome", strcmp(op, "add") == 0 ? "suppress" : "unsuppress");
+	kv(&ev, "reason", reason);
+	kv(&ev, "outcome", add ? "suppress" : "unsuppress");
 	kv_cut(&ev, "why", why, BH_MAX_DIAGNOSTIC);
 	kv(&ev, "rules_version", s->rules_version);
 	user = bh_operator_name();
@@ -2352,8 +2361,8 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 		args_addf(&cmd, "%lld", (long long)duration_s);
 		args_add(&cmd, have_list ? list : "");
 		args_addf(&cmd, "%d", STATS_TTL_S);
-		args_addf(&cmd, "%s\tmanual\t%s", have_list ? list : "-",
-			  strcmp(op, "add") == 0 ? "suppress" : "unsuppress");
+		args_addf(&cmd, "%s\t%s\t%s", have_list ? list : "-", reason,
+			  add ? "suppress" : "unsuppress");
 		args_addf(&cmd, "%zu", sup.n / 2);
 		for (size_t i = 0; i < sup.n; i++)
 			args_addn(&cmd, sup.v[i], sup.len[i]);
@@ -2401,7 +2410,9 @@ bh_store_add(struct bh_store *s, const char *address, const char *list, const ch
 		set_err(s, error_r, "negative duration");
 		return -1;
 	}
-	return manual(s, "add", address, list, why, duration_s, error_r) == -1 ? -1 : 0;
+	return manual(s, "add", address, list, why, duration_s, "manual", "manual", error_r) == -1
+		   ? -1
+		   : 0;
 }
 
 /* bh_store_remove - lift a suppression by hand: 1 removed, 0 there was none, -1 error */
@@ -2409,7 +2420,20 @@ int
 bh_store_remove(struct bh_store *s, const char *address, const char *list, const char *why,
 		const char **error_r)
 {
-	return manual(s, "remove", address, list, why, 0, error_r);
+	return manual(s, "remove", address, list, why, 0, "manual", "manual", error_r);
+}
+
+/* bh_store_import - suppress address unless it already is (an import: source "import") */
+int
+bh_store_import(struct bh_store *s, const char *address, const char *list, const char *reason,
+		const char *why, int64_t duration_s, const char **error_r)
+{
+	if (duration_s < 0) {
+		set_err(s, error_r, "negative duration");
+		return -1;
+	}
+	return manual(s, "import", address, list, why, duration_s,
+		      reason != NULL && reason[0] != '\0' ? reason : "manual", "import", error_r);
 }
 
 /* ---- events ---- */

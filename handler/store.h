@@ -182,6 +182,13 @@ int bh_store_add(struct bh_store *s, const char *address, const char *list, cons
 int bh_store_remove(struct bh_store *s, const char *address, const char *list, const char *why,
 		    const char **error_r);
 
+/* bh_store_import - one line of an imported suppression list: suppress address (list NULL:
+ * globally; duration_s 0: forever) unless it is suppressed already in that scope, with reason
+ * (a reason word; NULL: "manual"), source "import" and an event of kind "import". 1 added, 0
+ * already suppressed (nothing changed: an import run twice adds nothing), -1 error. */
+int bh_store_import(struct bh_store *s, const char *address, const char *list, const char *reason,
+		    const char *why, int64_t duration_s, const char **error_r);
+
 /* bh_store_explain - the events about address, newest first, at most max. Events trimmed from
  * the stream since are skipped. 0 with *v_r / *n_r (bh_store_events_free), or -1. */
 int bh_store_explain(struct bh_store *s, const char *address, size_t max,

@@ -63,7 +63,7 @@ BOUNCER_REDIS_PORT=99999 expect_rc 78 "a bad port override: stats refuses to sta
 
 # --- --help everywhere: the synopsis on stdout, exit 0
 for c in "classify" "config" "config check" "verp" "verp encode" "verp decode" "run" "once" \
-	"health" "suppression" "suppression check" "suppression add" "suppression list" \
+	"health" "suppression" "suppression check" "suppression add" "suppression list" "suppression import" \
 	"explain" "events" "events tail" "stats" "rules" "reasons"; do
 	# shellcheck disable=SC2086
 	expect_rc 0 "$c --help" "$BOUNCER" $c --help
@@ -88,10 +88,11 @@ for c in "classify $BH_SOURCE_DIR/tests/fixtures/dsn-basic.eml" "config check -c
 		bad "$c --json: exit $rc, not JSON: $(head -c 200 "$tmp/out") $(head -c 200 "$tmp/err")"; fi
 done
 # the commands that need Redis (port 1 here): --json is accepted, the failure is 69, not 64
+printf 'address\njoe@example.com\n' >"$tmp/one.csv"
 for c in "health" "suppression check joe@example.com" "suppression show joe@example.com" \
 	"suppression list" "suppression add joe@example.com --why t" \
 	"suppression remove joe@example.com --why t" "suppression export --format csv" \
-	"explain joe@example.com" "events tail" "stats"; do
+	"suppression import --format csv $tmp/one.csv" "explain joe@example.com" "events tail" "stats"; do
 	# shellcheck disable=SC2086
 	expect_rc 69 "$c --json (no Redis)" "$BOUNCER" $c -c "$tmp/bouncer.yaml" --json
 done
