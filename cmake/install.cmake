@@ -40,7 +40,6 @@ message(STATUS "libbouncer-verp sources: ${BH_VERP_SOURCES}")
 
 add_library(bouncer_verp_objs OBJECT ${BH_VERP_SOURCES})
 set_target_properties(bouncer_verp_objs PROPERTIES POSITION_INDEPENDENT_CODE ON)
-target_compile_options(bouncer_verp_objs PRIVATE -iquote ${CMAKE_SOURCE_DIR}/handler)
 target_compile_definitions(bouncer_verp_objs PRIVATE BH_VERSION="${PROJECT_VERSION}")
 target_link_libraries(bouncer_verp_objs PRIVATE PkgConfig::NETTLE PkgConfig::IDN2)
 
