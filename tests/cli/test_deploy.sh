@@ -123,6 +123,7 @@ if command -v readelf >/dev/null && command -v dpkg >/dev/null; then
 	deps_of "${listed[@]}" >"$tmp/docker-deps"
 	n=0
 	while read -r soname; do
+		case $soname in ld-linux* | ld64*) continue ;; esac # the dynamic loader: libc6
 		path=$(ldd "$BOUNCER" | awk -v s="$soname" '$1 == s && $3 ~ /^\// {print $3}')
 		[ -n "$path" ] || { bad "ldd does not resolve $soname"; continue; }
 		pkg=""
