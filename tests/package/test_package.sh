@@ -149,10 +149,15 @@ inroot() { (exec_inroot "$@"); }
 exec_inroot() { exec chroot "$RUN" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 start=$(date +%s)
-inroot apt-get install -y -q --no-install-recommends "/tmp/debs/$(basename "$(deb bouncer)")" \
-	"/tmp/debs/$(basename "$(deb libbouncer-verp0)")" "/tmp/debs/$(basename "$(deb libbouncer-verp-dev)")" \
-	>"$T/apt-install.log" 2>&1 ||
-	{ tail -30 "$T/apt-install.log" >&2; die "apt-get install in the fresh root failed"; }
+debs=("/tmp/debs/$(basename "$(deb bouncer)")" "/tmp/debs/$(basename "$(deb libbouncer-verp0)")"
+	"/tmp/debs/$(basename "$(deb libbouncer-verp-dev)")")
+# The root's package lists may be older than the mirror (a point release drops old versions):
+# on failure, update them and try once more.
+if ! inroot apt-get install -y -q --no-install-recommends "${debs[@]}" >"$T/apt-install.log" 2>&1; then
+	inroot apt-get update -q >>"$T/apt-install.log" 2>&1 || true
+	inroot apt-get install -y -q --no-install-recommends "${debs[@]}" >>"$T/apt-install.log" 2>&1 ||
+		{ tail -30 "$T/apt-install.log" >&2; die "apt-get install in the fresh root failed"; }
+fi
 echo "fresh root: apt-get install in $(($(date +%s) - start)) s"
 inroot sh -ec '
 	id bouncer
