@@ -55,6 +55,7 @@ struct run_ctx {
 	sigset_t waitmask; /* the mask to wait with: our signals let in */
 	bool tty;
 	bool progress_shown;
+	bool ready; /* READY=1 sent (notify.h) */
 	struct bh_worker_stats last;
 };
 
@@ -122,6 +123,23 @@ log_hook(bool before, void *ctx)
 		fputs("\r\033[K", stderr);
 	else
 		progress_draw(rc);
+}
+
+/* notify_ready - READY=1 once IMAP (a drain just went through) and Redis both answered: an empty
+ * mailbox needs no Redis to drain, so ask it (the worker's own connections, once) */
+static void
+notify_ready(struct run_ctx *rc, struct bh_worker *w, const char *mailbox)
+{
+	struct bh_buf report;
+
+	if (rc->ready)
+		return;
+	bh_buf_init(&report);
+	if (bh_worker_health(w, &report) == 0) {
+		bh_notify_ready(mailbox);
+		rc->ready = true;
+	}
+	bh_buf_deinit(&report);
 }
 
 /* wait_cap - a wait cut to half the systemd watchdog interval, so the loop feeds it in time */
@@ -360,8 +378,7 @@ bh_cmd_run(int argc, char **argv)
 		}
 		delay = RUN_BACKOFF_MIN_MS;
 		attempts = 0;
-		/* IMAP and Redis answered: ready (Type=notify) */
-		bh_notify_ready(cfg->imap.mailbox);
+		notify_ready(&rc, w, cfg->imap.mailbox);
 		bh_notify_watchdog();
 		if (got_stop || got_reload)
 			continue;

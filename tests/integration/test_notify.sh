@@ -29,23 +29,26 @@ LISTENER=$!
 BG_PIDS=$LISTENER
 wait_for test -S "$T/notify.sock" || fail "the listener did not bind"
 
-# Redis down at the start: no READY until it answers.
+# Redis down at the start, the mailbox empty (a drain then needs no Redis): no READY until Redis
+# answers.
 stop_redis
 POLL_INTERVAL=10m write_config tls "$DOVECOT_IMAPS_PORT" "$DOVECOT_CA" 127.0.0.1
-make_dsn "$T/m0.eml" "$(verp news u0@example.net)" u0@example.net 5.1.1 "550 5.1.1 user unknown"
-dovecot_deliver "$T/m0.eml"
 : >"$T/run.log"
 NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=2000000 \
 	"$BOUNCER" run -c "$T/bouncer.yaml" >"$T/run.out" 2>"$T/run.log" &
 RUN=$!
 BG_PIDS="$LISTENER $RUN"
-wait_for grep -q '"event":"unavailable"' "$T/run.log" || fail "no unavailable event with Redis down"
-! grep -q 'READY=1' "$T/notify.log" 2>/dev/null || fail "READY=1 before Redis answered"
+wait_for grep -q '"event":"imap_connected"' "$T/run.log" || fail "no IMAP connection"
+wait_for grep -q 'WATCHDOG=1' "$T/notify.log" || fail "no WATCHDOG=1 while waiting for Redis"
+sleep 2
+! grep -q 'READY=1' "$T/notify.log" || fail "READY=1 before Redis answered"
 # tests/lib/redis.sh restarts on the same port
 restart_redis
-wait_for processed_is 1 || fail "the bounce was not processed once Redis was back"
-wait_for grep -q 'READY=1' "$T/notify.log" || fail "no READY=1 after the first drain"
+wait_for grep -q 'READY=1' "$T/notify.log" || fail "no READY=1 once Redis answered"
 grep 'READY=1' "$T/notify.log" | grep -q 'STATUS=draining INBOX' || fail "READY=1 without a STATUS line"
+make_dsn "$T/m0.eml" "$(verp news u0@example.net)" u0@example.net 5.1.1 "550 5.1.1 user unknown"
+dovecot_deliver "$T/m0.eml"
+wait_for processed_is 1 || fail "the bounce was not processed"
 [ "$(grep -c 'READY=1' "$T/notify.log")" = 1 ] || fail "READY=1 sent more than once"
 
 # Idle (IDLE, a 10 min poll interval): the watchdog is still fed, at most 1 s apart (half of 2 s).
