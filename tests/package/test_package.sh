@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_package.sh - the Debian packages, as an administrator meets them:
 #   1. build them from debian/ with `dpkg-buildpackage -us -uc -b` in a copy of the source tree
-#      (dpkg-buildpackage writes ../*.deb; the checkout stays clean);
-#   2. lintian on the .changes (every .deb and the .buildinfo) prints no error and no warning
+#      (dpkg-buildpackage writes ../*.deb; the checkout stays clean), the unit tests included;
+#   2. lintian on the .changes (every .deb and the .buildinfo) and on the source package's .dsc
+#      prints no error and no warning
 #      (what remains is overridden in debian/*.lintian-overrides, each with its reason);
 #   3. the binaries are hardened (hardening-check: PIE, stack protector, fortify, RELRO,
 #      BIND_NOW), Depends come from shlibs, the library has its symbols file and ldconfig trigger;
@@ -49,8 +50,13 @@ src="$T/pkg/bouncer-$version"
 mkdir -p "$src"
 (cd "$BH_SOURCE_DIR" && git ls-files -z --cached --others --exclude-standard |
 	xargs -0 cp --parents -t "$src" 2>/dev/null) || die "cannot copy the source tree"
+# The source package too (before the build dirties the tree), for lintian's source checks:
+# debian/copyright as DEP-5, debian/rules, debian/control.
+(cd "$T/pkg" && dpkg-source -b "bouncer-$version" >"$T/source.log" 2>&1) ||
+	{ cat "$T/source.log" >&2; die "dpkg-source -b failed"; }
 start=$(date +%s)
-if ! (cd "$src" && DEB_BUILD_OPTIONS="parallel=2 nocheck" nice dpkg-buildpackage -us -uc -b \
+# With the unit tests (debian/rules runs `ctest -L unit` against the hardened build).
+if ! (cd "$src" && DEB_BUILD_OPTIONS="parallel=2" nice dpkg-buildpackage -us -uc -b \
 	>"$T/build.log" 2>&1); then
 	tail -40 "$T/build.log" >&2
 	die "dpkg-buildpackage failed"
@@ -66,7 +72,8 @@ deb() { echo "$T/pkg/${1}_${version}_$arch.deb"; }
 
 # --- 2. lintian ---------------------------------------------------------------------------------
 changes="$T/pkg/bouncer_${version}_$arch.changes"
-lintian --info --display-info --pedantic --fail-on error,warning "$changes" >"$T/lintian.log" 2>&1 ||
+lintian --info --display-info --pedantic --fail-on error,warning "$changes" "$T/pkg/bouncer_$version.dsc" \
+	>"$T/lintian.log" 2>&1 ||
 	bad "lintian: $(grep -E '^[EW]:' "$T/lintian.log" | head -20)"
 grep -E '^[EW]:' "$T/lintian.log" && bad "lintian reports errors or warnings (above)"
 echo "lintian: $(grep -c '^[EW]:' "$T/lintian.log" || true) errors and warnings," \
