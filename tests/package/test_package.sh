@@ -35,11 +35,11 @@ die() { echo "FAIL: $*" >&2; exit 1; }
 
 RUN=""
 cleanup() {
+	worker_cleanup # first: it stops the bouncer running in the root
 	if [ -n "$RUN" ]; then
 		for m in dev/pts dev sys proc; do umount -l "$RUN/$m" 2>/dev/null || true; done
 		rm -rf --one-file-system "$RUN"
 	fi
-	worker_cleanup
 }
 worker_setup
 trap cleanup EXIT
