@@ -134,6 +134,10 @@ notify_ready(struct run_ctx *rc, struct bh_worker *w, const char *mailbox)
 
 	if (rc->ready)
 		return;
+	if (!bh_notify_enabled()) {
+		rc->ready = true; /* nobody to tell: no extra round trip */
+		return;
+	}
 	bh_buf_init(&report);
 	if (bh_worker_health(w, &report) == 0) {
 		bh_notify_ready(mailbox);

@@ -10,6 +10,7 @@
 #include "notify.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <systemd/sd-daemon.h>
 
 #include "util.h"
@@ -32,6 +33,15 @@ notify_init(void)
 	notify.init = true;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 1000)
 		notify.interval_ms = (int64_t)(usec / 1000);
+}
+
+/* bh_notify_enabled - whether $NOTIFY_SOCKET names a socket to tell */
+bool
+bh_notify_enabled(void)
+{
+	const char *e = getenv("NOTIFY_SOCKET");
+
+	return e != NULL && e[0] != '\0';
 }
 
 /* bh_notify_ready - READY=1 (with a status line) the first time only */

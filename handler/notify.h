@@ -10,8 +10,11 @@
 #ifndef BH_NOTIFY_H
 #define BH_NOTIFY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+/* bh_notify_enabled - was the process started with $NOTIFY_SOCKET (is anyone listening)? */
+bool bh_notify_enabled(void);
 /* bh_notify_ready - READY=1 and a STATUS= line the first time; later calls do nothing. */
 void bh_notify_ready(const char *mailbox);
 /* bh_notify_watchdog - WATCHDOG=1 when a quarter of $WATCHDOG_USEC has passed since the last
