@@ -89,9 +89,7 @@ static const char *const conn_names[BH_CONN_COUNT] = {
 /* The state of one connection as the worker reported it. */
 struct conn {
 	bool up;      /* the last report was a contact */
-	bool ever_up; /* there was a contact once */
-	bool lost;    /* a failure since the last contact, after one: the next contact is a
-		       * reconnection */
+	bool lost;    /* a failure since the last contact: the next contact is a reconnection */
 	int64_t last; /* epoch s of the last contact, 0: never */
 };
 
@@ -480,13 +478,12 @@ bh_metrics_contact(struct bh_metrics *m, enum bh_metric_conn c, int64_t when)
 		m->plain[c == BH_CONN_IMAP ? BH_M_IMAP_RECONNECTS : BH_M_REDIS_RECONNECTS]++;
 	k->lost = false;
 	k->up = true;
-	k->ever_up = true;
 	if (when > k->last)
 		k->last = when;
 	unlock(m);
 }
 
-/* bh_metrics_conn_lost - c failed: down; the next contact is a reconnection if it was up once */
+/* bh_metrics_conn_lost - c failed: down, and the next contact is a reconnection */
 void
 bh_metrics_conn_lost(struct bh_metrics *m, enum bh_metric_conn c)
 {
@@ -497,8 +494,7 @@ bh_metrics_conn_lost(struct bh_metrics *m, enum bh_metric_conn c)
 	lock(m);
 	k = conn_of(m, c);
 	k->up = false;
-	if (k->ever_up)
-		k->lost = true;
+	k->lost = true;
 	unlock(m);
 }
 

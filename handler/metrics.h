@@ -88,9 +88,9 @@ void bh_metrics_backlog(struct bh_metrics *m, uint64_t n);
  * its lease, or leases are off), false while it stands by. */
 void bh_metrics_lease(struct bh_metrics *m, bool held);
 
-/* bh_metrics_contact - a command on c succeeded at when (epoch s): c is up. Coming up after
- * bh_metrics_conn_lost (not after the first connection, nor after bh_metrics_conn_closed)
- * counts one reconnection. */
+/* bh_metrics_contact - a command on c succeeded at when (epoch s): c is up. The first contact
+ * after a bh_metrics_conn_lost counts one reconnection (so a healthy start counts none, and a
+ * server down at the start counts one when it answers); after bh_metrics_conn_closed, none. */
 void bh_metrics_contact(struct bh_metrics *m, enum bh_metric_conn c, int64_t when);
 /* bh_metrics_conn_lost - c failed (transport error, refused, unreachable): c is down. */
 void bh_metrics_conn_lost(struct bh_metrics *m, enum bh_metric_conn c);
