@@ -954,15 +954,16 @@ out:
 
 /* redis_keepalive - metrics: a drain that found no mail (seen unchanged since seen_before)
  * asks Redis (PING), so that /healthz and bouncer_redis_up know about Redis while the mailbox
- * stays empty. Only with metrics on and no lease (whose renewal is a contact already); a
- * failure marks Redis down and nothing else: the drain itself needed no Redis. */
+ * stays empty (a lease holder renews only every ttl/3, which may be longer than the health
+ * window). Only with metrics on; a failure marks Redis down and nothing else: the drain
+ * itself needed no Redis. */
 static void
 redis_keepalive(struct bh_worker *w, uint64_t seen_before)
 {
 	const char *err = NULL;
 	char *info = NULL;
 
-	if (w->o.metrics == NULL || w->store == NULL || w->lease_on || w->st.seen != seen_before)
+	if (w->o.metrics == NULL || w->store == NULL || w->st.seen != seen_before)
 		return;
 	if (bh_store_health(w->store, &info, &err) == -1)
 		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
