@@ -161,8 +161,8 @@ expect "$pb" bouncer_imap_up 0
 expect "$pa" bouncer_lease_held 1
 health_is "$pa" 200 || fail "holder /healthz: $(cat "$T/health.json")"
 kill -TERM "$A" "$B"
-wait "$A" || true
-wait "$B" || true
+wait "$A" || fail "the holder exited $? after SIGTERM"
+wait "$B" || fail "the standby exited $? after SIGTERM"
 BG_PIDS=""
 echo "ok: lease: holder 1, standby 0 and healthy"
 
