@@ -89,6 +89,8 @@ struct bh_rules {
 	struct bh_rule *v;
 	size_t n;
 	struct ac ac;
+	size_t *order; /* the built-in text rows, most specific first, then in table order */
+	size_t n_order;
 	pcre2_match_context *mctx;
 	char version[17];
 	bool no_prefilter; /* tests: check that the literals never hide a match */
@@ -665,6 +667,21 @@ load_builtin(struct bh_rules *rs, size_t cap, const struct builtin *b)
 	return ret;
 }
 
+/* order_build - the built-in text rows by specificity, most specific first, each class in
+ * table order: the order in which collect() looks for the best match */
+static void
+order_build(struct bh_rules *rs)
+{
+	int sp;
+	size_t i;
+
+	rs->order = bh_calloc(rs->n > 0 ? rs->n : 1, sizeof(*rs->order));
+	for (sp = SPEC_CAUSE; sp >= SPEC_STOCK; sp--)
+		for (i = 0; i < rs->n; i++)
+			if (rs->v[i].re != NULL && rs->v[i].spec == (enum spec)sp)
+				rs->order[rs->n_order++] = i;
+}
+
 /* builtin_rows - how many rows the embedded file can hold at most (an upper bound: its "- id:"
  * lines) */
 static size_t
@@ -715,6 +732,7 @@ bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned 
 		goto fail;
 	builtin_close(&b);
 	ac_build(rs);
+	order_build(rs);
 	rs->mctx = pcre2_match_context_create(NULL);
 	if (rs->mctx == NULL)
 		bh_fatal("pcre2_match_context_create: out of memory");
@@ -745,6 +763,7 @@ bh_rules_free(struct bh_rules **rules)
 	for (i = 0; i < rs->n; i++)
 		rule_free(&rs->v[i]);
 	free(rs->v);
+	free(rs->order);
 	ac_free(&rs->ac);
 	if (rs->mctx != NULL)
 		pcre2_match_context_free(rs->mctx);
@@ -1125,7 +1144,6 @@ struct cand {
 	const struct bh_rule *r;
 	size_t idx; /* table order */
 	enum bh_ev_src src;
-	size_t len; /* bytes of text the match covered */
 };
 
 /* better - a beats b: the evidence's weight, then the specificity, then the order of the
@@ -1247,35 +1265,55 @@ struct cands {
 /* Which rows a phase runs: every row, only the expired ones, or all but them. */
 enum want { W_ALL, W_EXPIRED, W_NOT_EXPIRED };
 
+/* add_cand - append a candidate to cs */
+static void
+add_cand(struct cands *cs, const struct bh_rule *r, size_t idx, enum bh_ev_src src)
+{
+	if (cs->n == cs->cap)
+		cs->v =
+		    bh_reallocarray(cs->v, cs->cap = cs->cap ? cs->cap * 2 : 16, sizeof(*cs->v));
+	cs->v[cs->n++] = (struct cand){r, idx, src};
+}
+
 /* collect - run the built-in text rows of specificity [lo, hi] that may decide at stage cmd
- * (and that want selects) over the texts of sources [slo, shi], adding every match to cs */
+ * (and that want selects) over the texts of sources [slo, shi], and add to cs the best match
+ * of the expired rows and the best of the others. Every reader of cs (choose, the expiry)
+ * takes the best by better() within sets that never split these two classes of one call, so
+ * a match that a better one of its class already beats can never be read. The search runs
+ * in better()'s order (the most trusted source first, then the most specific rows, then the
+ * table order) and stops each class at its first match: the regexes after it need not run. */
 static void
 collect(const struct bh_rules *rules, pcre2_match_data *md, const struct ntext *x, size_t nx,
 	const char *st, const char *rc, const char *cmd, enum spec lo, enum spec hi,
 	enum bh_ev_src slo, enum bh_ev_src shi, enum want want, struct cands *cs)
 {
-	size_t i, k, len;
+	bool done[2] = {want == W_EXPIRED, want == W_NOT_EXPIRED}; /* [expired] */
+	unsigned src;
+	size_t j, k;
 
-	for (i = 0; i < rules->n; i++) {
-		const struct bh_rule *r = &rules->v[i];
+	for (src = slo; src <= (unsigned)shi && !(done[0] && done[1]); src++) {
+		for (k = 0; k < nx && x[k].src != src; k++)
+			;
+		if (k == nx)
+			continue; /* no text of this source */
+		for (j = 0; j < rules->n_order && !(done[0] && done[1]); j++) {
+			size_t i = rules->order[j], m;
+			const struct bh_rule *r = &rules->v[i];
+			bool e = r->reason == BH_R_EXPIRED;
 
-		if (r->spec == SPEC_CONFIG || r->re == NULL || r->spec < lo || r->spec > hi)
-			continue;
-		if ((want == W_EXPIRED && r->reason != BH_R_EXPIRED) ||
-		    (want == W_NOT_EXPIRED && r->reason == BH_R_EXPIRED))
-			continue;
-		/* before RCPT TO the recipient was not judged: not the recipient's reasons */
-		if (!usable(r, cmd) || !codes_match(r, st, rc))
-			continue;
-		for (k = 0; k < nx; k++) {
-			if (x[k].src < slo || x[k].src > shi)
+			if (done[e] || r->spec < lo || r->spec > hi)
 				continue;
-			if ((len = match_len(rules, r, md, &x[k])) == 0)
+			/* before RCPT TO the recipient was not judged: not the recipient's reasons
+			 */
+			if (!usable(r, cmd) || !codes_match(r, st, rc))
 				continue;
-			if (cs->n == cs->cap)
-				cs->v = bh_reallocarray(cs->v, cs->cap = cs->cap ? cs->cap * 2 : 16,
-							sizeof(*cs->v));
-			cs->v[cs->n++] = (struct cand){r, i, x[k].src, len};
+			for (m = k; m < nx; m++) {
+				if (x[m].src != src || match_len(rules, r, md, &x[m]) == 0)
+					continue;
+				add_cand(cs, r, i, x[m].src);
+				done[e] = true;
+				break;
+			}
 		}
 	}
 }
@@ -1293,7 +1331,8 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	const struct cand *best = NULL, *exp = NULL;
 	const char *rule;
 	enum bh_reason sr;
-	size_t i, k, nx = 0;
+	uint64_t *found;
+	size_t i, k, nx = 0, fw;
 	bool permanent;
 
 	st[0] = rc[0] = cmd[0] = '\0';
@@ -1303,7 +1342,11 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		snprintf(rc, sizeof(rc), "%s", in->reply_code);
 	if (in->smtp_command != NULL)
 		snprintf(cmd, sizeof(cmd), "%s", in->smtp_command);
-	x = bh_calloc(in->n_ev < BH_MAX_EVIDENCE ? in->n_ev + 1 : BH_MAX_EVIDENCE, sizeof(*x));
+	/* not zeroed: each text is written before it is read, and only its first n bytes */
+	x = bh_reallocarray(NULL, in->n_ev < BH_MAX_EVIDENCE ? in->n_ev + 1 : BH_MAX_EVIDENCE,
+			    sizeof(*x));
+	fw = rules->ac.nlits / 64 + 1;
+	found = bh_calloc(fw * BH_MAX_EVIDENCE, sizeof(*found));
 	for (i = 0; i < in->n_ev && nx < BH_MAX_EVIDENCE; i++) {
 		const struct bh_evidence *e = &in->ev[i];
 		struct ntext *t = &x[nx];
@@ -1314,7 +1357,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		t->n = normalize(e->text, e->len, t->t, BH_MAX_RULE_TEXT);
 		if (t->n == 0)
 			continue;
-		t->found = bh_calloc(rules->ac.nlits / 64 + 1, sizeof(*t->found));
+		t->found = found + nx * fw;
 		ac_scan(&rules->ac, t->t, t->n, t->found);
 		/* codes and stage come from the most trusted text that has them */
 		if (st[0] == '\0' && t->src <= BH_EV_STATUS_COMMENT)
@@ -1455,8 +1498,7 @@ expiry:
 	}
 done:
 	free(cs.v);
-	for (i = 0; i < nx; i++)
-		free(x[i].found);
+	free(found);
 	free(x);
 	pcre2_match_data_free(md);
 }
