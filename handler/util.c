@@ -493,23 +493,69 @@ bh_span_istarts(const char *p, size_t n, const char *lit)
 	return n >= ln && strncasecmp(p, lit, ln) == 0;
 }
 
-/* bh_memcasemem - case-insensitive search of needle in hay */
+/* fold - ASCII lower case of a byte (the C locale's tolower) */
+static inline unsigned char
+fold(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* fold_eq - a[0..n) equals b[0..n) ignoring ASCII case */
+static inline bool
+fold_eq(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* bh_memcasemem - case-insensitive (ASCII) search of needle in hay. One pass: memchr jumps to
+ * each occurrence of the needle's first byte that has no case (a space, ':', '@', a digit),
+ * else the scan compares the first two bytes folded before the rest. */
 const char *
 bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn)
 {
-	size_t i;
-	int first;
+	const char *p, *last;
+	size_t j;
+	unsigned char c0;
 
 	if (nn == 0)
 		return hay;
 	if (nn > hn)
 		return NULL;
-	first = tolower((unsigned char)needle[0]);
-	for (i = 0; i + nn <= hn; i++) {
-		if (tolower((unsigned char)hay[i]) == first &&
-		    strncasecmp(hay + i, needle, nn) == 0)
-			return hay + i;
+	last = hay + (hn - nn); /* the last possible start */
+	for (j = 0; j < nn; j++) {
+		unsigned char c = (unsigned char)needle[j];
+
+		if (c == '\0')
+			break; /* strncasecmp semantics for a NUL: the old scan below */
+		if (fold(c) == c && !(c >= 'a' && c <= 'z'))
+			break;
 	}
+	if (j < nn && needle[j] != '\0') {
+		/* anchor on needle[j], a byte without case */
+		for (p = hay + j; p <= last + j; p++) {
+			p = memchr(p, needle[j], (size_t)(last + j - p) + 1);
+			if (p == NULL)
+				return NULL;
+			if (fold_eq(p - j, needle, j) && fold_eq(p + 1, needle + j + 1, nn - j - 1))
+				return p - j;
+		}
+		return NULL;
+	}
+	if (memchr(needle, '\0', nn) != NULL) {
+		for (p = hay; p <= last; p++)
+			if (strncasecmp(p, needle, nn) == 0)
+				return p;
+		return NULL;
+	}
+	c0 = fold((unsigned char)needle[0]);
+	for (p = hay; p <= last; p++)
+		if (fold((unsigned char)*p) == c0 && fold_eq(p + 1, needle + 1, nn - 1))
+			return p;
 	return NULL;
 }
 

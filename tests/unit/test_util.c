@@ -2,7 +2,47 @@
 #include "util.h"
 #include "reason.h"
 
+#include <strings.h>
+
 #include "test.h"
+
+/* naive_casemem - the reference: strncasecmp at every offset */
+static const char *
+naive_casemem(const char *hay, size_t hn, const char *needle, size_t nn)
+{
+	size_t i;
+
+	if (nn == 0)
+		return hay;
+	for (i = 0; i + nn <= hn; i++)
+		if (strncasecmp(hay + i, needle, nn) == 0)
+			return hay + i;
+	return NULL;
+}
+
+/* check_casemem - bh_memcasemem agrees with the reference for every needle at every
+ * haystack prefix */
+static void
+check_casemem(void)
+{
+	static const char hay[] = "Mail From: <A@B.example>\r\nRCPT TO:<x@y>  host mx1 said: 550"
+				  " user unknown\0MAIL FROM:\xc3\xa9t\xc3\xa9 for <a@b>";
+	static const char *const needles[] = {
+	    "mail from:", "MAIL FROM:", "rcpt to",     "host ",	    "for ",    "a@b",
+	    "<a@b>",	  "550",	"said: 55",    "\xc3\xa9t", "unknown", "user unknown",
+	    "@",	  ":",		"m",	       "x",	    "zzz",     "\r\n",
+	    " ",	  "example>",	"t\xc3\xa9 f",
+	};
+	size_t hn, i;
+
+	for (i = 0; i < BH_NELEM(needles); i++)
+		for (hn = 0; hn <= sizeof(hay) - 1; hn++) {
+			size_t nn = strlen(needles[i]);
+
+			CHECK(bh_memcasemem(hay, hn, needles[i], nn) ==
+			      naive_casemem(hay, hn, needles[i], nn));
+		}
+}
 
 int
 main(void)
@@ -63,6 +103,7 @@ main(void)
 	}
 	CHECK(bh_memcasemem("Hello World", 11, "WORLD", 5) != NULL);
 	CHECK(bh_memcasemem("Hello", 5, "hello!", 6) == NULL);
+	check_casemem();
 	CHECK_INT(bh_reason_lookup("UserUnknown"), BH_R_USERUNKNOWN);
 	CHECK(bh_reason_hard(BH_R_USERUNKNOWN));
 	CHECK(!bh_reason_hard(BH_R_MAILBOXFULL));
