@@ -5,6 +5,7 @@
  */
 #include "util.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -557,6 +558,56 @@ bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn)
 		if (fold((unsigned char)*p) == c0 && fold_eq(p + 1, needle + 1, nn - 1))
 			return p;
 	return NULL;
+}
+
+/* bh_multi_casemem - every needle in one pass: two tables of the needles by their first and
+ * by their second byte send each text position to the few needles that start with both */
+size_t
+bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t nn, bool stop,
+		 uint64_t *found)
+{
+	uint64_t first[256], second[256], want = 0, one = 0, m;
+	size_t len[64], i, k, earliest = hn;
+
+	assert(nn <= 64);
+	memset(first, 0, sizeof(first));
+	memset(second, 0, sizeof(second));
+	for (k = 0; k < nn; k++) {
+		len[k] = strlen(needles[k]);
+		if (len[k] == 0) {
+			*found |= UINT64_C(1) << k;
+			earliest = 0;
+			continue;
+		}
+		first[fold((unsigned char)needles[k][0])] |= UINT64_C(1) << k;
+		if (len[k] == 1)
+			one |= UINT64_C(1) << k;
+		else
+			second[fold((unsigned char)needles[k][1])] |= UINT64_C(1) << k;
+		want |= UINT64_C(1) << k;
+	}
+	if (stop && earliest == 0)
+		return 0;
+	for (i = 0; i < hn && want != 0; i++) {
+		m = first[fold((unsigned char)hay[i])] & want;
+		if (m == 0)
+			continue;
+		m &= one | (i + 1 < hn ? second[fold((unsigned char)hay[i + 1])] : 0);
+		while (m != 0) {
+			k = (size_t)__builtin_ctzll(m);
+			m &= m - 1;
+			if (len[k] > hn - i ||
+			    !fold_eq(hay + i + 2, needles[k] + 2, len[k] < 2 ? 0 : len[k] - 2))
+				continue;
+			*found |= UINT64_C(1) << k;
+			want &= ~(UINT64_C(1) << k); /* its first occurrence is known */
+			if (earliest == hn)
+				earliest = i;
+			if (stop)
+				return i;
+		}
+	}
+	return earliest;
 }
 
 /* bh_span_trim - drop outer white space from a span */

@@ -79,6 +79,12 @@ int bh_strtonum(const char *s, long long min, long long max, long long *out, con
 bool bh_span_ieq(const char *p, size_t n, const char *lit);	/* case-insensitive equal */
 bool bh_span_istarts(const char *p, size_t n, const char *lit); /* case-insensitive prefix */
 const char *bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn);
+/* bh_multi_casemem - one pass over hay[0..hn) for at most 64 NUL-terminated lower-case needles
+ * (ASCII case ignored in hay): sets bit i of *found for every needle i that occurs. With stop,
+ * it returns at the first occurrence of any needle. Returns the offset of the earliest
+ * occurrence seen, or hn when none occurs. */
+size_t bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t nn,
+			bool stop, uint64_t *found);
 void bh_span_trim(const char **p, size_t *n); /* drop outer white space */
 
 /* bh_lower_ascii - lower-case ASCII letters of s in place. */

@@ -42,6 +42,24 @@ check_casemem(void)
 			CHECK(bh_memcasemem(hay, hn, needles[i], nn) ==
 			      naive_casemem(hay, hn, needles[i], nn));
 		}
+	/* all needles in one pass: the same set, and the earliest offset */
+	for (hn = 0; hn <= sizeof(hay) - 1; hn++) {
+		uint64_t found = 0, stop_found = 0;
+		size_t earliest = hn, off;
+
+		off = bh_multi_casemem(hay, hn, needles, BH_NELEM(needles), false, &found);
+		for (i = 0; i < BH_NELEM(needles); i++) {
+			const char *p = naive_casemem(hay, hn, needles[i], strlen(needles[i]));
+
+			CHECK(((found >> i) & 1) == (p != NULL));
+			if (p != NULL && (size_t)(p - hay) < earliest)
+				earliest = (size_t)(p - hay);
+		}
+		CHECK_INT(bh_multi_casemem(hay, hn, needles, BH_NELEM(needles), true, &stop_found),
+			  earliest);
+		CHECK_INT(off, earliest);
+		CHECK((stop_found != 0) == (earliest < hn));
+	}
 }
 
 int
