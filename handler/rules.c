@@ -291,6 +291,28 @@ lits_copy(const char *lits)
 	return out;
 }
 
+/* caseless_needed - whether a pattern can tell PCRE2_CASELESS from its absence over the
+ * normalized text, whose ASCII letters are all lower case: only through an upper-case ASCII
+ * letter that it matches literally (a letter outside an escape, a class range such as
+ * [A-Z]) or through an escape that may stand for one (\x41, \101, \Q...\E, \N{U+41},
+ * \p{Lu}, \cA); otherwise both compile to the same matches and the case-sensitive code is
+ * the faster. */
+static bool
+caseless_needed(const char *p)
+{
+	for (; *p != '\0'; p++) {
+		if (*p == '\\') {
+			if (p[1] == '\0' || strchr("xoQENpPc0123456789", p[1]) != NULL)
+				return true;
+			p++; /* \S, \d, \b, \. ...: an escape or a quoted byte, no letter */
+			continue;
+		}
+		if (*p >= 'A' && *p <= 'Z')
+			return true;
+	}
+	return false;
+}
+
 /* rule_compile - fill r from the given fields; -1 with rules_error set on a bad rule. */
 static int
 rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *status,
@@ -328,8 +350,10 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 	if (pattern == NULL)
 		return 0;
 	r->pattern = bh_strdup(pattern);
-	r->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-			      PCRE2_CASELESS | PCRE2_NEVER_BACKSLASH_C, &errcode, &erroff, NULL);
+	r->re =
+	    pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+			  (caseless_needed(pattern) ? PCRE2_CASELESS : 0) | PCRE2_NEVER_BACKSLASH_C,
+			  &errcode, &erroff, NULL);
 	if (r->re == NULL) {
 		pcre2_get_error_message(errcode, msg, sizeof(msg));
 		snprintf(rules_error, sizeof(rules_error),
