@@ -1088,40 +1088,50 @@ transcript_cmd(const char *t, size_t n)
 	return last != NULL ? cmd_word(last, n - (size_t)(last - t)) : NULL;
 }
 
-/* smtp_command_norm - bh_smtp_command over normalized text */
+/* smtp_command_norm - bh_smtp_command over normalized text: one pass finds which phrases
+ * occur, then only those are looked at, in their order */
 static const char *
 smtp_command_norm(const char *t, size_t n)
 {
-	static const struct {
-		const char *phrase, *cmd;
-	} qmail[] = {
-	    /* qmail-remote's own words for the stage */
-	    {"does not like recipient", "RCPT"},
-	    {"failed after i sent the message", "DATA"},
-	    {"but sender was rejected", "MAIL"},
-	    {"but my name was rejected", "HELO"},
+	/* the phrases a command follows ("... in reply to RCPT TO"), then the transcript's
+	 * "<<< " marker, then qmail-remote's own words for the stage */
+	static const char *const phrases[] = {
+	    "in reply to ",
+	    "server after ",
+	    "mailer after ",
+	    "server for ",
+	    "did not like our ",
+	    "<<< ",
+	    "does not like recipient",
+	    "failed after i sent the message",
+	    "but sender was rejected",
+	    "but my name was rejected",
 	    /* qmail-remote when every MX failed: how far the best attempt got */
-	    {"most progress was rcpt to", "RCPT"},
+	    "most progress was rcpt to",
 	    /* the stage as a tag: "SMTP:RCPT host ...", "... User Unknown [RCPT_TO]" */
-	    {"smtp:rcpt ", "RCPT"},
-	    {"smtp:mail ", "MAIL"},
-	    {"smtp:data ", "DATA"},
-	    {"[rcpt_to]", "RCPT"},
-	    {"[mail_from]", "MAIL"},
+	    "smtp:rcpt ",
+	    "smtp:mail ",
+	    "smtp:data ",
+	    "[rcpt_to]",
+	    "[mail_from]",
 	};
+	static const char *const cmds[] = {"RCPT", "DATA", "MAIL", "HELO", "RCPT",
+					   "RCPT", "MAIL", "DATA", "RCPT", "MAIL"};
+	enum { N_AFTER = 5, TRANSCRIPT = 5, QMAIL = 6 };
+	uint64_t found = 0;
 	const char *c;
 	size_t i;
 
-	if ((c = after_phrase(t, n, "in reply to ")) != NULL ||
-	    (c = after_phrase(t, n, "server after ")) != NULL ||
-	    (c = after_phrase(t, n, "mailer after ")) != NULL ||
-	    (c = after_phrase(t, n, "server for ")) != NULL ||
-	    (c = after_phrase(t, n, "did not like our ")) != NULL ||
-	    (c = transcript_cmd(t, n)) != NULL)
+	if (bh_multi_casemem(t, n, phrases, BH_NELEM(phrases), false, &found) == n)
+		return NULL;
+	for (i = 0; i < N_AFTER; i++)
+		if ((found >> i) & 1 && (c = after_phrase(t, n, phrases[i])) != NULL)
+			return c;
+	if ((found >> TRANSCRIPT) & 1 && (c = transcript_cmd(t, n)) != NULL)
 		return c;
-	for (i = 0; i < BH_NELEM(qmail); i++)
-		if (memmem(t, n, qmail[i].phrase, strlen(qmail[i].phrase)) != NULL)
-			return qmail[i].cmd;
+	for (i = QMAIL; i < BH_NELEM(phrases); i++)
+		if ((found >> i) & 1)
+			return cmds[i - QMAIL];
 	return NULL;
 }
 
