@@ -560,14 +560,40 @@ bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn)
 	return NULL;
 }
 
-/* bh_multi_casemem - every needle in one pass: two tables of the needles by their first and
- * by their second byte send each text position to the few needles that start with both */
+/* multi_at - the needles (of m) that occur at hay[i..hn): set their bits in *found and drop
+ * them from *want; whether any did */
+static inline bool
+multi_at(const char *hay, size_t hn, size_t i, const char *const *needles, const size_t *len,
+	 uint64_t m, uint64_t *want, uint64_t *found)
+{
+	bool hit = false;
+	size_t k;
+
+	while (m != 0) {
+		k = (size_t)__builtin_ctzll(m);
+		m &= m - 1;
+		if (len[k] > hn - i ||
+		    !fold_eq(hay + i + 2, needles[k] + 2, len[k] < 2 ? 0 : len[k] - 2))
+			continue;
+		*found |= UINT64_C(1) << k;
+		*want &= ~(UINT64_C(1) << k); /* its first occurrence is known */
+		hit = true;
+	}
+	return hit;
+}
+
+/* bh_multi_casemem - every needle in one pass. Two tables of the needles by their first and
+ * by their second byte send each text position to the few needles that start with both. When
+ * every needle has at least 3 bytes, the scan skips (Wu-Manber, blocks of 2 bytes): the pair
+ * of bytes that ends a window of the shortest needle's length tells how far the next
+ * possible start is. */
 size_t
 bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t nn, bool stop,
 		 uint64_t *found)
 {
 	uint64_t first[256], second[256], want = 0, one = 0, m;
-	size_t len[64], i, k, earliest = hn;
+	size_t len[64], i, k, j, earliest = hn, minlen = SIZE_MAX;
+	unsigned char shift[4096];
 
 	assert(nn <= 64);
 	memset(first, 0, sizeof(first));
@@ -579,6 +605,8 @@ bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t 
 			earliest = 0;
 			continue;
 		}
+		if (len[k] < minlen)
+			minlen = len[k];
 		first[fold((unsigned char)needles[k][0])] |= UINT64_C(1) << k;
 		if (len[k] == 1)
 			one |= UINT64_C(1) << k;
@@ -588,19 +616,49 @@ bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t 
 	}
 	if (stop && earliest == 0)
 		return 0;
+	if (want != 0 && minlen >= 3 && hn >= 256) {
+		size_t w = minlen < 255 ? minlen : 255; /* the window */
+
+		memset(shift, (int)(w - 1), sizeof(shift));
+		for (k = 0; k < nn; k++)
+			for (j = 1; len[k] > 0 && j < w; j++) {
+				unsigned h =
+				    ((unsigned)fold((unsigned char)needles[k][j - 1]) << 4 ^
+				     fold((unsigned char)needles[k][j])) &
+				    4095u;
+
+				if (shift[h] > w - 1 - j)
+					shift[h] = (unsigned char)(w - 1 - j);
+			}
+		/* i is the last byte of a window that starts at i - w + 1 */
+		for (i = w - 1; i < hn && want != 0;) {
+			unsigned h = ((unsigned)fold((unsigned char)hay[i - 1]) << 4 ^
+				      fold((unsigned char)hay[i])) &
+				     4095u;
+			size_t st = i - (w - 1);
+
+			if (shift[h] != 0) {
+				i += shift[h];
+				continue;
+			}
+			m = first[fold((unsigned char)hay[st])] & want &
+			    (one | second[fold((unsigned char)hay[st + 1])]);
+			if (m != 0 && multi_at(hay, hn, st, needles, len, m, &want, found)) {
+				if (earliest == hn)
+					earliest = st;
+				if (stop)
+					return st;
+			}
+			i++;
+		}
+		return earliest;
+	}
 	for (i = 0; i < hn && want != 0; i++) {
 		m = first[fold((unsigned char)hay[i])] & want;
 		if (m == 0)
 			continue;
 		m &= one | (i + 1 < hn ? second[fold((unsigned char)hay[i + 1])] : 0);
-		while (m != 0) {
-			k = (size_t)__builtin_ctzll(m);
-			m &= m - 1;
-			if (len[k] > hn - i ||
-			    !fold_eq(hay + i + 2, needles[k] + 2, len[k] < 2 ? 0 : len[k] - 2))
-				continue;
-			*found |= UINT64_C(1) << k;
-			want &= ~(UINT64_C(1) << k); /* its first occurrence is known */
+		if (m != 0 && multi_at(hay, hn, i, needles, len, m, &want, found)) {
 			if (earliest == hn)
 				earliest = i;
 			if (stop)

@@ -20,6 +20,60 @@ naive_casemem(const char *hay, size_t hn, const char *needle, size_t nn)
 	return NULL;
 }
 
+/* check_multi_long - the skipping scan of long texts (needles of 3 bytes or more) finds the
+ * same needles and the same earliest offset as the reference, wherever the needle sits */
+static void
+check_multi_long(void)
+{
+	static const char *const needles[] = {
+	    "original message follows",
+	    "Below this line",
+	    "---- returned",
+	    "mcafee",
+	    "user unknown",
+	    "abc",
+	    "zz9",
+	    "<<< ",
+	    "dda:smtp=",
+	    "for <",
+	};
+	char hay[1200];
+	size_t i, k, pos;
+
+	for (pos = 0; pos < sizeof(hay); pos += 37)
+		for (k = 0; k < BH_NELEM(needles); k++) {
+			uint64_t found = 0, want = 0;
+			size_t earliest = sizeof(hay), nl = strlen(needles[k]);
+
+			for (i = 0; i < sizeof(hay); i++)
+				hay[i] =
+				    "Lorem ipsum dolor sit amet, -- original message\r\n"[i % 50];
+			if (pos + nl <= sizeof(hay))
+				for (i = 0; i < nl; i++) /* the needle, in upper case */
+					hay[pos + i] =
+					    (char)(needles[k][i] >= 'a' && needles[k][i] <= 'z'
+						       ? needles[k][i] - 32
+						       : needles[k][i]);
+			for (i = 0; i < BH_NELEM(needles); i++) {
+				const char *p =
+				    naive_casemem(hay, sizeof(hay), needles[i], strlen(needles[i]));
+
+				if (p != NULL)
+					want |= UINT64_C(1) << i;
+				if (p != NULL && (size_t)(p - hay) < earliest)
+					earliest = (size_t)(p - hay);
+			}
+			CHECK_INT(bh_multi_casemem(hay, sizeof(hay), needles, BH_NELEM(needles),
+						   false, &found),
+				  earliest);
+			CHECK(found == want);
+			found = 0;
+			CHECK_INT(bh_multi_casemem(hay, sizeof(hay), needles, BH_NELEM(needles),
+						   true, &found),
+				  earliest);
+		}
+}
+
 /* check_casemem - bh_memcasemem agrees with the reference for every needle at every
  * haystack prefix */
 static void
@@ -60,6 +114,7 @@ check_casemem(void)
 		CHECK_INT(off, earliest);
 		CHECK((stop_found != 0) == (earliest < hn));
 	}
+	check_multi_long();
 }
 
 int
