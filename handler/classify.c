@@ -902,15 +902,13 @@ notice_delayed(const struct ctx *c)
 	    "no further attempts",
 	    "fatal error",
 	};
-	size_t i, n = c->cut <= c->text.len ? c->cut : c->text.len;
-	bool found = false;
+	size_t n = c->cut <= c->text.len ? c->cut : c->text.len;
+	uint64_t hits = 0;
 
-	for (i = 0; i < BH_NELEM(still) && !found; i++)
-		found = bh_memcasemem(c->text.data, n, still[i], strlen(still[i])) != NULL;
-	for (i = 0; i < BH_NELEM(gave_up) && found; i++)
-		if (bh_memcasemem(c->text.data, n, gave_up[i], strlen(gave_up[i])) != NULL)
-			return false;
-	return found;
+	/* one pass for each list: any of its phrases anywhere */
+	if (bh_multi_casemem(c->text.data, n, still, BH_NELEM(still), true, &hits) == n)
+		return false;
+	return bh_multi_casemem(c->text.data, n, gave_up, BH_NELEM(gave_up), true, &hits) == n;
 }
 
 /* add_text_rcpt - one recipient of a bounce text */
