@@ -1269,6 +1269,16 @@ hard_reason(enum bh_reason r)
 	       r == BH_R_NOTACCEPT;
 }
 
+/* expiry_moot - a decision by this row is final: the expiry step (see the end of
+ * bh_rules_decide_ev) leaves a delayed report, a hard reason and a named cause on our side as
+ * they are, without reading the expired rows */
+static bool
+expiry_moot(const struct cand *c, bool delayed)
+{
+	return delayed || hard_reason(c->r->reason) ||
+	       (c->r->spec == SPEC_CAUSE && c->r->whose == BH_WHOSE_SENDER);
+}
+
 /* choose - the best candidate among c[0..n) whose specificity is in [lo, hi] and whose
  * evidence is in [slo, shi] (without the expired rows when no_expired); NULL when none */
 static const struct cand *
@@ -1315,11 +1325,13 @@ add_cand(struct cands *cs, const struct bh_rule *r, size_t idx, enum bh_ev_src s
  * takes the best by better() within sets that never split these two classes of one call, so
  * a match that a better one of its class already beats can never be read. The search runs
  * in better()'s order (the most trusted source first, then the most specific rows, then the
- * table order) and stops each class at its first match: the regexes after it need not run. */
+ * table order) and stops each class at its first match: the regexes after it need not run. With
+ * bound, only a match that beats it is looked for. */
 static void
 collect(const struct bh_rules *rules, pcre2_match_data *md, const struct ntext *x, size_t nx,
 	const char *st, const char *rc, const char *cmd, enum spec lo, enum spec hi,
-	enum bh_ev_src slo, enum bh_ev_src shi, enum want want, struct cands *cs)
+	enum bh_ev_src slo, enum bh_ev_src shi, enum want want, const struct cand *bound,
+	struct cands *cs)
 {
 	bool done[2] = {want == W_EXPIRED, want == W_NOT_EXPIRED}; /* [expired] */
 	unsigned src;
@@ -1337,6 +1349,10 @@ collect(const struct bh_rules *rules, pcre2_match_data *md, const struct ntext *
 
 			if (done[e] || r->spec < lo || r->spec > hi)
 				continue;
+			/* the search runs in better()'s order: nothing after this beats bound */
+			if (bound != NULL &&
+			    !better(&(struct cand){r, i, (enum bh_ev_src)src}, bound))
+				return;
 			/* before RCPT TO the recipient was not judged: not the recipient's reasons
 			 */
 			if (!usable(r, cmd) || !codes_match(r, st, rc))
@@ -1427,9 +1443,22 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	/* 1. strong rows over the report's words about this recipient; the expired rows over
 	 * every text (a failed report whose words anywhere say the retries ran out expired) */
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_INNER,
-		BH_EV_STATUS_COMMENT, W_ALL, &cs);
-	collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE,
-		BH_EV_HEADING, W_EXPIRED, &cs);
+		BH_EV_STATUS_COMMENT, W_NOT_EXPIRED, NULL, &cs);
+	if (cs.n > 0 && expiry_moot(&cs.v[0], in->delayed)) {
+		/* this match decides unless an expired row beats it (none may in a delayed
+		 * report), and the expiry will not read the expired rows: only such a row is
+		 * looked for */
+		struct cand nb = cs.v[0];
+
+		if (!in->delayed)
+			collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE,
+				BH_EV_INNER, BH_EV_STATUS_COMMENT, W_EXPIRED, &nb, &cs);
+	} else {
+		collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_INNER,
+			BH_EV_STATUS_COMMENT, W_EXPIRED, NULL, &cs);
+		collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE,
+			BH_EV_HEADING, W_EXPIRED, NULL, &cs);
+	}
 	for (i = 0; i < cs.n; i++)
 		if (cs.v[i].r->reason == BH_R_EXPIRED && (exp == NULL || better(&cs.v[i], exp)))
 			exp = &cs.v[i];
@@ -1467,7 +1496,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	}
 	/* 3b. strong words in the notice or its heading */
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE,
-		BH_EV_HEADING, W_NOT_EXPIRED, &cs);
+		BH_EV_HEADING, W_NOT_EXPIRED, NULL, &cs);
 	exp = NULL; /* cs.v may have moved */
 	for (i = 0; i < cs.n; i++)
 		if (cs.v[i].r->reason == BH_R_EXPIRED && (exp == NULL || better(&cs.v[i], exp)))
@@ -1480,7 +1509,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	}
 	/* 4. vague words */
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_VAGUE, SPEC_VAGUE, BH_EV_INNER, BH_EV_HEADING,
-		W_ALL, &cs);
+		W_ALL, NULL, &cs);
 	exp = NULL;
 	for (i = 0; i < cs.n; i++)
 		if (cs.v[i].r->spec >= SPEC_CONCEPT && cs.v[i].r->reason == BH_R_EXPIRED &&
@@ -1498,7 +1527,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		goto done;
 	}
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_STOCK, SPEC_STOCK, BH_EV_INNER, BH_EV_HEADING,
-		W_ALL, &cs);
+		W_ALL, NULL, &cs);
 	exp = NULL;
 	for (i = 0; i < cs.n; i++)
 		if (cs.v[i].r->spec >= SPEC_CONCEPT && cs.v[i].r->reason == BH_R_EXPIRED &&
