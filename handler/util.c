@@ -476,24 +476,6 @@ bh_strtonum(const char *s, long long min, long long max, long long *out, const c
 	return 0;
 }
 
-/* bh_span_ieq - case-insensitive equality of a span and a literal */
-bool
-bh_span_ieq(const char *p, size_t n, const char *lit)
-{
-	size_t ln = strlen(lit);
-
-	return n == ln && strncasecmp(p, lit, n) == 0;
-}
-
-/* bh_span_istarts - case-insensitive prefix test of a span */
-bool
-bh_span_istarts(const char *p, size_t n, const char *lit)
-{
-	size_t ln = strlen(lit);
-
-	return n >= ln && strncasecmp(p, lit, ln) == 0;
-}
-
 /* fold - ASCII lower case of a byte (the C locale's tolower) */
 static inline unsigned char
 fold(unsigned char c)
@@ -509,6 +491,31 @@ fold_eq(const char *a, const char *b, size_t n)
 
 	for (i = 0; i < n; i++)
 		if (fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* bh_span_ieq - case-insensitive equality of a span and a literal */
+bool
+bh_span_ieq(const char *p, size_t n, const char *lit)
+{
+	size_t i;
+
+	/* lit has no NUL before its end, so a NUL in p never compares equal (as strncasecmp) */
+	for (i = 0; i < n; i++)
+		if (lit[i] == '\0' || fold((unsigned char)p[i]) != fold((unsigned char)lit[i]))
+			return false;
+	return lit[n] == '\0';
+}
+
+/* bh_span_istarts - case-insensitive prefix test of a span */
+bool
+bh_span_istarts(const char *p, size_t n, const char *lit)
+{
+	size_t i;
+
+	for (i = 0; lit[i] != '\0'; i++)
+		if (i >= n || fold((unsigned char)p[i]) != fold((unsigned char)lit[i]))
 			return false;
 	return true;
 }

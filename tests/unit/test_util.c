@@ -177,6 +177,15 @@ main(void)
 	CHECK(bh_memcasemem("Hello World", 11, "WORLD", 5) != NULL);
 	CHECK(bh_memcasemem("Hello", 5, "hello!", 6) == NULL);
 	check_casemem();
+	CHECK(bh_span_ieq("Content-Type", 12, "content-type"));
+	CHECK(!bh_span_ieq("Content-Type", 11, "content-type"));
+	CHECK(!bh_span_ieq("Content-Types", 13, "content-type"));
+	CHECK(!bh_span_ieq("a\0c", 3, "a"));
+	CHECK(bh_span_ieq("", 0, ""));
+	CHECK(bh_span_istarts("Received: from x", 16, "received: from"));
+	CHECK(!bh_span_istarts("Recei", 5, "received"));
+	CHECK(!bh_span_istarts("re\0eived", 8, "received"));
+	CHECK(bh_span_istarts("x", 1, ""));
 	CHECK_INT(bh_reason_lookup("UserUnknown"), BH_R_USERUNKNOWN);
 	CHECK(bh_reason_hard(BH_R_USERUNKNOWN));
 	CHECK(!bh_reason_hard(BH_R_MAILBOXFULL));
