@@ -65,6 +65,7 @@ struct bh_rule {
 	uint16_t *lit_ids; /* the literals' ids in the prefilter automaton; n_lit_ids of them */
 	size_t n_lit_ids;
 	pcre2_code *re;
+	bool jit_tried; /* pcre2_jit_compile ran (the interpreter is the fallback, same results) */
 	enum bh_reason reason;
 	bool has_whose;
 	enum bh_whose whose;
@@ -361,8 +362,8 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 			 (size_t)erroff, (const char *)msg);
 		return -1;
 	}
-	/* JIT where the platform has it; the interpreter is the fallback, same results. */
-	(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+	/* JIT where the platform has it, made at the row's first match (match_len): a process
+	 * that never runs a row does not pay for its machine code */
 	return 0;
 }
 
@@ -1218,6 +1219,13 @@ match_len(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data *
 		return 0;
 	if (!rs->no_prefilter && r->lit_ids != NULL && !ac_any(r, x->found))
 		return 0;
+	if (!r->jit_tried) {
+		/* the table is read-only to its users but for this cache: one thread uses it */
+		struct bh_rule *w = (struct bh_rule *)r;
+
+		(void)pcre2_jit_compile(w->re, PCRE2_JIT_COMPLETE);
+		w->jit_tried = true;
+	}
 	if (pcre2_match(r->re, (PCRE2_SPTR)x->t, x->n, 0, 0, md, rs->mctx) < 0)
 		return 0;
 	/* With the prefilter off (tests, fuzzing), a match without its literals is a table bug. */
