@@ -283,6 +283,11 @@ bh_hexval(unsigned char c)
 	return -1;
 }
 
+/* json_plain - the bytes a JSON string carries as they are, a bit per byte: printable ASCII
+ * (0x20-0x7e) but '"' (0x22) and '\\' (0x5c) */
+static const uint64_t json_plain[4] = {UINT64_C(0xFFFFFFFB00000000), UINT64_C(0x7FFFFFFFEFFFFFFF),
+				       0, 0};
+
 /* bh_json_str - append p[0..n) as a JSON string literal */
 void
 bh_json_str(struct bh_buf *b, const char *s, size_t n)
@@ -296,9 +301,7 @@ bh_json_str(struct bh_buf *b, const char *s, size_t n)
 		unsigned char c;
 
 		/* Copy the longest run of bytes that need no escaping in one go. */
-		for (run = i;
-		     run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\';
-		     run++)
+		for (run = i; run < n && (json_plain[p[run] >> 6] >> (p[run] & 63) & 1); run++)
 			;
 		if (run > i) {
 			bh_buf_append(b, p + i, run - i);
