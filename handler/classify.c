@@ -906,9 +906,15 @@ notice_delayed(const struct ctx *c)
 	uint64_t hits = 0;
 
 	/* one pass for each list: any of its phrases anywhere */
-	if (bh_multi_casemem(c->text.data, n, still, BH_NELEM(still), true, &hits) == n)
+	static struct bh_needles still_set, gave_up_set;
+
+	if (!still_set.ready) {
+		bh_needles_init(&still_set, still, BH_NELEM(still));
+		bh_needles_init(&gave_up_set, gave_up, BH_NELEM(gave_up));
+	}
+	if (bh_needles_find(&still_set, c->text.data, n, true, &hits) == n)
 		return false;
-	return bh_multi_casemem(c->text.data, n, gave_up, BH_NELEM(gave_up), true, &hits) == n;
+	return bh_needles_find(&gave_up_set, c->text.data, n, true, &hits) == n;
 }
 
 /* add_text_rcpt - one recipient of a bounce text */

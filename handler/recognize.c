@@ -238,14 +238,20 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 {
 	const struct bh_field *from = hdr(in->hdr, "From"), *subj = hdr(in->hdr, "Subject");
 	size_t i, k, nt = 0, scan = in->text_len < 4096 ? in->text_len : 4096;
-	const char *name = NULL, *tneedles[BH_NELEM(families)];
+	const char *name = NULL;
+	static const char *tneedles[BH_NELEM(families)];
+	static struct bh_needles tset, wset;
 	uint64_t thits = 0, whits = 0;
 
-	for (i = 0; i < BH_NELEM(families); i++)
-		if (families[i].where == 't')
-			tneedles[nt++] = families[i].needle;
+	if (!tset.ready) {
+		for (i = 0; i < BH_NELEM(families); i++)
+			if (families[i].where == 't')
+				tneedles[nt++] = families[i].needle;
+		bh_needles_init(&tset, tneedles, nt);
+		bh_needles_init(&wset, weak_phrases, BH_NELEM(weak_phrases));
+	}
 	if (scan > 0)
-		(void)bh_multi_casemem(in->text, scan, tneedles, nt, false, &thits);
+		(void)bh_needles_find(&tset, in->text, scan, false, &thits);
 	*bounce_like = false;
 	*weak = false;
 	if (subj != NULL && !is_reply(subj->value, subj->value_len))
@@ -279,8 +285,7 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 	/* a person's reply or forward that quotes failure words is not a bounce */
 	if (hdr(in->hdr, "In-Reply-To") == NULL &&
 	    (subj == NULL || !is_reply(subj->value, subj->value_len)) && scan > 0 &&
-	    bh_multi_casemem(in->text, scan, weak_phrases, BH_NELEM(weak_phrases), true, &whits) <
-		scan)
+	    bh_needles_find(&wset, in->text, scan, true, &whits) < scan)
 		*weak = true;
 	if (from != NULL && (contains(from->value, from->value_len, "mailer-daemon") ||
 			     contains(from->value, from->value_len, "postmaster") ||
@@ -321,6 +326,7 @@ pasted_header_block(const char *t, size_t n, const char *l, size_t len)
 size_t
 bh_recog_cut(const char *t, size_t n)
 {
+	static struct bh_needles cut_set;
 	size_t pos = 0, len, lines = 0, best;
 	uint64_t found = 0;
 	const char *l;
@@ -328,7 +334,9 @@ bh_recog_cut(const char *t, size_t n)
 
 	if (n == 0)
 		return 0;
-	best = bh_multi_casemem(t, n, cut_markers, BH_NELEM(cut_markers), true, &found);
+	if (!cut_set.ready)
+		bh_needles_init(&cut_set, cut_markers, BH_NELEM(cut_markers));
+	best = bh_needles_find(&cut_set, t, n, true, &found);
 	if (found != 0)
 		while (best > 0 && t[best - 1] != '\n' && t[best - 1] != '\r')
 			best--;

@@ -1123,7 +1123,11 @@ smtp_command_norm(const char *t, size_t n)
 	const char *c;
 	size_t i;
 
-	if (bh_multi_casemem(t, n, phrases, BH_NELEM(phrases), false, &found) == n)
+	static struct bh_needles set;
+
+	if (!set.ready)
+		bh_needles_init(&set, phrases, BH_NELEM(phrases));
+	if (bh_needles_find(&set, t, n, false, &found) == n)
 		return NULL;
 	for (i = 0; i < N_AFTER; i++)
 		if ((found >> i) & 1 && (c = after_phrase(t, n, phrases[i])) != NULL)

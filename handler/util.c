@@ -573,8 +573,8 @@ bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn)
 /* multi_at - the needles (of m) that occur at hay[i..hn): set their bits in *found and drop
  * them from *want; whether any did */
 static inline bool
-multi_at(const char *hay, size_t hn, size_t i, const char *const *needles, const size_t *len,
-	 uint64_t m, uint64_t *want, uint64_t *found)
+multi_at(const struct bh_needles *s, const char *hay, size_t hn, size_t i, uint64_t m,
+	 uint64_t *want, uint64_t *found)
 {
 	bool hit = false;
 	size_t k;
@@ -582,8 +582,8 @@ multi_at(const char *hay, size_t hn, size_t i, const char *const *needles, const
 	while (m != 0) {
 		k = (size_t)__builtin_ctzll(m);
 		m &= m - 1;
-		if (len[k] > hn - i ||
-		    !fold_eq(hay + i + 2, needles[k] + 2, len[k] < 2 ? 0 : len[k] - 2))
+		if (s->len[k] > hn - i ||
+		    !fold_eq(hay + i + 2, s->v[k] + 2, s->len[k] < 2 ? 0 : s->len[k] - 2))
 			continue;
 		*found |= UINT64_C(1) << k;
 		*want &= ~(UINT64_C(1) << k); /* its first occurrence is known */
@@ -592,54 +592,68 @@ multi_at(const char *hay, size_t hn, size_t i, const char *const *needles, const
 	return hit;
 }
 
-/* bh_multi_casemem - every needle in one pass. Two tables of the needles by their first and
- * by their second byte send each text position to the few needles that start with both. When
- * every needle has at least 3 bytes, the scan skips (Wu-Manber, blocks of 2 bytes): the pair
- * of bytes that ends a window of the shortest needle's length tells how far the next
- * possible start is. */
-size_t
-bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t nn, bool stop,
-		 uint64_t *found)
+/* bh_needles_init - the tables of a needle set: the needles by their first and by their second
+ * byte, and the Wu-Manber shifts (blocks of 2 bytes) for a window of the shortest needle */
+void
+bh_needles_init(struct bh_needles *s, const char *const *v, size_t n)
 {
-	uint64_t first[256], second[256], want = 0, one = 0, m;
-	size_t len[64], i, k, j, earliest = hn, minlen = SIZE_MAX;
-	unsigned char shift[4096];
+	size_t k, j, w;
 
-	assert(nn <= 64);
-	memset(first, 0, sizeof(first));
-	memset(second, 0, sizeof(second));
-	for (k = 0; k < nn; k++) {
-		len[k] = strlen(needles[k]);
-		if (len[k] == 0) {
-			*found |= UINT64_C(1) << k;
-			earliest = 0;
+	assert(n <= 64);
+	memset(s, 0, sizeof(*s));
+	s->ready = true;
+	s->v = v;
+	s->n = n;
+	s->minlen = SIZE_MAX;
+	for (k = 0; k < n; k++) {
+		s->len[k] = strlen(v[k]);
+		if (s->len[k] == 0) {
+			s->empty |= UINT64_C(1) << k;
 			continue;
 		}
-		if (len[k] < minlen)
-			minlen = len[k];
-		first[fold((unsigned char)needles[k][0])] |= UINT64_C(1) << k;
-		if (len[k] == 1)
-			one |= UINT64_C(1) << k;
+		if (s->len[k] < s->minlen)
+			s->minlen = s->len[k];
+		s->first[fold((unsigned char)v[k][0])] |= UINT64_C(1) << k;
+		if (s->len[k] == 1)
+			s->one |= UINT64_C(1) << k;
 		else
-			second[fold((unsigned char)needles[k][1])] |= UINT64_C(1) << k;
-		want |= UINT64_C(1) << k;
+			s->second[fold((unsigned char)v[k][1])] |= UINT64_C(1) << k;
+		s->all |= UINT64_C(1) << k;
 	}
-	if (stop && earliest == 0)
-		return 0;
-	if (want != 0 && minlen >= 3 && hn >= 256) {
-		size_t w = minlen < 255 ? minlen : 255; /* the window */
+	if (s->minlen < 3 || s->minlen == SIZE_MAX)
+		return; /* no skipping: every position is looked at */
+	w = s->minlen < 255 ? s->minlen : 255;
+	memset(s->shift, (int)(w - 1), sizeof(s->shift));
+	for (k = 0; k < n; k++)
+		for (j = 1; s->len[k] > 0 && j < w; j++) {
+			unsigned h = ((unsigned)fold((unsigned char)v[k][j - 1]) << 4 ^
+				      fold((unsigned char)v[k][j])) &
+				     4095u;
 
-		memset(shift, (int)(w - 1), sizeof(shift));
-		for (k = 0; k < nn; k++)
-			for (j = 1; len[k] > 0 && j < w; j++) {
-				unsigned h =
-				    ((unsigned)fold((unsigned char)needles[k][j - 1]) << 4 ^
-				     fold((unsigned char)needles[k][j])) &
-				    4095u;
+			if (s->shift[h] > w - 1 - j)
+				s->shift[h] = (unsigned char)(w - 1 - j);
+		}
+}
 
-				if (shift[h] > w - 1 - j)
-					shift[h] = (unsigned char)(w - 1 - j);
-			}
+/* bh_needles_find - every needle of the set in one pass. The two tables send each text
+ * position to the few needles that start with its two bytes; in a long text with needles of at
+ * least 3 bytes the scan skips: the pair of bytes that ends a window of the shortest needle's
+ * length tells how far the next possible start is. */
+size_t
+bh_needles_find(const struct bh_needles *s, const char *hay, size_t hn, bool stop, uint64_t *found)
+{
+	uint64_t want = s->all, m;
+	size_t i, earliest = hn;
+
+	if (s->empty != 0) {
+		*found |= s->empty;
+		earliest = 0;
+		if (stop)
+			return 0;
+	}
+	if (want != 0 && s->minlen >= 3 && hn >= 256) {
+		size_t w = s->minlen < 255 ? s->minlen : 255; /* the window */
+
 		/* i is the last byte of a window that starts at i - w + 1 */
 		for (i = w - 1; i < hn && want != 0;) {
 			unsigned h = ((unsigned)fold((unsigned char)hay[i - 1]) << 4 ^
@@ -647,13 +661,13 @@ bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t 
 				     4095u;
 			size_t st = i - (w - 1);
 
-			if (shift[h] != 0) {
-				i += shift[h];
+			if (s->shift[h] != 0) {
+				i += s->shift[h];
 				continue;
 			}
-			m = first[fold((unsigned char)hay[st])] & want &
-			    (one | second[fold((unsigned char)hay[st + 1])]);
-			if (m != 0 && multi_at(hay, hn, st, needles, len, m, &want, found)) {
+			m = s->first[fold((unsigned char)hay[st])] & want &
+			    (s->one | s->second[fold((unsigned char)hay[st + 1])]);
+			if (m != 0 && multi_at(s, hay, hn, st, m, &want, found)) {
 				if (earliest == hn)
 					earliest = st;
 				if (stop)
@@ -664,11 +678,11 @@ bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t 
 		return earliest;
 	}
 	for (i = 0; i < hn && want != 0; i++) {
-		m = first[fold((unsigned char)hay[i])] & want;
+		m = s->first[fold((unsigned char)hay[i])] & want;
 		if (m == 0)
 			continue;
-		m &= one | (i + 1 < hn ? second[fold((unsigned char)hay[i + 1])] : 0);
-		if (m != 0 && multi_at(hay, hn, i, needles, len, m, &want, found)) {
+		m &= s->one | (i + 1 < hn ? s->second[fold((unsigned char)hay[i + 1])] : 0);
+		if (m != 0 && multi_at(s, hay, hn, i, m, &want, found)) {
 			if (earliest == hn)
 				earliest = i;
 			if (stop)
@@ -676,6 +690,17 @@ bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t 
 		}
 	}
 	return earliest;
+}
+
+/* bh_multi_casemem - bh_needles_find with the tables made for this call */
+size_t
+bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t nn, bool stop,
+		 uint64_t *found)
+{
+	struct bh_needles s;
+
+	bh_needles_init(&s, needles, nn);
+	return bh_needles_find(&s, hay, hn, stop, found);
 }
 
 /* bh_span_trim - drop outer white space from a span */
