@@ -888,7 +888,15 @@ normalize(const char *in, size_t n, char *out, size_t cap)
 
 	while (i < n && o < cap) {
 		unsigned char c = (unsigned char)in[i];
-		bool word_start = o == 0 || out[o - 1] == ' ';
+		bool word_start;
+
+		if (c > ' ' && c != 0x7f && (c < '0' || c > '9')) {
+			/* the common byte: no space, no reply code can start here */
+			out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			i++;
+			continue;
+		}
+		word_start = o == 0 || out[o - 1] == ' ';
 
 		if (c <= ' ' || c == 0x7f) {
 			if (o > 0 && out[o - 1] != ' ')
