@@ -4,6 +4,11 @@
  * Keys are ours (static ASCII); values are escaped for the format: JSON strings through
  * bh_json_str, logfmt values quoted when they contain a space, '=' or '"'. Untrusted values are
  * first cut and made printable (bh_printable), so a hostile Message-ID cannot forge a line.
+ *
+ * Under systemd, stderr is a stream to journald: with the priority prefix on, each line starts
+ * with "<N>" (sd-daemon(3): 3 error, 4 warning, 6 info, 7 debug), which journald strips and
+ * stores as PRIORITY=N, so `journalctl -p err` filters. bh_log_stderr_is_journal() tells whether
+ * stderr is that stream ($JOURNAL_STREAM, systemd.exec(5)).
  */
 #include "log.h"
 
@@ -11,7 +16,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct {
 	enum bh_log_format format;
@@ -19,9 +26,12 @@ static struct {
 	FILE *fp;
 	void (*hook)(bool before, void *ctx);
 	void *hook_ctx;
-} logger = {BH_LOG_JSON, BH_LOG_INFO, NULL, NULL, NULL};
+	bool prefix;
+} logger = {BH_LOG_JSON, BH_LOG_INFO, NULL, NULL, NULL, false};
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+/* syslog(3) priorities of the levels: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR */
+static const int level_priorities[] = {7, 6, 4, 3};
 
 /* bh_log_level_name - the name of a log level */
 const char *
@@ -37,6 +47,52 @@ bh_log_setup(enum bh_log_format format, enum bh_log_level min, FILE *fp)
 	logger.format = format;
 	logger.min = min;
 	logger.fp = fp;
+}
+
+/* bh_log_set_prefix - start every line with its "<N>" syslog priority, or not */
+void
+bh_log_set_prefix(bool on)
+{
+	logger.prefix = on;
+}
+
+/* bh_log_stderr_is_journal - whether stderr is the journald stream named by $JOURNAL_STREAM */
+bool
+bh_log_stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	/* "DEVICE:INODE" in decimal; systemd sets it for stdout too, so compare with stderr */
+	if (env == NULL || sscanf(env, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* bh_log_prefix_parse - a priority prefix mode from its name */
+int
+bh_log_prefix_parse(const char *s)
+{
+	if (s == NULL || strcmp(s, "auto") == 0)
+		return BH_LOG_PREFIX_AUTO;
+	if (strcmp(s, "always") == 0)
+		return BH_LOG_PREFIX_ALWAYS;
+	if (strcmp(s, "never") == 0)
+		return BH_LOG_PREFIX_NEVER;
+	return -1;
+}
+
+/* bh_log_prefix_wanted - whether a mode asks for the prefix here and now */
+bool
+bh_log_prefix_wanted(enum bh_log_prefix mode)
+{
+	if (mode == BH_LOG_PREFIX_AUTO)
+		return bh_log_stderr_is_journal();
+	return mode == BH_LOG_PREFIX_ALWAYS;
 }
 
 /* bh_log_format_parse - a log format from its name */
@@ -130,6 +186,8 @@ bh_log_begin(struct bh_logline *l, enum bh_log_level level, const char *event)
 	bh_buf_init(&l->b);
 	if (!l->on)
 		return;
+	if (logger.prefix)
+		bh_buf_printf(&l->b, "<%d>", level_priorities[level]);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,

@@ -104,6 +104,17 @@ dest_of_hint(const char *hint)
 	return DEST_PROCESSED;
 }
 
+/* health_window_s - metrics: how old the last IMAP or Redis contact may be before /healthz
+ * calls it stale: twice the longest wait between drains (the poll interval, capped at 20 min
+ * as cmd_run.c caps it) plus 30 s for a drain in progress */
+static int64_t
+health_window_s(const struct bh_config *cfg)
+{
+	int64_t wait_s = cfg->imap.poll_interval_s > 0 ? cfg->imap.poll_interval_s : 60;
+
+	return 2 * (wait_s < 1200 ? wait_s : 1200) + 30;
+}
+
 /* bh_worker_new - compile the rules and make the store (none in a dry run); does not connect */
 struct bh_worker *
 bh_worker_new(const struct bh_config *cfg, const struct bh_worker_opts *opts, const char **error_r)
@@ -113,6 +124,7 @@ bh_worker_new(const struct bh_config *cfg, const struct bh_worker_opts *opts, co
 
 	w->cfg = cfg;
 	w->o = *opts;
+	bh_metrics_health_window(w->o.metrics, health_window_s(cfg));
 	if (w->o.decisions == NULL)
 		w->o.decisions = stdout;
 	w->rules = bh_rules_new(cfg->rules, cfg->n_rules, cfg->rules_replace_builtin,
@@ -199,6 +211,7 @@ env_fail(struct bh_worker *w, const char *what, const char *err, const char **er
 	*error_r = w->err;
 	if (w->imap != NULL && strcmp(what, "imap") == 0) {
 		bh_metrics_inc(w->o.metrics, BH_M_IMAP_ERRORS);
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_IMAP);
 		bh_imap_free(&w->imap);
 		w->folders_ok = false;
 	}
@@ -215,12 +228,20 @@ lease_check(struct bh_worker *w, bool force, const char **error_r)
 	struct bh_logline l;
 	int r;
 
-	if (!w->lease_on)
+	if (!w->lease_on) {
+		bh_metrics_lease(w->o.metrics, true);
 		return 1;
+	}
 	if (!force && w->lease_held && !bh_store_lease_lost(w->store) &&
 	    now - w->lease_at < w->lease_ttl / 3)
 		return 1;
 	r = bh_store_lease(w->store, w->lease_ttl, &holder, &pttl, &err);
+	/* metrics: the lease answer is a Redis contact; the gauge says whether we work */
+	if (r == -1)
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
+	else
+		bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
+	bh_metrics_lease(w->o.metrics, r == 1);
 	if (r == 1) {
 		if (!w->lease_held) {
 			bh_log_begin(&l, BH_LOG_INFO, "lease_acquired");
@@ -278,9 +299,11 @@ ensure_connected(struct bh_worker *w, const char **error_r)
 	w->imap = bh_imap_connect(ic, &err);
 	if (w->imap == NULL) {
 		bh_metrics_inc(w->o.metrics, BH_M_IMAP_ERRORS);
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_IMAP);
 		return env_fail(w, "imap", err, error_r);
 	}
-	bh_metrics_inc(w->o.metrics, BH_M_IMAP_RECONNECTS);
+	/* metrics: counts a reconnection only after a lost connection, never the first */
+	bh_metrics_contact(w->o.metrics, BH_CONN_IMAP, bh_now());
 	bh_log(BH_LOG_INFO, "imap_connected", "%s", bh_imap_describe(w->imap));
 	if (!w->o.dry_run && !w->folders_ok) {
 		for (d = 0; d < DEST_KEEP; d++)
@@ -584,6 +607,11 @@ move_all(struct bh_worker *w, struct job *jobs, size_t n, const char **error_r)
 			ret = env_fail(w, "imap", err, error_r);
 			break;
 		}
+		bh_metrics_messages(w->o.metrics,
+				    d == DEST_PROCESSED ? BH_MF_PROCESSED
+				    : d == DEST_IGNORED ? BH_MF_IGNORED
+							: BH_MF_QUARANTINED,
+				    k);
 		if (d == DEST_PROCESSED)
 			w->st.processed += k;
 		else if (d == DEST_IGNORED)
@@ -709,9 +737,13 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 	}
 	if (r == -1) {
 		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
 		w->redis_down = true;
-	} else if (n_items > 0 && w->redis_down) {
-		bh_metrics_inc(w->o.metrics, BH_M_REDIS_RECONNECTS);
+	} else if (n_items > 0) {
+		/* metrics: counts bouncer_redis_reconnects_total when Redis had been lost */
+		bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
+	}
+	if (r != -1 && n_items > 0 && w->redis_down) {
 		bh_log(BH_LOG_INFO, "redis_back", "Redis answers again");
 		w->redis_down = false;
 	}
@@ -740,6 +772,8 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 					jobs[i].dest = DEST_IGNORED;
 				}
 				w->st.suppressed += it->n_suppressed;
+				bh_metrics_store_item(w->o.metrics, it->n_suppressed, it->n_alerts,
+						      it->n_held);
 				count_metrics(w, &jobs[i], it->loop == BH_LOOP_REPEAT);
 			}
 		}
@@ -812,10 +846,12 @@ quarantine_oversized(struct bh_worker *w, struct bh_imap_msg *msgs, const bool *
 		}
 	}
 	if (k > 0 && !w->o.dry_run) {
-		if (bh_imap_move(w->imap, uids, k, w->cfg->imap.quarantine_folder, &err) == -1)
+		if (bh_imap_move(w->imap, uids, k, w->cfg->imap.quarantine_folder, &err) == -1) {
 			ret = env_fail(w, "imap", err, error_r);
-		else
+		} else {
 			w->st.quarantined += k;
+			bh_metrics_messages(w->o.metrics, BH_MF_QUARANTINED, k);
+		}
 	}
 	free(uids);
 	return ret;
@@ -839,6 +875,10 @@ run_batch(struct bh_worker *w, const char **error_r)
 		max = BH_MAX_BATCH_SIZE;
 	if (bh_imap_search(w->imap, w->o.dry_run ? SIZE_MAX : max, &uids, &n, &err) == -1)
 		return env_fail(w, "imap", err, error_r);
+	/* metrics: a short answer is the whole backlog, a full one a window of EXISTS */
+	bh_metrics_contact(w->o.metrics, BH_CONN_IMAP, bh_now());
+	bh_metrics_backlog(w->o.metrics,
+			   n < max || bh_imap_exists(w->imap) < n ? n : bh_imap_exists(w->imap));
 	if (w->o.dry_run) { /* nothing moves: skip what this run has shown already */
 		size_t k = 0;
 
@@ -912,10 +952,31 @@ out:
 	return ret;
 }
 
+/* redis_keepalive - metrics: a drain that found no mail (seen unchanged since seen_before)
+ * asks Redis (PING), so that /healthz and bouncer_redis_up know about Redis while the mailbox
+ * stays empty (a lease holder renews only every ttl/3, which may be longer than the health
+ * window). Only with metrics on; a failure marks Redis down and nothing else: the drain
+ * itself needed no Redis. */
+static void
+redis_keepalive(struct bh_worker *w, uint64_t seen_before)
+{
+	const char *err = NULL;
+	char *info = NULL;
+
+	if (w->o.metrics == NULL || w->store == NULL || w->st.seen != seen_before)
+		return;
+	if (bh_store_health(w->store, &info, &err) == -1)
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
+	else
+		bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
+	free(info);
+}
+
 /* bh_worker_drain - batches until the mailbox is drained: 0 done, stopped or standby; -1 down */
 int
 bh_worker_drain(struct bh_worker *w, const char **error_r)
 {
+	uint64_t seen_before = w->st.seen;
 	int64_t start;
 	int r;
 
@@ -924,6 +985,8 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 			return 0;
 		if ((r = lease_check(w, false, error_r)) != 1) {
 			/* a standby keeps no IMAP connection: the holder may be the only client */
+			if (w->imap != NULL)
+				bh_metrics_conn_closed(w->o.metrics, BH_CONN_IMAP);
 			bh_imap_free(&w->imap);
 			return r;
 		}
@@ -939,8 +1002,10 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 		if (r == -1)
 			return -1;
 		bh_metrics_last_poll(w->o.metrics, bh_now());
-		if (r == 0)
+		if (r == 0) {
+			redis_keepalive(w, seen_before);
 			return 0;
+		}
 	}
 }
 
@@ -972,6 +1037,7 @@ bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, co
 	r = bh_imap_wait(w->imap, timeout_ms, mask, &err);
 	if (r == -1)
 		return env_fail(w, "imap", err, error_r);
+	bh_metrics_contact(w->o.metrics, BH_CONN_IMAP, bh_now());
 	return r;
 }
 
