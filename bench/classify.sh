@@ -9,7 +9,15 @@
 #   fair floor: sha256sum of every file (reading and hashing each message once, which the
 #               stable id needs anyway)
 #   classify:   bouncer classify over the folder, output to /dev/null
-# and prints messages/s, MB/s, the ratio to the floor and classify's peak RSS.
+#   sisimai:    Sisimai (Debian's libsisimai-perl, 4.25) over the first BENCH_SISIMAI_N
+#               messages (default 5000; 0 skips it), beside bouncer over the same ones
+# and prints messages/s, MB/s, the ratios to the floors and to Sisimai, and classify's peak RSS.
+# Then, when valgrind is installed, instructions per message (callgrind counts the same on a
+# loaded machine): I(N) for the N corpus files once and I(2N) for them twice in one process,
+# so the steady state is (I(2N) - I(N)) / N and the startup (rules compiled, JIT) is
+# I(N) - N x that. Under valgrind no SHA extensions exist, so SHA-256 runs nettle's generic
+# code there; its share is printed apart (on the real CPU nettle uses SHA-NI where present).
+#   BENCH_CALLGRIND=0 skips the instruction count.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bouncer=${1:-$here/build/bouncer}
@@ -20,6 +28,8 @@ corpus=${BH_SHARED_DIR:-$here/../shared}/corpus/sisimai
 
 work=$(mktemp -d /tmp/bh-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+nsis=${BENCH_SISIMAI_N:-5000}
+[ "$nsis" -le "$n" ] || nsis=$n
 # Hard links (copies across file systems): the same bytes, n distinct files, 1000 a folder.
 bytes=$(python3 - "$corpus" "$work/m" "$n" <<'PY'
 import os, shutil, sys
@@ -53,14 +63,72 @@ fs=${floor% *}
 ffs=${fair% *}
 cs=${run% *}
 rss=${run#* }
-python3 - "$n" "$bytes" "$fs" "$cs" "$rss" "$ffs" <<'PY'
+
+# Sisimai over the first nsis messages, and bouncer over the same files.
+sis_note=""
+sis_s=0
+bsub_s=0
+if [ "$nsis" -gt 0 ]; then
+	if perl -MSisimai -e 1 2>/dev/null; then
+		sub="$work/sub"
+		python3 - "$work/m" "$sub" "$nsis" <<'PY'
+import os, sys
+src, dst, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
+os.makedirs(dst)
+for i in range(k):
+    os.link(os.path.join(src, str(i // 1000), '%d.eml' % i), os.path.join(dst, '%d.eml' % i))
+PY
+		sis_ver=$(perl -MSisimai -e 'print $Sisimai::VERSION')
+		sis=$(t taskset -c 0 perl -MSisimai -e 'my $v = Sisimai->make($ARGV[0]) || []; print scalar(@$v), "\n"' "$sub")
+		bsub=$(t taskset -c 0 "$bouncer" classify "$sub")
+		sis_s=${sis% *}
+		bsub_s=${bsub% *}
+		sis_note="Sisimai $sis_ver"
+	else
+		sis_note="Sisimai not installed (apt-get install libsisimai-perl: Debian 12 packages 4.25)"
+	fi
+fi
+python3 - "$n" "$bytes" "$fs" "$cs" "$rss" "$ffs" "$nsis" "$sis_s" "$bsub_s" "$sis_note" <<'PY'
 import sys
 n, b, fs, cs, rss = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 ffs = float(sys.argv[6])
+nsis, sis_s, bsub_s, sis_note = int(sys.argv[7]), float(sys.argv[8]), float(sys.argv[9]), sys.argv[10]
 mb = b / 1e6
 print(f"classify bench: {n} messages, {mb:.1f} MB, one core")
 print(f"  floor (cat, read only):  {fs:7.2f} s  {n/max(fs,1e-9):10.0f} msg/s  {mb/max(fs,1e-9):8.1f} MB/s")
 print(f"  fair floor (sha256sum):  {ffs:7.2f} s  {n/max(ffs,1e-9):10.0f} msg/s  {mb/max(ffs,1e-9):8.1f} MB/s")
 print(f"  bouncer classify:        {cs:7.2f} s  {n/max(cs,1e-9):10.0f} msg/s  {mb/max(cs,1e-9):8.1f} MB/s  peak RSS {rss/1024:.1f} MB")
 print(f"  ratio classify/floor: {cs/max(fs,1e-9):.2f}x  (goal: within 3x); classify/fair floor: {cs/max(ffs,1e-9):.2f}x")
+if sis_s > 0:
+    print(f"  {sis_note} over the first {nsis}: {sis_s:7.2f} s  {nsis/max(sis_s,1e-9):10.0f} msg/s;"
+          f" bouncer over the same: {bsub_s:.2f} s  {nsis/max(bsub_s,1e-9):.0f} msg/s;"
+          f" Sisimai/bouncer: {sis_s/max(bsub_s,1e-9):.1f}x")
+elif nsis > 0:
+    print(f"  {sis_note}")
 PY
+
+# Instructions per message: callgrind over the corpus once and twice in one process.
+if [ "${BENCH_CALLGRIND:-1}" != 0 ]; then
+	if command -v valgrind >/dev/null; then
+		files=("$corpus"/*.eml)
+		cg() {
+			valgrind --tool=callgrind --callgrind-out-file="$work/cg.$1" "$bouncer" classify \
+				"${@:2}" 2>&1 >/dev/null | sed -n 's/.*refs: *//p' | tr -d ,
+		}
+		i1=$(cg 1 "${files[@]}")
+		i2=$(cg 2 "${files[@]}" "${files[@]}")
+		sha() { { callgrind_annotate "$work/cg.$1" 2>/dev/null || true; } | awk '/sha256_compress/ && !f {gsub(",","",$1); print $1; f=1}'; }
+		s1=$(sha 1)
+		s2=$(sha 2)
+		python3 - "${#files[@]}" "$i1" "$i2" "${s1:-0}" "${s2:-0}" <<'PY'
+import sys
+n, i1, i2, s1, s2 = (int(x) for x in sys.argv[1:6])
+pm = (i2 - i1) / n
+sha = (s2 - s1) / n
+print(f"  instructions (callgrind, {n} corpus messages): {pm:,.0f} per message (goal 300,000),"
+      f" of which generic SHA-256 {sha:,.0f}; startup {i1 - pm * n:,.0f}")
+PY
+	else
+		echo "  instructions: valgrind not installed, skipped"
+	fi
+fi

@@ -1,7 +1,16 @@
-# install.cmake - what `cmake --install` puts where, the libbouncer-verp library for senders,
-# and the CPack .deb. Included last from CMakeLists.txt. docs/operations.md and deploy/README.md
-# say how the pieces are used.
+# install.cmake - what `cmake --install` puts where, and the libbouncer-verp library for
+# senders. Included last from CMakeLists.txt. The Debian packages are built from debian/ with
+# debhelper (dpkg-buildpackage), which runs this install into debian/tmp. docs/operations.md and
+# deploy/README.md say how the pieces are used.
 include(GNUInstallDirs)
+# Where the systemd unit goes: relative to the prefix by default; debian/rules gives bookworm's
+# /lib/systemd/system, where dh_installsystemd looks.
+set(BOUNCER_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING "systemd unit directory")
+if(IS_ABSOLUTE "${BOUNCER_SYSTEMD_UNITDIR}")
+  set(bh_unitdir "${BOUNCER_SYSTEMD_UNITDIR}")
+else()
+  set(bh_unitdir "\${CMAKE_INSTALL_PREFIX}/${BOUNCER_SYSTEMD_UNITDIR}")
+endif()
 
 # --- libbouncer-verp: the VERP encoder/decoder for sending code (static and shared) ---
 # verp.c and exactly the project modules it includes (closure over #include "x.h" with a
@@ -31,7 +40,6 @@ message(STATUS "libbouncer-verp sources: ${BH_VERP_SOURCES}")
 
 add_library(bouncer_verp_objs OBJECT ${BH_VERP_SOURCES})
 set_target_properties(bouncer_verp_objs PROPERTIES POSITION_INDEPENDENT_CODE ON)
-target_compile_options(bouncer_verp_objs PRIVATE -iquote ${CMAKE_SOURCE_DIR}/handler)
 target_compile_definitions(bouncer_verp_objs PRIVATE BH_VERSION="${PROJECT_VERSION}")
 target_link_libraries(bouncer_verp_objs PRIVATE PkgConfig::NETTLE PkgConfig::IDN2)
 
@@ -72,7 +80,7 @@ endforeach()
 add_custom_target(bouncer_man ALL DEPENDS ${bh_man_out})
 
 # --- files whose text names install paths: written at install time, so that
-# `cmake --install --prefix X` and CPack (prefix /usr) both get the prefix they install to ---
+# `cmake --install --prefix X` and dh_auto_install (prefix /usr) both get the prefix they install to ---
 install(CODE "
   set(BH_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
   set(BH_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
@@ -86,7 +94,7 @@ install(CODE "
   file(READ \"${CMAKE_SOURCE_DIR}/deploy/systemd/bouncer.service\" unit)
   string(REPLACE \"/usr/bin/bouncer\" \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/bouncer\" unit \"\${unit}\")
   file(WRITE \"\${gen}/bouncer.service\" \"\${unit}\")
-  file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\"
+  file(INSTALL DESTINATION \"${bh_unitdir}\"
        TYPE FILE FILES \"\${gen}/bouncer.service\")
 ")
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/bouncer.sysusers
@@ -95,29 +103,3 @@ install(FILES ${CMAKE_SOURCE_DIR}/deploy/bouncer.yaml
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/README.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME README.deploy.md)
-
-# --- CPack: one .deb (`cpack -G DEB` in the build directory) ---
-set(CPACK_GENERATOR DEB)
-set(CPACK_PACKAGE_NAME bouncer)
-set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_CONTACT "bouncer maintainers <postmaster@localhost>")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
-    "VERP bounce mailbox handler: classifies bounces, keeps suppression state in Redis")
-set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_SECTION mail)
-set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-# The runtime libraries of Debian 12 (bookworm), the same list as deploy/Dockerfile's runtime
-# stage; tests/cli/test_deploy.sh checks that list against the binary's NEEDED entries.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6, libetpan20, libyaml-0-2, libhiredis0.14, libpcre2-8-0, libnettle8, libidn2-0, libgnutls30, libjson-c5, adduser")
-if(MHD_FOUND)
-  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libmicrohttpd12")
-endif()
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "redis-server")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "dovecot-imapd, dovecot-lmtpd")
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
-    ${CMAKE_SOURCE_DIR}/deploy/debian/postinst ${CMAKE_SOURCE_DIR}/deploy/debian/prerm
-    ${CMAKE_SOURCE_DIR}/deploy/debian/postrm)
-set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
-include(CPack)

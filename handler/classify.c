@@ -902,15 +902,19 @@ notice_delayed(const struct ctx *c)
 	    "no further attempts",
 	    "fatal error",
 	};
-	size_t i, n = c->cut <= c->text.len ? c->cut : c->text.len;
-	bool found = false;
+	size_t n = c->cut <= c->text.len ? c->cut : c->text.len;
+	uint64_t hits = 0;
 
-	for (i = 0; i < BH_NELEM(still) && !found; i++)
-		found = bh_memcasemem(c->text.data, n, still[i], strlen(still[i])) != NULL;
-	for (i = 0; i < BH_NELEM(gave_up) && found; i++)
-		if (bh_memcasemem(c->text.data, n, gave_up[i], strlen(gave_up[i])) != NULL)
-			return false;
-	return found;
+	/* one pass for each list: any of its phrases anywhere */
+	static struct bh_needles still_set, gave_up_set;
+
+	if (!still_set.ready) {
+		bh_needles_init(&still_set, still, BH_NELEM(still));
+		bh_needles_init(&gave_up_set, gave_up, BH_NELEM(gave_up));
+	}
+	if (bh_needles_find(&still_set, c->text.data, n, true, &hits) == n)
+		return false;
+	return bh_needles_find(&gave_up_set, c->text.data, n, true, &hits) == n;
 }
 
 /* add_text_rcpt - one recipient of a bounce text */

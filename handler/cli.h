@@ -10,6 +10,7 @@
 #define BH_EX_FAIL     1
 #define BH_EX_USAGE    64
 #define BH_EX_DATAERR  65
+#define BH_EX_NOINPUT  66
 #define BH_EX_UNAVAIL  69
 #define BH_EX_SOFTWARE 70
 #define BH_EX_TEMPFAIL 75

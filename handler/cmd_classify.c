@@ -206,7 +206,7 @@ do_path(struct run *r, const char *path, int depth)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bouncer classify [--mbox] [-c FILE] PATH...\n");
+	fprintf(stderr, "usage: bouncer classify [--mbox] [-c FILE] [--json] PATH...\n");
 }
 
 /* bh_cmd_classify - the subcommand */
@@ -217,6 +217,7 @@ bh_cmd_classify(int argc, char **argv)
 	    {"mbox", no_argument, NULL, 'm'},
 	    {"config", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"json", no_argument, NULL, 'j'}, /* the output is JSON Lines either way */
 	    {NULL, 0, NULL, 0},
 	};
 	struct bh_config *cfg = NULL;
@@ -231,8 +232,11 @@ bh_cmd_classify(int argc, char **argv)
 		switch (ch) {
 		case 'm': r.mbox = true; break;
 		case 'c': cfile = optarg; break;
+		case 'j': break;
 		case 'h':
-			printf("usage: bouncer classify [--mbox] [-c FILE] PATH...\n");
+			printf("usage: bouncer classify [--mbox] [-c FILE] [--json] PATH...\n"
+			       "  prints one JSON object per message (JSON Lines); --json changes "
+			       "nothing\n");
 			return BH_EX_OK;
 		default: usage(); return BH_EX_USAGE;
 		}

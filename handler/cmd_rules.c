@@ -5,6 +5,7 @@
  * a rule for it. Reads no message and no server.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,10 +19,11 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: bouncer rules dump [--compiled [-c FILE]]\n"
+	fprintf(fp, "usage: bouncer rules dump [--compiled [-c FILE]] [--json]\n"
 		    "       bouncer rules match [-c FILE] [--status C.S.D] [--reply NNN]\n"
 		    "                           [--stage CONN|HELO|MAIL|RCPT|DATA] [--delayed]\n"
-		    "                           [--notice TEXT] TEXT\n");
+		    "                           [--notice TEXT] [--json] TEXT\n"
+		    "dump --json prints {\"rules\": TEXT}; match prints JSON either way\n");
 }
 
 /* json_str - s as a JSON string */
@@ -68,6 +70,26 @@ load_rules(const char *cfile, struct bh_config **cfg_r)
 	return rules;
 }
 
+/* put_text - p[0..len) on stdout, as is or (json) as {"rules": TEXT}; an exit status */
+static int
+put_text(const char *p, size_t len, bool json)
+{
+	struct bh_buf b;
+	int ret;
+
+	if (!json)
+		return fwrite(p, 1, len, stdout) == len && fflush(stdout) == 0 ? BH_EX_OK
+									       : BH_EX_FAIL;
+	bh_buf_init(&b);
+	bh_buf_puts(&b, "{\"rules\":");
+	bh_json_str(&b, p, len);
+	bh_buf_puts(&b, "}\n");
+	ret = fwrite(b.data, 1, b.len, stdout) == b.len && fflush(stdout) == 0 ? BH_EX_OK
+									       : BH_EX_FAIL;
+	bh_buf_deinit(&b);
+	return ret;
+}
+
 /* rules_dump - the rules file as embedded, or (--compiled) every row as the engine has it */
 static int
 rules_dump(int argc, char **argv)
@@ -75,13 +97,14 @@ rules_dump(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"compiled", no_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"json", no_argument, NULL, 'j'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cfile = NULL, *data;
 	struct bh_config *cfg = NULL;
 	struct bh_rules *rules;
 	struct bh_buf b;
-	bool compiled = false;
+	bool compiled = false, json = false;
 	size_t len;
 	int ch, ret;
 
@@ -90,6 +113,7 @@ rules_dump(int argc, char **argv)
 		switch (ch) {
 		case 'c': cfile = optarg; break;
 		case 'C': compiled = true; break;
+		case 'j': json = true; break;
 		case 'h': usage(stdout); return BH_EX_OK;
 		default: usage(stderr); return BH_EX_USAGE;
 		}
@@ -100,15 +124,13 @@ rules_dump(int argc, char **argv)
 	}
 	if (!compiled) {
 		data = bh_rules_builtin(&len);
-		return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0 ? BH_EX_OK
-										  : BH_EX_FAIL;
+		return put_text(data, len, json);
 	}
 	if ((rules = load_rules(cfile, &cfg)) == NULL)
 		return BH_EX_CONFIG;
 	bh_buf_init(&b);
 	bh_rules_dump_compiled(rules, &b);
-	ret = fwrite(b.data, 1, b.len, stdout) == b.len && fflush(stdout) == 0 ? BH_EX_OK
-									       : BH_EX_FAIL;
+	ret = put_text(b.data, b.len, json);
 	bh_buf_deinit(&b);
 	bh_rules_free(&rules);
 	bh_config_free(&cfg);
@@ -126,6 +148,7 @@ rules_match(int argc, char **argv)
 	    {"delayed", no_argument, NULL, 'd'},
 	    {"notice", required_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"json", no_argument, NULL, 'j'}, /* the answer is JSON either way */
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cfile = NULL, *status = "", *reply = "", *stage = "", *notice = NULL;
@@ -147,6 +170,7 @@ rules_match(int argc, char **argv)
 		case 'S': stage = optarg; break;
 		case 'd': delayed = true; break;
 		case 'n': notice = optarg; break;
+		case 'j': break;
 		case 'h': usage(stdout); return BH_EX_OK;
 		default: usage(stderr); return BH_EX_USAGE;
 		}

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "util.h"
 #include "worker.h"
 
@@ -54,6 +55,7 @@ struct run_ctx {
 	sigset_t waitmask; /* the mask to wait with: our signals let in */
 	bool tty;
 	bool progress_shown;
+	bool ready; /* READY=1 sent (notify.h) */
 	struct bh_worker_stats last;
 };
 
@@ -72,10 +74,11 @@ take_signals(const struct run_ctx *rc)
 	}
 }
 
-/* interrupted - the worker asks between batches */
+/* interrupted - the worker asks between batches (a turn of its loop: the watchdog is fed) */
 static bool
 interrupted(void *ctx)
 {
+	bh_notify_watchdog();
 	take_signals(ctx);
 	return got_stop || got_reload;
 }
@@ -122,6 +125,36 @@ log_hook(bool before, void *ctx)
 		progress_draw(rc);
 }
 
+/* notify_ready - READY=1 once IMAP (a drain just went through) and Redis both answered: an empty
+ * mailbox needs no Redis to drain, so ask it (the worker's own connections, once) */
+static void
+notify_ready(struct run_ctx *rc, struct bh_worker *w, const char *mailbox)
+{
+	struct bh_buf report;
+
+	if (rc->ready)
+		return;
+	if (!bh_notify_enabled()) {
+		rc->ready = true; /* nobody to tell: no extra round trip */
+		return;
+	}
+	bh_buf_init(&report);
+	if (bh_worker_health(w, &report) == 0) {
+		bh_notify_ready(mailbox);
+		rc->ready = true;
+	}
+	bh_buf_deinit(&report);
+}
+
+/* wait_cap - a wait cut to half the systemd watchdog interval, so the loop feeds it in time */
+static int64_t
+wait_cap(int64_t ms)
+{
+	int64_t cap = bh_notify_watchdog_ms();
+
+	return cap > 0 && ms > cap ? cap : ms;
+}
+
 /* backoff_sleep - sleep an exponential, jittered delay (signals let in); doubles *delay_ms */
 static void
 backoff_sleep(struct run_ctx *rc, int64_t *delay_ms)
@@ -130,6 +163,8 @@ backoff_sleep(struct run_ctx *rc, int64_t *delay_ms)
 	struct timespec ts;
 
 	ms = d / 2 + (int64_t)(random() % (long)(d / 2 + 1)); /* jitter: [d/2, d] */
+	bh_notify_watchdog();
+	ms = wait_cap(ms);
 	bh_log(BH_LOG_INFO, "backoff", "retrying in %lld ms", (long long)ms);
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
@@ -164,25 +199,37 @@ load_config(const char *path)
 	return cfg;
 }
 
-/* setup_logging - format from the config, level from the terminal and -v / -q */
+/* --json on `run`/`once`: log JSON whatever log_format says (kept across reloads). */
+static bool log_json;
+
+/* setup_logging - format from the config (or --json), level from the terminal and -v / -q */
 static void
 setup_logging(const struct bh_config *cfg, bool tty, int verbose)
 {
-	int fmt = bh_log_format_parse(cfg != NULL ? cfg->log_format : NULL);
+	int fmt =
+	    log_json ? BH_LOG_JSON : bh_log_format_parse(cfg != NULL ? cfg->log_format : NULL);
 	enum bh_log_level min = tty ? BH_LOG_WARN : BH_LOG_INFO;
+	int prefix = bh_log_prefix_parse(cfg != NULL ? cfg->log_priority_prefix : NULL);
 
 	if (verbose > 0)
 		min = verbose > 1 ? BH_LOG_DEBUG : BH_LOG_INFO;
 	if (verbose < 0)
 		min = BH_LOG_ERROR;
 	bh_log_setup(fmt == -1 ? BH_LOG_JSON : (enum bh_log_format)fmt, min, stderr);
+	/* "<N>" priorities for journald (log.h): `journalctl -p err` then filters */
+	bh_log_set_prefix(
+	    bh_log_prefix_wanted(prefix == -1 ? BH_LOG_PREFIX_AUTO : (enum bh_log_prefix)prefix));
 }
 
 /* usage - print the synopsis of `run` or `once` (name) on fp */
 static void
 usage(FILE *fp, const char *name)
 {
-	fprintf(fp, "usage: bouncer %s [-c FILE] [--dry-run] [-v [-v]|-q]\n", name);
+	fprintf(fp,
+		"usage: bouncer %s [-c FILE] [--dry-run] [-v [-v]|-q] [--json]\n"
+		"  --json   log JSON lines whatever log_format says (--dry-run prints JSON "
+		"Lines)\n",
+		name);
 }
 
 /* log_stats - the closing line */
@@ -257,6 +304,8 @@ bh_cmd_run(int argc, char **argv)
 			verbose++;
 		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
 			verbose = -1;
+		else if (strcmp(argv[i], "--json") == 0)
+			log_json = true;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout, name);
 			return BH_EX_OK;
@@ -343,6 +392,8 @@ bh_cmd_run(int argc, char **argv)
 		}
 		delay = RUN_BACKOFF_MIN_MS;
 		attempts = 0;
+		notify_ready(&rc, w, cfg->imap.mailbox);
+		bh_notify_watchdog();
 		if (got_stop || got_reload)
 			continue;
 		if (bh_worker_standby(w)) {
@@ -357,7 +408,7 @@ bh_cmd_run(int argc, char **argv)
 				status = BH_EX_TEMPFAIL;
 				break;
 			}
-			bh_worker_wait(w, RUN_MAX_WAIT_MS, &rc.waitmask, &err);
+			bh_worker_wait(w, wait_cap(RUN_MAX_WAIT_MS), &rc.waitmask, &err);
 			continue;
 		}
 		standby_since = 0;
@@ -370,6 +421,7 @@ bh_cmd_run(int argc, char **argv)
 
 			if (wait_ms > RUN_MAX_WAIT_MS)
 				wait_ms = RUN_MAX_WAIT_MS;
+			wait_ms = wait_cap(wait_ms);
 			if (bh_worker_wait(w, wait_ms, &rc.waitmask, &err) == -1) {
 				bh_log(BH_LOG_ERROR, "unavailable", "%s", err);
 				backoff_sleep(&rc, &delay);
@@ -381,6 +433,7 @@ bh_cmd_run(int argc, char **argv)
 		rc.progress_shown = false;
 	}
 	bh_log_set_hook(NULL, NULL);
+	bh_notify_stopping();
 	log_stats(got_stop ? "stopped" : "done", bh_worker_stats(w));
 	if (status == BH_EX_OK && once && bh_worker_failed(w))
 		status = BH_EX_FAIL;

@@ -6,6 +6,8 @@
  * without -c and without $BOUNCER_CONFIG it also skips the configuration file altogether, so a
  * sender without a bouncer.yaml (or a test) needs nothing else. Key files hold the secret as
  * text; trailing CR and LF (the final line break) are not part of it, as in config.c.
+ * --json: encode prints {"address", "list", "recipient" (the key form), "format"}; decode
+ * prints its JSON object either way.
  * Exit status: 0 done (decode: valid), 1 decode: not valid, 64 usage, 65 encode: the input
  * cannot be encoded, 78 configuration or key problem.
  */
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "cli.h"
 #include "config.h"
 #include "util.h"
@@ -29,23 +32,27 @@ struct verp_opts {
 	const char *format, *prefix, *domain, *delimiters, *tag_bytes, *max_age, *max_local;
 	const char *now;
 	const char *address;
+	bool json;
 };
 
 /* usage - print the synopsis and return EX_USAGE */
 static int
 usage(FILE *fp)
 {
-	fprintf(fp,
-		"usage: bouncer verp encode --list LIST [options] ADDRESS\n"
-		"       bouncer verp decode [options] ADDRESS\n"
-		"options:\n"
-		"  -c FILE              configuration (default $BOUNCER_CONFIG, "
-		"/etc/bouncer/bouncer.yaml)\n"
-		"  --key-file FILE      secret key (repeatable, the first signs); overrides the "
-		"config's keys\n"
-		"  --format signed|classic, --prefix P, --domain D, --delimiters XY ('+=', '-='),\n"
-		"  --tag-bytes N, --max-age SECONDS, --max-local N   override the config\n"
-		"  --now SECONDS        the time to encode or verify at (default: now)\n");
+	fprintf(
+	    fp,
+	    "usage: bouncer verp encode --list LIST [options] [--json] ADDRESS\n"
+	    "       bouncer verp decode [options] [--json] ADDRESS\n"
+	    "options:\n"
+	    "  --json               encode: print {\"address\",\"list\",\"recipient\",\"format\"}"
+	    " (decode always prints JSON)\n"
+	    "  -c FILE              configuration (default $BOUNCER_CONFIG, "
+	    "/etc/bouncer/bouncer.yaml)\n"
+	    "  --key-file FILE      secret key (repeatable, the first signs); overrides the "
+	    "config's keys\n"
+	    "  --format signed|classic, --prefix P, --domain D, --delimiters XY ('+=', '-='),\n"
+	    "  --tag-bytes N, --max-age SECONDS, --max-local N   override the config\n"
+	    "  --now SECONDS        the time to encode or verify at (default: now)\n");
 	return fp == stdout ? BH_EX_OK : BH_EX_USAGE;
 }
 
@@ -69,21 +76,30 @@ parse_args(int argc, char **argv, bool encode, struct verp_opts *o)
 	    {"-c", offsetof(struct verp_opts, config)},
 	    {"--config", offsetof(struct verp_opts, config)},
 	};
-	int i;
+	int i, n_pos = 0;
+	bool dashdash = false;
 	size_t k;
 
+	/* Options anywhere; "--" ends them (an ADDRESS may start with '-'). */
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		bool matched = false;
 
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
+		if (dashdash || a[0] != '-' || a[1] == '\0') {
+			if (n_pos++ == 0)
+				o->address = a;
+			continue;
 		}
-		if (a[0] != '-' || a[1] == '\0')
-			break;
+		if (strcmp(a, "--") == 0) {
+			dashdash = true;
+			continue;
+		}
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
 			return usage(stdout), 1;
+		if (strcmp(a, "--json") == 0) {
+			o->json = true;
+			continue;
+		}
 		for (k = 0; k < BH_NELEM(valued) + 1 && !matched; k++) {
 			const char *name = k < BH_NELEM(valued) ? valued[k].name : "--key-file";
 			size_t nl = strlen(name);
@@ -115,11 +131,10 @@ parse_args(int argc, char **argv, bool encode, struct verp_opts *o)
 			return -1;
 		}
 	}
-	if (argc - i != 1) {
+	if (n_pos != 1) {
 		fprintf(stderr, "bouncer: verp: expected one ADDRESS\n");
 		return -1;
 	}
-	o->address = argv[i];
 	if (encode && o->list == NULL) {
 		fprintf(stderr, "bouncer: verp encode: --list LIST is required\n");
 		return -1;
@@ -301,7 +316,26 @@ bh_cmd_verp(int argc, char **argv)
 				  : BH_EX_DATAERR;
 			goto out;
 		}
-		printf("%s\n", addr);
+		if (o.json) {
+			struct bh_buf b;
+
+			/* the recipient's key form, as `suppression add` would write it */
+			if (bh_addr_normalize(o.address, strlen(o.address), &rcpt, &err) == -1)
+				bh_fatal("verp encode: an encoded address does not normalize");
+			bh_buf_init(&b);
+			bh_buf_puts(&b, "{\"address\":");
+			bh_json_cstr(&b, addr);
+			bh_buf_puts(&b, ",\"list\":");
+			bh_json_cstr(&b, lname);
+			bh_buf_puts(&b, ",\"recipient\":");
+			bh_json_cstr(&b, rcpt);
+			bh_buf_printf(&b, ",\"format\":\"%s\"}\n",
+				      c.format == BH_VERP_CLASSIC ? "classic" : "signed");
+			fputs(b.data, stdout);
+			bh_buf_deinit(&b);
+		} else {
+			printf("%s\n", addr);
+		}
 		ret = BH_EX_OK;
 	} else {
 		struct bh_buf b;

@@ -754,6 +754,7 @@ static const char *const w_tls[] = {"tls", "starttls", "none", NULL};
 static const char *const w_auth[] = {"login", "plain", NULL};
 static const char *const w_verp[] = {"signed", "classic", NULL};
 static const char *const w_logfmt[] = {"json", "logfmt", NULL};
+static const char *const w_logprefix[] = {"auto", "always", "never", NULL};
 
 /* val_of - the value node of a key of tab */
 static const struct bh_cnode *
@@ -1652,6 +1653,10 @@ static const struct bh_cfgkey top_keys[] = {
 	{.name = "log_format", .type = BH_KT_ENUM, F(struct bh_config, log_format),
 	  .words = w_logfmt, .flags = BH_KF_ASSTR, .type_doc = "json, logfmt", .def = "json",
 	  .doc = "log line format"},
+	{.name = "log_priority_prefix", .type = BH_KT_ENUM, F(struct bh_config, log_priority_prefix),
+	  .words = w_logprefix, .flags = BH_KF_ASSTR, .type_doc = "auto, always, never",
+	  .def = "auto",
+	  .doc = "start each log line with its <N> syslog priority (auto: when stderr is the journal)"},
 	{.name = "metrics", .type = BH_KT_SECTION, .off = 0, .sub = metrics_keys},
 	{.name = NULL},
 };
@@ -1894,6 +1899,7 @@ bh_config_free(struct bh_config **cfgp)
 		free(c->our_domains[i]);
 	free(c->our_domains);
 	free(c->log_format);
+	free(c->log_priority_prefix);
 	free(c->metrics_listen);
 	free(c);
 	*cfgp = NULL;

@@ -151,8 +151,9 @@ struct bh_config {
 	struct bh_limits_conf limits;
 	char **our_domains; /* domains whose Message-IDs / From are ours (loops) */
 	size_t n_our_domains;
-	char *log_format;     /* "json" or "logfmt" */
-	char *metrics_listen; /* "127.0.0.1:9356", NULL: off */
+	char *log_format;	   /* "json" or "logfmt" */
+	char *log_priority_prefix; /* "auto", "always" or "never" */
+	char *metrics_listen;	   /* "127.0.0.1:9356", NULL: off */
 };
 
 /* One problem found in a file: FILE:LINE:COLUMN: message. */

@@ -1023,3 +1023,11 @@ bh_imap_wait(struct bh_imap *im, int64_t timeout_ms, const sigset_t *mask, const
 		return fail(im, r, "IDLE DONE", error_r);
 	return got;
 }
+
+/* bh_imap_exists - EXISTS of the selected mailbox as the server last announced it (metrics) */
+uint32_t
+bh_imap_exists(const struct bh_imap *im)
+{
+	return im->imap->imap_selection_info != NULL ? im->imap->imap_selection_info->sel_exists
+						     : 0;
+}

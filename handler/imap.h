@@ -62,6 +62,10 @@ int bh_imap_ensure_folder(struct bh_imap *im, const char *folder, const char **e
 int bh_imap_search(struct bh_imap *im, size_t max, uint32_t **uids_r, size_t *n_r,
 		   const char **error_r);
 
+/* bh_imap_exists - the selected mailbox's message count (EXISTS) as last announced by the
+ * server, \Deleted ones included; 0 before a SELECT. */
+uint32_t bh_imap_exists(const struct bh_imap *im);
+
 /* bh_imap_fetch_sizes - UID FETCH (UID RFC822.SIZE) for n UIDs in one command: *msgs_r gets
  * one entry per UID that still exists (size set, data NULL), in the order of uids; *n_r the
  * count. Free with bh_imap_msgs_free. */

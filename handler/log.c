@@ -5,6 +5,11 @@
  * bh_json_str, logfmt values quoted when they contain a space, '=' or '"'. Untrusted values are
  * first cut and made printable (bh_printable), so a hostile Message-ID cannot forge a line.
  *
+ * Under systemd, stderr is a stream to journald: with the priority prefix on, each line starts
+ * with "<N>" (sd-daemon(3): 3 error, 4 warning, 6 info, 7 debug), which journald strips and
+ * stores as PRIORITY=N, so `journalctl -p err` filters. bh_log_stderr_is_journal() tells whether
+ * stderr is that stream ($JOURNAL_STREAM, systemd.exec(5)).
+ *
  * Batching (bh_log_batch_begin/_end): the worker collects the lines of a chunk of messages and
  * writes them with one write(2) instead of one per line. A warning or an error flushes what is
  * collected and goes out at once; so does bh_fatal (through its hook), the exit of the process
@@ -18,6 +23,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,7 +33,8 @@ static struct {
 	FILE *fp;
 	void (*hook)(bool before, void *ctx);
 	void *hook_ctx;
-} logger = {BH_LOG_JSON, BH_LOG_INFO, NULL, NULL, NULL};
+	bool prefix;
+} logger = {BH_LOG_JSON, BH_LOG_INFO, NULL, NULL, NULL, false};
 
 /* the lines collected while batching: written at once by batch_flush */
 static struct {
@@ -37,6 +44,8 @@ static struct {
 } batch;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+/* syslog(3) priorities of the levels: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR */
+static const int level_priorities[] = {7, 6, 4, 3};
 
 /* bh_log_level_name - the name of a log level */
 const char *
@@ -52,6 +61,52 @@ bh_log_setup(enum bh_log_format format, enum bh_log_level min, FILE *fp)
 	logger.format = format;
 	logger.min = min;
 	logger.fp = fp;
+}
+
+/* bh_log_set_prefix - start every line with its "<N>" syslog priority, or not */
+void
+bh_log_set_prefix(bool on)
+{
+	logger.prefix = on;
+}
+
+/* bh_log_stderr_is_journal - whether stderr is the journald stream named by $JOURNAL_STREAM */
+bool
+bh_log_stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	/* "DEVICE:INODE" in decimal; systemd sets it for stdout too, so compare with stderr */
+	if (env == NULL || sscanf(env, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* bh_log_prefix_parse - a priority prefix mode from its name */
+int
+bh_log_prefix_parse(const char *s)
+{
+	if (s == NULL || strcmp(s, "auto") == 0)
+		return BH_LOG_PREFIX_AUTO;
+	if (strcmp(s, "always") == 0)
+		return BH_LOG_PREFIX_ALWAYS;
+	if (strcmp(s, "never") == 0)
+		return BH_LOG_PREFIX_NEVER;
+	return -1;
+}
+
+/* bh_log_prefix_wanted - whether a mode asks for the prefix here and now */
+bool
+bh_log_prefix_wanted(enum bh_log_prefix mode)
+{
+	if (mode == BH_LOG_PREFIX_AUTO)
+		return bh_log_stderr_is_journal();
+	return mode == BH_LOG_PREFIX_ALWAYS;
 }
 
 /* bh_log_format_parse - a log format from its name */
@@ -145,6 +200,8 @@ bh_log_begin(struct bh_logline *l, enum bh_log_level level, const char *event)
 	bh_buf_init(&l->b);
 	if (!l->on)
 		return;
+	if (logger.prefix)
+		bh_buf_printf(&l->b, "<%d>", level_priorities[level]);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,

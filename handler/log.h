@@ -26,6 +26,8 @@
 
 enum bh_log_level { BH_LOG_DEBUG = 0, BH_LOG_INFO, BH_LOG_WARN, BH_LOG_ERROR };
 enum bh_log_format { BH_LOG_JSON = 0, BH_LOG_LOGFMT };
+/* log_priority_prefix: "<N>" before each line when stderr is the journal, always, or never */
+enum bh_log_prefix { BH_LOG_PREFIX_AUTO = 0, BH_LOG_PREFIX_ALWAYS, BH_LOG_PREFIX_NEVER };
 
 /* Untrusted values are cut to this many bytes. */
 #define BH_LOG_MAX_VALUE 200u
@@ -34,6 +36,16 @@ enum bh_log_format { BH_LOG_JSON = 0, BH_LOG_LOGFMT };
 void bh_log_setup(enum bh_log_format format, enum bh_log_level min, FILE *fp);
 /* bh_log_format_parse - "json" or "logfmt" (NULL: json); -1 when neither. */
 int bh_log_format_parse(const char *s);
+/* bh_log_set_prefix - start every line with "<N>", its syslog priority (sd-daemon(3): 3 error,
+ * 4 warn, 6 info, 7 debug), for journald to store as PRIORITY=; off by default. */
+void bh_log_set_prefix(bool on);
+/* bh_log_stderr_is_journal - is stderr the journald stream of $JOURNAL_STREAM (same device and
+ * inode)? */
+bool bh_log_stderr_is_journal(void);
+/* bh_log_prefix_parse - "auto", "always" or "never" (NULL: auto); -1 when none. */
+int bh_log_prefix_parse(const char *s);
+/* bh_log_prefix_wanted - ALWAYS: true; NEVER: false; AUTO: bh_log_stderr_is_journal(). */
+bool bh_log_prefix_wanted(enum bh_log_prefix mode);
 /* bh_log_enabled - would a line at this level be written? */
 bool bh_log_enabled(enum bh_log_level level);
 /* bh_log_set_hook - call fn before and after every line written (the progress line clears and

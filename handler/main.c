@@ -18,7 +18,7 @@ static const struct {
     {"run", bh_cmd_run, "run [-c FILE] [--dry-run]    drain the bounce mailbox forever"},
     {"once", bh_cmd_run, "once [-c FILE] [--dry-run]   drain the bounce mailbox, then exit"},
     {"health", bh_cmd_health, "health [-c FILE]             exit 0 when IMAP and Redis answer"},
-    {"suppression", bh_cmd_suppression, "suppression check|show|list|add|remove|export ..."},
+    {"suppression", bh_cmd_suppression, "suppression check|show|list|add|remove|export|import ..."},
     {"explain", bh_cmd_explain,
      "explain ADDRESS              the events behind an address's state"},
     {"events", bh_cmd_events, "events tail [-f]             the audit event stream"},

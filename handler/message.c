@@ -178,10 +178,11 @@ bh_header_deinit(struct bh_header *h)
 const struct bh_field *
 bh_header_get(const struct bh_header *h, const char *name)
 {
-	size_t i;
+	size_t i, len = strlen(name);
 
+	/* the length first: most fields differ in it */
 	for (i = 0; i < h->n; i++)
-		if (bh_span_ieq(h->v[i].name, h->v[i].name_len, name))
+		if (h->v[i].name_len == len && bh_span_ieq(h->v[i].name, len, name))
 			return &h->v[i];
 	return NULL;
 }
@@ -191,10 +192,10 @@ unsigned
 bh_header_count(const struct bh_header *h, const char *name)
 {
 	unsigned c = 0;
-	size_t i;
+	size_t i, len = strlen(name);
 
 	for (i = 0; i < h->n; i++)
-		if (bh_span_ieq(h->v[i].name, h->v[i].name_len, name))
+		if (h->v[i].name_len == len && bh_span_ieq(h->v[i].name, len, name))
 			c++;
 	return c;
 }

@@ -1,7 +1,7 @@
 /*
  * metrics.c - Prometheus metrics registry and its HTTP endpoint (libmicrohttpd).
  *
- * The registry is a fixed set of families (counters, one histogram, one gauge); labelled series
+ * The registry is a fixed set of families (counters, one histogram, gauges); labelled series
  * live in one array in creation order (so a scrape is stable) and are found through a chained
  * hash table of indices. One mutex guards everything: the worker updates from its thread, and
  * libmicrohttpd renders from its own polling thread.
@@ -11,12 +11,19 @@
  * newline as the text exposition format 0.0.4 requires. The number of labelled series is capped
  * (BH_MAX_METRIC_SERIES); beyond it a family counts into one "__overflow__" series.
  *
- * The endpoint answers GET and HEAD on /metrics only; it binds a numeric address (loopback by
- * default in the configuration), never resolves names and never reads a request body.
+ * The process_* metrics (the names every Prometheus client library uses) are read from
+ * /proc/self at each scrape, outside the lock; what cannot be read is left out. /proc/stat (the
+ * boot time) is hidden by the unit's ProcSubset=pid: the start time then comes from
+ * CLOCK_BOOTTIME.
+ *
+ * The endpoint answers GET and HEAD on /metrics and /healthz only; it binds a numeric address
+ * (loopback by default in the configuration), never resolves names and never reads a request
+ * body. /healthz judges the last IMAP and Redis contact the worker reported (bh_metrics_health).
  */
 #include "metrics.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -25,7 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #ifdef BH_HAVE_MHD
 #include <microhttpd.h>
@@ -50,10 +60,39 @@ static const struct family {
     [BH_M_LOOPS] = {"bouncer_loops_total", "Mail loops detected, by kind.", 1, loop_labels},
     [BH_M_IMAP_ERRORS] = {"bouncer_imap_errors_total", "IMAP errors (protocol or transport).", 0,
 			  NULL},
-    [BH_M_IMAP_RECONNECTS] = {"bouncer_imap_reconnects_total", "IMAP reconnections.", 0, NULL},
+    [BH_M_IMAP_RECONNECTS] = {"bouncer_imap_reconnects_total",
+			      "IMAP connections made again after a failure (not the first one).", 0,
+			      NULL},
     [BH_M_REDIS_ERRORS] = {"bouncer_redis_errors_total", "Redis errors (reply or transport).", 0,
 			   NULL},
-    [BH_M_REDIS_RECONNECTS] = {"bouncer_redis_reconnects_total", "Redis reconnections.", 0, NULL},
+    [BH_M_REDIS_RECONNECTS] = {"bouncer_redis_reconnects_total",
+			       "Redis answering again after a failure (not the first connection).",
+			       0, NULL},
+    [BH_M_SUPPRESSIONS] = {"bouncer_suppressions_total",
+			   "Suppressions written or extended by confirmed messages.", 0, NULL},
+    [BH_M_SUPPRESSIONS_HELD] = {"bouncer_suppressions_held_total",
+				"Suppressions held back by the burst guard of a list.", 0, NULL},
+    [BH_M_ALERTS] = {"bouncer_alerts_total", "Alert events raised by confirmed messages.", 0, NULL},
+};
+
+static const char *const folder_names[BH_MF_COUNT] = {
+    [BH_MF_PROCESSED] = "processed",
+    [BH_MF_IGNORED] = "ignored",
+    [BH_MF_QUARANTINED] = "quarantined",
+};
+
+static const char *const conn_names[BH_CONN_COUNT] = {
+    [BH_CONN_IMAP] = "imap",
+    [BH_CONN_REDIS] = "redis",
+};
+
+#define DEFAULT_STALE_AFTER_S 150
+
+/* The state of one connection as the worker reported it. */
+struct conn {
+	bool up;      /* the last report was a contact */
+	bool lost;    /* a failure since the last contact: the next contact is a reconnection */
+	int64_t last; /* epoch s of the last contact, 0: never */
 };
 
 /* Upper bounds of the batch latency histogram, seconds; +Inf is implicit. */
@@ -89,6 +128,12 @@ struct bh_metrics {
 	uint64_t hist_count;
 	double hist_sum;
 	int64_t last_poll;
+	uint64_t folders[BH_MF_COUNT];
+	uint64_t backlog;
+	int lease; /* 1 working the mailbox, 0 standing by, -1 not known yet */
+	struct conn conn[BH_CONN_COUNT];
+	int64_t stale_after; /* seconds */
+	int64_t created;     /* epoch s: the start time when /proc cannot say */
 #ifdef BH_HAVE_MHD
 	struct MHD_Daemon *daemon;
 #endif
@@ -129,6 +174,9 @@ bh_metrics_new(unsigned max_series)
 		m->heads[i] = SIZE_MAX;
 	for (i = 0; i < BH_M_COUNT; i++)
 		m->overflow[i] = SIZE_MAX;
+	m->lease = -1;
+	m->stale_after = DEFAULT_STALE_AFTER_S;
+	m->created = bh_now();
 	return m;
 }
 
@@ -361,6 +409,175 @@ bh_metrics_last_poll(struct bh_metrics *m, int64_t when)
 	unlock(m);
 }
 
+/* bh_metrics_messages - messages moved to the folder of an outcome */
+void
+bh_metrics_messages(struct bh_metrics *m, enum bh_metric_folder f, uint64_t n)
+{
+	if (m == NULL)
+		return;
+	if ((unsigned)f >= BH_MF_COUNT)
+		bh_fatal("metrics: no folder %d", (int)f);
+	lock(m);
+	m->folders[f] += n;
+	unlock(m);
+}
+
+/* bh_metrics_store_item - the store's counts for one confirmed message */
+void
+bh_metrics_store_item(struct bh_metrics *m, unsigned suppressed, unsigned alerts, unsigned held)
+{
+	if (m == NULL)
+		return;
+	lock(m);
+	m->plain[BH_M_SUPPRESSIONS] += suppressed;
+	m->plain[BH_M_ALERTS] += alerts;
+	m->plain[BH_M_SUPPRESSIONS_HELD] += held;
+	unlock(m);
+}
+
+/* bh_metrics_backlog - messages waiting in the mailbox */
+void
+bh_metrics_backlog(struct bh_metrics *m, uint64_t n)
+{
+	if (m == NULL)
+		return;
+	lock(m);
+	m->backlog = n;
+	unlock(m);
+}
+
+/* bh_metrics_lease - working the mailbox or standing by */
+void
+bh_metrics_lease(struct bh_metrics *m, bool held)
+{
+	if (m == NULL)
+		return;
+	lock(m);
+	m->lease = held ? 1 : 0;
+	unlock(m);
+}
+
+/* conn_of - the state of connection c; an unknown one is our bug */
+static struct conn *
+conn_of(struct bh_metrics *m, enum bh_metric_conn c)
+{
+	if ((unsigned)c >= BH_CONN_COUNT)
+		bh_fatal("metrics: no connection %d", (int)c);
+	return &m->conn[c];
+}
+
+/* bh_metrics_contact - c answered: up, and a reconnection when it had been lost */
+void
+bh_metrics_contact(struct bh_metrics *m, enum bh_metric_conn c, int64_t when)
+{
+	struct conn *k;
+
+	if (m == NULL)
+		return;
+	lock(m);
+	k = conn_of(m, c);
+	if (k->lost)
+		m->plain[c == BH_CONN_IMAP ? BH_M_IMAP_RECONNECTS : BH_M_REDIS_RECONNECTS]++;
+	k->lost = false;
+	k->up = true;
+	if (when > k->last)
+		k->last = when;
+	unlock(m);
+}
+
+/* bh_metrics_conn_lost - c failed: down, and the next contact is a reconnection */
+void
+bh_metrics_conn_lost(struct bh_metrics *m, enum bh_metric_conn c)
+{
+	struct conn *k;
+
+	if (m == NULL)
+		return;
+	lock(m);
+	k = conn_of(m, c);
+	k->up = false;
+	k->lost = true;
+	unlock(m);
+}
+
+/* bh_metrics_conn_closed - c closed on purpose: down, and coming back is no reconnection */
+void
+bh_metrics_conn_closed(struct bh_metrics *m, enum bh_metric_conn c)
+{
+	if (m == NULL)
+		return;
+	lock(m);
+	conn_of(m, c)->up = false;
+	unlock(m);
+}
+
+/* bh_metrics_health_window - how old a contact may be before it is stale */
+void
+bh_metrics_health_window(struct bh_metrics *m, int64_t stale_after_s)
+{
+	if (m == NULL || stale_after_s <= 0)
+		return;
+	lock(m);
+	m->stale_after = stale_after_s;
+	unlock(m);
+}
+
+/* bh_metrics_health - healthy when each needed connection is up and heard from recently */
+int
+bh_metrics_health(struct bh_metrics *m, int64_t now, struct bh_buf *b)
+{
+	const char *state[BH_CONN_COUNT];
+	int64_t last[BH_CONN_COUNT], window;
+	bool bad[BH_CONN_COUNT], any = false, first = true;
+	unsigned c;
+
+	lock(m);
+	window = m->stale_after;
+	for (c = 0; c < BH_CONN_COUNT; c++) {
+		const struct conn *k = &m->conn[c];
+
+		last[c] = k->last;
+		bad[c] = true;
+		if (c == BH_CONN_IMAP && m->lease == 0) {
+			state[c] = "standby"; /* a standby keeps no IMAP connection */
+			bad[c] = false;
+		} else if (k->last == 0) {
+			state[c] = "never";
+		} else if (!k->up) {
+			state[c] = "down";
+		} else if (now - k->last > window) {
+			state[c] = "stale";
+		} else {
+			state[c] = "up";
+			bad[c] = false;
+		}
+		any = any || bad[c];
+	}
+	unlock(m);
+	bh_buf_printf(b, "{\"status\":\"%s\"", any ? "unhealthy" : "ok");
+	if (any) {
+		bh_buf_puts(b, ",\"stale\":[");
+		for (c = 0; c < BH_CONN_COUNT; c++) {
+			if (!bad[c])
+				continue;
+			bh_buf_printf(b, "%s\"%s\"", first ? "" : ",", conn_names[c]);
+			first = false;
+		}
+		bh_buf_putc(b, ']');
+	}
+	bh_buf_printf(b, ",\"stale_after_seconds\":%lld", (long long)window);
+	for (c = 0; c < BH_CONN_COUNT; c++) {
+		bh_buf_printf(b, ",\"%s\":{\"state\":\"%s\",\"last_contact_age_seconds\":",
+			      conn_names[c], state[c]);
+		if (last[c] == 0)
+			bh_buf_puts(b, "null}");
+		else
+			bh_buf_printf(b, "%lld}", (long long)(now - last[c]));
+	}
+	bh_buf_puts(b, "}\n");
+	return any ? -1 : 0;
+}
+
 /* put_escaped - a label value, escaped for the text format */
 static void
 put_escaped(struct bh_buf *b, const char *s)
@@ -384,6 +601,116 @@ put_header(struct bh_buf *b, const char *name, const char *help, const char *typ
 	bh_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* boot_time - the boot time, epoch s: /proc/stat's btime, else from CLOCK_BOOTTIME; -1 */
+static double
+boot_time(void)
+{
+	char line[256];
+	struct timespec real, boot;
+	long long btime;
+	FILE *fp;
+
+	if ((fp = fopen("/proc/stat", "r")) != NULL) {
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			if (sscanf(line, "btime %lld", &btime) == 1) {
+				fclose(fp);
+				return (double)btime;
+			}
+		}
+		fclose(fp);
+	}
+#ifdef CLOCK_BOOTTIME
+	if (clock_gettime(CLOCK_REALTIME, &real) == 0 && clock_gettime(CLOCK_BOOTTIME, &boot) == 0)
+		return (double)real.tv_sec - (double)boot.tv_sec +
+		       ((double)real.tv_nsec - (double)boot.tv_nsec) / 1e9;
+#endif
+	return -1;
+}
+
+/* open_fds - the number of open descriptors (entries of /proc/self/fd but the one reading
+ * it), -1 when /proc cannot say */
+static long
+open_fds(void)
+{
+	struct dirent *de;
+	long n = 0;
+	DIR *d;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (atoi(de->d_name) != dirfd(d))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* put_process - the process_* metrics from /proc/self, each only when it can be read;
+ * created (the registry's birth) stands in for the start time when the boot time is hidden */
+static void
+put_process(struct bh_buf *b, int64_t created)
+{
+	char buf[1024];
+	unsigned long utime, stime, vsize;
+	unsigned long long start;
+	long rss, tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE), fds;
+	const char *p;
+	struct rlimit rl;
+	size_t len;
+	double boot;
+	FILE *fp;
+
+	if ((fp = fopen("/proc/self/stat", "r")) != NULL) {
+		len = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+		buf[len] = '\0';
+		/* the command name may hold spaces and parentheses: fields follow the last ')' */
+		p = strrchr(buf, ')');
+		if (p != NULL && tck > 0 && page > 0 &&
+		    sscanf(p + 1,
+			   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d "
+			   "%*d %*d %llu %lu %ld",
+			   &utime, &stime, &start, &vsize, &rss) == 5) {
+			put_header(b, "process_cpu_seconds_total",
+				   "Total user and system CPU time spent in seconds.", "counter");
+			bh_buf_printf(b, "process_cpu_seconds_total %.2f\n",
+				      (double)(utime + stime) / (double)tck);
+			put_header(b, "process_resident_memory_bytes",
+				   "Resident memory size in bytes.", "gauge");
+			bh_buf_printf(b, "process_resident_memory_bytes %lld\n",
+				      (long long)rss * page);
+			put_header(b, "process_virtual_memory_bytes",
+				   "Virtual memory size in bytes.", "gauge");
+			bh_buf_printf(b, "process_virtual_memory_bytes %lu\n", vsize);
+			boot = boot_time();
+			put_header(b, "process_start_time_seconds",
+				   "Start time of the process since unix epoch in seconds.",
+				   "gauge");
+			if (boot > 0)
+				bh_buf_printf(b, "process_start_time_seconds %.2f\n",
+					      boot + (double)start / (double)tck);
+			else
+				bh_buf_printf(b, "process_start_time_seconds %lld\n",
+					      (long long)created);
+		}
+	}
+	if ((fds = open_fds()) >= 0) {
+		put_header(b, "process_open_fds", "Number of open file descriptors.", "gauge");
+		bh_buf_printf(b, "process_open_fds %ld\n", fds);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		put_header(b, "process_max_fds", "Maximum number of open file descriptors.",
+			   "gauge");
+		if (rl.rlim_cur == RLIM_INFINITY)
+			bh_buf_puts(b, "process_max_fds +Inf\n");
+		else
+			bh_buf_printf(b, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+	}
+}
+
 /* bh_metrics_render - the exposition text of the whole registry */
 void
 bh_metrics_render(struct bh_metrics *m, struct bh_buf *b)
@@ -391,6 +718,7 @@ bh_metrics_render(struct bh_metrics *m, struct bh_buf *b)
 	unsigned fam, i;
 	size_t idx;
 	uint64_t cum;
+	int64_t created;
 
 	lock(m);
 	for (fam = 0; fam < BH_M_COUNT; fam++) {
@@ -429,12 +757,44 @@ bh_metrics_render(struct bh_metrics *m, struct bh_buf *b)
 	put_header(b, "bouncer_last_poll_timestamp_seconds",
 		   "Time of the last successful mailbox poll, seconds since the epoch.", "gauge");
 	bh_buf_printf(b, "bouncer_last_poll_timestamp_seconds %lld\n", (long long)m->last_poll);
+	put_header(b, "bouncer_messages_total",
+		   "Messages moved out of the mailbox, by the outcome folder they went to.",
+		   "counter");
+	for (i = 0; i < BH_MF_COUNT; i++)
+		bh_buf_printf(b, "bouncer_messages_total{outcome=\"%s\"} %llu\n", folder_names[i],
+			      (unsigned long long)m->folders[i]);
+	put_header(b, "bouncer_mailbox_backlog_messages",
+		   "Messages waiting in the mailbox at the last search.", "gauge");
+	bh_buf_printf(b, "bouncer_mailbox_backlog_messages %llu\n", (unsigned long long)m->backlog);
+	put_header(b, "bouncer_lease_held",
+		   "1 while this worker works the mailbox (holds its lease, or leases are off), "
+		   "0 while it stands by.",
+		   "gauge");
+	bh_buf_printf(b, "bouncer_lease_held %d\n", m->lease == 1 ? 1 : 0);
+	for (i = 0; i < BH_CONN_COUNT; i++) {
+		char name[64], help[128];
+
+		snprintf(name, sizeof(name), "bouncer_%s_up", conn_names[i]);
+		snprintf(help, sizeof(help), "1 when the last %s command succeeded, else 0.",
+			 i == BH_CONN_IMAP ? "IMAP" : "Redis");
+		put_header(b, name, help, "gauge");
+		bh_buf_printf(b, "%s %d\n", name, m->conn[i].up ? 1 : 0);
+		snprintf(name, sizeof(name), "bouncer_%s_last_contact_timestamp_seconds",
+			 conn_names[i]);
+		snprintf(help, sizeof(help),
+			 "Time of the last successful %s command, seconds since the epoch.",
+			 i == BH_CONN_IMAP ? "IMAP" : "Redis");
+		put_header(b, name, help, "gauge");
+		bh_buf_printf(b, "%s %lld\n", name, (long long)m->conn[i].last);
+	}
+	created = m->created;
 	unlock(m);
 	put_header(b, "bouncer_build_info", "Always 1; the version label says which build runs.",
 		   "gauge");
 	bh_buf_puts(b, "bouncer_build_info{version=\"");
 	put_escaped(b, BH_VERSION);
 	bh_buf_puts(b, "\"} 1\n");
+	put_process(b, created);
 }
 
 /* bh_metrics_port - the port being served */
@@ -507,9 +867,10 @@ parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6_r, const 
 	return 0;
 }
 
-/* reply - queue a plain response */
+/* reply - queue a response of type ctype (NULL: plain text) */
 static enum MHD_Result
-reply(struct MHD_Connection *conn, unsigned status, char *body, size_t len, bool must_free)
+reply(struct MHD_Connection *conn, unsigned status, char *body, size_t len, bool must_free,
+      const char *ctype)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -521,12 +882,10 @@ reply(struct MHD_Connection *conn, unsigned status, char *body, size_t len, bool
 			free(body);
 		return MHD_NO;
 	}
-	if (status == MHD_HTTP_OK)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"text/plain; version=0.0.4; charset=utf-8");
-	else
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				ctype != NULL ? ctype : "text/plain; charset=utf-8");
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE || ctype != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	ret = MHD_queue_response(conn, status, r);
@@ -539,24 +898,34 @@ static enum MHD_Result
 serve(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
       const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-	static char not_found[] = "not found; try /metrics\n";
+	static char not_found[] = "not found; try /metrics or /healthz\n";
 	static char not_allowed[] = "method not allowed\n";
 	struct bh_metrics *m = cls;
 	struct bh_buf b;
+	unsigned status;
 	size_t len;
 
 	(void)version, (void)upload_data, (void)con_cls;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed,
-			     sizeof(not_allowed) - 1, false);
+			     sizeof(not_allowed) - 1, false, NULL);
 	/* A GET body is never read; a client that sends one gets the answer anyway. */
 	*upload_data_size = 0;
+	if (strcmp(url, "/healthz") == 0) {
+		bh_buf_init(&b);
+		status = bh_metrics_health(m, bh_now(), &b) == 0 ? MHD_HTTP_OK
+								 : MHD_HTTP_SERVICE_UNAVAILABLE;
+		len = b.len;
+		return reply(conn, status, bh_buf_steal(&b), len, true, "application/json");
+	}
 	if (strcmp(url, "/metrics") != 0)
-		return reply(conn, MHD_HTTP_NOT_FOUND, not_found, sizeof(not_found) - 1, false);
+		return reply(conn, MHD_HTTP_NOT_FOUND, not_found, sizeof(not_found) - 1, false,
+			     NULL);
 	bh_buf_init(&b);
 	bh_metrics_render(m, &b);
 	len = b.len;
-	return reply(conn, MHD_HTTP_OK, bh_buf_steal(&b), len, true);
+	return reply(conn, MHD_HTTP_OK, bh_buf_steal(&b), len, true,
+		     "text/plain; version=0.0.4; charset=utf-8");
 }
 
 /* bh_metrics_start - serve the registry over HTTP */

@@ -230,35 +230,46 @@ is_reply(const char *p, size_t n)
 	return false;
 }
 
-/* family - the name of the recognizer that fits, and whether it looks like a bounce */
+/* family - the name of the recognizer that fits, and whether it looks like a bounce. The
+ * needles of the first 4 KiB of text are looked for in one pass each for the family rows and
+ * the weak phrases. */
 static const char *
 family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 {
 	const struct bh_field *from = hdr(in->hdr, "From"), *subj = hdr(in->hdr, "Subject");
-	size_t i, k, scan = in->text_len < 4096 ? in->text_len : 4096;
+	size_t i, k, nt = 0, scan = in->text_len < 4096 ? in->text_len : 4096;
 	const char *name = NULL;
-	char low[4096];
+	static const char *tneedles[BH_NELEM(families)];
+	static struct bh_needles tset, wset;
+	uint64_t thits = 0, whits = 0;
 
-	for (i = 0; i < scan; i++)
-		low[i] = (char)((in->text[i] >= 'A' && in->text[i] <= 'Z') ? in->text[i] + 32
-									   : in->text[i]);
-
+	if (!tset.ready) {
+		for (i = 0; i < BH_NELEM(families); i++)
+			if (families[i].where == 't')
+				tneedles[nt++] = families[i].needle;
+		bh_needles_init(&tset, tneedles, nt);
+		bh_needles_init(&wset, weak_phrases, BH_NELEM(weak_phrases));
+	}
+	if (scan > 0)
+		(void)bh_needles_find(&tset, in->text, scan, false, &thits);
 	*bounce_like = false;
 	*weak = false;
 	if (subj != NULL && !is_reply(subj->value, subj->value_len))
 		for (i = 0; i < BH_NELEM(bounce_subjects); i++)
 			if (contains(subj->value, subj->value_len, bounce_subjects[i]))
 				*bounce_like = true;
-	for (i = 0; i < BH_NELEM(families); i++) {
+	for (i = 0, nt = 0; i < BH_NELEM(families); i++) {
 		const char *n = families[i].needle;
 		bool hit = false;
 
+		if (families[i].where == 't')
+			hit = (thits >> nt++) & 1;
 		if (name != NULL && (!families[i].strong || *bounce_like))
 			continue; /* nothing more to learn from this row */
 		switch (families[i].where) {
 		case 'f': hit = from != NULL && contains(from->value, from->value_len, n); break;
 		case 's': hit = subj != NULL && contains(subj->value, subj->value_len, n); break;
-		case 't': hit = scan > 0 && memmem(low, scan, n, strlen(n)) != NULL; break;
+		case 't': break;
 		case 'h':
 			for (k = 0; in->hdr != NULL && k < in->hdr->n && !hit; k++)
 				hit = contains(in->hdr->v[k].value, in->hdr->v[k].value_len, n);
@@ -273,11 +284,9 @@ family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 	}
 	/* a person's reply or forward that quotes failure words is not a bounce */
 	if (hdr(in->hdr, "In-Reply-To") == NULL &&
-	    (subj == NULL || !is_reply(subj->value, subj->value_len)))
-		for (i = 0; i < BH_NELEM(weak_phrases); i++)
-			if (scan > 0 &&
-			    memmem(low, scan, weak_phrases[i], strlen(weak_phrases[i])) != NULL)
-				*weak = true;
+	    (subj == NULL || !is_reply(subj->value, subj->value_len)) && scan > 0 &&
+	    bh_needles_find(&wset, in->text, scan, true, &whits) < scan)
+		*weak = true;
 	if (from != NULL && (contains(from->value, from->value_len, "mailer-daemon") ||
 			     contains(from->value, from->value_len, "postmaster") ||
 			     contains(from->value, from->value_len, "mail delivery")))
@@ -311,35 +320,26 @@ pasted_header_block(const char *t, size_t n, const char *l, size_t len)
 	return false;
 }
 
-/* bh_recog_cut - length of the text before the returned message: the earliest marker (found
- * with memmem over one lower-case copy, not per line) or pasted header lines (Return-Path,
+/* bh_recog_cut - length of the text before the returned message: the line of the earliest
+ * marker (one pass for all of them, ending at the first) or pasted header lines (Return-Path,
  * Received, or a From block once the text has named an address) */
 size_t
 bh_recog_cut(const char *t, size_t n)
 {
-	size_t pos = 0, len, i, lines = 0, best = n;
+	static struct bh_needles cut_set;
+	size_t pos = 0, len, lines = 0, best;
+	uint64_t found = 0;
 	const char *l;
-	char *low;
 	bool seen_text = false, seen_addr = false;
 
 	if (n == 0)
 		return 0;
-	low = bh_memdup0(t, n);
-	for (i = 0; i < n; i++)
-		if (low[i] >= 'A' && low[i] <= 'Z')
-			low[i] = (char)(low[i] + 32);
-	for (i = 0; i < BH_NELEM(cut_markers); i++) {
-		const char *m = memmem(low, best, cut_markers[i], strlen(cut_markers[i]));
-
-		if (m != NULL) {
-			size_t off = (size_t)(m - low);
-
-			while (off > 0 && low[off - 1] != '\n' && low[off - 1] != '\r')
-				off--;
-			best = off;
-		}
-	}
-	free(low);
+	if (!cut_set.ready)
+		bh_needles_init(&cut_set, cut_markers, BH_NELEM(cut_markers));
+	best = bh_needles_find(&cut_set, t, n, true, &found);
+	if (found != 0)
+		while (best > 0 && t[best - 1] != '\n' && t[best - 1] != '\r')
+			best--;
 	while (lines++ < MAX_LINES && bh_line_next(t, best, &pos, &l, &len)) {
 		const char *s = l;
 		size_t sn = len;

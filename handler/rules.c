@@ -65,6 +65,7 @@ struct bh_rule {
 	uint16_t *lit_ids; /* the literals' ids in the prefilter automaton; n_lit_ids of them */
 	size_t n_lit_ids;
 	pcre2_code *re;
+	bool jit_tried; /* pcre2_jit_compile ran (the interpreter is the fallback, same results) */
 	enum bh_reason reason;
 	bool has_whose;
 	enum bh_whose whose;
@@ -89,6 +90,8 @@ struct bh_rules {
 	struct bh_rule *v;
 	size_t n;
 	struct ac ac;
+	size_t *order; /* the built-in text rows, most specific first, then in table order */
+	size_t n_order;
 	pcre2_match_context *mctx;
 	char version[17];
 	bool no_prefilter; /* tests: check that the literals never hide a match */
@@ -289,6 +292,28 @@ lits_copy(const char *lits)
 	return out;
 }
 
+/* caseless_needed - whether a pattern can tell PCRE2_CASELESS from its absence over the
+ * normalized text, whose ASCII letters are all lower case: only through an upper-case ASCII
+ * letter that it matches literally (a letter outside an escape, a class range such as
+ * [A-Z]) or through an escape that may stand for one (\x41, \101, \Q...\E, \N{U+41},
+ * \p{Lu}, \cA); otherwise both compile to the same matches and the case-sensitive code is
+ * the faster. */
+static bool
+caseless_needed(const char *p)
+{
+	for (; *p != '\0'; p++) {
+		if (*p == '\\') {
+			if (p[1] == '\0' || strchr("xoQENpPc0123456789", p[1]) != NULL)
+				return true;
+			p++; /* \S, \d, \b, \. ...: an escape or a quoted byte, no letter */
+			continue;
+		}
+		if (*p >= 'A' && *p <= 'Z')
+			return true;
+	}
+	return false;
+}
+
 /* rule_compile - fill r from the given fields; -1 with rules_error set on a bad rule. */
 static int
 rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *status,
@@ -326,8 +351,10 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 	if (pattern == NULL)
 		return 0;
 	r->pattern = bh_strdup(pattern);
-	r->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-			      PCRE2_CASELESS | PCRE2_NEVER_BACKSLASH_C, &errcode, &erroff, NULL);
+	r->re =
+	    pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+			  (caseless_needed(pattern) ? PCRE2_CASELESS : 0) | PCRE2_NEVER_BACKSLASH_C,
+			  &errcode, &erroff, NULL);
 	if (r->re == NULL) {
 		pcre2_get_error_message(errcode, msg, sizeof(msg));
 		snprintf(rules_error, sizeof(rules_error),
@@ -335,8 +362,8 @@ rule_compile(struct bh_rule *r, const char *prefix, const char *id, const char *
 			 (size_t)erroff, (const char *)msg);
 		return -1;
 	}
-	/* JIT where the platform has it; the interpreter is the fallback, same results. */
-	(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+	/* JIT where the platform has it, made at the row's first match (match_len): a process
+	 * that never runs a row does not pay for its machine code */
 	return 0;
 }
 
@@ -665,6 +692,21 @@ load_builtin(struct bh_rules *rs, size_t cap, const struct builtin *b)
 	return ret;
 }
 
+/* order_build - the built-in text rows by specificity, most specific first, each class in
+ * table order: the order in which collect() looks for the best match */
+static void
+order_build(struct bh_rules *rs)
+{
+	int sp;
+	size_t i;
+
+	rs->order = bh_calloc(rs->n > 0 ? rs->n : 1, sizeof(*rs->order));
+	for (sp = SPEC_CAUSE; sp >= SPEC_STOCK; sp--)
+		for (i = 0; i < rs->n; i++)
+			if (rs->v[i].re != NULL && rs->v[i].spec == (enum spec)sp)
+				rs->order[rs->n_order++] = i;
+}
+
 /* builtin_rows - how many rows the embedded file can hold at most (an upper bound: its "- id:"
  * lines) */
 static size_t
@@ -715,6 +757,7 @@ bh_rules_new(const struct bh_rule_conf *extra, size_t n, bool replace, unsigned 
 		goto fail;
 	builtin_close(&b);
 	ac_build(rs);
+	order_build(rs);
 	rs->mctx = pcre2_match_context_create(NULL);
 	if (rs->mctx == NULL)
 		bh_fatal("pcre2_match_context_create: out of memory");
@@ -745,6 +788,7 @@ bh_rules_free(struct bh_rules **rules)
 	for (i = 0; i < rs->n; i++)
 		rule_free(&rs->v[i]);
 	free(rs->v);
+	free(rs->order);
 	ac_free(&rs->ac);
 	if (rs->mctx != NULL)
 		pcre2_match_context_free(rs->mctx);
@@ -844,7 +888,15 @@ normalize(const char *in, size_t n, char *out, size_t cap)
 
 	while (i < n && o < cap) {
 		unsigned char c = (unsigned char)in[i];
-		bool word_start = o == 0 || out[o - 1] == ' ';
+		bool word_start;
+
+		if (c > ' ' && c != 0x7f && (c < '0' || c > '9')) {
+			/* the common byte: no space, no reply code can start here */
+			out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			i++;
+			continue;
+		}
+		word_start = o == 0 || out[o - 1] == ' ';
 
 		if (c <= ' ' || c == 0x7f) {
 			if (o > 0 && out[o - 1] != ' ')
@@ -1045,40 +1097,54 @@ transcript_cmd(const char *t, size_t n)
 	return last != NULL ? cmd_word(last, n - (size_t)(last - t)) : NULL;
 }
 
-/* smtp_command_norm - bh_smtp_command over normalized text */
+/* smtp_command_norm - bh_smtp_command over normalized text: one pass finds which phrases
+ * occur, then only those are looked at, in their order */
 static const char *
 smtp_command_norm(const char *t, size_t n)
 {
-	static const struct {
-		const char *phrase, *cmd;
-	} qmail[] = {
-	    /* qmail-remote's own words for the stage */
-	    {"does not like recipient", "RCPT"},
-	    {"failed after i sent the message", "DATA"},
-	    {"but sender was rejected", "MAIL"},
-	    {"but my name was rejected", "HELO"},
+	/* the phrases a command follows ("... in reply to RCPT TO"), then the transcript's
+	 * "<<< " marker, then qmail-remote's own words for the stage */
+	static const char *const phrases[] = {
+	    "in reply to ",
+	    "server after ",
+	    "mailer after ",
+	    "server for ",
+	    "did not like our ",
+	    "<<< ",
+	    "does not like recipient",
+	    "failed after i sent the message",
+	    "but sender was rejected",
+	    "but my name was rejected",
 	    /* qmail-remote when every MX failed: how far the best attempt got */
-	    {"most progress was rcpt to", "RCPT"},
+	    "most progress was rcpt to",
 	    /* the stage as a tag: "SMTP:RCPT host ...", "... User Unknown [RCPT_TO]" */
-	    {"smtp:rcpt ", "RCPT"},
-	    {"smtp:mail ", "MAIL"},
-	    {"smtp:data ", "DATA"},
-	    {"[rcpt_to]", "RCPT"},
-	    {"[mail_from]", "MAIL"},
+	    "smtp:rcpt ",
+	    "smtp:mail ",
+	    "smtp:data ",
+	    "[rcpt_to]",
+	    "[mail_from]",
 	};
+	static const char *const cmds[] = {"RCPT", "DATA", "MAIL", "HELO", "RCPT",
+					   "RCPT", "MAIL", "DATA", "RCPT", "MAIL"};
+	enum { N_AFTER = 5, TRANSCRIPT = 5, QMAIL = 6 };
+	uint64_t found = 0;
 	const char *c;
 	size_t i;
 
-	if ((c = after_phrase(t, n, "in reply to ")) != NULL ||
-	    (c = after_phrase(t, n, "server after ")) != NULL ||
-	    (c = after_phrase(t, n, "mailer after ")) != NULL ||
-	    (c = after_phrase(t, n, "server for ")) != NULL ||
-	    (c = after_phrase(t, n, "did not like our ")) != NULL ||
-	    (c = transcript_cmd(t, n)) != NULL)
+	static struct bh_needles set;
+
+	if (!set.ready)
+		bh_needles_init(&set, phrases, BH_NELEM(phrases));
+	if (bh_needles_find(&set, t, n, false, &found) == n)
+		return NULL;
+	for (i = 0; i < N_AFTER; i++)
+		if ((found >> i) & 1 && (c = after_phrase(t, n, phrases[i])) != NULL)
+			return c;
+	if ((found >> TRANSCRIPT) & 1 && (c = transcript_cmd(t, n)) != NULL)
 		return c;
-	for (i = 0; i < BH_NELEM(qmail); i++)
-		if (memmem(t, n, qmail[i].phrase, strlen(qmail[i].phrase)) != NULL)
-			return qmail[i].cmd;
+	for (i = QMAIL; i < BH_NELEM(phrases); i++)
+		if ((found >> i) & 1)
+			return cmds[i - QMAIL];
 	return NULL;
 }
 
@@ -1125,7 +1191,6 @@ struct cand {
 	const struct bh_rule *r;
 	size_t idx; /* table order */
 	enum bh_ev_src src;
-	size_t len; /* bytes of text the match covered */
 };
 
 /* better - a beats b: the evidence's weight, then the specificity, then the order of the
@@ -1166,6 +1231,13 @@ match_len(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data *
 		return 0;
 	if (!rs->no_prefilter && r->lit_ids != NULL && !ac_any(r, x->found))
 		return 0;
+	if (!r->jit_tried) {
+		/* the table is read-only to its users but for this cache: one thread uses it */
+		struct bh_rule *w = (struct bh_rule *)r;
+
+		(void)pcre2_jit_compile(w->re, PCRE2_JIT_COMPLETE);
+		w->jit_tried = true;
+	}
 	if (pcre2_match(r->re, (PCRE2_SPTR)x->t, x->n, 0, 0, md, rs->mctx) < 0)
 		return 0;
 	/* With the prefilter off (tests, fuzzing), a match without its literals is a table bug. */
@@ -1217,6 +1289,16 @@ hard_reason(enum bh_reason r)
 	       r == BH_R_NOTACCEPT;
 }
 
+/* expiry_moot - a decision by this row is final: the expiry step (see the end of
+ * bh_rules_decide_ev) leaves a delayed report, a hard reason and a named cause on our side as
+ * they are, without reading the expired rows */
+static bool
+expiry_moot(const struct cand *c, bool delayed)
+{
+	return delayed || hard_reason(c->r->reason) ||
+	       (c->r->spec == SPEC_CAUSE && c->r->whose == BH_WHOSE_SENDER);
+}
+
 /* choose - the best candidate among c[0..n) whose specificity is in [lo, hi] and whose
  * evidence is in [slo, shi] (without the expired rows when no_expired); NULL when none */
 static const struct cand *
@@ -1247,35 +1329,61 @@ struct cands {
 /* Which rows a phase runs: every row, only the expired ones, or all but them. */
 enum want { W_ALL, W_EXPIRED, W_NOT_EXPIRED };
 
+/* add_cand - append a candidate to cs */
+static void
+add_cand(struct cands *cs, const struct bh_rule *r, size_t idx, enum bh_ev_src src)
+{
+	if (cs->n == cs->cap)
+		cs->v =
+		    bh_reallocarray(cs->v, cs->cap = cs->cap ? cs->cap * 2 : 16, sizeof(*cs->v));
+	cs->v[cs->n++] = (struct cand){r, idx, src};
+}
+
 /* collect - run the built-in text rows of specificity [lo, hi] that may decide at stage cmd
- * (and that want selects) over the texts of sources [slo, shi], adding every match to cs */
+ * (and that want selects) over the texts of sources [slo, shi], and add to cs the best match
+ * of the expired rows and the best of the others. Every reader of cs (choose, the expiry)
+ * takes the best by better() within sets that never split these two classes of one call, so
+ * a match that a better one of its class already beats can never be read. The search runs
+ * in better()'s order (the most trusted source first, then the most specific rows, then the
+ * table order) and stops each class at its first match: the regexes after it need not run. With
+ * bound, only a match that beats it is looked for. */
 static void
 collect(const struct bh_rules *rules, pcre2_match_data *md, const struct ntext *x, size_t nx,
 	const char *st, const char *rc, const char *cmd, enum spec lo, enum spec hi,
-	enum bh_ev_src slo, enum bh_ev_src shi, enum want want, struct cands *cs)
+	enum bh_ev_src slo, enum bh_ev_src shi, enum want want, const struct cand *bound,
+	struct cands *cs)
 {
-	size_t i, k, len;
+	bool done[2] = {want == W_EXPIRED, want == W_NOT_EXPIRED}; /* [expired] */
+	unsigned src;
+	size_t j, k;
 
-	for (i = 0; i < rules->n; i++) {
-		const struct bh_rule *r = &rules->v[i];
+	for (src = slo; src <= (unsigned)shi && !(done[0] && done[1]); src++) {
+		for (k = 0; k < nx && x[k].src != src; k++)
+			;
+		if (k == nx)
+			continue; /* no text of this source */
+		for (j = 0; j < rules->n_order && !(done[0] && done[1]); j++) {
+			size_t i = rules->order[j], m;
+			const struct bh_rule *r = &rules->v[i];
+			bool e = r->reason == BH_R_EXPIRED;
 
-		if (r->spec == SPEC_CONFIG || r->re == NULL || r->spec < lo || r->spec > hi)
-			continue;
-		if ((want == W_EXPIRED && r->reason != BH_R_EXPIRED) ||
-		    (want == W_NOT_EXPIRED && r->reason == BH_R_EXPIRED))
-			continue;
-		/* before RCPT TO the recipient was not judged: not the recipient's reasons */
-		if (!usable(r, cmd) || !codes_match(r, st, rc))
-			continue;
-		for (k = 0; k < nx; k++) {
-			if (x[k].src < slo || x[k].src > shi)
+			if (done[e] || r->spec < lo || r->spec > hi)
 				continue;
-			if ((len = match_len(rules, r, md, &x[k])) == 0)
+			/* the search runs in better()'s order: nothing after this beats bound */
+			if (bound != NULL &&
+			    !better(&(struct cand){r, i, (enum bh_ev_src)src}, bound))
+				return;
+			/* before RCPT TO the recipient was not judged: not the recipient's reasons
+			 */
+			if (!usable(r, cmd) || !codes_match(r, st, rc))
 				continue;
-			if (cs->n == cs->cap)
-				cs->v = bh_reallocarray(cs->v, cs->cap = cs->cap ? cs->cap * 2 : 16,
-							sizeof(*cs->v));
-			cs->v[cs->n++] = (struct cand){r, i, x[k].src, len};
+			for (m = k; m < nx; m++) {
+				if (x[m].src != src || match_len(rules, r, md, &x[m]) == 0)
+					continue;
+				add_cand(cs, r, i, x[m].src);
+				done[e] = true;
+				break;
+			}
 		}
 	}
 }
@@ -1293,7 +1401,8 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	const struct cand *best = NULL, *exp = NULL;
 	const char *rule;
 	enum bh_reason sr;
-	size_t i, k, nx = 0;
+	uint64_t *found;
+	size_t i, k, nx = 0, fw;
 	bool permanent;
 
 	st[0] = rc[0] = cmd[0] = '\0';
@@ -1303,7 +1412,11 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		snprintf(rc, sizeof(rc), "%s", in->reply_code);
 	if (in->smtp_command != NULL)
 		snprintf(cmd, sizeof(cmd), "%s", in->smtp_command);
-	x = bh_calloc(in->n_ev < BH_MAX_EVIDENCE ? in->n_ev + 1 : BH_MAX_EVIDENCE, sizeof(*x));
+	/* not zeroed: each text is written before it is read, and only its first n bytes */
+	x = bh_reallocarray(NULL, in->n_ev < BH_MAX_EVIDENCE ? in->n_ev + 1 : BH_MAX_EVIDENCE,
+			    sizeof(*x));
+	fw = rules->ac.nlits / 64 + 1;
+	found = bh_calloc(fw * BH_MAX_EVIDENCE, sizeof(*found));
 	for (i = 0; i < in->n_ev && nx < BH_MAX_EVIDENCE; i++) {
 		const struct bh_evidence *e = &in->ev[i];
 		struct ntext *t = &x[nx];
@@ -1314,7 +1427,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		t->n = normalize(e->text, e->len, t->t, BH_MAX_RULE_TEXT);
 		if (t->n == 0)
 			continue;
-		t->found = bh_calloc(rules->ac.nlits / 64 + 1, sizeof(*t->found));
+		t->found = found + nx * fw;
 		ac_scan(&rules->ac, t->t, t->n, t->found);
 		/* codes and stage come from the most trusted text that has them */
 		if (st[0] == '\0' && t->src <= BH_EV_STATUS_COMMENT)
@@ -1350,9 +1463,22 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	/* 1. strong rows over the report's words about this recipient; the expired rows over
 	 * every text (a failed report whose words anywhere say the retries ran out expired) */
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_INNER,
-		BH_EV_STATUS_COMMENT, W_ALL, &cs);
-	collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE,
-		BH_EV_HEADING, W_EXPIRED, &cs);
+		BH_EV_STATUS_COMMENT, W_NOT_EXPIRED, NULL, &cs);
+	if (cs.n > 0 && expiry_moot(&cs.v[0], in->delayed)) {
+		/* this match decides unless an expired row beats it (none may in a delayed
+		 * report), and the expiry will not read the expired rows: only such a row is
+		 * looked for */
+		struct cand nb = cs.v[0];
+
+		if (!in->delayed)
+			collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE,
+				BH_EV_INNER, BH_EV_STATUS_COMMENT, W_EXPIRED, &nb, &cs);
+	} else {
+		collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_INNER,
+			BH_EV_STATUS_COMMENT, W_EXPIRED, NULL, &cs);
+		collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE,
+			BH_EV_HEADING, W_EXPIRED, NULL, &cs);
+	}
 	for (i = 0; i < cs.n; i++)
 		if (cs.v[i].r->reason == BH_R_EXPIRED && (exp == NULL || better(&cs.v[i], exp)))
 			exp = &cs.v[i];
@@ -1390,7 +1516,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	}
 	/* 3b. strong words in the notice or its heading */
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE,
-		BH_EV_HEADING, W_NOT_EXPIRED, &cs);
+		BH_EV_HEADING, W_NOT_EXPIRED, NULL, &cs);
 	exp = NULL; /* cs.v may have moved */
 	for (i = 0; i < cs.n; i++)
 		if (cs.v[i].r->reason == BH_R_EXPIRED && (exp == NULL || better(&cs.v[i], exp)))
@@ -1403,7 +1529,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	}
 	/* 4. vague words */
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_VAGUE, SPEC_VAGUE, BH_EV_INNER, BH_EV_HEADING,
-		W_ALL, &cs);
+		W_ALL, NULL, &cs);
 	exp = NULL;
 	for (i = 0; i < cs.n; i++)
 		if (cs.v[i].r->spec >= SPEC_CONCEPT && cs.v[i].r->reason == BH_R_EXPIRED &&
@@ -1421,7 +1547,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		goto done;
 	}
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_STOCK, SPEC_STOCK, BH_EV_INNER, BH_EV_HEADING,
-		W_ALL, &cs);
+		W_ALL, NULL, &cs);
 	exp = NULL;
 	for (i = 0; i < cs.n; i++)
 		if (cs.v[i].r->spec >= SPEC_CONCEPT && cs.v[i].r->reason == BH_R_EXPIRED &&
@@ -1455,8 +1581,7 @@ expiry:
 	}
 done:
 	free(cs.v);
-	for (i = 0; i < nx; i++)
-		free(x[i].found);
+	free(found);
 	free(x);
 	pcre2_match_data_free(md);
 }

@@ -55,6 +55,67 @@
 _Static_assert(BH_STORE_ADDR_EVENTS == 100, "ADDR_EVENTS_LAST must be BH_STORE_ADDR_EVENTS - 1");
 
 /*
+ * Current totals of suppressions (docs/redis.md, "Suppression counters"), kept by the apply and
+ * manual scripts so that `bouncer stats` reads one hash instead of walking every suppression:
+ *   {p}:supcount  hash  "LIST\tREASON" -> suppressions held now (LIST "-": global scope);
+ *                       "_complete": when `stats --recount` built it (absent: stats scans)
+ *   {p}:supexp    zset  "LIST\tREASON\tKEY" of every time-limited suppression, scored by its
+ *                       expiry (epoch seconds)
+ * A suppression that expires by TTL leaves its member behind: bh_prune (every script runs it
+ * first, for a few members; stats runs it until none is due) takes due members off and
+ * decrements their field, unless KEY still holds a suppression counted under that field (then
+ * the member is re-scored by the key's TTL, or dropped when the key no longer expires). Before
+ * a suppression key is written or deleted, bh_sup_old uncounts what it held (or its expired
+ * twin still in the zset), bh_sup_new counts what it holds now. P is "{prefix}:", taken from a
+ * key of the script's KEYS: both keys share the hash slot of every other key.
+ */
+#define SUPCOUNT_LUA                                                                               \
+	"local function bh_cnt(P, f, d)\n"                                                         \
+	"  if redis.call('HINCRBY', P .. 'supcount', f, d) <= 0 then\n"                            \
+	"    redis.call('HDEL', P .. 'supcount', f)\n"                                             \
+	"  end\n"                                                                                  \
+	"end\n"                                                                                    \
+	"local function bh_field(l, r) return ((l and l ~= '') and l or '-') .. '\\t' .. r end\n"  \
+	"local function bh_field_of(t)\n"                                                          \
+	"  local l, r = '', '-'\n"                                                                 \
+	"  for i = 1, #t, 2 do\n"                                                                  \
+	"    if t[i] == 'list' then l = t[i + 1] elseif t[i] == 'reason' then r = t[i + 1] end\n"  \
+	"  end\n"                                                                                  \
+	"  return bh_field(l, r)\n"                                                                \
+	"end\n"                                                                                    \
+	"local function bh_prune(P, now, max)\n"                                                   \
+	"  local due = redis.call('ZRANGEBYSCORE', P .. 'supexp', '-inf', now, 'LIMIT', 0, max)\n" \
+	"  for _, m in ipairs(due) do\n"                                                           \
+	"    local f, k = string.match(m, '^(.*)\\t([^\\t]*)$')\n"                                 \
+	"    redis.call('ZREM', P .. 'supexp', m)\n"                                               \
+	"    local o = redis.call('HMGET', k, 'list', 'reason')\n"                                 \
+	"    if o[2] and bh_field(o[1], o[2]) == f then\n"                                         \
+	"      local ttl = redis.call('TTL', k)\n"                                                 \
+	"      if ttl > 0 then redis.call('ZADD', P .. 'supexp', now + ttl, m) end\n"              \
+	"    else\n"                                                                               \
+	"      bh_cnt(P, f, -1)\n"                                                                 \
+	"    end\n"                                                                                \
+	"  end\n"                                                                                  \
+	"  return #due\n"                                                                          \
+	"end\n"                                                                                    \
+	"local function bh_sup_old(P, k, nf)\n"                                                    \
+	"  local o = redis.call('HMGET', k, 'list', 'reason')\n"                                   \
+	"  local of = o[2] and bh_field(o[1], o[2])\n"                                             \
+	"  if not of and nf and redis.call('ZSCORE', P .. 'supexp', nf .. '\\t' .. k) then\n"      \
+	"    of = nf\n"                                                                            \
+	"  end\n"                                                                                  \
+	"  if of then\n"                                                                           \
+	"    bh_cnt(P, of, -1); redis.call('ZREM', P .. 'supexp', of .. '\\t' .. k)\n"             \
+	"  end\n"                                                                                  \
+	"end\n"                                                                                    \
+	"local function bh_sup_new(P, k, nf, exp)\n"                                               \
+	"  bh_cnt(P, nf, 1)\n"                                                                     \
+	"  if exp > 0 then redis.call('ZADD', P .. 'supexp', exp, nf .. '\\t' .. k) end\n"         \
+	"end\n"
+/* Members bh_prune takes off per apply or manual change (stats prunes the rest). */
+#define SUPCOUNT_PRUNE "100"
+
+/*
  * The apply script. One call applies one message.
  * KEYS[1] applied marker (hash), KEYS[2] event stream, KEYS[3] stats bucket, then the message's
  * MESSAGE_KEYS - 3 repetition keys: repeat hash (this recipient and sent message), list burst
@@ -78,7 +139,7 @@ _Static_assert(BH_STORE_ADDR_EVENTS == 100, "ADDR_EVENTS_LAST must be BH_STORE_A
  * no lease): a message is applied only while the lease holds that token.
  */
 /* clang-format off */
-static const char apply_lua[] =
+static const char apply_lua[] = SUPCOUNT_LUA
 	"local now = tonumber(ARGV[1])\n"
 	"if ARGV[#ARGV] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then\n"
 	"  return {'lease_lost', '', 0, 0, '', 0}\n"
@@ -87,6 +148,8 @@ static const char apply_lua[] =
 	"  local m = redis.call('HMGET', KEYS[1], 'first_event', 'loop')\n"
 	"  return {'duplicate', m[1] or '', 0, 0, m[2] or '', 0}\n"
 	"end\n"
+	"local P = string.sub(KEYS[2], 1, #KEYS[2] - 6)\n" /* "{p}:events" */
+	"bh_prune(P, now, " SUPCOUNT_PRUNE ")\n"
 	"local maxlen = ARGV[3]\n"
 	"local nd = tonumber(ARGV[4])\n"
 	"local stats_ttl = ARGV[5]\n"
@@ -199,6 +262,7 @@ static const char apply_lua[] =
 	"  end\n"
 	"  if suppress then\n"
 	"    local ttl = redis.call('TTL', ksup)\n"
+	"    local nf = bh_field_of(supf); bh_sup_old(P, ksup, nf)\n"
 	"    redis.call('HSETNX', ksup, 'first_seen', now)\n"
 	"    redis.call('HINCRBY', ksup, 'count', 1)\n"
 	"    sh = {'HSET', ksup, 'last_seen', now}\n"
@@ -213,6 +277,7 @@ static const char apply_lua[] =
 	"      redis.call('EXPIRE', ksup, duration); expires = now + duration\n"
 	"    end\n"
 	"    sh[#sh + 1] = 'expires'; sh[#sh + 1] = expires\n"
+	"    bh_sup_new(P, ksup, nf, expires)\n"
 	"    if list ~= '' and scope == 'list' then\n"
 	"      redis.call('SADD', kidx, list)\n"
 	"      local it = redis.call('TTL', kidx)\n"
@@ -294,12 +359,15 @@ static const char apply_lua[] =
 /*
  * The manual script: an operator's add or remove, with its event.
  * KEYS: suppression, soft zset (cleared), address event index, address list index, stream,
- * stats bucket. ARGV: op, now, maxlen, duration, list ("" global), stats ttl, stats field,
+ * stats bucket. ARGV: op ("add", "remove", "import": add unless the key exists), now, maxlen,
+ * duration, list ("" global), stats ttl, stats field,
  * suppression fields (count, pairs), event fields (count, pairs).
  */
 /* clang-format off */
-static const char manual_lua[] =
+static const char manual_lua[] = SUPCOUNT_LUA
 	"local op, now, maxlen = ARGV[1], tonumber(ARGV[2]), ARGV[3]\n"
+	"local P = string.sub(KEYS[5], 1, #KEYS[5] - 6)\n" /* "{p}:events" */
+	"bh_prune(P, now, " SUPCOUNT_PRUNE ")\n"
 	"local duration, list = tonumber(ARGV[4]), ARGV[5]\n"
 	"local pos = 8\n"
 	"local function take()\n"
@@ -312,7 +380,12 @@ static const char manual_lua[] =
 	"local ev = take()\n"
 	"local changed = 0\n"
 	"local expires = 0\n"
+	"if op == 'import' then\n" /* an import adds only what is not suppressed yet */
+	"  if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end\n"
+	"  op = 'add'\n"
+	"end\n"
 	"if op == 'add' then\n"
+	"  local nf = bh_field_of(supf); bh_sup_old(P, KEYS[1], nf)\n"
 	"  redis.call('HSETNX', KEYS[1], 'first_seen', now)\n"
 	"  redis.call('HINCRBY', KEYS[1], 'count', 1)\n"
 	"  local h = {'HSET', KEYS[1], 'last_seen', now}\n"
@@ -321,6 +394,7 @@ static const char manual_lua[] =
 	"  if duration == 0 then redis.call('PERSIST', KEYS[1])\n"
 	"  else redis.call('EXPIRE', KEYS[1], duration); expires = now + duration end\n"
 	"  redis.call('HSET', KEYS[1], 'expires', expires)\n"
+	"  bh_sup_new(P, KEYS[1], nf, expires)\n"
 	"  if list ~= '' then\n"
 	"    redis.call('SADD', KEYS[4], list)\n"
 	"    local it = redis.call('TTL', KEYS[4])\n"
@@ -331,6 +405,7 @@ static const char manual_lua[] =
 	"  ev[#ev + 1] = 'expires'; ev[#ev + 1] = tostring(expires)\n"
 	"else\n"
 	"  local was = redis.call('HGET', KEYS[1], 'reason')\n"
+	"  bh_sup_old(P, KEYS[1], nil)\n"
 	"  changed = redis.call('DEL', KEYS[1])\n"
 	"  redis.call('DEL', KEYS[2])\n"
 	"  if list ~= '' then redis.call('SREM', KEYS[4], list) end\n"
@@ -2230,11 +2305,14 @@ out:
 
 /* ---- manual changes ---- */
 
-/* manual - run the manual script for add or remove */
+/* manual - run the manual script for add, remove or import (import: add unless suppressed
+ * already); reason and source go into the suppression and its event */
 static int
 manual(struct bh_store *s, const char *op, const char *address, const char *list_arg,
-       const char *why, int64_t duration_s, const char **error_r)
+       const char *why, int64_t duration_s, const char *reason, const char *source,
+       const char **error_r)
 {
+	bool add = strcmp(op, "remove") != 0;
 	struct args cmd = {0}, sup = {0}, ev = {0};
 	char *addr = NULL;
 	int64_t now = bh_now();
@@ -2252,19 +2330,20 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 	}
 	kv(&sup, "address", addr);
 	kv(&sup, "list", have_list ? list : "");
-	kv(&sup, "reason", "manual");
+	kv(&sup, "reason", reason);
 	kv(&sup, "class", "manual");
-	kv(&sup, "source", "manual");
+	kv(&sup, "source", source);
 	kv_cut(&sup, "why", why, BH_MAX_DIAGNOSTIC);
 	kv(&sup, "message_id", "");
 	kv(&sup, "stable_id", "");
 	kv(&sup, "status", "");
 	kv(&sup, "rule", "");
-	kv(&ev, "kind", strcmp(op, "add") == 0 ? "manual_add" : "manual_remove");
+	kv(&ev, "kind",
+	   strcmp(op, "import") == 0 ? "import" : (add ? "manual_add" : "manual_remove"));
 	kv(&ev, "address", addr);
 	kv(&ev, "list", have_list ? list : "");
-	kv(&ev, "reason", "manual");
-	kv(&ev, "outcome", strcmp(op, "add") == 0 ? "suppress" : "unsuppress");
+	kv(&ev, "reason", reason);
+	kv(&ev, "outcome", add ? "suppress" : "unsuppress");
 	kv_cut(&ev, "why", why, BH_MAX_DIAGNOSTIC);
 	kv(&ev, "rules_version", s->rules_version);
 	user = bh_operator_name();
@@ -2294,8 +2373,8 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 		args_addf(&cmd, "%lld", (long long)duration_s);
 		args_add(&cmd, have_list ? list : "");
 		args_addf(&cmd, "%d", STATS_TTL_S);
-		args_addf(&cmd, "%s\tmanual\t%s", have_list ? list : "-",
-			  strcmp(op, "add") == 0 ? "suppress" : "unsuppress");
+		args_addf(&cmd, "%s\t%s\t%s", have_list ? list : "-", reason,
+			  add ? "suppress" : "unsuppress");
 		args_addf(&cmd, "%zu", sup.n / 2);
 		for (size_t i = 0; i < sup.n; i++)
 			args_addn(&cmd, sup.v[i], sup.len[i]);
@@ -2343,7 +2422,9 @@ bh_store_add(struct bh_store *s, const char *address, const char *list, const ch
 		set_err(s, error_r, "negative duration");
 		return -1;
 	}
-	return manual(s, "add", address, list, why, duration_s, error_r) == -1 ? -1 : 0;
+	return manual(s, "add", address, list, why, duration_s, "manual", "manual", error_r) == -1
+		   ? -1
+		   : 0;
 }
 
 /* bh_store_remove - lift a suppression by hand: 1 removed, 0 there was none, -1 error */
@@ -2351,7 +2432,20 @@ int
 bh_store_remove(struct bh_store *s, const char *address, const char *list, const char *why,
 		const char **error_r)
 {
-	return manual(s, "remove", address, list, why, 0, error_r);
+	return manual(s, "remove", address, list, why, 0, "manual", "manual", error_r);
+}
+
+/* bh_store_import - suppress address unless it already is (an import: source "import") */
+int
+bh_store_import(struct bh_store *s, const char *address, const char *list, const char *reason,
+		const char *why, int64_t duration_s, const char **error_r)
+{
+	if (duration_s < 0) {
+		set_err(s, error_r, "negative duration");
+		return -1;
+	}
+	return manual(s, "import", address, list, why, duration_s,
+		      reason != NULL && reason[0] != '\0' ? reason : "manual", "import", error_r);
 }
 
 /* ---- events ---- */
@@ -2700,4 +2794,333 @@ bh_store_health(struct bh_store *s, char **info_r, const char **error_r)
 	*info_r = bh_asprintf("redis %s %s db=%d keys=%lld%s", version, s->addr, s->rc->db, keys,
 			      s->rc->n_sentinels > 0 ? " (master from the sentinels)" : "");
 	return 0;
+}
+
+/* ---- suppression counters (SUPCOUNT_LUA, docs/redis.md) ---- */
+
+/*
+ * The counts script: prune up to ARGV[2] due members of {p}:supexp at time ARGV[1], then, when
+ * none is left due, the counter hash. KEYS: {p}:supcount, {p}:supexp. Returns {0} (call again:
+ * more are due) or {1, HGETALL}.
+ */
+/* clang-format off */
+static const char counts_lua[] = SUPCOUNT_LUA
+	"local P = string.sub(KEYS[1], 1, #KEYS[1] - 8)\n" /* "{p}:supcount" */
+	"local max = tonumber(ARGV[2])\n"
+	"if bh_prune(P, tonumber(ARGV[1]), max) >= max then return {0} end\n"
+	"return {1, redis.call('HGETALL', KEYS[1])}\n";
+/* clang-format on */
+
+#define COUNTS_PRUNE  "1000"
+#define COUNTS_ROUNDS 100000 /* 1e8 expired members at most before giving up */
+#define RECOUNT_CHUNK 1000
+
+/* bh_store_supcounts_free - free n counter rows and their strings; accepts v NULL */
+void
+bh_store_supcounts_free(struct bh_store_supcount *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(v[i].list);
+		free(v[i].reason);
+	}
+	free(v);
+}
+
+/* supcount_cmp - by list, then reason */
+static int
+supcount_cmp(const void *a, const void *b)
+{
+	const struct bh_store_supcount *x = a, *y = b;
+	int c = strcmp(x->list, y->list);
+
+	return c != 0 ? c : strcmp(x->reason, y->reason);
+}
+
+/* supcount_add - add n to the row of (list, reason), making it when new */
+static void
+supcount_add(struct bh_store_supcount **v, size_t *nv, const char *list, size_t ll,
+	     const char *reason, int64_t n)
+{
+	size_t i;
+
+	for (i = 0; i < *nv; i++)
+		if (strlen((*v)[i].list) == ll && strncmp((*v)[i].list, list, ll) == 0 &&
+		    strcmp((*v)[i].reason, reason) == 0)
+			break;
+	if (i == *nv) {
+		*v = bh_reallocarray(*v, *nv + 1, sizeof(**v));
+		(*v)[i].list = bh_strndup(list, ll);
+		(*v)[i].reason = bh_strdup(reason);
+		(*v)[i].n = 0;
+		(*nv)++;
+	}
+	(*v)[i].n += n;
+}
+
+/* bh_store_sup_counts - the current totals from {p}:supcount, after pruning what expired */
+int
+bh_store_sup_counts(struct bh_store *s, struct bh_store_supcount **v_r, size_t *n_r,
+		    int64_t *complete_r, const char **error_r)
+{
+	struct bh_store_supcount *v = NULL;
+	redisReply *r = NULL;
+	size_t n = 0, i;
+	int round, ret = -1;
+
+	*v_r = NULL;
+	*n_r = 0;
+	*complete_r = 0;
+	for (round = 0; round < COUNTS_ROUNDS; round++) {
+		struct args a = {0};
+
+		args_add(&a, "EVAL");
+		args_add(&a, counts_lua);
+		args_add(&a, "2");
+		args_addf(&a, "%s:supcount", s->tag);
+		args_addf(&a, "%s:supexp", s->tag);
+		args_addf(&a, "%lld", (long long)bh_now());
+		args_add(&a, COUNTS_PRUNE);
+		r = command(s, &a, error_r);
+		args_deinit(&a);
+		if (r == NULL)
+			return -1;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+		    r->element[0]->type != REDIS_REPLY_INTEGER) {
+			set_err(s, error_r, "redis: counts: %.200s",
+				r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+			goto out;
+		}
+		if (r->element[0]->integer == 1)
+			break;
+		freeReplyObject(r);
+		r = NULL;
+	}
+	if (r == NULL || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+		set_err(s, error_r, "redis: counts: too many expired suppressions to prune");
+		goto out;
+	}
+	for (i = 0; i + 1 < r->element[1]->elements; i += 2) {
+		const redisReply *k = r->element[1]->element[i], *c = r->element[1]->element[i + 1];
+		const char *tab;
+
+		if (k->type != REDIS_REPLY_STRING || c->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(k->str, "_complete") == 0) {
+			*complete_r = num(c->str);
+			continue;
+		}
+		if ((tab = strrchr(k->str, '\t')) == NULL || num(c->str) <= 0)
+			continue;
+		supcount_add(&v, &n, k->str, (size_t)(tab - k->str), tab + 1, num(c->str));
+	}
+	if (n > 0)
+		qsort(v, n, sizeof(*v), supcount_cmp);
+	*v_r = v;
+	*n_r = n;
+	v = NULL;
+	n = 0;
+	ret = 0;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	bh_store_supcounts_free(v, n);
+	return ret;
+}
+
+/* What a recount gathers while walking the suppressions. */
+struct recount {
+	struct bh_store *s;
+	struct bh_store_supcount *v;
+	size_t n;
+	struct args zadd; /* score, member pairs of {p}:supexp */
+	int64_t total;
+};
+
+/* recount_row - count one suppression; remember its expiry */
+static int
+recount_row(const struct bh_suppression *sup, void *ctx)
+{
+	struct recount *rc = ctx;
+	const char *list = sup->list != NULL ? sup->list : "-";
+	const char *reason = sup->reason != NULL ? sup->reason : "-";
+
+	supcount_add(&rc->v, &rc->n, list, strlen(list), reason, 1);
+	rc->total++;
+	if (sup->expires > 0) {
+		char *k = key_sup(rc->s, sup->address, sup->list);
+
+		args_addf(&rc->zadd, "%lld", (long long)sup->expires);
+		args_addf(&rc->zadd, "%s\t%s\t%s", list, reason, k);
+		free(k);
+	}
+	return 0;
+}
+
+/* run_ok - run a command and require a non-error reply; 0 or -1 */
+static int
+run_ok(struct bh_store *s, struct args *a, const char **error_r)
+{
+	redisReply *r = command(s, a, error_r);
+	int ret = 0;
+
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ERROR) {
+		set_err(s, error_r, "redis: %s: %.200s", a->v[0], r->str);
+		ret = -1;
+	}
+	freeReplyObject(r);
+	return ret;
+}
+
+/* bh_store_sup_recount - rebuild the counters from every suppression (SCAN) */
+int
+bh_store_sup_recount(struct bh_store *s, int64_t *total_r, const char **error_r)
+{
+	struct recount rc = {s, NULL, 0, {0}, 0};
+	struct args a = {0};
+	size_t i, j;
+	int ret = -1;
+
+	*total_r = 0;
+	if (bh_store_list(s, NULL, recount_row, &rc, error_r) == -1)
+		goto out;
+	args_add(&a, "DEL");
+	args_addf(&a, "%s:supcount", s->tag);
+	args_addf(&a, "%s:supexp", s->tag);
+	if (run_ok(s, &a, error_r) == -1)
+		goto out;
+	args_deinit(&a);
+	args_add(&a, "HSET");
+	args_addf(&a, "%s:supcount", s->tag);
+	for (i = 0; i < rc.n; i++) {
+		args_addf(&a, "%s\t%s", rc.v[i].list, rc.v[i].reason);
+		args_addf(&a, "%lld", (long long)rc.v[i].n);
+	}
+	args_add(&a, "_complete");
+	args_addf(&a, "%lld", (long long)bh_now());
+	if (run_ok(s, &a, error_r) == -1)
+		goto out;
+	args_deinit(&a);
+	for (i = 0; i < rc.zadd.n; i += 2 * RECOUNT_CHUNK) {
+		args_add(&a, "ZADD");
+		args_addf(&a, "%s:supexp", s->tag);
+		for (j = i; j < rc.zadd.n && j < i + 2 * RECOUNT_CHUNK; j++)
+			args_addn(&a, rc.zadd.v[j], rc.zadd.len[j]);
+		if (run_ok(s, &a, error_r) == -1)
+			goto out;
+		args_deinit(&a);
+	}
+	*total_r = rc.total;
+	ret = 0;
+out:
+	args_deinit(&a);
+	args_deinit(&rc.zadd);
+	bh_store_supcounts_free(rc.v, rc.n);
+	return ret;
+}
+
+/* ---- soft-bounce windows (explain) ---- */
+
+/* bh_store_soft_free - free n windows and their strings; accepts v NULL */
+void
+bh_store_soft_free(struct bh_store_soft *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(v[i].list);
+		free(v[i].times);
+	}
+	free(v);
+}
+
+/* soft_one - read one soft window key: 1 with *w filled (not list), 0 empty, -1 error */
+static int
+soft_one(struct bh_store *s, const char *key, struct bh_store_soft *w, const char **error_r)
+{
+	redisReply *r = commandv(s, error_r, "ZRANGE", key, "0", "999", "WITHSCORES", (char *)NULL);
+	size_t i;
+	int ret = -1;
+
+	memset(w, 0, sizeof(*w));
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		set_err(s, error_r, "redis: ZRANGE: %.200s",
+			r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		goto out;
+	}
+	ret = 0;
+	if (r->elements < 2)
+		goto out;
+	w->times = bh_calloc(r->elements / 2 + 1, sizeof(*w->times));
+	for (i = 0; i + 1 < r->elements; i += 2)
+		if (r->element[i + 1]->type == REDIS_REPLY_STRING)
+			w->times[w->n++] = (int64_t)strtod(r->element[i + 1]->str, NULL);
+	freeReplyObject(r);
+	if ((r = commandv(s, error_r, "TTL", key, (char *)NULL)) == NULL) {
+		ret = -1;
+		goto out;
+	}
+	w->ttl_s = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+	ret = w->n > 0 ? 1 : 0;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	if (ret != 1) {
+		free(w->times);
+		w->times = NULL;
+	}
+	return ret;
+}
+
+/* bh_store_soft - the soft-bounce windows of address: global, then each of lists */
+int
+bh_store_soft(struct bh_store *s, const char *address, const char *const *lists, size_t n_lists,
+	      struct bh_store_soft **v_r, size_t *n_r, const char **error_r)
+{
+	struct bh_store_soft *v = NULL, w;
+	char *addr = NULL, *key, *l;
+	size_t n = 0, i;
+	int rc, ret = -1;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (normalize(s, address, &addr, error_r) == -1)
+		return -1;
+	v = bh_calloc(n_lists + 2, sizeof(*v));
+	for (i = 0; i <= n_lists; i++) {
+		l = i == 0 ? NULL : list_norm(lists[i - 1]);
+		if (i > 0 && l == NULL)
+			continue;
+		key = key_soft(s, addr, l);
+		rc = soft_one(s, key, &w, error_r);
+		free(key);
+		if (rc == -1) {
+			free(l);
+			goto out;
+		}
+		if (rc == 1) {
+			w.list = l;
+			v[n++] = w;
+		} else {
+			free(l);
+		}
+	}
+	*v_r = v;
+	*n_r = n;
+	v = NULL;
+	n = 0;
+	ret = 0;
+out:
+	bh_store_soft_free(v, n);
+	free(addr);
+	return ret;
 }

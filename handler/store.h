@@ -182,10 +182,33 @@ int bh_store_add(struct bh_store *s, const char *address, const char *list, cons
 int bh_store_remove(struct bh_store *s, const char *address, const char *list, const char *why,
 		    const char **error_r);
 
+/* bh_store_import - one line of an imported suppression list: suppress address (list NULL:
+ * globally; duration_s 0: forever) unless it is suppressed already in that scope, with reason
+ * (a reason word; NULL: "manual"), source "import" and an event of kind "import". 1 added, 0
+ * already suppressed (nothing changed: an import run twice adds nothing), -1 error. */
+int bh_store_import(struct bh_store *s, const char *address, const char *list, const char *reason,
+		    const char *why, int64_t duration_s, const char **error_r);
+
 /* bh_store_explain - the events about address, newest first, at most max. Events trimmed from
  * the stream since are skipped. 0 with *v_r / *n_r (bh_store_events_free), or -1. */
 int bh_store_explain(struct bh_store *s, const char *address, size_t max,
 		     struct bh_store_event **v_r, size_t *n_r, const char **error_r);
+
+/* One soft-bounce window of an address ({p}:soft:l:LIST:ADDRESS or {p}:soft:g:ADDRESS): the
+ * times of the bounces it holds (as the apply script last trimmed it: the reader drops those
+ * older than the policy's window) and its TTL (the window ends then: -1 none). */
+struct bh_store_soft {
+	char *list;	/* NULL: the global window */
+	int64_t *times; /* epoch seconds, oldest first */
+	size_t n;
+	int64_t ttl_s;
+};
+/* bh_store_soft - the non-empty soft windows of address: the global one, then one per name in
+ * lists (lower-cased here; duplicates are the caller's business). 0 with *v_r, *n_r
+ * (bh_store_soft_free), or -1. */
+int bh_store_soft(struct bh_store *s, const char *address, const char *const *lists, size_t n_lists,
+		  struct bh_store_soft **v_r, size_t *n_r, const char **error_r);
+void bh_store_soft_free(struct bh_store_soft *v, size_t n);
 
 /* bh_store_tail - the last n events of the stream, oldest first. 0 or -1. */
 int bh_store_tail(struct bh_store *s, size_t n, struct bh_store_event **v_r, size_t *n_r,
@@ -208,6 +231,27 @@ struct bh_store_stat {
 int bh_store_stats(struct bh_store *s, struct bh_store_stat **v_r, size_t *n_r,
 		   const char **error_r);
 void bh_store_stats_free(struct bh_store_stat *v, size_t n);
+
+/* ---- suppression counters: current totals kept by the scripts (docs/redis.md) ---- */
+
+/* One row of the current totals: suppressions held now per list ("-": global) and reason. */
+struct bh_store_supcount {
+	char *list;
+	char *reason;
+	int64_t n;
+};
+/* bh_store_sup_counts - the totals of {p}:supcount, read in constant time after pruning the
+ * suppressions that expired by TTL since the last prune (amortized: each once). Sorted by list
+ * and reason. *complete_r: when `bh_store_sup_recount` built the counters (0: never, the
+ * totals then miss suppressions written by older versions: scan instead). 0 with *v_r, *n_r
+ * (bh_store_supcounts_free), or -1. */
+int bh_store_sup_counts(struct bh_store *s, struct bh_store_supcount **v_r, size_t *n_r,
+			int64_t *complete_r, const char **error_r);
+void bh_store_supcounts_free(struct bh_store_supcount *v, size_t n);
+/* bh_store_sup_recount - rebuild the counters by walking every suppression (SCAN): once after
+ * an upgrade, or to repair them after keys were deleted by hand. Changes made meanwhile by a
+ * running worker may be counted twice or not at all. 0 with *total_r, or -1. */
+int bh_store_sup_recount(struct bh_store *s, int64_t *total_r, const char **error_r);
 
 /* ---- the mailbox lease (docs/scale-out.md) ---- */
 

@@ -222,38 +222,33 @@ utf8_cut(const char *b, size_t n)
 char *
 bh_text_clean(const char *p, size_t n, size_t max)
 {
-	struct bh_buf b;
+	/* every byte written consumes at least one input byte: min(n, max) bytes are enough */
+	size_t cap = n < max ? n : max, o = 0, i;
+	char *r = bh_malloc(cap + 1);
 	bool sp = false, cut = false;
-	size_t i;
-	char *r;
 
-	bh_buf_init(&b);
-	bh_buf_reserve(&b, n < max ? n : max);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-			sp = b.len > 0;
+			sp = o > 0;
 			continue;
 		}
 		if (c < 32 || c == 127)
 			continue;
-		if (b.len + (sp ? 2 : 1) > max) {
+		if (o + (sp ? 2 : 1) > max) {
 			cut = true;
 			break;
 		}
 		if (sp) {
-			bh_buf_putc(&b, ' ');
+			r[o++] = ' ';
 			sp = false;
 		}
-		bh_buf_putc(&b, (char)c);
+		r[o++] = (char)c;
 	}
-	if (cut && b.len > 0) {
-		b.len = utf8_cut(b.data, b.len);
-		b.data[b.len] = '\0';
-	}
-	r = bh_buf_steal(&b);
-	bh_buf_deinit(&b);
+	if (cut && o > 0)
+		o = utf8_cut(r, o);
+	r[o] = '\0';
 	return r;
 }
 

@@ -5,6 +5,7 @@
  */
 #include "util.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -297,6 +298,11 @@ bh_hexval(unsigned char c)
 	return -1;
 }
 
+/* json_plain - the bytes a JSON string carries as they are, a bit per byte: printable ASCII
+ * (0x20-0x7e) but '"' (0x22) and '\\' (0x5c) */
+static const uint64_t json_plain[4] = {UINT64_C(0xFFFFFFFB00000000), UINT64_C(0x7FFFFFFFEFFFFFFF),
+				       0, 0};
+
 /* bh_json_str - append p[0..n) as a JSON string literal */
 void
 bh_json_str(struct bh_buf *b, const char *s, size_t n)
@@ -310,9 +316,7 @@ bh_json_str(struct bh_buf *b, const char *s, size_t n)
 		unsigned char c;
 
 		/* Copy the longest run of bytes that need no escaping in one go. */
-		for (run = i;
-		     run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\';
-		     run++)
+		for (run = i; run < n && (json_plain[p[run] >> 6] >> (p[run] & 63) & 1); run++)
 			;
 		if (run > i) {
 			bh_buf_append(b, p + i, run - i);
@@ -490,42 +494,228 @@ bh_strtonum(const char *s, long long min, long long max, long long *out, const c
 	return 0;
 }
 
+/* fold - ASCII lower case of a byte (the C locale's tolower) */
+static inline unsigned char
+fold(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* fold_eq - a[0..n) equals b[0..n) ignoring ASCII case */
+static inline bool
+fold_eq(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
 /* bh_span_ieq - case-insensitive equality of a span and a literal */
 bool
 bh_span_ieq(const char *p, size_t n, const char *lit)
 {
-	size_t ln = strlen(lit);
+	size_t i;
 
-	return n == ln && strncasecmp(p, lit, n) == 0;
+	/* lit has no NUL before its end, so a NUL in p never compares equal (as strncasecmp) */
+	for (i = 0; i < n; i++)
+		if (lit[i] == '\0' || fold((unsigned char)p[i]) != fold((unsigned char)lit[i]))
+			return false;
+	return lit[n] == '\0';
 }
 
 /* bh_span_istarts - case-insensitive prefix test of a span */
 bool
 bh_span_istarts(const char *p, size_t n, const char *lit)
 {
-	size_t ln = strlen(lit);
+	size_t i;
 
-	return n >= ln && strncasecmp(p, lit, ln) == 0;
+	for (i = 0; lit[i] != '\0'; i++)
+		if (i >= n || fold((unsigned char)p[i]) != fold((unsigned char)lit[i]))
+			return false;
+	return true;
 }
 
-/* bh_memcasemem - case-insensitive search of needle in hay */
+/* bh_memcasemem - case-insensitive (ASCII) search of needle in hay. One pass: memchr jumps to
+ * each occurrence of the needle's first byte that has no case (a space, ':', '@', a digit),
+ * else the scan compares the first two bytes folded before the rest. */
 const char *
 bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn)
 {
-	size_t i;
-	int first;
+	const char *p, *last;
+	size_t j;
+	unsigned char c0;
 
 	if (nn == 0)
 		return hay;
 	if (nn > hn)
 		return NULL;
-	first = tolower((unsigned char)needle[0]);
-	for (i = 0; i + nn <= hn; i++) {
-		if (tolower((unsigned char)hay[i]) == first &&
-		    strncasecmp(hay + i, needle, nn) == 0)
-			return hay + i;
+	last = hay + (hn - nn); /* the last possible start */
+	for (j = 0; j < nn; j++) {
+		unsigned char c = (unsigned char)needle[j];
+
+		if (c == '\0')
+			break; /* strncasecmp semantics for a NUL: the old scan below */
+		if (fold(c) == c && !(c >= 'a' && c <= 'z'))
+			break;
 	}
+	if (j < nn && needle[j] != '\0') {
+		/* anchor on needle[j], a byte without case */
+		for (p = hay + j; p <= last + j; p++) {
+			p = memchr(p, needle[j], (size_t)(last + j - p) + 1);
+			if (p == NULL)
+				return NULL;
+			if (fold_eq(p - j, needle, j) && fold_eq(p + 1, needle + j + 1, nn - j - 1))
+				return p - j;
+		}
+		return NULL;
+	}
+	if (memchr(needle, '\0', nn) != NULL) {
+		for (p = hay; p <= last; p++)
+			if (strncasecmp(p, needle, nn) == 0)
+				return p;
+		return NULL;
+	}
+	c0 = fold((unsigned char)needle[0]);
+	for (p = hay; p <= last; p++)
+		if (fold((unsigned char)*p) == c0 && fold_eq(p + 1, needle + 1, nn - 1))
+			return p;
 	return NULL;
+}
+
+/* multi_at - the needles (of m) that occur at hay[i..hn): set their bits in *found and drop
+ * them from *want; whether any did */
+static inline bool
+multi_at(const struct bh_needles *s, const char *hay, size_t hn, size_t i, uint64_t m,
+	 uint64_t *want, uint64_t *found)
+{
+	bool hit = false;
+	size_t k;
+
+	while (m != 0) {
+		k = (size_t)__builtin_ctzll(m);
+		m &= m - 1;
+		if (s->len[k] > hn - i ||
+		    !fold_eq(hay + i + 2, s->v[k] + 2, s->len[k] < 2 ? 0 : s->len[k] - 2))
+			continue;
+		*found |= UINT64_C(1) << k;
+		*want &= ~(UINT64_C(1) << k); /* its first occurrence is known */
+		hit = true;
+	}
+	return hit;
+}
+
+/* bh_needles_init - the tables of a needle set: the needles by their first and by their second
+ * byte, and the Wu-Manber shifts (blocks of 2 bytes) for a window of the shortest needle */
+void
+bh_needles_init(struct bh_needles *s, const char *const *v, size_t n)
+{
+	size_t k, j, w;
+
+	assert(n <= 64);
+	memset(s, 0, sizeof(*s));
+	s->ready = true;
+	s->v = v;
+	s->n = n;
+	s->minlen = SIZE_MAX;
+	for (k = 0; k < n; k++) {
+		s->len[k] = strlen(v[k]);
+		if (s->len[k] == 0) {
+			s->empty |= UINT64_C(1) << k;
+			continue;
+		}
+		if (s->len[k] < s->minlen)
+			s->minlen = s->len[k];
+		s->first[fold((unsigned char)v[k][0])] |= UINT64_C(1) << k;
+		if (s->len[k] == 1)
+			s->one |= UINT64_C(1) << k;
+		else
+			s->second[fold((unsigned char)v[k][1])] |= UINT64_C(1) << k;
+		s->all |= UINT64_C(1) << k;
+	}
+	if (s->minlen < 3 || s->minlen == SIZE_MAX)
+		return; /* no skipping: every position is looked at */
+	w = s->minlen < 255 ? s->minlen : 255;
+	memset(s->shift, (int)(w - 1), sizeof(s->shift));
+	for (k = 0; k < n; k++)
+		for (j = 1; s->len[k] > 0 && j < w; j++) {
+			unsigned h = ((unsigned)fold((unsigned char)v[k][j - 1]) << 4 ^
+				      fold((unsigned char)v[k][j])) &
+				     4095u;
+
+			if (s->shift[h] > w - 1 - j)
+				s->shift[h] = (unsigned char)(w - 1 - j);
+		}
+}
+
+/* bh_needles_find - every needle of the set in one pass. The two tables send each text
+ * position to the few needles that start with its two bytes; in a long text with needles of at
+ * least 3 bytes the scan skips: the pair of bytes that ends a window of the shortest needle's
+ * length tells how far the next possible start is. */
+size_t
+bh_needles_find(const struct bh_needles *s, const char *hay, size_t hn, bool stop, uint64_t *found)
+{
+	uint64_t want = s->all, m;
+	size_t i, earliest = hn;
+
+	if (s->empty != 0) {
+		*found |= s->empty;
+		earliest = 0;
+		if (stop)
+			return 0;
+	}
+	if (want != 0 && s->minlen >= 3 && hn >= 256) {
+		size_t w = s->minlen < 255 ? s->minlen : 255; /* the window */
+
+		/* i is the last byte of a window that starts at i - w + 1 */
+		for (i = w - 1; i < hn && want != 0;) {
+			unsigned h = ((unsigned)fold((unsigned char)hay[i - 1]) << 4 ^
+				      fold((unsigned char)hay[i])) &
+				     4095u;
+			size_t st = i - (w - 1);
+
+			if (s->shift[h] != 0) {
+				i += s->shift[h];
+				continue;
+			}
+			m = s->first[fold((unsigned char)hay[st])] & want &
+			    (s->one | s->second[fold((unsigned char)hay[st + 1])]);
+			if (m != 0 && multi_at(s, hay, hn, st, m, &want, found)) {
+				if (earliest == hn)
+					earliest = st;
+				if (stop)
+					return st;
+			}
+			i++;
+		}
+		return earliest;
+	}
+	for (i = 0; i < hn && want != 0; i++) {
+		m = s->first[fold((unsigned char)hay[i])] & want;
+		if (m == 0)
+			continue;
+		m &= s->one | (i + 1 < hn ? s->second[fold((unsigned char)hay[i + 1])] : 0);
+		if (m != 0 && multi_at(s, hay, hn, i, m, &want, found)) {
+			if (earliest == hn)
+				earliest = i;
+			if (stop)
+				return i;
+		}
+	}
+	return earliest;
+}
+
+/* bh_multi_casemem - bh_needles_find with the tables made for this call */
+size_t
+bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t nn, bool stop,
+		 uint64_t *found)
+{
+	struct bh_needles s;
+
+	bh_needles_init(&s, needles, nn);
+	return bh_needles_find(&s, hay, hn, stop, found);
 }
 
 /* bh_span_trim - drop outer white space from a span */

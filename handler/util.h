@@ -81,6 +81,28 @@ int bh_strtonum(const char *s, long long min, long long max, long long *out, con
 bool bh_span_ieq(const char *p, size_t n, const char *lit);	/* case-insensitive equal */
 bool bh_span_istarts(const char *p, size_t n, const char *lit); /* case-insensitive prefix */
 const char *bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn);
+/* A set of at most 64 NUL-terminated needles, searched for in one pass ignoring ASCII case.
+ * bh_needles_init keeps v (it must outlive the set) and fills the tables; a set that lists
+ * fixed needles is best made once (a static set, initialized at first use: classification runs
+ * in one thread). */
+struct bh_needles {
+	const char *const *v;
+	size_t n, minlen;
+	size_t len[64];
+	uint64_t first[256], second[256]; /* needles by their first, second byte (folded) */
+	uint64_t one, all, empty;	  /* needles of one byte, all but the empty, empty */
+	unsigned char shift[4096];	  /* Wu-Manber shifts by a hash of a byte pair */
+	bool ready;			  /* for the caller: the set was initialized */
+};
+void bh_needles_init(struct bh_needles *s, const char *const *v, size_t n);
+/* bh_needles_find - sets bit i of *found for every needle i that occurs in hay[0..hn). With
+ * stop, it returns at the first occurrence of any needle. Returns the offset of the earliest
+ * occurrence seen, or hn when none occurs. */
+size_t bh_needles_find(const struct bh_needles *s, const char *hay, size_t hn, bool stop,
+		       uint64_t *found);
+/* bh_multi_casemem - bh_needles_find with a set made for this call. */
+size_t bh_multi_casemem(const char *hay, size_t hn, const char *const *needles, size_t nn,
+			bool stop, uint64_t *found);
 void bh_span_trim(const char **p, size_t *n); /* drop outer white space */
 
 /* bh_lower_ascii - lower-case ASCII letters of s in place. */

@@ -130,6 +130,17 @@ dest_of_hint(const char *hint)
 	return DEST_PROCESSED;
 }
 
+/* health_window_s - metrics: how old the last IMAP or Redis contact may be before /healthz
+ * calls it stale: twice the longest wait between drains (the poll interval, capped at 20 min
+ * as cmd_run.c caps it) plus 30 s for a drain in progress */
+static int64_t
+health_window_s(const struct bh_config *cfg)
+{
+	int64_t wait_s = cfg->imap.poll_interval_s > 0 ? cfg->imap.poll_interval_s : 60;
+
+	return 2 * (wait_s < 1200 ? wait_s : 1200) + 30;
+}
+
 /* bh_worker_new - compile the rules and make the store (none in a dry run); does not connect */
 struct bh_worker *
 bh_worker_new(const struct bh_config *cfg, const struct bh_worker_opts *opts, const char **error_r)
@@ -139,6 +150,7 @@ bh_worker_new(const struct bh_config *cfg, const struct bh_worker_opts *opts, co
 
 	w->cfg = cfg;
 	w->o = *opts;
+	bh_metrics_health_window(w->o.metrics, health_window_s(cfg));
 	if (w->o.decisions == NULL)
 		w->o.decisions = stdout;
 	w->rules = bh_rules_new(cfg->rules, cfg->n_rules, cfg->rules_replace_builtin,
@@ -227,6 +239,7 @@ env_fail(struct bh_worker *w, const char *what, const char *err, const char **er
 	if (w->imap != NULL && strcmp(what, "imap") == 0) {
 		moves_drop(w); /* the connection is gone: they wait for the next drain */
 		bh_metrics_inc(w->o.metrics, BH_M_IMAP_ERRORS);
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_IMAP);
 		bh_imap_free(&w->imap);
 		w->folders_ok = false;
 	}
@@ -243,12 +256,20 @@ lease_check(struct bh_worker *w, bool force, const char **error_r)
 	struct bh_logline l;
 	int r;
 
-	if (!w->lease_on)
+	if (!w->lease_on) {
+		bh_metrics_lease(w->o.metrics, true);
 		return 1;
+	}
 	if (!force && w->lease_held && !bh_store_lease_lost(w->store) &&
 	    now - w->lease_at < w->lease_ttl / 3)
 		return 1;
 	r = bh_store_lease(w->store, w->lease_ttl, &holder, &pttl, &err);
+	/* metrics: the lease answer is a Redis contact; the gauge says whether we work */
+	if (r == -1)
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
+	else
+		bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
+	bh_metrics_lease(w->o.metrics, r == 1);
 	if (r == 1) {
 		if (!w->lease_held) {
 			bh_log_begin(&l, BH_LOG_INFO, "lease_acquired");
@@ -306,9 +327,11 @@ ensure_connected(struct bh_worker *w, const char **error_r)
 	w->imap = bh_imap_connect(ic, &err);
 	if (w->imap == NULL) {
 		bh_metrics_inc(w->o.metrics, BH_M_IMAP_ERRORS);
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_IMAP);
 		return env_fail(w, "imap", err, error_r);
 	}
-	bh_metrics_inc(w->o.metrics, BH_M_IMAP_RECONNECTS);
+	/* metrics: counts a reconnection only after a lost connection, never the first */
+	bh_metrics_contact(w->o.metrics, BH_CONN_IMAP, bh_now());
 	bh_log(BH_LOG_INFO, "imap_connected", "%s", bh_imap_describe(w->imap));
 	if (!w->o.dry_run && !w->folders_ok) {
 		for (d = 0; d < DEST_KEEP; d++)
@@ -654,6 +677,20 @@ moves_add(struct bh_worker *w, const struct job *jobs, size_t n)
 	}
 }
 
+/* moves_count - the moves done, in the stats and the metrics (main thread, after the join) */
+static void
+moves_count(struct bh_worker *w)
+{
+	const struct moves *mv = &w->mv;
+
+	w->st.processed += mv->done[DEST_PROCESSED];
+	w->st.ignored += mv->done[DEST_IGNORED];
+	w->st.quarantined += mv->done[DEST_QUARANTINE];
+	bh_metrics_messages(w->o.metrics, BH_MF_PROCESSED, mv->done[DEST_PROCESSED]);
+	bh_metrics_messages(w->o.metrics, BH_MF_IGNORED, mv->done[DEST_IGNORED]);
+	bh_metrics_messages(w->o.metrics, BH_MF_QUARANTINED, mv->done[DEST_QUARANTINE]);
+}
+
 /* moves_start - send the pending moves on the helper thread (a failed pthread_create: here and
  * now). Only while the lease cannot have passed to another worker: else they are dropped (the
  * next holder moves them, DUPLICATE in Redis) and -1 */
@@ -688,9 +725,7 @@ moves_join(struct bh_worker *w, const char **error_r)
 	if (!pthread_equal(mv->th, pthread_self()) && pthread_join(mv->th, NULL) != 0)
 		bh_fatal("pthread_join of the move thread failed");
 	mv->running = false;
-	w->st.processed += mv->done[DEST_PROCESSED];
-	w->st.ignored += mv->done[DEST_IGNORED];
-	w->st.quarantined += mv->done[DEST_QUARANTINE];
+	moves_count(w);
 	ret = mv->ret;
 	moves_clear(mv);
 	if (ret == -1)
@@ -722,9 +757,7 @@ moves_drop(struct bh_worker *w)
 		if (!pthread_equal(mv->th, pthread_self()) && pthread_join(mv->th, NULL) != 0)
 			bh_fatal("pthread_join of the move thread failed");
 		mv->running = false;
-		w->st.processed += mv->done[DEST_PROCESSED];
-		w->st.ignored += mv->done[DEST_IGNORED];
-		w->st.quarantined += mv->done[DEST_QUARANTINE];
+		moves_count(w);
 	}
 	moves_clear(mv);
 }
@@ -845,9 +878,13 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 	}
 	if (r == -1) {
 		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
 		w->redis_down = true;
-	} else if (n_items > 0 && w->redis_down) {
-		bh_metrics_inc(w->o.metrics, BH_M_REDIS_RECONNECTS);
+	} else if (n_items > 0) {
+		/* metrics: counts bouncer_redis_reconnects_total when Redis had been lost */
+		bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
+	}
+	if (r != -1 && n_items > 0 && w->redis_down) {
 		bh_log(BH_LOG_INFO, "redis_back", "Redis answers again");
 		w->redis_down = false;
 	}
@@ -876,6 +913,8 @@ run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **
 					jobs[i].dest = DEST_IGNORED;
 				}
 				w->st.suppressed += it->n_suppressed;
+				bh_metrics_store_item(w->o.metrics, it->n_suppressed, it->n_alerts,
+						      it->n_held);
 				count_metrics(w, &jobs[i], it->loop == BH_LOOP_REPEAT);
 			}
 		}
@@ -964,10 +1003,12 @@ quarantine_oversized(struct bh_worker *w, struct bh_imap_msg *msgs, const bool *
 		}
 	}
 	if (k > 0 && !w->o.dry_run) {
-		if (bh_imap_move(w->imap, uids, k, w->cfg->imap.quarantine_folder, &err) == -1)
+		if (bh_imap_move(w->imap, uids, k, w->cfg->imap.quarantine_folder, &err) == -1) {
 			ret = env_fail(w, "imap", err, error_r);
-		else
+		} else {
 			w->st.quarantined += k;
+			bh_metrics_messages(w->o.metrics, BH_MF_QUARANTINED, k);
+		}
 	}
 	free(uids);
 	return ret;
@@ -1011,6 +1052,10 @@ run_batch(struct bh_worker *w, const char **error_r)
 	if (uids == NULL &&
 	    bh_imap_search(w->imap, w->o.dry_run ? SIZE_MAX : max, &uids, &n, &err) == -1)
 		return env_fail(w, "imap", err, error_r);
+	/* metrics: a short answer is the whole backlog, a full one a window of EXISTS */
+	bh_metrics_contact(w->o.metrics, BH_CONN_IMAP, bh_now());
+	bh_metrics_backlog(w->o.metrics,
+			   n < max || bh_imap_exists(w->imap) < n ? n : bh_imap_exists(w->imap));
 	if (w->o.dry_run) { /* nothing moves: skip what this run has shown already */
 		size_t k = 0;
 
@@ -1091,10 +1136,31 @@ out:
 	return ret;
 }
 
+/* redis_keepalive - metrics: a drain that found no mail (seen unchanged since seen_before)
+ * asks Redis (PING), so that /healthz and bouncer_redis_up know about Redis while the mailbox
+ * stays empty (a lease holder renews only every ttl/3, which may be longer than the health
+ * window). Only with metrics on; a failure marks Redis down and nothing else: the drain
+ * itself needed no Redis. */
+static void
+redis_keepalive(struct bh_worker *w, uint64_t seen_before)
+{
+	const char *err = NULL;
+	char *info = NULL;
+
+	if (w->o.metrics == NULL || w->store == NULL || w->st.seen != seen_before)
+		return;
+	if (bh_store_health(w->store, &info, &err) == -1)
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
+	else
+		bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
+	free(info);
+}
+
 /* bh_worker_drain - batches until the mailbox is drained: 0 done, stopped or standby; -1 down */
 int
 bh_worker_drain(struct bh_worker *w, const char **error_r)
 {
+	uint64_t seen_before = w->st.seen;
 	int64_t start;
 	int r;
 
@@ -1104,6 +1170,8 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 		if ((r = lease_check(w, false, error_r)) != 1) {
 			/* a standby keeps no IMAP connection: the holder may be the only client */
 			moves_drop(w);
+			if (w->imap != NULL)
+				bh_metrics_conn_closed(w->o.metrics, BH_CONN_IMAP);
 			bh_imap_free(&w->imap);
 			return r;
 		}
@@ -1119,8 +1187,12 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 		if (r == -1)
 			return -1;
 		bh_metrics_last_poll(w->o.metrics, bh_now());
-		if (r == 0)
-			return moves_flush(w, error_r);
+		if (r == 0) {
+			if (moves_flush(w, error_r) == -1)
+				return -1;
+			redis_keepalive(w, seen_before);
+			return 0;
+		}
 	}
 }
 
@@ -1153,6 +1225,7 @@ bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, co
 	r = bh_imap_wait(w->imap, timeout_ms, mask, &err);
 	if (r == -1)
 		return env_fail(w, "imap", err, error_r);
+	bh_metrics_contact(w->o.metrics, BH_CONN_IMAP, bh_now());
 	return r;
 }
 

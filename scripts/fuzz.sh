@@ -10,6 +10,8 @@
 # (BH_SHARED_DIR defaults to ../shared). New inputs that a run finds go to
 # build-fuzz/corpus/<target>/ (kept between runs); a crash is written to build-fuzz/findings/ and
 # fails the run: keep the input as a regression seed in tests/fuzz/seeds/<target>/ once fixed.
+# The shape-*.eml seeds are bench/scaling_gen.py SHAPE 32 (line-ending styles, one long line,
+# short lines, many parts, many recipients, many header fields), so each run starts from them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}

@@ -5,17 +5,20 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev python3
       libetpan-dev libyaml-dev libhiredis-dev libpcre2-dev nettle-dev libidn2-dev
-      libmicrohttpd-dev libgnutls28-dev libjson-c-dev redis-server dovecot-imapd openssl curl
+      libmicrohttpd-dev libgnutls28-dev libjson-c-dev libsystemd-dev redis-server dovecot-imapd openssl curl
       time util-linux procps
       python3-yaml    # tests/cli/test_config.sh, test_deploy.sh: the printed YAML parses
-      python3-idna    # tests/cli/test_deploy.sh: deploy/README.md's Python sender check
+      python3-idna    # tests/cli/test_deploy.sh, test_sender_snippets.sh: docs/sender.md's Python
+      php-cli php-intl # tests/cli/test_sender_snippets.sh: docs/sender.md's PHP (idn_to_ascii)
       bc              # tests/integration/test_sentinel.sh, test_two_workers.sh: elapsed seconds
       clang-format    # tests/cli/test_format.sh (it skips without it: a fresh machine must not)
       groff-base      # tests/cli/test_install.sh: the man pages render without warnings
       strace          # tests/integration/test_worker_search_window.sh: the IMAP commands sent
       valgrind        # tests/long/test_valgrind_drain.sh
       postfix # tests/integration/test_postfix_bounces.sh: a private Postfix writes real bounces
-      systemd) # systemd-analyze, for tests/cli/test_deploy.sh
+      systemd # systemd-analyze, for tests/cli/test_deploy.sh
+      # tests/package/test_package.sh: the Debian packages built, checked and installed
+      debhelper dpkg-dev fakeroot lintian devscripts)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -63,7 +63,7 @@ BOUNCER_REDIS_PORT=99999 expect_rc 78 "a bad port override: stats refuses to sta
 
 # --- --help everywhere: the synopsis on stdout, exit 0
 for c in "classify" "config" "config check" "verp" "verp encode" "verp decode" "run" "once" \
-	"health" "suppression" "suppression check" "suppression add" "suppression list" \
+	"health" "suppression" "suppression check" "suppression add" "suppression list" "suppression import" \
 	"explain" "events" "events tail" "stats" "rules" "reasons"; do
 	# shellcheck disable=SC2086
 	expect_rc 0 "$c --help" "$BOUNCER" $c --help
@@ -72,6 +72,53 @@ done
 expect_rc 64 "an unknown option is a usage error" "$BOUNCER" stats --bogus
 expect_rc 0 "health --help names --json" "$BOUNCER" health --help
 expect_out -- '--json' "health takes --json"
+
+# --- --json everywhere: every subcommand takes it; without a server, stdout is JSON
+isjson() { python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    json.loads(l)' "$1" 2>/dev/null && [ -s "$1" ]; }
+for c in "classify $BH_SOURCE_DIR/tests/fixtures/dsn-basic.eml" "config check -c $tmp/bouncer.yaml" \
+	"config reference" "verp encode -c $tmp/bouncer.yaml --list news joe@example.com" \
+	"verp decode -c $tmp/bouncer.yaml bounces+news=joe=example.com=aaaaaaaaaaaaaaaa@bounce.example.org" \
+	"reasons" "rules dump" "rules match 550_user_unknown"; do
+	# shellcheck disable=SC2086
+	"$BOUNCER" $c --json >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -ne 64 ] && isjson "$tmp/out"; then ok "$c --json: JSON (exit $rc)"; else
+		bad "$c --json: exit $rc, not JSON: $(head -c 200 "$tmp/out") $(head -c 200 "$tmp/err")"; fi
+done
+# the commands that need Redis (port 1 here): --json is accepted, the failure is 69, not 64
+printf 'address\njoe@example.com\n' >"$tmp/one.csv"
+for c in "health" "suppression check joe@example.com" "suppression show joe@example.com" \
+	"suppression list" "suppression add joe@example.com --why t" \
+	"suppression remove joe@example.com --why t" "suppression export --format csv" \
+	"suppression import --format csv $tmp/one.csv" "explain joe@example.com" "events tail" "stats"; do
+	# shellcheck disable=SC2086
+	expect_rc 69 "$c --json (no Redis)" "$BOUNCER" $c -c "$tmp/bouncer.yaml" --json
+done
+isjson "$tmp/out" || true
+"$BOUNCER" health -c "$tmp/bouncer.yaml" --json >"$tmp/out" 2>/dev/null
+isjson "$tmp/out" && ok "health --json prints JSON when it fails" || bad "health --json: $(cat "$tmp/out")"
+# run/once --json: the log is JSON lines whatever log_format says
+cp "$tmp/bouncer.yaml" "$tmp/logfmt.yaml"
+printf 'log_format: logfmt\n' >>"$tmp/logfmt.yaml"
+for c in once run; do
+	timeout 2 "$BOUNCER" $c -c "$tmp/logfmt.yaml" --json >/dev/null 2>"$tmp/err"
+	head -1 "$tmp/err" >"$tmp/first"
+	isjson "$tmp/first" && ok "$c --json logs JSON over log_format: logfmt" ||
+		bad "$c --json: $(head -c 200 "$tmp/err")"
+done
+# config check --json on a bad file: ok false, the problems with line numbers, exit 78
+cp "$tmp/bouncer.yaml" "$tmp/bad.yaml"
+printf 'defaults:\n  spam: suppress\n' >>"$tmp/bad.yaml"
+expect_rc 78 "config check --json on a bad file" "$BOUNCER" config check -c "$tmp/bad.yaml" --json
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["ok"] is False and j["effective"] is None; assert any("spamdetected" in p["message"] and p["line"] > 0 for p in j["problems"])' \
+	"$tmp/out" && ok "config check --json lists the problems" || bad "config check --json: $(head -c 300 "$tmp/out")"
+# verp encode --json: the address, the list and recipient in key form
+expect_rc 0 "verp encode --json" "$BOUNCER" verp encode --format classic --domain bounce.example.org \
+	--list News --json -- '<Joe@Example.COM>'
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j == {"address": "bounces+news=Joe=example.com@bounce.example.org", "list": "news", "recipient": "Joe@example.com", "format": "classic"}, j' \
+	"$tmp/out" && ok "verp encode --json fields" || bad "verp encode --json: $(cat "$tmp/out")"
 
 # --- reasons: every word a policy may name, with its group, hard and whose
 expect_rc 0 "reasons" "$BOUNCER" reasons

@@ -8,9 +8,11 @@
 Normalized state: suppression hashes without their times and the identity of the last bounce
 (first_seen, last_seen, expires, event, message_id, stable_id: which of an address's bounces
 wrote last depends on the order the server hands them out); soft and sender windows as member
-sets; the per-address event index as a length; applied markers as a key set; the stats buckets
+sets (members naming a key, as in {p}:supexp, without the prefix); the per-address event
+index as a length; applied markers as a key set; the stats buckets
 summed per field; the event stream as a multiset of events without times, places and running
-counts, and the number of events per stable id (an event applied twice shows up there).
+counts, and the number of events per stable id (an event applied twice shows up there); {p}:supcount, which
+must equal a count of the suppression hashes (else state exits 1).
 """
 
 import collections
@@ -37,7 +39,7 @@ def state(dump_path, prefix, out_path):
     # cjson passes the bytes of a value through: a diagnostic may hold any 8-bit text
     with open(dump_path, encoding="latin-1") as f:
         dump = json.load(f)
-    sup, sets, lens, applied, other = {}, {}, {}, [], {}
+    sup, sets, lens, applied, other, supcount = {}, {}, {}, [], {}, {}
     stats = collections.Counter()
     events = collections.Counter()
     per_id = collections.Counter()
@@ -47,6 +49,8 @@ def state(dump_path, prefix, out_path):
             applied.append(nk)
         elif nk.startswith("sup:") and t == "hash":
             sup[nk] = {f: x for f, x in pairs(v).items() if f not in SUP_DROP}
+        elif nk == "supcount" and t == "hash":
+            supcount = {f: int(x) for f, x in pairs(v).items() if f != "_complete"}
         elif nk.startswith("stats:") and t == "hash":
             for f, x in pairs(v).items():
                 stats[f] += int(x)
@@ -60,13 +64,21 @@ def state(dump_path, prefix, out_path):
                 events[json.dumps({f: x for f, x in e.items() if f not in EV_DROP},
                                   sort_keys=True)] += 1
         elif t in ("zset", "set"):
-            sets[nk] = sorted(v)
+            # {p}:supexp members name suppression keys: compare them without the prefix
+            sets[nk] = sorted(m.replace("{%s}:" % prefix, "") for m in v)
         elif t == "list":
             lens[nk] = v
         else:
             other[nk] = t  # alert windows and the like: that they exist
     dup = {k: n for k, n in per_id.items() if n > 1}
+    # the counters the scripts keep must equal a walk of the suppressions
+    walk = collections.Counter((h.get("list") or "-") + "\t" + h.get("reason", "-")
+                               for h in sup.values())
+    if supcount != dict(walk):
+        print("state {}: {{p}}:supcount {} != the suppressions {}".format(prefix, supcount, dict(walk)))
+        sys.exit(1)
     res = {
+        "supcount": supcount,
         "suppressions": sup,
         "sets": sets,
         "list_lengths": lens,

@@ -1,10 +1,13 @@
 /*
  * test_log.c - the structured log line: JSON and logfmt escaping, untrusted text cut and made
- * printable, correlation ids, levels; batching (one write per batch, a warning at once).
+ * printable, correlation ids, levels; the "<N>" journald priority prefixes on the raw stderr;
+ * batching (one write per batch, a warning at once).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "test.h"
@@ -125,10 +128,159 @@ batching(void)
 	fclose(fp);
 }
 
+/* line_each_level - one line at every level, as the worker writes them */
+static void
+line_each_level(void)
+{
+	bh_log(BH_LOG_ERROR, "unavailable", "redis: connection refused");
+	bh_log(BH_LOG_WARN, "metrics", "not serving metrics");
+	bh_log(BH_LOG_INFO, "start", "bouncer run");
+	bh_log(BH_LOG_DEBUG, "verdict", "uid=1");
+}
+
+/* raw_stderr - run fn with fd 2 on a file that $JOURNAL_STREAM names (or, when journal is false,
+ * names something else), the prefix decided as cmd_run.c decides it with mode; the bytes written */
+static char *
+raw_stderr(bool journal, enum bh_log_prefix mode, void (*fn)(void))
+{
+	char path[] = "/tmp/test_log.XXXXXX";
+	char env[64], *out;
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct stat st;
+	FILE *fp;
+	long n;
+
+	if (fd == -1 || saved == -1 || fstat(fd, &st) == -1) {
+		perror("test_log: raw_stderr");
+		exit(1);
+	}
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + (journal ? 0 : 1));
+	setenv("JOURNAL_STREAM", env, 1);
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	bh_log_setup(BH_LOG_LOGFMT, BH_LOG_DEBUG, NULL);
+	bh_log_set_prefix(bh_log_prefix_wanted(mode));
+	fn();
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	bh_log_set_prefix(false);
+	bh_log_setup(BH_LOG_JSON, BH_LOG_INFO, NULL);
+	unsetenv("JOURNAL_STREAM");
+	fp = fdopen(fd, "r");
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	out = calloc(1, (size_t)n + 1);
+	if (out == NULL || fread(out, 1, (size_t)n, fp) != (size_t)n) {
+		perror("test_log: raw_stderr read");
+		exit(1);
+	}
+	fclose(fp);
+	unlink(path);
+	return out;
+}
+
+/* journal_filter - the lines journald would show for `journalctl -p max`: it strips "<N>" and
+ * keeps PRIORITY=N; a line without a prefix gets the stream's default, info (6) */
+static char *
+journal_filter(const char *raw, int max)
+{
+	struct bh_buf b;
+	const char *p = raw, *nl;
+	char *out;
+
+	bh_buf_init(&b);
+	for (; *p != '\0'; p = nl + 1) {
+		int prio = 6;
+
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			break;
+		if (p[0] == '<' && p[1] >= '0' && p[1] <= '7' && p[2] == '>') {
+			prio = p[1] - '0';
+			p += 3;
+		}
+		if (prio <= max)
+			bh_buf_append(&b, p, (size_t)(nl - p + 1));
+	}
+	out = bh_asprintf("%s", b.data != NULL ? b.data : "");
+	bh_buf_deinit(&b);
+	return out;
+}
+
+/* first_chars - the first three bytes of every line, joined by spaces */
+static char *
+first_chars(const char *raw)
+{
+	struct bh_buf b;
+	const char *p;
+	char *out;
+
+	bh_buf_init(&b);
+	for (p = raw; *p != '\0'; p = strchr(p, '\n') + 1) {
+		bh_buf_append(&b, p, 3);
+		bh_buf_putc(&b, ' ');
+		if (strchr(p, '\n') == NULL)
+			break;
+	}
+	out = bh_asprintf("%s", b.data != NULL ? b.data : "");
+	bh_buf_deinit(&b);
+	return out;
+}
+
+/* check_journal - the priority prefixes on the raw stderr, and what `journalctl -p` keeps */
+static void
+check_journal(void)
+{
+	char *raw, *s;
+
+	/* stderr is the journal: every line carries its priority */
+	raw = raw_stderr(true, BH_LOG_PREFIX_AUTO, line_each_level);
+	s = first_chars(raw);
+	CHECK_STR(s, "<3> <4> <6> <7> ");
+	free(s);
+	CHECK(strncmp(raw, "<3>ts=", 6) == 0);
+	s = journal_filter(raw, 3); /* journalctl -p err */
+	CHECK(strstr(s, "event=unavailable") != NULL);
+	CHECK(strstr(s, "event=metrics") == NULL && strstr(s, "event=start") == NULL);
+	free(s);
+	s = journal_filter(raw, 4); /* journalctl -p warning */
+	CHECK(strstr(s, "event=metrics") != NULL && strstr(s, "event=start") == NULL);
+	free(s);
+	free(raw);
+
+	/* $JOURNAL_STREAM names another file (stderr redirected under a unit): no prefix */
+	raw = raw_stderr(false, BH_LOG_PREFIX_AUTO, line_each_level);
+	CHECK(strncmp(raw, "ts=", 3) == 0 && strstr(raw, "\n<") == NULL);
+	free(raw);
+	/* always and never, whatever stderr is */
+	raw = raw_stderr(false, BH_LOG_PREFIX_ALWAYS, line_each_level);
+	s = first_chars(raw);
+	CHECK_STR(s, "<3> <4> <6> <7> ");
+	free(s);
+	free(raw);
+	raw = raw_stderr(true, BH_LOG_PREFIX_NEVER, line_each_level);
+	CHECK(strncmp(raw, "ts=", 3) == 0);
+	free(raw);
+
+	CHECK_INT(bh_log_prefix_parse(NULL), BH_LOG_PREFIX_AUTO);
+	CHECK_INT(bh_log_prefix_parse("always"), BH_LOG_PREFIX_ALWAYS);
+	CHECK_INT(bh_log_prefix_parse("never"), BH_LOG_PREFIX_NEVER);
+	CHECK_INT(bh_log_prefix_parse("yes"), -1);
+	setenv("JOURNAL_STREAM", "garbage", 1);
+	CHECK(!bh_log_stderr_is_journal());
+	unsetenv("JOURNAL_STREAM");
+	CHECK(!bh_log_stderr_is_journal());
+}
+
 int
 main(void)
 {
 	char *s;
+
+	check_journal();
 
 	s = capture(BH_LOG_JSON, BH_LOG_INFO, line_decision);
 	CHECK_STR(s, "{\"level\":\"info\",\"event\":\"decision\",\"mailbox\":\"INBOX\","

@@ -280,6 +280,160 @@ test_counters(void)
 	bh_metrics_free(&m);
 }
 
+/* value_of - the value of the sample line "name VALUE" in text, -1 when missing */
+static double
+value_of(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = text;
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p += n;
+	}
+	return -1;
+}
+
+/* test_on_call - the outcome, store, backlog, lease, connection and process_* metrics and the
+ * /healthz verdict */
+static void
+test_on_call(void)
+{
+	struct bh_metrics *m = bh_metrics_new(0);
+	struct bh_buf b;
+	char *text;
+	double start, rss, vsz, fds, maxfds, cpu;
+	int64_t now = 1790000000;
+
+	/* NULL registry: no-ops */
+	bh_metrics_messages(NULL, BH_MF_PROCESSED, 1);
+	bh_metrics_store_item(NULL, 1, 1, 1);
+	bh_metrics_backlog(NULL, 1);
+	bh_metrics_lease(NULL, true);
+	bh_metrics_contact(NULL, BH_CONN_IMAP, 1);
+	bh_metrics_conn_lost(NULL, BH_CONN_IMAP);
+	bh_metrics_conn_closed(NULL, BH_CONN_IMAP);
+	bh_metrics_health_window(NULL, 1);
+
+	text = render(m);
+	CHECK_LINE(text, "# TYPE bouncer_messages_total counter");
+	CHECK_LINE(text, "bouncer_messages_total{outcome=\"processed\"} 0");
+	CHECK_LINE(text, "bouncer_messages_total{outcome=\"ignored\"} 0");
+	CHECK_LINE(text, "bouncer_messages_total{outcome=\"quarantined\"} 0");
+	CHECK_LINE(text, "bouncer_suppressions_total 0");
+	CHECK_LINE(text, "bouncer_suppressions_held_total 0");
+	CHECK_LINE(text, "bouncer_alerts_total 0");
+	CHECK_LINE(text, "# TYPE bouncer_mailbox_backlog_messages gauge");
+	CHECK_LINE(text, "bouncer_mailbox_backlog_messages 0");
+	CHECK_LINE(text, "bouncer_lease_held 0");
+	CHECK_LINE(text, "# TYPE bouncer_imap_up gauge");
+	CHECK_LINE(text, "bouncer_imap_up 0");
+	CHECK_LINE(text, "bouncer_redis_up 0");
+	CHECK_LINE(text, "bouncer_imap_last_contact_timestamp_seconds 0");
+	CHECK_LINE(text, "bouncer_redis_last_contact_timestamp_seconds 0");
+	free(text);
+
+	/* Before any contact: unhealthy, both never heard from. */
+	bh_buf_init(&b);
+	CHECK_INT(bh_metrics_health(m, now, &b), -1);
+	CHECK_STR(b.data, "{\"status\":\"unhealthy\",\"stale\":[\"imap\",\"redis\"],"
+			  "\"stale_after_seconds\":150,"
+			  "\"imap\":{\"state\":\"never\",\"last_contact_age_seconds\":null},"
+			  "\"redis\":{\"state\":\"never\",\"last_contact_age_seconds\":null}}\n");
+	bh_buf_deinit(&b);
+
+	bh_metrics_messages(m, BH_MF_PROCESSED, 3);
+	bh_metrics_messages(m, BH_MF_PROCESSED, 2);
+	bh_metrics_messages(m, BH_MF_QUARANTINED, 1);
+	bh_metrics_store_item(m, 2, 1, 0);
+	bh_metrics_store_item(m, 0, 0, 4);
+	bh_metrics_backlog(m, 7);
+	bh_metrics_backlog(m, 0);
+	bh_metrics_lease(m, true);
+	/* The first connection is no reconnection, nor is one after a deliberate close; one after
+	 * a loss is, also when the loss came before the first connection (down at the start). */
+	bh_metrics_conn_lost(m, BH_CONN_REDIS);
+	bh_metrics_contact(m, BH_CONN_REDIS, now - 10);
+	bh_metrics_contact(m, BH_CONN_IMAP, now - 5);
+	bh_metrics_contact(m, BH_CONN_IMAP, now - 4);
+	bh_metrics_conn_closed(m, BH_CONN_IMAP);
+	bh_metrics_contact(m, BH_CONN_IMAP, now - 3);
+	bh_metrics_conn_lost(m, BH_CONN_IMAP);
+	bh_metrics_conn_lost(m, BH_CONN_IMAP);
+	bh_metrics_contact(m, BH_CONN_IMAP, now - 2);
+	text = render(m);
+	CHECK_LINE(text, "bouncer_messages_total{outcome=\"processed\"} 5");
+	CHECK_LINE(text, "bouncer_messages_total{outcome=\"ignored\"} 0");
+	CHECK_LINE(text, "bouncer_messages_total{outcome=\"quarantined\"} 1");
+	CHECK_LINE(text, "bouncer_suppressions_total 2");
+	CHECK_LINE(text, "bouncer_suppressions_held_total 4");
+	CHECK_LINE(text, "bouncer_alerts_total 1");
+	CHECK_LINE(text, "bouncer_mailbox_backlog_messages 0");
+	CHECK_LINE(text, "bouncer_lease_held 1");
+	CHECK_LINE(text, "bouncer_imap_up 1");
+	CHECK_LINE(text, "bouncer_redis_up 1");
+	CHECK_LINE(text, "bouncer_imap_reconnects_total 1");
+	CHECK_LINE(text, "bouncer_redis_reconnects_total 1");
+	CHECK_LINE(text, "bouncer_imap_last_contact_timestamp_seconds 1789999998");
+	CHECK_LINE(text, "bouncer_redis_last_contact_timestamp_seconds 1789999990");
+
+	/* process_* from /proc/self: present and sane */
+	cpu = value_of(text, "process_cpu_seconds_total");
+	start = value_of(text, "process_start_time_seconds");
+	rss = value_of(text, "process_resident_memory_bytes");
+	vsz = value_of(text, "process_virtual_memory_bytes");
+	fds = value_of(text, "process_open_fds");
+	maxfds = value_of(text, "process_max_fds");
+	CHECK_LINE(text, "# TYPE process_cpu_seconds_total counter");
+	CHECK_LINE(text, "# TYPE process_resident_memory_bytes gauge");
+	CHECK(cpu >= 0 && cpu < 3600);
+	CHECK(start > (double)bh_now() - 3600 && start <= (double)bh_now() + 1);
+	CHECK(rss > 100000 && vsz >= rss);
+	CHECK(fds >= 3 && maxfds >= fds);
+	free(text);
+
+	/* Healthy within the window; stale after it; down at once on a loss */
+	bh_buf_init(&b);
+	CHECK_INT(bh_metrics_health(m, now, &b), 0);
+	CHECK_STR(b.data, "{\"status\":\"ok\",\"stale_after_seconds\":150,"
+			  "\"imap\":{\"state\":\"up\",\"last_contact_age_seconds\":2},"
+			  "\"redis\":{\"state\":\"up\",\"last_contact_age_seconds\":10}}\n");
+	bh_buf_reset(&b);
+	bh_metrics_health_window(m, 8);
+	CHECK_INT(bh_metrics_health(m, now, &b), -1);
+	CHECK(strstr(b.data, "\"stale\":[\"redis\"]") != NULL);
+	CHECK(strstr(b.data, "\"redis\":{\"state\":\"stale\",\"last_contact_age_seconds\":10}") !=
+	      NULL);
+	bh_buf_reset(&b);
+	bh_metrics_health_window(m, 0); /* ignored */
+	CHECK_INT(bh_metrics_health(m, now, &b), -1);
+	bh_buf_reset(&b);
+	bh_metrics_health_window(m, 60);
+	bh_metrics_conn_lost(m, BH_CONN_REDIS);
+	CHECK_INT(bh_metrics_health(m, now, &b), -1);
+	CHECK(strstr(b.data, "\"stale\":[\"redis\"]") != NULL);
+	CHECK(strstr(b.data, "\"redis\":{\"state\":\"down\"") != NULL);
+	bh_buf_reset(&b);
+	bh_metrics_contact(m, BH_CONN_REDIS, now);
+	CHECK_INT(bh_metrics_health(m, now, &b), 0);
+	bh_buf_reset(&b);
+	/* A standby keeps no IMAP connection: only Redis counts */
+	bh_metrics_lease(m, false);
+	bh_metrics_conn_closed(m, BH_CONN_IMAP);
+	CHECK_INT(bh_metrics_health(m, now + 100, &b), -1); /* Redis is stale by then */
+	bh_buf_reset(&b);
+	CHECK_INT(bh_metrics_health(m, now, &b), 0);
+	CHECK(strstr(b.data, "\"imap\":{\"state\":\"standby\"") != NULL);
+	bh_buf_deinit(&b);
+	text = render(m);
+	CHECK_LINE(text, "bouncer_lease_held 0");
+	CHECK_LINE(text, "bouncer_imap_up 0");
+	CHECK_LINE(text, "bouncer_redis_reconnects_total 2");
+	free(text);
+	bh_metrics_free(&m);
+}
+
 static void
 test_http(void)
 {
@@ -329,6 +483,21 @@ test_http(void)
 		CHECK_LINE(reply, "bouncer_redis_errors_total 1");
 		free(reply);
 	}
+	/* /healthz: 503 before any contact, 200 once both were heard from */
+	reply = http(port, "GET /healthz HTTP/1.0\r\n\r\n");
+	CHECK(reply != NULL && strstr(reply, " 503 ") != NULL);
+	CHECK(reply != NULL && strstr(reply, "application/json") != NULL);
+	CHECK(reply != NULL && strstr(reply, "\r\n\r\n{\"status\":\"unhealthy\"") != NULL);
+	free(reply);
+	bh_metrics_contact(m, BH_CONN_IMAP, bh_now());
+	bh_metrics_contact(m, BH_CONN_REDIS, bh_now());
+	reply = http(port, "GET /healthz HTTP/1.0\r\n\r\n");
+	CHECK(reply != NULL && strstr(reply, " 200 ") != NULL);
+	CHECK(reply != NULL && strstr(reply, "\r\n\r\n{\"status\":\"ok\"") != NULL);
+	free(reply);
+	reply = http(port, "HEAD /healthz HTTP/1.0\r\n\r\n");
+	CHECK(reply != NULL && strstr(reply, " 200 ") != NULL && strstr(reply, "status") == NULL);
+	free(reply);
 	reply = http(port, "GET /other HTTP/1.0\r\n\r\n");
 	CHECK(reply != NULL && strstr(reply, " 404 ") != NULL);
 	free(reply);
@@ -356,6 +525,7 @@ main(void)
 {
 	test_labels();
 	test_counters();
+	test_on_call();
 	test_http();
 	return test_done("test_metrics");
 }

@@ -2,7 +2,120 @@
 #include "util.h"
 #include "reason.h"
 
+#include <strings.h>
+
 #include "test.h"
+
+/* naive_casemem - the reference: strncasecmp at every offset */
+static const char *
+naive_casemem(const char *hay, size_t hn, const char *needle, size_t nn)
+{
+	size_t i;
+
+	if (nn == 0)
+		return hay;
+	for (i = 0; i + nn <= hn; i++)
+		if (strncasecmp(hay + i, needle, nn) == 0)
+			return hay + i;
+	return NULL;
+}
+
+/* check_multi_long - the skipping scan of long texts (needles of 3 bytes or more) finds the
+ * same needles and the same earliest offset as the reference, wherever the needle sits */
+static void
+check_multi_long(void)
+{
+	static const char *const needles[] = {
+	    "original message follows",
+	    "Below this line",
+	    "---- returned",
+	    "mcafee",
+	    "user unknown",
+	    "abc",
+	    "zz9",
+	    "<<< ",
+	    "dda:smtp=",
+	    "for <",
+	};
+	char hay[1200];
+	size_t i, k, pos;
+
+	for (pos = 0; pos < sizeof(hay); pos += 37)
+		for (k = 0; k < BH_NELEM(needles); k++) {
+			uint64_t found = 0, want = 0;
+			size_t earliest = sizeof(hay), nl = strlen(needles[k]);
+
+			for (i = 0; i < sizeof(hay); i++)
+				hay[i] =
+				    "Lorem ipsum dolor sit amet, -- original message\r\n"[i % 50];
+			if (pos + nl <= sizeof(hay))
+				for (i = 0; i < nl; i++) /* the needle, in upper case */
+					hay[pos + i] =
+					    (char)(needles[k][i] >= 'a' && needles[k][i] <= 'z'
+						       ? needles[k][i] - 32
+						       : needles[k][i]);
+			for (i = 0; i < BH_NELEM(needles); i++) {
+				const char *p =
+				    naive_casemem(hay, sizeof(hay), needles[i], strlen(needles[i]));
+
+				if (p != NULL)
+					want |= UINT64_C(1) << i;
+				if (p != NULL && (size_t)(p - hay) < earliest)
+					earliest = (size_t)(p - hay);
+			}
+			CHECK_INT(bh_multi_casemem(hay, sizeof(hay), needles, BH_NELEM(needles),
+						   false, &found),
+				  earliest);
+			CHECK(found == want);
+			found = 0;
+			CHECK_INT(bh_multi_casemem(hay, sizeof(hay), needles, BH_NELEM(needles),
+						   true, &found),
+				  earliest);
+		}
+}
+
+/* check_casemem - bh_memcasemem agrees with the reference for every needle at every
+ * haystack prefix */
+static void
+check_casemem(void)
+{
+	static const char hay[] = "Mail From: <A@B.example>\r\nRCPT TO:<x@y>  host mx1 said: 550"
+				  " user unknown\0MAIL FROM:\xc3\xa9t\xc3\xa9 for <a@b>";
+	static const char *const needles[] = {
+	    "mail from:", "MAIL FROM:", "rcpt to",     "host ",	    "for ",    "a@b",
+	    "<a@b>",	  "550",	"said: 55",    "\xc3\xa9t", "unknown", "user unknown",
+	    "@",	  ":",		"m",	       "x",	    "zzz",     "\r\n",
+	    " ",	  "example>",	"t\xc3\xa9 f",
+	};
+	size_t hn, i;
+
+	for (i = 0; i < BH_NELEM(needles); i++)
+		for (hn = 0; hn <= sizeof(hay) - 1; hn++) {
+			size_t nn = strlen(needles[i]);
+
+			CHECK(bh_memcasemem(hay, hn, needles[i], nn) ==
+			      naive_casemem(hay, hn, needles[i], nn));
+		}
+	/* all needles in one pass: the same set, and the earliest offset */
+	for (hn = 0; hn <= sizeof(hay) - 1; hn++) {
+		uint64_t found = 0, stop_found = 0;
+		size_t earliest = hn, off;
+
+		off = bh_multi_casemem(hay, hn, needles, BH_NELEM(needles), false, &found);
+		for (i = 0; i < BH_NELEM(needles); i++) {
+			const char *p = naive_casemem(hay, hn, needles[i], strlen(needles[i]));
+
+			CHECK(((found >> i) & 1) == (p != NULL));
+			if (p != NULL && (size_t)(p - hay) < earliest)
+				earliest = (size_t)(p - hay);
+		}
+		CHECK_INT(bh_multi_casemem(hay, hn, needles, BH_NELEM(needles), true, &stop_found),
+			  earliest);
+		CHECK_INT(off, earliest);
+		CHECK((stop_found != 0) == (earliest < hn));
+	}
+	check_multi_long();
+}
 
 int
 main(void)
@@ -63,6 +176,16 @@ main(void)
 	}
 	CHECK(bh_memcasemem("Hello World", 11, "WORLD", 5) != NULL);
 	CHECK(bh_memcasemem("Hello", 5, "hello!", 6) == NULL);
+	check_casemem();
+	CHECK(bh_span_ieq("Content-Type", 12, "content-type"));
+	CHECK(!bh_span_ieq("Content-Type", 11, "content-type"));
+	CHECK(!bh_span_ieq("Content-Types", 13, "content-type"));
+	CHECK(!bh_span_ieq("a\0c", 3, "a"));
+	CHECK(bh_span_ieq("", 0, ""));
+	CHECK(bh_span_istarts("Received: from x", 16, "received: from"));
+	CHECK(!bh_span_istarts("Recei", 5, "received"));
+	CHECK(!bh_span_istarts("re\0eived", 8, "received"));
+	CHECK(bh_span_istarts("x", 1, ""));
 	CHECK_INT(bh_reason_lookup("UserUnknown"), BH_R_USERUNKNOWN);
 	CHECK(bh_reason_hard(BH_R_USERUNKNOWN));
 	CHECK(!bh_reason_hard(BH_R_MAILBOXFULL));
