@@ -294,6 +294,21 @@ static const unsigned char json_esc[128] = {
     [28] = 'u',	  [29] = 'u', [30] = 'u',   [31] = 'u',	  ['"'] = 1,  ['\\'] = 1, [0x7f] = 'u',
 };
 
+#define BYTES(x) (UINT64_C(0x0101010101010101) * (x))
+
+/* json_word_plain - none of the eight bytes of w needs escaping or a UTF-8 check: none below
+ * 0x20, none from 0x7f up, no '"' and no '\\' (a borrow crosses a byte only from a byte that
+ * is itself below the bound, so each test is exact for "some byte") */
+static inline bool
+json_word_plain(uint64_t w)
+{
+	uint64_t q = w ^ BYTES('"'), bs = w ^ BYTES('\\'), del = w ^ BYTES(0x7f);
+
+	return ((w | ((w - BYTES(0x20)) & ~w) | ((q - BYTES(1)) & ~q) | ((bs - BYTES(1)) & ~bs) |
+		 ((del - BYTES(1)) & ~del)) &
+		BYTES(0x80)) == 0;
+}
+
 /* bh_json_str - append p[0..n) as a JSON string literal. The worst case (six bytes for a
  * control byte) is reserved once and the bytes are written in place: this runs for every
  * field of every verdict. */
@@ -311,7 +326,21 @@ bh_json_str(struct bh_buf *b, const char *s, size_t n)
 	o = b->data + b->len;
 	*o++ = '"';
 	while (i < n) {
-		unsigned char c = p[i], e = c < 0x80 ? json_esc[c] : 8;
+		unsigned char c, e;
+		uint64_t w;
+
+		/* eight plain bytes at a time */
+		if (n - i >= 8) {
+			memcpy(&w, p + i, 8);
+			if (json_word_plain(w)) {
+				memcpy(o, &w, 8);
+				o += 8;
+				i += 8;
+				continue;
+			}
+		}
+		c = p[i];
+		e = c < 0x80 ? json_esc[c] : 8;
 
 		if (e == 0) {
 			*o++ = (char)c;
