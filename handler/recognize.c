@@ -1215,11 +1215,12 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 	unsigned char *take = NULL;
 	size_t al = strlen(address), tn = n, nl = 0, cap = 0, pos = 0, len, i;
 	size_t mentions = 0;
-	const char *l;
+	const char *l, *hit;
 	struct bh_buf b;
 	char *r = NULL;
+	bool by_text;
 
-	if (al == 0 || bh_memcasemem(text, tn, address, al) == NULL)
+	if (al == 0 || (hit = bh_memcasemem(text, tn, address, al)) == NULL)
 		return NULL;
 	while (nl < MAX_LINES && bh_line_next(text, tn, &pos, &l, &len)) {
 		if (nl == cap) {
@@ -1231,10 +1232,24 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 		nl++;
 	}
 	take = bh_calloc(nl + 1, 1);
+	/* An address without a line end lies within one line: search the text once, from the
+	 * line after each mention, instead of every line. */
+	by_text = memchr(address, '\n', al) == NULL && memchr(address, '\r', al) == NULL;
 	for (i = 0; i < nl && mentions < 6; i++) {
 		size_t k, j;
 
-		if (bh_memcasemem(ls[i].p, ls[i].n, address, al) == NULL)
+		if (by_text) {
+			if (hit == NULL)
+				break;
+			while (i < nl && ls[i].p + ls[i].n < hit + al)
+				i++;
+			if (i == nl)
+				break;
+			hit = i + 1 < nl
+				  ? bh_memcasemem(ls[i + 1].p, (size_t)(text + tn - ls[i + 1].p),
+						  address, al)
+				  : NULL;
+		} else if (bh_memcasemem(ls[i].p, ls[i].n, address, al) == NULL)
 			continue;
 		mentions++;
 		take[i] = 1;
