@@ -1354,6 +1354,7 @@ collect(const struct bh_rules *rules, pcre2_match_data *md, const struct ntext *
 	struct cands *cs)
 {
 	bool done[2] = {want == W_EXPIRED, want == W_NOT_EXPIRED}; /* [expired] */
+	bool pre = pre_rcpt(cmd); /* usable(), once for every row */
 	unsigned src;
 	size_t j, k;
 
@@ -1375,7 +1376,7 @@ collect(const struct bh_rules *rules, pcre2_match_data *md, const struct ntext *
 				return;
 			/* before RCPT TO the recipient was not judged: not the recipient's reasons
 			 */
-			if (!usable(r, cmd) || !codes_match(r, st, rc))
+			if ((pre && r->whose == BH_WHOSE_RECIPIENT) || !codes_match(r, st, rc))
 				continue;
 			for (m = k; m < nx; m++) {
 				if (x[m].src != src || match_len(rules, r, md, &x[m]) == 0)
