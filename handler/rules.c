@@ -927,6 +927,43 @@ normalize(const char *in, size_t n, char *out, size_t cap)
 	return o;
 }
 
+/* The last texts normalize_memo read and what they became. The stage look-up (bh_smtp_command)
+ * and the decision read the same diagnostic and notice words; one thread uses the engine (as
+ * the JIT cache in match_len assumes). */
+#define MEMO_IN	   2048u /* longest text kept */
+#define MEMO_SLOTS 2u
+static struct {
+	char in[MEMO_IN];
+	size_t n, cap, on;
+	char out[BH_MAX_RULE_TEXT];
+} memo[MEMO_SLOTS];
+static unsigned memo_next;
+
+/* normalize_memo - normalize(), answered from a copy when the same bytes were just read */
+static size_t
+normalize_memo(const char *in, size_t n, char *out, size_t cap)
+{
+	unsigned k;
+	size_t on;
+
+	if (n > MEMO_IN || cap > BH_MAX_RULE_TEXT)
+		return normalize(in, n, out, cap);
+	for (k = 0; k < MEMO_SLOTS; k++)
+		if (memo[k].n == n && memo[k].cap == cap && n > 0 &&
+		    memcmp(memo[k].in, in, n) == 0) {
+			memcpy(out, memo[k].out, memo[k].on);
+			return memo[k].on;
+		}
+	on = normalize(in, n, out, cap);
+	k = memo_next++ % MEMO_SLOTS;
+	memcpy(memo[k].in, in, n);
+	memcpy(memo[k].out, out, on);
+	memo[k].n = n;
+	memo[k].cap = cap;
+	memo[k].on = on;
+	return on;
+}
+
 /* status_context - t[i] may start a status: at the start, after a reply code ("550 5.1.1",
  * "550-5.1.1"), after '#' or '(' ("(#5.1.1)"), or after "status: "; never in running prose
  * ("Perl version 5.6.0"). */
@@ -1159,7 +1196,7 @@ bh_smtp_command(const char *text, size_t text_len, char out[8])
 	out[0] = '\0';
 	if (text == NULL || text_len == 0)
 		return false;
-	n = normalize(text, text_len, t, sizeof(t));
+	n = normalize_memo(text, text_len, t, sizeof(t));
 	if ((c = smtp_command_norm(t, n)) == NULL)
 		return false;
 	snprintf(out, 8, "%s", c);
@@ -1425,7 +1462,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		if (e->text == NULL || e->len == 0 || (unsigned)e->src >= BH_EV_COUNT)
 			continue;
 		t->src = e->src;
-		t->n = normalize(e->text, e->len, t->t, BH_MAX_RULE_TEXT);
+		t->n = normalize_memo(e->text, e->len, t->t, BH_MAX_RULE_TEXT);
 		if (t->n == 0)
 			continue;
 		t->found = found + nx * fw;
