@@ -936,6 +936,8 @@ static struct {
 	char in[MEMO_IN];
 	size_t n, cap, on;
 	char out[BH_MAX_RULE_TEXT];
+	bool cmd_known; /* cmd is smtp_command_norm(out, on) */
+	const char *cmd;
 } memo[MEMO_SLOTS];
 static unsigned memo_next;
 
@@ -961,6 +963,7 @@ normalize_memo(const char *in, size_t n, char *out, size_t cap)
 	memo[k].n = n;
 	memo[k].cap = cap;
 	memo[k].on = on;
+	memo[k].cmd_known = false;
 	return on;
 }
 
@@ -1185,6 +1188,27 @@ smtp_command_norm(const char *t, size_t n)
 	return NULL;
 }
 
+/* smtp_command_memo - smtp_command_norm(t, n), answered from the normalize_memo copy that
+ * holds these very bytes when it was asked before */
+static const char *
+smtp_command_memo(const char *t, size_t n)
+{
+	const char *c;
+	unsigned k;
+
+	for (k = 0; k < MEMO_SLOTS; k++)
+		if (memo[k].cmd_known && memo[k].on == n && memcmp(memo[k].out, t, n) == 0)
+			return memo[k].cmd;
+	c = smtp_command_norm(t, n);
+	for (k = 0; k < MEMO_SLOTS; k++)
+		if (memo[k].n > 0 && memo[k].on == n && memcmp(memo[k].out, t, n) == 0) {
+			memo[k].cmd = c;
+			memo[k].cmd_known = true;
+			break;
+		}
+	return c;
+}
+
 /* bh_smtp_command - the SMTP stage a failure text names */
 bool
 bh_smtp_command(const char *text, size_t text_len, char out[8])
@@ -1197,7 +1221,7 @@ bh_smtp_command(const char *text, size_t text_len, char out[8])
 	if (text == NULL || text_len == 0)
 		return false;
 	n = normalize_memo(text, text_len, t, sizeof(t));
-	if ((c = smtp_command_norm(t, n)) == NULL)
+	if ((c = smtp_command_memo(t, n)) == NULL)
 		return false;
 	snprintf(out, 8, "%s", c);
 	return true;
@@ -1473,7 +1497,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		if (rc[0] == '\0' && t->src <= BH_EV_DIAGNOSTIC && !find_reply(t->t, t->n, rc))
 			(void)find_reply_any(t->t, t->n, rc);
 		if (cmd[0] == '\0' && t->src <= BH_EV_NOTICE) {
-			const char *w = smtp_command_norm(t->t, t->n);
+			const char *w = smtp_command_memo(t->t, t->n);
 
 			if (w != NULL)
 				snprintf(cmd, sizeof(cmd), "%s", w);
