@@ -599,7 +599,13 @@ bh_decode_qp(const char *p, size_t n, size_t *len_r)
 
 	for (i = 0; i < n; i++) {
 		if (p[i] != '=') {
-			out[o++] = p[i];
+			/* the run up to the next '=' as it is */
+			const char *eq = memchr(p + i, '=', n - i);
+			size_t run = eq != NULL ? (size_t)(eq - (p + i)) : n - i;
+
+			memcpy(out + o, p + i, run);
+			o += run;
+			i += run - 1;
 			continue;
 		}
 		if (i + 1 < n && p[i + 1] == '\n') {
