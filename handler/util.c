@@ -189,16 +189,6 @@ bh_buf_puts(struct bh_buf *b, const char *s)
 	bh_buf_append(b, s, strlen(s));
 }
 
-/* bh_buf_putc - append one byte */
-void
-bh_buf_putc(struct bh_buf *b, char c)
-{
-	if (b->len + 2 > b->cap)
-		bh_buf_reserve(b, 1);
-	b->data[b->len++] = c;
-	b->data[b->len] = '\0';
-}
-
 /* bh_buf_vprintf - append formatted text (va_list) */
 void
 bh_buf_vprintf(struct bh_buf *b, const char *fmt, va_list ap)
