@@ -883,16 +883,27 @@ status_len(const char *p, size_t n)
 static size_t
 normalize(const char *in, size_t n, char *out, size_t cap)
 {
+	/* the common byte as it is written (lower case), 0 for a byte that may be white space or
+	 * start a reply code: controls, space, DEL and the digits */
+	static unsigned char plain[256];
+	static bool plain_ready;
 	size_t i = 0, o = 0, k, sl;
 	char cont[3] = {0, 0, 0}; /* reply code seen in a continuation marker */
 
+	if (!plain_ready) {
+		for (k = 0; k < 256; k++)
+			plain[k] = k > ' ' && k != 0x7f && (k < '0' || k > '9')
+				       ? (unsigned char)(k >= 'A' && k <= 'Z' ? k + 32 : k)
+				       : 0;
+		plain_ready = true;
+	}
 	while (i < n && o < cap) {
 		unsigned char c = (unsigned char)in[i];
 		bool word_start;
 
-		if (c > ' ' && c != 0x7f && (c < '0' || c > '9')) {
+		if (plain[c] != 0) {
 			/* the common byte: no space, no reply code can start here */
-			out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			out[o++] = (char)plain[c];
 			i++;
 			continue;
 		}
