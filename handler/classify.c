@@ -292,21 +292,43 @@ static size_t letters(const char *s);
 
 /* smtp_stage - the SMTP command the refusal answered: from the diagnostic, else from what the
  * report's text says around the address (a Postfix "(in reply to end of DATA command)", the
- * ">>> DATA" / "<<< 550" lines of a transcript) */
+ * ">>> DATA" / "<<< 550" lines of a transcript). When it looked the address up, *looked is set
+ * and *words_r holds what diag_for gave (new, or NULL), for diag_again. */
 static void
-smtp_stage(struct ctx *c, struct bh_rcpt *r)
+smtp_stage(struct ctx *c, struct bh_rcpt *r, char **words_r, bool *looked)
 {
 	char *t;
 
+	*words_r = NULL;
+	*looked = false;
 	if (r->smtp_command[0] != '\0')
 		return;
 	if (r->diagnostic != NULL &&
 	    bh_smtp_command(r->diagnostic, strlen(r->diagnostic), r->smtp_command))
 		return;
-	if (r->address != NULL && (t = diag_for(c, r->address)) != NULL) {
-		(void)bh_smtp_command(t, strlen(t), r->smtp_command);
-		free(t);
+	if (r->address != NULL) {
+		*looked = true;
+		if ((t = diag_for(c, r->address)) != NULL) {
+			(void)bh_smtp_command(t, strlen(t), r->smtp_command);
+			*words_r = t;
+		}
 	}
+}
+
+/* diag_again - diag_for(c, addr) when smtp_stage already looked addr up in the same text:
+ * its words (taken over, or freed), on the same budget as a second look-up */
+static char *
+diag_again(struct ctx *c, char **words)
+{
+	char *t = *words;
+
+	*words = NULL;
+	if (c->diag_budget == 0 || c->text.len == 0) {
+		free(t);
+		return NULL;
+	}
+	c->diag_budget--;
+	return t;
 }
 
 /* dialogue_for - the words about addr in t[0..n) when they hold an SMTP dialogue's reply
@@ -458,8 +480,9 @@ decide(struct ctx *c, struct bh_rcpt *r, const char *category, const char *statu
 	struct bh_evidence ev[BH_MAX_EVIDENCE];
 	struct bh_rules_input in;
 	const char *d = r->diagnostic != NULL ? r->diagnostic : "", *hp;
-	char *notice = NULL, *trans = NULL, *cat = NULL, *old = NULL;
+	char *notice = NULL, *trans = NULL, *cat = NULL, *old = NULL, *staged = NULL;
 	size_t n = 0, off, il, hl;
+	bool looked;
 
 	if (r->action == BH_ACTION_DELIVERED || r->action == BH_ACTION_RELAYED ||
 	    r->action == BH_ACTION_EXPANDED) {
@@ -467,11 +490,11 @@ decide(struct ctx *c, struct bh_rcpt *r, const char *category, const char *statu
 		return;
 	}
 	memset(&res, 0, sizeof(res));
-	smtp_stage(c, r);
+	smtp_stage(c, r, &staged, &looked);
 	if ((off = inner_reply(d, strlen(d), &il)) != (size_t)-1)
 		ev[n++] = (struct bh_evidence){BH_EV_INNER, d + off, il};
 	if ((trans = transcript_lines(d, strlen(d))) == NULL && r->address != NULL &&
-	    (notice = diag_for(c, r->address)) != NULL)
+	    (notice = looked ? diag_again(c, &staged) : diag_for(c, r->address)) != NULL)
 		trans = transcript_lines(notice, strlen(notice));
 	if (trans != NULL)
 		ev[n++] = (struct bh_evidence){BH_EV_TRANSCRIPT, trans, strlen(trans)};
@@ -526,6 +549,7 @@ decide(struct ctx *c, struct bh_rcpt *r, const char *category, const char *statu
 	free(cat);
 	free(trans);
 	free(notice);
+	free(staged);
 }
 
 /* set_status - copy a status when it is a valid RFC 3463 code */

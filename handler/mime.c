@@ -375,6 +375,33 @@ push(struct pending **st, size_t *ns, size_t *cap, struct pending e)
 	(*st)[(*ns)++] = e;
 }
 
+/* next_delim_line - the next line at or after *pos (a line start) that begins with "--" and
+ * the boundary, with *pos after it, as bh_line_next gives lines; false when none is left. The
+ * boundary is searched for with memmem instead of reading every line of the body: a line
+ * starts at *pos or after a CR or LF. */
+static bool
+next_delim_line(const struct bh_part *part, const char *b, size_t bl, size_t *pos,
+		const char **line, size_t *len)
+{
+	const char *p = part->body;
+	size_t n = part->body_len, from = *pos + 2, s;
+
+	while (from <= n && n - from >= bl) {
+		const char *h = memmem(p + from, n - from, b, bl);
+
+		if (h == NULL)
+			return false;
+		s = (size_t)(h - p) - 2;
+		if (p[s] == '-' && p[s + 1] == '-' &&
+		    (s == *pos || p[s - 1] == '\n' || p[s - 1] == '\r')) {
+			*pos = s;
+			return bh_line_next(p, n, pos, line, len);
+		}
+		from = (size_t)(h - p) + 1;
+	}
+	return false;
+}
+
 /* split - the children of a multipart body, delimited by boundary; returns their number */
 static size_t
 split(const struct bh_part *part, const char *boundary, unsigned depth, long parent,
@@ -383,9 +410,13 @@ split(const struct bh_part *part, const char *boundary, unsigned depth, long par
 	size_t pos = 0, len, bl = strlen(boundary), start = 0, nk = 0;
 	const char *line;
 	bool open = false, digest = strcmp(part->subtype, "digest") == 0;
+	/* a boundary without a line end can only occur within a line: look for it alone */
+	bool by_search =
+	    bl > 0 && memchr(boundary, '\n', bl) == NULL && memchr(boundary, '\r', bl) == NULL;
 	int d;
 
-	while (bh_line_next(part->body, part->body_len, &pos, &line, &len)) {
+	while (by_search ? next_delim_line(part, boundary, bl, &pos, &line, &len)
+			 : bh_line_next(part->body, part->body_len, &pos, &line, &len)) {
 		if (len < bl + 2 || line[0] != '-' || (d = is_delim(line, len, boundary, bl)) == 0)
 			continue;
 		if (open) {
@@ -599,7 +630,13 @@ bh_decode_qp(const char *p, size_t n, size_t *len_r)
 
 	for (i = 0; i < n; i++) {
 		if (p[i] != '=') {
-			out[o++] = p[i];
+			/* the run up to the next '=' as it is */
+			const char *eq = memchr(p + i, '=', n - i);
+			size_t run = eq != NULL ? (size_t)(eq - (p + i)) : n - i;
+
+			memcpy(out + o, p + i, run);
+			o += run;
+			i += run - 1;
 			continue;
 		}
 		if (i + 1 < n && p[i + 1] == '\n') {

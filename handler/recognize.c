@@ -231,50 +231,58 @@ is_reply(const char *p, size_t n)
 }
 
 /* family - the name of the recognizer that fits, and whether it looks like a bounce. The
- * needles of the first 4 KiB of text are looked for in one pass each for the family rows and
- * the weak phrases. */
+ * needles of the first 4 KiB of text, of the From field, of each header value and the bounce
+ * subjects are looked for in one pass each (a set per place), and the weak phrases. */
 static const char *
 family(const struct bh_recog_in *in, bool *bounce_like, bool *weak)
 {
 	const struct bh_field *from = hdr(in->hdr, "From"), *subj = hdr(in->hdr, "Subject");
-	size_t i, k, nt = 0, scan = in->text_len < 4096 ? in->text_len : 4096;
+	size_t i, k, nt = 0, nf = 0, nh = 0, scan = in->text_len < 4096 ? in->text_len : 4096;
 	const char *name = NULL;
-	static const char *tneedles[BH_NELEM(families)];
-	static struct bh_needles tset, wset;
-	uint64_t thits = 0, whits = 0;
+	static const char *tneedles[BH_NELEM(families)], *fneedles[BH_NELEM(families)],
+	    *hneedles[BH_NELEM(families)];
+	static struct bh_needles tset, fset, hset, sset, wset;
+	uint64_t thits = 0, fhits = 0, hhits = 0, shits = 0, whits = 0;
 
 	if (!tset.ready) {
 		for (i = 0; i < BH_NELEM(families); i++)
 			if (families[i].where == 't')
 				tneedles[nt++] = families[i].needle;
+			else if (families[i].where == 'f')
+				fneedles[nf++] = families[i].needle;
+			else if (families[i].where == 'h')
+				hneedles[nh++] = families[i].needle;
 		bh_needles_init(&tset, tneedles, nt);
+		bh_needles_init(&fset, fneedles, nf);
+		bh_needles_init(&hset, hneedles, nh);
+		bh_needles_init(&sset, bounce_subjects, BH_NELEM(bounce_subjects));
 		bh_needles_init(&wset, weak_phrases, BH_NELEM(weak_phrases));
 	}
 	if (scan > 0)
 		(void)bh_needles_find(&tset, in->text, scan, false, &thits);
+	if (from != NULL && from->value != NULL)
+		(void)bh_needles_find(&fset, from->value, from->value_len, false, &fhits);
+	for (k = 0; in->hdr != NULL && k < in->hdr->n; k++)
+		if (in->hdr->v[k].value != NULL)
+			(void)bh_needles_find(&hset, in->hdr->v[k].value, in->hdr->v[k].value_len,
+					      false, &hhits);
 	*bounce_like = false;
 	*weak = false;
-	if (subj != NULL && !is_reply(subj->value, subj->value_len))
-		for (i = 0; i < BH_NELEM(bounce_subjects); i++)
-			if (contains(subj->value, subj->value_len, bounce_subjects[i]))
-				*bounce_like = true;
-	for (i = 0, nt = 0; i < BH_NELEM(families); i++) {
+	if (subj != NULL && subj->value != NULL && !is_reply(subj->value, subj->value_len) &&
+	    bh_needles_find(&sset, subj->value, subj->value_len, true, &shits) < subj->value_len)
+		*bounce_like = true;
+	for (i = 0, nt = nf = nh = 0; i < BH_NELEM(families); i++) {
 		const char *n = families[i].needle;
 		bool hit = false;
 
-		if (families[i].where == 't')
-			hit = (thits >> nt++) & 1;
+		switch (families[i].where) {
+		case 't': hit = (thits >> nt++) & 1; break;
+		case 'f': hit = (fhits >> nf++) & 1; break;
+		case 'h': hit = (hhits >> nh++) & 1; break;
+		case 's': hit = subj != NULL && contains(subj->value, subj->value_len, n); break;
+		}
 		if (name != NULL && (!families[i].strong || *bounce_like))
 			continue; /* nothing more to learn from this row */
-		switch (families[i].where) {
-		case 'f': hit = from != NULL && contains(from->value, from->value_len, n); break;
-		case 's': hit = subj != NULL && contains(subj->value, subj->value_len, n); break;
-		case 't': break;
-		case 'h':
-			for (k = 0; in->hdr != NULL && k < in->hdr->n && !hit; k++)
-				hit = contains(in->hdr->v[k].value, in->hdr->v[k].value_len, n);
-			break;
-		}
 		if (!hit)
 			continue;
 		if (name == NULL)
@@ -1215,11 +1223,12 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 	unsigned char *take = NULL;
 	size_t al = strlen(address), tn = n, nl = 0, cap = 0, pos = 0, len, i;
 	size_t mentions = 0;
-	const char *l;
+	const char *l, *hit;
 	struct bh_buf b;
 	char *r = NULL;
+	bool by_text;
 
-	if (al == 0 || bh_memcasemem(text, tn, address, al) == NULL)
+	if (al == 0 || (hit = bh_memcasemem(text, tn, address, al)) == NULL)
 		return NULL;
 	while (nl < MAX_LINES && bh_line_next(text, tn, &pos, &l, &len)) {
 		if (nl == cap) {
@@ -1231,10 +1240,24 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 		nl++;
 	}
 	take = bh_calloc(nl + 1, 1);
+	/* An address without a line end lies within one line: search the text once, from the
+	 * line after each mention, instead of every line. */
+	by_text = memchr(address, '\n', al) == NULL && memchr(address, '\r', al) == NULL;
 	for (i = 0; i < nl && mentions < 6; i++) {
 		size_t k, j;
 
-		if (bh_memcasemem(ls[i].p, ls[i].n, address, al) == NULL)
+		if (by_text) {
+			if (hit == NULL)
+				break;
+			while (i < nl && ls[i].p + ls[i].n < hit + al)
+				i++;
+			if (i == nl)
+				break;
+			hit = i + 1 < nl
+				  ? bh_memcasemem(ls[i + 1].p, (size_t)(text + tn - ls[i + 1].p),
+						  address, al)
+				  : NULL;
+		} else if (bh_memcasemem(ls[i].p, ls[i].n, address, al) == NULL)
 			continue;
 		mentions++;
 		take[i] = 1;

@@ -883,16 +883,27 @@ status_len(const char *p, size_t n)
 static size_t
 normalize(const char *in, size_t n, char *out, size_t cap)
 {
+	/* the common byte as it is written (lower case), 0 for a byte that may be white space or
+	 * start a reply code: controls, space, DEL and the digits */
+	static unsigned char plain[256];
+	static bool plain_ready;
 	size_t i = 0, o = 0, k, sl;
 	char cont[3] = {0, 0, 0}; /* reply code seen in a continuation marker */
 
+	if (!plain_ready) {
+		for (k = 0; k < 256; k++)
+			plain[k] = k > ' ' && k != 0x7f && (k < '0' || k > '9')
+				       ? (unsigned char)(k >= 'A' && k <= 'Z' ? k + 32 : k)
+				       : 0;
+		plain_ready = true;
+	}
 	while (i < n && o < cap) {
 		unsigned char c = (unsigned char)in[i];
 		bool word_start;
 
-		if (c > ' ' && c != 0x7f && (c < '0' || c > '9')) {
+		if (plain[c] != 0) {
 			/* the common byte: no space, no reply code can start here */
-			out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			out[o++] = (char)plain[c];
 			i++;
 			continue;
 		}
@@ -925,6 +936,46 @@ normalize(const char *in, size_t n, char *out, size_t cap)
 	while (o > 0 && out[o - 1] == ' ')
 		o--;
 	return o;
+}
+
+/* The last texts normalize_memo read and what they became. The stage look-up (bh_smtp_command)
+ * and the decision read the same diagnostic and notice words; one thread uses the engine (as
+ * the JIT cache in match_len assumes). */
+#define MEMO_IN	   2048u /* longest text kept */
+#define MEMO_SLOTS 2u
+static struct {
+	char in[MEMO_IN];
+	size_t n, cap, on;
+	char out[BH_MAX_RULE_TEXT];
+	bool cmd_known; /* cmd is smtp_command_norm(out, on) */
+	const char *cmd;
+} memo[MEMO_SLOTS];
+static unsigned memo_next;
+
+/* normalize_memo - normalize(), answered from a copy when the same bytes were just read */
+static size_t
+normalize_memo(const char *in, size_t n, char *out, size_t cap)
+{
+	unsigned k;
+	size_t on;
+
+	if (n > MEMO_IN || cap > BH_MAX_RULE_TEXT)
+		return normalize(in, n, out, cap);
+	for (k = 0; k < MEMO_SLOTS; k++)
+		if (memo[k].n == n && memo[k].cap == cap && n > 0 &&
+		    memcmp(memo[k].in, in, n) == 0) {
+			memcpy(out, memo[k].out, memo[k].on);
+			return memo[k].on;
+		}
+	on = normalize(in, n, out, cap);
+	k = memo_next++ % MEMO_SLOTS;
+	memcpy(memo[k].in, in, n);
+	memcpy(memo[k].out, out, on);
+	memo[k].n = n;
+	memo[k].cap = cap;
+	memo[k].on = on;
+	memo[k].cmd_known = false;
+	return on;
 }
 
 /* status_context - t[i] may start a status: at the start, after a reply code ("550 5.1.1",
@@ -1148,6 +1199,27 @@ smtp_command_norm(const char *t, size_t n)
 	return NULL;
 }
 
+/* smtp_command_memo - smtp_command_norm(t, n), answered from the normalize_memo copy that
+ * holds these very bytes when it was asked before */
+static const char *
+smtp_command_memo(const char *t, size_t n)
+{
+	const char *c;
+	unsigned k;
+
+	for (k = 0; k < MEMO_SLOTS; k++)
+		if (memo[k].cmd_known && memo[k].on == n && memcmp(memo[k].out, t, n) == 0)
+			return memo[k].cmd;
+	c = smtp_command_norm(t, n);
+	for (k = 0; k < MEMO_SLOTS; k++)
+		if (memo[k].n > 0 && memo[k].on == n && memcmp(memo[k].out, t, n) == 0) {
+			memo[k].cmd = c;
+			memo[k].cmd_known = true;
+			break;
+		}
+	return c;
+}
+
 /* bh_smtp_command - the SMTP stage a failure text names */
 bool
 bh_smtp_command(const char *text, size_t text_len, char out[8])
@@ -1159,8 +1231,8 @@ bh_smtp_command(const char *text, size_t text_len, char out[8])
 	out[0] = '\0';
 	if (text == NULL || text_len == 0)
 		return false;
-	n = normalize(text, text_len, t, sizeof(t));
-	if ((c = smtp_command_norm(t, n)) == NULL)
+	n = normalize_memo(text, text_len, t, sizeof(t));
+	if ((c = smtp_command_memo(t, n)) == NULL)
 		return false;
 	snprintf(out, 8, "%s", c);
 	return true;
@@ -1354,6 +1426,7 @@ collect(const struct bh_rules *rules, pcre2_match_data *md, const struct ntext *
 	struct cands *cs)
 {
 	bool done[2] = {want == W_EXPIRED, want == W_NOT_EXPIRED}; /* [expired] */
+	bool pre = pre_rcpt(cmd); /* usable(), once for every row */
 	unsigned src;
 	size_t j, k;
 
@@ -1375,7 +1448,7 @@ collect(const struct bh_rules *rules, pcre2_match_data *md, const struct ntext *
 				return;
 			/* before RCPT TO the recipient was not judged: not the recipient's reasons
 			 */
-			if (!usable(r, cmd) || !codes_match(r, st, rc))
+			if ((pre && r->whose == BH_WHOSE_RECIPIENT) || !codes_match(r, st, rc))
 				continue;
 			for (m = k; m < nx; m++) {
 				if (x[m].src != src || match_len(rules, r, md, &x[m]) == 0)
@@ -1424,7 +1497,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		if (e->text == NULL || e->len == 0 || (unsigned)e->src >= BH_EV_COUNT)
 			continue;
 		t->src = e->src;
-		t->n = normalize(e->text, e->len, t->t, BH_MAX_RULE_TEXT);
+		t->n = normalize_memo(e->text, e->len, t->t, BH_MAX_RULE_TEXT);
 		if (t->n == 0)
 			continue;
 		t->found = found + nx * fw;
@@ -1435,7 +1508,7 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		if (rc[0] == '\0' && t->src <= BH_EV_DIAGNOSTIC && !find_reply(t->t, t->n, rc))
 			(void)find_reply_any(t->t, t->n, rc);
 		if (cmd[0] == '\0' && t->src <= BH_EV_NOTICE) {
-			const char *w = smtp_command_norm(t->t, t->n);
+			const char *w = smtp_command_memo(t->t, t->n);
 
 			if (w != NULL)
 				snprintf(cmd, sizeof(cmd), "%s", w);

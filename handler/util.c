@@ -204,16 +204,6 @@ bh_buf_puts(struct bh_buf *b, const char *s)
 	bh_buf_append(b, s, strlen(s));
 }
 
-/* bh_buf_putc - append one byte */
-void
-bh_buf_putc(struct bh_buf *b, char c)
-{
-	if (b->len + 2 > b->cap)
-		bh_buf_reserve(b, 1);
-	b->data[b->len++] = c;
-	b->data[b->len] = '\0';
-}
-
 /* bh_buf_vprintf - append formatted text (va_list) */
 void
 bh_buf_vprintf(struct bh_buf *b, const char *fmt, va_list ap)
@@ -298,53 +288,95 @@ bh_hexval(unsigned char c)
 	return -1;
 }
 
-/* json_plain - the bytes a JSON string carries as they are, a bit per byte: printable ASCII
- * (0x20-0x7e) but '"' (0x22) and '\\' (0x5c) */
-static const uint64_t json_plain[4] = {UINT64_C(0xFFFFFFFB00000000), UINT64_C(0x7FFFFFFFEFFFFFFF),
-				       0, 0};
+/* json_esc - how a JSON string carries each byte: 0 as it is (printable ASCII but '"' and
+ * '\\'), 1 after a backslash ('"', '\\'), 'n', 'r', 't' as that escape, 'u' as \u00XX (the
+ * other control bytes and DEL); a byte of 0x80 and above (8 below) is checked as UTF-8 */
+static const unsigned char json_esc[128] = {
+    ['\0'] = 'u', [1] = 'u',  [2] = 'u',    [3] = 'u',	  [4] = 'u',  [5] = 'u',  [6] = 'u',
+    [7] = 'u',	  [8] = 'u',  ['\t'] = 't', ['\n'] = 'n', [11] = 'u', [12] = 'u', ['\r'] = 'r',
+    [14] = 'u',	  [15] = 'u', [16] = 'u',   [17] = 'u',	  [18] = 'u', [19] = 'u', [20] = 'u',
+    [21] = 'u',	  [22] = 'u', [23] = 'u',   [24] = 'u',	  [25] = 'u', [26] = 'u', [27] = 'u',
+    [28] = 'u',	  [29] = 'u', [30] = 'u',   [31] = 'u',	  ['"'] = 1,  ['\\'] = 1, [0x7f] = 'u',
+};
 
-/* bh_json_str - append p[0..n) as a JSON string literal */
+#define BYTES(x) (UINT64_C(0x0101010101010101) * (x))
+
+/* json_word_plain - none of the eight bytes of w needs escaping or a UTF-8 check: none below
+ * 0x20, none from 0x7f up, no '"' and no '\\' (a borrow crosses a byte only from a byte that
+ * is itself below the bound, so each test is exact for "some byte") */
+static inline bool
+json_word_plain(uint64_t w)
+{
+	uint64_t q = w ^ BYTES('"'), bs = w ^ BYTES('\\'), del = w ^ BYTES(0x7f);
+
+	return ((w | ((w - BYTES(0x20)) & ~w) | ((q - BYTES(1)) & ~q) | ((bs - BYTES(1)) & ~bs) |
+		 ((del - BYTES(1)) & ~del)) &
+		BYTES(0x80)) == 0;
+}
+
+/* bh_json_str - append p[0..n) as a JSON string literal. The worst case (six bytes for a
+ * control byte) is reserved once and the bytes are written in place: this runs for every
+ * field of every verdict. */
 void
 bh_json_str(struct bh_buf *b, const char *s, size_t n)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, run, k;
+	size_t i = 0, k;
+	char *o;
 
-	bh_buf_reserve(b, n + 2);
-	bh_buf_putc(b, '"');
+	if (n > (SIZE_MAX - 3) / 6)
+		bh_fatal("buffer overflow: JSON string of %zu bytes", n);
+	bh_buf_reserve(b, 6 * n + 2);
+	o = b->data + b->len;
+	*o++ = '"';
 	while (i < n) {
-		unsigned char c;
+		unsigned char c, e;
+		uint64_t w;
 
-		/* Copy the longest run of bytes that need no escaping in one go. */
-		for (run = i; run < n && (json_plain[p[run] >> 6] >> (p[run] & 63) & 1); run++)
-			;
-		if (run > i) {
-			bh_buf_append(b, p + i, run - i);
-			i = run;
-			continue;
+		/* eight plain bytes at a time */
+		if (n - i >= 8) {
+			memcpy(&w, p + i, 8);
+			if (json_word_plain(w)) {
+				memcpy(o, &w, 8);
+				o += 8;
+				i += 8;
+				continue;
+			}
 		}
 		c = p[i];
-		if (c == '"' || c == '\\') {
-			bh_buf_putc(b, '\\');
-			bh_buf_putc(b, (char)c);
+		e = c < 0x80 ? json_esc[c] : 8;
+
+		if (e == 0) {
+			*o++ = (char)c;
 			i++;
-		} else if (c < 0x20 || c == 0x7f) {
-			switch (c) {
-			case '\n': bh_buf_puts(b, "\\n"); break;
-			case '\r': bh_buf_puts(b, "\\r"); break;
-			case '\t': bh_buf_puts(b, "\\t"); break;
-			default: bh_buf_printf(b, "\\u%04x", c); break;
-			}
+		} else if (e == 1) {
+			*o++ = '\\';
+			*o++ = (char)c;
+			i++;
+		} else if (e == 'u') {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4];
+			o[5] = hex[c & 15];
+			o += 6;
+			i++;
+		} else if (e != 8) {
+			*o++ = '\\';
+			*o++ = (char)e;
 			i++;
 		} else if ((k = bh_utf8_len(p + i, n - i)) != 0) {
-			bh_buf_append(b, p + i, k);
+			memcpy(o, p + i, k);
+			o += k;
 			i += k;
 		} else {
-			bh_buf_puts(b, "\xef\xbf\xbd");
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
 			i++;
 		}
 	}
-	bh_buf_putc(b, '"');
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
 }
 
 /* bh_json_cstr - append a C string as a JSON string literal, NULL as null */

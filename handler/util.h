@@ -49,7 +49,15 @@ void bh_buf_reset(struct bh_buf *b);
 void bh_buf_reserve(struct bh_buf *b, size_t extra);
 void bh_buf_append(struct bh_buf *b, const void *p, size_t n);
 void bh_buf_puts(struct bh_buf *b, const char *s);
-void bh_buf_putc(struct bh_buf *b, char c);
+/* bh_buf_putc - append one byte (inline: the text scanners call it per byte) */
+static inline void
+bh_buf_putc(struct bh_buf *b, char c)
+{
+	if (b->len + 2 > b->cap)
+		bh_buf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
 void bh_buf_printf(struct bh_buf *b, const char *fmt, ...) BH_PRINTF(2, 3);
 void bh_buf_vprintf(struct bh_buf *b, const char *fmt, va_list ap) BH_PRINTF(2, 0);
 /* bh_buf_steal - hand the data to the caller (to free) and reset the buffer. */

@@ -177,15 +177,23 @@ bh_loop_kind_lookup(const char *name)
 	return -1;
 }
 
-/* json_field - append "key":value (null for NULL), with a comma unless *first */
+/* json_field - append "key":value (null for NULL), with a comma unless *first. The keys are
+ * this file's own identifiers, which need no escaping. */
 static void
 json_field(struct bh_buf *b, const char *key, const char *val, bool *first)
 {
+	size_t kl = strlen(key);
+
+	bh_buf_reserve(b, kl + 4);
 	if (!*first)
-		bh_buf_putc(b, ',');
+		b->data[b->len++] = ',';
 	*first = false;
-	bh_json_cstr(b, key);
-	bh_buf_putc(b, ':');
+	b->data[b->len++] = '"';
+	memcpy(b->data + b->len, key, kl);
+	b->len += kl;
+	b->data[b->len++] = '"';
+	b->data[b->len++] = ':';
+	b->data[b->len] = '\0';
 	bh_json_cstr(b, val);
 }
 
@@ -221,7 +229,7 @@ bh_verdict_json(struct bh_buf *out, const struct bh_verdict *v, const char *sour
 			json_field(out, "smtp_command", r->smtp_command, &first);
 		json_field(out, "action", bh_action_name(r->action), &first);
 		json_field(out, "reason", bh_reason_name(r->reason), &first);
-		bh_buf_printf(out, ",\"hard\":%s", r->hard ? "true" : "false");
+		bh_buf_puts(out, r->hard ? ",\"hard\":true" : ",\"hard\":false");
 		json_field(out, "whose", bh_whose_name(r->whose), &first);
 		json_nonempty(out, "diagnostic", r->diagnostic, &first);
 		json_nonempty(out, "remote_mta", r->remote_mta, &first);
@@ -267,8 +275,8 @@ bh_verdict_json(struct bh_buf *out, const struct bh_verdict *v, const char *sour
 	json_field(out, "x_original_to", v->env.x_original_to, &first);
 	json_field(out, "envelope_to", v->env.envelope_to, &first);
 	json_field(out, "original_envelope_id", v->env.original_envelope_id, &first);
-	bh_buf_printf(out, ",\"has_autoreply_headers\":%s",
-		      v->env.has_autoreply_headers ? "true" : "false");
+	bh_buf_puts(out, v->env.has_autoreply_headers ? ",\"has_autoreply_headers\":true"
+						      : ",\"has_autoreply_headers\":false");
 	bh_buf_putc(out, '}');
 	bh_buf_puts(out, ",\"message_id\":");
 	bh_json_cstr(out, v->env.message_id);
@@ -280,12 +288,12 @@ bh_verdict_json(struct bh_buf *out, const struct bh_verdict *v, const char *sour
 		json_field(out, "address", v->verp.address, &first);
 		json_field(out, "list", v->verp.list, &first);
 		json_field(out, "recipient", v->verp.recipient, &first);
-		bh_buf_printf(out, ",\"valid\":%s", v->verp.valid ? "true" : "false");
+		bh_buf_puts(out, v->verp.valid ? ",\"valid\":true" : ",\"valid\":false");
 		json_field(out, "why", v->verp.why, &first);
 		bh_buf_putc(out, '}');
 	}
-	bh_buf_printf(out, ",\"loop\":{\"detected\":%s",
-		      v->loop.kind != BH_LOOP_NONE ? "true" : "false");
+	bh_buf_puts(out, v->loop.kind != BH_LOOP_NONE ? ",\"loop\":{\"detected\":true"
+						      : ",\"loop\":{\"detected\":false");
 	if (v->loop.kind != BH_LOOP_NONE) {
 		bh_buf_puts(out, ",\"kind\":");
 		bh_json_cstr(out, bh_loop_kind_name(v->loop.kind));
