@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* One field. name points into the input; value is an owned, unfolded copy (line breaks of
- * folded lines removed, outer white space trimmed), NUL-terminated, may hold NULs. */
+/* One field. name points into the input; value is an unfolded copy in the header's arena (line
+ * breaks of folded lines removed, outer white space trimmed), NUL-terminated, may hold NULs. */
 struct bh_field {
 	const char *name;
 	size_t name_len;
@@ -22,6 +22,7 @@ struct bh_field {
 struct bh_header {
 	struct bh_field *v;
 	size_t n;
+	char *arena;	 /* every value, each NUL-terminated, in field order; owned */
 	size_t body_off; /* offset of the body (after the empty line) in the input */
 };
 
