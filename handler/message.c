@@ -52,6 +52,61 @@ bh_line_next(const char *p, size_t n, size_t *pos, const char **line, size_t *le
 	return true;
 }
 
+#define CR_WINDOW 2048 /* bytes bh_lines_next searches for a CR at a time */
+
+/* bh_lines_init - an iterator over the lines of p[0..n) */
+void
+bh_lines_init(struct bh_lines *it, const char *p, size_t n)
+{
+	it->p = p;
+	it->n = n;
+	it->pos = 0;
+	it->cr_end = 0;
+	it->is_cr = false;
+}
+
+/* bh_lines_next - the lines bh_line_next gives, with the search for CR done once per window:
+ * cr_end is the next CR (is_cr) or the end of a window known to hold none, so a line costs
+ * one memchr for LF up to there. Every byte is read at most twice: linear for any line ends. */
+bool
+bh_lines_next(struct bh_lines *it, const char **line, size_t *len)
+{
+	const char *p = it->p, *lf;
+	size_t n = it->n, i = it->pos, s = i;
+
+	if (i >= n)
+		return false;
+	*line = p + i;
+	for (;;) {
+		if (s >= it->cr_end) {
+			size_t w = n - s < CR_WINDOW ? n - s : CR_WINDOW;
+			const char *q = memchr(p + s, '\r', w);
+
+			it->cr_end = q != NULL ? (size_t)(q - p) : s + w;
+			it->is_cr = q != NULL;
+		}
+		lf = memchr(p + s, '\n', it->cr_end - s);
+		if (lf != NULL) {
+			*len = (size_t)(lf - *line);
+			it->pos = (size_t)(lf - p) + 1;
+			return true;
+		}
+		if (it->is_cr) {
+			size_t c = it->cr_end;
+
+			*len = c - i;
+			it->pos = c + 1 < n && p[c + 1] == '\n' ? c + 2 : c + 1;
+			return true;
+		}
+		if (it->cr_end >= n) {
+			*len = n - i;
+			it->pos = n;
+			return true;
+		}
+		s = it->cr_end;
+	}
+}
+
 /* field_name_len - length of the field name when line starts a field ("Name:"), else 0 */
 static size_t
 field_name_len(const char *l, size_t n)
@@ -112,20 +167,22 @@ bh_header_parse(const char *p, size_t n, size_t max_line, unsigned max_fields, s
 {
 	struct bh_buf a;
 	struct bh_field *f = NULL;
-	size_t pos = 0, cap = 0, len, nl, start = 0;
+	struct bh_lines it;
+	size_t cap = 0, len, nl, start = 0;
 	const char *line;
 	int ret = -1;
 
 	memset(h, 0, sizeof(*h));
 	bh_buf_init(&a);
+	bh_lines_init(&it, p, n);
 	bh_buf_reserve(&a, n < 2048 ? n : 2048);
 	/* an mbox separator line, or a stray blank line before the header, is not a field */
 	if (n >= 5 && memcmp(p, "From ", 5) == 0)
-		(void)bh_line_next(p, n, &pos, &line, &len);
+		(void)bh_lines_next(&it, &line, &len);
 	h->body_off = n;
-	while (bh_line_next(p, n, &pos, &line, &len)) {
+	while (bh_lines_next(&it, &line, &len)) {
 		if (len == 0) {
-			h->body_off = pos;
+			h->body_off = it.pos;
 			break;
 		}
 		if ((line[0] == ' ' || line[0] == '\t') && f != NULL) {
