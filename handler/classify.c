@@ -804,11 +804,13 @@ do_dsn_part(struct ctx *c, const struct bh_part *part)
 static long
 dsn_in_text(const char *t, size_t n)
 {
-	size_t pos = 0, len, lines = 0;
+	struct bh_lines it;
+	size_t len, lines = 0;
 	const char *l;
 	long first = -1;
 
-	while (lines++ < 20000 && bh_line_next(t, n, &pos, &l, &len)) {
+	bh_lines_init(&it, t, n);
+	while (lines++ < 20000 && bh_lines_next(&it, &l, &len)) {
 		if (first == -1 && bh_span_istarts(l, len, "Reporting-MTA:"))
 			first = (long)(l - t);
 		if (bh_span_istarts(l, len, "Final-Recipient:") ||

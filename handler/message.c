@@ -52,6 +52,61 @@ bh_line_next(const char *p, size_t n, size_t *pos, const char **line, size_t *le
 	return true;
 }
 
+#define CR_WINDOW 2048 /* bytes bh_lines_next searches for a CR at a time */
+
+/* bh_lines_init - an iterator over the lines of p[0..n) */
+void
+bh_lines_init(struct bh_lines *it, const char *p, size_t n)
+{
+	it->p = p;
+	it->n = n;
+	it->pos = 0;
+	it->cr_end = 0;
+	it->is_cr = false;
+}
+
+/* bh_lines_next - the lines bh_line_next gives, with the search for CR done once per window:
+ * cr_end is the next CR (is_cr) or the end of a window known to hold none, so a line costs
+ * one memchr for LF up to there. Every byte is read at most twice: linear for any line ends. */
+bool
+bh_lines_next(struct bh_lines *it, const char **line, size_t *len)
+{
+	const char *p = it->p, *lf;
+	size_t n = it->n, i = it->pos, s = i;
+
+	if (i >= n)
+		return false;
+	*line = p + i;
+	for (;;) {
+		if (s >= it->cr_end) {
+			size_t w = n - s < CR_WINDOW ? n - s : CR_WINDOW;
+			const char *q = memchr(p + s, '\r', w);
+
+			it->cr_end = q != NULL ? (size_t)(q - p) : s + w;
+			it->is_cr = q != NULL;
+		}
+		lf = memchr(p + s, '\n', it->cr_end - s);
+		if (lf != NULL) {
+			*len = (size_t)(lf - *line);
+			it->pos = (size_t)(lf - p) + 1;
+			return true;
+		}
+		if (it->is_cr) {
+			size_t c = it->cr_end;
+
+			*len = c - i;
+			it->pos = c + 1 < n && p[c + 1] == '\n' ? c + 2 : c + 1;
+			return true;
+		}
+		if (it->cr_end >= n) {
+			*len = n - i;
+			it->pos = n;
+			return true;
+		}
+		s = it->cr_end;
+	}
+}
+
 /* field_name_len - length of the field name when line starts a field ("Name:"), else 0 */
 static size_t
 field_name_len(const char *l, size_t n)
@@ -77,48 +132,65 @@ field_name_len(const char *l, size_t n)
 	return i < n && i > 0 ? i : 0;
 }
 
-/* field_finish - trim the collected value of f and keep a copy */
+/* field_finish - trim the value collected in the arena from start and end it with a NUL */
 static void
-field_finish(struct bh_field *f, struct bh_buf *b)
+field_finish(struct bh_field *f, struct bh_buf *a, size_t start)
 {
-	const char *p = b->data != NULL ? b->data : "";
-	size_t n = b->len, off;
+	const char *p = a->data + start;
+	size_t n = a->len - start;
 
 	bh_span_trim(&p, &n);
-	off = (size_t)(p - (b->data != NULL ? b->data : p));
-	f->value = bh_memdup0(b->data != NULL ? b->data + off : "", n);
+	if (p != a->data + start && n > 0)
+		memmove(a->data + start, p, n);
+	a->len = start + n;
+	bh_buf_putc(a, '\0'); /* the NUL stays: the next value starts after it */
 	f->value_len = n;
-	bh_buf_reset(b);
 }
 
-/* bh_header_parse - split a header block into unfolded fields */
+/* field_point - point each field's value into the arena, where they lie in order, each
+ * followed by its NUL (pointers are set once the arena no longer moves) */
+static void
+field_point(struct bh_header *h)
+{
+	size_t i, off = 0;
+
+	for (i = 0; i < h->n; i++) {
+		h->v[i].value = h->arena + off;
+		off += h->v[i].value_len + 1;
+	}
+}
+
+/* bh_header_parse - split a header block into unfolded fields; the values go into one arena */
 int
 bh_header_parse(const char *p, size_t n, size_t max_line, unsigned max_fields, struct bh_header *h,
 		const char **error_r)
 {
-	struct bh_buf cur;
+	struct bh_buf a;
 	struct bh_field *f = NULL;
-	size_t pos = 0, cap = 0, len, nl;
+	struct bh_lines it;
+	size_t cap = 0, len, nl, start = 0;
 	const char *line;
 	int ret = -1;
 
 	memset(h, 0, sizeof(*h));
-	bh_buf_init(&cur);
+	bh_buf_init(&a);
+	bh_lines_init(&it, p, n);
+	bh_buf_reserve(&a, n < 2048 ? n : 2048);
 	/* an mbox separator line, or a stray blank line before the header, is not a field */
 	if (n >= 5 && memcmp(p, "From ", 5) == 0)
-		(void)bh_line_next(p, n, &pos, &line, &len);
+		(void)bh_lines_next(&it, &line, &len);
 	h->body_off = n;
-	while (bh_line_next(p, n, &pos, &line, &len)) {
+	while (bh_lines_next(&it, &line, &len)) {
 		if (len == 0) {
-			h->body_off = pos;
+			h->body_off = it.pos;
 			break;
 		}
 		if ((line[0] == ' ' || line[0] == '\t') && f != NULL) {
-			if (cur.len + len + 1 > max_line) {
+			if (a.len - start + len + 1 > max_line) {
 				*error_r = "header field too long";
 				goto out;
 			}
-			bh_buf_append(&cur, line, len);
+			bh_buf_append(&a, line, len);
 			continue;
 		}
 		nl = field_name_len(line, len);
@@ -129,7 +201,8 @@ bh_header_parse(const char *p, size_t n, size_t max_line, unsigned max_fields, s
 			break;
 		}
 		if (f != NULL)
-			field_finish(f, &cur);
+			field_finish(f, &a, start);
+		f = NULL;
 		if (h->n >= max_fields) {
 			*error_r = "too many header fields";
 			goto out;
@@ -142,6 +215,7 @@ bh_header_parse(const char *p, size_t n, size_t max_line, unsigned max_fields, s
 		memset(f, 0, sizeof(*f));
 		f->name = line;
 		f->name_len = nl;
+		start = a.len;
 		{
 			size_t c = (size_t)((const char *)memchr(line, ':', len) - line) + 1;
 
@@ -149,27 +223,23 @@ bh_header_parse(const char *p, size_t n, size_t max_line, unsigned max_fields, s
 				*error_r = "header field too long";
 				goto out;
 			}
-			bh_buf_append(&cur, line + c, len - c);
+			bh_buf_append(&a, line + c, len - c);
 		}
 	}
-	if (f != NULL && f->value == NULL)
-		field_finish(f, &cur);
 	ret = 0;
 out:
-	if (ret == -1 && f != NULL && f->value == NULL)
-		field_finish(f, &cur);
-	bh_buf_deinit(&cur);
+	if (f != NULL)
+		field_finish(f, &a, start);
+	h->arena = a.data; /* h owns it now */
+	field_point(h);
 	return ret;
 }
 
-/* bh_header_deinit - free the fields */
+/* bh_header_deinit - free the fields and their values' arena */
 void
 bh_header_deinit(struct bh_header *h)
 {
-	size_t i;
-
-	for (i = 0; i < h->n; i++)
-		free(h->v[i].value);
+	free(h->arena);
 	free(h->v);
 	memset(h, 0, sizeof(*h));
 }

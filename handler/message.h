@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* One field. name points into the input; value is an owned, unfolded copy (line breaks of
- * folded lines removed, outer white space trimmed), NUL-terminated, may hold NULs. */
+/* One field. name points into the input; value is an unfolded copy in the header's arena (line
+ * breaks of folded lines removed, outer white space trimmed), NUL-terminated, may hold NULs. */
 struct bh_field {
 	const char *name;
 	size_t name_len;
@@ -22,6 +22,7 @@ struct bh_field {
 struct bh_header {
 	struct bh_field *v;
 	size_t n;
+	char *arena;	 /* every value, each NUL-terminated, in field order; owned */
 	size_t body_off; /* offset of the body (after the empty line) in the input */
 };
 
@@ -45,5 +46,19 @@ char *bh_header_decode(const char *p, size_t n, size_t max);
 /* bh_line_next - the next line of p[*pos..n): sets *line and *len (line end excluded) and
  * advances *pos past the LF, CRLF or CR. Returns false at the end of input. */
 bool bh_line_next(const char *p, size_t n, size_t *pos, const char **line, size_t *len);
+
+/* An iterator over the same lines as bh_line_next, for a caller that reads them in order: it
+ * remembers where the next CR is, so each line costs one search. pos is the next line's offset. */
+struct bh_lines {
+	const char *p;
+	size_t n;
+	size_t pos;
+	size_t cr_end; /* the next CR at or after pos (is_cr), or the end of a span without one */
+	bool is_cr;
+};
+/* bh_lines_init - iterate over the lines of p[0..n) from its start */
+void bh_lines_init(struct bh_lines *it, const char *p, size_t n);
+/* bh_lines_next - the next line, as bh_line_next; false at the end of input */
+bool bh_lines_next(struct bh_lines *it, const char **line, size_t *len);
 
 #endif

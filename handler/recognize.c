@@ -335,7 +335,8 @@ size_t
 bh_recog_cut(const char *t, size_t n)
 {
 	static struct bh_needles cut_set;
-	size_t pos = 0, len, lines = 0, best;
+	struct bh_lines it;
+	size_t len, lines = 0, best;
 	uint64_t found = 0;
 	const char *l;
 	bool seen_text = false, seen_addr = false;
@@ -348,7 +349,8 @@ bh_recog_cut(const char *t, size_t n)
 	if (found != 0)
 		while (best > 0 && t[best - 1] != '\n' && t[best - 1] != '\r')
 			best--;
-	while (lines++ < MAX_LINES && bh_line_next(t, best, &pos, &l, &len)) {
+	bh_lines_init(&it, t, best);
+	while (lines++ < MAX_LINES && bh_lines_next(&it, &l, &len)) {
 		const char *s = l;
 		size_t sn = len;
 
@@ -486,10 +488,12 @@ is_dsn_field(const char *p, size_t n)
 static bool
 code_line(const char *t, size_t n, const char **l_r, size_t *len_r)
 {
-	size_t pos = 0, len, lines = 0;
+	struct bh_lines it;
+	size_t len, lines = 0;
 	const char *l;
 
-	while (lines++ < MAX_LINES && bh_line_next(t, n, &pos, &l, &len)) {
+	bh_lines_init(&it, t, n);
+	while (lines++ < MAX_LINES && bh_lines_next(&it, &l, &len)) {
 		const char *s = l;
 		size_t sn = len;
 		char code[4], st[BH_MAX_STATUS];
@@ -1022,14 +1026,16 @@ bh_recognize(const struct bh_recog_in *in, size_t max, struct bh_recog_out *out)
 	struct line *ls = NULL;
 	bool *opens = NULL;
 	size_t *astart = NULL, *alen = NULL;
-	size_t nl = 0, cap = 0, pos = 0, len, i, tn, nsnd, sndl[MAX_SENDERS];
+	struct bh_lines it;
+	size_t nl = 0, cap = 0, len, i, tn, nsnd, sndl[MAX_SENDERS];
 	const char *l, *t = in->text, *snd[MAX_SENDERS];
 
 	out->name = family(in, &out->bounce_like, &out->weak);
 	if (t == NULL)
 		return 0;
 	tn = in->cut <= in->text_len ? in->cut : in->text_len;
-	while (nl < MAX_LINES && bh_line_next(t, tn, &pos, &l, &len)) {
+	bh_lines_init(&it, t, tn);
+	while (nl < MAX_LINES && bh_lines_next(&it, &l, &len)) {
 		if (nl == cap) {
 			cap = cap ? cap * 2 : 64;
 			ls = bh_reallocarray(ls, cap, sizeof(*ls));
@@ -1221,7 +1227,8 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 {
 	struct line *ls = NULL;
 	unsigned char *take = NULL;
-	size_t al = strlen(address), tn = n, nl = 0, cap = 0, pos = 0, len, i;
+	size_t al = strlen(address), tn = n, nl = 0, cap = 0, len, i;
+	struct bh_lines it;
 	size_t mentions = 0;
 	const char *l, *hit;
 	struct bh_buf b;
@@ -1230,7 +1237,8 @@ bh_recog_diag_for(const char *text, size_t n, const char *address)
 
 	if (al == 0 || (hit = bh_memcasemem(text, tn, address, al)) == NULL)
 		return NULL;
-	while (nl < MAX_LINES && bh_line_next(text, tn, &pos, &l, &len)) {
+	bh_lines_init(&it, text, tn);
+	while (nl < MAX_LINES && bh_lines_next(&it, &l, &len)) {
 		if (nl == cap) {
 			cap = cap ? cap * 2 : 64;
 			ls = bh_reallocarray(ls, cap, sizeof(*ls));
