@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 
 #define LABEL_MAX  63

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "message.h"
 #include "text.h"
 #include "util.h"

@@ -45,7 +45,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 
 enum cue_strength { CUE_WEAK = 0, CUE_STRONG };

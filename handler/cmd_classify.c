@@ -20,7 +20,7 @@
 #include "classify.h"
 #include "cli.h"
 #include "config.h"
-#include "limits.h"
+#include "bh_limits.h"
 #include "rules.h"
 #include "util.h"
 

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "rules.h"
 
 #define BH_SECRET_MAX 4096u /* bytes of a password file */

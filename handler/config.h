@@ -121,7 +121,7 @@ struct bh_rule_conf {
 	enum bh_whose whose;
 };
 
-/* Limits (limits.h has the defaults). */
+/* Limits (bh_limits.h has the defaults). */
 struct bh_limits_conf {
 	size_t message_size;
 	unsigned mime_depth;

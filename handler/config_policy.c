@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "policy.h"
 
 #define PS_KIND	     0x01u

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 
 /* bh_config_diag_add - append one problem */
 void

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "message.h"
 #include "util.h"
 

@@ -34,7 +34,7 @@
 #include <gnutls/x509.h>
 #include <libetpan/libetpan.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 
 #define BH_IMAP_ERR_SIZE 512

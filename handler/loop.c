@@ -70,7 +70,7 @@
 #include <strings.h>
 
 #include "autoreply.h"
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 #include "verp_locate.h"
 

@@ -41,7 +41,7 @@
 #include <microhttpd.h>
 #endif
 
-#include "limits.h"
+#include "bh_limits.h"
 
 #define OVERFLOW_VALUE "__overflow__"
 

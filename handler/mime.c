@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 
 struct pending {

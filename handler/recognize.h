@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "message.h"
 
 struct bh_recog_in {

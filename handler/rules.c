@@ -42,7 +42,7 @@
 #include <string.h>
 
 #include "config_int.h"
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 
 /* Specificity of a row: how much its words say (docs/classification.md). */

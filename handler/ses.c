@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 
 /* get - the member key of object o when it has type t, or NULL */

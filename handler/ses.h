@@ -1,6 +1,6 @@
 /*
  * ses.h - Amazon SES notifications (JSON, usually relayed by SNS e-mail): Bounce, Complaint and
- * Delivery, read with json-c within the limits of limits.h. Pure: no I/O.
+ * Delivery, read with json-c within the limits of bh_limits.h. Pure: no I/O.
  */
 #ifndef BH_SES_H
 #define BH_SES_H

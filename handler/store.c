@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 
 #define BACKOFF_MIN_MS 100

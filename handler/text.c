@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 
 /* is_local_char - an atext character or a dot (RFC 5322 3.2.3) */

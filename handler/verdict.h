@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "reason.h"
 #include "util.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 
 const char bh_verp_err_none[] = "no VERP address found";

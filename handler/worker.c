@@ -45,7 +45,7 @@
 
 #include "classify.h"
 #include "imap.h"
-#include "limits.h"
+#include "bh_limits.h"
 #include "log.h"
 #include "loop.h"
 #include "policy.h"

@@ -1,7 +1,7 @@
 /* test_config - the YAML loader: every key, every class of error with its exact message,
  * inheritance of list policies, durations and sizes. */
 #include "config.h"
-#include "limits.h"
+#include "bh_limits.h"
 #include "util.h"
 
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "dsn.h"
-#include "limits.h"
+#include "bh_limits.h"
 #include "test.h"
 #include "util.h"
 

@@ -1,5 +1,5 @@
 /*
- * test_limits.c - every limit of limits.h that the `limits:` section configures, met just under
+ * test_limits.c - every limit of bh_limits.h that the `limits:` section configures, met just under
  * and just over by a crafted message: under it the message is read as usual, over it the outcome
  * is clean (a verdict error that quarantines the message, or the truncation flag), never a
  * crash or a hang. Also: the `limits:` keys load and their ranges are enforced, and a crafted
@@ -423,7 +423,7 @@ load(const char *yaml, char **why)
 	return c;
 }
 
-/* test_config - each key loads, defaults are the limits.h ones, out-of-range values refused */
+/* test_config - each key loads, defaults are the bh_limits.h ones, out-of-range values refused */
 static void
 test_config(void)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "limits.h"
+#include "bh_limits.h"
 #include "message.h"
 #include "mime.h"
 #include "text.h"

@@ -1,6 +1,6 @@
 /* test_metrics - the registry, label hygiene, the series cap, and a real scrape over HTTP. */
 #include "metrics.h"
-#include "limits.h"
+#include "bh_limits.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

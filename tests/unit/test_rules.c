@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "limits.h"
+#include "bh_limits.h"
 #include "reason.h"
 #include "rules.h"
 #include "test.h"

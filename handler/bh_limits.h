@@ -1,5 +1,5 @@
 /*
- * limits.h - every limit bouncer applies to untrusted input, in one place.
+ * bh_limits.h - every limit bouncer applies to untrusted input, in one place.
  *
  * Each BH_DEF_* is the default of a limit that the configuration may change (section `limits:`
  * of bouncer.yaml); each BH_MAX_* is a hard ceiling built into data structures. Hitting a limit
