@@ -2755,20 +2755,14 @@ out:
 	return ret;
 }
 
-/* bh_store_health - PING, version and key count */
+/* bh_store_ping - one PING (a kept connection that died while idle gets one fresh attempt) */
 int
-bh_store_health(struct bh_store *s, char **info_r, const char **error_r)
+bh_store_ping(struct bh_store *s, const char **error_r)
 {
 	redisReply *r;
-	char version[32] = "?";
-	long long keys = -1;
-	const char *p;
-	bool reused;
+	bool reused = s->ctx != NULL;
 
-	*info_r = NULL;
-	reused = s->ctx != NULL;
 	if ((r = commandv(s, error_r, "PING", (char *)NULL)) == NULL) {
-		/* A kept connection may have died while idle: one fresh attempt. */
 		if (!reused)
 			return -1;
 		s->next_try_ms = 0;
@@ -2781,6 +2775,21 @@ bh_store_health(struct bh_store *s, char **info_r, const char **error_r)
 		return -1;
 	}
 	freeReplyObject(r);
+	return 0;
+}
+
+/* bh_store_health - PING, version and key count */
+int
+bh_store_health(struct bh_store *s, char **info_r, const char **error_r)
+{
+	redisReply *r;
+	char version[32] = "?";
+	long long keys = -1;
+	const char *p;
+
+	*info_r = NULL;
+	if (bh_store_ping(s, error_r) == -1)
+		return -1;
 	if ((r = commandv(s, error_r, "INFO", "server", (char *)NULL)) == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_STRING && (p = strstr(r->str, "redis_version:")) != NULL)

@@ -50,8 +50,11 @@ int bh_store_connect(struct bh_store *s, const char **error_r);
 /* bh_store_backoff_ms - milliseconds before the next connection attempt is allowed (0: now). */
 int64_t bh_store_backoff_ms(const struct bh_store *s);
 
-/* bh_store_health - PING Redis. 0 with *info_r (caller frees: "redis 7.0.15 127.0.0.1:6379
- * keys=N") or -1 with *error_r. */
+/* bh_store_ping - one PING: 0, or -1 with *error_r. */
+int bh_store_ping(struct bh_store *s, const char **error_r);
+
+/* bh_store_health - PING Redis, then its version and key count. 0 with *info_r (caller frees:
+ * "redis 7.0.15 127.0.0.1:6379 keys=N") or -1 with *error_r. */
 int bh_store_health(struct bh_store *s, char **info_r, const char **error_r);
 
 /* ---- applying classified messages (the worker) ---- */

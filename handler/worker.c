@@ -1145,15 +1145,13 @@ static void
 redis_keepalive(struct bh_worker *w, uint64_t seen_before)
 {
 	const char *err = NULL;
-	char *info = NULL;
 
 	if (w->o.metrics == NULL || w->store == NULL || w->st.seen != seen_before)
 		return;
-	if (bh_store_health(w->store, &info, &err) == -1)
+	if (bh_store_ping(w->store, &err) == -1)
 		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
 	else
 		bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
-	free(info);
 }
 
 /* bh_worker_drain - batches until the mailbox is drained: 0 done, stopped or standby; -1 down */
