@@ -875,6 +875,17 @@ status_len(const char *p, size_t n)
 	return bh_status_valid(p, i) ? i : 0;
 }
 
+/* The common byte as it is written (lower case), 0 for a byte that may be white space or start
+ * a reply code: controls, space, DEL and the digits. A constant: threads may share it. */
+#define PLAIN(k)                                                                                   \
+	((k) > ' ' && (k) != 0x7f && ((k) < '0' || (k) > '9')                                      \
+	     ? ((k) >= 'A' && (k) <= 'Z' ? (k) + 32 : (k))                                         \
+	     : 0)
+#define PLAIN4(k)  PLAIN(k), PLAIN((k) + 1), PLAIN((k) + 2), PLAIN((k) + 3)
+#define PLAIN16(k) PLAIN4(k), PLAIN4((k) + 4), PLAIN4((k) + 8), PLAIN4((k) + 12)
+#define PLAIN64(k) PLAIN16(k), PLAIN16((k) + 16), PLAIN16((k) + 32), PLAIN16((k) + 48)
+static const unsigned char plain[256] = {PLAIN64(0), PLAIN64(64), PLAIN64(128), PLAIN64(192)};
+
 /* normalize - the text the patterns see: lower-case ASCII, every run of white space or control
  * bytes made one space, no leading or trailing space, and the "NNN-" (optionally "NNN-c.s.d ")
  * continuation markers of a multi-line reply dropped, as well as the "NNN c.s.d " that starts
@@ -883,20 +894,9 @@ status_len(const char *p, size_t n)
 static size_t
 normalize(const char *in, size_t n, char *out, size_t cap)
 {
-	/* the common byte as it is written (lower case), 0 for a byte that may be white space or
-	 * start a reply code: controls, space, DEL and the digits */
-	static unsigned char plain[256];
-	static bool plain_ready;
 	size_t i = 0, o = 0, k, sl;
 	char cont[3] = {0, 0, 0}; /* reply code seen in a continuation marker */
 
-	if (!plain_ready) {
-		for (k = 0; k < 256; k++)
-			plain[k] = k > ' ' && k != 0x7f && (k < '0' || k > '9')
-				       ? (unsigned char)(k >= 'A' && k <= 'Z' ? k + 32 : k)
-				       : 0;
-		plain_ready = true;
-	}
 	while (i < n && o < cap) {
 		unsigned char c = (unsigned char)in[i];
 		bool word_start;
@@ -939,18 +939,18 @@ normalize(const char *in, size_t n, char *out, size_t cap)
 }
 
 /* The last texts normalize_memo read and what they became. The stage look-up (bh_smtp_command)
- * and the decision read the same diagnostic and notice words; one thread uses the engine (as
- * the JIT cache in match_len assumes). */
+ * and the decision read the same diagnostic and notice words. Per thread: a second thread that
+ * classifies gets its own copies. */
 #define MEMO_IN	   2048u /* longest text kept */
 #define MEMO_SLOTS 2u
-static struct {
+static _Thread_local struct {
 	char in[MEMO_IN];
 	size_t n, cap, on;
 	char out[BH_MAX_RULE_TEXT];
 	bool cmd_known; /* cmd is smtp_command_norm(out, on) */
 	const char *cmd;
 } memo[MEMO_SLOTS];
-static unsigned memo_next;
+static _Thread_local unsigned memo_next;
 
 /* normalize_memo - normalize(), answered from a copy when the same bytes were just read */
 static size_t
