@@ -1,16 +1,18 @@
 /*
  * test_log.c - the structured log line: JSON and logfmt escaping, untrusted text cut and made
  * printable, correlation ids, levels; the "<N>" journald priority prefixes on the raw stderr;
- * batching (one write per batch, a warning at once).
+ * batching (one write per batch, a warning at once, nothing lost at exit, bh_fatal or abort).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "test.h"
+#include "util.h"
 
 /* strip_ts - the line without its timestamp field, for stable comparisons */
 static char *
@@ -91,6 +93,60 @@ sink_write(void *cookie, const char *p, size_t n)
 	sink.data[sink.len] = '\0';
 	sink.writes++;
 	return (ssize_t)n;
+}
+
+/* batch_lost_by - what a child that logs one info line inside a batch and then ends by `how`
+ * (exit, bh_fatal, abort) wrote to the log stream: the line must not be lost */
+static char *
+batch_lost_by(const char *how)
+{
+	int fd[2];
+	pid_t pid;
+	char buf[4096];
+	size_t len = 0;
+	ssize_t r;
+
+	if (pipe(fd) != 0)
+		return bh_strdup("pipe failed");
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		FILE *fp = fdopen(fd[1], "w");
+
+		close(fd[0]);
+		bh_log_setup(BH_LOG_LOGFMT, BH_LOG_INFO, fp);
+		bh_log_batch_begin();
+		bh_log(BH_LOG_INFO, "collected", "waits for the batch's end");
+		if (strcmp(how, "exit") == 0)
+			exit(0);
+		if (strcmp(how, "fatal") == 0)
+			bh_fatal("the test's fatal error");
+		abort();
+	}
+	close(fd[1]);
+	while (len < sizeof(buf) - 1 && (r = read(fd[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	buf[len] = '\0';
+	close(fd[0]);
+	waitpid(pid, NULL, 0);
+	return bh_strdup(buf);
+}
+
+/* batching_ends - a batch's collected lines are written when the process exits, dies in
+ * bh_fatal or aborts in the middle of the batch */
+static void
+batching_ends(void)
+{
+	static const char *const hows[] = {"exit", "fatal", "abort"};
+	size_t i;
+
+	for (i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
+		char *out = batch_lost_by(hows[i]);
+
+		if (strstr(out, "event=collected") == NULL)
+			fprintf(stderr, "batching_ends: %s lost the line: [%s]\n", hows[i], out);
+		CHECK(strstr(out, "event=collected") != NULL);
+		free(out);
+	}
 }
 
 /* batching - info lines wait for the end of the batch and go out with one write; a warning
@@ -307,5 +363,6 @@ main(void)
 	CHECK_INT(bh_log_format_parse("logfmt"), BH_LOG_LOGFMT);
 	CHECK_INT(bh_log_format_parse("xml"), -1);
 	batching();
+	batching_ends();
 	return test_done("test_log");
 }
