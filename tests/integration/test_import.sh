@@ -17,16 +17,8 @@ start_redis "$tmp/redis" || exit $?
 fail=0
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
-conf() { # PREFIX
-	cat >"$tmp/$1.yaml" <<YAML
-imap: {host: 127.0.0.1, user: bounces, password_env: BH_TEST_IMAP_PASSWORD}
-verp: {domain: bounce.example.org, keys: [{id: k1, env: BH_TEST_VERP_KEY}]}
-redis: {host: 127.0.0.1, port: $REDIS_PORT, prefix: $1}
-YAML
-}
-conf imp
-conf two
-export BH_TEST_IMAP_PASSWORD=x BH_TEST_VERP_KEY=0123456789abcdef0123456789abcdef
+redis_config "$tmp/imp.yaml" imp
+redis_config "$tmp/two.yaml" two
 B() { "$BOUNCER" "$@" -c "$tmp/imp.yaml"; }
 json() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" "$2"; }
 

@@ -19,21 +19,7 @@ fail=0
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 
-cat >"$tmp/bouncer.yaml" <<YAML
-imap:
-  host: 127.0.0.1
-  user: bounces
-  password_env: BH_TEST_IMAP_PASSWORD
-verp:
-  domain: bounce.example.org
-  keys:
-    - {id: k1, env: BH_TEST_VERP_KEY}
-redis:
-  host: 127.0.0.1
-  port: $REDIS_PORT
-  prefix: sc
-YAML
-export BH_TEST_IMAP_PASSWORD=x BH_TEST_VERP_KEY=0123456789abcdef0123456789abcdef
+redis_config "$tmp/bouncer.yaml" sc
 B() { "$BOUNCER" "$@" -c "$tmp/bouncer.yaml"; }
 
 # agree STEP [TOTAL] - stats --json comes from the counters and equals a walk of the suppressions

@@ -9,6 +9,10 @@
 #   restart_redis [hard] stop it (with "hard": SIGKILL, what a crash looks like) and start it
 #                        again on the same port and data
 #   redis_cli ARGS...    redis-cli against it
+#   redis_config FILE PREFIX
+#                        a bouncer.yaml for the commands that need Redis alone (ops, import,
+#                        stats): this Redis, that key prefix, placeholder IMAP and VERP
+#                        settings; exports the two secrets it names
 #
 # Cleanup: start_redis installs no trap of its own (a sourced file must not replace the
 # caller's); every caller sets one, for example:
@@ -101,4 +105,13 @@ restart_redis() {
 
 redis_cli() {
 	redis-cli -p "$REDIS_PORT" "$@"
+}
+
+redis_config() { # FILE PREFIX
+	cat >"$1" <<YAML
+imap: {host: 127.0.0.1, user: bounces, password_env: BH_TEST_IMAP_PASSWORD}
+verp: {domain: bounce.example.org, keys: [{id: k1, env: BH_TEST_VERP_KEY}]}
+redis: {host: 127.0.0.1, port: $REDIS_PORT, prefix: $2}
+YAML
+	export BH_TEST_IMAP_PASSWORD=x BH_TEST_VERP_KEY=0123456789abcdef0123456789abcdef
 }
