@@ -1020,7 +1020,7 @@ run_batch(struct bh_worker *w, const char **error_r)
 {
 	struct bh_imap_msg *msgs = NULL;
 	uint32_t *uids = NULL;
-	size_t n = 0, nm = 0, i, start, max;
+	size_t n = 0, nm = 0, i, start, max, exists;
 	uint64_t moved_before;
 	const char *err = NULL;
 	bool *big = NULL, *want = NULL;
@@ -1054,8 +1054,8 @@ run_batch(struct bh_worker *w, const char **error_r)
 		return env_fail(w, "imap", err, error_r);
 	/* metrics: a short answer is the whole backlog, a full one a window of EXISTS */
 	bh_metrics_contact(w->o.metrics, BH_CONN_IMAP, bh_now());
-	bh_metrics_backlog(w->o.metrics,
-			   n < max || bh_imap_exists(w->imap) < n ? n : bh_imap_exists(w->imap));
+	exists = bh_imap_exists(w->imap);
+	bh_metrics_backlog(w->o.metrics, n < max || exists < n ? n : exists);
 	if (w->o.dry_run) { /* nothing moves: skip what this run has shown already */
 		size_t k = 0;
 
