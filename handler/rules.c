@@ -878,9 +878,9 @@ status_len(const char *p, size_t n)
 /* The common byte as it is written (lower case), 0 for a byte that may be white space or start
  * a reply code: controls, space, DEL and the digits. A constant: threads may share it. */
 #define PLAIN(k)                                                                                   \
-	((k) > ' ' && (k) != 0x7f && ((k) < '0' || (k) > '9')                                      \
-	     ? ((k) >= 'A' && (k) <= 'Z' ? (k) + 32 : (k))                                         \
-	     : 0)
+	((unsigned char)((k) > ' ' && (k) != 0x7f && ((k) < '0' || (k) > '9')                      \
+			     ? ((k) >= 'A' && (k) <= 'Z' ? (k) + 32 : (k))                         \
+			     : 0))
 #define PLAIN4(k)  PLAIN(k), PLAIN((k) + 1), PLAIN((k) + 2), PLAIN((k) + 3)
 #define PLAIN16(k) PLAIN4(k), PLAIN4((k) + 4), PLAIN4((k) + 8), PLAIN4((k) + 12)
 #define PLAIN64(k) PLAIN16(k), PLAIN16((k) + 16), PLAIN16((k) + 32), PLAIN16((k) + 48)
