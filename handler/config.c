@@ -1905,36 +1905,6 @@ bh_config_free(struct bh_config **cfgp)
 	*cfgp = NULL;
 }
 
-/* bh_config_diags_deinit - free every diagnostic and empty d (d itself is the caller's) */
-void
-bh_config_diags_deinit(struct bh_config_diags *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		free(d->v[i].file);
-		free(d->v[i].message);
-	}
-	free(d->v);
-	d->v = NULL;
-	d->n = 0;
-}
-
-/* bh_config_diags_print - the canonical form of problems */
-void
-bh_config_diags_print(const struct bh_config_diags *d, FILE *fp)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		if (d->v[i].line == 0)
-			fprintf(fp, "%s: %s\n", d->v[i].file, d->v[i].message);
-		else
-			fprintf(fp, "%s:%u:%u: %s\n", d->v[i].file, d->v[i].line, d->v[i].column,
-				d->v[i].message);
-	}
-}
-
 /* bh_config_path - the file to load: opt, else $BOUNCER_CONFIG, else /etc/bouncer/bouncer.yaml */
 const char *
 bh_config_path(const char *opt)

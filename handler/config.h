@@ -13,7 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctree.h"
 #include "reason.h"
+#include "rules.h"
 #include "util.h"
 #include "verdict.h"
 #include "verp_conf.h"
@@ -110,17 +112,6 @@ struct bh_list_policy {
 	int64_t burst_window_s;			       /* 10m */
 };
 
-/* One classification rule from `rules:` (the reason engine compiles these). */
-struct bh_rule_conf {
-	char *id;
-	char *status;	  /* status pattern: "5.1.1", "5.7.*", NULL */
-	char *reply_code; /* "550", "5*", NULL */
-	char *pattern;	  /* PCRE2 pattern over the diagnostic text, NULL */
-	enum bh_reason reason;
-	bool has_whose;
-	enum bh_whose whose;
-};
-
 /* Limits (bh_limits.h has the defaults). */
 struct bh_limits_conf {
 	size_t message_size;
@@ -156,19 +147,6 @@ struct bh_config {
 	char *metrics_listen;	   /* "127.0.0.1:9356", NULL: off */
 };
 
-/* One problem found in a file: FILE:LINE:COLUMN: message. */
-struct bh_config_diag {
-	char *file;
-	unsigned line;
-	unsigned column;
-	char *message; /* "lists.news.soft.threshold: expected a positive integer, got \"three\"" */
-};
-
-struct bh_config_diags {
-	struct bh_config_diag *v;
-	size_t n;
-};
-
 /* bh_config_load_buffer - the same as bh_config_load for a file already read: name is used in
  * diagnostics and to resolve relative paths (its directory). data need not be NUL-terminated.
  * Side-effect free (reads only the secret and CA files named), so a reload may call it at any
@@ -190,11 +168,6 @@ struct bh_config *bh_config_open(const char *opt, struct bh_config_diags *diags)
  * `classify`, which runs without a config). */
 struct bh_config *bh_config_defaults(void);
 void bh_config_free(struct bh_config **cfg);
-void bh_config_diags_deinit(struct bh_config_diags *d);
-/* bh_config_diags_print - every problem as "FILE:LINE:COLUMN: message" (or "FILE: message" for
- * the file as a whole, line 0), one per line, to fp. */
-void bh_config_diags_print(const struct bh_config_diags *d, FILE *fp);
-
 /* bh_config_policy - the policy of a list: its own, or defaults when unknown. Never NULL. */
 const struct bh_list_policy *bh_config_policy(const struct bh_config *cfg, const char *list,
 					      bool *known_r);

@@ -1,9 +1,8 @@
 /*
  * config_int.h - internals of the configuration loader shared by config*.c (not for others).
  *
- * The YAML text becomes a tree of bh_cnode (scalars, mappings, sequences) with the line and
- * column of each node, built without recursion and bounded in depth and node count. The schema
- * walk (config.c) then reads the tree against tables of keys.
+ * The YAML text becomes a tree of bh_cnode (ctree.h); the schema walk (config.c) reads the
+ * tree against tables of keys.
  */
 #ifndef BH_CONFIG_INT_H
 #define BH_CONFIG_INT_H
@@ -12,40 +11,8 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "ctree.h"
 #include "util.h"
-
-enum bh_cnode_type { BH_CN_SCALAR = 0, BH_CN_MAP, BH_CN_SEQ };
-
-struct bh_cnode {
-	enum bh_cnode_type type;
-	unsigned line, col; /* 1-based */
-	char *str;	    /* scalar text, NUL-terminated (may contain NULs: len says) */
-	size_t len;
-	bool plain;		/* a plain (unquoted) scalar: "~", "null" and "" are null */
-	bool multiline;		/* the scalar spans several lines (no column arithmetic) */
-	struct bh_cnode **kids; /* map: key, value, key, value...; sequence: items */
-	size_t n, cap;
-};
-
-/* Every node of one file: freed together, without walking the tree. */
-struct bh_ctree {
-	struct bh_cnode **all;
-	size_t n, cap;
-	struct bh_cnode *root; /* NULL: empty document */
-};
-
-/* bh_ctree_parse - parse data[0..len) into tree. Returns 0, or -1 after adding the YAML syntax
- * error (or the limit hit) to diags under file; the tree must be deinit'ed in both cases. */
-int bh_ctree_parse(struct bh_ctree *tree, const char *file, const char *data, size_t len,
-		   struct bh_config_diags *diags);
-void bh_ctree_deinit(struct bh_ctree *tree);
-
-/* bh_cnode_is_null - a plain empty, "~" or "null" scalar. */
-bool bh_cnode_is_null(const struct bh_cnode *n);
-
-/* bh_config_diag_add - append "message" at file:line:col. */
-void bh_config_diag_add(struct bh_config_diags *d, const char *file, unsigned line, unsigned col,
-			const char *fmt, ...) BH_PRINTF(5, 6);
 
 /* The loader's state for one file. */
 struct bh_cfgld {

@@ -41,8 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_int.h"
 #include "bh_limits.h"
+#include "ctree.h"
 #include "util.h"
 
 /* Specificity of a row: how much its words say (docs/classification.md). */

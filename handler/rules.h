@@ -34,10 +34,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
 #include "reason.h"
 
 struct bh_rules;
+
+/* One operator rule (bouncer.yaml `rules:`, filled by the configuration loader): bh_rules_new
+ * compiles these before the built-in table. Every string may be NULL except id. */
+struct bh_rule_conf {
+	char *id;
+	char *status;	  /* status pattern: "5.1.1", "5.7.*", NULL */
+	char *reply_code; /* "550", "5*", NULL */
+	char *pattern;	  /* PCRE2 pattern over the diagnostic text, NULL */
+	enum bh_reason reason;
+	bool has_whose;
+	enum bh_whose whose;
+};
 
 /* Where a text about a recipient came from, most trusted first (the order is the weight). */
 enum bh_ev_src {

@@ -1,13 +1,14 @@
 /*
- * config_yaml.c - bouncer.yaml text to a bounded tree of nodes with positions (libyaml events).
+ * ctree.c - YAML text (bouncer.yaml, rules/builtin.yaml) to a bounded tree of nodes with
+ * positions (libyaml events), and the diagnostics about it.
  *
  * The file is written by hand and trusted no more than any input: the tree is built from
  * libyaml's event stream with an explicit stack (no recursion), at most BH_MAX_CONFIG_DEPTH
  * levels deep and BH_MAX_CONFIG_NODES nodes. Aliases are refused (they would let a short file
  * expand into a huge one), and so is more than one document. Tags are ignored: every scalar is
- * text that the schema (config.c) converts.
+ * text that the reader (config.c, rules.c) converts.
  */
-#include "config_int.h"
+#include "ctree.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -41,6 +42,36 @@ bh_config_diag_add(struct bh_config_diags *d, const char *file, unsigned line, u
 		va_end(ap);
 	}
 	g->message = bh_buf_steal(&b);
+}
+
+/* bh_config_diags_deinit - free every diagnostic and empty d (d itself is the caller's) */
+void
+bh_config_diags_deinit(struct bh_config_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].message);
+	}
+	free(d->v);
+	d->v = NULL;
+	d->n = 0;
+}
+
+/* bh_config_diags_print - the canonical form of problems */
+void
+bh_config_diags_print(const struct bh_config_diags *d, FILE *fp)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		if (d->v[i].line == 0)
+			fprintf(fp, "%s: %s\n", d->v[i].file, d->v[i].message);
+		else
+			fprintf(fp, "%s:%u:%u: %s\n", d->v[i].file, d->v[i].line, d->v[i].column,
+				d->v[i].message);
+	}
 }
 
 /* bh_cnode_is_null - a plain null scalar */
