@@ -266,8 +266,9 @@ text_original(struct ctx *c)
 			break;
 		}
 	}
-	if (bh_header_parse(c->text.data + pos, c->text.len - pos, c->opts->limits->header_line,
-			    c->opts->limits->header_count, &c->orig_hdr, &err) == 0 &&
+	if (bh_header_parse(c->text.data + pos, c->text.len - pos,
+			    c->opts->settings->mime.header_line,
+			    c->opts->settings->mime.header_count, &c->orig_hdr, &err) == 0 &&
 	    c->orig_hdr.n >= 2) {
 		c->orig = &c->orig_hdr;
 		return;
@@ -722,7 +723,7 @@ do_dsn(struct ctx *c, const char *body, size_t bl)
 	const char *err;
 	size_t i, added = 0;
 
-	if (bh_dsn_parse(body, bl, c->opts->limits->recipients, &d, &err) == -1) {
+	if (bh_dsn_parse(body, bl, c->opts->settings->recipients, &d, &err) == -1) {
 		bh_dsn_deinit(&d);
 		return 0;
 	}
@@ -748,7 +749,7 @@ do_dsn(struct ctx *c, const char *body, size_t bl)
 			addr = dr->final_recipient;
 		if (addr == NULL)
 			continue;
-		if ((r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients)) == NULL) {
+		if ((r = bh_verdict_add_rcpt(c->v, c->opts->settings->recipients)) == NULL) {
 			free(inner);
 			break;
 		}
@@ -789,7 +790,7 @@ static size_t
 do_dsn_part(struct ctx *c, const struct bh_part *part)
 {
 	size_t bl, added;
-	char *body = bh_mime_body(part, c->opts->limits->message_size, &bl);
+	char *body = bh_mime_body(part, c->opts->settings->message_size, &bl);
 
 	/* a DSN in a legacy charset (ISO-2022-JP Diagnostic-Codes of Japanese MTAs, a declared
 	 * Shift_JIS or KOI8-R): the rules read UTF-8 */
@@ -827,9 +828,9 @@ do_arf(struct ctx *c, const struct bh_part *part)
 	struct bh_arf a;
 	const char *err;
 	size_t i, bl, added = 0;
-	char *body = bh_mime_body(part, c->opts->limits->message_size, &bl);
+	char *body = bh_mime_body(part, c->opts->settings->message_size, &bl);
 
-	if (bh_arf_parse(body, bl, c->opts->limits->recipients, &a, &err) == -1) {
+	if (bh_arf_parse(body, bl, c->opts->settings->recipients, &a, &err) == -1) {
 		bh_arf_deinit(&a);
 		free(body);
 		return 0;
@@ -839,7 +840,7 @@ do_arf(struct ctx *c, const struct bh_part *part)
 		const char *t = c->v->original.to;
 		size_t pos = 0, s, l, tl = strlen(t);
 
-		while (a.n_rcpts < c->opts->limits->recipients &&
+		while (a.n_rcpts < c->opts->settings->recipients &&
 		       bh_text_next_addr(t, tl, &pos, &s, &l)) {
 			a.rcpts = bh_reallocarray(a.rcpts, a.n_rcpts + 1, sizeof(*a.rcpts));
 			a.rcpts[a.n_rcpts] = bh_memdup0(t + s, l);
@@ -850,7 +851,7 @@ do_arf(struct ctx *c, const struct bh_part *part)
 	 * is still a complaint, about whoever the message went to: one recipient without an
 	 * address, which the policy applies to the VERP recipient */
 	for (i = 0; i < (a.n_rcpts > 0 ? a.n_rcpts : 1); i++) {
-		struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients);
+		struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->settings->recipients);
 
 		if (r == NULL)
 			break;
@@ -948,7 +949,7 @@ static struct bh_rcpt *
 add_text_rcpt(struct ctx *c, char *address, char *diag, char *mta, const char *status,
 	      const char *reply)
 {
-	struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients);
+	struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->settings->recipients);
 
 	if (r == NULL) {
 		free(address);
@@ -1007,7 +1008,7 @@ do_ses(struct ctx *c)
 
 	if (c->text.len == 0 ||
 	    bh_memcasemem(c->text.data, c->text.len, "\"notificationType\"", 18) == NULL ||
-	    bh_ses_parse(c->text.data, c->text.len, c->opts->limits->recipients, &s) ==
+	    bh_ses_parse(c->text.data, c->text.len, c->opts->settings->recipients, &s) ==
 		BH_SES_NONE) {
 		return false;
 	}
@@ -1017,7 +1018,7 @@ do_ses(struct ctx *c)
 		c->v->env.reporting_mta =
 		    bh_dsn_address(s.reporting_mta, strlen(s.reporting_mta), false);
 	for (i = 0; i < s.n; i++) {
-		struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients);
+		struct bh_rcpt *r = bh_verdict_add_rcpt(c->v, c->opts->settings->recipients);
 		char *dt = NULL;
 
 		if (r == NULL)
@@ -1068,7 +1069,7 @@ jmrp(struct ctx *c)
 
 	if (f == NULL || (a = bh_text_first_addr(f->value, f->value_len)) == NULL)
 		return false;
-	if ((r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients)) == NULL) {
+	if ((r = bh_verdict_add_rcpt(c->v, c->opts->settings->recipients)) == NULL) {
 		free(a);
 		return false;
 	}
@@ -1183,7 +1184,7 @@ do_autoreply(struct ctx *c)
 	c->v->recognizer = "autoreply";
 	a = c->v->env.from != NULL ? bh_text_first_addr(c->v->env.from, strlen(c->v->env.from))
 				   : NULL;
-	if (a != NULL && (r = bh_verdict_add_rcpt(c->v, c->opts->limits->recipients)) != NULL) {
+	if (a != NULL && (r = bh_verdict_add_rcpt(c->v, c->opts->settings->recipients)) != NULL) {
 		r->address = a;
 		a = NULL;
 		r->diagnostic = why != NULL ? bh_strdup(why) : NULL;
@@ -1208,18 +1209,18 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 	c.v = v;
 	c.diag_budget = 64;
 	bh_buf_init(&c.text);
-	if (len > opts->limits->message_size) {
+	if (len > opts->settings->message_size) {
 		/* the header alone, for the log line and the quarantine decision */
 		struct bh_header h;
 
-		if (bh_header_parse(data, len, opts->limits->header_line,
-				    opts->limits->header_count, &h, &err) == 0)
+		if (bh_header_parse(data, len, opts->settings->mime.header_line,
+				    opts->settings->mime.header_count, &h, &err) == 0)
 			fill_env(&v->env, &h);
 		bh_header_deinit(&h);
 		v->error = "message too large";
 		goto fail;
 	}
-	if (bh_mime_parse(data, len, opts->limits, &c.m, &err) == -1) {
+	if (bh_mime_parse(data, len, &opts->settings->mime, &c.m, &err) == -1) {
 		v->error = err;
 		if (c.m.n > 0)
 			fill_env(&v->env, &c.m.v[0].hdr); /* what was read of it */
@@ -1258,11 +1259,12 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 					    (strcmp(p->type, "message") == 0 &&
 					     strcmp(p->subtype, "global-headers") == 0))) {
 			size_t bl;
-			char *b = bh_mime_body(p, opts->limits->message_size, &bl);
+			char *b = bh_mime_body(p, opts->settings->message_size, &bl);
 			const char *e2;
 
-			if (bh_header_parse(b, bl, opts->limits->header_line,
-					    opts->limits->header_count, &c.orig_hdr, &e2) == 0 &&
+			if (bh_header_parse(b, bl, opts->settings->mime.header_line,
+					    opts->settings->mime.header_count, &c.orig_hdr,
+					    &e2) == 0 &&
 			    c.orig_hdr.n > 0) {
 				c.orig = &c.orig_hdr;
 				c.orig_body = b;
@@ -1322,7 +1324,7 @@ bh_classify(const struct bh_classify_opts *opts, const char *data, size_t len, s
 		in.exclude = c.excl;
 		in.n_exclude = c.n_excl;
 		in.n_strong = c.n_strong;
-		bh_recognize(&in, opts->limits->recipients, &out);
+		bh_recognize(&in, opts->settings->recipients, &out);
 		if (out.bounce_like) {
 			/* a report that names nobody may still be an auto-reply from postmaster@ */
 			if (!do_text(&c, &out) || v->n_rcpts == 0)

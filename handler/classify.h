@@ -10,13 +10,24 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "mime.h"
 #include "rules.h"
 #include "verdict.h"
 
+/* What the classifier allows (bouncer.yaml limits:, filled by the configuration:
+ * bh_config_classify_settings; bh_limits.h has the defaults). */
+struct bh_classify_settings {
+	size_t message_size;	      /* a larger message is refused unread, and no decoded body
+				       * is longer (BH_DEF_MESSAGE_SIZE) */
+	unsigned recipients;	      /* per-recipient blocks read from one report
+				       * (BH_DEF_RECIPIENTS) */
+	struct bh_mime_settings mime; /* the MIME walker's limits; its header limits apply to
+				       * every header block read, the returned message's too */
+};
+
 struct bh_classify_opts {
-	const struct bh_rules *rules;	     /* required */
-	const struct bh_limits_conf *limits; /* required */
+	const struct bh_rules *rules;		     /* required */
+	const struct bh_classify_settings *settings; /* required */
 };
 
 /* bh_classify - fill v (bh_verdict_init'ed by the caller) from the message data[0..len).

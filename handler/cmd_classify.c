@@ -25,7 +25,8 @@
 #include "util.h"
 
 struct run {
-	const struct bh_config *cfg;
+	struct bh_analyze_settings set;
+	struct bh_classify_settings limits;
 	struct bh_classify_opts opts;
 	bool mbox;
 	bool failed;
@@ -39,7 +40,7 @@ emit(struct run *r, const char *source, const char *data, size_t len)
 	struct bh_verdict v;
 
 	bh_verdict_init(&v);
-	(void)bh_analyze(r->cfg, &r->opts, data, len, bh_now(), &v);
+	(void)bh_analyze(&r->set, &r->opts, data, len, bh_now(), &v);
 	bh_buf_reset(&r->out);
 	bh_verdict_json(&r->out, &v, source);
 	bh_buf_putc(&r->out, '\n');
@@ -270,8 +271,9 @@ bh_cmd_classify(int argc, char **argv)
 		return BH_EX_CONFIG;
 	}
 	r.opts.rules = rules;
-	r.opts.limits = &cfg->limits;
-	r.cfg = cfg;
+	r.limits = bh_config_classify_settings(cfg);
+	r.opts.settings = &r.limits;
+	r.set = bh_config_analyze_settings(cfg);
 	bh_buf_init(&r.out);
 	for (i = optind; i < argc; i++)
 		do_path(&r, argv[i], 0);

@@ -1905,6 +1905,45 @@ bh_config_free(struct bh_config **cfgp)
 	*cfgp = NULL;
 }
 
+/* bh_config_mime_settings - the MIME walker's limits from limits: */
+struct bh_mime_settings
+bh_config_mime_settings(const struct bh_config *cfg)
+{
+	struct bh_mime_settings set = {cfg->limits.mime_depth, cfg->limits.mime_parts,
+				       cfg->limits.header_line, cfg->limits.header_count};
+
+	return set;
+}
+
+/* bh_config_classify_settings - the classifier's limits from limits: */
+struct bh_classify_settings
+bh_config_classify_settings(const struct bh_config *cfg)
+{
+	struct bh_classify_settings set = {cfg->limits.message_size, cfg->limits.recipients,
+					   bh_config_mime_settings(cfg)};
+
+	return set;
+}
+
+/* bh_config_loop_settings - our_domains, limits.hop_limit and whether VERP verifies */
+struct bh_loop_settings
+bh_config_loop_settings(const struct bh_config *cfg)
+{
+	struct bh_loop_settings set = {cfg->our_domains, cfg->n_our_domains, cfg->limits.hop_limit,
+				       cfg->verp.n_keys > 0 || cfg->verp.format == BH_VERP_CLASSIC};
+
+	return set;
+}
+
+/* bh_config_analyze_settings - verp: and the loop settings */
+struct bh_analyze_settings
+bh_config_analyze_settings(const struct bh_config *cfg)
+{
+	struct bh_analyze_settings set = {&cfg->verp, bh_config_loop_settings(cfg)};
+
+	return set;
+}
+
 /* bh_config_path - the file to load: opt, else $BOUNCER_CONFIG, else /etc/bouncer/bouncer.yaml */
 const char *
 bh_config_path(const char *opt)

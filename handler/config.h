@@ -13,7 +13,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "analyze.h"
+#include "classify.h"
 #include "ctree.h"
+#include "loop.h"
+#include "mime.h"
+#include "policy.h"
 #include "reason.h"
 #include "rules.h"
 #include "util.h"
@@ -73,45 +78,6 @@ struct bh_lease_conf {
 	int64_t ttl_s; /* lease lifetime; renewed every ttl/3; default 30 */
 };
 
-/* What a policy does with one reason (or group). */
-enum bh_policy_kind {
-	BH_POL_INHERIT = 0,  /* not set here: take the parent's */
-	BH_POL_SUPPRESS,     /* suppress at once, no expiry */
-	BH_POL_SUPPRESS_FOR, /* suppress at once for duration_s */
-	BH_POL_COUNT,  /* suppress after threshold within window_s, for duration_s (0: forever) */
-	BH_POL_IGNORE, /* record the event only */
-	BH_POL_ALERT,  /* record and raise an alert event */
-};
-
-enum bh_scope { BH_SCOPE_LIST = 0, BH_SCOPE_GLOBAL };
-
-struct bh_policy_action {
-	enum bh_policy_kind kind;
-	int64_t duration_s;
-	unsigned threshold;
-	int64_t window_s;
-	enum bh_scope scope;
-};
-
-enum bh_unknown_list { BH_UNKNOWN_DEFAULTS = 0, BH_UNKNOWN_IGNORE, BH_UNKNOWN_QUARANTINE };
-
-/* The fully resolved policy of one list: inheritance from defaults is applied at load time. */
-struct bh_list_policy {
-	char *name;				       /* NULL for defaults */
-	struct bh_policy_action by_reason[BH_R_COUNT]; /* never BH_POL_INHERIT once loaded */
-	struct bh_policy_action loop[BH_LOOP_COUNT];   /* ignore or alert, per loop kind */
-	bool sender_side_may_suppress;		       /* default false */
-	bool count_delayed;			       /* Action: delayed counts as soft; false */
-	unsigned sender_alert_threshold;	       /* sender-side failures per domain ... */
-	int64_t sender_alert_window_s;		       /* ... within this window raise an alert */
-	int64_t repeat_window_s;		       /* one sent message bouncing again for one
-							* recipient within this is a repeat; 7d */
-	unsigned repeat_alert;			       /* its Nth bounce raises an alert; 3 */
-	unsigned burst_max;			       /* more failures for the list within
-							* burst_window_s hold suppressions; 0: off */
-	int64_t burst_window_s;			       /* 10m */
-};
-
 /* Limits (bh_limits.h has the defaults). */
 struct bh_limits_conf {
 	size_t message_size;
@@ -168,9 +134,19 @@ struct bh_config *bh_config_open(const char *opt, struct bh_config_diags *diags)
  * `classify`, which runs without a config). */
 struct bh_config *bh_config_defaults(void);
 void bh_config_free(struct bh_config **cfg);
-/* bh_config_policy - the policy of a list: its own, or defaults when unknown. Never NULL. */
+/* bh_config_policy - the policy of a list: its own, or defaults when unknown. Never NULL
+ * (bh_policy_lookup over bh_config_policy_settings). */
 const struct bh_list_policy *bh_config_policy(const struct bh_config *cfg, const char *list,
 					      bool *known_r);
+
+/* The settings of the core modules, from cfg: each module owns its struct (mime.h, classify.h,
+ * loop.h, analyze.h, policy.h), the configuration only fills it. What they point to is borrowed
+ * from cfg and lives as long as it. */
+struct bh_mime_settings bh_config_mime_settings(const struct bh_config *cfg);
+struct bh_classify_settings bh_config_classify_settings(const struct bh_config *cfg);
+struct bh_loop_settings bh_config_loop_settings(const struct bh_config *cfg);
+struct bh_analyze_settings bh_config_analyze_settings(const struct bh_config *cfg);
+struct bh_policy_settings bh_config_policy_settings(const struct bh_config *cfg);
 
 /* bh_config_dump - append the effective configuration as YAML (defaults applied, secrets shown
  * as "***", lists printed as their differences from defaults). */

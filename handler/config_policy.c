@@ -511,14 +511,6 @@ name_pos_cmp(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
-/* list_cmp - order policies by list name, case-insensitively (qsort and bsearch) */
-static int
-list_cmp(const void *a, const void *b)
-{
-	return strcasecmp(((const struct bh_list_policy *)a)->name,
-			  ((const struct bh_list_policy *)b)->name);
-}
-
 /* bh_cfg_policies_load - resolve defaults, then every list over them */
 void
 bh_cfg_policies_load(struct bh_cfgld *ld)
@@ -594,26 +586,29 @@ bh_cfg_policies_load(struct bh_cfgld *ld)
 			bh_config_diag_add(ld->diags, ld->file, np[i].line, np[i].col,
 					   "lists.%s: duplicate list (first at line %u)",
 					   np[i].name, np[i - 1].line);
-	qsort(cfg->lists, cfg->n_lists, sizeof(*cfg->lists), list_cmp);
+	qsort(cfg->lists, cfg->n_lists, sizeof(*cfg->lists), bh_list_policy_cmp);
 out:
 	free(np);
 	free(raw);
+}
+
+/* bh_config_policy_settings - what deciding reads, borrowed from cfg */
+struct bh_policy_settings
+bh_config_policy_settings(const struct bh_config *cfg)
+{
+	struct bh_policy_settings set = {&cfg->defaults, cfg->lists, cfg->n_lists,
+					 cfg->unknown_list};
+
+	return set;
 }
 
 /* bh_config_policy - a list's policy, or defaults */
 const struct bh_list_policy *
 bh_config_policy(const struct bh_config *cfg, const char *list, bool *known_r)
 {
-	const struct bh_list_policy *p = NULL;
-	struct bh_list_policy key;
+	struct bh_policy_settings set = bh_config_policy_settings(cfg);
 
-	if (list != NULL && cfg->n_lists > 0) {
-		key.name = (char *)list;
-		p = bsearch(&key, cfg->lists, cfg->n_lists, sizeof(*cfg->lists), list_cmp);
-	}
-	if (known_r != NULL)
-		*known_r = p != NULL;
-	return p != NULL ? p : &cfg->defaults;
+	return bh_policy_lookup(&set, list, known_r);
 }
 
 /* ---------------------------------------------------------------- printing */

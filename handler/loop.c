@@ -9,7 +9,7 @@
  *
  * "Ours" (the returned message was sent by us) is decided from the returned headers only:
  *   ours     its Return-Path is the valid VERP address this report came to, or its From or
- *            Message-ID domain is one of cfg->our_domains or a subdomain of one;
+ *            Message-ID domain is one of set->our_domains or a subdomain of one;
  *   foreign  our_domains is configured, From and/or Message-ID are present, and none is ours;
  *   unknown  otherwise (no returned headers, nothing to compare, or no our_domains).
  * A valid VERP alone does not make the returned message ours: a subscriber's auto-responder
@@ -51,11 +51,11 @@
  *      back to the auto-responder), not a loop. The loop this check is for is the bounce of an
  *      auto-reply that comes to us, at our bounce (VERP) address, not to its author.
  *   3. backscatter: a bounce of mail we never sent. Only when VERP was checked: v->verp.checked
- *      and cfg configures VERP (a key, or the classic format): either the VERP is not valid
+ *      and set->verp_verifies (a key, or the classic format): either the VERP is not valid
  *      (v->verp.why), or it is
  *      valid but the returned message is foreign. Without VERP we cannot tell ours from forged,
  *      so backscatter never fires then (classify without a config never reports it).
- *   4. hops: the returned message has more Received fields than cfg->limits.hop_limit.
+ *   4. hops: the returned message has more Received fields than set->hop_limit.
  * "repeat" (the same recipient bouncing again and again) needs history: the store decides it.
  *
  * XXX: a VERP that fails only because it expired (an old key rotated out) is reported as
@@ -182,12 +182,12 @@ domain_of(const char *s, const char **p_r, size_t *n_r)
 
 /* domain_is_ours - d[0..n) is one of our domains or a subdomain of one. */
 static bool
-domain_is_ours(const struct bh_config *cfg, const char *d, size_t n)
+domain_is_ours(const struct bh_loop_settings *set, const char *d, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < cfg->n_our_domains; i++) {
-		const char *o = cfg->our_domains[i];
+	for (i = 0; i < set->n_our_domains; i++) {
+		const char *o = set->our_domains[i];
 		size_t on = strlen(o);
 
 		while (on > 0 && o[on - 1] == '.')
@@ -202,7 +202,7 @@ domain_is_ours(const struct bh_config *cfg, const char *d, size_t n)
 
 /* returned_ident - was the returned message sent by us? (see the comment at the top) */
 static enum ident
-returned_ident(const struct bh_config *cfg, const struct bh_verdict *v)
+returned_ident(const struct bh_loop_settings *set, const struct bh_verdict *v)
 {
 	const struct bh_original *o = &v->original;
 	const char *const fields[] = {o->from, o->message_id};
@@ -214,7 +214,7 @@ returned_ident(const struct bh_config *cfg, const struct bh_verdict *v)
 	if (v->verp.checked && v->verp.valid && v->verp.address != NULL && o->return_path != NULL &&
 	    same_address(o->return_path, v->verp.address))
 		return ID_OURS;
-	if (cfg == NULL || cfg->n_our_domains == 0)
+	if (set == NULL || set->n_our_domains == 0)
 		return ID_UNKNOWN;
 	for (i = 0; i < BH_NELEM(fields); i++) {
 		const char *d;
@@ -223,7 +223,7 @@ returned_ident(const struct bh_config *cfg, const struct bh_verdict *v)
 		if (fields[i] == NULL || !domain_of(fields[i], &d, &dn))
 			continue;
 		seen = true;
-		if (domain_is_ours(cfg, d, dn))
+		if (domain_is_ours(set, d, dn))
 			return ID_OURS;
 	}
 	return seen ? ID_FOREIGN : ID_UNKNOWN;
@@ -435,16 +435,16 @@ check_automatic(struct bh_verdict *v, enum ident id)
 /* verp_configured - VERP decoding means something: keys to verify signed addresses, or the
  * classic (unsigned) format chosen on purpose. */
 static bool
-verp_configured(const struct bh_config *cfg)
+verp_configured(const struct bh_loop_settings *set)
 {
-	return cfg != NULL && (cfg->verp.n_keys > 0 || cfg->verp.format == BH_VERP_CLASSIC);
+	return set != NULL && set->verp_verifies;
 }
 
 /* check_backscatter - 3. a bounce of mail we never sent (only when VERP was checked). */
 static bool
-check_backscatter(const struct bh_config *cfg, struct bh_verdict *v, enum ident id)
+check_backscatter(const struct bh_loop_settings *set, struct bh_verdict *v, enum ident id)
 {
-	if (!v->verp.checked || !verp_configured(cfg))
+	if (!v->verp.checked || !verp_configured(set))
 		return false;
 	if (!v->verp.valid) {
 		set_loop(v, BH_LOOP_BACKSCATTER, "no valid VERP address",
@@ -463,9 +463,9 @@ check_backscatter(const struct bh_config *cfg, struct bh_verdict *v, enum ident 
 
 /* check_hops - 4. too many Received fields in the returned message. */
 static bool
-check_hops(const struct bh_config *cfg, struct bh_verdict *v)
+check_hops(const struct bh_loop_settings *set, struct bh_verdict *v)
 {
-	unsigned limit = cfg != NULL ? cfg->limits.hop_limit : 0;
+	unsigned limit = set != NULL ? set->hop_limit : 0;
 
 	if (limit == 0)
 		limit = BH_DEF_HOP_LIMIT;
@@ -480,7 +480,7 @@ check_hops(const struct bh_config *cfg, struct bh_verdict *v)
 
 /* bh_loop_check - see loop.h */
 void
-bh_loop_check(const struct bh_config *cfg, struct bh_verdict *v)
+bh_loop_check(const struct bh_loop_settings *set, struct bh_verdict *v)
 {
 	enum ident id;
 
@@ -488,7 +488,7 @@ bh_loop_check(const struct bh_config *cfg, struct bh_verdict *v)
 		return;
 	if (v->type != BH_TYPE_DSN && v->type != BH_TYPE_BOUNCE)
 		return;
-	id = returned_ident(cfg, v);
+	id = returned_ident(set, v);
 	/* A plain-text notice that forwards a whole report (some gateways wrap the DSN they got in
 	 * a message/rfc822 part) passes that report on: the "returned message" is then the report
 	 * itself, whose automatic headers say nothing about the message that failed. A postmaster's
@@ -501,7 +501,7 @@ bh_loop_check(const struct bh_config *cfg, struct bh_verdict *v)
 		if (!to_returned_author(v) && check_automatic(v, id))
 			return;
 	}
-	if (check_backscatter(cfg, v, id))
+	if (check_backscatter(set, v, id))
 		return;
-	(void)check_hops(cfg, v);
+	(void)check_hops(set, v);
 }

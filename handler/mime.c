@@ -477,7 +477,7 @@ guess_boundary(const struct bh_part *part, char *boundary, size_t bsz)
 
 /* bh_mime_parse - the iterative walk */
 int
-bh_mime_parse(const char *p, size_t n, const struct bh_limits_conf *lim, struct bh_mime *m,
+bh_mime_parse(const char *p, size_t n, const struct bh_mime_settings *lim, struct bh_mime *m,
 	      const char **error_r)
 {
 	struct pending *st = NULL, *kids = NULL, e;

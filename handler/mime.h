@@ -4,7 +4,7 @@
  *
  * We do not use libetpan's mailmime_parse here: it recurses into nested multiparts and
  * message/rfc822 parts without a depth bound. This walker keeps an explicit stack, checks the
- * nesting depth and the part count against struct bh_limits_conf before every step, and refuses
+ * nesting depth and the part count against struct bh_mime_settings before every step, and refuses
  * the message (-1, error) beyond them. Pure: no I/O.
  */
 #ifndef BH_MIME_H
@@ -13,8 +13,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
 #include "message.h"
+
+/* What the walker allows (bouncer.yaml limits:, filled by the configuration; bh_limits.h has the
+ * defaults). Beyond any of them the message is refused, never cut. */
+struct bh_mime_settings {
+	unsigned mime_depth;   /* nesting of multipart and message/rfc822 (BH_DEF_MIME_DEPTH);
+				* never more than BH_MAX_MIME_DEPTH whatever it says */
+	unsigned mime_parts;   /* leaf and container parts in one message (BH_DEF_MIME_PARTS) */
+	size_t header_line;    /* one unfolded header field, in bytes (BH_DEF_HEADER_LINE) */
+	unsigned header_count; /* fields in one header block (BH_DEF_HEADER_COUNT) */
+};
 
 enum bh_cte { BH_CTE_IDENTITY = 0, BH_CTE_QP, BH_CTE_BASE64 };
 
@@ -42,7 +51,7 @@ struct bh_mime {
 /* bh_mime_parse - walk the message p[0..n) (borrowed: it must outlive m). Returns 0, or -1 with
  * *error_r (static) when a limit is broken or a header is unparseable. m must be zeroed; free
  * with bh_mime_deinit in both cases. */
-int bh_mime_parse(const char *p, size_t n, const struct bh_limits_conf *lim, struct bh_mime *m,
+int bh_mime_parse(const char *p, size_t n, const struct bh_mime_settings *lim, struct bh_mime *m,
 		  const char **error_r);
 void bh_mime_deinit(struct bh_mime *m);
 

@@ -172,9 +172,35 @@ decide_rcpt(struct bh_decisions *out, const struct bh_verdict *v, const struct b
 	d->action = *a;
 }
 
-/* bh_policy_decide - every recipient of v under cfg */
+/* bh_list_policy_cmp - order policies by list name, case-insensitively (qsort and bsearch) */
+int
+bh_list_policy_cmp(const void *a, const void *b)
+{
+	return strcasecmp(((const struct bh_list_policy *)a)->name,
+			  ((const struct bh_list_policy *)b)->name);
+}
+
+/* bh_policy_lookup - a list's policy, or defaults */
+const struct bh_list_policy *
+bh_policy_lookup(const struct bh_policy_settings *set, const char *list, bool *known_r)
+{
+	const struct bh_list_policy *p = NULL;
+	struct bh_list_policy key;
+
+	if (list != NULL && set->n_lists > 0) {
+		key.name = (char *)list;
+		p = bsearch(&key, set->lists, set->n_lists, sizeof(*set->lists),
+			    bh_list_policy_cmp);
+	}
+	if (known_r != NULL)
+		*known_r = p != NULL;
+	return p != NULL ? p : set->defaults;
+}
+
+/* bh_policy_decide - every recipient of v under set */
 void
-bh_policy_decide(const struct bh_config *cfg, const struct bh_verdict *v, struct bh_decisions *out)
+bh_policy_decide(const struct bh_policy_settings *set, const struct bh_verdict *v,
+		 struct bh_decisions *out)
 {
 	const struct bh_list_policy *pol;
 	bool known;
@@ -183,12 +209,12 @@ bh_policy_decide(const struct bh_config *cfg, const struct bh_verdict *v, struct
 	memset(out, 0, sizeof(*out));
 	out->type = v->type;
 	out->folder_hint = "processed";
-	out->policy = &cfg->defaults;
+	out->policy = set->defaults;
 	if (v->error != NULL) {
 		refuse_all(out, v, BH_OUT_REFUSE, NULL, "unparseable", "quarantine");
 		return;
 	}
-	pol = bh_config_policy(cfg, v->verp.valid ? v->verp.list : NULL, &known);
+	pol = bh_policy_lookup(set, v->verp.valid ? v->verp.list : NULL, &known);
 	out->policy = pol;
 	if (v->loop.kind != BH_LOOP_NONE) {
 		const struct bh_policy_action *a = &pol->loop[v->loop.kind];
@@ -207,8 +233,8 @@ bh_policy_decide(const struct bh_config *cfg, const struct bh_verdict *v, struct
 			   "ignored");
 		return;
 	}
-	if (!known && cfg->unknown_list != BH_UNKNOWN_DEFAULTS) {
-		bool q = cfg->unknown_list == BH_UNKNOWN_QUARANTINE;
+	if (!known && set->unknown_list != BH_UNKNOWN_DEFAULTS) {
+		bool q = set->unknown_list == BH_UNKNOWN_QUARANTINE;
 
 		refuse_all(out, v, BH_OUT_REFUSE, NULL, "unknown list",
 			   q ? "quarantine" : "ignored");

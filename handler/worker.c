@@ -373,7 +373,10 @@ log_ctx(const struct bh_worker *w, const struct job *j, struct bh_log_ctx *c)
 static void
 decide(struct bh_worker *w, struct job *j)
 {
-	struct bh_classify_opts co = {w->rules, &w->cfg->limits};
+	struct bh_classify_settings cs = bh_config_classify_settings(w->cfg);
+	struct bh_loop_settings ls = bh_config_loop_settings(w->cfg);
+	struct bh_policy_settings ps = bh_config_policy_settings(w->cfg);
+	struct bh_classify_opts co = {w->rules, &cs};
 
 	bh_verdict_init(&j->v);
 	j->classified = true;
@@ -383,8 +386,8 @@ decide(struct bh_worker *w, struct job *j)
 		return;
 	}
 	bh_verp_locate(&w->cfg->verp, &j->v, bh_now());
-	bh_loop_check(w->cfg, &j->v);
-	bh_policy_decide(w->cfg, &j->v, &j->d);
+	bh_loop_check(&ls, &j->v);
+	bh_policy_decide(&ps, &j->v, &j->d);
 	j->decided = true;
 	j->dest = dest_of_hint(j->d.folder_hint);
 	/* auto-replies, loops and mail that is no bounce at all are kept apart from bounces */

@@ -37,7 +37,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char *domains[] = {"ours.example", "example.com"};
 	static struct bh_config *cfg;
 	static struct bh_rules *rules;
+	static struct bh_classify_settings limits;
 	const char *p = (const char *)data, *why = NULL;
+	struct bh_loop_settings set;
 	struct bh_classify_opts opts;
 	struct bh_verdict v;
 	struct bh_buf out;
@@ -47,9 +49,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cfg == NULL) {
 		cfg = bh_config_defaults();
 		rules = bh_rules_new(NULL, 0, false, cfg->limits.regex_match_limit, &err);
+		limits = bh_config_classify_settings(cfg);
 	}
 	opts.rules = rules;
-	opts.limits = &cfg->limits;
+	opts.settings = &limits;
 	bh_verdict_init(&v);
 	(void)bh_classify(&opts, p, size, &v);
 
@@ -66,17 +69,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(v.loop.why);
 	v.loop.why = NULL;
 	v.loop.kind = BH_LOOP_NONE;
-	cfg->our_domains = domains;
-	cfg->n_our_domains = BH_NELEM(domains);
-	cfg->verp.n_keys = 1;
+	set = bh_config_loop_settings(cfg);
+	set.our_domains = domains;
+	set.n_our_domains = BH_NELEM(domains);
+	set.verp_verifies = true;
 	v.verp.checked = true;
 	v.verp.valid = size > 0 && (data[0] & 1);
 	if (v.verp.address == NULL && v.env.to != NULL)
 		v.verp.address = bh_strdup(v.env.to);
-	bh_loop_check(cfg, &v);
-	cfg->our_domains = NULL;
-	cfg->n_our_domains = 0;
-	cfg->verp.n_keys = 0;
+	bh_loop_check(&set, &v);
 
 	bh_buf_init(&out);
 	bh_verdict_json(&out, &v, "fuzz");

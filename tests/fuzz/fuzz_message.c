@@ -17,6 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct bh_config *cfg;
 	static struct bh_rules *rules;
+	static struct bh_classify_settings limits;
 	struct bh_classify_opts opts;
 	struct bh_verdict v;
 	struct bh_buf out;
@@ -25,9 +26,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cfg == NULL) {
 		cfg = bh_config_defaults();
 		rules = bh_rules_new(NULL, 0, false, cfg->limits.regex_match_limit, &err);
+		limits = bh_config_classify_settings(cfg);
 	}
 	opts.rules = rules;
-	opts.limits = &cfg->limits;
+	opts.settings = &limits;
 	bh_verdict_init(&v);
 	(void)bh_classify(&opts, (const char *)data, size, &v);
 	bh_buf_init(&out);

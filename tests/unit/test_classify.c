@@ -389,7 +389,8 @@ main(void)
 	struct bh_config *cfg = bh_config_defaults();
 	const char *err = NULL;
 	struct bh_rules *rules = bh_rules_new(NULL, 0, false, cfg->limits.regex_match_limit, &err);
-	struct bh_classify_opts opts = {rules, &cfg->limits};
+	struct bh_classify_settings limits = bh_config_classify_settings(cfg);
+	struct bh_classify_opts opts = {rules, &limits};
 	size_t i, k;
 
 	CHECK(rules != NULL);
@@ -554,7 +555,7 @@ main(void)
 	}
 	{
 		/* limits: too large, too deep */
-		struct bh_limits_conf small = cfg->limits;
+		struct bh_classify_settings small = limits;
 		struct bh_classify_opts o2 = {rules, &small};
 		struct bh_verdict v;
 		const char *deep =
@@ -572,7 +573,7 @@ main(void)
 		CHECK_STR(v.env.from, "a@b.example");
 		bh_verdict_deinit(&v);
 		small.message_size = 1000;
-		small.mime_depth = 1;
+		small.mime.mime_depth = 1;
 		CHECK_INT(bh_classify(&o2, deep, strlen(deep), &v), -1);
 		CHECK_STR(v.error, "MIME nesting too deep");
 		CHECK_STR(bh_msg_type_name(v.type), "not_bounce");

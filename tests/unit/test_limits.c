@@ -17,11 +17,18 @@
 
 static struct bh_rules *rules;
 
-/* run - classify data under lim; returns bh_classify's result, v filled (caller deinits) */
+/* run - classify data under lim (as the configuration fills the classifier's settings);
+ * returns bh_classify's result, v filled (caller deinits) */
 static int
 run(const struct bh_limits_conf *lim, const struct bh_buf *msg, struct bh_verdict *v)
 {
-	struct bh_classify_opts o = {rules, lim};
+	struct bh_config cfg;
+	struct bh_classify_settings set;
+	struct bh_classify_opts o = {rules, &set};
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.limits = *lim;
+	set = bh_config_classify_settings(&cfg);
 
 	bh_verdict_init(v);
 	return bh_classify(&o, msg->data != NULL ? msg->data : "", msg->len, v);

@@ -273,23 +273,23 @@ test_envelope(void)
 	for (i = 0; i < BH_NELEM(ecases); i++) {
 		const struct ecase *e = &ecases[i];
 		const struct lcase *c = find(e->base);
-		struct bh_config cfg;
+		struct bh_loop_settings set;
 		struct bh_verdict v;
 
-		memset(&cfg, 0, sizeof(cfg));
+		memset(&set, 0, sizeof(set));
 		if (c->domains) {
-			cfg.our_domains = domains;
-			cfg.n_our_domains = BH_NELEM(domains);
+			set.our_domains = domains;
+			set.n_our_domains = BH_NELEM(domains);
 		}
 		if (e->verp != V_NONE)
-			cfg.verp.n_keys = 1;
+			set.verp_verifies = true;
 		build(c, &v);
 		set_verp(&v, e->verp);
 		v.env.from = dup(e->from);
 		v.env.to = dup(e->to);
 		v.env.delivered_to = dup(e->delivered_to);
 		v.env.subject = dup(e->subject);
-		bh_loop_check(&cfg, &v);
+		bh_loop_check(&set, &v);
 		check_kind(e->name, &v, e->want);
 		bh_verdict_deinit(&v);
 	}
@@ -353,6 +353,9 @@ test_fixtures(void)
 	struct bh_config_diags d = {NULL, 0};
 	struct bh_config *cfg;
 	struct bh_rules *rules;
+	struct bh_classify_settings limits;
+	struct bh_analyze_settings aset;
+	struct bh_policy_settings pset;
 	struct bh_classify_opts opts;
 	const char *err = NULL;
 	char *verp;
@@ -371,7 +374,10 @@ test_fixtures(void)
 	if (rules == NULL)
 		bh_fatal("rules: %s", err);
 	opts.rules = rules;
-	opts.limits = &cfg->limits;
+	limits = bh_config_classify_settings(cfg);
+	opts.settings = &limits;
+	aset = bh_config_analyze_settings(cfg);
+	pset = bh_config_policy_settings(cfg);
 	verp = bh_verp_encode(&cfg->verp, "news", "alice@sub.example", now, &err);
 	if (verp == NULL)
 		bh_fatal("verp encode: %s", err);
@@ -402,13 +408,13 @@ test_fixtures(void)
 		}
 		free(msg);
 		bh_verdict_init(&v);
-		CHECK_INT(bh_analyze(cfg, &opts, data, strlen(data), now, &v), 0);
+		CHECK_INT(bh_analyze(&aset, &opts, data, strlen(data), now, &v), 0);
 		check_kind(name, &v, f->want);
 		test_checks++;
 		if (v.verp.valid != f->want_verp_valid)
 			TEST_FAIL("%s: verp valid got %d, want %d", name, v.verp.valid,
 				  f->want_verp_valid);
-		bh_policy_decide(cfg, &v, &dec);
+		bh_policy_decide(&pset, &v, &dec);
 		for (j = 0; j < dec.n; j++)
 			if (dec.v[j].outcome == BH_OUT_SUPPRESS || dec.v[j].outcome == BH_OUT_COUNT)
 				suppress = true;
@@ -433,6 +439,7 @@ int
 main(void)
 {
 	static char *domains[] = {"ours.example", "news.example.org."};
+	struct bh_loop_settings set;
 	struct bh_config cfg;
 	size_t i;
 
@@ -440,16 +447,16 @@ main(void)
 		const struct lcase *c = &cases[i];
 		struct bh_verdict v;
 
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.limits.hop_limit = c->hops != 0 ? c->hops : BH_DEF_HOP_LIMIT;
+		memset(&set, 0, sizeof(set));
+		set.hop_limit = c->hops != 0 ? c->hops : BH_DEF_HOP_LIMIT;
 		if (c->domains) {
-			cfg.our_domains = domains;
-			cfg.n_our_domains = BH_NELEM(domains);
+			set.our_domains = domains;
+			set.n_our_domains = BH_NELEM(domains);
 		}
 		if (c->verp != V_NONE)
-			cfg.verp.n_keys = 1; /* a key is configured; the slot itself is not read */
+			set.verp_verifies = true; /* a key is configured */
 		build(c, &v);
-		bh_loop_check(&cfg, &v);
+		bh_loop_check(&set, &v);
 		test_checks++;
 		if (v.loop.kind != c->want)
 			TEST_FAIL("%s: got %s (%s), want %s", c->name,
@@ -475,16 +482,20 @@ main(void)
 		CHECK_INT(v.loop.kind, BH_LOOP_HOPS);
 		bh_verdict_deinit(&v);
 	}
-	/* VERP checked but not configured (no key, signed format): no backscatter. */
+	/* VERP checked but not configured (no key, signed format): no backscatter; the classic
+	 * format verifies without a key (bh_config_loop_settings). */
 	{
 		struct bh_verdict v;
 
 		memset(&cfg, 0, sizeof(cfg));
 		build(find("verp invalid"), &v);
-		bh_loop_check(&cfg, &v);
+		set = bh_config_loop_settings(&cfg);
+		CHECK_INT(set.verp_verifies, false);
+		bh_loop_check(&set, &v);
 		CHECK_INT(v.loop.kind, BH_LOOP_NONE);
 		cfg.verp.format = BH_VERP_CLASSIC;
-		bh_loop_check(&cfg, &v);
+		set = bh_config_loop_settings(&cfg);
+		bh_loop_check(&set, &v);
 		CHECK_INT(v.loop.kind, BH_LOOP_BACKSCATTER);
 		bh_verdict_deinit(&v);
 	}

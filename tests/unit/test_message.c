@@ -12,13 +12,11 @@
 #include "text.h"
 #include "test.h"
 
-static struct bh_limits_conf lim = {
-    .message_size = BH_DEF_MESSAGE_SIZE,
+static struct bh_mime_settings lim = {
     .mime_depth = BH_DEF_MIME_DEPTH,
     .mime_parts = BH_DEF_MIME_PARTS,
     .header_line = BH_DEF_HEADER_LINE,
     .header_count = BH_DEF_HEADER_COUNT,
-    .recipients = BH_DEF_RECIPIENTS,
 };
 
 static void

@@ -43,6 +43,15 @@ struct vcase {
 	bool other_address;	       /* the report names another address than the subscriber */
 };
 
+/* decide - bh_policy_decide under cfg's policy settings */
+static void
+decide(const struct bh_config *cfg, const struct bh_verdict *v, struct bh_decisions *d)
+{
+	struct bh_policy_settings set = bh_config_policy_settings(cfg);
+
+	bh_policy_decide(&set, v, d);
+}
+
 static void
 make(struct bh_verdict *v, const struct vcase *c)
 {
@@ -144,7 +153,7 @@ main(void)
 		struct bh_decisions d;
 
 		make(&v, c);
-		bh_policy_decide(cfg, &v, &d);
+		decide(cfg, &v, &d);
 		if (d.n != 1) {
 			TEST_FAIL("%s: got %zu decisions, want 1", c->name, d.n);
 		} else {
@@ -189,7 +198,7 @@ main(void)
 		r = bh_verdict_add_rcpt(&v, 10);
 		bh_rcpt_set_reason(r, BH_R_SPAMDETECTED, NULL);
 		r->action = BH_ACTION_FAILED;
-		bh_policy_decide(cfg, &v, &d);
+		decide(cfg, &v, &d);
 		CHECK_INT(d.n, 2);
 		if (d.n == 2) {
 			CHECK_INT(d.v[0].outcome, BH_OUT_SUPPRESS);
@@ -223,11 +232,11 @@ main(void)
 		struct bh_decisions d;
 
 		make(&v, &vc);
-		bh_policy_decide(c2, &v, &d);
+		decide(c2, &v, &d);
 		CHECK_INT(d.v[0].outcome, BH_OUT_REFUSE);
 		CHECK_STR(d.folder_hint, "ignored");
 		bh_decisions_deinit(&d);
-		bh_policy_decide(c3, &v, &d);
+		decide(c3, &v, &d);
 		CHECK_INT(d.v[0].outcome, BH_OUT_SUPPRESS);
 		CHECK_STR(d.folder_hint, "processed");
 		bh_decisions_deinit(&d);
@@ -246,7 +255,7 @@ main(void)
 		struct bh_decisions d;
 
 		make(&v, &vc);
-		bh_policy_decide(c4, &v, &d);
+		decide(c4, &v, &d);
 		CHECK_INT(d.v[0].outcome, BH_OUT_COUNT);
 		CHECK_INT(d.v[0].action.threshold, 3);
 		bh_decisions_deinit(&d);

@@ -572,13 +572,14 @@ verp_msg(struct bh_verdict *v, const char *sid, const char *list, const char *rc
 static enum bh_store_status
 apply_policy(struct bh_store *s, const struct bh_config *cfg, struct bh_verdict *v)
 {
+	struct bh_policy_settings set = bh_config_policy_settings(cfg);
 	struct bh_decisions d;
 	struct bh_store_item it;
 	const char *error = NULL;
 
 	memset(&d, 0, sizeof(d));
 	memset(&it, 0, sizeof(it));
-	bh_policy_decide(cfg, v, &d);
+	bh_policy_decide(&set, v, &d);
 	it.v = v;
 	it.d = &d;
 	it.folder = "bouncer/processed";
@@ -646,13 +647,14 @@ test_with_policy(struct bh_store *s, const struct bh_config *cfg)
 static struct bh_store_item
 apply_item(struct bh_store *s, const struct bh_config *cfg, struct bh_verdict *v)
 {
+	struct bh_policy_settings set = bh_config_policy_settings(cfg);
 	struct bh_decisions d;
 	struct bh_store_item it;
 	const char *error = NULL;
 
 	memset(&d, 0, sizeof(d));
 	memset(&it, 0, sizeof(it));
-	bh_policy_decide(cfg, v, &d);
+	bh_policy_decide(&set, v, &d);
 	it.v = v;
 	it.d = &d;
 	it.folder = "bouncer/processed";
