@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev python3
-      libetpan-dev libyaml-dev libhiredis-dev libpcre2-dev nettle-dev libidn2-dev
+      libetpan-dev libyaml-dev libhiredis-dev libpcre2-dev nettle-dev libssl-dev libidn2-dev
       libmicrohttpd-dev libgnutls28-dev libjson-c-dev libsystemd-dev redis-server dovecot-imapd openssl curl
       time util-linux procps
       python3-yaml    # tests/cli/test_config.sh, test_deploy.sh: the printed YAML parses
