@@ -18,7 +18,10 @@
 # I(N) - N x that. Under valgrind no SHA extensions exist, so SHA-256 runs libcrypto's AVX2
 # code there, as on a CPU without them; its share (stable_id, inclusive) is printed apart (on
 # the real CPU libcrypto uses the SHA extensions where present).
-#   BENCH_CALLGRIND=0 skips the instruction count.
+# And since valgrind has no SHA extensions, the stable id's SHA-256 is counted again on the
+# real CPU by single-stepping it (bench/sha_steps.c, a minute): callgrind's count less its
+# SHA-256 plus that is the count on this CPU.
+#   BENCH_CALLGRIND=0 skips the instruction count, BENCH_STEPS=0 the single-stepping.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bouncer=${1:-$here/build/bouncer}
@@ -122,13 +125,28 @@ if [ "${BENCH_CALLGRIND:-1}" != 0 ]; then
 		sha() { { callgrind_annotate --inclusive=yes "$work/cg.$1" 2>/dev/null || true; } | awk '/classify.c:stable_id/ && !f {gsub(",","",$1); print $1; f=1}'; }
 		s1=$(sha 1)
 		s2=$(sha 2)
-		python3 - "${#files[@]}" "$i1" "$i2" "${s1:-0}" "${s2:-0}" <<'PY'
+		# The same hashing on this CPU (its SHA extensions where it has them), counted by
+		# single-stepping (bench/sha_steps.c) over every 8th corpus file: slow per step, and
+		# SHA-256 runs the same code for every block, so a sample gives its cost a byte.
+		steps=""
+		if [ "${BENCH_STEPS:-1}" != 0 ] && cc -O2 -o "$work/sha_steps" "$here/bench/sha_steps.c" -lcrypto 2>/dev/null; then
+			sample=()
+			for ((k = 0; k < ${#files[@]}; k += 8)); do sample+=("${files[k]}"); done
+			steps=$("$work/sha_steps" "${sample[@]}" 2>/dev/null | sed -n 's/.* \([0-9.]*\) per byte$/\1/p')
+		fi
+		bytes1=$(cat "${files[@]}" | wc -c)
+		python3 - "${#files[@]}" "$i1" "$i2" "${s1:-0}" "${s2:-0}" "$bytes1" "${steps:-}" <<'PY'
 import sys
-n, i1, i2, s1, s2 = (int(x) for x in sys.argv[1:6])
+n, i1, i2, s1, s2, b = (int(x) for x in sys.argv[1:7])
+steps = float(sys.argv[7]) if sys.argv[7] else None
 pm = (i2 - i1) / n
 sha = (s2 - s1) / n
 print(f"  instructions (callgrind, {n} corpus messages): {pm:,.0f} per message (goal 300,000),"
       f" of which SHA-256 (stable_id, no SHA extensions) {sha:,.0f}; startup {i1 - pm * n:,.0f}")
+if steps is not None:
+    real = steps * b / n
+    print(f"  on this CPU: the stable id's SHA-256 {steps:.2f} instructions a byte (single-stepped),"
+          f" {real:,.0f} a message; so {pm - sha + real:,.0f} per message in all (goal 300,000)")
 PY
 	else
 		echo "  instructions: valgrind not installed, skipped"
