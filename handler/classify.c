@@ -185,6 +185,21 @@ message_depth(const struct bh_mime *m, size_t i)
 	return depth;
 }
 
+/* has_jis_escape - d holds ESC $ B, the escape into JIS X 0208 of ISO-2022-JP: memchr to each
+ * ESC (rare in text) instead of a search for the three bytes at every position */
+static bool
+has_jis_escape(const char *d, size_t len)
+{
+	const char *p = d, *e = d + len;
+
+	while (p < e && (p = memchr(p, 0x1b, (size_t)(e - p))) != NULL) {
+		if (e - p >= 3 && p[1] == '$' && p[2] == 'B')
+			return true;
+		p++;
+	}
+	return false;
+}
+
 /* to_utf8 - a text part in a legacy charset (declared, or ISO-2022-JP announcing itself with
  * ESC $ B) converted to UTF-8 with libetpan's charconv (iconv), so the reason rules and the
  * auto-reply cues see one encoding; kept as it is when the conversion fails */
@@ -196,7 +211,7 @@ to_utf8(char *d, size_t *len, const char *charset)
 	size_t rl = 0;
 
 	if (from[0] == '\0' || strcmp(from, "us-ascii") == 0)
-		from = memmem(d, *len, "\x1b$B", 3) != NULL ? "iso-2022-jp" : NULL;
+		from = has_jis_escape(d, *len) ? "iso-2022-jp" : NULL;
 	if (from == NULL || strcmp(from, "utf-8") == 0 || strcmp(from, "utf8") == 0)
 		return d;
 	/* plain ASCII reads the same in every charset we meet: no iconv_open for it */

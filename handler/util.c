@@ -545,9 +545,9 @@ fold_eq(const char *a, const char *b, size_t n)
 	return true;
 }
 
-/* bh_span_ieq - case-insensitive equality of a span and a literal */
+/* bh_span_ieq_tail - bh_span_ieq past its inline test of the first byte (which it repeats) */
 bool
-bh_span_ieq(const char *p, size_t n, const char *lit)
+bh_span_ieq_tail(const char *p, size_t n, const char *lit)
 {
 	size_t i;
 
@@ -558,9 +558,9 @@ bh_span_ieq(const char *p, size_t n, const char *lit)
 	return lit[n] == '\0';
 }
 
-/* bh_span_istarts - case-insensitive prefix test of a span */
+/* bh_span_istarts_tail - bh_span_istarts past its inline test of the first byte */
 bool
-bh_span_istarts(const char *p, size_t n, const char *lit)
+bh_span_istarts_tail(const char *p, size_t n, const char *lit)
 {
 	size_t i;
 
@@ -809,13 +809,15 @@ bh_ct_equal(const void *a, const void *b, size_t n)
 	return d == 0;
 }
 
-/* bh_read_file - read a whole file of at most max bytes */
+/* bh_read_file - read a whole file of at most max bytes, straight into its buffer: sized from
+ * fstat for a regular file (one allocation, no copy), grown by doubling for a pipe */
 int
 bh_read_file(const char *path, size_t max, char **data_r, size_t *len_r, const char **error_r)
 {
 	struct bh_buf b;
-	char chunk[65536];
+	struct stat st;
 	ssize_t r;
+	size_t want;
 	int fd, ret = -1;
 
 	bh_buf_init(&b);
@@ -824,8 +826,14 @@ bh_read_file(const char *path, size_t max, char **data_r, size_t *len_r, const c
 		*error_r = strerror(errno);
 		return -1;
 	}
+	/* one byte more than the file, so that its end is seen without a second allocation */
+	want = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uintmax_t)st.st_size < max
+		   ? (size_t)st.st_size + 1
+		   : 65536;
 	for (;;) {
-		r = read(fd, chunk, sizeof(chunk));
+		if (b.cap - b.len <= 1)
+			bh_buf_reserve(&b, b.len < want ? want - b.len : b.len);
+		r = read(fd, b.data + b.len, b.cap - b.len - 1);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
@@ -838,7 +846,8 @@ bh_read_file(const char *path, size_t max, char **data_r, size_t *len_r, const c
 			*error_r = "file too large";
 			goto out;
 		}
-		bh_buf_append(&b, chunk, (size_t)r);
+		b.len += (size_t)r;
+		b.data[b.len] = '\0';
 	}
 	if (b.data == NULL)
 		bh_buf_reserve(&b, 0), b.data[0] = '\0';

@@ -86,8 +86,31 @@ bool bh_locale_utf8(void);
 int bh_strtonum(const char *s, long long min, long long max, long long *out, const char **error_r);
 
 /* Span helpers for untrusted text (pointer + length, never NUL-terminated). */
-bool bh_span_ieq(const char *p, size_t n, const char *lit);	/* case-insensitive equal */
-bool bh_span_istarts(const char *p, size_t n, const char *lit); /* case-insensitive prefix */
+bool bh_span_ieq_tail(const char *p, size_t n, const char *lit);
+/* bh_span_ieq - p[0..n) equals the string lit ignoring ASCII case. Inline, the first byte
+ * first: the many look-ups by field name fail there almost always (two bytes equal but for
+ * case differ at most in bit 0x20). */
+static inline bool
+bh_span_ieq(const char *p, size_t n, const char *lit)
+{
+	if (n == 0)
+		return lit[0] == '\0';
+	if (((unsigned char)p[0] | 0x20u) != ((unsigned char)lit[0] | 0x20u))
+		return false;
+	return bh_span_ieq_tail(p, n, lit);
+}
+bool bh_span_istarts_tail(const char *p, size_t n, const char *lit);
+/* bh_span_istarts - p[0..n) starts with the string lit ignoring ASCII case; the first byte
+ * tested inline, as in bh_span_ieq (the line scanners ask it of every line) */
+static inline bool
+bh_span_istarts(const char *p, size_t n, const char *lit)
+{
+	if (lit[0] == '\0')
+		return true;
+	if (n == 0 || ((unsigned char)p[0] | 0x20u) != ((unsigned char)lit[0] | 0x20u))
+		return false;
+	return bh_span_istarts_tail(p, n, lit);
+}
 const char *bh_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn);
 /* A set of at most 64 NUL-terminated needles, searched for in one pass ignoring ASCII case.
  * bh_needles_init keeps v (it must outlive the set) and fills the tables; a set that lists
