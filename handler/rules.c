@@ -64,6 +64,9 @@ struct bh_rule {
 	char *lits;
 	uint16_t *lit_ids; /* the literals' ids in the prefilter automaton; n_lit_ids of them */
 	size_t n_lit_ids;
+	char *lits2; /* literals_also: a second set, one of which is in every match too */
+	uint16_t *lit2_ids;
+	size_t n_lit2_ids;
 	pcre2_code *re;
 	bool jit_tried; /* pcre2_jit_compile ran (the interpreter is the fallback, same results) */
 	enum bh_reason reason;
@@ -112,6 +115,36 @@ ac_class(unsigned char c)
 	return 38 + (unsigned)(c % 26u);
 }
 
+/* lit_ids - the automaton's ids of the literals in lits (a run ending in ""), adding the new
+ * ones to the unique list lits[0..*nl); NULL for no literals */
+static uint16_t *
+lit_ids(const char *rl, size_t *n_r, char ***lits, size_t *nl, size_t *capl, size_t *total)
+{
+	uint16_t *ids;
+	const char *l;
+	size_t j, k;
+
+	*n_r = 0;
+	if (rl == NULL)
+		return NULL;
+	for (l = rl; *l != '\0'; l += strlen(l) + 1)
+		(*n_r)++;
+	ids = bh_calloc(*n_r + 1, sizeof(*ids));
+	for (l = rl, j = 0; *l != '\0'; l += strlen(l) + 1, j++) {
+		for (k = 0; k < *nl && strcmp((*lits)[k], l) != 0; k++)
+			;
+		if (k == *nl) {
+			if (*nl == *capl)
+				*lits = bh_reallocarray(*lits, *capl = *capl ? *capl * 2 : 64,
+							sizeof(**lits));
+			(*lits)[(*nl)++] = (char *)l;
+			*total += strlen(l);
+		}
+		ids[j] = (uint16_t)k;
+	}
+	return ids;
+}
+
 /* ac_build - the automaton of every row's literals, and each row's literal ids */
 static void
 ac_build(struct bh_rules *rs)
@@ -121,31 +154,13 @@ ac_build(struct bh_rules *rs)
 	size_t nl = 0, capl = 0, caps = 1, i, j, len, total = 1;
 	uint16_t *fail, *queue;
 	size_t qh = 0, qt = 0;
-	const char *l;
 
 	/* the unique literals, and the rows' ids for them */
 	for (i = 0; i < rs->n; i++) {
 		struct bh_rule *r = &rs->v[i];
 
-		if (r->lits == NULL)
-			continue;
-		for (l = r->lits; *l != '\0'; l += strlen(l) + 1)
-			r->n_lit_ids++;
-		r->lit_ids = bh_calloc(r->n_lit_ids, sizeof(*r->lit_ids));
-		for (l = r->lits, j = 0; *l != '\0'; l += strlen(l) + 1, j++) {
-			size_t k;
-
-			for (k = 0; k < nl && strcmp(lits[k], l) != 0; k++)
-				;
-			if (k == nl) {
-				if (nl == capl)
-					lits = bh_reallocarray(lits, capl = capl ? capl * 2 : 64,
-							       sizeof(*lits));
-				lits[nl++] = (char *)l;
-				total += strlen(l);
-			}
-			r->lit_ids[j] = (uint16_t)k;
-		}
+		r->lit_ids = lit_ids(r->lits, &r->n_lit_ids, &lits, &nl, &capl, &total);
+		r->lit2_ids = lit_ids(r->lits2, &r->n_lit2_ids, &lits, &nl, &capl, &total);
 	}
 	if (total >= 65535 || nl >= 65535)
 		bh_fatal("rules: the prefilter's literals are too many (%zu bytes)", total);
@@ -227,14 +242,14 @@ ac_scan(const struct ac *ac, const char *t, size_t n, uint64_t *found)
 	}
 }
 
-/* ac_any - one of the row's literals may occur in the text */
+/* ac_any - one of the literals ids[0..n) may occur in the text */
 static inline bool
-ac_any(const struct bh_rule *r, const uint64_t *found)
+ac_any(const uint16_t *ids, size_t n, const uint64_t *found)
 {
 	size_t i;
 
-	for (i = 0; i < r->n_lit_ids; i++)
-		if (found[r->lit_ids[i] >> 6] & (UINT64_C(1) << (r->lit_ids[i] & 63)))
+	for (i = 0; i < n; i++)
+		if (found[ids[i] >> 6] & (UINT64_C(1) << (ids[i] & 63)))
 			return true;
 	return false;
 }
@@ -376,6 +391,8 @@ rule_free(struct bh_rule *r)
 	free(r->reply);
 	free(r->pattern);
 	free(r->lits);
+	free(r->lits2);
+	free(r->lit2_ids);
 	free(r->lit_ids);
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
@@ -409,6 +426,8 @@ rules_hash(struct bh_rules *rs)
 		hash_str(&ctx, r->reply);
 		hash_str(&ctx, r->pattern);
 		for (l = r->lits; l != NULL && *l != '\0'; l += strlen(l) + 1)
+			hash_str(&ctx, l);
+		for (l = r->lits2; l != NULL && *l != '\0'; l += strlen(l) + 1)
 			hash_str(&ctx, l);
 		hash_str(&ctx, bh_reason_name(r->reason));
 		hash_str(&ctx, r->has_whose ? bh_whose_name(r->whose) : "");
@@ -663,7 +682,7 @@ load_builtin(struct bh_rules *rs, size_t cap, const struct builtin *b)
 
 	for (i = 0; i < rows->n; i++) {
 		const struct bh_cnode *row = rows->kids[i];
-		const char *reason, *whose;
+		const char *reason, *whose, *also;
 		char *pattern;
 		int rsn = -1, w = -1;
 
@@ -688,6 +707,8 @@ load_builtin(struct bh_rules *rs, size_t cap, const struct builtin *b)
 		free(pattern);
 		if (ret == -1)
 			break;
+		if ((also = scalar_of(map_get(row, "literals_also"))) != NULL)
+			rs->v[rs->n - 1].lits2 = lits_copy(also);
 	}
 	return ret;
 }
@@ -803,6 +824,23 @@ bh_rules_version(const struct bh_rules *rules)
 	return rules->version;
 }
 
+/* dump_lits - ,"key":[...] for a run of literals, nothing for none */
+static void
+dump_lits(struct bh_buf *out, const char *key, const char *lits)
+{
+	const char *l;
+
+	if (lits == NULL)
+		return;
+	bh_buf_printf(out, ",\"%s\":[", key);
+	for (l = lits; *l != '\0'; l += strlen(l) + 1) {
+		if (l != lits)
+			bh_buf_putc(out, ',');
+		bh_json_str(out, l, strlen(l));
+	}
+	bh_buf_putc(out, ']');
+}
+
 /* bh_rules_dump_compiled - one JSON object per compiled row: id, status, reply_code,
  * specificity, literals, the pattern with its families expanded, reason and whose */
 void
@@ -814,7 +852,6 @@ bh_rules_dump_compiled(const struct bh_rules *rules, struct bh_buf *out)
 
 	for (i = 0; i < rules->n; i++) {
 		const struct bh_rule *r = &rules->v[i];
-		const char *l;
 
 		bh_buf_puts(out, "{\"id\":");
 		bh_json_str(out, r->id, strlen(r->id));
@@ -827,15 +864,8 @@ bh_rules_dump_compiled(const struct bh_rules *rules, struct bh_buf *out)
 			bh_json_str(out, r->reply, strlen(r->reply));
 		}
 		bh_buf_printf(out, ",\"specificity\":\"%s\"", specs[r->spec]);
-		if (r->lits != NULL) {
-			bh_buf_puts(out, ",\"literals\":[");
-			for (l = r->lits; *l != '\0'; l += strlen(l) + 1) {
-				if (l != r->lits)
-					bh_buf_putc(out, ',');
-				bh_json_str(out, l, strlen(l));
-			}
-			bh_buf_putc(out, ']');
-		}
+		dump_lits(out, "literals", r->lits);
+		dump_lits(out, "literals_also", r->lits2);
 		if (r->pattern != NULL) {
 			bh_buf_puts(out, ",\"pattern\":");
 			bh_json_str(out, r->pattern, strlen(r->pattern));
@@ -1301,7 +1331,9 @@ match_len(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data *
 
 	if (x->n == 0)
 		return 0;
-	if (!rs->no_prefilter && r->lit_ids != NULL && !ac_any(r, x->found))
+	if (!rs->no_prefilter &&
+	    ((r->lit_ids != NULL && !ac_any(r->lit_ids, r->n_lit_ids, x->found)) ||
+	     (r->lit2_ids != NULL && !ac_any(r->lit2_ids, r->n_lit2_ids, x->found))))
 		return 0;
 	if (!r->jit_tried) {
 		/* the table is read-only to its users but for this cache: one thread uses it */
@@ -1313,7 +1345,8 @@ match_len(const struct bh_rules *rs, const struct bh_rule *r, pcre2_match_data *
 	if (pcre2_match(r->re, (PCRE2_SPTR)x->t, x->n, 0, 0, md, rs->mctx) < 0)
 		return 0;
 	/* With the prefilter off (tests, fuzzing), a match without its literals is a table bug. */
-	if (rs->no_prefilter && r->lits != NULL && !lits_present(r->lits, x->t, x->n))
+	if (rs->no_prefilter && ((r->lits != NULL && !lits_present(r->lits, x->t, x->n)) ||
+				 (r->lits2 != NULL && !lits_present(r->lits2, x->t, x->n))))
 		bh_fatal("rules: row %s matched text without any of its literals", r->id);
 	ov = pcre2_get_ovector_pointer(md);
 	return ov[1] > ov[0] ? (size_t)(ov[1] - ov[0]) : 1;

@@ -2,7 +2,8 @@
 """rules_literals.py - prove the prefilter literals of the built-in rules (rules/builtin.yaml) exact.
 
 Each built-in text row carries literals, one of which must occur in any text its pattern
-matches (the engine skips the regex otherwise). This generates random texts from each pattern
+matches (the engine skips the regex otherwise), and may carry a second set (literals_also) of
+which one must occur too. This generates random texts from each pattern
 (random branch, random repeat counts) and fails when one matches the pattern but contains none
 of the row's literals. usage: rules_literals.py BOUNCER [SAMPLES_PER_ROW]
 """
@@ -29,6 +30,9 @@ def rows_of(bouncer):
         r = json.loads(line)
         lits = '|'.join(r['literals']) if 'literals' in r else None
         rows.append((r['id'], lits, r.get('pattern')))
+        if 'literals_also' in r:  # a second set, also in every match: checked the same way
+            rows.append((r['id'] + ' (literals_also)', '|'.join(r['literals_also']),
+                         r.get('pattern')))
     return rows
 
 
