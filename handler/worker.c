@@ -776,177 +776,273 @@ crash_hook(void)
 	}
 }
 
-/* store_end - read the answers to the part of the chunk in flight: -1 when Redis failed, else
- * the number confirmed (added to *confirmed) */
-static int
-store_end(struct bh_worker *w, struct bh_store_item *items, size_t n, size_t *confirmed,
-	  const char **err)
-{
-	int r = bh_store_apply_end(w->store, items, n, err);
+/* A chunk on its way through classify and store: its jobs, the store items of those that were
+ * decided, and which of the items went to Redis. The items go in parts of BH_STORE_PART, one
+ * part in flight at a time (so they are applied in order), the next part classified meanwhile. */
+struct chunk {
+	struct job *jobs;
+	size_t n;
+	struct bh_store_item *items;
+	size_t *item_of; /* jobs[i]'s item, SIZE_MAX: none */
+	size_t n_items;
+	size_t sent;		      /* items[0..sent) were sent */
+	size_t flight_from, flight_n; /* the part in flight (flight_n 0: none) */
+	size_t confirmed;	      /* answered APPLIED or DUPLICATE */
+	bool leased;		      /* the lease was checked before the first part */
+	bool store_failed;	      /* Redis failed on a part: the rest is not sent */
+	const char *err;
+};
 
-	if (r > 0)
-		*confirmed += (size_t)r;
-	return r;
+/* chunk_init - the jobs of msgs[0..n), nothing classified yet */
+static void
+chunk_init(struct chunk *c, struct bh_imap_msg *msgs, size_t n)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->n = n;
+	c->jobs = bh_calloc(n != 0 ? n : 1, sizeof(*c->jobs));
+	c->items = bh_calloc(n != 0 ? n : 1, sizeof(*c->items));
+	c->item_of = bh_calloc(n != 0 ? n : 1, sizeof(*c->item_of));
+	for (i = 0; i < n; i++) {
+		c->jobs[i].m = &msgs[i];
+		c->item_of[i] = SIZE_MAX;
+	}
 }
 
-/* run_chunk - parse, decide, store and move the fetched messages msgs[0..n). The messages go
- * to Redis in parts of BH_STORE_PART: while Redis applies one part, the next is classified
- * (one part in flight at a time, so they are applied in order); the moves wait for all. */
+/* chunk_deinit - free the jobs' verdicts and decisions and the chunk's arrays */
+static void
+chunk_deinit(struct chunk *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->jobs[i].decided)
+			bh_decisions_deinit(&c->jobs[i].d);
+		if (c->jobs[i].classified)
+			bh_verdict_deinit(&c->jobs[i].v);
+	}
+	free(c->item_of);
+	free(c->items);
+	free(c->jobs);
+}
+
+/* chunk_item - the store item of job i, NULL when it has none (not decided, or a dry run) */
+static const struct bh_store_item *
+chunk_item(const struct chunk *c, size_t i)
+{
+	return c->item_of[i] != SIZE_MAX ? &c->items[c->item_of[i]] : NULL;
+}
+
+/* chunk_classify - decide job i and, when it is to be stored, make its store item */
+static void
+chunk_classify(struct bh_worker *w, struct chunk *c, size_t i)
+{
+	struct job *j = &c->jobs[i];
+	struct bh_store_item *it;
+
+	if (j->m->data == NULL) {
+		/* gone meanwhile (another client expunged it) */
+		j->dest = DEST_KEEP;
+		return;
+	}
+	w->st.seen++;
+	decide(w, j);
+	log_verdict(w, j);
+	if (!j->decided || w->o.dry_run)
+		return;
+	it = &c->items[c->n_items];
+	it->v = &j->v;
+	it->d = &j->d;
+	it->mailbox = w->cfg->imap.mailbox;
+	it->folder = folder_of(w, j->dest);
+	it->loop_folder = folder_of(w, DEST_IGNORED);
+	it->uidvalidity = w->uidvalidity;
+	it->uid = j->m->uid;
+	c->item_of[i] = c->n_items++;
+}
+
+/* chunk_wait - read Redis's answers to the part in flight, if any */
+static void
+chunk_wait(struct bh_worker *w, struct chunk *c)
+{
+	int r;
+
+	if (c->flight_n == 0)
+		return;
+	r = bh_store_apply_end(w->store, c->items + c->flight_from, c->flight_n, &c->err);
+	c->flight_n = 0;
+	if (r == -1)
+		c->store_failed = true;
+	else
+		c->confirmed += (size_t)r;
+}
+
+/* chunk_send - send the items classified since the last part (after reading the answers to the
+ * part in flight; the lease checked before the first). -1 when the lease is not ours: nothing
+ * was sent, and the drain stops and stands by */
+static int
+chunk_send(struct bh_worker *w, struct chunk *c, const char **error_r)
+{
+	const char *err = NULL;
+
+	chunk_wait(w, c);
+	if (c->store_failed || c->n_items == c->sent)
+		return 0;
+	if (!c->leased) {
+		if (lease_check(w, false, &err) != 1)
+			return env_fail(w, "lease",
+					err != NULL ? err
+						    : "the mailbox lease is held by another worker",
+					error_r);
+		c->leased = true;
+	}
+	(void)bh_store_apply_begin(w->store, c->items + c->sent, c->n_items - c->sent, &c->err);
+	c->flight_from = c->sent;
+	c->flight_n = c->n_items - c->sent;
+	c->sent = c->n_items;
+	return 0;
+}
+
+/* chunk_store - classify every job and send the items in parts, then wait for the last
+ * answers: 0, or -1 when the lease is not ours */
+static int
+chunk_store(struct bh_worker *w, struct chunk *c, const char **error_r)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		chunk_classify(w, c, i);
+		if (!w->o.dry_run && c->n_items - c->sent >= BH_STORE_PART &&
+		    chunk_send(w, c, error_r) == -1)
+			return -1;
+	}
+	if (!w->o.dry_run && chunk_send(w, c, error_r) == -1)
+		return -1;
+	chunk_wait(w, c);
+	for (i = c->sent; i < c->n_items; i++)
+		c->items[i].error = "not sent: Redis failed on an earlier part";
+	return 0;
+}
+
+/* dest_confirmed - the one safety rule: where a message may go once the store answered. It
+ * leaves the mailbox only when Redis confirmed its apply (APPLIED or DUPLICATE, it->loop: a
+ * repeat, filed with the ignored mail), when Redis can never take it (INVALID: quarantined), or
+ * when it never went to Redis because it is unparseable (quarantined as bad input). Anything
+ * else (unconfirmed, not sent, vanished) stays in the mailbox for the next drain. */
+static enum dest
+dest_confirmed(const struct job *j, const struct bh_store_item *it)
+{
+	if (j->m->data == NULL)
+		return DEST_KEEP;
+	if (it == NULL)
+		return !j->decided && j->dest == DEST_QUARANTINE ? DEST_QUARANTINE : DEST_KEEP;
+	if (it->status == BH_STORE_INVALID)
+		return DEST_QUARANTINE;
+	if (!bh_store_is_confirmed(it))
+		return DEST_KEEP;
+	if (it->loop != BH_LOOP_NONE && j->v.loop.kind == BH_LOOP_NONE)
+		return DEST_IGNORED;
+	return j->dest;
+}
+
+/* note_answer - the store's answer about job j in its verdict, the stats and the metrics */
+static void
+note_answer(struct bh_worker *w, struct job *j, const struct bh_store_item *it)
+{
+	if (it->status == BH_STORE_INVALID) {
+		j->why = it->error != NULL ? it->error : "refused by the store";
+		return;
+	}
+	if (!bh_store_is_confirmed(it)) {
+		w->st.deferred++;
+		return;
+	}
+	if (it->status == BH_STORE_DUPLICATE)
+		w->st.duplicates++;
+	/* the store knows the history: a repeat is a loop like the others */
+	if (it->loop != BH_LOOP_NONE && j->v.loop.kind == BH_LOOP_NONE)
+		j->v.loop.kind = it->loop;
+	w->st.suppressed += it->n_suppressed;
+	bh_metrics_store_item(w->o.metrics, it->n_suppressed, it->n_alerts, it->n_held);
+	count_metrics(w, j, it->loop == BH_LOOP_REPEAT);
+}
+
+/* note_redis - Redis's state after a chunk's store, in the metrics and the log */
+static void
+note_redis(struct bh_worker *w, const struct chunk *c)
+{
+	if (c->store_failed) {
+		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
+		w->redis_down = true;
+		return;
+	}
+	if (c->n_items == 0)
+		return;
+	/* metrics: counts bouncer_redis_reconnects_total when Redis had been lost */
+	bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
+	if (w->redis_down) {
+		bh_log(BH_LOG_INFO, "redis_back", "Redis answers again");
+		w->redis_down = false;
+	}
+}
+
+/* run_chunk - classify and store the fetched messages msgs[0..n), then hand what may move
+ * (dest_confirmed) to the moves. The last chunk's moves went out while this one was classified
+ * and stored; they are joined here, and this chunk's go out after the next chunk is fetched
+ * (moves_start), or at the end of the drain. A lease that may have passed to another worker
+ * meanwhile is checked when they are sent: they are then left to it (DUPLICATE in Redis). */
 static int
 run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **error_r)
 {
-	struct job *jobs = bh_calloc(n, sizeof(*jobs));
-	struct bh_store_item *items = bh_calloc(n, sizeof(*items));
-	size_t *item_of = bh_calloc(n, sizeof(*item_of));
-	const char *err = NULL;
-	size_t i, n_items = 0, unconfirmed = 0, next = 0, pend_from = 0, pend_n = 0, confirmed = 0;
-	bool pending = false, leased = false, store_failed = false;
-	int ret = -1, r = 0;
+	struct chunk c;
+	size_t i, unconfirmed = 0;
+	int ret = -1;
 
+	chunk_init(&c, msgs, n);
 	/* the chunk's lines go out together, after its moves (a warning goes at once) */
 	bh_log_batch_begin();
 	if (!w->o.dry_run)
 		bh_store_apply_reset(w->store);
-	for (i = 0; i <= n; i++) {
-		if (i < n) {
-			item_of[i] = SIZE_MAX;
-			jobs[i].m = &msgs[i];
-			if (msgs[i].data == NULL) {
-				/* gone meanwhile (another client expunged it) */
-				jobs[i].dest = DEST_KEEP;
-				continue;
-			}
-			w->st.seen++;
-			decide(w, &jobs[i]);
-			log_verdict(w, &jobs[i]);
-			if (jobs[i].decided && !w->o.dry_run) {
-				struct bh_store_item *it = &items[n_items];
-
-				it->v = &jobs[i].v;
-				it->d = &jobs[i].d;
-				it->mailbox = w->cfg->imap.mailbox;
-				it->folder = folder_of(w, jobs[i].dest);
-				it->loop_folder = folder_of(w, DEST_IGNORED);
-				it->uidvalidity = w->uidvalidity;
-				it->uid = msgs[i].uid;
-				item_of[i] = n_items++;
-			}
-		}
-		if (w->o.dry_run || store_failed || n_items == next ||
-		    (i < n && n_items - next < BH_STORE_PART))
-			continue;
-		/* a part is ready: read the one in flight, then send this one */
-		if (pending) {
-			pending = false;
-			if (store_end(w, items + pend_from, pend_n, &confirmed, &err) == -1) {
-				store_failed = true;
-				r = -1;
-				continue;
-			}
-		}
-		if (!leased) {
-			if (lease_check(w, false, &err) != 1) {
-				/* not ours (any more): touch nothing; the drain stops and stands by
-				 */
-				env_fail(w, "lease",
-					 err != NULL
-					     ? err
-					     : "the mailbox lease is held by another worker",
-					 error_r);
-				goto out;
-			}
-			leased = true;
-		}
-		(void)bh_store_apply_begin(w->store, items + next, n_items - next, &err);
-		pend_from = next;
-		pend_n = n_items - next;
-		next = n_items;
-		pending = true;
-	}
-	if (pending && store_end(w, items + pend_from, pend_n, &confirmed, &err) == -1)
-		r = -1;
-	for (i = next; i < n_items; i++)
-		items[i].error = "not sent: Redis failed on an earlier part";
-	if (r != -1)
-		r = (int)confirmed;
+	if (chunk_store(w, &c, error_r) == -1)
+		goto out;
 	if (w->o.dry_run) {
 		for (i = 0; i < n; i++)
-			if (jobs[i].dest != DEST_KEEP || jobs[i].classified)
-				print_decisions(w, &jobs[i]);
+			if (c.jobs[i].dest != DEST_KEEP || c.jobs[i].classified)
+				print_decisions(w, &c.jobs[i]);
 		ret = 0;
 		goto out;
 	}
-	if (r == -1) {
-		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
-		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
-		w->redis_down = true;
-	} else if (n_items > 0) {
-		/* metrics: counts bouncer_redis_reconnects_total when Redis had been lost */
-		bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
-	}
-	if (r != -1 && n_items > 0 && w->redis_down) {
-		bh_log(BH_LOG_INFO, "redis_back", "Redis answers again");
-		w->redis_down = false;
-	}
-	if (n_items > 0 && r > 0)
+	note_redis(w, &c);
+	if (c.confirmed > 0)
 		crash_hook();
 	for (i = 0; i < n; i++) {
-		struct bh_store_item *it = item_of[i] != SIZE_MAX ? &items[item_of[i]] : NULL;
+		struct job *j = &c.jobs[i];
+		const struct bh_store_item *it = chunk_item(&c, i);
 
-		if (it != NULL) {
-			if (it->status == BH_STORE_INVALID) {
-				jobs[i].dest = DEST_QUARANTINE;
-				jobs[i].why =
-				    it->error != NULL ? it->error : "refused by the store";
-			} else if (!bh_store_is_confirmed(it)) {
-				jobs[i].dest = DEST_KEEP;
-				w->st.deferred++;
-				unconfirmed++;
-			} else {
-				if (it->status == BH_STORE_DUPLICATE)
-					w->st.duplicates++;
-				/* the store knows the history: a repeat is a loop like the others,
-				 * recorded there and filed with the ignored mail */
-				if (it->loop != BH_LOOP_NONE &&
-				    jobs[i].v.loop.kind == BH_LOOP_NONE) {
-					jobs[i].v.loop.kind = it->loop;
-					jobs[i].dest = DEST_IGNORED;
-				}
-				w->st.suppressed += it->n_suppressed;
-				bh_metrics_store_item(w->o.metrics, it->n_suppressed, it->n_alerts,
-						      it->n_held);
-				count_metrics(w, &jobs[i], it->loop == BH_LOOP_REPEAT);
-			}
-		}
-		if (jobs[i].dest == DEST_QUARANTINE)
+		j->dest = dest_confirmed(j, it);
+		if (it != NULL)
+			note_answer(w, j, it);
+		if (it != NULL && !bh_store_is_confirmed(it) && it->status != BH_STORE_INVALID)
+			unconfirmed++;
+		if (j->dest == DEST_QUARANTINE)
 			w->failed = true;
-		if (jobs[i].m->data != NULL)
-			log_job(w, &jobs[i], it);
+		if (j->m->data != NULL)
+			log_job(w, j, it);
 	}
-	/* the last chunk's moves went out while this one was classified and stored: IMAP is
-	 * ours again; this chunk's moves go out after the next chunk is fetched (moves_start), or
-	 * at the end of the drain. A lease that may have passed to another worker meanwhile is
-	 * checked when they are sent: the moves are then left to it (DUPLICATE in Redis). */
 	if (moves_join(w, error_r) == -1)
 		goto out;
-	moves_add(w, jobs, n);
-	if (r == -1 || unconfirmed > 0) {
+	moves_add(w, c.jobs, n);
+	if (c.store_failed || unconfirmed > 0) {
 		w->failed = true;
-		env_fail(w, "redis", err != NULL ? err : "not every message was confirmed",
+		env_fail(w, "redis", c.err != NULL ? c.err : "not every message was confirmed",
 			 error_r);
 		goto out;
 	}
 	ret = 0;
 out:
-	for (i = 0; i < n; i++) {
-		if (jobs[i].decided)
-			bh_decisions_deinit(&jobs[i].d);
-		if (jobs[i].classified)
-			bh_verdict_deinit(&jobs[i].v);
-	}
-	free(item_of);
-	free(items);
-	free(jobs);
+	chunk_deinit(&c);
 	bh_log_batch_end();
 	return ret;
 }
