@@ -13,10 +13,14 @@
  *   policy   bh_policy_decide
  *   store    bh_store_apply_begin/_end: parts of BH_STORE_PART messages pipelined, the next
  *            part classified while Redis applies one (one part in flight: in order)
- *   move     one UID MOVE per destination folder, only for messages Redis confirmed; sent on
- *            a helper thread after the next chunk is fetched, while that chunk is classified
- *            and stored (IMAP is used by one thread at a time: the main thread touches it only
- *            while no move is in flight)
+ *   move     one UID MOVE per destination folder, only for messages Redis confirmed
+ *            (dest_confirmed); sent on a helper thread after the next chunk is fetched, while
+ *            that chunk is classified and stored (IMAP is used by one thread at a time: the
+ *            main thread touches it only while the helper thread is not running)
+ *   ahead    during the last chunk of a batch, after its moves, the helper thread also lists
+ *            the next batch (the UIDs above this one), its sizes and the bodies of its first
+ *            chunk (within BH_MAX_AHEAD_BYTES), so the next batch starts without waiting for
+ *            IMAP; nothing moves on its account
  *   log      the chunk's info and debug lines collected and written with one write (warnings
  *            and errors at once)
  *
@@ -72,6 +76,25 @@ struct moves {
 	char err[256];
 };
 
+/* The next batch, listed on the helper thread after the moves, while the main thread classifies
+ * and stores the last chunk of a batch; the bodies of its first chunk are fetched too when they
+ * fit in the budget (BH_MAX_AHEAD_BYTES, and what the chunk in hand leaves of
+ * BH_MAX_FETCH_BYTES). Only listed and read (BODY.PEEK): nothing moves on its account. */
+struct ahead {
+	/* inputs, set before the thread starts */
+	bool want;	/* list the next batch after the moves */
+	uint32_t above; /* only UIDs above this: the batch in hand is still in the mailbox */
+	size_t max;	/* batch size */
+	size_t budget;	/* body bytes it may fetch */
+	/* outputs, read after the join */
+	bool ready; /* uids and msgs hold the next batch (n > 0) */
+	uint32_t *uids;
+	size_t n;
+	struct bh_imap_msg *msgs;
+	size_t nm;
+	size_t fetched; /* the first chunk, msgs[0..fetched), has its bodies */
+};
+
 struct bh_worker {
 	const struct bh_config *cfg;
 	struct bh_worker_opts o;
@@ -90,7 +113,8 @@ struct bh_worker {
 	int64_t lease_ttl; /* ms */
 	struct bh_worker_stats st;
 	struct moves mv;
-	uint32_t mv_high; /* the highest UID listed by the batch the pending moves come from */
+	uint32_t mv_high;   /* the highest UID listed by the batch the pending moves come from */
+	struct ahead ahead; /* the helper thread's second job, after the moves */
 	char err[512];
 };
 
@@ -616,8 +640,90 @@ count_metrics(struct bh_worker *w, const struct job *j, bool repeat)
 	}
 }
 
+/* is_big - over limits.message_size: quarantined untouched, never loaded */
+static bool
+is_big(const struct bh_worker *w, const struct bh_imap_msg *m)
+{
+	return m->size > w->cfg->limits.message_size;
+}
+
+/* chunk_end - the end of the chunk that starts at msgs[start]: consecutive messages up to
+ * BH_MAX_FETCH_BYTES of announced size (at least one); *bytes_r the bytes to load */
+static size_t
+chunk_end(const struct bh_worker *w, const struct bh_imap_msg *msgs, size_t start, size_t nm,
+	  size_t *bytes_r)
+{
+	size_t end = start, bytes = 0;
+
+	while (end < nm && (end == start || bytes + msgs[end].size <= BH_MAX_FETCH_BYTES)) {
+		if (!is_big(w, &msgs[end]))
+			bytes += msgs[end].size;
+		end++;
+	}
+	*bytes_r = bytes;
+	return end;
+}
+
+/* fetch_chunk - UID FETCH the bodies of msgs[start..end) that are not oversized: 0 or -1 */
+static int
+fetch_chunk(const struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size_t start,
+	    size_t end, const char **error_r)
+{
+	bool *want = bh_calloc(nm + 1, sizeof(*want));
+	size_t i;
+	int r;
+
+	for (i = start; i < end; i++)
+		want[i] = !is_big(w, &msgs[i]);
+	r = bh_imap_fetch_bodies(w->imap, msgs, want, nm, error_r);
+	free(want);
+	return r;
+}
+
+/* ahead_clear - forget the batch listed ahead (the helper thread is not running) */
+static void
+ahead_clear(struct bh_worker *w)
+{
+	struct ahead *ah = &w->ahead;
+
+	assert(!w->mv.running);
+	bh_imap_msgs_free(&ah->msgs, ah->nm);
+	free(ah->uids);
+	memset(ah, 0, sizeof(*ah));
+}
+
+/* ahead_fetch - on the helper thread: list the batch after ah->above (UID SEARCH over twice the
+ * batch, the batch in hand being still there), its sizes, and the bodies of its first chunk
+ * when they fit in ah->budget: 0 (ah->ready when there is a batch) or -1 */
+static int
+ahead_fetch(struct bh_worker *w, const char **error_r)
+{
+	struct ahead *ah = &w->ahead;
+	size_t i, k = 0, end, bytes;
+
+	if (bh_imap_search(w->imap, 2 * ah->max, &ah->uids, &ah->n, error_r) == -1)
+		return -1;
+	for (i = 0; i < ah->n; i++)
+		if (ah->uids[i] > ah->above && k < ah->max)
+			ah->uids[k++] = ah->uids[i];
+	ah->n = k;
+	if (k == 0)
+		return 0;
+	if (bh_imap_fetch_sizes(w->imap, ah->uids, ah->n, &ah->msgs, &ah->nm, error_r) == -1)
+		return -1;
+	ah->ready = ah->nm > 0;
+	end = chunk_end(w, ah->msgs, 0, ah->nm, &bytes);
+	if (!ah->ready || bytes > ah->budget)
+		return 0; /* the main thread fetches them when their turn comes */
+	if (fetch_chunk(w, ah->msgs, ah->nm, 0, end, error_r) == -1)
+		return -1;
+	ah->fetched = end;
+	return 0;
+}
+
 /* moves_thread - the helper thread: one UID MOVE per destination folder, in order, until one
- * fails; touches nothing of the worker but its IMAP connection and w->mv */
+ * fails; then, when asked, the next batch listed and fetched ahead (ahead_fetch). Touches
+ * nothing of the worker but its IMAP connection, w->mv and w->ahead */
 static void *
 moves_thread(void *arg)
 {
@@ -635,9 +741,17 @@ moves_thread(void *arg)
 			snprintf(mv->err, sizeof(mv->err), "%s",
 				 err != NULL ? err : "UID MOVE failed");
 			mv->ret = -1;
-			break;
+			return NULL;
 		}
 		mv->done[d] = mv->n[d];
+	}
+	if (w->ahead.want) {
+		w->ahead.want = false;
+		if (ahead_fetch(w, &err) == -1) {
+			snprintf(mv->err, sizeof(mv->err), "%s",
+				 err != NULL ? err : "listing the next batch failed");
+			mv->ret = -1;
+		}
 	}
 	return NULL;
 }
@@ -692,17 +806,19 @@ moves_count(struct bh_worker *w)
 }
 
 /* moves_start - send the pending moves on the helper thread (a failed pthread_create: here and
- * now). Only while the lease cannot have passed to another worker: else they are dropped (the
- * next holder moves them, DUPLICATE in Redis) and -1 */
+ * now), and list the next batch after them when w->ahead.want. Moves go only while the lease
+ * cannot have passed to another worker: else they are dropped (the next holder moves them,
+ * DUPLICATE in Redis) and -1 */
 static int
 moves_start(struct bh_worker *w, const char **error_r)
 {
 	struct moves *mv = &w->mv;
 
-	if (mv->total == 0 || mv->running)
+	if (mv->running || (mv->total == 0 && !w->ahead.want))
 		return 0;
-	if (!lease_valid(w)) {
+	if (mv->total > 0 && !lease_valid(w)) {
 		moves_clear(mv);
+		w->ahead.want = false;
 		return env_fail(w, "lease", "lost or not renewed in time: not moving", error_r);
 	}
 	mv->running = true;
@@ -725,6 +841,7 @@ moves_join(struct bh_worker *w, const char **error_r)
 	if (!pthread_equal(mv->th, pthread_self()) && pthread_join(mv->th, NULL) != 0)
 		bh_fatal("pthread_join of the move thread failed");
 	mv->running = false;
+	w->ahead.want = false;
 	moves_count(w);
 	ret = mv->ret;
 	moves_clear(mv);
@@ -746,8 +863,9 @@ moves_flush(struct bh_worker *w, const char **error_r)
 	return moves_join(w, error_r);
 }
 
-/* moves_drop - wait for the moves in flight, forget those not sent; the messages stay in the
- * mailbox (Redis holds their outcome: the next drain moves them as DUPLICATE) */
+/* moves_drop - wait for the moves in flight, forget those not sent and the batch listed ahead;
+ * the messages stay in the mailbox (Redis holds their outcome: the next drain moves them as
+ * DUPLICATE) */
 static void
 moves_drop(struct bh_worker *w)
 {
@@ -760,6 +878,7 @@ moves_drop(struct bh_worker *w)
 		moves_count(w);
 	}
 	moves_clear(mv);
+	ahead_clear(w);
 }
 
 /* crash_hook - test-only: die between the Redis confirmation and the move */
@@ -1110,44 +1229,69 @@ quarantine_oversized(struct bh_worker *w, struct bh_imap_msg *msgs, const bool *
 	return ret;
 }
 
-/* run_batch - one batch: sizes, oversized, then chunks of bodies. 1 done something, 0 empty */
+/* list_batch - the UIDs of the next batch (the lowest max UIDs, above those whose moves are
+ * pending) in *uids_r, their count in *n_r: 0 or -1 */
+static int
+list_batch(struct bh_worker *w, size_t max, uint32_t **uids_r, size_t *n_r, const char **error_r)
+{
+	const char *err = NULL;
+	size_t i, k = 0;
+
+	*uids_r = NULL;
+	*n_r = 0;
+	if (w->mv.total > 0) {
+		/* the last batch is still in the mailbox, its moves pending: the next batch is
+		 * what comes after it (new mail has higher UIDs) */
+		if (bh_imap_search(w->imap, 2 * max, uids_r, n_r, &err) == -1)
+			return env_fail(w, "imap", err, error_r);
+		for (i = 0; i < *n_r; i++)
+			if ((*uids_r)[i] > w->mv_high && k < max)
+				(*uids_r)[k++] = (*uids_r)[i];
+		*n_r = k;
+		if (k > 0)
+			return 0;
+		/* nothing after it in the window: move it, then look again */
+		free(*uids_r);
+		*uids_r = NULL;
+		if (moves_flush(w, error_r) == -1)
+			return -1;
+	}
+	if (bh_imap_search(w->imap, w->o.dry_run ? SIZE_MAX : max, uids_r, n_r, &err) == -1)
+		return env_fail(w, "imap", err, error_r);
+	return 0;
+}
+
+/* run_batch - one batch: sizes, oversized, then chunks of bodies. 1 done something, 0 empty.
+ * The batch comes from the helper thread when it listed one ahead (w->ahead), else it is
+ * listed here. */
 static int
 run_batch(struct bh_worker *w, const char **error_r)
 {
 	struct bh_imap_msg *msgs = NULL;
 	uint32_t *uids = NULL;
-	size_t n = 0, nm = 0, i, start, max, exists;
+	size_t n = 0, nm = 0, i, start, max, exists, fetched = 0;
 	uint64_t moved_before;
 	const char *err = NULL;
-	bool *big = NULL, *want = NULL;
+	bool *big = NULL;
 	int ret = -1;
 
 	moved_before = w->st.processed + w->st.ignored + w->st.quarantined + w->mv.total;
 	max = w->cfg->imap.batch_size > 0 ? w->cfg->imap.batch_size : BH_DEF_BATCH_SIZE;
 	if (max > BH_MAX_BATCH_SIZE)
 		max = BH_MAX_BATCH_SIZE;
-	if (w->mv.total > 0) {
-		/* the last batch is still in the mailbox, its moves pending: the next batch is
-		 * what comes after it (new mail has higher UIDs) */
-		size_t k = 0;
-
-		if (bh_imap_search(w->imap, 2 * max, &uids, &n, &err) == -1)
-			return env_fail(w, "imap", err, error_r);
-		for (i = 0; i < n; i++)
-			if (uids[i] > w->mv_high && k < max)
-				uids[k++] = uids[i];
-		n = k;
-		if (n == 0) {
-			/* nothing after it in the window: move it, then look again */
-			free(uids);
-			uids = NULL;
-			if (moves_flush(w, error_r) == -1)
-				return -1;
-		}
+	if (w->ahead.ready) {
+		/* taken over from the helper thread: the sizes are known, maybe the first bodies */
+		uids = w->ahead.uids;
+		n = w->ahead.n;
+		msgs = w->ahead.msgs;
+		nm = w->ahead.nm;
+		fetched = w->ahead.fetched;
+		memset(&w->ahead, 0, sizeof(w->ahead));
+	} else {
+		ahead_clear(w); /* an empty look ahead: new mail may have come since */
+		if (list_batch(w, max, &uids, &n, error_r) == -1)
+			return -1;
 	}
-	if (uids == NULL &&
-	    bh_imap_search(w->imap, w->o.dry_run ? SIZE_MAX : max, &uids, &n, &err) == -1)
-		return env_fail(w, "imap", err, error_r);
 	/* metrics: a short answer is the whole backlog, a full one a window of EXISTS */
 	bh_metrics_contact(w->o.metrics, BH_CONN_IMAP, bh_now());
 	exists = bh_imap_exists(w->imap);
@@ -1165,32 +1309,33 @@ run_batch(struct bh_worker *w, const char **error_r)
 		goto out;
 	}
 	w->mv_high = uids[n - 1];
-	if (bh_imap_fetch_sizes(w->imap, uids, n, &msgs, &nm, &err) == -1) {
+	if (msgs == NULL && bh_imap_fetch_sizes(w->imap, uids, n, &msgs, &nm, &err) == -1) {
 		env_fail(w, "imap", err, error_r);
 		goto out;
 	}
 	big = bh_calloc(nm + 1, sizeof(*big));
-	want = bh_calloc(nm + 1, sizeof(*want));
 	for (i = 0; i < nm; i++)
-		big[i] = msgs[i].size > w->cfg->limits.message_size;
+		big[i] = is_big(w, &msgs[i]);
 	if (quarantine_oversized(w, msgs, big, nm, error_r) == -1)
 		goto out;
 	for (start = 0; start < nm;) {
-		size_t end = start, bytes = 0;
+		size_t bytes, end = chunk_end(w, msgs, start, nm, &bytes);
 
-		/* a chunk: consecutive messages up to the byte budget (at least one) */
-		while (end < nm && (end == start || bytes + msgs[end].size <= BH_MAX_FETCH_BYTES)) {
-			if (!big[end])
-				bytes += msgs[end].size;
-			end++;
-		}
-		for (i = 0; i < nm; i++)
-			want[i] = i >= start && i < end && !big[i];
-		if (bh_imap_fetch_bodies(w->imap, msgs, want, nm, &err) == -1) {
+		if (end > fetched && fetch_chunk(w, msgs, nm, start, end, &err) == -1) {
 			env_fail(w, "imap", err, error_r);
 			goto out;
 		}
-		/* the last chunk's moves go out while this one is classified and stored */
+		/* the last chunk's moves go out while this one is classified and stored; after
+		 * the last chunk of the batch, the next batch is listed and fetched ahead */
+		if (end == nm && !w->o.dry_run) {
+			w->ahead.want = true;
+			w->ahead.above = w->mv_high;
+			w->ahead.max = max;
+			w->ahead.budget =
+			    bytes >= BH_MAX_FETCH_BYTES ? 0 : BH_MAX_FETCH_BYTES - bytes;
+			if (w->ahead.budget > BH_MAX_AHEAD_BYTES)
+				w->ahead.budget = BH_MAX_AHEAD_BYTES;
+		}
 		if (moves_start(w, error_r) == -1)
 			goto out;
 		/* a message that vanished meanwhile comes back without data: run_chunk keeps it */
@@ -1225,8 +1370,9 @@ run_batch(struct bh_worker *w, const char **error_r)
 		ret = 0;
 	}
 out:
+	if (ret == -1 && !w->mv.running)
+		ahead_clear(w); /* the mailbox is read again from its lowest UID */
 	free(big);
-	free(want);
 	bh_imap_msgs_free(&msgs, nm);
 	free(uids);
 	return ret;
