@@ -68,6 +68,7 @@
 #define BH_DEF_BATCH_SIZE   1000u
 #define BH_MAX_BATCH_SIZE   5000u
 #define BH_MAX_FETCH_BYTES  (32u * 1024 * 1024) /* announced body bytes per UID FETCH */
+#define BH_MAX_AHEAD_BYTES  (8u * 1024 * 1024)	/* body bytes fetched ahead of a chunk */
 #define BH_STORE_PART	    100u /* messages a worker sends to Redis at once (one part in flight) */
 #define BH_MAX_TLS_CHAIN    16u	 /* certificates of a server chain we look at */
 #define BH_MAX_CAPABILITIES 256u /* capability names kept from one server */

@@ -13,10 +13,14 @@
  *   policy   bh_policy_decide
  *   store    bh_store_apply_begin/_end: parts of BH_STORE_PART messages pipelined, the next
  *            part classified while Redis applies one (one part in flight: in order)
- *   move     one UID MOVE per destination folder, only for messages Redis confirmed; sent on
- *            a helper thread after the next chunk is fetched, while that chunk is classified
- *            and stored (IMAP is used by one thread at a time: the main thread touches it only
- *            while no move is in flight)
+ *   move     one UID MOVE per destination folder, only for messages Redis confirmed
+ *            (dest_confirmed); sent on a helper thread after the next chunk is fetched, while
+ *            that chunk is classified and stored (IMAP is used by one thread at a time: the
+ *            main thread touches it only while the helper thread is not running)
+ *   ahead    during the last chunk of a batch, after its moves, the helper thread also lists
+ *            the next batch (the UIDs above this one), its sizes and the bodies of its first
+ *            chunk (within BH_MAX_AHEAD_BYTES), so the next batch starts without waiting for
+ *            IMAP; nothing moves on its account
  *   log      the chunk's info and debug lines collected and written with one write (warnings
  *            and errors at once)
  *
@@ -72,6 +76,25 @@ struct moves {
 	char err[256];
 };
 
+/* The next batch, listed on the helper thread after the moves, while the main thread classifies
+ * and stores the last chunk of a batch; the bodies of its first chunk are fetched too when they
+ * fit in the budget (BH_MAX_AHEAD_BYTES, and what the chunk in hand leaves of
+ * BH_MAX_FETCH_BYTES). Only listed and read (BODY.PEEK): nothing moves on its account. */
+struct ahead {
+	/* inputs, set before the thread starts */
+	bool want;	/* list the next batch after the moves */
+	uint32_t above; /* only UIDs above this: the batch in hand is still in the mailbox */
+	size_t max;	/* batch size */
+	size_t budget;	/* body bytes it may fetch */
+	/* outputs, read after the join */
+	bool ready; /* uids and msgs hold the next batch (n > 0) */
+	uint32_t *uids;
+	size_t n;
+	struct bh_imap_msg *msgs;
+	size_t nm;
+	size_t fetched; /* the first chunk, msgs[0..fetched), has its bodies */
+};
+
 struct bh_worker {
 	const struct bh_config *cfg;
 	struct bh_worker_opts o;
@@ -90,7 +113,8 @@ struct bh_worker {
 	int64_t lease_ttl; /* ms */
 	struct bh_worker_stats st;
 	struct moves mv;
-	uint32_t mv_high; /* the highest UID listed by the batch the pending moves come from */
+	uint32_t mv_high;   /* the highest UID listed by the batch the pending moves come from */
+	struct ahead ahead; /* the helper thread's second job, after the moves */
 	char err[512];
 };
 
@@ -619,8 +643,90 @@ count_metrics(struct bh_worker *w, const struct job *j, bool repeat)
 	}
 }
 
+/* is_big - over limits.message_size: quarantined untouched, never loaded */
+static bool
+is_big(const struct bh_worker *w, const struct bh_imap_msg *m)
+{
+	return m->size > w->cfg->limits.message_size;
+}
+
+/* chunk_end - the end of the chunk that starts at msgs[start]: consecutive messages up to
+ * BH_MAX_FETCH_BYTES of announced size (at least one); *bytes_r the bytes to load */
+static size_t
+chunk_end(const struct bh_worker *w, const struct bh_imap_msg *msgs, size_t start, size_t nm,
+	  size_t *bytes_r)
+{
+	size_t end = start, bytes = 0;
+
+	while (end < nm && (end == start || bytes + msgs[end].size <= BH_MAX_FETCH_BYTES)) {
+		if (!is_big(w, &msgs[end]))
+			bytes += msgs[end].size;
+		end++;
+	}
+	*bytes_r = bytes;
+	return end;
+}
+
+/* fetch_chunk - UID FETCH the bodies of msgs[start..end) that are not oversized: 0 or -1 */
+static int
+fetch_chunk(const struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size_t start,
+	    size_t end, const char **error_r)
+{
+	bool *want = bh_calloc(nm + 1, sizeof(*want));
+	size_t i;
+	int r;
+
+	for (i = start; i < end; i++)
+		want[i] = !is_big(w, &msgs[i]);
+	r = bh_imap_fetch_bodies(w->imap, msgs, want, nm, error_r);
+	free(want);
+	return r;
+}
+
+/* ahead_clear - forget the batch listed ahead (the helper thread is not running) */
+static void
+ahead_clear(struct bh_worker *w)
+{
+	struct ahead *ah = &w->ahead;
+
+	assert(!w->mv.running);
+	bh_imap_msgs_free(&ah->msgs, ah->nm);
+	free(ah->uids);
+	memset(ah, 0, sizeof(*ah));
+}
+
+/* ahead_fetch - on the helper thread: list the batch after ah->above (UID SEARCH over twice the
+ * batch, the batch in hand being still there), its sizes, and the bodies of its first chunk
+ * when they fit in ah->budget: 0 (ah->ready when there is a batch) or -1 */
+static int
+ahead_fetch(struct bh_worker *w, const char **error_r)
+{
+	struct ahead *ah = &w->ahead;
+	size_t i, k = 0, end, bytes;
+
+	if (bh_imap_search(w->imap, 2 * ah->max, &ah->uids, &ah->n, error_r) == -1)
+		return -1;
+	for (i = 0; i < ah->n; i++)
+		if (ah->uids[i] > ah->above && k < ah->max)
+			ah->uids[k++] = ah->uids[i];
+	ah->n = k;
+	if (k == 0)
+		return 0;
+	if (bh_imap_fetch_sizes(w->imap, ah->uids, ah->n, &ah->msgs, &ah->nm, error_r) == -1)
+		return -1;
+	ah->ready = ah->nm > 0;
+	end = chunk_end(w, ah->msgs, 0, ah->nm, &bytes);
+	if (!ah->ready || bytes > ah->budget)
+		return 0; /* the main thread fetches them when their turn comes */
+	if (fetch_chunk(w, ah->msgs, ah->nm, 0, end, error_r) == -1)
+		return -1;
+	ah->fetched = end;
+	return 0;
+}
+
 /* moves_thread - the helper thread: one UID MOVE per destination folder, in order, until one
- * fails; touches nothing of the worker but its IMAP connection and w->mv */
+ * fails; then, when asked, the next batch listed and fetched ahead (ahead_fetch). Touches
+ * nothing of the worker but its IMAP connection, w->mv and w->ahead */
 static void *
 moves_thread(void *arg)
 {
@@ -638,9 +744,17 @@ moves_thread(void *arg)
 			snprintf(mv->err, sizeof(mv->err), "%s",
 				 err != NULL ? err : "UID MOVE failed");
 			mv->ret = -1;
-			break;
+			return NULL;
 		}
 		mv->done[d] = mv->n[d];
+	}
+	if (w->ahead.want) {
+		w->ahead.want = false;
+		if (ahead_fetch(w, &err) == -1) {
+			snprintf(mv->err, sizeof(mv->err), "%s",
+				 err != NULL ? err : "listing the next batch failed");
+			mv->ret = -1;
+		}
 	}
 	return NULL;
 }
@@ -695,17 +809,19 @@ moves_count(struct bh_worker *w)
 }
 
 /* moves_start - send the pending moves on the helper thread (a failed pthread_create: here and
- * now). Only while the lease cannot have passed to another worker: else they are dropped (the
- * next holder moves them, DUPLICATE in Redis) and -1 */
+ * now), and list the next batch after them when w->ahead.want. Moves go only while the lease
+ * cannot have passed to another worker: else they are dropped (the next holder moves them,
+ * DUPLICATE in Redis) and -1 */
 static int
 moves_start(struct bh_worker *w, const char **error_r)
 {
 	struct moves *mv = &w->mv;
 
-	if (mv->total == 0 || mv->running)
+	if (mv->running || (mv->total == 0 && !w->ahead.want))
 		return 0;
-	if (!lease_valid(w)) {
+	if (mv->total > 0 && !lease_valid(w)) {
 		moves_clear(mv);
+		w->ahead.want = false;
 		return env_fail(w, "lease", "lost or not renewed in time: not moving", error_r);
 	}
 	mv->running = true;
@@ -728,6 +844,7 @@ moves_join(struct bh_worker *w, const char **error_r)
 	if (!pthread_equal(mv->th, pthread_self()) && pthread_join(mv->th, NULL) != 0)
 		bh_fatal("pthread_join of the move thread failed");
 	mv->running = false;
+	w->ahead.want = false;
 	moves_count(w);
 	ret = mv->ret;
 	moves_clear(mv);
@@ -749,8 +866,9 @@ moves_flush(struct bh_worker *w, const char **error_r)
 	return moves_join(w, error_r);
 }
 
-/* moves_drop - wait for the moves in flight, forget those not sent; the messages stay in the
- * mailbox (Redis holds their outcome: the next drain moves them as DUPLICATE) */
+/* moves_drop - wait for the moves in flight, forget those not sent and the batch listed ahead;
+ * the messages stay in the mailbox (Redis holds their outcome: the next drain moves them as
+ * DUPLICATE) */
 static void
 moves_drop(struct bh_worker *w)
 {
@@ -763,6 +881,7 @@ moves_drop(struct bh_worker *w)
 		moves_count(w);
 	}
 	moves_clear(mv);
+	ahead_clear(w);
 }
 
 /* crash_hook - test-only: die between the Redis confirmation and the move */
@@ -779,177 +898,273 @@ crash_hook(void)
 	}
 }
 
-/* store_end - read the answers to the part of the chunk in flight: -1 when Redis failed, else
- * the number confirmed (added to *confirmed) */
-static int
-store_end(struct bh_worker *w, struct bh_store_item *items, size_t n, size_t *confirmed,
-	  const char **err)
-{
-	int r = bh_store_apply_end(w->store, items, n, err);
+/* A chunk on its way through classify and store: its jobs, the store items of those that were
+ * decided, and which of the items went to Redis. The items go in parts of BH_STORE_PART, one
+ * part in flight at a time (so they are applied in order), the next part classified meanwhile. */
+struct chunk {
+	struct job *jobs;
+	size_t n;
+	struct bh_store_item *items;
+	size_t *item_of; /* jobs[i]'s item, SIZE_MAX: none */
+	size_t n_items;
+	size_t sent;		      /* items[0..sent) were sent */
+	size_t flight_from, flight_n; /* the part in flight (flight_n 0: none) */
+	size_t confirmed;	      /* answered APPLIED or DUPLICATE */
+	bool leased;		      /* the lease was checked before the first part */
+	bool store_failed;	      /* Redis failed on a part: the rest is not sent */
+	const char *err;
+};
 
-	if (r > 0)
-		*confirmed += (size_t)r;
-	return r;
+/* chunk_init - the jobs of msgs[0..n), nothing classified yet */
+static void
+chunk_init(struct chunk *c, struct bh_imap_msg *msgs, size_t n)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->n = n;
+	c->jobs = bh_calloc(n != 0 ? n : 1, sizeof(*c->jobs));
+	c->items = bh_calloc(n != 0 ? n : 1, sizeof(*c->items));
+	c->item_of = bh_calloc(n != 0 ? n : 1, sizeof(*c->item_of));
+	for (i = 0; i < n; i++) {
+		c->jobs[i].m = &msgs[i];
+		c->item_of[i] = SIZE_MAX;
+	}
 }
 
-/* run_chunk - parse, decide, store and move the fetched messages msgs[0..n). The messages go
- * to Redis in parts of BH_STORE_PART: while Redis applies one part, the next is classified
- * (one part in flight at a time, so they are applied in order); the moves wait for all. */
+/* chunk_deinit - free the jobs' verdicts and decisions and the chunk's arrays */
+static void
+chunk_deinit(struct chunk *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->jobs[i].decided)
+			bh_decisions_deinit(&c->jobs[i].d);
+		if (c->jobs[i].classified)
+			bh_verdict_deinit(&c->jobs[i].v);
+	}
+	free(c->item_of);
+	free(c->items);
+	free(c->jobs);
+}
+
+/* chunk_item - the store item of job i, NULL when it has none (not decided, or a dry run) */
+static const struct bh_store_item *
+chunk_item(const struct chunk *c, size_t i)
+{
+	return c->item_of[i] != SIZE_MAX ? &c->items[c->item_of[i]] : NULL;
+}
+
+/* chunk_classify - decide job i and, when it is to be stored, make its store item */
+static void
+chunk_classify(struct bh_worker *w, struct chunk *c, size_t i)
+{
+	struct job *j = &c->jobs[i];
+	struct bh_store_item *it;
+
+	if (j->m->data == NULL) {
+		/* gone meanwhile (another client expunged it) */
+		j->dest = DEST_KEEP;
+		return;
+	}
+	w->st.seen++;
+	decide(w, j);
+	log_verdict(w, j);
+	if (!j->decided || w->o.dry_run)
+		return;
+	it = &c->items[c->n_items];
+	it->v = &j->v;
+	it->d = &j->d;
+	it->mailbox = w->cfg->imap.mailbox;
+	it->folder = folder_of(w, j->dest);
+	it->loop_folder = folder_of(w, DEST_IGNORED);
+	it->uidvalidity = w->uidvalidity;
+	it->uid = j->m->uid;
+	c->item_of[i] = c->n_items++;
+}
+
+/* chunk_wait - read Redis's answers to the part in flight, if any */
+static void
+chunk_wait(struct bh_worker *w, struct chunk *c)
+{
+	int r;
+
+	if (c->flight_n == 0)
+		return;
+	r = bh_store_apply_end(w->store, c->items + c->flight_from, c->flight_n, &c->err);
+	c->flight_n = 0;
+	if (r == -1)
+		c->store_failed = true;
+	else
+		c->confirmed += (size_t)r;
+}
+
+/* chunk_send - send the items classified since the last part (after reading the answers to the
+ * part in flight; the lease checked before the first). -1 when the lease is not ours: nothing
+ * was sent, and the drain stops and stands by */
+static int
+chunk_send(struct bh_worker *w, struct chunk *c, const char **error_r)
+{
+	const char *err = NULL;
+
+	chunk_wait(w, c);
+	if (c->store_failed || c->n_items == c->sent)
+		return 0;
+	if (!c->leased) {
+		if (lease_check(w, false, &err) != 1)
+			return env_fail(w, "lease",
+					err != NULL ? err
+						    : "the mailbox lease is held by another worker",
+					error_r);
+		c->leased = true;
+	}
+	(void)bh_store_apply_begin(w->store, c->items + c->sent, c->n_items - c->sent, &c->err);
+	c->flight_from = c->sent;
+	c->flight_n = c->n_items - c->sent;
+	c->sent = c->n_items;
+	return 0;
+}
+
+/* chunk_store - classify every job and send the items in parts, then wait for the last
+ * answers: 0, or -1 when the lease is not ours */
+static int
+chunk_store(struct bh_worker *w, struct chunk *c, const char **error_r)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		chunk_classify(w, c, i);
+		if (!w->o.dry_run && c->n_items - c->sent >= BH_STORE_PART &&
+		    chunk_send(w, c, error_r) == -1)
+			return -1;
+	}
+	if (!w->o.dry_run && chunk_send(w, c, error_r) == -1)
+		return -1;
+	chunk_wait(w, c);
+	for (i = c->sent; i < c->n_items; i++)
+		c->items[i].error = "not sent: Redis failed on an earlier part";
+	return 0;
+}
+
+/* dest_confirmed - the one safety rule: where a message may go once the store answered. It
+ * leaves the mailbox only when Redis confirmed its apply (APPLIED or DUPLICATE, it->loop: a
+ * repeat, filed with the ignored mail), when Redis can never take it (INVALID: quarantined), or
+ * when it never went to Redis because it is unparseable (quarantined as bad input). Anything
+ * else (unconfirmed, not sent, vanished) stays in the mailbox for the next drain. */
+static enum dest
+dest_confirmed(const struct job *j, const struct bh_store_item *it)
+{
+	if (j->m->data == NULL)
+		return DEST_KEEP;
+	if (it == NULL)
+		return !j->decided && j->dest == DEST_QUARANTINE ? DEST_QUARANTINE : DEST_KEEP;
+	if (it->status == BH_STORE_INVALID)
+		return DEST_QUARANTINE;
+	if (!bh_store_is_confirmed(it))
+		return DEST_KEEP;
+	if (it->loop != BH_LOOP_NONE && j->v.loop.kind == BH_LOOP_NONE)
+		return DEST_IGNORED;
+	return j->dest;
+}
+
+/* note_answer - the store's answer about job j in its verdict, the stats and the metrics */
+static void
+note_answer(struct bh_worker *w, struct job *j, const struct bh_store_item *it)
+{
+	if (it->status == BH_STORE_INVALID) {
+		j->why = it->error != NULL ? it->error : "refused by the store";
+		return;
+	}
+	if (!bh_store_is_confirmed(it)) {
+		w->st.deferred++;
+		return;
+	}
+	if (it->status == BH_STORE_DUPLICATE)
+		w->st.duplicates++;
+	/* the store knows the history: a repeat is a loop like the others */
+	if (it->loop != BH_LOOP_NONE && j->v.loop.kind == BH_LOOP_NONE)
+		j->v.loop.kind = it->loop;
+	w->st.suppressed += it->n_suppressed;
+	bh_metrics_store_item(w->o.metrics, it->n_suppressed, it->n_alerts, it->n_held);
+	count_metrics(w, j, it->loop == BH_LOOP_REPEAT);
+}
+
+/* note_redis - Redis's state after a chunk's store, in the metrics and the log */
+static void
+note_redis(struct bh_worker *w, const struct chunk *c)
+{
+	if (c->store_failed) {
+		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
+		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
+		w->redis_down = true;
+		return;
+	}
+	if (c->n_items == 0)
+		return;
+	/* metrics: counts bouncer_redis_reconnects_total when Redis had been lost */
+	bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
+	if (w->redis_down) {
+		bh_log(BH_LOG_INFO, "redis_back", "Redis answers again");
+		w->redis_down = false;
+	}
+}
+
+/* run_chunk - classify and store the fetched messages msgs[0..n), then hand what may move
+ * (dest_confirmed) to the moves. The last chunk's moves went out while this one was classified
+ * and stored; they are joined here, and this chunk's go out after the next chunk is fetched
+ * (moves_start), or at the end of the drain. A lease that may have passed to another worker
+ * meanwhile is checked when they are sent: they are then left to it (DUPLICATE in Redis). */
 static int
 run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **error_r)
 {
-	struct job *jobs = bh_calloc(n, sizeof(*jobs));
-	struct bh_store_item *items = bh_calloc(n, sizeof(*items));
-	size_t *item_of = bh_calloc(n, sizeof(*item_of));
-	const char *err = NULL;
-	size_t i, n_items = 0, unconfirmed = 0, next = 0, pend_from = 0, pend_n = 0, confirmed = 0;
-	bool pending = false, leased = false, store_failed = false;
-	int ret = -1, r = 0;
+	struct chunk c;
+	size_t i, unconfirmed = 0;
+	int ret = -1;
 
+	chunk_init(&c, msgs, n);
 	/* the chunk's lines go out together, after its moves (a warning goes at once) */
 	bh_log_batch_begin();
 	if (!w->o.dry_run)
 		bh_store_apply_reset(w->store);
-	for (i = 0; i <= n; i++) {
-		if (i < n) {
-			item_of[i] = SIZE_MAX;
-			jobs[i].m = &msgs[i];
-			if (msgs[i].data == NULL) {
-				/* gone meanwhile (another client expunged it) */
-				jobs[i].dest = DEST_KEEP;
-				continue;
-			}
-			w->st.seen++;
-			decide(w, &jobs[i]);
-			log_verdict(w, &jobs[i]);
-			if (jobs[i].decided && !w->o.dry_run) {
-				struct bh_store_item *it = &items[n_items];
-
-				it->v = &jobs[i].v;
-				it->d = &jobs[i].d;
-				it->mailbox = w->cfg->imap.mailbox;
-				it->folder = folder_of(w, jobs[i].dest);
-				it->loop_folder = folder_of(w, DEST_IGNORED);
-				it->uidvalidity = w->uidvalidity;
-				it->uid = msgs[i].uid;
-				item_of[i] = n_items++;
-			}
-		}
-		if (w->o.dry_run || store_failed || n_items == next ||
-		    (i < n && n_items - next < BH_STORE_PART))
-			continue;
-		/* a part is ready: read the one in flight, then send this one */
-		if (pending) {
-			pending = false;
-			if (store_end(w, items + pend_from, pend_n, &confirmed, &err) == -1) {
-				store_failed = true;
-				r = -1;
-				continue;
-			}
-		}
-		if (!leased) {
-			if (lease_check(w, false, &err) != 1) {
-				/* not ours (any more): touch nothing; the drain stops and stands by
-				 */
-				env_fail(w, "lease",
-					 err != NULL
-					     ? err
-					     : "the mailbox lease is held by another worker",
-					 error_r);
-				goto out;
-			}
-			leased = true;
-		}
-		(void)bh_store_apply_begin(w->store, items + next, n_items - next, &err);
-		pend_from = next;
-		pend_n = n_items - next;
-		next = n_items;
-		pending = true;
-	}
-	if (pending && store_end(w, items + pend_from, pend_n, &confirmed, &err) == -1)
-		r = -1;
-	for (i = next; i < n_items; i++)
-		items[i].error = "not sent: Redis failed on an earlier part";
-	if (r != -1)
-		r = (int)confirmed;
+	if (chunk_store(w, &c, error_r) == -1)
+		goto out;
 	if (w->o.dry_run) {
 		for (i = 0; i < n; i++)
-			if (jobs[i].dest != DEST_KEEP || jobs[i].classified)
-				print_decisions(w, &jobs[i]);
+			if (c.jobs[i].dest != DEST_KEEP || c.jobs[i].classified)
+				print_decisions(w, &c.jobs[i]);
 		ret = 0;
 		goto out;
 	}
-	if (r == -1) {
-		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
-		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
-		w->redis_down = true;
-	} else if (n_items > 0) {
-		/* metrics: counts bouncer_redis_reconnects_total when Redis had been lost */
-		bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
-	}
-	if (r != -1 && n_items > 0 && w->redis_down) {
-		bh_log(BH_LOG_INFO, "redis_back", "Redis answers again");
-		w->redis_down = false;
-	}
-	if (n_items > 0 && r > 0)
+	note_redis(w, &c);
+	if (c.confirmed > 0)
 		crash_hook();
 	for (i = 0; i < n; i++) {
-		struct bh_store_item *it = item_of[i] != SIZE_MAX ? &items[item_of[i]] : NULL;
+		struct job *j = &c.jobs[i];
+		const struct bh_store_item *it = chunk_item(&c, i);
 
-		if (it != NULL) {
-			if (it->status == BH_STORE_INVALID) {
-				jobs[i].dest = DEST_QUARANTINE;
-				jobs[i].why =
-				    it->error != NULL ? it->error : "refused by the store";
-			} else if (!bh_store_is_confirmed(it)) {
-				jobs[i].dest = DEST_KEEP;
-				w->st.deferred++;
-				unconfirmed++;
-			} else {
-				if (it->status == BH_STORE_DUPLICATE)
-					w->st.duplicates++;
-				/* the store knows the history: a repeat is a loop like the others,
-				 * recorded there and filed with the ignored mail */
-				if (it->loop != BH_LOOP_NONE &&
-				    jobs[i].v.loop.kind == BH_LOOP_NONE) {
-					jobs[i].v.loop.kind = it->loop;
-					jobs[i].dest = DEST_IGNORED;
-				}
-				w->st.suppressed += it->n_suppressed;
-				bh_metrics_store_item(w->o.metrics, it->n_suppressed, it->n_alerts,
-						      it->n_held);
-				count_metrics(w, &jobs[i], it->loop == BH_LOOP_REPEAT);
-			}
-		}
-		if (jobs[i].dest == DEST_QUARANTINE)
+		j->dest = dest_confirmed(j, it);
+		if (it != NULL)
+			note_answer(w, j, it);
+		if (it != NULL && !bh_store_is_confirmed(it) && it->status != BH_STORE_INVALID)
+			unconfirmed++;
+		if (j->dest == DEST_QUARANTINE)
 			w->failed = true;
-		if (jobs[i].m->data != NULL)
-			log_job(w, &jobs[i], it);
+		if (j->m->data != NULL)
+			log_job(w, j, it);
 	}
-	/* the last chunk's moves went out while this one was classified and stored: IMAP is
-	 * ours again; this chunk's moves go out after the next chunk is fetched (moves_start), or
-	 * at the end of the drain. A lease that may have passed to another worker meanwhile is
-	 * checked when they are sent: the moves are then left to it (DUPLICATE in Redis). */
 	if (moves_join(w, error_r) == -1)
 		goto out;
-	moves_add(w, jobs, n);
-	if (r == -1 || unconfirmed > 0) {
+	moves_add(w, c.jobs, n);
+	if (c.store_failed || unconfirmed > 0) {
 		w->failed = true;
-		env_fail(w, "redis", err != NULL ? err : "not every message was confirmed",
+		env_fail(w, "redis", c.err != NULL ? c.err : "not every message was confirmed",
 			 error_r);
 		goto out;
 	}
 	ret = 0;
 out:
-	for (i = 0; i < n; i++) {
-		if (jobs[i].decided)
-			bh_decisions_deinit(&jobs[i].d);
-		if (jobs[i].classified)
-			bh_verdict_deinit(&jobs[i].v);
-	}
-	free(item_of);
-	free(items);
-	free(jobs);
+	chunk_deinit(&c);
 	bh_log_batch_end();
 	return ret;
 }
@@ -1017,44 +1232,69 @@ quarantine_oversized(struct bh_worker *w, struct bh_imap_msg *msgs, const bool *
 	return ret;
 }
 
-/* run_batch - one batch: sizes, oversized, then chunks of bodies. 1 done something, 0 empty */
+/* list_batch - the UIDs of the next batch (the lowest max UIDs, above those whose moves are
+ * pending) in *uids_r, their count in *n_r: 0 or -1 */
+static int
+list_batch(struct bh_worker *w, size_t max, uint32_t **uids_r, size_t *n_r, const char **error_r)
+{
+	const char *err = NULL;
+	size_t i, k = 0;
+
+	*uids_r = NULL;
+	*n_r = 0;
+	if (w->mv.total > 0) {
+		/* the last batch is still in the mailbox, its moves pending: the next batch is
+		 * what comes after it (new mail has higher UIDs) */
+		if (bh_imap_search(w->imap, 2 * max, uids_r, n_r, &err) == -1)
+			return env_fail(w, "imap", err, error_r);
+		for (i = 0; i < *n_r; i++)
+			if ((*uids_r)[i] > w->mv_high && k < max)
+				(*uids_r)[k++] = (*uids_r)[i];
+		*n_r = k;
+		if (k > 0)
+			return 0;
+		/* nothing after it in the window: move it, then look again */
+		free(*uids_r);
+		*uids_r = NULL;
+		if (moves_flush(w, error_r) == -1)
+			return -1;
+	}
+	if (bh_imap_search(w->imap, w->o.dry_run ? SIZE_MAX : max, uids_r, n_r, &err) == -1)
+		return env_fail(w, "imap", err, error_r);
+	return 0;
+}
+
+/* run_batch - one batch: sizes, oversized, then chunks of bodies. 1 done something, 0 empty.
+ * The batch comes from the helper thread when it listed one ahead (w->ahead), else it is
+ * listed here. */
 static int
 run_batch(struct bh_worker *w, const char **error_r)
 {
 	struct bh_imap_msg *msgs = NULL;
 	uint32_t *uids = NULL;
-	size_t n = 0, nm = 0, i, start, max, exists;
+	size_t n = 0, nm = 0, i, start, max, exists, fetched = 0;
 	uint64_t moved_before;
 	const char *err = NULL;
-	bool *big = NULL, *want = NULL;
+	bool *big = NULL;
 	int ret = -1;
 
 	moved_before = w->st.processed + w->st.ignored + w->st.quarantined + w->mv.total;
 	max = w->cfg->imap.batch_size > 0 ? w->cfg->imap.batch_size : BH_DEF_BATCH_SIZE;
 	if (max > BH_MAX_BATCH_SIZE)
 		max = BH_MAX_BATCH_SIZE;
-	if (w->mv.total > 0) {
-		/* the last batch is still in the mailbox, its moves pending: the next batch is
-		 * what comes after it (new mail has higher UIDs) */
-		size_t k = 0;
-
-		if (bh_imap_search(w->imap, 2 * max, &uids, &n, &err) == -1)
-			return env_fail(w, "imap", err, error_r);
-		for (i = 0; i < n; i++)
-			if (uids[i] > w->mv_high && k < max)
-				uids[k++] = uids[i];
-		n = k;
-		if (n == 0) {
-			/* nothing after it in the window: move it, then look again */
-			free(uids);
-			uids = NULL;
-			if (moves_flush(w, error_r) == -1)
-				return -1;
-		}
+	if (w->ahead.ready) {
+		/* taken over from the helper thread: the sizes are known, maybe the first bodies */
+		uids = w->ahead.uids;
+		n = w->ahead.n;
+		msgs = w->ahead.msgs;
+		nm = w->ahead.nm;
+		fetched = w->ahead.fetched;
+		memset(&w->ahead, 0, sizeof(w->ahead));
+	} else {
+		ahead_clear(w); /* an empty look ahead: new mail may have come since */
+		if (list_batch(w, max, &uids, &n, error_r) == -1)
+			return -1;
 	}
-	if (uids == NULL &&
-	    bh_imap_search(w->imap, w->o.dry_run ? SIZE_MAX : max, &uids, &n, &err) == -1)
-		return env_fail(w, "imap", err, error_r);
 	/* metrics: a short answer is the whole backlog, a full one a window of EXISTS */
 	bh_metrics_contact(w->o.metrics, BH_CONN_IMAP, bh_now());
 	exists = bh_imap_exists(w->imap);
@@ -1072,32 +1312,33 @@ run_batch(struct bh_worker *w, const char **error_r)
 		goto out;
 	}
 	w->mv_high = uids[n - 1];
-	if (bh_imap_fetch_sizes(w->imap, uids, n, &msgs, &nm, &err) == -1) {
+	if (msgs == NULL && bh_imap_fetch_sizes(w->imap, uids, n, &msgs, &nm, &err) == -1) {
 		env_fail(w, "imap", err, error_r);
 		goto out;
 	}
 	big = bh_calloc(nm + 1, sizeof(*big));
-	want = bh_calloc(nm + 1, sizeof(*want));
 	for (i = 0; i < nm; i++)
-		big[i] = msgs[i].size > w->cfg->limits.message_size;
+		big[i] = is_big(w, &msgs[i]);
 	if (quarantine_oversized(w, msgs, big, nm, error_r) == -1)
 		goto out;
 	for (start = 0; start < nm;) {
-		size_t end = start, bytes = 0;
+		size_t bytes, end = chunk_end(w, msgs, start, nm, &bytes);
 
-		/* a chunk: consecutive messages up to the byte budget (at least one) */
-		while (end < nm && (end == start || bytes + msgs[end].size <= BH_MAX_FETCH_BYTES)) {
-			if (!big[end])
-				bytes += msgs[end].size;
-			end++;
-		}
-		for (i = 0; i < nm; i++)
-			want[i] = i >= start && i < end && !big[i];
-		if (bh_imap_fetch_bodies(w->imap, msgs, want, nm, &err) == -1) {
+		if (end > fetched && fetch_chunk(w, msgs, nm, start, end, &err) == -1) {
 			env_fail(w, "imap", err, error_r);
 			goto out;
 		}
-		/* the last chunk's moves go out while this one is classified and stored */
+		/* the last chunk's moves go out while this one is classified and stored; after
+		 * the last chunk of the batch, the next batch is listed and fetched ahead */
+		if (end == nm && !w->o.dry_run) {
+			w->ahead.want = true;
+			w->ahead.above = w->mv_high;
+			w->ahead.max = max;
+			w->ahead.budget =
+			    bytes >= BH_MAX_FETCH_BYTES ? 0 : BH_MAX_FETCH_BYTES - bytes;
+			if (w->ahead.budget > BH_MAX_AHEAD_BYTES)
+				w->ahead.budget = BH_MAX_AHEAD_BYTES;
+		}
 		if (moves_start(w, error_r) == -1)
 			goto out;
 		/* a message that vanished meanwhile comes back without data: run_chunk keeps it */
@@ -1132,8 +1373,9 @@ run_batch(struct bh_worker *w, const char **error_r)
 		ret = 0;
 	}
 out:
+	if (ret == -1 && !w->mv.running)
+		ahead_clear(w); /* the mailbox is read again from its lowest UID */
 	free(big);
-	free(want);
 	bh_imap_msgs_free(&msgs, nm);
 	free(uids);
 	return ret;
