@@ -13,26 +13,41 @@ else()
 endif()
 
 # --- libbouncer-verp: the VERP encoder/decoder for sending code (static and shared) ---
-# verp.c and exactly the project modules it includes (closure over #include "x.h" with a
-# handler/x.c beside it), so the library follows verp.c as it changes, and never pulls in more
-# than it uses.
-set(bh_verp_todo ${CMAKE_SOURCE_DIR}/handler/verp.c)
+# verp.c and exactly the project modules it includes (closure over #include "x.h" with an x.c
+# beside the header in its folder of handler/), so the library follows verp.c as it changes, and
+# never pulls in more than it uses.
+set(bh_verp_todo ${CMAKE_SOURCE_DIR}/handler/verp/verp.c)
 set(BH_VERP_SOURCES "")
+set(BH_VERP_INCLUDES "")
+set(bh_verp_seen "")
 set(bh_verp_guard 0)
 while(bh_verp_todo AND bh_verp_guard LESS 50)
   math(EXPR bh_verp_guard "${bh_verp_guard} + 1")
   list(POP_FRONT bh_verp_todo bh_src)
-  list(APPEND BH_VERP_SOURCES ${bh_src})
+  if(bh_src MATCHES "\\.c$")
+    list(APPEND BH_VERP_SOURCES ${bh_src})
+  endif()
+  get_filename_component(bh_srcdir ${bh_src} DIRECTORY)
+  list(APPEND BH_VERP_INCLUDES ${bh_srcdir})
   file(STRINGS ${bh_src} bh_incs REGEX "^#include \"[a-z0-9_]+\\.h\"")
   foreach(bh_inc ${bh_incs})
     string(REGEX REPLACE "^#include \"([a-z0-9_]+)\\.h\".*" "\\1" bh_mod "${bh_inc}")
-    set(bh_c ${CMAKE_SOURCE_DIR}/handler/${bh_mod}.c)
-    if(EXISTS ${bh_c} AND NOT bh_c IN_LIST BH_VERP_SOURCES AND NOT bh_c IN_LIST bh_verp_todo
-       AND NOT bh_mod STREQUAL "main")
-      list(APPEND bh_verp_todo ${bh_c})
+    file(GLOB bh_h ${CMAKE_SOURCE_DIR}/handler/*/${bh_mod}.h)
+    if(NOT bh_h)
+      continue()
     endif()
+    get_filename_component(bh_hdir ${bh_h} DIRECTORY)
+    # the header itself, for what it includes, and its module's source
+    foreach(bh_next ${bh_h} ${bh_hdir}/${bh_mod}.c)
+      if(EXISTS ${bh_next} AND NOT bh_next IN_LIST BH_VERP_SOURCES
+         AND NOT bh_next IN_LIST bh_verp_todo AND NOT bh_next IN_LIST bh_verp_seen)
+        list(APPEND bh_verp_todo ${bh_next})
+        list(APPEND bh_verp_seen ${bh_next})
+      endif()
+    endforeach()
   endforeach()
 endwhile()
+list(REMOVE_DUPLICATES BH_VERP_INCLUDES)
 # What a static link needs besides the archive (shared links need nothing: the .so records it).
 # verp.c uses nettle (HMAC-SHA256) and libidn2 (IDN domains); addr.c, if pulled in, libidn2.
 set(BH_VERP_PC_REQUIRES "nettle, libidn2")
@@ -41,6 +56,7 @@ message(STATUS "libbouncer-verp sources: ${BH_VERP_SOURCES}")
 add_library(bouncer_verp_objs OBJECT ${BH_VERP_SOURCES})
 set_target_properties(bouncer_verp_objs PROPERTIES POSITION_INDEPENDENT_CODE ON)
 target_compile_definitions(bouncer_verp_objs PRIVATE BH_VERSION="${PROJECT_VERSION}")
+target_include_directories(bouncer_verp_objs PRIVATE ${BH_VERP_INCLUDES})
 target_link_libraries(bouncer_verp_objs PRIVATE PkgConfig::NETTLE PkgConfig::IDN2)
 
 add_library(bouncer_verp_shared SHARED $<TARGET_OBJECTS:bouncer_verp_objs>)
@@ -62,7 +78,7 @@ set_target_properties(bouncer_verp_static PROPERTIES OUTPUT_NAME bouncer-verp)
 
 install(TARGETS bouncer_verp_shared bouncer_verp_static
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(FILES ${CMAKE_SOURCE_DIR}/handler/verp.h
+install(FILES ${CMAKE_SOURCE_DIR}/handler/verp/verp.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bouncer)
 
 # --- man pages, compressed as Debian wants them ---

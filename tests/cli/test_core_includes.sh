@@ -9,6 +9,11 @@ exec python3 - "$BH_SOURCE_DIR/handler" <<'PY'
 import os, re, sys
 
 hdir = sys.argv[1]
+# every file of handler/ by name: the modules sit in one folder per layer (handler/layers.txt)
+where = {}
+for d, _, files in os.walk(hdir):
+    for f in files:
+        where.setdefault(f, os.path.join(d, f))
 # The core: parsing, VERP, classification, loop detection, policy. Pure: no I/O.
 core = """util log message mime text addr verdict reason verp verp_conf verp_locate dsn arf
 ses recognize autoreply rules classify analyze loop policy ctree bh_limits""".split()
@@ -16,7 +21,7 @@ inc = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 def includes(name):
     try:
-        with open(os.path.join(hdir, name), encoding="utf-8") as f:
+        with open(where.get(name, os.path.join(hdir, name)), encoding="utf-8") as f:
             return inc.findall(f.read())
     except FileNotFoundError:
         return []  # a generated or out-of-tree header: not a handler/ module
@@ -24,7 +29,7 @@ def includes(name):
 bad = 0
 for mod in core:
     for src in (mod + ".c", mod + ".h"):
-        if not os.path.exists(os.path.join(hdir, src)):
+        if src not in where:
             continue
         # every header src reaches, with the chain that reaches it
         seen, todo = {}, [(h, [src]) for h in includes(src)]
@@ -35,7 +40,7 @@ for mod in core:
             seen[h] = chain
             todo.extend((g, chain + [h]) for g in includes(h))
         for h, chain in sorted(seen.items()):
-            if not os.path.exists(os.path.join(hdir, h)):
+            if h not in where:
                 continue
             if os.path.splitext(h)[0] not in core:
                 print("FAIL: %s reaches %s (%s)" % (src, h, " -> ".join(chain + [h])))

@@ -211,14 +211,14 @@ else
 	note "config reference not available: bouncer.yaml(5) not checked"
 fi
 
-# --- bouncer(1) has an entry for every command of handler/main.c ---
+# --- bouncer(1) has an entry for every command of handler/cli/main.c ---
 n=0
 while read -r cmd; do
 	n=$((n + 1))
 	grep -q "^\\\\fB$cmd[ \\\\]" "$BH_SOURCE_DIR/deploy/man/bouncer.1" ||
 		bad "bouncer(1) has no entry for '$cmd'"
-done < <(sed -n 's/^[[:space:]]*{"\([a-z]*\)", bh_cmd_.*/\1/p' "$BH_SOURCE_DIR/handler/main.c")
-[ $n -gt 0 ] || bad "no commands found in handler/main.c"
+done < <(sed -n 's/^[[:space:]]*{"\([a-z]*\)", bh_cmd_.*/\1/p' "$BH_SOURCE_DIR/handler/cli/main.c")
+[ $n -gt 0 ] || bad "no commands found in handler/cli/main.c"
 echo "bouncer(1): all $n commands of main.c have an entry"
 
 # --- Dovecot: the compose local.conf and deploy/README.md's LMTP snippet parse ---
@@ -250,8 +250,16 @@ sender_check() {
 	command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
 		note "redis missing: sender check skipped"; return; }
 	python3 -c 'import idna' 2>/dev/null || { note "python3-idna missing: sender check skipped"; return; }
-	[ -f "$BH_BUILD_DIR/libbh.a" ] && [ -f "$BH_SOURCE_DIR/handler/store.h" ] || {
-		note "no libbh.a or store.h: sender check skipped"; return; }
+	# the layer libraries, highest first (handler/layers.txt), and their folders for the headers
+	local layers=() archives=() incs=() l
+	mapfile -t layers < <(awk '/^[a-z]/ {print $1}' "$BH_SOURCE_DIR/handler/layers.txt" | tac)
+	for l in "${layers[@]}"; do
+		archives+=("$BH_BUILD_DIR/libbh_$l.a")
+		incs+=(-iquote "$BH_SOURCE_DIR/handler/$l")
+	done
+	incs+=(-iquote "$BH_SOURCE_DIR/handler") # XXX: store.h, until it moves into store/
+	[ ${#layers[@]} -gt 0 ] && [ -f "$BH_BUILD_DIR/libbh_store.a" ] || {
+		note "no libbh_store.a: sender check skipped"; return; }
 	grep -q '^BOUNCER_SANITIZE:BOOL=ON' "$BH_BUILD_DIR/CMakeCache.txt" &&
 		extra=(-fsanitize=address,undefined)
 	cat >"$tmp/add.c" <<'EOF'
@@ -285,11 +293,11 @@ main(int argc, char **argv)
 }
 EOF
 	# shellcheck disable=SC2046
-	if ! "$cc" "${extra[@]}" -std=c17 -D_GNU_SOURCE -iquote "$BH_SOURCE_DIR/handler" \
-		-o "$tmp/add" "$tmp/add.c" "$BH_BUILD_DIR/libbh.a" \
+	if ! "$cc" "${extra[@]}" -std=c17 -D_GNU_SOURCE "${incs[@]}" \
+		-o "$tmp/add" "$tmp/add.c" "${archives[@]}" \
 		$(pkg-config --libs libetpan yaml-0.1 hiredis libpcre2-8 nettle libidn2 gnutls \
 			libmicrohttpd 2>/dev/null) -lm -lpthread 2>"$tmp/add.log"; then
-		note "cannot link against libbh.a: sender check skipped ($(head -c 300 "$tmp/add.log"))"
+		note "cannot link against the libbh_*.a: sender check skipped ($(head -c 300 "$tmp/add.log"))"
 		return
 	fi
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
