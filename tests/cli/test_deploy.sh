@@ -250,8 +250,9 @@ sender_check() {
 	command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
 		note "redis missing: sender check skipped"; return; }
 	python3 -c 'import idna' 2>/dev/null || { note "python3-idna missing: sender check skipped"; return; }
-	[ -f "$BH_BUILD_DIR/libbh.a" ] && [ -f "$BH_SOURCE_DIR/handler/store.h" ] || {
-		note "no libbh.a or store.h: sender check skipped"; return; }
+	[ -f "$BH_BUILD_DIR/libbh.a" ] && [ -f "$BH_BUILD_DIR/libbh_store.a" ] &&
+		[ -f "$BH_SOURCE_DIR/handler/store.h" ] || {
+		note "no libbh.a, libbh_store.a or store.h: sender check skipped"; return; }
 	grep -q '^BOUNCER_SANITIZE:BOOL=ON' "$BH_BUILD_DIR/CMakeCache.txt" &&
 		extra=(-fsanitize=address,undefined)
 	cat >"$tmp/add.c" <<'EOF'
@@ -286,7 +287,8 @@ main(int argc, char **argv)
 EOF
 	# shellcheck disable=SC2046
 	if ! "$cc" "${extra[@]}" -std=c17 -D_GNU_SOURCE -iquote "$BH_SOURCE_DIR/handler" \
-		-o "$tmp/add" "$tmp/add.c" "$BH_BUILD_DIR/libbh.a" \
+		-o "$tmp/add" "$tmp/add.c" -Wl,--start-group "$BH_BUILD_DIR/libbh.a" \
+		"$BH_BUILD_DIR/libbh_store.a" -Wl,--end-group \
 		$(pkg-config --libs libetpan yaml-0.1 hiredis libpcre2-8 nettle libidn2 gnutls \
 			libmicrohttpd 2>/dev/null) -lm -lpthread 2>"$tmp/add.log"; then
 		note "cannot link against libbh.a: sender check skipped ($(head -c 300 "$tmp/add.log"))"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_func_comments - every function defined in handler/*.c has its `/* name - what */` line
+# test_func_comments - every function defined in handler/*.c and handler/store/*.c has its `/* name - what */` line
 # (STYLE.md, Comments): a definition is a line `name(` right after its return-type line; the
 # comment block just above the return type (and above any BH_PRINTF(...) line) must open with
 # `/* name - `.
@@ -29,10 +29,10 @@ FNR == 1 { delete L }
 	}
 	if (!ok)
 		printf "%s:%d: %s has no /* %s - what */ line\n", FILENAME, FNR, name, name
-}' handler/*.c)
+}' handler/*.c handler/store/*.c)
 if [ -n "$missing" ]; then
 	printf '%s\n' "$missing"
 	echo "$(printf '%s\n' "$missing" | wc -l) function(s) without their /* name - what */ line"
 	exit 1
 fi
-echo "every handler/*.c function has its /* name - what */ line"
+echo "every handler/*.c and handler/store/*.c function has its /* name - what */ line"
