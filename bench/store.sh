@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# store.sh - what applying one message costs in Redis: bench/store_apply.c against a private
+# redis-server, then Redis's own counts (INFO commandstats): commands run per message (inside
+# the script), microseconds per EVALSHA, and the arguments of one EVALSHA per shape (MONITOR).
+#
+#   bench/store.sh [BUILD_DIR] [N]      BUILD_DIR default build, N default 20000
+#
+# Links bench/store_apply.c against BUILD_DIR's libbh.a (and libbh_store.a when there is one),
+# so the same script measures an older build for a before/after comparison.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-${BH_BUILD_DIR:-$here/build}}
+n=${2:-20000}
+command -v redis-server >/dev/null || { echo "store.sh: redis-server missing"; exit 77; }
+tmp=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+libs=("$build/libbh.a")
+[ -f "$build/libbh_store.a" ] && libs+=("$build/libbh_store.a")
+# shellcheck disable=SC2046
+cc -O2 -std=c17 -D_GNU_SOURCE -iquote "$here/handler" -o "$tmp/store_apply" \
+	"$here/bench/store_apply.c" -Wl,--start-group "${libs[@]}" -Wl,--end-group \
+	$(pkg-config --libs libetpan yaml-0.1 hiredis libpcre2-8 nettle libidn2 gnutls json-c \
+		libsystemd libmicrohttpd 2>/dev/null) -lm -lpthread || exit 1
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+	--logfile "$tmp/redis.log" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+cli() { redis-cli -p "$port" "$@"; }
+# arguments per EVALSHA, one message of each shape
+redis-cli -p "$port" monitor >"$tmp/monitor" 2>/dev/null &
+mon=$!
+sleep 0.3
+"$tmp/store_apply" "$port" 4 >/dev/null || exit 1
+sleep 0.3
+kill "$mon" 2>/dev/null
+wait "$mon" 2>/dev/null
+python3 - "$tmp/monitor" <<'PY'
+import re, sys
+shapes = ["hard", "soft", "sender", "autoreply"]
+i = 0
+for line in open(sys.argv[1], errors="replace"):
+    toks = re.findall(r'"((?:[^"\\]|\\.)*)"', line)
+    if not toks or toks[0].upper() != "EVALSHA":
+        continue
+    nk = int(toks[2])
+    keys = toks[3:3 + nk]
+    print("EVALSHA %-9s keys %2d (placeholders %d)  args %3d  total %3d" % (
+        shapes[i % 4], nk, sum(1 for k in keys if k.endswith(":-")), len(toks) - 3 - nk, len(toks)))
+    i += 1
+PY
+cli flushall >/dev/null
+cli config resetstat >/dev/null
+"$tmp/store_apply" "$port" "$n" || exit 1
+[ -n "${BENCH_VERBOSE:-}" ] && cli info commandstats | tr -d "\r" | sort -t= -k3 -n -r | head -20
+cli info commandstats | tr -d '\r' | python3 -c '
+import sys, re
+calls, ev, evus = 0, 0, 0.0
+for line in sys.stdin:
+    m = re.match(r"cmdstat_([a-z|]+):calls=(\d+),usec=(\d+),usec_per_call=([0-9.]+)", line)
+    if not m:
+        continue
+    name, c = m.group(1), int(m.group(2))
+    if name == "evalsha":
+        ev, evus = c, float(m.group(4))
+    elif name not in ("info", "config|resetstat", "ping", "script|load", "flushall"):
+        calls += c
+n = int(sys.argv[1])
+print("EVALSHA per message %.2f  commands inside per message %.2f  us per EVALSHA (Redis) %.1f"
+      % (ev / n, calls / n, evus))
+' "$n"
