@@ -115,7 +115,7 @@ build_decision(struct bh_store *s, const struct bh_store_item *it, const struct 
 	const char *error = NULL, *domain = "", *addr = NULL;
 	enum bh_outcome outcome = BH_OUT_RECORD;
 	bool global, sender = false, have_list = list != NULL;
-	struct args *ev, *sup;
+	struct args *ev;
 	struct bh_st_pack k;
 	struct bh_buf b;
 
@@ -172,19 +172,9 @@ build_decision(struct bh_store *s, const struct bh_store_item *it, const struct 
 	bh_st_put(&k, BH_APPLY_DEC_A_sfield, sfield);
 	free(sfield);
 
-	sup = bh_st_pairs(&k, BH_APPLY_DEC_A_supf);
-	bh_st_kv(sup, "address", addr);
-	bh_st_kv(sup, "list", global || !have_list ? "" : list);
-	bh_st_kv(sup, "reason", r != NULL ? bh_reason_name(r->reason) : "-");
-	bh_st_kv(sup, "class", rcpt_class(d));
-	bh_st_kv(sup, "source", "bounce");
-	bh_st_kv(sup, "why", d != NULL ? d->why : "");
-	bh_st_kv_cut(sup, "message_id", v->env.message_id, BH_MAX_FIELD_VALUE);
-	bh_st_kv(sup, "stable_id", v->stable_id);
-	bh_st_kv(sup, "status", r != NULL ? r->status : "");
-	bh_st_kv(sup, "rule", r != NULL ? r->rule : "");
-
 	ev = bh_st_pairs(&k, BH_APPLY_DEC_A_ev);
+	/* The script makes the suppression's fields of these (address, list unless global,
+	 * reason, class, why, status, rule) and of the message's (message_id, stable id). */
 	bh_st_kv(ev, "kind", d == NULL ? "message" : (d->delayed ? "delayed" : "bounce"));
 	bh_st_kv(ev, "address", addr);
 	bh_st_kv(ev, "list", have_list ? list : "");

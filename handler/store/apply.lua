@@ -12,6 +12,10 @@ end
 local P = string.sub(k_events, 1, #k_events - 6)
 bh_prune(P, now, SUPCOUNT_PRUNE)
 local loc = {mailbox, folder, uidvalidity, uid}
+local function getf(t, k)
+  for i = 1, #t, 2 do if t[i] == k then return t[i + 1] end end
+  return ''
+end
 local function setf(t, k, v)
   for i = 1, #t, 2 do if t[i] == k then t[i + 1] = v; return end end
   t[#t + 1] = k; t[#t + 1] = v
@@ -98,6 +102,12 @@ for d = 0, nd - 1 do
   end
   if suppress then
     local ttl = redis.call('TTL', k_sup)
+    -- the suppression's fields, from the event's (before a repeat changes them: a repeat
+    -- never suppresses) and the message's
+    local supf = {'address', addr, 'list', (scope == 'global') and '' or list,
+      'reason', getf(ev, 'reason'), 'class', getf(ev, 'class'), 'source', 'bounce',
+      'why', getf(ev, 'why'), 'message_id', getf(common, 'message_id'), 'stable_id', sid,
+      'status', getf(ev, 'status'), 'rule', getf(ev, 'rule')}
     local nf = bh_field_of(supf); bh_sup_old(P, k_sup, nf)
     redis.call('HSETNX', k_sup, 'first_seen', now)
     redis.call('HINCRBY', k_sup, 'count', 1)
