@@ -1,6 +1,6 @@
 -- apply.lua - apply one classified message (store/apply.c; calling convention: apply.args,
--- whose unpacking replaces the two "-- @" lines). Atomic and idempotent: a message whose
--- applied marker exists changes nothing.
+-- whose unpacking replaces the msg and dec marker lines). Atomic and idempotent: a message
+-- whose applied marker exists changes nothing.
 -- @msg@
 if token ~= '' and redis.call('GET', k_lease) ~= token then
   return {'lease_lost', '', 0, 0, '', 0}
