@@ -1,8 +1,8 @@
 /*
  * policy.h - from a verdict and the per-list policy to what should happen to each recipient.
  *
- * Pure: no I/O. The store (store.c) carries the decisions out atomically in Redis; counting soft
- * bounces within a window happens there, since only Redis knows the history.
+ * Pure: no I/O. The store (handler/store/) carries the decisions out atomically in Redis; counting
+ * soft bounces within a window happens there, since only Redis knows the history.
  *
  * Whom a decision is about: the recipient decoded from a valid VERP address (our subscriber, as
  * we mailed them) when there is one; the reported failed address only names what the remote side
