@@ -1,6 +1,14 @@
 -- apply.lua - apply one classified message (store/apply.c; calling convention: apply.args,
 -- whose unpacking replaces the msg and dec marker lines). Atomic and idempotent: a message
--- whose applied marker exists changes nothing.
+-- whose applied marker exists changes nothing. A message is applied only while the lease key
+-- holds the worker's token (no token: no lease).
+--
+-- Repetition (docs/loops.md): a message whose recipient already bounced the same sent message
+-- within the repeat window, at least as strongly (a count after a count or a suppression, a
+-- suppression after a suppression), is a "repeat": its counting and suppressing decisions
+-- become refuse (or alert), nothing is counted, its events say loop=repeat. A list with more
+-- failures within the burst window than list_burst.max or {p}:mailed:LIST holds its new
+-- suppressions: not written, listed in {p}:held:LIST, one alert per window.
 -- @msg@
 if token ~= '' and redis.call('GET', k_lease) ~= token then
   return {'lease_lost', '', 0, 0, '', 0}

@@ -1,8 +1,17 @@
--- supcount.lua - the suppression counters ({p}:supcount, {p}:supexp: docs/redis.md), shared
--- by the apply, manual and counts scripts (cmake/store_proto.cmake puts this first in each).
--- bh_prune takes due members off {p}:supexp and decrements their field unless the key still
--- holds a suppression counted under it; bh_sup_old uncounts what a key held before a write,
--- bh_sup_new counts what it holds now. P is "{prefix}:".
+-- supcount.lua - current totals of suppressions (docs/redis.md, "Suppression counters"), kept
+-- by the apply and manual scripts so that `bouncer stats` reads one hash instead of walking
+-- every suppression (cmake/store_proto.cmake puts this first in apply, manual and counts):
+--   {p}:supcount  hash  "LIST\tREASON" -> suppressions held now (LIST "-": global scope);
+--                       "_complete": when `stats --recount` built it (absent: stats scans)
+--   {p}:supexp    zset  "LIST\tREASON\tKEY" of every time-limited suppression, scored by its
+--                       expiry (epoch seconds)
+-- A suppression that expires by TTL leaves its member behind: bh_prune (every script runs it
+-- first, for a few members; stats runs it until none is due) takes due members off and
+-- decrements their field, unless KEY still holds a suppression counted under that field (then
+-- the member is re-scored by the key's TTL, or dropped when the key no longer expires). Before
+-- a suppression key is written or deleted, bh_sup_old uncounts what it held (or its expired
+-- twin still in the zset), bh_sup_new counts what it holds now. P is "{prefix}:", taken from a
+-- key of the script's KEYS: both keys share the hash slot of every other key.
 local function bh_cnt(P, f, d)
   if redis.call('HINCRBY', P .. 'supcount', f, d) <= 0 then
     redis.call('HDEL', P .. 'supcount', f)
