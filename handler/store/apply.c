@@ -312,16 +312,11 @@ build_item(struct bh_store *s, const struct bh_store_item *it, int64_t now, stru
 	bh_st_putf(&k, BH_APPLY_MSG_A_now, "%lld", (long long)now);
 	bh_st_putf(&k, BH_APPLY_MSG_A_maxlen, "%lld", (long long)bh_st_maxlen(s));
 	bh_st_putf(&k, BH_APPLY_MSG_A_nd, "%zu", nd == 0 ? (size_t)1 : nd);
-	bh_st_put(&k, BH_APPLY_MSG_A_mailbox, it->mailbox != NULL ? it->mailbox : "-");
-	bh_st_put(&k, BH_APPLY_MSG_A_folder, it->folder != NULL ? it->folder : "-");
-	bh_st_putf(&k, BH_APPLY_MSG_A_uidvalidity, "%lu", (unsigned long)it->uidvalidity);
-	bh_st_putf(&k, BH_APPLY_MSG_A_uid, "%lu", (unsigned long)it->uid);
 	bh_st_put(&k, BH_APPLY_MSG_A_loop_folder,
 		  it->loop_folder != NULL ? it->loop_folder
 					  : (it->folder != NULL ? it->folder : "-"));
 	bh_st_putf(&k, BH_APPLY_MSG_A_athr, "%u", pol->sender_alert_threshold);
 	bh_st_putf(&k, BH_APPLY_MSG_A_awin, "%lld", (long long)pol->sender_alert_window_s);
-	bh_st_put(&k, BH_APPLY_MSG_A_sid, v->stable_id);
 
 	common = bh_st_pairs(&k, BH_APPLY_MSG_A_common);
 	bh_st_kv(common, "stable_id", v->stable_id);

@@ -19,7 +19,6 @@ if redis.call('EXISTS', k_applied) == 1 then
 end
 local P = string.sub(k_events, 1, #k_events - 6)
 bh_prune(P, now, SUPCOUNT_PRUNE)
-local loc = {mailbox, folder, uidvalidity, uid}
 local function getf(t, k)
   for i = 1, #t, 2 do if t[i] == k then return t[i + 1] end end
   return ''
@@ -28,6 +27,10 @@ local function setf(t, k, v)
   for i = 1, #t, 2 do if t[i] == k then t[i + 1] = v; return end end
   t[#t + 1] = k; t[#t + 1] = v
 end
+-- the stable id and where the message sits, from the fields every event of it carries
+local sid = getf(common, 'stable_id')
+local loc = {getf(common, 'mailbox'), getf(common, 'folder'), getf(common, 'uidvalidity'),
+  getf(common, 'uid')}
 local held, bcount, bceil, balert = false, 0, -1, false
 if strength > 0 and bwin > 0 then
   redis.call('ZADD', k_burst, now, sid)
