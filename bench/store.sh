@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # store.sh - what applying one message costs in Redis: bench/store_apply.c against a private
-# redis-server, then Redis's own counts (INFO commandstats): commands run per message (inside
-# the script), microseconds per EVALSHA, and the arguments of one EVALSHA per shape (MONITOR).
+# redis-server, then Redis's own counts: its CPU time per message (INFO cpu: steadier than the
+# wall-clock figures on a shared machine), commands run per message (inside the script) and
+# microseconds per EVALSHA (INFO commandstats), and the arguments of one EVALSHA per shape
+# (MONITOR).
 #
 #   bench/store.sh [BUILD_DIR] [N]      BUILD_DIR default build, N default 20000
 #
@@ -52,7 +54,11 @@ for line in open(sys.argv[1], errors="replace"):
 PY
 cli flushall >/dev/null
 cli config resetstat >/dev/null
+cpu() { cli info cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ { t += $2 } END { printf "%.6f", t }'; }
+cpu0=$(cpu)
 "$tmp/store_apply" "$port" "$n" || exit 1
+cpu1=$(cpu)
+python3 -c 'import sys; print("Redis CPU us/message %.1f" % ((float(sys.argv[2]) - float(sys.argv[1])) * 1e6 / int(sys.argv[3])))' "$cpu0" "$cpu1" "$n"
 [ -n "${BENCH_VERBOSE:-}" ] && cli info commandstats | tr -d "\r" | sort -t= -k3 -n -r | head -20
 cli info commandstats | tr -d '\r' | python3 -c '
 import sys, re

@@ -1,7 +1,8 @@
 /*
  * store_apply.c - the store's apply alone: N messages through bh_policy_decide and
  * bh_store_apply, in parts of 100 (as the worker sends them), against the redis-server on PORT.
- * Prints the wall-clock microseconds per message; bench/store.sh adds what Redis counted
+ * Prints the wall-clock and CPU microseconds per message (the CPU: building the commands and
+ * reading the replies); bench/store.sh adds what Redis counted
  * (commands, EVALSHA arguments and microseconds). Uses only store.h and policy.h, so the same
  * source builds against an older libbh.a for a before/after comparison.
  *
@@ -23,13 +24,13 @@
 
 #define PART 100
 
-/* mono_us - a monotonic clock in microseconds */
+/* clock_us - a clock (CLOCK_MONOTONIC, or this process's CPU time) in microseconds */
 static long long
-mono_us(void)
+clock_us(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -75,7 +76,7 @@ main(int argc, char **argv)
 	const char *error = NULL;
 	char run[32];
 	size_t n, i, j;
-	long long t0, us = 0;
+	long long t0, c0, us = 0, cpu = 0;
 
 	if (argc != 3)
 		bh_fatal("usage: store_apply PORT N");
@@ -100,12 +101,15 @@ main(int argc, char **argv)
 	for (i = 0; i < n; i += PART) {
 		size_t m = n - i < PART ? n - i : PART;
 
-		t0 = mono_us();
+		t0 = clock_us(CLOCK_MONOTONIC);
+		c0 = clock_us(CLOCK_PROCESS_CPUTIME_ID);
 		if (bh_store_apply(s, it + i, m, &error) != (int)m)
 			bh_fatal("apply: %s", error != NULL ? error : it[i].error);
-		us += mono_us() - t0;
+		us += clock_us(CLOCK_MONOTONIC) - t0;
+		cpu += clock_us(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	}
-	printf("messages %zu  wall us/message %.1f\n", n, (double)us / (double)n);
+	printf("messages %zu  wall us/message %.1f  client CPU us/message %.1f\n", n,
+	       (double)us / (double)n, (double)cpu / (double)n);
 	for (j = 0; j < n; j++) {
 		bh_decisions_deinit(&d[j]);
 		bh_verdict_deinit(&v[j]);
