@@ -128,8 +128,7 @@ build_decision(struct bh_store *s, const struct bh_store_item *it, const struct 
 	} else if (it->d != NULL && it->d->refused) {
 		outcome = BH_OUT_REFUSE;
 	}
-	/* The receiving domain of a sender-side failure: the subscriber's, else the reported one.
-	 */
+	/* a sender-side failure's receiving domain: the subscriber's, else the reported one */
 	if (addr != NULL)
 		domain = bh_addr_domain(addr);
 	else if (sender && r != NULL && r->address != NULL &&
