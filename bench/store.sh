@@ -5,22 +5,28 @@
 # microseconds per EVALSHA (INFO commandstats), and the arguments of one EVALSHA per shape
 # (MONITOR).
 #
-#   bench/store.sh [BUILD_DIR] [N]      BUILD_DIR default build, N default 20000
+#   bench/store.sh [BUILD_DIR] [N] [SRC]   BUILD_DIR default build, N default 20000
 #
-# Links bench/store_apply.c against BUILD_DIR's libbh.a (and libbh_store.a when there is one),
-# so the same script measures an older build for a before/after comparison.
+# Links bench/store_apply.c against BUILD_DIR's libbh.a (and libbh_store.a when there is one)
+# with the headers of SRC (default: the sources BUILD_DIR was configured from), so the same
+# script measures an older build for a before/after comparison: for a build older than its
+# source tree, give SRC as that commit's tree (git archive COMMIT handler | tar -x -C DIR).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-${BH_BUILD_DIR:-$here/build}}
 n=${2:-20000}
+src=${3:-$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt" 2>/dev/null)}
+src=${src:-$here}
 command -v redis-server >/dev/null || { echo "store.sh: redis-server missing"; exit 77; }
 tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 libs=("$build/libbh.a")
 [ -f "$build/libbh_store.a" ] && libs+=("$build/libbh_store.a")
+def=()
+grep -q bh_policy_settings "$src/handler/policy.h" && def=(-DBH_BENCH_SETTINGS) # decide's argument
 # shellcheck disable=SC2046
-cc -O2 -std=c17 -D_GNU_SOURCE -iquote "$here/handler" -o "$tmp/store_apply" \
+cc -O2 -std=c17 -D_GNU_SOURCE "${def[@]}" -iquote "$src/handler" -o "$tmp/store_apply" \
 	"$here/bench/store_apply.c" -Wl,--start-group "${libs[@]}" -Wl,--end-group \
 	$(pkg-config --libs libetpan yaml-0.1 hiredis libpcre2-8 nettle libidn2 gnutls json-c \
 		libsystemd libmicrohttpd 2>/dev/null) -lm -lpthread || exit 1

@@ -69,6 +69,12 @@ int
 main(int argc, char **argv)
 {
 	struct bh_config *cfg = bh_config_defaults();
+#ifdef BH_BENCH_SETTINGS
+	struct bh_policy_settings set = bh_config_policy_settings(cfg); /* since 405deea */
+#define DECIDE(v, d) bh_policy_decide(&set, (v), (d))
+#else
+#define DECIDE(v, d) bh_policy_decide(cfg, (v), (d))
+#endif
 	struct bh_verdict *v;
 	struct bh_decisions *d;
 	struct bh_store_item *it;
@@ -90,7 +96,7 @@ main(int argc, char **argv)
 	it = bh_calloc(n, sizeof(*it));
 	for (i = 0; i < n; i++) {
 		make(&v[i], i, run);
-		bh_policy_decide(cfg, &v[i], &d[i]);
+		DECIDE(&v[i], &d[i]);
 		it[i].v = &v[i];
 		it[i].d = &d[i];
 		it[i].mailbox = "INBOX";

@@ -74,7 +74,7 @@ enum bh_store_status {
 struct bh_store_item {
 	/* inputs, borrowed for the duration of the call */
 	const struct bh_verdict *v;   /* v->stable_id must be set */
-	const struct bh_decisions *d; /* bh_policy_decide(cfg, v, d); n may be 0. The store
+	const struct bh_decisions *d; /* bh_policy_decide(set, v, d); n may be 0. The store
 				       * takes each decision's address as the key (in normal
 				       * form) and d->policy's sender, repeat and burst settings
 				       * (NULL: cfg's defaults) */
