@@ -82,12 +82,7 @@ bh_cfg_policy_defaults(struct bh_list_policy *p)
 		switch (bh_reason_group((enum bh_reason)r)) {
 		case BH_G_HARD:
 		case BH_G_COMPLAINT: a->kind = BH_POL_SUPPRESS; break;
-		case BH_G_SOFT:
-			a->kind = BH_POL_COUNT;
-			a->threshold = 3;
-			a->window_s = 15 * DAY;
-			a->duration_s = 30 * DAY;
-			break;
+		case BH_G_SOFT: *a = bh_policy_soft_count; break;
 		case BH_G_SENDER: a->kind = BH_POL_ALERT; break;
 		default: a->kind = BH_POL_IGNORE; break;
 		}

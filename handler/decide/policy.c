@@ -25,6 +25,13 @@
 
 static const struct bh_policy_action no_action = {BH_POL_IGNORE, 0, 0, 0, BH_SCOPE_LIST};
 
+/* The one copy of the built-in soft-bounce action (policy.h). */
+const struct bh_policy_action bh_policy_soft_count = {.kind = BH_POL_COUNT,
+						      .threshold = 3,
+						      .window_s = 15 * 86400LL,
+						      .duration_s = 30 * 86400LL,
+						      .scope = BH_SCOPE_LIST};
+
 /* add - append a decision */
 static struct bh_decision *
 add(struct bh_decisions *out, const struct bh_verdict *v, const struct bh_rcpt *r,
@@ -141,10 +148,7 @@ decide_rcpt(struct bh_decisions *out, const struct bh_verdict *v, const struct b
 			if (a->kind == BH_POL_COUNT) {
 				d->action = *a;
 			} else {
-				d->action.kind = BH_POL_COUNT;
-				d->action.threshold = 3;
-				d->action.window_s = 15 * 86400;
-				d->action.duration_s = 30 * 86400;
+				d->action = bh_policy_soft_count;
 				d->action.scope = a->scope;
 			}
 			return;
@@ -209,13 +213,14 @@ bh_policy_decide(const struct bh_policy_settings *set, const struct bh_verdict *
 	memset(out, 0, sizeof(*out));
 	out->type = v->type;
 	out->folder_hint = "processed";
-	out->policy = set->defaults;
+	/* First, so that every decision carries the list's policy: the store reads its sender,
+	 * repeat and burst settings from here, also for a message refused as a whole. */
+	pol = bh_policy_lookup(set, v->verp.valid ? v->verp.list : NULL, &known);
+	out->policy = pol;
 	if (v->error != NULL) {
 		refuse_all(out, v, BH_OUT_REFUSE, NULL, "unparseable", "quarantine");
 		return;
 	}
-	pol = bh_policy_lookup(set, v->verp.valid ? v->verp.list : NULL, &known);
-	out->policy = pol;
 	if (v->loop.kind != BH_LOOP_NONE) {
 		const struct bh_policy_action *a = &pol->loop[v->loop.kind];
 

@@ -1,8 +1,8 @@
 /*
  * policy.h - from a verdict and the per-list policy to what should happen to each recipient.
  *
- * Pure: no I/O. The store (store.c) carries the decisions out atomically in Redis; counting soft
- * bounces within a window happens there, since only Redis knows the history.
+ * Pure: no I/O. The store (handler/store/) carries the decisions out atomically in Redis; counting
+ * soft bounces within a window happens there, since only Redis knows the history.
  *
  * Whom a decision is about: the recipient decoded from a valid VERP address (our subscriber, as
  * we mailed them) when there is one; the reported failed address only names what the remote side
@@ -75,10 +75,17 @@ enum bh_outcome {
 	BH_OUT_REFUSE,	   /* not ours to act on: invalid VERP, loop, backscatter, unknown list */
 };
 
+/* The built-in action of the soft reasons: count 3 within 15 days, then suppress for 30 days.
+ * config_policy.c's defaults use it, and so does a counted delayed report whose reason's action
+ * is not a count. */
+extern const struct bh_policy_action bh_policy_soft_count;
+
 struct bh_decision {
 	const struct bh_rcpt *rcpt; /* borrowed from the verdict; NULL for a message-level
 				     * decision (a refused message with no recipients) */
-	const char *address;	    /* the address acted on; borrowed from the verdict */
+	const char *address;	    /* the address acted on, in normal form (the VERP decoder's
+				     * bh_addr_normalize(): the store's key); borrowed from the
+				     * verdict */
 	const char *list;	    /* borrowed from the verdict; NULL when unknown */
 	enum bh_outcome outcome;
 	struct bh_policy_action action; /* the resolved policy for this reason */
@@ -94,8 +101,8 @@ struct bh_decisions {
 	bool refused;			     /* the message as a whole is not acted on */
 	const char *folder_hint;	     /* "processed", "ignored" or "quarantine" */
 	const struct bh_list_policy *policy; /* the list's policy (or defaults), borrowed from the
-					      * settings:
-					      * sender_alert_threshold / _window_s for the store */
+					      * settings, always set: the store takes its
+					      * sender-alert, repeat and burst settings from here */
 };
 
 /* bh_policy_decide - decide for every recipient of v under set. Never fails; the decisions

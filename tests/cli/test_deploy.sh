@@ -257,7 +257,6 @@ sender_check() {
 		archives+=("$BH_BUILD_DIR/libbh_$l.a")
 		incs+=(-iquote "$BH_SOURCE_DIR/handler/$l")
 	done
-	incs+=(-iquote "$BH_SOURCE_DIR/handler") # XXX: store.h, until it moves into store/
 	[ ${#layers[@]} -gt 0 ] && [ -f "$BH_BUILD_DIR/libbh_store.a" ] || {
 		note "no libbh_store.a: sender check skipped"; return; }
 	grep -q '^BOUNCER_SANITIZE:BOOL=ON' "$BH_BUILD_DIR/CMakeCache.txt" &&

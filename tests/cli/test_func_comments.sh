@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_func_comments - every function defined in handler/ (each layer folder, handler/*/*.c,
-# and what still sits in handler/ itself) has its `/* name - what */` line (STYLE.md, Comments): a definition is a line `name(` right after its return-type line; the
+# test_func_comments - every function defined in handler/ (each layer folder, handler/*/*.c)
+# has its `/* name - what */` line (STYLE.md, Comments): a definition is a line `name(` right after its return-type line; the
 # comment block just above the return type (and above any BH_PRINTF(...) line) must open with
 # `/* name - `.
 set -u
@@ -29,7 +29,7 @@ FNR == 1 { delete L }
 	}
 	if (!ok)
 		printf "%s:%d: %s has no /* %s - what */ line\n", FILENAME, FNR, name, name
-}' handler/*.c handler/*/*.c)
+}' handler/*/*.c)
 if [ -n "$missing" ]; then
 	printf '%s\n' "$missing"
 	echo "$(printf '%s\n' "$missing" | wc -l) function(s) without their /* name - what */ line"

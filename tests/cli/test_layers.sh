@@ -30,9 +30,7 @@ with open(os.path.join(hdir, "layers.txt"), encoding="utf-8") as f:
 
 def folder_of(path):
     rel = os.path.relpath(path, hdir).split(os.sep)
-    if len(rel) == 1:  # XXX: handler/store.c and store.h, until the store split moves them
-        return "store" if rel[0].startswith("store") else None
-    return rel[0]
+    return rel[0] if len(rel) > 1 else None
 
 header = {}  # header name -> folder
 files = []

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "config.h"
 #include "policy.h"
 #include "store.h"
@@ -139,6 +140,7 @@ redis_cli(const char *args)
 
 /* A hand-made message: a verdict with one recipient and its one decision. */
 struct msg {
+	char *addr; /* the decision's address: in key form, as the VERP decoder leaves it */
 	struct bh_verdict v;
 	struct bh_decision d;
 	struct bh_decisions ds;
@@ -152,6 +154,19 @@ act(enum bh_policy_kind kind, int64_t duration, unsigned threshold, int64_t wind
 	struct bh_policy_action a = {kind, duration, threshold, window, scope};
 
 	return a;
+}
+
+/* key_form - an address as bh_addr_normalize (the VERP decoder) leaves it: a decision's address
+ * is in that form (policy.h), the store does not normalize it again */
+static char *
+key_form(const char *address)
+{
+	char *out = NULL;
+	const char *error;
+
+	if (bh_addr_normalize(address, strlen(address), &out, &error) == -1)
+		bh_fatal("key_form: %s: %s", address, error);
+	return out;
 }
 
 static void
@@ -174,7 +189,7 @@ msg_init(struct msg *m, const char *sid, const char *address, const char *list,
 	r->diagnostic = bh_strdup("smtp; 550 5.1.1 <x>: Recipient address rejected");
 	bh_rcpt_set_reason(r, reason, "test-rule");
 	m->d.rcpt = r;
-	m->d.address = r->address;
+	m->d.address = m->addr = key_form(address);
 	m->d.list = list;
 	m->d.outcome = outcome;
 	m->d.action = a;
@@ -196,6 +211,8 @@ static void
 msg_deinit(struct msg *m)
 {
 	bh_verdict_deinit(&m->v);
+	free(m->addr);
+	m->addr = NULL;
 }
 
 /* apply1 - apply one message, return its status */
@@ -557,7 +574,7 @@ verp_msg(struct bh_verdict *v, const char *sid, const char *list, const char *rc
 	v->verp.checked = true;
 	v->verp.valid = true;
 	v->verp.list = bh_strdup(list);
-	v->verp.recipient = bh_strdup(rcpt);
+	v->verp.recipient = key_form(rcpt);
 	for (i = 0; i < blocks; i++) {
 		struct bh_rcpt *r = bh_verdict_add_rcpt(v, 10);
 

@@ -1,9 +1,10 @@
 /*
  * store.h - suppression state, counters and the audit event stream in Redis.
  *
- * store.c is the only module that talks to Redis (the only one that includes hiredis); no hiredis
- * type appears here. The key schema is documented in docs/redis.md so that a
- * sender in any language can check an address with one command.
+ * handler/store/ (the library bh_store: store_int.h says which file does what) is the only
+ * module that talks to Redis (the only one that includes hiredis); no hiredis type appears here.
+ * The key schema is documented in docs/redis.md so that a sender in any language can check an
+ * address with one command.
  *
  * Applying one classified message is atomic and idempotent: one Lua script per message records
  * "this stable id was applied" (a key with a TTL), updates counters and suppressions and appends
@@ -73,7 +74,10 @@ enum bh_store_status {
 struct bh_store_item {
 	/* inputs, borrowed for the duration of the call */
 	const struct bh_verdict *v;   /* v->stable_id must be set */
-	const struct bh_decisions *d; /* bh_policy_decide(cfg, v, d); n may be 0 */
+	const struct bh_decisions *d; /* bh_policy_decide(set, v, d); n may be 0. The store
+				       * takes each decision's address as the key (in normal
+				       * form) and d->policy's sender, repeat and burst settings
+				       * (NULL: cfg's defaults) */
 	const char *mailbox;	      /* where the message was read ("INBOX"); NULL: "-" */
 	const char *folder;	      /* where it will sit once confirmed and moved */
 	const char *loop_folder;      /* where it goes instead when the store finds it to be a

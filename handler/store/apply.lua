@@ -1,0 +1,199 @@
+-- apply.lua - apply one classified message (store/apply.c; calling convention: apply.args,
+-- whose unpacking replaces the msg and dec marker lines). Atomic and idempotent: a message
+-- whose applied marker exists changes nothing. A message is applied only while the lease key
+-- holds the worker's token (no token: no lease).
+--
+-- Repetition (docs/loops.md): a message whose recipient already bounced the same sent message
+-- within the repeat window, at least as strongly (a count after a count or a suppression, a
+-- suppression after a suppression), is a "repeat": its counting and suppressing decisions
+-- become refuse (or alert), nothing is counted, its events say loop=repeat. A list with more
+-- failures within the burst window than list_burst.max or {p}:mailed:LIST holds its new
+-- suppressions: not written, listed in {p}:held:LIST, one alert per window.
+-- @msg@
+if token ~= '' and redis.call('GET', k_lease) ~= token then
+  return {'lease_lost', '', 0, 0, '', 0}
+end
+if redis.call('EXISTS', k_applied) == 1 then
+  local m = redis.call('HMGET', k_applied, 'first_event', 'loop')
+  return {'duplicate', m[1] or '', 0, 0, m[2] or '', 0}
+end
+local P = string.sub(k_events, 1, #k_events - 6)
+bh_prune(P, now, SUPCOUNT_PRUNE)
+local function getf(t, k)
+  for i = 1, #t, 2 do if t[i] == k then return t[i + 1] end end
+  return ''
+end
+local function setf(t, k, v)
+  for i = 1, #t, 2 do if t[i] == k then t[i + 1] = v; return end end
+  t[#t + 1] = k; t[#t + 1] = v
+end
+-- the stable id and where the message sits, from the fields every event of it carries
+local sid = getf(common, 'stable_id')
+local loc = {getf(common, 'mailbox'), getf(common, 'folder'), getf(common, 'uidvalidity'),
+  getf(common, 'uid')}
+local held, bcount, bceil, balert = false, 0, -1, false
+if strength > 0 and bwin > 0 then
+  redis.call('ZADD', k_burst, now, sid)
+  redis.call('ZREMRANGEBYSCORE', k_burst, '-inf', '(' .. (now - bwin))
+  redis.call('EXPIRE', k_burst, bwin)
+  bcount = redis.call('ZCARD', k_burst)
+  local mailed = tonumber(redis.call('GET', k_mailed) or '')
+  if mailed and mailed >= 0 then bceil = mailed end
+  if bmax > 0 and (bceil < 0 or bmax < bceil) then bceil = bmax end
+  if bceil >= 0 and bcount > bceil then
+    held = true
+    if redis.call('SET', k_balert, now, 'NX', 'EX', bwin) then balert = true end
+  end
+end
+local rep, rn, rfirst = false, 0, ''
+if strength > 0 and rwin > 0 then
+  local m = redis.call('HMGET', k_rpt, 'strength', 'first')
+  local prev = m[1]
+  if not prev then
+    rn = 1
+    redis.call('HSET', k_rpt, 'strength', strength, 'first', sid, 'n', 1)
+    redis.call('EXPIRE', k_rpt, rwin)
+  else
+    rn = redis.call('HINCRBY', k_rpt, 'n', 1)
+    rfirst = m[2] or ''
+    if tonumber(prev) >= strength then rep = true
+    else redis.call('HSET', k_rpt, 'strength', strength) end
+  end
+end
+if rep then
+  setf(common, 'loop', 'repeat'); setf(common, 'folder', loop_folder); loc[2] = loop_folder
+end
+local loopkind = ''
+for i = 1, #common, 2 do if common[i] == 'loop' then loopkind = common[i + 1] end end
+local function xadd(fields)
+  local a = {'XADD', k_events, 'MAXLEN', '~', maxlen, '*'}
+  for i = 1, #fields do a[#a + 1] = fields[i] end
+  for i = 1, #common do a[#a + 1] = common[i] end
+  return redis.call(unpack(a))
+end
+local function rate(k, marker, member, thr, win)
+  redis.call('ZADD', k, now, member)
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. (now - win))
+  redis.call('EXPIRE', k, win)
+  local c = redis.call('ZCARD', k)
+  if c >= thr and redis.call('SET', marker, now, 'NX', 'EX', win) then return c end
+  return nil
+end
+local first, nsup, nalert, nheld = '', 0, 0, 0
+for d = 0, nd - 1 do
+  -- @dec@
+  if rep then
+    if outcome == 'suppress' or outcome == 'count' then
+      if rpol == 'alert' then outcome = 'alert' else outcome = 'refuse' end
+      setf(ev, 'outcome', outcome)
+      setf(ev, 'why', 'repeat: bounce ' .. rn .. ' about one sent message')
+    end
+    setf(ev, 'repeat', tostring(rn)); setf(ev, 'repeat_of', rfirst)
+    sfield = ((list ~= '') and list or '-') .. '\tloop:repeat'
+  end
+  local result = outcome
+  local suppress = (outcome == 'suppress') and addr ~= ''
+  if outcome == 'count' and addr ~= '' and thr > 0 and win > 0 then
+    redis.call('ZADD', k_soft, now, sid)
+    redis.call('ZREMRANGEBYSCORE', k_soft, '-inf', '(' .. (now - win))
+    redis.call('EXPIRE', k_soft, win)
+    local c = redis.call('ZCARD', k_soft)
+    result = 'counted ' .. c .. '/' .. thr
+    if c >= thr then suppress = true end
+  end
+  local expires, sh = 0, nil
+  if suppress and held then
+    suppress = false
+    result = (outcome == 'count') and (result .. ' held') or 'held'
+    ev[#ev + 1] = 'held'; ev[#ev + 1] = 'list_burst ' .. bcount .. '>' .. bceil
+    redis.call('ZADD', k_held, now, addr)
+    redis.call('EXPIRE', k_held, HELD_TTL)
+    redis.call('HINCRBY', k_stats, sfield .. '\theld', 1)
+    nheld = nheld + 1
+  end
+  if suppress then
+    local ttl = redis.call('TTL', k_sup)
+    -- the suppression's fields, from the event's (before a repeat changes them: a repeat
+    -- never suppresses) and the message's
+    local supf = {'address', addr, 'list', (scope == 'global') and '' or list,
+      'reason', getf(ev, 'reason'), 'class', getf(ev, 'class'), 'source', 'bounce',
+      'why', getf(ev, 'why'), 'message_id', getf(common, 'message_id'), 'stable_id', sid,
+      'status', getf(ev, 'status'), 'rule', getf(ev, 'rule')}
+    local nf = bh_field_of(supf); bh_sup_old(P, k_sup, nf)
+    redis.call('HSETNX', k_sup, 'first_seen', now)
+    redis.call('HINCRBY', k_sup, 'count', 1)
+    sh = {'HSET', k_sup, 'last_seen', now}
+    for i = 1, #supf do sh[#sh + 1] = supf[i] end
+    if ttl == -1 then
+      expires = 0
+    elseif duration == 0 then
+      redis.call('PERSIST', k_sup)
+    elseif ttl >= duration then
+      expires = now + ttl
+    else
+      redis.call('EXPIRE', k_sup, duration); expires = now + duration
+    end
+    sh[#sh + 1] = 'expires'; sh[#sh + 1] = expires
+    bh_sup_new(P, k_sup, nf, expires)
+    if list ~= '' and scope == 'list' then
+      redis.call('SADD', k_idx, list)
+      local it = redis.call('TTL', k_idx)
+      if expires == 0 then redis.call('PERSIST', k_idx)
+      elseif it ~= -1 and it < expires - now then redis.call('EXPIRE', k_idx, expires - now) end
+    end
+    redis.call('DEL', k_soft)
+    if outcome == 'count' then result = result .. ' suppressed' else result = 'suppressed' end
+    nsup = nsup + 1
+    redis.call('HINCRBY', k_stats, sfield .. '\tsuppressed', 1)
+  end
+  ev[#ev + 1] = 'result'; ev[#ev + 1] = result
+  if suppress then ev[#ev + 1] = 'expires'; ev[#ev + 1] = tostring(expires) end
+  local id = xadd(ev)
+  if first == '' then first = id end
+  if suppress then
+    sh[#sh + 1] = 'event'; sh[#sh + 1] = id
+    redis.call(unpack(sh))
+  end
+  if addr ~= '' then
+    if redis.call('LPUSH', k_ev, id) > ADDR_EVENTS_LAST + 1 then
+      redis.call('LTRIM', k_ev, 0, ADDR_EVENTS_LAST)
+    end
+    redis.call('EXPIRE', k_ev, ADDR_EVENTS_TTL)
+  end
+  redis.call('HINCRBY', k_stats, sfield .. '\t' .. outcome, 1)
+  if outcome == 'alert' and sender ~= '1' then
+    xadd({'kind', 'alert', 'alert', (loopkind ~= '') and 'loop' or 'policy', 'address', addr, 'list', list, 'cause', id})
+    nalert = nalert + 1
+  end
+  if sender == '1' and athr > 0 and awin > 0 then
+    if domain ~= '' then
+      local c = rate(k_sd, k_ad, sid, athr, awin)
+      if c then
+        xadd({'kind', 'alert', 'alert', 'sender_rate', 'domain', domain, 'count', tostring(c), 'threshold', tostring(athr), 'window_s', tostring(awin), 'cause', id})
+        nalert = nalert + 1
+      end
+    end
+    if list ~= '' then
+      local c = rate(k_sl, k_al, sid, athr, awin)
+      if c then
+        xadd({'kind', 'alert', 'alert', 'sender_rate', 'list', list, 'count', tostring(c), 'threshold', tostring(athr), 'window_s', tostring(awin), 'cause', id})
+        nalert = nalert + 1
+      end
+    end
+  end
+end
+if rep and ralert > 0 and rn == ralert then
+  xadd({'kind', 'alert', 'alert', 'repeat', 'count', tostring(rn), 'threshold', tostring(ralert), 'window_s', tostring(rwin), 'repeat_of', rfirst, 'cause', first})
+  nalert = nalert + 1
+end
+if balert then
+  xadd({'kind', 'alert', 'alert', 'list_burst', 'count', tostring(bcount), 'threshold', tostring(bceil), 'window_s', tostring(bwin), 'cause', first})
+  nalert = nalert + 1
+end
+if loopkind ~= '' then
+  redis.call('HINCRBY', k_stats, '*\tloop:' .. loopkind .. '\tmessages', 1)
+end
+redis.call('EXPIRE', k_stats, STATS_TTL)
+redis.call('HSET', k_applied, 'first_event', first, 'at', now, 'decisions', nd, 'mailbox', loc[1], 'folder', loc[2], 'uidvalidity', loc[3], 'uid', loc[4], 'loop', loopkind)
+redis.call('EXPIRE', k_applied, APPLIED_TTL)
+return {'applied', first, nsup, nalert, rep and 'repeat' or '', nheld}

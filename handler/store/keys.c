@@ -1,0 +1,277 @@
+/*
+ * keys.c - the store's small helpers: the argument vector commands are built in, key names in
+ * the schema of docs/redis.md, and reading numbers and strings out of replies.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "store_int.h"
+
+#define ARGS_SLAB 4096u
+
+/* grow - room for one more argument */
+static void
+grow(struct args *a)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap == 0 ? 8 : a->cap * 2;
+		a->v = bh_reallocarray(a->v, a->cap, sizeof(*a->v));
+		a->len = bh_reallocarray(a->len, a->cap, sizeof(*a->len));
+	}
+}
+
+/* slab_keep - add slab to the slabs a frees */
+static void
+slab_keep(struct args *a, char *slab)
+{
+	if (a->n_slabs == a->cap_slabs) {
+		a->cap_slabs = a->cap_slabs == 0 ? 8 : a->cap_slabs * 2;
+		a->slabs = bh_reallocarray(a->slabs, a->cap_slabs, sizeof(*a->slabs));
+	}
+	a->slabs[a->n_slabs++] = slab;
+}
+
+/* bh_st_args_addn - append a copy of p[0..n), NUL-terminated, in a's slabs (an EVALSHA has a
+ * hundred arguments: one malloc each was a fifth of the store's cost) */
+void
+bh_st_args_addn(struct args *a, const char *p, size_t n)
+{
+	char *dst;
+
+	grow(a);
+	if (n >= a->room_len) {
+		size_t size = n >= ARGS_SLAB ? n + 1 : ARGS_SLAB;
+
+		dst = bh_malloc(size);
+		slab_keep(a, dst);
+		if (size == ARGS_SLAB) { /* (a large string has a slab of its own) */
+			a->room = dst + n + 1;
+			a->room_len = size - n - 1;
+		}
+	} else {
+		dst = a->room;
+		a->room += n + 1;
+		a->room_len -= n + 1;
+	}
+	if (n > 0)
+		memcpy(dst, p, n);
+	dst[n] = '\0';
+	a->v[a->n] = dst;
+	a->len[a->n] = n;
+	a->n++;
+}
+
+/* bh_st_args_add - append a copy of a C string (NULL: "") */
+void
+bh_st_args_add(struct args *a, const char *s)
+{
+	if (s == NULL)
+		s = "";
+	bh_st_args_addn(a, s, strlen(s));
+}
+
+/* bh_st_args_addf - append a formatted string (one vsnprintf into a stack buffer when it
+ * fits: a message's EVALSHA has dozens of these) */
+BH_PRINTF(2, 3)
+void
+bh_st_args_addf(struct args *a, const char *fmt, ...)
+{
+	struct bh_buf b;
+	char tmp[512];
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		bh_fatal("vsnprintf failed for format %s", fmt);
+	if ((size_t)k < sizeof(tmp)) {
+		bh_st_args_addn(a, tmp, (size_t)k);
+		return;
+	}
+	bh_buf_init(&b);
+	va_start(ap, fmt);
+	bh_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	bh_st_args_addn(a, b.data, b.len);
+	bh_buf_deinit(&b);
+}
+
+/* bh_st_args_cat - append every argument of src, moved, not copied: src is left empty */
+void
+bh_st_args_cat(struct args *dst, struct args *src)
+{
+	size_t i;
+
+	if (dst->n + src->n > dst->cap) {
+		while (dst->n + src->n > dst->cap)
+			dst->cap = dst->cap == 0 ? 64 : dst->cap * 2;
+		dst->v = bh_reallocarray(dst->v, dst->cap, sizeof(*dst->v));
+		dst->len = bh_reallocarray(dst->len, dst->cap, sizeof(*dst->len));
+	}
+	for (i = 0; i < src->n; i++) {
+		dst->v[dst->n] = src->v[i];
+		dst->len[dst->n] = src->len[i];
+		dst->n++;
+	}
+	/* the strings' slabs go with them; dst keeps writing into its own last slab */
+	for (i = 0; i < src->n_slabs; i++)
+		slab_keep(dst, src->slabs[i]);
+	src->n = 0;
+	src->n_slabs = 0;
+	src->room = NULL;
+	src->room_len = 0;
+}
+
+/* bh_st_args_deinit - free every argument and the vectors; a is left empty, ready for reuse */
+void
+bh_st_args_deinit(struct args *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_slabs; i++)
+		free(a->slabs[i]);
+	free(a->slabs);
+	free(a->v);
+	free(a->len);
+	memset(a, 0, sizeof(*a));
+}
+
+/* bh_st_args_take - append s and free it (a copy in the slabs: s was the caller's) */
+void
+bh_st_args_take(struct args *a, char *s)
+{
+	bh_st_args_addn(a, s, strlen(s));
+	free(s);
+}
+
+/* bh_st_kv - append a name and a value (NULL: "") */
+void
+bh_st_kv(struct args *a, const char *k, const char *v)
+{
+	bh_st_args_add(a, k);
+	bh_st_args_add(a, v);
+}
+
+/* bh_st_kv_cut - append a name and an untrusted value cut to max bytes */
+void
+bh_st_kv_cut(struct args *a, const char *k, const char *v, size_t max)
+{
+	size_t n = v == NULL ? 0 : strlen(v);
+
+	bh_st_args_add(a, k);
+	bh_st_args_addn(a, v == NULL ? "" : v, n > max ? max : n);
+}
+
+/* bh_st_list_norm - a list name as it appears in keys: lower-case (list names match without regard
+ * to case, and VERP addresses carry them lower-case); NULL for none. The caller frees. */
+char *
+bh_st_list_norm(const char *list)
+{
+	char *l;
+
+	if (list == NULL || list[0] == '\0')
+		return NULL;
+	l = bh_strdup(list);
+	bh_lower_ascii(l);
+	return l;
+}
+
+/* bh_st_key_sup - the suppression key of address in list (NULL: global) */
+char *
+bh_st_key_sup(const struct bh_store *s, const char *addr, const char *list)
+{
+	if (list == NULL)
+		return bh_asprintf("%s:sup:g:%s", s->tag, addr);
+	return bh_asprintf("%s:sup:l:%s:%s", s->tag, list, addr);
+}
+
+/* bh_st_key_soft - the soft-bounce window of address in list (NULL: global) */
+char *
+bh_st_key_soft(const struct bh_store *s, const char *addr, const char *list)
+{
+	if (list == NULL)
+		return bh_asprintf("%s:soft:g:%s", s->tag, addr);
+	return bh_asprintf("%s:soft:l:%s:%s", s->tag, list, addr);
+}
+
+/* bh_st_reply_str - a copy of a string-ish reply element */
+char *
+bh_st_reply_str(const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+		return bh_memdup0(r->str, r->len);
+	if (r->type == REDIS_REPLY_INTEGER)
+		return bh_asprintf("%lld", r->integer);
+	return bh_strdup("");
+}
+
+/* bh_st_num - a decimal field, 0 when absent or not a number */
+int64_t
+bh_st_num(const char *p)
+{
+	long long n;
+	const char *e;
+
+	if (p == NULL || bh_strtonum(p, -(1LL << 62), 1LL << 62, &n, &e) == -1)
+		return 0;
+	return n;
+}
+
+/* bh_st_normalize - an operator's address in key form */
+int
+bh_st_normalize(struct bh_store *s, const char *address, char **out_r, const char **error_r)
+{
+	const char *e;
+
+	if (bh_addr_normalize(address, strlen(address), out_r, &e) == -1) {
+		bh_st_set_err(s, error_r, "invalid address: %s", e);
+		return -1;
+	}
+	return 0;
+}
+
+/* bh_st_maxlen - the stream's MAXLEN ~ (redis.stream_maxlen, else a million) */
+int64_t
+bh_st_maxlen(const struct bh_store *s)
+{
+	return s->rc->stream_maxlen > 0 ? s->rc->stream_maxlen : 1000000;
+}
+
+/* bh_st_args_append_to - write the command a as a RESP array of bulk strings (built in resp)
+ * into ctx (what redisAppendCommandArgv writes, without its sdscatfmt per argument): 0 or -1 */
+int
+bh_st_args_append_to(redisContext *ctx, const struct args *a, struct bh_buf *resp)
+{
+	char num[32];
+	size_t i;
+	int k;
+
+	resp->len = 0;
+	k = snprintf(num, sizeof(num), "*%zu\r\n", a->n);
+	bh_buf_append(resp, num, (size_t)k);
+	for (i = 0; i < a->n; i++) {
+		char *p = num + sizeof(num);
+		size_t v = a->len[i];
+
+		/* "$<len>\r\n", the digits written backwards */
+		*--p = '\n';
+		*--p = '\r';
+		do
+			*--p = (char)('0' + v % 10);
+		while ((v /= 10) != 0);
+		*--p = '$';
+		bh_buf_reserve(resp, (size_t)(num + sizeof(num) - p) + a->len[i] + 2);
+		memcpy(resp->data + resp->len, p, (size_t)(num + sizeof(num) - p));
+		resp->len += (size_t)(num + sizeof(num) - p);
+		memcpy(resp->data + resp->len, a->v[i], a->len[i]);
+		resp->len += a->len[i];
+		resp->data[resp->len++] = '\r';
+		resp->data[resp->len++] = '\n';
+	}
+	return redisAppendFormattedCommand(ctx, resp->data, resp->len) == REDIS_OK ? 0 : -1;
+}
