@@ -7,6 +7,9 @@
 #
 #   bench/store.sh [BUILD_DIR] [N] [SRC]   BUILD_DIR default build, N default 20000
 #
+#   BENCH_AOF=1   Redis as bench/e2e.sh and the tests run it (AOF, appendfsync always, data in
+#                 /dev/shm): what a durable deployment pays per write command; default: no AOF
+#
 # Links bench/store_apply.c against BUILD_DIR's layer libraries (an older build's libbh.a)
 # with the headers of SRC (default: the sources BUILD_DIR was configured from), so the same
 # script measures an older build for a before/after comparison: for a build older than its
@@ -18,6 +21,11 @@ n=${2:-20000}
 src=${3:-$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt" 2>/dev/null)}
 src=${src:-$here}
 command -v redis-server >/dev/null || { echo "store.sh: redis-server missing"; exit 77; }
+aof=(--appendonly no)
+if [ -n "${BENCH_AOF:-}" ]; then
+	aof=(--appendonly yes --appendfsync always)
+	[ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=/dev/shm
+fi
 tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -42,7 +50,7 @@ cc -O2 -std=c17 -D_GNU_SOURCE "${def[@]}" "${incs[@]}" -o "$tmp/store_apply" \
 	$(pkg-config --libs libetpan yaml-0.1 hiredis libpcre2-8 nettle libidn2 gnutls json-c \
 		libsystemd libmicrohttpd libcrypto 2>/dev/null) -lm -lpthread || exit 1
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+redis-server --port "$port" --bind 127.0.0.1 --save '' "${aof[@]}" --dir "$tmp" \
 	--logfile "$tmp/redis.log" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 100); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done

@@ -9,6 +9,12 @@
 -- become refuse (or alert), nothing is counted, its events say loop=repeat. A list with more
 -- failures within the burst window than list_burst.max or {p}:mailed:LIST holds its new
 -- suppressions: not written, listed in {p}:held:LIST, one alert per window.
+--
+-- Cost (bench/store.sh): numbers go to redis.call as the strings they came as (now_s, the
+-- generated *_s of every num argument, the *_S constants) rather than as Lua numbers, which
+-- Redis formats with "%.17g" on every call; the message's common fields are read through one
+-- map; the stats bucket's TTL is set once (EXPIRE NX), so that it is not a write to propagate
+-- on every message.
 -- @msg@
 if token ~= '' and redis.call('GET', k_lease) ~= token then
   return {'lease_lost', '', 0, 0, '', 0}
@@ -18,31 +24,29 @@ if redis.call('EXISTS', k_applied) == 1 then
   return {'duplicate', m[1] or '', 0, 0, m[2] or '', 0}
 end
 local P = string.sub(k_events, 1, #k_events - 6)
-bh_prune(P, now, SUPCOUNT_PRUNE)
-local function getf(t, k)
-  for i = 1, #t, 2 do if t[i] == k then return t[i + 1] end end
-  return ''
-end
+bh_prune(P, now_s, SUPCOUNT_PRUNE_S)
 local function setf(t, k, v)
   for i = 1, #t, 2 do if t[i] == k then t[i + 1] = v; return end end
   t[#t + 1] = k; t[#t + 1] = v
 end
--- the stable id and where the message sits, from the fields every event of it carries
-local sid = getf(common, 'stable_id')
-local loc = {getf(common, 'mailbox'), getf(common, 'folder'), getf(common, 'uidvalidity'),
-  getf(common, 'uid')}
+-- the fields every event of the message carries, by name (the last of a name wins)
+local cm = {}
+for i = 1, #common, 2 do cm[common[i]] = common[i + 1] end
+-- the stable id and where the message sits
+local sid = cm.stable_id or ''
+local loc = {cm.mailbox or '', cm.folder or '', cm.uidvalidity or '', cm.uid or ''}
 local held, bcount, bceil, balert = false, 0, -1, false
 if strength > 0 and bwin > 0 then
-  redis.call('ZADD', k_burst, now, sid)
+  redis.call('ZADD', k_burst, now_s, sid)
   redis.call('ZREMRANGEBYSCORE', k_burst, '-inf', '(' .. (now - bwin))
-  redis.call('EXPIRE', k_burst, bwin)
+  redis.call('EXPIRE', k_burst, bwin_s)
   bcount = redis.call('ZCARD', k_burst)
   local mailed = tonumber(redis.call('GET', k_mailed) or '')
   if mailed and mailed >= 0 then bceil = mailed end
   if bmax > 0 and (bceil < 0 or bmax < bceil) then bceil = bmax end
   if bceil >= 0 and bcount > bceil then
     held = true
-    if redis.call('SET', k_balert, now, 'NX', 'EX', bwin) then balert = true end
+    if redis.call('SET', k_balert, now_s, 'NX', 'EX', bwin_s) then balert = true end
   end
 end
 local rep, rn, rfirst = false, 0, ''
@@ -51,32 +55,31 @@ if strength > 0 and rwin > 0 then
   local prev = m[1]
   if not prev then
     rn = 1
-    redis.call('HSET', k_rpt, 'strength', strength, 'first', sid, 'n', 1)
-    redis.call('EXPIRE', k_rpt, rwin)
+    redis.call('HSET', k_rpt, 'strength', strength_s, 'first', sid, 'n', '1')
+    redis.call('EXPIRE', k_rpt, rwin_s)
   else
-    rn = redis.call('HINCRBY', k_rpt, 'n', 1)
+    rn = redis.call('HINCRBY', k_rpt, 'n', '1')
     rfirst = m[2] or ''
     if tonumber(prev) >= strength then rep = true
-    else redis.call('HSET', k_rpt, 'strength', strength) end
+    else redis.call('HSET', k_rpt, 'strength', strength_s) end
   end
 end
 if rep then
   setf(common, 'loop', 'repeat'); setf(common, 'folder', loop_folder); loc[2] = loop_folder
+  cm.loop = 'repeat'
 end
-local loopkind = ''
-for i = 1, #common, 2 do if common[i] == 'loop' then loopkind = common[i + 1] end end
+local loopkind = cm.loop or ''
+-- xadd - one event: fields (a table of the script's own, extended here), then the common ones
 local function xadd(fields)
-  local a = {'XADD', k_events, 'MAXLEN', '~', maxlen, '*'}
-  for i = 1, #fields do a[#a + 1] = fields[i] end
-  for i = 1, #common do a[#a + 1] = common[i] end
-  return redis.call(unpack(a))
+  for i = 1, #common do fields[#fields + 1] = common[i] end
+  return redis.call('XADD', k_events, 'MAXLEN', '~', maxlen, '*', unpack(fields))
 end
-local function rate(k, marker, member, thr, win)
-  redis.call('ZADD', k, now, member)
+local function rate(k, marker, member, thr, win, win_s)
+  redis.call('ZADD', k, now_s, member)
   redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. (now - win))
-  redis.call('EXPIRE', k, win)
+  redis.call('EXPIRE', k, win_s)
   local c = redis.call('ZCARD', k)
-  if c >= thr and redis.call('SET', marker, now, 'NX', 'EX', win) then return c end
+  if c >= thr and redis.call('SET', marker, now_s, 'NX', 'EX', win_s) then return c end
   return nil
 end
 local first, nsup, nalert, nheld = '', 0, 0, 0
@@ -94,9 +97,9 @@ for d = 0, nd - 1 do
   local result = outcome
   local suppress = (outcome == 'suppress') and addr ~= ''
   if outcome == 'count' and addr ~= '' and thr > 0 and win > 0 then
-    redis.call('ZADD', k_soft, now, sid)
+    redis.call('ZADD', k_soft, now_s, sid)
     redis.call('ZREMRANGEBYSCORE', k_soft, '-inf', '(' .. (now - win))
-    redis.call('EXPIRE', k_soft, win)
+    redis.call('EXPIRE', k_soft, win_s)
     local c = redis.call('ZCARD', k_soft)
     result = 'counted ' .. c .. '/' .. thr
     if c >= thr then suppress = true end
@@ -106,23 +109,25 @@ for d = 0, nd - 1 do
     suppress = false
     result = (outcome == 'count') and (result .. ' held') or 'held'
     ev[#ev + 1] = 'held'; ev[#ev + 1] = 'list_burst ' .. bcount .. '>' .. bceil
-    redis.call('ZADD', k_held, now, addr)
-    redis.call('EXPIRE', k_held, HELD_TTL)
-    redis.call('HINCRBY', k_stats, sfield .. '\theld', 1)
+    redis.call('ZADD', k_held, now_s, addr)
+    redis.call('EXPIRE', k_held, HELD_TTL_S)
+    redis.call('HINCRBY', k_stats, sfield .. '\theld', '1')
     nheld = nheld + 1
   end
   if suppress then
     local ttl = redis.call('TTL', k_sup)
     -- the suppression's fields, from the event's (before a repeat changes them: a repeat
     -- never suppresses) and the message's
+    local em = {}
+    for i = 1, #ev, 2 do if em[ev[i]] == nil then em[ev[i]] = ev[i + 1] end end
     local supf = {'address', addr, 'list', (scope == 'global') and '' or list,
-      'reason', getf(ev, 'reason'), 'class', getf(ev, 'class'), 'source', 'bounce',
-      'why', getf(ev, 'why'), 'message_id', getf(common, 'message_id'), 'stable_id', sid,
-      'status', getf(ev, 'status'), 'rule', getf(ev, 'rule')}
+      'reason', em.reason or '', 'class', em.class or '', 'source', 'bounce',
+      'why', em.why or '', 'message_id', cm.message_id or '', 'stable_id', sid,
+      'status', em.status or '', 'rule', em.rule or ''}
     local nf = bh_field_of(supf); bh_sup_old(P, k_sup, nf)
-    redis.call('HSETNX', k_sup, 'first_seen', now)
-    redis.call('HINCRBY', k_sup, 'count', 1)
-    sh = {'HSET', k_sup, 'last_seen', now}
+    redis.call('HSETNX', k_sup, 'first_seen', now_s)
+    redis.call('HINCRBY', k_sup, 'count', '1')
+    sh = {'HSET', k_sup, 'last_seen', now_s}
     for i = 1, #supf do sh[#sh + 1] = supf[i] end
     if ttl == -1 then
       expires = 0
@@ -131,7 +136,7 @@ for d = 0, nd - 1 do
     elseif ttl >= duration then
       expires = now + ttl
     else
-      redis.call('EXPIRE', k_sup, duration); expires = now + duration
+      redis.call('EXPIRE', k_sup, duration_s); expires = now + duration
     end
     sh[#sh + 1] = 'expires'; sh[#sh + 1] = expires
     bh_sup_new(P, k_sup, nf, expires)
@@ -144,7 +149,7 @@ for d = 0, nd - 1 do
     redis.call('DEL', k_soft)
     if outcome == 'count' then result = result .. ' suppressed' else result = 'suppressed' end
     nsup = nsup + 1
-    redis.call('HINCRBY', k_stats, sfield .. '\tsuppressed', 1)
+    redis.call('HINCRBY', k_stats, sfield .. '\tsuppressed', '1')
   end
   ev[#ev + 1] = 'result'; ev[#ev + 1] = result
   if suppress then ev[#ev + 1] = 'expires'; ev[#ev + 1] = tostring(expires) end
@@ -156,27 +161,27 @@ for d = 0, nd - 1 do
   end
   if addr ~= '' then
     if redis.call('LPUSH', k_ev, id) > ADDR_EVENTS_LAST + 1 then
-      redis.call('LTRIM', k_ev, 0, ADDR_EVENTS_LAST)
+      redis.call('LTRIM', k_ev, '0', ADDR_EVENTS_LAST_S)
     end
-    redis.call('EXPIRE', k_ev, ADDR_EVENTS_TTL)
+    redis.call('EXPIRE', k_ev, ADDR_EVENTS_TTL_S)
   end
-  redis.call('HINCRBY', k_stats, sfield .. '\t' .. outcome, 1)
+  redis.call('HINCRBY', k_stats, sfield .. '\t' .. outcome, '1')
   if outcome == 'alert' and sender ~= '1' then
     xadd({'kind', 'alert', 'alert', (loopkind ~= '') and 'loop' or 'policy', 'address', addr, 'list', list, 'cause', id})
     nalert = nalert + 1
   end
   if sender == '1' and athr > 0 and awin > 0 then
     if domain ~= '' then
-      local c = rate(k_sd, k_ad, sid, athr, awin)
+      local c = rate(k_sd, k_ad, sid, athr, awin, awin_s)
       if c then
-        xadd({'kind', 'alert', 'alert', 'sender_rate', 'domain', domain, 'count', tostring(c), 'threshold', tostring(athr), 'window_s', tostring(awin), 'cause', id})
+        xadd({'kind', 'alert', 'alert', 'sender_rate', 'domain', domain, 'count', tostring(c), 'threshold', athr_s, 'window_s', awin_s, 'cause', id})
         nalert = nalert + 1
       end
     end
     if list ~= '' then
-      local c = rate(k_sl, k_al, sid, athr, awin)
+      local c = rate(k_sl, k_al, sid, athr, awin, awin_s)
       if c then
-        xadd({'kind', 'alert', 'alert', 'sender_rate', 'list', list, 'count', tostring(c), 'threshold', tostring(athr), 'window_s', tostring(awin), 'cause', id})
+        xadd({'kind', 'alert', 'alert', 'sender_rate', 'list', list, 'count', tostring(c), 'threshold', athr_s, 'window_s', awin_s, 'cause', id})
         nalert = nalert + 1
       end
     end
@@ -191,9 +196,11 @@ if balert then
   nalert = nalert + 1
 end
 if loopkind ~= '' then
-  redis.call('HINCRBY', k_stats, '*\tloop:' .. loopkind .. '\tmessages', 1)
+  redis.call('HINCRBY', k_stats, '*\tloop:' .. loopkind .. '\tmessages', '1')
 end
-redis.call('EXPIRE', k_stats, STATS_TTL)
-redis.call('HSET', k_applied, 'first_event', first, 'at', now, 'decisions', nd, 'mailbox', loc[1], 'folder', loc[2], 'uidvalidity', loc[3], 'uid', loc[4], 'loop', loopkind)
-redis.call('EXPIRE', k_applied, APPLIED_TTL)
+-- the bucket lives STATS_TTL from its first count (a 5-minute bucket: at most 5 minutes less
+-- than from its last), set once rather than renewed by every message
+redis.call('EXPIRE', k_stats, STATS_TTL_S, 'NX')
+redis.call('HSET', k_applied, 'first_event', first, 'at', now_s, 'decisions', nd_s, 'mailbox', loc[1], 'folder', loc[2], 'uidvalidity', loc[3], 'uid', loc[4], 'loop', loopkind)
+redis.call('EXPIRE', k_applied, APPLIED_TTL_S)
 return {'applied', first, nsup, nalert, rep and 'repeat' or '', nheld}

@@ -11,7 +11,8 @@
 -- the member is re-scored by the key's TTL, or dropped when the key no longer expires). Before
 -- a suppression key is written or deleted, bh_sup_old uncounts what it held (or its expired
 -- twin still in the zset), bh_sup_new counts what it holds now. P is "{prefix}:", taken from a
--- key of the script's KEYS: both keys share the hash slot of every other key.
+-- key of the script's KEYS: both keys share the hash slot of every other key. Numbers handed to
+-- redis.call go as strings where they can (now, max, d: a Lua number there costs a "%.17g").
 local function bh_cnt(P, f, d)
   if redis.call('HINCRBY', P .. 'supcount', f, d) <= 0 then
     redis.call('HDEL', P .. 'supcount', f)
@@ -26,7 +27,7 @@ local function bh_field_of(t)
   return bh_field(l, r)
 end
 local function bh_prune(P, now, max)
-  local due = redis.call('ZRANGEBYSCORE', P .. 'supexp', '-inf', now, 'LIMIT', 0, max)
+  local due = redis.call('ZRANGEBYSCORE', P .. 'supexp', '-inf', now, 'LIMIT', '0', max)
   for _, m in ipairs(due) do
     local f, k = string.match(m, '^(.*)\t([^\t]*)$')
     redis.call('ZREM', P .. 'supexp', m)
@@ -35,7 +36,7 @@ local function bh_prune(P, now, max)
       local ttl = redis.call('TTL', k)
       if ttl > 0 then redis.call('ZADD', P .. 'supexp', now + ttl, m) end
     else
-      bh_cnt(P, f, -1)
+      bh_cnt(P, f, '-1')
     end
   end
   return #due
@@ -47,10 +48,10 @@ local function bh_sup_old(P, k, nf)
     of = nf
   end
   if of then
-    bh_cnt(P, of, -1); redis.call('ZREM', P .. 'supexp', of .. '\t' .. k)
+    bh_cnt(P, of, '-1'); redis.call('ZREM', P .. 'supexp', of .. '\t' .. k)
   end
 end
 local function bh_sup_new(P, k, nf, exp)
-  bh_cnt(P, nf, 1)
+  bh_cnt(P, nf, '1')
   if exp > 0 then redis.call('ZADD', P .. 'supexp', exp, nf .. '\t' .. k) end
 end

@@ -66,8 +66,11 @@ check_unpacking(const struct script *sc)
 			snprintf(want, sizeof(want), "local %s = bh_take()\n", name);
 			break;
 		case BH_ST_NUM:
+			/* the number, and name_s: the string as sent (for redis.call) */
 			snprintf(want, sizeof(want),
-				 "local %s = tonumber(ARGV[bh_an]); bh_an = bh_an + 1\n", name);
+				 "local %s_s = ARGV[bh_an]; local %s = tonumber(%s_s); "
+				 "bh_an = bh_an + 1\n",
+				 name, name, name);
 			break;
 		default:
 			snprintf(want, sizeof(want), "local %s = ARGV[bh_an]; bh_an = bh_an + 1\n",
