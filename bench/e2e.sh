@@ -23,7 +23,8 @@
 #    ALL, then per batch UID FETCH BODY.PEEK[] and UID MOVE) under /usr/bin/time.
 # 4. `bouncer once` on `drain` under /usr/bin/time (wall, CPU, peak RSS); Redis `INFO stats` and
 #    `INFO commandstats` before and after: commands per message, including those the Lua scripts
-#    run, and the µs Redis spent in each EVALSHA.
+#    run, and the µs Redis spent in each EVALSHA. For both sides, the CPU Dovecot spent serving
+#    them (its master's and reaped children's, /proc/PID/stat).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bouncer=${1:-$here/build/bouncer}
@@ -127,13 +128,23 @@ for f in INBOX drain; do # warm the page cache and Dovecot's caches of both, ali
 done
 sleep 0.2
 
+# Dovecot's CPU seconds: the master's own and its reaped children's (each IMAP session's imap
+# process is one of them, counted once it has logged out)
+dcpu() {
+	local p
+	p=$(cat "$DOVECOT_BASE/master.pid")
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15 + $16 + $17) / hz }' "/proc/$p/stat"
+}
 # the fair floor, a whole process
+dc0=$(dcpu)
 c0=$(pcount)
 /usr/bin/time -f '%e %M %U %S' -o "$T/ftime" python3 "$here/bench/imap_tools.py" floor-move \
 	127.0.0.1 "$port" "$DOVECOT_USER" "$T/imap.pw" INBOX "$batch" floor >"$T/floor.out"
 read -r mn _ _ _ <"$T/floor.out"
 read -r ms mrss mu msys <"$T/ftime"
 c1=$(pcount)
+sleep 0.2
+dc1=$(dcpu)
 [ "$mn" = "$n" ] || { echo "bench: the fair floor moved $mn of $n messages"; exit 1; }
 
 rinfo() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | sed -n "s/^$1://p"; }
@@ -152,6 +163,7 @@ rc1=$(rinfo total_commands_processed)
 rr1=$(rinfo total_reads_processed)
 rstats >"$T/cs1"
 rcpu1=$(rcpu)
+dc2=$(dcpu)
 c2=$(pcount)
 read -r bs brss bu bsys <"$T/time"
 left=$(dovecot_count drain)
@@ -170,7 +182,7 @@ loglines=$(wc -l <"$T/once.log")
 python3 - "$n" "$bytes" "$source_kind" "$batch" "$tmpdir" "$ms" "$mrss" "$mu" "$msys" \
 	"$bs" "$brss" "$bu" "$bsys" "$orc" "$processed" "$ignored" "$quarantined" "$sups" \
 	"$((rc1 - rc0 - 2))" "$((rr1 - rr0 - 2))" "$T/cs0" "$T/cs1" "$((c1 - c0))" "$((c2 - c1))" \
-	"${PROXY_PID:+1}" "$loglines" "$t0" "$t1" "$t2" "$rcpu0" "$rcpu1" <<'PY'
+	"${PROXY_PID:+1}" "$loglines" "$t0" "$t1" "$t2" "$rcpu0" "$rcpu1" "$dc0" "$dc1" "$dc2" <<'PY'
 import re, sys
 a = sys.argv[1:]
 n, b, kind, batch, where = int(a[0]), int(a[1]), a[2], int(a[3]), a[4]
@@ -180,6 +192,7 @@ proc, ign, qua, sups, rcmd, rreads = (int(x) for x in a[14:20])
 fcmd, bcmd, proxied, loglines = int(a[22]), int(a[23]), a[24] == "1", int(a[25])
 gen, idx = float(a[27]) - float(a[26]), float(a[28]) - float(a[27])
 rcpu = float(a[30]) - float(a[29])
+dfloor, dbouncer = float(a[32]) - float(a[31]), float(a[33]) - float(a[32])
 
 
 def cs(path):
@@ -199,8 +212,8 @@ usec = sum(v[1] for k, v in diff.items() if k not in ("evalsha", "eval"))
 fr, br = n / max(ms, 1e-9), n / max(bs, 1e-9)
 print(f"e2e bench: {n} {kind} bounces, {b/1e6:.1f} MB ({b/n/1e3:.1f} KB mean), batch {batch}, plain IMAP on loopback{' via the counting proxy' if proxied else ''}, data in {where}")
 print(f"  setup: generated in {gen:.1f} s, indexed in {idx:.1f} s (not timed)")
-print(f"  fetch+MOVE (imaplib, whole process): {ms:7.2f} s {fr:8.0f} msg/s  CPU {mcpu:.2f} s  peak RSS {mrss/1024:.1f} MB" + (f"  {fcmd} IMAP commands" if proxied else ""))
-print(f"  bouncer once (whole process):        {bs:7.2f} s {br:8.0f} msg/s  CPU {bcpu:.2f} s  peak RSS {brss/1024:.1f} MB" + (f"  {bcmd} IMAP commands ({bcmd/n:.4f}/msg)" if proxied else ""))
+print(f"  fetch+MOVE (imaplib, whole process): {ms:7.2f} s {fr:8.0f} msg/s  CPU {mcpu:.2f} s  peak RSS {mrss/1024:.1f} MB  Dovecot CPU {dfloor:.2f} s" + (f"  {fcmd} IMAP commands" if proxied else ""))
+print(f"  bouncer once (whole process):        {bs:7.2f} s {br:8.0f} msg/s  CPU {bcpu:.2f} s  peak RSS {brss/1024:.1f} MB  Dovecot CPU {dbouncer:.2f} s" + (f"  {bcmd} IMAP commands ({bcmd/n:.4f}/msg)" if proxied else ""))
 print(f"    exit {orc}; moved {proc} processed, {ign} ignored, {qua} quarantined; {sups} suppressions; {loglines} log lines")
 print(f"    Redis CPU {rcpu:.2f} s ({rcpu/n*1e6:.0f} us/msg); {rcmd} commands incl. scripts' ({rcmd/n:.2f}/msg), {rreads} reads ({rreads/n:.4f}/msg); EVALSHA {ev[0]/n:.3f}/msg, {ev[1]/max(ev[0],1):.0f} us each ({ev[1]/n:.0f} us/msg, {usec/n:.0f} us/msg in the commands inside)")
 top = sorted(diff.items(), key=lambda kv: -kv[1][0])

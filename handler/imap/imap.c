@@ -681,18 +681,26 @@ bh_imap_search(struct bh_imap *im, size_t max, uint32_t **uids_r, size_t *n_r, c
 	return 0;
 }
 
-/* uid_set - an IMAP set of the given UIDs */
+/* uid_set - an IMAP set of the given UIDs, each run of consecutive ones as a range ("7:999"
+ * rather than "7,8,9,...": a batch is mostly one run, and the server then reads one range
+ * instead of a thousand numbers) */
 static struct mailimap_set *
 uid_set(const uint32_t *uids, size_t n)
 {
 	struct mailimap_set *set = mailimap_set_new_empty();
-	size_t i;
+	size_t i, j;
 
 	if (set == NULL)
 		bh_fatal("mailimap_set_new_empty: out of memory");
-	for (i = 0; i < n; i++)
-		if (mailimap_set_add_single(set, uids[i]) != MAILIMAP_NO_ERROR)
-			bh_fatal("mailimap_set_add_single: out of memory");
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && uids[j - 1] < UINT32_MAX && uids[j] == uids[j - 1] + 1;
+		     j++)
+			;
+		if ((j - i == 1 ? mailimap_set_add_single(set, uids[i])
+				: mailimap_set_add_interval(set, uids[i], uids[j - 1])) !=
+		    MAILIMAP_NO_ERROR)
+			bh_fatal("mailimap_set_add: out of memory");
+	}
 	return set;
 }
 
