@@ -71,6 +71,8 @@ if [ -n "${BENCH_PROXY:-}" ]; then
 	port=$(cat "$T/proxy.port")
 fi
 pcount() { if [ -n "$PROXY_PID" ]; then sleep 0.2; read -r c _ <"$T/proxy.count"; echo "$c"; else echo 0; fi; }
+# psnap NAME - keep the proxy's per-command times so far (cumulative) as proxy.NAME
+psnap() { if [ -n "$PROXY_PID" ]; then cp "$T/proxy.count" "$T/proxy.$1"; else : >"$T/proxy.$1"; fi; }
 
 : >"$T/domains"
 t0=$(date +%s.%N)
@@ -138,11 +140,13 @@ dcpu() {
 # the fair floor, a whole process
 dc0=$(dcpu)
 c0=$(pcount)
+psnap before
 /usr/bin/time -f '%e %M %U %S' -o "$T/ftime" python3 "$here/bench/imap_tools.py" floor-move \
 	127.0.0.1 "$port" "$DOVECOT_USER" "$T/imap.pw" INBOX "$batch" floor >"$T/floor.out"
 read -r mn _ _ _ <"$T/floor.out"
 read -r ms mrss mu msys <"$T/ftime"
 c1=$(pcount)
+psnap floor
 sleep 0.2
 dc1=$(dcpu)
 [ "$mn" = "$n" ] || { echo "bench: the fair floor moved $mn of $n messages"; exit 1; }
@@ -165,6 +169,7 @@ rstats >"$T/cs1"
 rcpu1=$(rcpu)
 dc2=$(dcpu)
 c2=$(pcount)
+psnap bouncer
 read -r bs brss bu bsys <"$T/time"
 left=$(dovecot_count drain)
 processed=$(dovecot_count bouncer/processed)
@@ -182,7 +187,7 @@ loglines=$(wc -l <"$T/once.log")
 python3 - "$n" "$bytes" "$source_kind" "$batch" "$tmpdir" "$ms" "$mrss" "$mu" "$msys" \
 	"$bs" "$brss" "$bu" "$bsys" "$orc" "$processed" "$ignored" "$quarantined" "$sups" \
 	"$((rc1 - rc0 - 2))" "$((rr1 - rr0 - 2))" "$T/cs0" "$T/cs1" "$((c1 - c0))" "$((c2 - c1))" \
-	"${PROXY_PID:+1}" "$loglines" "$t0" "$t1" "$t2" "$rcpu0" "$rcpu1" "$dc0" "$dc1" "$dc2" <<'PY'
+	"${PROXY_PID:+1}" "$loglines" "$t0" "$t1" "$t2" "$rcpu0" "$rcpu1" "$dc0" "$dc1" "$dc2" "$T/proxy" <<'PY'
 import re, sys
 a = sys.argv[1:]
 n, b, kind, batch, where = int(a[0]), int(a[1]), a[2], int(a[3]), a[4]
@@ -214,6 +219,18 @@ print(f"e2e bench: {n} {kind} bounces, {b/1e6:.1f} MB ({b/n/1e3:.1f} KB mean), b
 print(f"  setup: generated in {gen:.1f} s, indexed in {idx:.1f} s (not timed)")
 print(f"  fetch+MOVE (imaplib, whole process): {ms:7.2f} s {fr:8.0f} msg/s  CPU {mcpu:.2f} s  peak RSS {mrss/1024:.1f} MB  Dovecot CPU {dfloor:.2f} s" + (f"  {fcmd} IMAP commands" if proxied else ""))
 print(f"  bouncer once (whole process):        {bs:7.2f} s {br:8.0f} msg/s  CPU {bcpu:.2f} s  peak RSS {brss/1024:.1f} MB  Dovecot CPU {dbouncer:.2f} s" + (f"  {bcmd} IMAP commands ({bcmd/n:.4f}/msg)" if proxied else ""))
+if proxied:
+    def times(path):
+        d = {}
+        for line in open(path).readlines()[1:]:
+            w = line.rsplit(None, 2)
+            d[w[0]] = (int(w[1]), float(w[2]))
+        return d
+    t0_, t1_, t2_ = (times(a[34] + "." + k) for k in ("before", "floor", "bouncer"))
+    for side, x, y in (("fetch+MOVE", t0_, t1_), ("bouncer", t1_, t2_)):
+        d = {k: (v[0] - x.get(k, (0, 0))[0], v[1] - x.get(k, (0, 0))[1]) for k, v in y.items()}
+        d = {k: v for k, v in d.items() if v[0] > 0}
+        print(f"    {side} IMAP time: " + ", ".join(f"{k} {v[0]}x {v[1]:.2f} s" for k, v in sorted(d.items(), key=lambda kv: -kv[1][1])))
 print(f"    exit {orc}; moved {proc} processed, {ign} ignored, {qua} quarantined; {sups} suppressions; {loglines} log lines")
 print(f"    Redis CPU {rcpu:.2f} s ({rcpu/n*1e6:.0f} us/msg); {rcmd} commands incl. scripts' ({rcmd/n:.2f}/msg), {rreads} reads ({rreads/n:.4f}/msg); EVALSHA {ev[0]/n:.3f}/msg, {ev[1]/max(ev[0],1):.0f} us each ({ev[1]/n:.0f} us/msg, {usec/n:.0f} us/msg in the commands inside)")
 top = sorted(diff.items(), key=lambda kv: -kv[1][0])

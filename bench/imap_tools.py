@@ -14,7 +14,9 @@
         A TCP proxy on 127.0.0.1 (free port written to LISTEN_PORT_FILE) to 127.0.0.1:TARGET_PORT
         that counts the tagged commands clients send (one line that starts "<tag> <command>",
         continuation lines of literals excluded) and writes "<commands> <connections>" to
-        COUNT_FILE after each connection closes. Plain IMAP only (TLS would hide the commands).
+        COUNT_FILE after each connection closes, then one line per command name and session
+        kind: "<name> <count> <seconds>", the seconds from the command's line to its tagged
+        answer (the server's time, with a client that sends one command at a time). Plain IMAP only (TLS would hide the commands).
         Since bouncer waits for each command's completion before it sends the next one (libetpan
         is synchronous), commands equal round trips.
 """
@@ -77,6 +79,7 @@ def proxy(port_file, target_port, count_file):
     os.rename(port_file + ".tmp", port_file)
     total = 0
     conns = 0
+    timing = {}  # command name -> [count, seconds]
     pairs = {}  # fd -> (peer socket, is_client, state)
     socks = {ls.fileno(): ls}
     while True:
@@ -87,7 +90,7 @@ def proxy(port_file, target_port, count_file):
                 u = socket.create_connection(("127.0.0.1", int(target_port)))
                 for x in (c, u):
                     x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                st = {"buf": b"", "skip": 0}
+                st = {"buf": b"", "skip": 0, "wait": None, "tail": b""}
                 pairs[c.fileno()] = (u, True, st)
                 pairs[u.fileno()] = (c, False, st)
                 socks[c.fileno()] = c
@@ -108,6 +111,8 @@ def proxy(port_file, target_port, count_file):
                     x.close()
                 with open(count_file, "w") as f:
                     f.write("%d %d\n" % (total, conns))
+                    for name, (c, t) in sorted(timing.items()):
+                        f.write("%s %d %.4f\n" % (name, c, t))
                 continue
             if is_client:
                 st["buf"] += data
@@ -124,10 +129,26 @@ def proxy(port_file, target_port, count_file):
                     line, st["buf"] = st["buf"][:j], st["buf"][j + 1:]
                     if not st.get("cont") and TAG_RE.match(line):
                         total += 1
+                        w = line.split(None, 3)
+                        name = w[1].upper() if len(w) > 1 else b""
+                        if name == b"UID" and len(w) > 2:
+                            name += b" " + w[2].upper()
+                        st["wait"] = (b"\n" + w[0] + b" ", name.decode("ascii", "replace"),
+                                      time.monotonic())
                     lit = LITERAL_RE.search(line)
                     st["cont"] = lit is not None  # the line after a literal continues the command
                     if lit:
                         st["skip"] = int(lit.group(1))
+            elif st["wait"] is not None:
+                # the tagged answer: "<tag> " at a line's start (the tail of the last read
+                # is kept, so that an answer split across reads is seen)
+                hay = st["tail"] + data
+                if hay.find(st["wait"][0]) >= 0:
+                    c_t = timing.setdefault(st["wait"][1], [0, 0.0])
+                    c_t[0] += 1
+                    c_t[1] += time.monotonic() - st["wait"][2]
+                    st["wait"] = None
+                st["tail"] = hay[-64:]
             peer.sendall(data)
 
 
