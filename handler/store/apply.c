@@ -383,6 +383,35 @@ read_apply_reply(struct bh_store *s, struct bh_store_item *it, const redisReply 
 	it->error = item_err(s, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected script reply");
 }
 
+/* bh_st_apply_pack_init - the scratch of one apply's packing, empty */
+void
+bh_st_apply_pack_init(struct bh_st_apply_pack *ap)
+{
+	memset(ap, 0, sizeof(*ap));
+	bh_buf_init(&ap->resp);
+}
+
+/* bh_st_apply_pack_deinit - free the scratch */
+void
+bh_st_apply_pack_deinit(struct bh_st_apply_pack *ap)
+{
+	bh_buf_deinit(&ap->resp);
+	memset(ap, 0, sizeof(*ap));
+}
+
+/* bh_st_apply_resp - the EVALSHA of one item as a RESP command, in ap->resp */
+const struct bh_buf *
+bh_st_apply_resp(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_store_item *it,
+		 int64_t now)
+{
+	struct args cmd = {0};
+
+	build_item(s, it, now, &cmd);
+	bh_st_args_resp(&cmd, &ap->resp);
+	bh_st_args_deinit(&cmd);
+	return &ap->resp;
+}
+
 /* apply_send - one EVALSHA per todo item (and WAIT with replicas to wait for), written out
  * without waiting for the replies: 0, or -1 (the connection is dropped) */
 static int
@@ -390,25 +419,23 @@ apply_send(struct bh_store *s, struct bh_store_item *items, size_t n, const bool
 	   const char **error_r)
 {
 	int64_t now = bh_now();
-	struct args cmd = {0};
-	struct bh_buf resp;
+	struct bh_st_apply_pack ap;
+	const struct bh_buf *resp;
 	size_t i;
 	int done = 0;
 
-	bh_buf_init(&resp);
+	bh_st_apply_pack_init(&ap);
 	for (i = 0; i < n; i++) {
 		if (!todo[i])
 			continue;
-		build_item(s, &items[i], now, &cmd);
-		if (bh_st_args_append_to(s->ctx, &cmd, &resp) == -1) {
-			bh_st_args_deinit(&cmd);
-			bh_buf_deinit(&resp);
+		resp = bh_st_apply_resp(&ap, s, &items[i], now);
+		if (redisAppendFormattedCommand(s->ctx, resp->data, resp->len) != REDIS_OK) {
+			bh_st_apply_pack_deinit(&ap);
 			bh_st_transport_err(s, error_r, "EVALSHA");
 			return -1;
 		}
-		bh_st_args_deinit(&cmd);
 	}
-	bh_buf_deinit(&resp);
+	bh_st_apply_pack_deinit(&ap);
 	/* With replicas to wait for, WAIT ends the same round trip: a message is confirmed (and
 	 * then moved) only once its write is on a replica that a failover may promote. */
 	if (s->rc->wait_replicas > 0 &&

@@ -242,10 +242,10 @@ bh_st_maxlen(const struct bh_store *s)
 	return s->rc->stream_maxlen > 0 ? s->rc->stream_maxlen : 1000000;
 }
 
-/* bh_st_args_append_to - write the command a as a RESP array of bulk strings (built in resp)
- * into ctx (what redisAppendCommandArgv writes, without its sdscatfmt per argument): 0 or -1 */
-int
-bh_st_args_append_to(redisContext *ctx, const struct args *a, struct bh_buf *resp)
+/* bh_st_args_resp - the command a as a RESP array of bulk strings in resp, overwritten (what
+ * redisAppendCommandArgv writes, without its sdscatfmt per argument) */
+void
+bh_st_args_resp(const struct args *a, struct bh_buf *resp)
 {
 	char num[32];
 	size_t i;
@@ -273,5 +273,4 @@ bh_st_args_append_to(redisContext *ctx, const struct args *a, struct bh_buf *res
 		resp->data[resp->len++] = '\r';
 		resp->data[resp->len++] = '\n';
 	}
-	return redisAppendFormattedCommand(ctx, resp->data, resp->len) == REDIS_OK ? 0 : -1;
 }

@@ -89,8 +89,8 @@ BH_PRINTF(2, 3) void bh_st_args_addf(struct args *a, const char *fmt, ...);
 void bh_st_args_take(struct args *a, char *s);		 /* appends s itself (owned from now on) */
 void bh_st_args_cat(struct args *dst, struct args *src); /* moves: src is left empty */
 void bh_st_args_deinit(struct args *a);
-/* bh_st_args_append_to - a as one RESP command into ctx's output buffer (resp: scratch) */
-int bh_st_args_append_to(redisContext *ctx, const struct args *a, struct bh_buf *resp);
+/* bh_st_args_resp - a as one RESP command in resp (overwritten) */
+void bh_st_args_resp(const struct args *a, struct bh_buf *resp);
 /* bh_st_kv - a name and a value (NULL: ""); bh_st_kv_cut - the value cut to max bytes */
 void bh_st_kv(struct args *a, const char *k, const char *v);
 void bh_st_kv_cut(struct args *a, const char *k, const char *v, size_t max);
@@ -132,6 +132,19 @@ struct args *bh_st_pairs(struct bh_st_pack *k, unsigned i);
  * group mask first when the scope has groups); aborts when a slot is missing (our bug). k is
  * left empty. */
 void bh_st_emit(struct bh_st_pack *k, struct args *keys, struct args *argv);
+
+/* ---- applying (apply.c) ---- */
+
+/* The scratch of one apply's packing, reused across its items. */
+struct bh_st_apply_pack {
+	struct bh_buf resp; /* the last item's command */
+};
+void bh_st_apply_pack_init(struct bh_st_apply_pack *ap);
+void bh_st_apply_pack_deinit(struct bh_st_apply_pack *ap);
+/* bh_st_apply_resp - the EVALSHA of it (s->apply_sha, applied at now) as one RESP command:
+ * borrowed from ap until the next call */
+const struct bh_buf *bh_st_apply_resp(struct bh_st_apply_pack *ap, struct bh_store *s,
+				      const struct bh_store_item *it, int64_t now);
 
 /* ---- errors and the connection (conn.c) ---- */
 

@@ -4,7 +4,8 @@
  * this checks the result: every argument of each descriptor is unpacked by the script under its
  * name, in the descriptor's order and with its type, every key group is taken from KEYS in
  * order, and bh_st_emit puts out exactly what the descriptor says (and aborts on a slot left
- * unset). No Redis needed.
+ * unset). And the bytes: the EVALSHA of a few fixed messages, as RESP, against a golden file
+ * (tests/unit/data/store_apply.resp; BH_UPDATE_GOLDEN=1 writes it). No Redis needed.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,11 +15,14 @@
 #include <unistd.h>
 
 #include "apply_proto.h"
+#include "config.h"
 #include "counts_proto.h"
 #include "lease_proto.h"
 #include "manual_proto.h"
 #include "store_int.h"
 #include "test.h"
+
+#define GOLDEN "/tests/unit/data/store_apply.resp"
 
 /* One scope of one script and the script's text. */
 struct script {
@@ -176,6 +180,207 @@ check_abort(const struct bh_st_proto *p)
 	CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
 
+/* escape - the RESP bytes p[0..n) as text, one line per CRLF: "\r\n" then a newline, a
+ * backslash, tab or other unprintable byte as \\, \t or \xHH */
+static void
+escape(struct bh_buf *out, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '\r' && i + 1 < n && p[i + 1] == '\n') {
+			bh_buf_puts(out, "\\r\\n\n");
+			i++;
+		} else if (c == '\\') {
+			bh_buf_puts(out, "\\\\");
+		} else if (c == '\t') {
+			bh_buf_puts(out, "\\t");
+		} else if (c < 0x20 || c >= 0x7f) {
+			bh_buf_printf(out, "\\x%02x", c);
+		} else {
+			bh_buf_append(out, (const char *)&c, 1);
+		}
+	}
+}
+
+/* verdict - a verdict of type with one recipient of reason (BH_R_COUNT: none) */
+static struct bh_rcpt *
+verdict(struct bh_verdict *v, enum bh_msg_type type, const char *id, enum bh_reason reason)
+{
+	struct bh_rcpt *r;
+
+	bh_verdict_init(v);
+	v->type = type;
+	v->recognizer = "rfc3464";
+	snprintf(v->stable_id, sizeof(v->stable_id), "%s", id);
+	v->env.message_id = bh_asprintf("<%s@mx.example>", id);
+	v->env.reporting_mta = bh_strdup("dns; mx.example.net");
+	v->original.message_id = bh_asprintf("<sent-%s@list.example>", id);
+	v->verp.checked = true;
+	v->verp.valid = true;
+	if (reason == BH_R_COUNT)
+		return NULL;
+	r = bh_verdict_add_rcpt(v, 10);
+	r->address = bh_strdup("User@Example.NET");
+	snprintf(r->status, sizeof(r->status), "%s", "5.1.1");
+	snprintf(r->reply_code, sizeof(r->reply_code), "%s", "550");
+	r->diagnostic = bh_strdup("smtp; 550 5.1.1 <user@example.net>: no such user\there");
+	r->remote_mta = bh_strdup("dns; mx.example.net");
+	bh_rcpt_set_reason(r, reason, "test-rule");
+	return r;
+}
+
+/* check_apply_bytes - the EVALSHA bytes of fixed messages: every key group, a repeat and a
+ * burst, a lease, a global scope, a delayed count, a sender-side block without an address, a
+ * message without decisions (a loop, a refusal), cut fields, against the golden file */
+static void
+check_apply_bytes(void)
+{
+	struct bh_config *cfg = bh_config_defaults();
+	struct bh_list_policy pol = cfg->defaults;
+	struct bh_verdict v[5];
+	struct bh_decision dv[4];
+	struct bh_decisions d[5];
+	struct bh_store_item it[5];
+	struct bh_st_apply_pack ap;
+	struct bh_store *s;
+	struct bh_rcpt *r;
+	struct bh_buf got, want;
+	const char *error = NULL;
+	char *big;
+	size_t i;
+	FILE *f;
+
+	s = bh_store_new(cfg, "rules-1", &error);
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	snprintf(s->apply_sha, sizeof(s->apply_sha), "%s",
+		 "0123456789abcdef0123456789abcdef01234567");
+	memset(dv, 0, sizeof(dv));
+	memset(d, 0, sizeof(d));
+	memset(it, 0, sizeof(it));
+	pol.repeat_window_s = 604800;
+	pol.repeat_alert = 3;
+	pol.burst_max = 50;
+	pol.burst_window_s = 600;
+	pol.sender_alert_threshold = 5;
+	pol.sender_alert_window_s = 3600;
+	/* pinned, so that a change of the built-in defaults does not change these bytes */
+	cfg->defaults.sender_alert_threshold = 7;
+	cfg->defaults.sender_alert_window_s = 7200;
+	cfg->redis.stream_maxlen = 0;
+
+	/* 0: a hard bounce suppressed in list "Bench", with a repeat and a burst */
+	r = verdict(&v[0], BH_TYPE_DSN, "aaaa0000", BH_R_USERUNKNOWN);
+	dv[0] = (struct bh_decision){r,
+				     "user@example.net",
+				     "Bench",
+				     BH_OUT_SUPPRESS,
+				     {BH_POL_SUPPRESS_FOR, 86400, 0, 0, BH_SCOPE_LIST},
+				     false,
+				     false,
+				     "hard bounce"};
+	d[0] = (struct bh_decisions){&dv[0], 1, BH_TYPE_DSN, false, "processed", &pol};
+	/* 1: a delayed soft one counted globally, two decisions, a long diagnostic */
+	r = verdict(&v[1], BH_TYPE_DSN, "bbbb1111", BH_R_MAILBOXFULL);
+	big = bh_malloc(3 * 4096);
+	memset(big, 'x', 3 * 4096 - 1);
+	big[3 * 4096 - 1] = '\0';
+	free(r->diagnostic);
+	r->diagnostic = big;
+	r->feedback_type = bh_strdup("abuse");
+	dv[1] = (struct bh_decision){r,
+				     "user@example.net",
+				     "bench",
+				     BH_OUT_COUNT,
+				     {BH_POL_COUNT, 2592000, 3, 1296000, BH_SCOPE_GLOBAL},
+				     false,
+				     true,
+				     "soft bounce"};
+	dv[2] = (struct bh_decision){r,
+				     "other@example.org",
+				     NULL,
+				     BH_OUT_RECORD,
+				     {BH_POL_IGNORE, 0, 0, 0, BH_SCOPE_LIST},
+				     false,
+				     false,
+				     "ignored"};
+	d[1] = (struct bh_decisions){&dv[1], 2, BH_TYPE_DSN, false, "processed", &pol};
+	/* 2: a sender-side block without an address: the domain from the report */
+	r = verdict(&v[2], BH_TYPE_DSN, "cccc2222", BH_R_BLOCKED);
+	dv[3] = (struct bh_decision){
+	    r,	  NULL,	 "Bench",      BH_OUT_ALERT, {BH_POL_ALERT, 0, 0, 0, BH_SCOPE_LIST},
+	    true, false, "sender side"};
+	d[2] = (struct bh_decisions){&dv[3], 1, BH_TYPE_DSN, false, "processed", &pol};
+	/* 3: an auto-reply bounce loop, no decisions */
+	verdict(&v[3], BH_TYPE_AUTOREPLY, "dddd3333", BH_R_COUNT);
+	v[3].loop.kind = BH_LOOP_AUTOREPLY_BOUNCE;
+	d[3] = (struct bh_decisions){NULL, 0, BH_TYPE_AUTOREPLY, false, "ignored", &pol};
+	/* 4: refused, no decisions, hand-made (no decisions' policy), no lease */
+	verdict(&v[4], BH_TYPE_AUTOREPLY, "eeee4444", BH_R_COUNT);
+	v[4].verp.valid = false;
+	d[4] = (struct bh_decisions){NULL, 0, BH_TYPE_AUTOREPLY, true, "quarantine", NULL};
+	for (i = 0; i < 5; i++) {
+		it[i].v = &v[i];
+		it[i].d = &d[i];
+		it[i].mailbox = i == 4 ? NULL : "INBOX";
+		it[i].folder = "bouncer/processed";
+		it[i].loop_folder = i == 0 ? "bouncer/loops" : NULL;
+		it[i].uidvalidity = 1700000000u + (uint32_t)i;
+		it[i].uid = 4000000000u + (uint32_t)i;
+	}
+
+	bh_buf_init(&got);
+	bh_buf_init(&want);
+	bh_st_apply_pack_init(&ap);
+	for (i = 0; i < 5; i++) {
+		const struct bh_buf *resp;
+
+		if (i == 0) {
+			s->lease_key = bh_strdup("{bouncer}:lease:host:user:INBOX");
+			s->lease_token = bh_strdup("host.example:4242:0011223344556677");
+		} else if (i == 4) {
+			free(s->lease_key);
+			free(s->lease_token);
+			s->lease_key = s->lease_token = NULL;
+		}
+		resp = bh_st_apply_resp(&ap, s, &it[i], 1764780000 + (int64_t)i * 400);
+		bh_buf_printf(&got, "-- item %zu\n", i);
+		escape(&got, resp->data, resp->len);
+		bh_buf_puts(&got, "\n");
+	}
+	bh_st_apply_pack_deinit(&ap);
+
+	if (getenv("BH_UPDATE_GOLDEN") != NULL) {
+		f = fopen(BH_SOURCE_DIR GOLDEN, "w");
+		CHECK(f != NULL && fwrite(got.data, 1, got.len, f) == got.len && fclose(f) == 0);
+	} else if ((f = fopen(BH_SOURCE_DIR GOLDEN, "r")) == NULL) {
+		TEST_FAIL("%s: cannot open", GOLDEN);
+	} else {
+		char chunk[4096];
+		size_t k, at;
+
+		while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			bh_buf_append(&want, chunk, k);
+		fclose(f);
+		for (at = 0; at < got.len && at < want.len && got.data[at] == want.data[at]; at++)
+			;
+		test_checks++;
+		if (at != got.len || got.len != want.len)
+			TEST_FAIL("%s: differs at byte %zu: got \"%.80s\", want \"%.80s\"", GOLDEN,
+				  at, got.data + at, at < want.len ? want.data + at : "");
+	}
+	bh_buf_deinit(&got);
+	bh_buf_deinit(&want);
+	for (i = 0; i < 5; i++)
+		bh_verdict_deinit(&v[i]);
+	bh_store_free(&s);
+	bh_config_free(&cfg);
+}
+
 /* main - every script's conventions */
 int
 main(void)
@@ -194,6 +399,7 @@ main(void)
 		check_emit(scripts[i].p);
 	}
 	check_abort(&bh_apply_dec_proto);
+	check_apply_bytes();
 	/* the message scope's unpacking comes before the decisions' */
 	{
 		size_t len;
