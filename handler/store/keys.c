@@ -34,10 +34,10 @@ slab_keep(struct args *a, char *slab)
 	a->slabs[a->n_slabs++] = slab;
 }
 
-/* bh_st_args_addn - append a copy of p[0..n), NUL-terminated, in a's slabs (an EVALSHA has a
- * hundred arguments: one malloc each was a fifth of the store's cost) */
-void
-bh_st_args_addn(struct args *a, const char *p, size_t n)
+/* room - n + 1 bytes for one more argument of length n in a's slabs, the argument counted
+ * (an EVALSHA has a hundred arguments: one malloc each was a fifth of the store's cost) */
+static char *
+room(struct args *a, size_t n)
 {
 	char *dst;
 
@@ -48,6 +48,7 @@ bh_st_args_addn(struct args *a, const char *p, size_t n)
 		dst = bh_malloc(size);
 		slab_keep(a, dst);
 		if (size == ARGS_SLAB) { /* (a large string has a slab of its own) */
+			a->cur = dst;
 			a->room = dst + n + 1;
 			a->room_len = size - n - 1;
 		}
@@ -56,12 +57,80 @@ bh_st_args_addn(struct args *a, const char *p, size_t n)
 		a->room += n + 1;
 		a->room_len -= n + 1;
 	}
-	if (n > 0)
-		memcpy(dst, p, n);
 	dst[n] = '\0';
 	a->v[a->n] = dst;
 	a->len[a->n] = n;
 	a->n++;
+	return dst;
+}
+
+/* bh_st_args_addn - append a copy of p[0..n), NUL-terminated, in a's slabs */
+void
+bh_st_args_addn(struct args *a, const char *p, size_t n)
+{
+	char *dst = room(a, n);
+
+	if (n > 0)
+		memcpy(dst, p, n);
+}
+
+/* bh_st_fmt_num - n in decimal, written backwards from the end of buf (BH_ST_NUM_LEN bytes,
+ * NUL-terminated): the digits' start (what "%lld" writes, without printf) */
+char *
+bh_st_fmt_num(char *buf, long long n)
+{
+	char *p = buf + BH_ST_NUM_LEN - 1;
+	unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+
+	*p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (n < 0)
+		*--p = '-';
+	return p;
+}
+
+/* bh_st_args_add_num - append n in decimal */
+void
+bh_st_args_add_num(struct args *a, long long n)
+{
+	char buf[BH_ST_NUM_LEN], *p = bh_st_fmt_num(buf, n);
+
+	bh_st_args_addn(a, p, (size_t)(buf + sizeof(buf) - 1 - p));
+}
+
+/* bh_st_args_vaddcat - append the concatenation of the strings up to a NULL (keys are made of
+ * known pieces: no format to parse) */
+void
+bh_st_args_vaddcat(struct args *a, const char *first, va_list ap)
+{
+	const char *part;
+	size_t n = 0, k;
+	va_list aq;
+	char *dst;
+
+	va_copy(aq, ap);
+	for (part = first; part != NULL; part = va_arg(aq, const char *))
+		n += strlen(part);
+	va_end(aq);
+	dst = room(a, n);
+	for (part = first; part != NULL; part = va_arg(ap, const char *)) {
+		k = strlen(part);
+		memcpy(dst, part, k);
+		dst += k;
+	}
+}
+
+/* bh_st_args_addcat - append the concatenation of the strings up to a NULL */
+void
+bh_st_args_addcat(struct args *a, const char *first, ...)
+{
+	va_list ap;
+
+	va_start(ap, first);
+	bh_st_args_vaddcat(a, first, ap);
+	va_end(ap);
 }
 
 /* bh_st_args_add - append a copy of a C string (NULL: "") */
@@ -123,6 +192,7 @@ bh_st_args_cat(struct args *dst, struct args *src)
 		slab_keep(dst, src->slabs[i]);
 	src->n = 0;
 	src->n_slabs = 0;
+	src->cur = NULL;
 	src->room = NULL;
 	src->room_len = 0;
 }
@@ -139,6 +209,26 @@ bh_st_args_deinit(struct args *a)
 	free(a->v);
 	free(a->len);
 	memset(a, 0, sizeof(*a));
+}
+
+/* bh_st_args_clear - a left empty, keeping its vectors and its current slab for reuse */
+void
+bh_st_args_clear(struct args *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_slabs; i++)
+		if (a->slabs[i] != a->cur)
+			free(a->slabs[i]);
+	a->n = 0;
+	a->n_slabs = 0;
+	a->room = NULL;
+	a->room_len = 0;
+	if (a->cur != NULL) {
+		a->slabs[a->n_slabs++] = a->cur;
+		a->room = a->cur;
+		a->room_len = ARGS_SLAB;
+	}
 }
 
 /* bh_st_args_take - append s and free it (a copy in the slabs: s was the caller's) */
@@ -242,35 +332,61 @@ bh_st_maxlen(const struct bh_store *s)
 	return s->rc->stream_maxlen > 0 ? s->rc->stream_maxlen : 1000000;
 }
 
+/* bh_st_resp_bulk - append p[0..n) as a RESP bulk string: "$<n>\r\n", the bytes, "\r\n"
+ * (written in place: a message's EVALSHA has a hundred of these) */
+void
+bh_st_resp_bulk(struct bh_buf *resp, const char *p, size_t n)
+{
+	char *d;
+
+	/* "$", at most 20 digits, CRLF, the bytes, CRLF and the NUL */
+	if (resp->cap - resp->len < n + 26)
+		bh_buf_reserve(resp, n + 25);
+	d = resp->data + resp->len;
+	*d++ = '$';
+	if (n < 10) {
+		*d++ = (char)('0' + n);
+	} else if (n < 100) {
+		*d++ = (char)('0' + n / 10);
+		*d++ = (char)('0' + n % 10);
+	} else {
+		char num[BH_ST_NUM_LEN], *q = bh_st_fmt_num(num, (long long)n);
+		size_t k = (size_t)(num + sizeof(num) - 1 - q);
+
+		memcpy(d, q, k);
+		d += k;
+	}
+	*d++ = '\r';
+	*d++ = '\n';
+	if (n > 0)
+		memcpy(d, p, n);
+	d += n;
+	*d++ = '\r';
+	*d++ = '\n';
+	*d = '\0';
+	resp->len = (size_t)(d - resp->data);
+}
+
+/* bh_st_resp_args - append every argument of a as a RESP bulk string */
+void
+bh_st_resp_args(struct bh_buf *resp, const struct args *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		bh_st_resp_bulk(resp, a->v[i], a->len[i]);
+}
+
 /* bh_st_args_resp - the command a as a RESP array of bulk strings in resp, overwritten (what
  * redisAppendCommandArgv writes, without its sdscatfmt per argument) */
 void
 bh_st_args_resp(const struct args *a, struct bh_buf *resp)
 {
-	char num[32];
-	size_t i;
-	int k;
+	char num[BH_ST_NUM_LEN];
 
 	resp->len = 0;
-	k = snprintf(num, sizeof(num), "*%zu\r\n", a->n);
-	bh_buf_append(resp, num, (size_t)k);
-	for (i = 0; i < a->n; i++) {
-		char *p = num + sizeof(num);
-		size_t v = a->len[i];
-
-		/* "$<len>\r\n", the digits written backwards */
-		*--p = '\n';
-		*--p = '\r';
-		do
-			*--p = (char)('0' + v % 10);
-		while ((v /= 10) != 0);
-		*--p = '$';
-		bh_buf_reserve(resp, (size_t)(num + sizeof(num) - p) + a->len[i] + 2);
-		memcpy(resp->data + resp->len, p, (size_t)(num + sizeof(num) - p));
-		resp->len += (size_t)(num + sizeof(num) - p);
-		memcpy(resp->data + resp->len, a->v[i], a->len[i]);
-		resp->len += a->len[i];
-		resp->data[resp->len++] = '\r';
-		resp->data[resp->len++] = '\n';
-	}
+	bh_buf_puts(resp, "*");
+	bh_buf_puts(resp, bh_st_fmt_num(num, (long long)a->n));
+	bh_buf_puts(resp, "\r\n");
+	bh_st_resp_args(resp, a);
 }

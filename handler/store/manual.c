@@ -87,6 +87,7 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 out:
 	if (r != NULL)
 		freeReplyObject(r);
+	bh_st_pack_deinit(&k);
 	bh_st_args_deinit(&keys);
 	bh_st_args_deinit(&argv);
 	free(addr);

@@ -88,14 +88,15 @@ check_unpacking(const struct script *sc)
 	test_checks++;
 }
 
-/* fill - every slot of p set: keys "K<i>", scalars "A<i>", pairs one pair */
+/* fill - the first n_keys key slots and every argument slot of p (but skip_arg) set: keys
+ * "K<i>", scalars "A<i>", pairs one pair */
 static void
-fill(struct bh_st_pack *k, const struct bh_st_proto *p, unsigned skip_arg)
+fill(struct bh_st_pack *k, const struct bh_st_proto *p, unsigned skip_arg, size_t n_keys)
 {
 	unsigned i;
 
 	bh_st_pack_init(k, p);
-	for (i = 0; i < p->n_keys; i++)
+	for (i = 0; i < n_keys; i++)
 		bh_st_keyf(k, i, "K%u", i);
 	for (i = 0; i < p->n_args; i++) {
 		if (i == skip_arg)
@@ -116,8 +117,9 @@ check_emit(const struct bh_st_proto *p)
 	size_t i, a = 0;
 	char want[32];
 
-	fill(&k, p, (unsigned)-1);
+	fill(&k, p, (unsigned)-1, p->n_keys);
 	bh_st_emit(&k, &keys, &argv);
+	bh_st_pack_deinit(&k);
 	CHECK_INT(keys.n, p->n_keys);
 	for (i = 0; i < keys.n; i++) {
 		snprintf(want, sizeof(want), "K%zu", i);
@@ -145,12 +147,9 @@ check_emit(const struct bh_st_proto *p)
 	/* a group sent in part drops nothing silently: keys of the apply message's base group
 	 * only, the mask says so */
 	if (p == &bh_apply_msg_proto) {
-		fill(&k, p, (unsigned)-1);
-		for (i = BH_APPLY_MSG_K_rpt; i < BH_APPLY_MSG_NKEYS; i++) {
-			free(k.key[i]);
-			k.key[i] = NULL;
-		}
+		fill(&k, p, (unsigned)-1, BH_APPLY_MSG_K_rpt);
 		bh_st_emit(&k, &keys, &argv);
+		bh_st_pack_deinit(&k);
 		CHECK_INT(keys.n, 3);
 		CHECK_STR(argv.v[0], "1");
 		bh_st_args_deinit(&keys);
@@ -172,7 +171,7 @@ check_abort(const struct bh_st_proto *p)
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, 2);
-		fill(&k, p, 0);
+		fill(&k, p, 0, p->n_keys);
 		bh_st_emit(&k, &keys, &argv);
 		_exit(0);
 	}
