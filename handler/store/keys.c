@@ -100,25 +100,26 @@ bh_st_args_add_num(struct args *a, long long n)
 	bh_st_args_addn(a, p, (size_t)(buf + sizeof(buf) - 1 - p));
 }
 
-/* bh_st_args_vaddcat - append the concatenation of the strings up to a NULL (keys are made of
- * known pieces: no format to parse) */
+/* bh_st_args_vaddcat - append the concatenation of the strings up to a NULL, at most
+ * BH_ST_CAT_MAX of them (keys are made of known pieces: no format to parse) */
 void
 bh_st_args_vaddcat(struct args *a, const char *first, va_list ap)
 {
-	const char *part;
-	size_t n = 0, k;
-	va_list aq;
+	const char *part[BH_ST_CAT_MAX], *p;
+	size_t len[BH_ST_CAT_MAX], n = 0, m = 0, i;
 	char *dst;
 
-	va_copy(aq, ap);
-	for (part = first; part != NULL; part = va_arg(aq, const char *))
-		n += strlen(part);
-	va_end(aq);
+	for (p = first; p != NULL; p = va_arg(ap, const char *)) {
+		if (m == BH_ST_CAT_MAX)
+			bh_fatal("store: more than %d pieces in one argument", BH_ST_CAT_MAX);
+		part[m] = p;
+		len[m] = strlen(p);
+		n += len[m++];
+	}
 	dst = room(a, n);
-	for (part = first; part != NULL; part = va_arg(ap, const char *)) {
-		k = strlen(part);
-		memcpy(dst, part, k);
-		dst += k;
+	for (i = 0; i < m; i++) {
+		memcpy(dst, part[i], len[i]);
+		dst += len[i];
 	}
 }
 
@@ -332,6 +333,18 @@ bh_st_maxlen(const struct bh_store *s)
 	return s->rc->stream_maxlen > 0 ? s->rc->stream_maxlen : 1000000;
 }
 
+/* put_len - n (100 or more) in decimal at d: past the digits (out of line: its buffer would
+ * cost bh_st_resp_bulk a stack check on every call) */
+__attribute__((noinline)) static char *
+put_len(char *d, size_t n)
+{
+	char num[BH_ST_NUM_LEN], *q = bh_st_fmt_num(num, (long long)n);
+	size_t k = (size_t)(num + sizeof(num) - 1 - q);
+
+	memcpy(d, q, k);
+	return d + k;
+}
+
 /* bh_st_resp_bulk - append p[0..n) as a RESP bulk string: "$<n>\r\n", the bytes, "\r\n"
  * (written in place: a message's EVALSHA has a hundred of these) */
 void
@@ -350,11 +363,7 @@ bh_st_resp_bulk(struct bh_buf *resp, const char *p, size_t n)
 		*d++ = (char)('0' + n / 10);
 		*d++ = (char)('0' + n % 10);
 	} else {
-		char num[BH_ST_NUM_LEN], *q = bh_st_fmt_num(num, (long long)n);
-		size_t k = (size_t)(num + sizeof(num) - 1 - q);
-
-		memcpy(d, q, k);
-		d += k;
+		d = put_len(d, n);
 	}
 	*d++ = '\r';
 	*d++ = '\n';

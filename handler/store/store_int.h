@@ -89,7 +89,9 @@ void bh_st_args_addn(struct args *a, const char *p, size_t n);
 void bh_st_args_add(struct args *a, const char *s); /* NULL: "" */
 BH_PRINTF(2, 3) void bh_st_args_addf(struct args *a, const char *fmt, ...);
 void bh_st_args_add_num(struct args *a, long long n); /* in decimal, as "%lld" */
-/* bh_st_args_addcat - one argument, the concatenation of the strings up to a NULL */
+/* bh_st_args_addcat - one argument, the concatenation of the strings up to a NULL (at most
+ * BH_ST_CAT_MAX: more is our bug, it aborts) */
+#define BH_ST_CAT_MAX 8
 __attribute__((sentinel)) void bh_st_args_addcat(struct args *a, const char *first, ...);
 void bh_st_args_vaddcat(struct args *a, const char *first, va_list ap);
 void bh_st_args_take(struct args *a, char *s);		 /* appends s itself (owned from now on) */
