@@ -4,10 +4,12 @@
  * this checks the result: every argument of each descriptor is unpacked by the script under its
  * name, in the descriptor's order and with its type, every key group is taken from KEYS in
  * order, and bh_st_emit puts out exactly what the descriptor says (and aborts on a slot left
- * unset). And the bytes: the EVALSHA of a few fixed messages, as RESP, against a golden file
- * (tests/unit/data/store_apply.resp; BH_UPDATE_GOLDEN=1 writes it). No Redis needed.
+ * unset or set twice); numbers and RESP lengths as printf writes them. And the bytes: the EVALSHA
+ * of a few fixed messages, as RESP, against a golden file (tests/unit/data/store_apply.resp;
+ * BH_UPDATE_GOLDEN=1 writes it). No Redis needed.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +175,61 @@ check_abort(const struct bh_st_proto *p)
 		dup2(null, 2);
 		fill(&k, p, 0, p->n_keys);
 		bh_st_emit(&k, &keys, &argv);
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+
+/* check_numbers - bh_st_fmt_num as "%lld", bh_st_resp_bulk's length prefix as "$%zu" */
+static void
+check_numbers(void)
+{
+	static const long long nums[] = {0, 7, -1, 10, 99, 100, 4000000000LL, LLONG_MAX, LLONG_MIN};
+	static const size_t lens[] = {0, 1, 9, 10, 99, 100, 999, 1000, 5000};
+	char buf[BH_ST_NUM_LEN], want[64], *text;
+	struct bh_buf b;
+	size_t i;
+
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		snprintf(want, sizeof(want), "%lld", nums[i]);
+		CHECK_STR(bh_st_fmt_num(buf, nums[i]), want);
+	}
+	text = bh_malloc(5000);
+	memset(text, 'y', 5000);
+	bh_buf_init(&b);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		b.len = 0;
+		bh_st_resp_bulk(&b, text, lens[i]);
+		snprintf(want, sizeof(want), "$%zu\r\n", lens[i]);
+		CHECK_INT(b.len, strlen(want) + lens[i] + 2);
+		CHECK(strncmp(b.data, want, strlen(want)) == 0);
+		CHECK(memcmp(b.data + b.len - 2, "\r\n", 2) == 0 && b.data[b.len] == '\0');
+	}
+	bh_buf_deinit(&b);
+	free(text);
+}
+
+/* check_set_twice - a key or scalar slot set twice is our bug: it aborts */
+static void
+check_set_twice(int key)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid == 0) {
+		struct bh_st_pack k;
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 2);
+		bh_st_pack_init(&k, &bh_apply_msg_proto);
+		if (key) {
+			bh_st_keycat(&k, BH_APPLY_MSG_K_events, "a", "b", (char *)NULL);
+			bh_st_keycat(&k, BH_APPLY_MSG_K_events, "a", "b", (char *)NULL);
+		} else {
+			bh_st_put_num(&k, BH_APPLY_MSG_A_now, 1);
+			bh_st_put(&k, BH_APPLY_MSG_A_now, "1");
+		}
 		_exit(0);
 	}
 	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
@@ -398,6 +455,9 @@ main(void)
 		check_emit(scripts[i].p);
 	}
 	check_abort(&bh_apply_dec_proto);
+	check_set_twice(1);
+	check_set_twice(0);
+	check_numbers();
 	check_apply_bytes();
 	/* the message scope's unpacking comes before the decisions' */
 	{
