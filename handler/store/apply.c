@@ -126,7 +126,7 @@ build_decision(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_
 	enum bh_outcome outcome = BH_OUT_RECORD;
 	bool global, sender = false, have_list = list != NULL;
 	struct bh_st_pack *k = &ap->dec;
-	struct args *ev;
+	struct bh_st_resp *ev;
 
 	if (d != NULL) {
 		outcome = d->outcome;
@@ -185,31 +185,32 @@ build_decision(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_
 	ev = bh_st_pairs(k, BH_APPLY_DEC_A_ev);
 	/* The script makes the suppression's fields of these (address, list unless global,
 	 * reason, class, why, status, rule) and of the message's (message_id, stable id). */
-	bh_st_kv(ev, "kind", d == NULL ? "message" : (d->delayed ? "delayed" : "bounce"));
-	bh_st_kv(ev, "address", addr);
-	bh_st_kv(ev, "list", have_list ? list : "");
-	bh_st_kv(ev, "reason", r != NULL ? bh_reason_name(r->reason) : "-");
-	bh_st_kv(ev, "class", rcpt_class(d));
-	bh_st_kv(ev, "outcome", bh_outcome_name(outcome));
+	bh_st_pair(ev, "kind", d == NULL ? "message" : (d->delayed ? "delayed" : "bounce"));
+	bh_st_pair(ev, "address", addr);
+	bh_st_pair(ev, "list", have_list ? list : "");
+	bh_st_pair(ev, "reason", r != NULL ? bh_reason_name(r->reason) : "-");
+	bh_st_pair(ev, "class", rcpt_class(d));
+	bh_st_pair(ev, "outcome", bh_outcome_name(outcome));
 	if (d != NULL) {
 		action_text(&ap->text, &d->action);
-		bh_st_args_add(ev, "action");
-		bh_st_args_addn(ev, ap->text.data, ap->text.len);
-		bh_st_kv(ev, "why", d->why);
+		bh_st_resp_add(ev, "action", 6);
+		bh_st_resp_add(ev, ap->text.data, ap->text.len);
+		bh_st_pair(ev, "why", d->why);
 	} else {
-		bh_st_kv(ev, "action", "-");
-		bh_st_kv(ev, "why", it->d != NULL && it->d->refused ? "refused" : "no recipients");
+		bh_st_pair(ev, "action", "-");
+		bh_st_pair(ev, "why",
+			   it->d != NULL && it->d->refused ? "refused" : "no recipients");
 	}
-	bh_st_kv(ev, "status", r != NULL ? r->status : "");
-	bh_st_kv(ev, "reply_code", r != NULL ? r->reply_code : "");
-	bh_st_kv_cut(ev, "diagnostic", r != NULL ? r->diagnostic : NULL, BH_MAX_DIAGNOSTIC);
-	bh_st_kv_cut(ev, "remote_mta", r != NULL ? r->remote_mta : NULL, BH_MAX_FIELD_VALUE);
+	bh_st_pair(ev, "status", r != NULL ? r->status : "");
+	bh_st_pair(ev, "reply_code", r != NULL ? r->reply_code : "");
+	bh_st_pair_cut(ev, "diagnostic", r != NULL ? r->diagnostic : NULL, BH_MAX_DIAGNOSTIC);
+	bh_st_pair_cut(ev, "remote_mta", r != NULL ? r->remote_mta : NULL, BH_MAX_FIELD_VALUE);
 	if (r != NULL && r->feedback_type != NULL)
-		bh_st_kv_cut(ev, "feedback_type", r->feedback_type, BH_MAX_FIELD_VALUE);
-	bh_st_kv(ev, "rule", r != NULL ? r->rule : "");
-	bh_st_kv(ev, "sender_side", sender ? "1" : "0");
+		bh_st_pair_cut(ev, "feedback_type", r->feedback_type, BH_MAX_FIELD_VALUE);
+	bh_st_pair(ev, "rule", r != NULL ? r->rule : "");
+	bh_st_pair(ev, "sender_side", sender ? "1" : "0");
 	if (sender && domain[0] != '\0')
-		bh_st_kv(ev, "domain", domain);
+		bh_st_pair(ev, "domain", domain);
 	bh_st_emit_resp(k, &ap->keys, &ap->argv);
 
 	free(dom_copy);
@@ -310,7 +311,7 @@ build_item(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_stor
 	size_t nd = it->d != NULL ? it->d->n : 0, i;
 	struct bh_st_pack *k = &ap->msg;
 	struct bh_buf *resp = &ap->resp;
-	struct args *common;
+	struct bh_st_resp *common;
 	char num[BH_ST_NUM_LEN], *nk;
 
 	ap->keys.b.len = ap->argv.b.len = 0;
@@ -338,22 +339,21 @@ build_item(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_stor
 	bh_st_put_num(k, BH_APPLY_MSG_A_awin, (long long)pol->sender_alert_window_s);
 
 	common = bh_st_pairs(k, BH_APPLY_MSG_A_common);
-	bh_st_kv(common, "stable_id", v->stable_id);
-	bh_st_kv_cut(common, "message_id", v->env.message_id, BH_MAX_FIELD_VALUE);
-	bh_st_kv_cut(common, "original_message_id", v->original.message_id, BH_MAX_FIELD_VALUE);
-	bh_st_kv_cut(common, "reporting_mta", v->env.reporting_mta, BH_MAX_FIELD_VALUE);
-	bh_st_kv(common, "type", bh_msg_type_name(v->type));
-	bh_st_kv(common, "recognizer", v->recognizer != NULL ? v->recognizer : "");
-	bh_st_kv(common, "rules_version", s->rules_version);
-	bh_st_kv(common, "loop",
-		 v->loop.kind != BH_LOOP_NONE ? bh_loop_kind_name(v->loop.kind) : "");
-	bh_st_kv(common, "verp", !v->verp.checked ? "none" : (v->verp.valid ? "valid" : "invalid"));
-	bh_st_kv(common, "mailbox", it->mailbox != NULL ? it->mailbox : "-");
-	bh_st_kv(common, "folder", it->folder != NULL ? it->folder : "-");
-	bh_st_args_add(common, "uidvalidity");
-	bh_st_args_add_num(common, (long long)it->uidvalidity);
-	bh_st_args_add(common, "uid");
-	bh_st_args_add_num(common, (long long)it->uid);
+	bh_st_pair(common, "stable_id", v->stable_id);
+	bh_st_pair_cut(common, "message_id", v->env.message_id, BH_MAX_FIELD_VALUE);
+	bh_st_pair_cut(common, "original_message_id", v->original.message_id, BH_MAX_FIELD_VALUE);
+	bh_st_pair_cut(common, "reporting_mta", v->env.reporting_mta, BH_MAX_FIELD_VALUE);
+	bh_st_pair(common, "type", bh_msg_type_name(v->type));
+	bh_st_pair(common, "recognizer", v->recognizer != NULL ? v->recognizer : "");
+	bh_st_pair(common, "rules_version", s->rules_version);
+	bh_st_pair(common, "loop",
+		   v->loop.kind != BH_LOOP_NONE ? bh_loop_kind_name(v->loop.kind) : "");
+	bh_st_pair(common, "verp",
+		   !v->verp.checked ? "none" : (v->verp.valid ? "valid" : "invalid"));
+	bh_st_pair(common, "mailbox", it->mailbox != NULL ? it->mailbox : "-");
+	bh_st_pair(common, "folder", it->folder != NULL ? it->folder : "-");
+	bh_st_pair_num(common, "uidvalidity", (long long)it->uidvalidity);
+	bh_st_pair_num(common, "uid", (long long)it->uid);
 	bh_st_emit_resp(k, &ap->keys, &ap->argv);
 
 	if (nd == 0)

@@ -48,7 +48,6 @@ room(struct args *a, size_t n)
 		dst = bh_malloc(size);
 		slab_keep(a, dst);
 		if (size == ARGS_SLAB) { /* (a large string has a slab of its own) */
-			a->cur = dst;
 			a->room = dst + n + 1;
 			a->room_len = size - n - 1;
 		}
@@ -89,49 +88,6 @@ bh_st_fmt_num(char *buf, long long n)
 	if (n < 0)
 		*--p = '-';
 	return p;
-}
-
-/* bh_st_args_add_num - append n in decimal */
-void
-bh_st_args_add_num(struct args *a, long long n)
-{
-	char buf[BH_ST_NUM_LEN], *p = bh_st_fmt_num(buf, n);
-
-	bh_st_args_addn(a, p, (size_t)(buf + sizeof(buf) - 1 - p));
-}
-
-/* bh_st_args_vaddcat - append the concatenation of the strings up to a NULL, at most
- * BH_ST_CAT_MAX of them (keys are made of known pieces: no format to parse) */
-void
-bh_st_args_vaddcat(struct args *a, const char *first, va_list ap)
-{
-	const char *part[BH_ST_CAT_MAX], *p;
-	size_t len[BH_ST_CAT_MAX], n = 0, m = 0, i;
-	char *dst;
-
-	for (p = first; p != NULL; p = va_arg(ap, const char *)) {
-		if (m == BH_ST_CAT_MAX)
-			bh_fatal("store: more than %d pieces in one argument", BH_ST_CAT_MAX);
-		part[m] = p;
-		len[m] = strlen(p);
-		n += len[m++];
-	}
-	dst = room(a, n);
-	for (i = 0; i < m; i++) {
-		memcpy(dst, part[i], len[i]);
-		dst += len[i];
-	}
-}
-
-/* bh_st_args_addcat - append the concatenation of the strings up to a NULL */
-void
-bh_st_args_addcat(struct args *a, const char *first, ...)
-{
-	va_list ap;
-
-	va_start(ap, first);
-	bh_st_args_vaddcat(a, first, ap);
-	va_end(ap);
 }
 
 /* bh_st_args_add - append a copy of a C string (NULL: "") */
@@ -193,7 +149,6 @@ bh_st_args_cat(struct args *dst, struct args *src)
 		slab_keep(dst, src->slabs[i]);
 	src->n = 0;
 	src->n_slabs = 0;
-	src->cur = NULL;
 	src->room = NULL;
 	src->room_len = 0;
 }
@@ -210,26 +165,6 @@ bh_st_args_deinit(struct args *a)
 	free(a->v);
 	free(a->len);
 	memset(a, 0, sizeof(*a));
-}
-
-/* bh_st_args_clear - a left empty, keeping its vectors and its current slab for reuse */
-void
-bh_st_args_clear(struct args *a)
-{
-	size_t i;
-
-	for (i = 0; i < a->n_slabs; i++)
-		if (a->slabs[i] != a->cur)
-			free(a->slabs[i]);
-	a->n = 0;
-	a->n_slabs = 0;
-	a->room = NULL;
-	a->room_len = 0;
-	if (a->cur != NULL) {
-		a->slabs[a->n_slabs++] = a->cur;
-		a->room = a->cur;
-		a->room_len = ARGS_SLAB;
-	}
 }
 
 /* bh_st_args_take - append s and free it (a copy in the slabs: s was the caller's) */
@@ -345,10 +280,10 @@ put_len(char *d, size_t n)
 	return d + k;
 }
 
-/* bh_st_resp_bulk - append p[0..n) as a RESP bulk string: "$<n>\r\n", the bytes, "\r\n"
- * (written in place: a message's EVALSHA has a hundred of these) */
-void
-bh_st_resp_bulk(struct bh_buf *resp, const char *p, size_t n)
+/* bulk_head - make room for a bulk string of n bytes in resp and write its "$<n>\r\n": where
+ * the bytes go (resp->len not moved yet) */
+static inline char *
+bulk_head(struct bh_buf *resp, size_t n)
 {
 	char *d;
 
@@ -367,13 +302,100 @@ bh_st_resp_bulk(struct bh_buf *resp, const char *p, size_t n)
 	}
 	*d++ = '\r';
 	*d++ = '\n';
-	if (n > 0)
-		memcpy(d, p, n);
-	d += n;
+	return d;
+}
+
+/* bulk_tail - end the bulk string whose bytes end at d */
+static inline void
+bulk_tail(struct bh_buf *resp, char *d)
+{
 	*d++ = '\r';
 	*d++ = '\n';
 	*d = '\0';
 	resp->len = (size_t)(d - resp->data);
+}
+
+/* bh_st_resp_bulk - append p[0..n) as a RESP bulk string: "$<n>\r\n", the bytes, "\r\n"
+ * (written in place: a message's EVALSHA has a hundred of these) */
+void
+bh_st_resp_bulk(struct bh_buf *resp, const char *p, size_t n)
+{
+	char *d = bulk_head(resp, n);
+
+	if (n > 0)
+		memcpy(d, p, n);
+	bulk_tail(resp, d + n);
+}
+
+/* bh_st_resp_num - append n in decimal as a RESP bulk string */
+void
+bh_st_resp_num(struct bh_buf *resp, long long n)
+{
+	char buf[BH_ST_NUM_LEN], *p = bh_st_fmt_num(buf, n);
+
+	bh_st_resp_bulk(resp, p, (size_t)(buf + sizeof(buf) - 1 - p));
+}
+
+/* bh_st_resp_vcat - append the concatenation of the strings up to a NULL, at most
+ * BH_ST_CAT_MAX of them, as one RESP bulk string (keys are made of known pieces: no format to
+ * parse) */
+void
+bh_st_resp_vcat(struct bh_buf *resp, const char *first, va_list ap)
+{
+	const char *part[BH_ST_CAT_MAX], *p;
+	size_t len[BH_ST_CAT_MAX], n = 0, m = 0, i;
+	char *d;
+
+	for (p = first; p != NULL; p = va_arg(ap, const char *)) {
+		if (m == BH_ST_CAT_MAX)
+			bh_fatal("store: more than %d pieces in one argument", BH_ST_CAT_MAX);
+		part[m] = p;
+		len[m] = strlen(p);
+		n += len[m++];
+	}
+	d = bulk_head(resp, n);
+	for (i = 0; i < m; i++) {
+		memcpy(d, part[i], len[i]);
+		d += len[i];
+	}
+	bulk_tail(resp, d);
+}
+
+/* bh_st_resp_add - append p[0..n) as one more RESP bulk string of r */
+void
+bh_st_resp_add(struct bh_st_resp *r, const char *p, size_t n)
+{
+	bh_st_resp_bulk(&r->b, p, n);
+	r->n++;
+}
+
+/* bh_st_pair - append a name and a value (NULL: "") */
+void
+bh_st_pair(struct bh_st_resp *r, const char *name, const char *value)
+{
+	if (value == NULL)
+		value = "";
+	bh_st_resp_add(r, name, strlen(name));
+	bh_st_resp_add(r, value, strlen(value));
+}
+
+/* bh_st_pair_cut - append a name and an untrusted value cut to max bytes */
+void
+bh_st_pair_cut(struct bh_st_resp *r, const char *name, const char *value, size_t max)
+{
+	size_t n = value == NULL ? 0 : strnlen(value, max);
+
+	bh_st_resp_add(r, name, strlen(name));
+	bh_st_resp_add(r, value == NULL ? "" : value, n);
+}
+
+/* bh_st_pair_num - append a name and n in decimal */
+void
+bh_st_pair_num(struct bh_st_resp *r, const char *name, long long n)
+{
+	bh_st_resp_add(r, name, strlen(name));
+	bh_st_resp_num(&r->b, n);
+	r->n++;
 }
 
 /* bh_st_resp_args - append every argument of a as a RESP bulk string */

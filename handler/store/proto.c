@@ -7,8 +7,10 @@
  * A slot left empty, a scalar set twice or a group sent in part is our bug: it aborts, so a
  * table and its C side that disagree fail the first test that applies anything.
  *
- * The slots' bytes go into the pack's own argument vector (one slab, no malloc per slot), kept
- * across bh_st_emit: a pack reused for every message of an apply allocates nothing once warm.
+ * Each slot is written once, as the RESP bulk string it will be sent as, into the pack's own
+ * buffer (pairs: into the slot's), kept across bh_st_emit: bh_st_emit_resp then only copies
+ * them out in order, and a pack reused for every message of an apply allocates nothing once
+ * warm. bh_st_emit reads the same bytes back into an argument vector.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -32,27 +34,27 @@ bh_st_pack_deinit(struct bh_st_pack *k)
 {
 	size_t i;
 
-	bh_st_args_deinit(&k->mem);
+	bh_buf_deinit(&k->mem);
 	for (i = 0; i < BH_ST_MAX_SLOTS; i++)
-		bh_st_args_deinit(&k->arg[i]);
+		bh_buf_deinit(&k->arg[i].b);
 	memset(k, 0, sizeof(*k));
 }
 
-/* key_slot - check that i is a key slot not set yet; it is set to the next argument of mem */
+/* key_slot - check that i is a key slot not set yet; it is set to the next bulk string of mem */
 static void
 key_slot(struct bh_st_pack *k, unsigned i)
 {
 	if (i >= k->p->n_keys || k->key[i] != 0)
 		bh_fatal("store: %s: key slot %u out of range or set twice", k->p->name, i);
-	k->key[i] = (unsigned)k->mem.n + 1;
+	k->key[i] = k->mem.len + 1;
 }
 
-/* bh_st_key - set key slot i to key (owned by the pack from now on) */
+/* bh_st_key - set key slot i to key (freed) */
 void
 bh_st_key(struct bh_st_pack *k, unsigned i, char *key)
 {
 	key_slot(k, i);
-	bh_st_args_add(&k->mem, key);
+	bh_st_resp_bulk(&k->mem, key, strlen(key));
 	free(key);
 }
 
@@ -69,7 +71,7 @@ bh_st_keyf(struct bh_st_pack *k, unsigned i, const char *fmt, ...)
 	va_start(ap, fmt);
 	bh_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	bh_st_args_addn(&k->mem, b.data, b.len);
+	bh_st_resp_bulk(&k->mem, b.data, b.len);
 	bh_buf_deinit(&b);
 }
 
@@ -81,18 +83,18 @@ bh_st_keycat(struct bh_st_pack *k, unsigned i, const char *first, ...)
 
 	key_slot(k, i);
 	va_start(ap, first);
-	bh_st_args_vaddcat(&k->mem, first, ap);
+	bh_st_resp_vcat(&k->mem, first, ap);
 	va_end(ap);
 }
 
-/* scalar - check that slot i is a scalar argument not set yet; it is set to the next argument
- * of mem */
+/* scalar - check that slot i is a scalar argument not set yet; it is set to the next bulk
+ * string of mem */
 static void
 scalar(struct bh_st_pack *k, unsigned i)
 {
 	if (i >= k->p->n_args || k->p->arg_type[i] == BH_ST_PAIRS || k->val[i] != 0)
 		bh_fatal("store: %s: argument slot %u is no scalar or set twice", k->p->name, i);
-	k->val[i] = (unsigned)k->mem.n + 1;
+	k->val[i] = k->mem.len + 1;
 }
 
 /* bh_st_put - set scalar argument slot i to a copy of s (NULL: "") */
@@ -100,7 +102,9 @@ void
 bh_st_put(struct bh_st_pack *k, unsigned i, const char *s)
 {
 	scalar(k, i);
-	bh_st_args_add(&k->mem, s);
+	if (s == NULL)
+		s = "";
+	bh_st_resp_bulk(&k->mem, s, strlen(s));
 }
 
 /* bh_st_put_num - set scalar argument slot i to n in decimal */
@@ -108,7 +112,7 @@ void
 bh_st_put_num(struct bh_st_pack *k, unsigned i, long long n)
 {
 	scalar(k, i);
-	bh_st_args_add_num(&k->mem, n);
+	bh_st_resp_num(&k->mem, n);
 }
 
 /* bh_st_putcat - set scalar argument slot i to the concatenation of the strings up to a NULL */
@@ -119,7 +123,7 @@ bh_st_putcat(struct bh_st_pack *k, unsigned i, const char *first, ...)
 
 	scalar(k, i);
 	va_start(ap, first);
-	bh_st_args_vaddcat(&k->mem, first, ap);
+	bh_st_resp_vcat(&k->mem, first, ap);
 	va_end(ap);
 }
 
@@ -136,12 +140,12 @@ bh_st_putf(struct bh_st_pack *k, unsigned i, const char *fmt, ...)
 	va_start(ap, fmt);
 	bh_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	bh_st_args_addn(&k->mem, b.data, b.len);
+	bh_st_resp_bulk(&k->mem, b.data, b.len);
 	bh_buf_deinit(&b);
 }
 
 /* bh_st_pairs - pairs slot i */
-struct args *
+struct bh_st_resp *
 bh_st_pairs(struct bh_st_pack *k, unsigned i)
 {
 	if (i >= k->p->n_args || k->p->arg_type[i] != BH_ST_PAIRS)
@@ -149,22 +153,35 @@ bh_st_pairs(struct bh_st_pack *k, unsigned i)
 	return &k->arg[i];
 }
 
-/* One destination of bh_st_emit: an argument vector, or RESP bulk strings. */
+/* One destination of emit: an argument vector, or RESP bulk strings. */
 struct sink {
 	struct args *a; /* NULL: r */
 	struct bh_st_resp *r;
 };
 
-/* sink_put - one argument p[0..n) to the sink */
-static inline void
-sink_put(struct sink *o, const char *p, size_t n)
+/* sink_bulks - n bulk strings at p (of our own writing) to the sink, their bytes as they are or
+ * read back as arguments; the bytes used */
+static size_t
+sink_bulks(struct sink *o, const char *p, size_t n)
 {
-	if (o->a != NULL) {
-		bh_st_args_addn(o->a, p, n);
-	} else {
-		bh_st_resp_bulk(&o->r->b, p, n);
-		o->r->n++;
+	const char *start = p;
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		const char *data;
+
+		for (len = 0, p++; *p != '\r'; p++) /* "$<len>\r\n" */
+			len = len * 10 + (size_t)(*p - '0');
+		data = p + 2;
+		if (o->a != NULL)
+			bh_st_args_addn(o->a, data, len);
+		p = data + len + 2;
 	}
+	if (o->a == NULL) {
+		bh_buf_append(&o->r->b, start, (size_t)(p - start));
+		o->r->n += n;
+	}
+	return (size_t)(p - start);
 }
 
 /* sink_num - one argument, n in decimal, to the sink */
@@ -173,7 +190,10 @@ sink_num(struct sink *o, long long n)
 {
 	char buf[BH_ST_NUM_LEN], *p = bh_st_fmt_num(buf, n);
 
-	sink_put(o, p, (size_t)(buf + sizeof(buf) - 1 - p));
+	if (o->a != NULL)
+		bh_st_args_addn(o->a, p, (size_t)(buf + sizeof(buf) - 1 - p));
+	else
+		bh_st_resp_add(o->r, p, (size_t)(buf + sizeof(buf) - 1 - p));
 }
 
 /* emit - check every slot (a missing one aborts), then the keys to keys and the arguments to
@@ -182,9 +202,8 @@ static void
 emit(struct bh_st_pack *k, struct sink *keys, struct sink *argv)
 {
 	const struct bh_st_proto *p = k->p;
-	const struct args *m = &k->mem;
 	unsigned long mask = 0;
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < p->n_keys; i++)
 		if (k->key[i] != 0)
@@ -202,23 +221,24 @@ emit(struct bh_st_pack *k, struct sink *keys, struct sink *argv)
 		sink_num(argv, (long long)mask);
 	for (i = 0; i < p->n_keys; i++)
 		if (k->key[i] != 0) {
-			sink_put(keys, m->v[k->key[i] - 1], m->len[k->key[i] - 1]);
+			sink_bulks(keys, k->mem.data + k->key[i] - 1, 1);
 			k->key[i] = 0;
 		}
 	for (i = 0; i < p->n_args; i++) {
-		struct args *a = &k->arg[i];
+		struct bh_st_resp *a = &k->arg[i];
 
 		if (p->arg_type[i] != BH_ST_PAIRS) {
-			sink_put(argv, m->v[k->val[i] - 1], m->len[k->val[i] - 1]);
+			sink_bulks(argv, k->mem.data + k->val[i] - 1, 1);
 			k->val[i] = 0;
 			continue;
 		}
 		sink_num(argv, (long long)(a->n / 2));
-		for (j = 0; j < a->n; j++)
-			sink_put(argv, a->v[j], a->len[j]);
-		bh_st_args_clear(a);
+		if (a->n > 0)
+			sink_bulks(argv, a->b.data, a->n);
+		a->b.len = 0;
+		a->n = 0;
 	}
-	bh_st_args_clear(&k->mem);
+	k->mem.len = 0;
 }
 
 /* bh_st_emit - the keys and arguments in the table's order, appended to two vectors */

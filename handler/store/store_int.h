@@ -81,29 +81,36 @@ struct args {
 	size_t n, cap;
 	char **slabs; /* the strings' memory, freed by bh_st_args_deinit */
 	size_t n_slabs, cap_slabs;
-	char *cur;  /* the slab being filled (kept by bh_st_args_clear), NULL: none */
-	char *room; /* free space left in it */
+	char *room; /* free space left in the last slab */
 	size_t room_len;
 };
 void bh_st_args_addn(struct args *a, const char *p, size_t n);
 void bh_st_args_add(struct args *a, const char *s); /* NULL: "" */
 BH_PRINTF(2, 3) void bh_st_args_addf(struct args *a, const char *fmt, ...);
-void bh_st_args_add_num(struct args *a, long long n); /* in decimal, as "%lld" */
-/* bh_st_args_addcat - one argument, the concatenation of the strings up to a NULL (at most
- * BH_ST_CAT_MAX: more is our bug, it aborts) */
-#define BH_ST_CAT_MAX 8
-__attribute__((sentinel)) void bh_st_args_addcat(struct args *a, const char *first, ...);
-void bh_st_args_vaddcat(struct args *a, const char *first, va_list ap);
 void bh_st_args_take(struct args *a, char *s);		 /* appends s itself (owned from now on) */
 void bh_st_args_cat(struct args *dst, struct args *src); /* moves: src is left empty */
 void bh_st_args_deinit(struct args *a);
-/* bh_st_args_clear - empty a for reuse, keeping memory (bh_st_args_deinit frees it) */
-void bh_st_args_clear(struct args *a);
 /* bh_st_args_resp - a as one RESP command in resp (overwritten) */
 void bh_st_args_resp(const struct args *a, struct bh_buf *resp);
 /* bh_st_resp_bulk / bh_st_resp_args - append one RESP bulk string / each of a's */
 void bh_st_resp_bulk(struct bh_buf *resp, const char *p, size_t n);
 void bh_st_resp_args(struct bh_buf *resp, const struct args *a);
+/* bh_st_resp_num - n in decimal; bh_st_resp_vcat - the concatenation of the strings up to a
+ * NULL (at most BH_ST_CAT_MAX: more is our bug, it aborts), each as one bulk string */
+#define BH_ST_CAT_MAX 8
+void bh_st_resp_num(struct bh_buf *resp, long long n);
+void bh_st_resp_vcat(struct bh_buf *resp, const char *first, va_list ap);
+/* RESP bulk strings and how many: a pairs argument, or what bh_st_emit_resp appends to */
+struct bh_st_resp {
+	struct bh_buf b;
+	size_t n;
+};
+void bh_st_resp_add(struct bh_st_resp *r, const char *p, size_t n);
+/* bh_st_pair - a name and a value (NULL: ""); bh_st_pair_cut - the value cut to max bytes;
+ * bh_st_pair_num - the value n in decimal */
+void bh_st_pair(struct bh_st_resp *r, const char *name, const char *value);
+void bh_st_pair_cut(struct bh_st_resp *r, const char *name, const char *value, size_t max);
+void bh_st_pair_num(struct bh_st_resp *r, const char *name, long long n);
 /* bh_st_kv - a name and a value (NULL: ""); bh_st_kv_cut - the value cut to max bytes */
 void bh_st_kv(struct args *a, const char *k, const char *v);
 void bh_st_kv_cut(struct args *a, const char *k, const char *v, size_t max);
@@ -127,13 +134,14 @@ struct bh_st_proto {
 
 #define BH_ST_MAX_SLOTS 32
 
-/* The keys and arguments of one scope, by slot, before they are put in the table's order. */
+/* The keys and arguments of one scope, by slot, before they are put in the table's order:
+ * each as the RESP bulk string it is sent as. */
 struct bh_st_pack {
 	const struct bh_st_proto *p;
-	struct args mem;		  /* the keys' and scalars' bytes */
-	unsigned key[BH_ST_MAX_SLOTS];	  /* 1 + its index in mem, 0: not sent */
-	unsigned val[BH_ST_MAX_SLOTS];	  /* scalar arguments, the same */
-	struct args arg[BH_ST_MAX_SLOTS]; /* pairs arguments: name/value pairs */
+	struct bh_buf mem;			/* the keys' and scalars' bulk strings */
+	size_t key[BH_ST_MAX_SLOTS];		/* 1 + its offset in mem, 0: not sent */
+	size_t val[BH_ST_MAX_SLOTS];		/* scalar arguments, the same */
+	struct bh_st_resp arg[BH_ST_MAX_SLOTS]; /* pairs arguments: name/value pairs */
 };
 void bh_st_pack_init(struct bh_st_pack *k, const struct bh_st_proto *p);
 /* bh_st_pack_deinit - free what the pack holds (kept across bh_st_emit for reuse) */
@@ -152,17 +160,12 @@ BH_PRINTF(3, 4) void bh_st_putf(struct bh_st_pack *k, unsigned i, const char *fm
 void bh_st_put_num(struct bh_st_pack *k, unsigned i, long long n);
 __attribute__((sentinel)) void bh_st_putcat(struct bh_st_pack *k, unsigned i, const char *first,
 					    ...);
-/* bh_st_pairs - pairs slot i, to fill with bh_st_kv */
-struct args *bh_st_pairs(struct bh_st_pack *k, unsigned i);
+/* bh_st_pairs - pairs slot i, to fill with bh_st_pair */
+struct bh_st_resp *bh_st_pairs(struct bh_st_pack *k, unsigned i);
 /* bh_st_emit - append the keys to keys and the arguments to argv in the table's order (the
  * group mask first when the scope has groups); aborts when a slot is missing (our bug). k is
  * left empty, its memory kept for the next use (bh_st_pack_deinit frees it). */
 void bh_st_emit(struct bh_st_pack *k, struct args *keys, struct args *argv);
-/* RESP bulk strings and how many (what bh_st_emit_resp appends to) */
-struct bh_st_resp {
-	struct bh_buf b;
-	size_t n;
-};
 /* bh_st_emit_resp - bh_st_emit, the keys and arguments written as RESP bulk strings */
 void bh_st_emit_resp(struct bh_st_pack *k, struct bh_st_resp *keys, struct bh_st_resp *argv);
 

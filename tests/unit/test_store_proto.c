@@ -104,7 +104,7 @@ fill(struct bh_st_pack *k, const struct bh_st_proto *p, unsigned skip_arg, size_
 		if (i == skip_arg)
 			continue;
 		if (p->arg_type[i] == BH_ST_PAIRS)
-			bh_st_kv(bh_st_pairs(k, i), "n", "v");
+			bh_st_pair(bh_st_pairs(k, i), "n", "v");
 		else
 			bh_st_putf(k, i, "A%u", i);
 	}
