@@ -93,6 +93,19 @@ rcpt_class(const struct bh_decision *d)
 	return "soft";
 }
 
+/* list_norm - bh_st_list_norm into b (overwritten) instead of a malloc: the list name in
+ * keys, lower-case; NULL for none. Borrowed from b until its next use. */
+static const char *
+list_norm(struct bh_buf *b, const char *list)
+{
+	if (list == NULL || list[0] == '\0')
+		return NULL;
+	b->len = 0;
+	bh_buf_puts(b, list);
+	bh_lower_ascii(b->data);
+	return b->data;
+}
+
 /* put_stats_field - "list\treason" for the stats bucket into slot sfield. XXX: a list name
  * holding a TAB would split wrongly when read back; config list names never do. */
 static void
@@ -121,7 +134,8 @@ build_decision(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_
 {
 	const struct bh_verdict *v = it->v;
 	const struct bh_rcpt *r = d != NULL ? d->rcpt : NULL;
-	char *list = bh_st_list_norm(d != NULL ? d->list : NULL), *dom_copy = NULL;
+	const char *list = list_norm(&ap->list, d != NULL ? d->list : NULL);
+	char *dom_copy = NULL;
 	const char *error = NULL, *domain = "", *addr = NULL;
 	enum bh_outcome outcome = BH_OUT_RECORD;
 	bool global, sender = false, have_list = list != NULL;
@@ -214,7 +228,6 @@ build_decision(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_
 	bh_st_emit_resp(k, &ap->keys, &ap->argv);
 
 	free(dom_copy);
-	free(list);
 }
 
 /* sent_id - what names the message that bounced: its Message-ID, else the DSN envelope id */
@@ -234,13 +247,13 @@ sent_id(const struct bh_verdict *v)
  * has a repeat window; the list's burst zset, mailed count, held zset and burst alert marker
  * when it has a burst window. Nothing of either without a decision that counts or suppresses. */
 static void
-repetition(struct bh_store *s, const struct bh_store_item *it, const struct bh_list_policy *pol,
-	   struct bh_st_pack *k)
+repetition(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_store_item *it,
+	   const struct bh_list_policy *pol, struct bh_st_pack *k)
 {
 	static const char xd[] = "0123456789abcdef";
 	const struct bh_verdict *v = it->v;
 	const char *id = sent_id(v), *addr = NULL, *rpol = "ignore";
-	char *list = NULL;
+	const char *list = NULL;
 	int strength = 0;
 	int64_t rwin = 0, bwin = 0;
 	unsigned ralert = 0, bmax = 0;
@@ -257,7 +270,7 @@ repetition(struct bh_store *s, const struct bh_store_item *it, const struct bh_l
 				strength = st;
 			addr = d->address;
 			if (list == NULL)
-				list = bh_st_list_norm(d->list);
+				list = list_norm(&ap->list, d->list);
 		}
 	if (strength > 0 && id != NULL && pol->repeat_window_s > 0) {
 		struct sha256_ctx c;
@@ -296,7 +309,6 @@ repetition(struct bh_store *s, const struct bh_store_item *it, const struct bh_l
 	bh_st_put(k, BH_APPLY_MSG_A_rpol, rpol);
 	bh_st_put_num(k, BH_APPLY_MSG_A_bmax, bmax);
 	bh_st_put_num(k, BH_APPLY_MSG_A_bwin, (long long)bwin);
-	free(list);
 }
 
 /* build_item - the whole EVALSHA command of one message, as RESP in ap->resp */
@@ -321,7 +333,7 @@ build_item(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_stor
 	bh_st_keycat(k, BH_APPLY_MSG_K_stats, s->tag,
 		     ":stats:", bh_st_fmt_num(num, (long long)(now - now % BH_ST_STATS_BUCKET_S)),
 		     (char *)NULL);
-	repetition(s, it, pol, k);
+	repetition(ap, s, it, pol, k);
 	if (s->lease_key != NULL) {
 		bh_st_keycat(k, BH_APPLY_MSG_K_lease, s->lease_key, (char *)NULL);
 		bh_st_put(k, BH_APPLY_MSG_A_token, s->lease_token);
@@ -416,6 +428,7 @@ bh_st_apply_pack_init(struct bh_st_apply_pack *ap)
 	bh_buf_init(&ap->keys.b);
 	bh_buf_init(&ap->argv.b);
 	bh_buf_init(&ap->text);
+	bh_buf_init(&ap->list);
 	bh_buf_init(&ap->resp);
 }
 
@@ -428,6 +441,7 @@ bh_st_apply_pack_deinit(struct bh_st_apply_pack *ap)
 	bh_buf_deinit(&ap->keys.b);
 	bh_buf_deinit(&ap->argv.b);
 	bh_buf_deinit(&ap->text);
+	bh_buf_deinit(&ap->list);
 	bh_buf_deinit(&ap->resp);
 	memset(ap, 0, sizeof(*ap));
 }

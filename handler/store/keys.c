@@ -34,10 +34,10 @@ slab_keep(struct args *a, char *slab)
 	a->slabs[a->n_slabs++] = slab;
 }
 
-/* room - n + 1 bytes for one more argument of length n in a's slabs, the argument counted
- * (an EVALSHA has a hundred arguments: one malloc each was a fifth of the store's cost) */
-static char *
-room(struct args *a, size_t n)
+/* bh_st_args_addn - append a copy of p[0..n), NUL-terminated, in a's slabs (an EVALSHA has a
+ * hundred arguments: one malloc each was a fifth of the store's cost) */
+void
+bh_st_args_addn(struct args *a, const char *p, size_t n)
 {
 	char *dst;
 
@@ -56,21 +56,12 @@ room(struct args *a, size_t n)
 		a->room += n + 1;
 		a->room_len -= n + 1;
 	}
+	if (n > 0)
+		memcpy(dst, p, n);
 	dst[n] = '\0';
 	a->v[a->n] = dst;
 	a->len[a->n] = n;
 	a->n++;
-	return dst;
-}
-
-/* bh_st_args_addn - append a copy of p[0..n), NUL-terminated, in a's slabs */
-void
-bh_st_args_addn(struct args *a, const char *p, size_t n)
-{
-	char *dst = room(a, n);
-
-	if (n > 0)
-		memcpy(dst, p, n);
 }
 
 /* bh_st_fmt_num - n in decimal, written backwards from the end of buf (BH_ST_NUM_LEN bytes,
@@ -181,16 +172,6 @@ bh_st_kv(struct args *a, const char *k, const char *v)
 {
 	bh_st_args_add(a, k);
 	bh_st_args_add(a, v);
-}
-
-/* bh_st_kv_cut - append a name and an untrusted value cut to max bytes */
-void
-bh_st_kv_cut(struct args *a, const char *k, const char *v, size_t max)
-{
-	size_t n = v == NULL ? 0 : strlen(v);
-
-	bh_st_args_add(a, k);
-	bh_st_args_addn(a, v == NULL ? "" : v, n > max ? max : n);
 }
 
 /* bh_st_list_norm - a list name as it appears in keys: lower-case (list names match without regard
@@ -396,28 +377,4 @@ bh_st_pair_num(struct bh_st_resp *r, const char *name, long long n)
 	bh_st_resp_add(r, name, strlen(name));
 	bh_st_resp_num(&r->b, n);
 	r->n++;
-}
-
-/* bh_st_resp_args - append every argument of a as a RESP bulk string */
-void
-bh_st_resp_args(struct bh_buf *resp, const struct args *a)
-{
-	size_t i;
-
-	for (i = 0; i < a->n; i++)
-		bh_st_resp_bulk(resp, a->v[i], a->len[i]);
-}
-
-/* bh_st_args_resp - the command a as a RESP array of bulk strings in resp, overwritten (what
- * redisAppendCommandArgv writes, without its sdscatfmt per argument) */
-void
-bh_st_args_resp(const struct args *a, struct bh_buf *resp)
-{
-	char num[BH_ST_NUM_LEN];
-
-	resp->len = 0;
-	bh_buf_puts(resp, "*");
-	bh_buf_puts(resp, bh_st_fmt_num(num, (long long)a->n));
-	bh_buf_puts(resp, "\r\n");
-	bh_st_resp_args(resp, a);
 }

@@ -90,11 +90,8 @@ BH_PRINTF(2, 3) void bh_st_args_addf(struct args *a, const char *fmt, ...);
 void bh_st_args_take(struct args *a, char *s);		 /* appends s itself (owned from now on) */
 void bh_st_args_cat(struct args *dst, struct args *src); /* moves: src is left empty */
 void bh_st_args_deinit(struct args *a);
-/* bh_st_args_resp - a as one RESP command in resp (overwritten) */
-void bh_st_args_resp(const struct args *a, struct bh_buf *resp);
-/* bh_st_resp_bulk / bh_st_resp_args - append one RESP bulk string / each of a's */
+/* bh_st_resp_bulk - append p[0..n) as one RESP bulk string */
 void bh_st_resp_bulk(struct bh_buf *resp, const char *p, size_t n);
-void bh_st_resp_args(struct bh_buf *resp, const struct args *a);
 /* bh_st_resp_num - n in decimal; bh_st_resp_vcat - the concatenation of the strings up to a
  * NULL (at most BH_ST_CAT_MAX: more is our bug, it aborts), each as one bulk string */
 #define BH_ST_CAT_MAX 8
@@ -111,9 +108,8 @@ void bh_st_resp_add(struct bh_st_resp *r, const char *p, size_t n);
 void bh_st_pair(struct bh_st_resp *r, const char *name, const char *value);
 void bh_st_pair_cut(struct bh_st_resp *r, const char *name, const char *value, size_t max);
 void bh_st_pair_num(struct bh_st_resp *r, const char *name, long long n);
-/* bh_st_kv - a name and a value (NULL: ""); bh_st_kv_cut - the value cut to max bytes */
+/* bh_st_kv - a name and a value (NULL: "") */
 void bh_st_kv(struct args *a, const char *k, const char *v);
-void bh_st_kv_cut(struct args *a, const char *k, const char *v, size_t max);
 /* bh_st_fmt_num - n in decimal in buf (BH_ST_NUM_LEN bytes): a pointer to it, inside buf */
 #define BH_ST_NUM_LEN 24
 char *bh_st_fmt_num(char *buf, long long n);
@@ -177,6 +173,7 @@ struct bh_st_apply_pack {
 	struct bh_st_pack msg, dec;   /* the two scopes of apply.args */
 	struct bh_st_resp keys, argv; /* the item's keys and arguments, in the table's order */
 	struct bh_buf text;	      /* a decision's action in words */
+	struct bh_buf list;	      /* the list name in key form (one at a time) */
 	struct bh_buf resp;	      /* the item's command */
 };
 void bh_st_apply_pack_init(struct bh_st_apply_pack *ap);
