@@ -45,19 +45,31 @@ bh_store_is_confirmed(const struct bh_store_item *it)
 }
 
 /* action_text - the policy action in words: "suppress", "suppress for 86400s", "count 3 in
- * 1296000s for 2592000s", "ignore", "alert" */
+ * 1296000s for 2592000s", "ignore", "alert" (b emptied first) */
 static void
 action_text(struct bh_buf *b, const struct bh_policy_action *a)
 {
+	char num[BH_ST_NUM_LEN];
+
+	b->len = 0;
 	switch (a->kind) {
 	case BH_POL_SUPPRESS: bh_buf_puts(b, "suppress"); break;
 	case BH_POL_SUPPRESS_FOR:
-		bh_buf_printf(b, "suppress for %llds", (long long)a->duration_s);
+		bh_buf_puts(b, "suppress for ");
+		bh_buf_puts(b, bh_st_fmt_num(num, (long long)a->duration_s));
+		bh_buf_puts(b, "s");
 		break;
 	case BH_POL_COUNT:
-		bh_buf_printf(b, "count %u in %llds", a->threshold, (long long)a->window_s);
-		if (a->duration_s > 0)
-			bh_buf_printf(b, " for %llds", (long long)a->duration_s);
+		bh_buf_puts(b, "count ");
+		bh_buf_puts(b, bh_st_fmt_num(num, (long long)a->threshold));
+		bh_buf_puts(b, " in ");
+		bh_buf_puts(b, bh_st_fmt_num(num, (long long)a->window_s));
+		bh_buf_puts(b, "s");
+		if (a->duration_s > 0) {
+			bh_buf_puts(b, " for ");
+			bh_buf_puts(b, bh_st_fmt_num(num, (long long)a->duration_s));
+			bh_buf_puts(b, "s");
+		}
 		break;
 	case BH_POL_IGNORE: bh_buf_puts(b, "ignore"); break;
 	case BH_POL_ALERT: bh_buf_puts(b, "alert"); break;
@@ -81,46 +93,55 @@ rcpt_class(const struct bh_decision *d)
 	return "soft";
 }
 
-/* stats_field - "list\treason" for the stats bucket. XXX: a list name holding a TAB would
- * split wrongly when read back; config list names never do. */
-static char *
-stats_field(const struct bh_verdict *v, const struct bh_decision *d)
+/* list_norm - bh_st_list_norm into b (overwritten) instead of a malloc: the list name in
+ * keys, lower-case; NULL for none. Borrowed from b until its next use. */
+static const char *
+list_norm(struct bh_buf *b, const char *list)
 {
-	char *list = bh_st_list_norm(d != NULL ? d->list : NULL), *f;
-	const char *reason = "-";
+	if (list == NULL || list[0] == '\0')
+		return NULL;
+	b->len = 0;
+	bh_buf_puts(b, list);
+	bh_lower_ascii(b->data);
+	return b->data;
+}
 
-	if (v->loop.kind != BH_LOOP_NONE)
-		reason = NULL;
-	else if (d != NULL && d->rcpt != NULL)
+/* put_stats_field - "list\treason" for the stats bucket into slot sfield. XXX: a list name
+ * holding a TAB would split wrongly when read back; config list names never do. */
+static void
+put_stats_field(struct bh_st_pack *k, const struct bh_verdict *v, const struct bh_decision *d,
+		const char *list)
+{
+	const char *reason = "-", *l = list != NULL ? list : "-";
+
+	if (v->loop.kind != BH_LOOP_NONE) {
+		bh_st_putcat(k, BH_APPLY_DEC_A_sfield, l,
+			     "\tloop:", bh_loop_kind_name(v->loop.kind), (char *)NULL);
+		return;
+	}
+	if (d != NULL && d->rcpt != NULL)
 		reason = bh_reason_name(d->rcpt->reason);
 	else if (v->type == BH_TYPE_AUTOREPLY)
 		reason = "vacation";
-	if (reason == NULL)
-		f = bh_asprintf("%s\tloop:%s", list != NULL ? list : "-",
-				bh_loop_kind_name(v->loop.kind));
-	else
-		f = bh_asprintf("%s\t%s", list != NULL ? list : "-", reason);
-	free(list);
-	return f;
+	bh_st_putcat(k, BH_APPLY_DEC_A_sfield, l, "\t", reason, (char *)NULL);
 }
 
-/* build_decision - the keys and arguments of one decision (d NULL: the message alone) */
+/* build_decision - the keys and arguments of one decision (d NULL: the message alone), emitted
+ * into ap's keys and argv */
 static void
-build_decision(struct bh_store *s, const struct bh_store_item *it, const struct bh_decision *d,
-	       struct args *keys, struct args *argv)
+build_decision(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_store_item *it,
+	       const struct bh_decision *d)
 {
 	const struct bh_verdict *v = it->v;
 	const struct bh_rcpt *r = d != NULL ? d->rcpt : NULL;
-	char *list = bh_st_list_norm(d != NULL ? d->list : NULL), *sfield, *dom_copy = NULL;
+	const char *list = list_norm(&ap->list, d != NULL ? d->list : NULL);
+	char *dom_copy = NULL;
 	const char *error = NULL, *domain = "", *addr = NULL;
 	enum bh_outcome outcome = BH_OUT_RECORD;
 	bool global, sender = false, have_list = list != NULL;
-	struct args *ev;
-	struct bh_st_pack k;
-	struct bh_buf b;
+	struct bh_st_pack *k = &ap->dec;
+	struct bh_st_resp *ev;
 
-	bh_st_pack_init(&k, &bh_apply_dec_proto);
-	bh_buf_init(&b);
 	if (d != NULL) {
 		outcome = d->outcome;
 		sender = d->sender_side;
@@ -139,70 +160,74 @@ build_decision(struct bh_store *s, const struct bh_store_item *it, const struct 
 	if (addr == NULL && (outcome == BH_OUT_SUPPRESS || outcome == BH_OUT_COUNT))
 		outcome = BH_OUT_RECORD;
 
-	/* keys: only the groups that apply (apply.args) */
+	/* keys: only the groups that apply (apply.args); the names of bh_st_key_sup and
+	 * bh_st_key_soft, concatenated here without a malloc */
 	if (addr != NULL) {
-		const char *klist = global || !have_list ? NULL : list;
-
-		bh_st_key(&k, BH_APPLY_DEC_K_sup, bh_st_key_sup(s, addr, klist));
-		bh_st_key(&k, BH_APPLY_DEC_K_soft, bh_st_key_soft(s, addr, klist));
-		bh_st_keyf(&k, BH_APPLY_DEC_K_ev, "%s:ev:%s", s->tag, addr);
-		bh_st_keyf(&k, BH_APPLY_DEC_K_idx, "%s:supidx:%s", s->tag, addr);
+		if (global || !have_list) {
+			bh_st_keycat(k, BH_APPLY_DEC_K_sup, s->tag, ":sup:g:", addr, (char *)NULL);
+			bh_st_keycat(k, BH_APPLY_DEC_K_soft, s->tag, ":soft:g:", addr,
+				     (char *)NULL);
+		} else {
+			bh_st_keycat(k, BH_APPLY_DEC_K_sup, s->tag, ":sup:l:", list, ":", addr,
+				     (char *)NULL);
+			bh_st_keycat(k, BH_APPLY_DEC_K_soft, s->tag, ":soft:l:", list, ":", addr,
+				     (char *)NULL);
+		}
+		bh_st_keycat(k, BH_APPLY_DEC_K_ev, s->tag, ":ev:", addr, (char *)NULL);
+		bh_st_keycat(k, BH_APPLY_DEC_K_idx, s->tag, ":supidx:", addr, (char *)NULL);
 	}
 	if (sender && domain[0] != '\0') {
-		bh_st_keyf(&k, BH_APPLY_DEC_K_sd, "%s:sender:d:%s", s->tag, domain);
-		bh_st_keyf(&k, BH_APPLY_DEC_K_ad, "%s:alert:d:%s", s->tag, domain);
+		bh_st_keycat(k, BH_APPLY_DEC_K_sd, s->tag, ":sender:d:", domain, (char *)NULL);
+		bh_st_keycat(k, BH_APPLY_DEC_K_ad, s->tag, ":alert:d:", domain, (char *)NULL);
 	}
 	if (sender && have_list) {
-		bh_st_keyf(&k, BH_APPLY_DEC_K_sl, "%s:sender:l:%s", s->tag, list);
-		bh_st_keyf(&k, BH_APPLY_DEC_K_al, "%s:alert:l:%s", s->tag, list);
+		bh_st_keycat(k, BH_APPLY_DEC_K_sl, s->tag, ":sender:l:", list, (char *)NULL);
+		bh_st_keycat(k, BH_APPLY_DEC_K_al, s->tag, ":alert:l:", list, (char *)NULL);
 	}
 
-	bh_st_put(&k, BH_APPLY_DEC_A_outcome, bh_outcome_name(outcome));
-	bh_st_putf(&k, BH_APPLY_DEC_A_duration, "%lld",
-		   d != NULL ? (long long)d->action.duration_s : 0LL);
-	bh_st_putf(&k, BH_APPLY_DEC_A_thr, "%u", d != NULL ? d->action.threshold : 0u);
-	bh_st_putf(&k, BH_APPLY_DEC_A_win, "%lld", d != NULL ? (long long)d->action.window_s : 0LL);
-	bh_st_put(&k, BH_APPLY_DEC_A_sender, sender ? "1" : "0");
-	bh_st_put(&k, BH_APPLY_DEC_A_addr, addr != NULL ? addr : "");
-	bh_st_put(&k, BH_APPLY_DEC_A_list, have_list ? list : "");
-	bh_st_put(&k, BH_APPLY_DEC_A_domain, sender ? domain : "");
-	bh_st_put(&k, BH_APPLY_DEC_A_scope, global ? "global" : "list");
-	sfield = stats_field(v, d);
-	bh_st_put(&k, BH_APPLY_DEC_A_sfield, sfield);
-	free(sfield);
+	bh_st_put(k, BH_APPLY_DEC_A_outcome, bh_outcome_name(outcome));
+	bh_st_put_num(k, BH_APPLY_DEC_A_duration, d != NULL ? (long long)d->action.duration_s : 0);
+	bh_st_put_num(k, BH_APPLY_DEC_A_thr, d != NULL ? (long long)d->action.threshold : 0);
+	bh_st_put_num(k, BH_APPLY_DEC_A_win, d != NULL ? (long long)d->action.window_s : 0);
+	bh_st_put(k, BH_APPLY_DEC_A_sender, sender ? "1" : "0");
+	bh_st_put(k, BH_APPLY_DEC_A_addr, addr != NULL ? addr : "");
+	bh_st_put(k, BH_APPLY_DEC_A_list, have_list ? list : "");
+	bh_st_put(k, BH_APPLY_DEC_A_domain, sender ? domain : "");
+	bh_st_put(k, BH_APPLY_DEC_A_scope, global ? "global" : "list");
+	put_stats_field(k, v, d, list);
 
-	ev = bh_st_pairs(&k, BH_APPLY_DEC_A_ev);
+	ev = bh_st_pairs(k, BH_APPLY_DEC_A_ev);
 	/* The script makes the suppression's fields of these (address, list unless global,
 	 * reason, class, why, status, rule) and of the message's (message_id, stable id). */
-	bh_st_kv(ev, "kind", d == NULL ? "message" : (d->delayed ? "delayed" : "bounce"));
-	bh_st_kv(ev, "address", addr);
-	bh_st_kv(ev, "list", have_list ? list : "");
-	bh_st_kv(ev, "reason", r != NULL ? bh_reason_name(r->reason) : "-");
-	bh_st_kv(ev, "class", rcpt_class(d));
-	bh_st_kv(ev, "outcome", bh_outcome_name(outcome));
+	bh_st_pair(ev, "kind", d == NULL ? "message" : (d->delayed ? "delayed" : "bounce"));
+	bh_st_pair(ev, "address", addr);
+	bh_st_pair(ev, "list", have_list ? list : "");
+	bh_st_pair(ev, "reason", r != NULL ? bh_reason_name(r->reason) : "-");
+	bh_st_pair(ev, "class", rcpt_class(d));
+	bh_st_pair(ev, "outcome", bh_outcome_name(outcome));
 	if (d != NULL) {
-		action_text(&b, &d->action);
-		bh_st_kv(ev, "action", b.data);
-		bh_st_kv(ev, "why", d->why);
+		action_text(&ap->text, &d->action);
+		bh_st_resp_add(ev, "action", 6);
+		bh_st_resp_add(ev, ap->text.data, ap->text.len);
+		bh_st_pair(ev, "why", d->why);
 	} else {
-		bh_st_kv(ev, "action", "-");
-		bh_st_kv(ev, "why", it->d != NULL && it->d->refused ? "refused" : "no recipients");
+		bh_st_pair(ev, "action", "-");
+		bh_st_pair(ev, "why",
+			   it->d != NULL && it->d->refused ? "refused" : "no recipients");
 	}
-	bh_st_kv(ev, "status", r != NULL ? r->status : "");
-	bh_st_kv(ev, "reply_code", r != NULL ? r->reply_code : "");
-	bh_st_kv_cut(ev, "diagnostic", r != NULL ? r->diagnostic : NULL, BH_MAX_DIAGNOSTIC);
-	bh_st_kv_cut(ev, "remote_mta", r != NULL ? r->remote_mta : NULL, BH_MAX_FIELD_VALUE);
+	bh_st_pair(ev, "status", r != NULL ? r->status : "");
+	bh_st_pair(ev, "reply_code", r != NULL ? r->reply_code : "");
+	bh_st_pair_cut(ev, "diagnostic", r != NULL ? r->diagnostic : NULL, BH_MAX_DIAGNOSTIC);
+	bh_st_pair_cut(ev, "remote_mta", r != NULL ? r->remote_mta : NULL, BH_MAX_FIELD_VALUE);
 	if (r != NULL && r->feedback_type != NULL)
-		bh_st_kv_cut(ev, "feedback_type", r->feedback_type, BH_MAX_FIELD_VALUE);
-	bh_st_kv(ev, "rule", r != NULL ? r->rule : "");
-	bh_st_kv(ev, "sender_side", sender ? "1" : "0");
+		bh_st_pair_cut(ev, "feedback_type", r->feedback_type, BH_MAX_FIELD_VALUE);
+	bh_st_pair(ev, "rule", r != NULL ? r->rule : "");
+	bh_st_pair(ev, "sender_side", sender ? "1" : "0");
 	if (sender && domain[0] != '\0')
-		bh_st_kv(ev, "domain", domain);
-	bh_st_emit(&k, keys, argv);
+		bh_st_pair(ev, "domain", domain);
+	bh_st_emit_resp(k, &ap->keys, &ap->argv);
 
-	bh_buf_deinit(&b);
 	free(dom_copy);
-	free(list);
 }
 
 /* sent_id - what names the message that bounced: its Message-ID, else the DSN envelope id */
@@ -222,12 +247,13 @@ sent_id(const struct bh_verdict *v)
  * has a repeat window; the list's burst zset, mailed count, held zset and burst alert marker
  * when it has a burst window. Nothing of either without a decision that counts or suppresses. */
 static void
-repetition(struct bh_store *s, const struct bh_store_item *it, const struct bh_list_policy *pol,
-	   struct bh_st_pack *k)
+repetition(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_store_item *it,
+	   const struct bh_list_policy *pol, struct bh_st_pack *k)
 {
+	static const char xd[] = "0123456789abcdef";
 	const struct bh_verdict *v = it->v;
 	const char *id = sent_id(v), *addr = NULL, *rpol = "ignore";
-	char *list = NULL;
+	const char *list = NULL;
 	int strength = 0;
 	int64_t rwin = 0, bwin = 0;
 	unsigned ralert = 0, bmax = 0;
@@ -244,7 +270,7 @@ repetition(struct bh_store *s, const struct bh_store_item *it, const struct bh_l
 				strength = st;
 			addr = d->address;
 			if (list == NULL)
-				list = bh_st_list_norm(d->list);
+				list = list_norm(&ap->list, d->list);
 		}
 	if (strength > 0 && id != NULL && pol->repeat_window_s > 0) {
 		struct sha256_ctx c;
@@ -259,95 +285,104 @@ repetition(struct bh_store *s, const struct bh_store_item *it, const struct bh_l
 		sha256_update(&c, 1, (const uint8_t *)"");
 		sha256_update(&c, strnlen(id, BH_MAX_FIELD_VALUE), (const uint8_t *)id);
 		sha256_digest(&c, sizeof(dg), dg);
-		for (i = 0; i < sizeof(dg); i++)
-			snprintf(hex + 2 * i, 3, "%02x", dg[i]);
-		bh_st_keyf(k, BH_APPLY_MSG_K_rpt, "%s:rpt:%s", s->tag, hex);
+		for (i = 0; i < sizeof(dg); i++) {
+			hex[2 * i] = xd[dg[i] >> 4];
+			hex[2 * i + 1] = xd[dg[i] & 0xf];
+		}
+		hex[sizeof(hex) - 1] = '\0';
+		bh_st_keycat(k, BH_APPLY_MSG_K_rpt, s->tag, ":rpt:", hex, (char *)NULL);
 		rwin = pol->repeat_window_s;
 		ralert = pol->repeat_alert;
 		rpol = pol->loop[BH_LOOP_REPEAT].kind == BH_POL_ALERT ? "alert" : "ignore";
 	}
 	if (strength > 0 && list != NULL && pol->burst_window_s > 0) {
-		bh_st_keyf(k, BH_APPLY_MSG_K_burst, "%s:burst:%s", s->tag, list);
-		bh_st_keyf(k, BH_APPLY_MSG_K_mailed, "%s:mailed:%s", s->tag, list);
-		bh_st_keyf(k, BH_APPLY_MSG_K_held, "%s:held:%s", s->tag, list);
-		bh_st_keyf(k, BH_APPLY_MSG_K_balert, "%s:alert:b:%s", s->tag, list);
+		bh_st_keycat(k, BH_APPLY_MSG_K_burst, s->tag, ":burst:", list, (char *)NULL);
+		bh_st_keycat(k, BH_APPLY_MSG_K_mailed, s->tag, ":mailed:", list, (char *)NULL);
+		bh_st_keycat(k, BH_APPLY_MSG_K_held, s->tag, ":held:", list, (char *)NULL);
+		bh_st_keycat(k, BH_APPLY_MSG_K_balert, s->tag, ":alert:b:", list, (char *)NULL);
 		bmax = pol->burst_max;
 		bwin = pol->burst_window_s;
 	}
-	bh_st_putf(k, BH_APPLY_MSG_A_strength, "%d", strength);
-	bh_st_putf(k, BH_APPLY_MSG_A_rwin, "%lld", (long long)rwin);
-	bh_st_putf(k, BH_APPLY_MSG_A_ralert, "%u", ralert);
+	bh_st_put_num(k, BH_APPLY_MSG_A_strength, strength);
+	bh_st_put_num(k, BH_APPLY_MSG_A_rwin, (long long)rwin);
+	bh_st_put_num(k, BH_APPLY_MSG_A_ralert, ralert);
 	bh_st_put(k, BH_APPLY_MSG_A_rpol, rpol);
-	bh_st_putf(k, BH_APPLY_MSG_A_bmax, "%u", bmax);
-	bh_st_putf(k, BH_APPLY_MSG_A_bwin, "%lld", (long long)bwin);
-	free(list);
+	bh_st_put_num(k, BH_APPLY_MSG_A_bmax, bmax);
+	bh_st_put_num(k, BH_APPLY_MSG_A_bwin, (long long)bwin);
 }
 
-/* build_item - the whole EVALSHA command of one message */
+/* build_item - the whole EVALSHA command of one message, as RESP in ap->resp */
 static void
-build_item(struct bh_store *s, const struct bh_store_item *it, int64_t now, struct args *cmd)
+build_item(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_store_item *it,
+	   int64_t now)
 {
 	const struct bh_verdict *v = it->v;
 	/* the list's policy as bh_policy_decide found it (hand-made decisions: the defaults) */
 	const struct bh_list_policy *pol =
 	    it->d != NULL && it->d->policy != NULL ? it->d->policy : &s->cfg->defaults;
-	struct args keys = {0}, argv = {0}, *common;
 	size_t nd = it->d != NULL ? it->d->n : 0, i;
-	struct bh_st_pack k;
+	struct bh_st_pack *k = &ap->msg;
+	struct bh_buf *resp = &ap->resp;
+	struct bh_st_resp *common;
+	char num[BH_ST_NUM_LEN], *nk;
 
-	bh_st_pack_init(&k, &bh_apply_msg_proto);
-	bh_st_keyf(&k, BH_APPLY_MSG_K_applied, "%s:applied:%s", s->tag, v->stable_id);
-	bh_st_keyf(&k, BH_APPLY_MSG_K_events, "%s:events", s->tag);
-	bh_st_keyf(&k, BH_APPLY_MSG_K_stats, "%s:stats:%lld", s->tag,
-		   (long long)(now - now % BH_ST_STATS_BUCKET_S));
-	repetition(s, it, pol, &k);
+	ap->keys.b.len = ap->argv.b.len = 0;
+	ap->keys.n = ap->argv.n = 0;
+	bh_st_keycat(k, BH_APPLY_MSG_K_applied, s->tag, ":applied:", v->stable_id, (char *)NULL);
+	bh_st_keycat(k, BH_APPLY_MSG_K_events, s->tag, ":events", (char *)NULL);
+	bh_st_keycat(k, BH_APPLY_MSG_K_stats, s->tag,
+		     ":stats:", bh_st_fmt_num(num, (long long)(now - now % BH_ST_STATS_BUCKET_S)),
+		     (char *)NULL);
+	repetition(ap, s, it, pol, k);
 	if (s->lease_key != NULL) {
-		bh_st_keyf(&k, BH_APPLY_MSG_K_lease, "%s", s->lease_key);
-		bh_st_put(&k, BH_APPLY_MSG_A_token, s->lease_token);
+		bh_st_keycat(k, BH_APPLY_MSG_K_lease, s->lease_key, (char *)NULL);
+		bh_st_put(k, BH_APPLY_MSG_A_token, s->lease_token);
 	} else {
-		bh_st_put(&k, BH_APPLY_MSG_A_token, "");
+		bh_st_put(k, BH_APPLY_MSG_A_token, "");
 	}
 
-	bh_st_putf(&k, BH_APPLY_MSG_A_now, "%lld", (long long)now);
-	bh_st_putf(&k, BH_APPLY_MSG_A_maxlen, "%lld", (long long)bh_st_maxlen(s));
-	bh_st_putf(&k, BH_APPLY_MSG_A_nd, "%zu", nd == 0 ? (size_t)1 : nd);
-	bh_st_put(&k, BH_APPLY_MSG_A_loop_folder,
+	bh_st_put_num(k, BH_APPLY_MSG_A_now, (long long)now);
+	bh_st_put_num(k, BH_APPLY_MSG_A_maxlen, (long long)bh_st_maxlen(s));
+	bh_st_put_num(k, BH_APPLY_MSG_A_nd, nd == 0 ? 1 : (long long)nd);
+	bh_st_put(k, BH_APPLY_MSG_A_loop_folder,
 		  it->loop_folder != NULL ? it->loop_folder
 					  : (it->folder != NULL ? it->folder : "-"));
-	bh_st_putf(&k, BH_APPLY_MSG_A_athr, "%u", pol->sender_alert_threshold);
-	bh_st_putf(&k, BH_APPLY_MSG_A_awin, "%lld", (long long)pol->sender_alert_window_s);
+	bh_st_put_num(k, BH_APPLY_MSG_A_athr, pol->sender_alert_threshold);
+	bh_st_put_num(k, BH_APPLY_MSG_A_awin, (long long)pol->sender_alert_window_s);
 
-	common = bh_st_pairs(&k, BH_APPLY_MSG_A_common);
-	bh_st_kv(common, "stable_id", v->stable_id);
-	bh_st_kv_cut(common, "message_id", v->env.message_id, BH_MAX_FIELD_VALUE);
-	bh_st_kv_cut(common, "original_message_id", v->original.message_id, BH_MAX_FIELD_VALUE);
-	bh_st_kv_cut(common, "reporting_mta", v->env.reporting_mta, BH_MAX_FIELD_VALUE);
-	bh_st_kv(common, "type", bh_msg_type_name(v->type));
-	bh_st_kv(common, "recognizer", v->recognizer != NULL ? v->recognizer : "");
-	bh_st_kv(common, "rules_version", s->rules_version);
-	bh_st_kv(common, "loop",
-		 v->loop.kind != BH_LOOP_NONE ? bh_loop_kind_name(v->loop.kind) : "");
-	bh_st_kv(common, "verp", !v->verp.checked ? "none" : (v->verp.valid ? "valid" : "invalid"));
-	bh_st_kv(common, "mailbox", it->mailbox != NULL ? it->mailbox : "-");
-	bh_st_kv(common, "folder", it->folder != NULL ? it->folder : "-");
-	bh_st_args_add(common, "uidvalidity");
-	bh_st_args_addf(common, "%lu", (unsigned long)it->uidvalidity);
-	bh_st_args_add(common, "uid");
-	bh_st_args_addf(common, "%lu", (unsigned long)it->uid);
-	bh_st_emit(&k, &keys, &argv);
+	common = bh_st_pairs(k, BH_APPLY_MSG_A_common);
+	bh_st_pair(common, "stable_id", v->stable_id);
+	bh_st_pair_cut(common, "message_id", v->env.message_id, BH_MAX_FIELD_VALUE);
+	bh_st_pair_cut(common, "original_message_id", v->original.message_id, BH_MAX_FIELD_VALUE);
+	bh_st_pair_cut(common, "reporting_mta", v->env.reporting_mta, BH_MAX_FIELD_VALUE);
+	bh_st_pair(common, "type", bh_msg_type_name(v->type));
+	bh_st_pair(common, "recognizer", v->recognizer != NULL ? v->recognizer : "");
+	bh_st_pair(common, "rules_version", s->rules_version);
+	bh_st_pair(common, "loop",
+		   v->loop.kind != BH_LOOP_NONE ? bh_loop_kind_name(v->loop.kind) : "");
+	bh_st_pair(common, "verp",
+		   !v->verp.checked ? "none" : (v->verp.valid ? "valid" : "invalid"));
+	bh_st_pair(common, "mailbox", it->mailbox != NULL ? it->mailbox : "-");
+	bh_st_pair(common, "folder", it->folder != NULL ? it->folder : "-");
+	bh_st_pair_num(common, "uidvalidity", (long long)it->uidvalidity);
+	bh_st_pair_num(common, "uid", (long long)it->uid);
+	bh_st_emit_resp(k, &ap->keys, &ap->argv);
 
 	if (nd == 0)
-		build_decision(s, it, NULL, &keys, &argv);
+		build_decision(ap, s, it, NULL);
 	for (i = 0; i < nd; i++)
-		build_decision(s, it, &it->d->v[i], &keys, &argv);
+		build_decision(ap, s, it, &it->d->v[i]);
 
-	bh_st_args_add(cmd, "EVALSHA");
-	bh_st_args_add(cmd, s->apply_sha);
-	bh_st_args_addf(cmd, "%zu", keys.n);
-	bh_st_args_cat(cmd, &keys);
-	bh_st_args_cat(cmd, &argv);
-	bh_st_args_deinit(&keys);
-	bh_st_args_deinit(&argv);
+	/* EVALSHA, the sha, the number of keys, the keys, the arguments */
+	resp->len = 0;
+	bh_buf_puts(resp, "*");
+	bh_buf_puts(resp, bh_st_fmt_num(num, (long long)(3 + ap->keys.n + ap->argv.n)));
+	bh_buf_puts(resp, "\r\n$7\r\nEVALSHA\r\n");
+	bh_st_resp_bulk(resp, s->apply_sha, strlen(s->apply_sha));
+	nk = bh_st_fmt_num(num, (long long)ap->keys.n);
+	bh_st_resp_bulk(resp, nk, (size_t)(num + sizeof(num) - 1 - nk));
+	bh_buf_append(resp, ap->keys.b.data, ap->keys.b.len);
+	bh_buf_append(resp, ap->argv.b.data, ap->argv.b.len);
 }
 
 /* read_apply_reply - the script's answer {status, first event, suppressed, alerts, loop, held} */
@@ -383,6 +418,43 @@ read_apply_reply(struct bh_store *s, struct bh_store_item *it, const redisReply 
 	it->error = item_err(s, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected script reply");
 }
 
+/* bh_st_apply_pack_init - the scratch of one apply's packing, empty */
+void
+bh_st_apply_pack_init(struct bh_st_apply_pack *ap)
+{
+	memset(ap, 0, sizeof(*ap));
+	bh_st_pack_init(&ap->msg, &bh_apply_msg_proto);
+	bh_st_pack_init(&ap->dec, &bh_apply_dec_proto);
+	bh_buf_init(&ap->keys.b);
+	bh_buf_init(&ap->argv.b);
+	bh_buf_init(&ap->text);
+	bh_buf_init(&ap->list);
+	bh_buf_init(&ap->resp);
+}
+
+/* bh_st_apply_pack_deinit - free the scratch */
+void
+bh_st_apply_pack_deinit(struct bh_st_apply_pack *ap)
+{
+	bh_st_pack_deinit(&ap->msg);
+	bh_st_pack_deinit(&ap->dec);
+	bh_buf_deinit(&ap->keys.b);
+	bh_buf_deinit(&ap->argv.b);
+	bh_buf_deinit(&ap->text);
+	bh_buf_deinit(&ap->list);
+	bh_buf_deinit(&ap->resp);
+	memset(ap, 0, sizeof(*ap));
+}
+
+/* bh_st_apply_resp - the EVALSHA of one item as a RESP command, in ap->resp */
+const struct bh_buf *
+bh_st_apply_resp(struct bh_st_apply_pack *ap, struct bh_store *s, const struct bh_store_item *it,
+		 int64_t now)
+{
+	build_item(ap, s, it, now);
+	return &ap->resp;
+}
+
 /* apply_send - one EVALSHA per todo item (and WAIT with replicas to wait for), written out
  * without waiting for the replies: 0, or -1 (the connection is dropped) */
 static int
@@ -390,25 +462,23 @@ apply_send(struct bh_store *s, struct bh_store_item *items, size_t n, const bool
 	   const char **error_r)
 {
 	int64_t now = bh_now();
-	struct args cmd = {0};
-	struct bh_buf resp;
+	struct bh_st_apply_pack ap;
+	const struct bh_buf *resp;
 	size_t i;
 	int done = 0;
 
-	bh_buf_init(&resp);
+	bh_st_apply_pack_init(&ap);
 	for (i = 0; i < n; i++) {
 		if (!todo[i])
 			continue;
-		build_item(s, &items[i], now, &cmd);
-		if (bh_st_args_append_to(s->ctx, &cmd, &resp) == -1) {
-			bh_st_args_deinit(&cmd);
-			bh_buf_deinit(&resp);
+		resp = bh_st_apply_resp(&ap, s, &items[i], now);
+		if (redisAppendFormattedCommand(s->ctx, resp->data, resp->len) != REDIS_OK) {
+			bh_st_apply_pack_deinit(&ap);
 			bh_st_transport_err(s, error_r, "EVALSHA");
 			return -1;
 		}
-		bh_st_args_deinit(&cmd);
 	}
-	bh_buf_deinit(&resp);
+	bh_st_apply_pack_deinit(&ap);
 	/* With replicas to wait for, WAIT ends the same round trip: a message is confirmed (and
 	 * then moved) only once its write is on a replica that a failover may promote. */
 	if (s->rc->wait_replicas > 0 &&

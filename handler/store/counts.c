@@ -83,6 +83,7 @@ bh_store_sup_counts(struct bh_store *s, struct bh_store_supcount **v_r, size_t *
 		bh_st_putf(&k, BH_COUNTS_MSG_A_now, "%lld", (long long)bh_now());
 		bh_st_put(&k, BH_COUNTS_MSG_A_max, COUNTS_PRUNE);
 		bh_st_emit(&k, &keys, &argv);
+		bh_st_pack_deinit(&k);
 		/* EVAL, not EVALSHA: `stats` runs it rarely, and connect loads only the others */
 		bh_st_args_add(&a, "EVAL");
 		bh_st_args_add(&a, bh_st_counts_lua(&len));

@@ -64,6 +64,23 @@ bh_st_args_addn(struct args *a, const char *p, size_t n)
 	a->n++;
 }
 
+/* bh_st_fmt_num - n in decimal, written backwards from the end of buf (BH_ST_NUM_LEN bytes,
+ * NUL-terminated): the digits' start (what "%lld" writes, without printf) */
+char *
+bh_st_fmt_num(char *buf, long long n)
+{
+	char *p = buf + BH_ST_NUM_LEN - 1;
+	unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+
+	*p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (n < 0)
+		*--p = '-';
+	return p;
+}
+
 /* bh_st_args_add - append a copy of a C string (NULL: "") */
 void
 bh_st_args_add(struct args *a, const char *s)
@@ -157,16 +174,6 @@ bh_st_kv(struct args *a, const char *k, const char *v)
 	bh_st_args_add(a, v);
 }
 
-/* bh_st_kv_cut - append a name and an untrusted value cut to max bytes */
-void
-bh_st_kv_cut(struct args *a, const char *k, const char *v, size_t max)
-{
-	size_t n = v == NULL ? 0 : strlen(v);
-
-	bh_st_args_add(a, k);
-	bh_st_args_addn(a, v == NULL ? "" : v, n > max ? max : n);
-}
-
 /* bh_st_list_norm - a list name as it appears in keys: lower-case (list names match without regard
  * to case, and VERP addresses carry them lower-case); NULL for none. The caller frees. */
 char *
@@ -242,36 +249,132 @@ bh_st_maxlen(const struct bh_store *s)
 	return s->rc->stream_maxlen > 0 ? s->rc->stream_maxlen : 1000000;
 }
 
-/* bh_st_args_append_to - write the command a as a RESP array of bulk strings (built in resp)
- * into ctx (what redisAppendCommandArgv writes, without its sdscatfmt per argument): 0 or -1 */
-int
-bh_st_args_append_to(redisContext *ctx, const struct args *a, struct bh_buf *resp)
+/* put_len - n (100 or more) in decimal at d: past the digits (out of line: its buffer would
+ * cost bh_st_resp_bulk a stack check on every call) */
+__attribute__((noinline)) static char *
+put_len(char *d, size_t n)
 {
-	char num[32];
-	size_t i;
-	int k;
+	char num[BH_ST_NUM_LEN], *q = bh_st_fmt_num(num, (long long)n);
+	size_t k = (size_t)(num + sizeof(num) - 1 - q);
 
-	resp->len = 0;
-	k = snprintf(num, sizeof(num), "*%zu\r\n", a->n);
-	bh_buf_append(resp, num, (size_t)k);
-	for (i = 0; i < a->n; i++) {
-		char *p = num + sizeof(num);
-		size_t v = a->len[i];
+	memcpy(d, q, k);
+	return d + k;
+}
 
-		/* "$<len>\r\n", the digits written backwards */
-		*--p = '\n';
-		*--p = '\r';
-		do
-			*--p = (char)('0' + v % 10);
-		while ((v /= 10) != 0);
-		*--p = '$';
-		bh_buf_reserve(resp, (size_t)(num + sizeof(num) - p) + a->len[i] + 2);
-		memcpy(resp->data + resp->len, p, (size_t)(num + sizeof(num) - p));
-		resp->len += (size_t)(num + sizeof(num) - p);
-		memcpy(resp->data + resp->len, a->v[i], a->len[i]);
-		resp->len += a->len[i];
-		resp->data[resp->len++] = '\r';
-		resp->data[resp->len++] = '\n';
+/* bulk_head - make room for a bulk string of n bytes in resp and write its "$<n>\r\n": where
+ * the bytes go (resp->len not moved yet) */
+static inline char *
+bulk_head(struct bh_buf *resp, size_t n)
+{
+	char *d;
+
+	/* "$", at most 20 digits, CRLF, the bytes, CRLF and the NUL */
+	if (resp->cap - resp->len < n + 26)
+		bh_buf_reserve(resp, n + 25);
+	d = resp->data + resp->len;
+	*d++ = '$';
+	if (n < 10) {
+		*d++ = (char)('0' + n);
+	} else if (n < 100) {
+		*d++ = (char)('0' + n / 10);
+		*d++ = (char)('0' + n % 10);
+	} else {
+		d = put_len(d, n);
 	}
-	return redisAppendFormattedCommand(ctx, resp->data, resp->len) == REDIS_OK ? 0 : -1;
+	*d++ = '\r';
+	*d++ = '\n';
+	return d;
+}
+
+/* bulk_tail - end the bulk string whose bytes end at d */
+static inline void
+bulk_tail(struct bh_buf *resp, char *d)
+{
+	*d++ = '\r';
+	*d++ = '\n';
+	*d = '\0';
+	resp->len = (size_t)(d - resp->data);
+}
+
+/* bh_st_resp_bulk - append p[0..n) as a RESP bulk string: "$<n>\r\n", the bytes, "\r\n"
+ * (written in place: a message's EVALSHA has a hundred of these) */
+void
+bh_st_resp_bulk(struct bh_buf *resp, const char *p, size_t n)
+{
+	char *d = bulk_head(resp, n);
+
+	if (n > 0)
+		memcpy(d, p, n);
+	bulk_tail(resp, d + n);
+}
+
+/* bh_st_resp_num - append n in decimal as a RESP bulk string */
+void
+bh_st_resp_num(struct bh_buf *resp, long long n)
+{
+	char buf[BH_ST_NUM_LEN], *p = bh_st_fmt_num(buf, n);
+
+	bh_st_resp_bulk(resp, p, (size_t)(buf + sizeof(buf) - 1 - p));
+}
+
+/* bh_st_resp_vcat - append the concatenation of the strings up to a NULL, at most
+ * BH_ST_CAT_MAX of them, as one RESP bulk string (keys are made of known pieces: no format to
+ * parse) */
+void
+bh_st_resp_vcat(struct bh_buf *resp, const char *first, va_list ap)
+{
+	const char *part[BH_ST_CAT_MAX], *p;
+	size_t len[BH_ST_CAT_MAX], n = 0, m = 0, i;
+	char *d;
+
+	for (p = first; p != NULL; p = va_arg(ap, const char *)) {
+		if (m == BH_ST_CAT_MAX)
+			bh_fatal("store: more than %d pieces in one argument", BH_ST_CAT_MAX);
+		part[m] = p;
+		len[m] = strlen(p);
+		n += len[m++];
+	}
+	d = bulk_head(resp, n);
+	for (i = 0; i < m; i++) {
+		memcpy(d, part[i], len[i]);
+		d += len[i];
+	}
+	bulk_tail(resp, d);
+}
+
+/* bh_st_resp_add - append p[0..n) as one more RESP bulk string of r */
+void
+bh_st_resp_add(struct bh_st_resp *r, const char *p, size_t n)
+{
+	bh_st_resp_bulk(&r->b, p, n);
+	r->n++;
+}
+
+/* bh_st_pair - append a name and a value (NULL: "") */
+void
+bh_st_pair(struct bh_st_resp *r, const char *name, const char *value)
+{
+	if (value == NULL)
+		value = "";
+	bh_st_resp_add(r, name, strlen(name));
+	bh_st_resp_add(r, value, strlen(value));
+}
+
+/* bh_st_pair_cut - append a name and an untrusted value cut to max bytes */
+void
+bh_st_pair_cut(struct bh_st_resp *r, const char *name, const char *value, size_t max)
+{
+	size_t n = value == NULL ? 0 : strnlen(value, max);
+
+	bh_st_resp_add(r, name, strlen(name));
+	bh_st_resp_add(r, value == NULL ? "" : value, n);
+}
+
+/* bh_st_pair_num - append a name and n in decimal */
+void
+bh_st_pair_num(struct bh_st_resp *r, const char *name, long long n)
+{
+	bh_st_resp_add(r, name, strlen(name));
+	bh_st_resp_num(&r->b, n);
+	r->n++;
 }

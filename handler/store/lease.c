@@ -50,6 +50,7 @@ lease_call(struct bh_store *s, const char *op, int64_t ttl_ms, const char **erro
 	bh_st_putf(&k, BH_LEASE_MSG_A_ttl, "%lld", (long long)ttl_ms);
 	bh_st_put(&k, BH_LEASE_MSG_A_op, op);
 	bh_st_emit(&k, &keys, &argv);
+	bh_st_pack_deinit(&k);
 	r = bh_st_evalsha(s, s->lease_sha, bh_st_lease_lua(&len), &keys, &argv, error_r);
 	if (r != NULL && (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
 			  r->element[0]->type != REDIS_REPLY_INTEGER)) {

@@ -17,7 +17,8 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
        const char **error_r)
 {
 	bool add = strcmp(op, "remove") != 0;
-	struct args keys = {0}, argv = {0}, *sup, *ev;
+	struct args keys = {0}, argv = {0};
+	struct bh_st_resp *sup, *ev;
 	struct bh_st_pack k;
 	char *addr = NULL;
 	int64_t now = bh_now();
@@ -36,27 +37,27 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 		goto out;
 	}
 	sup = bh_st_pairs(&k, BH_MANUAL_MSG_A_supf);
-	bh_st_kv(sup, "address", addr);
-	bh_st_kv(sup, "list", have_list ? list : "");
-	bh_st_kv(sup, "reason", reason);
-	bh_st_kv(sup, "class", "manual");
-	bh_st_kv(sup, "source", source);
-	bh_st_kv_cut(sup, "why", why, BH_MAX_DIAGNOSTIC);
-	bh_st_kv(sup, "message_id", "");
-	bh_st_kv(sup, "stable_id", "");
-	bh_st_kv(sup, "status", "");
-	bh_st_kv(sup, "rule", "");
+	bh_st_pair(sup, "address", addr);
+	bh_st_pair(sup, "list", have_list ? list : "");
+	bh_st_pair(sup, "reason", reason);
+	bh_st_pair(sup, "class", "manual");
+	bh_st_pair(sup, "source", source);
+	bh_st_pair_cut(sup, "why", why, BH_MAX_DIAGNOSTIC);
+	bh_st_pair(sup, "message_id", "");
+	bh_st_pair(sup, "stable_id", "");
+	bh_st_pair(sup, "status", "");
+	bh_st_pair(sup, "rule", "");
 	ev = bh_st_pairs(&k, BH_MANUAL_MSG_A_ev);
-	bh_st_kv(ev, "kind",
-		 strcmp(op, "import") == 0 ? "import" : (add ? "manual_add" : "manual_remove"));
-	bh_st_kv(ev, "address", addr);
-	bh_st_kv(ev, "list", have_list ? list : "");
-	bh_st_kv(ev, "reason", reason);
-	bh_st_kv(ev, "outcome", add ? "suppress" : "unsuppress");
-	bh_st_kv_cut(ev, "why", why, BH_MAX_DIAGNOSTIC);
-	bh_st_kv(ev, "rules_version", s->rules_version);
+	bh_st_pair(ev, "kind",
+		   strcmp(op, "import") == 0 ? "import" : (add ? "manual_add" : "manual_remove"));
+	bh_st_pair(ev, "address", addr);
+	bh_st_pair(ev, "list", have_list ? list : "");
+	bh_st_pair(ev, "reason", reason);
+	bh_st_pair(ev, "outcome", add ? "suppress" : "unsuppress");
+	bh_st_pair_cut(ev, "why", why, BH_MAX_DIAGNOSTIC);
+	bh_st_pair(ev, "rules_version", s->rules_version);
 	user = bh_operator_name();
-	bh_st_kv(ev, "user", user);
+	bh_st_pair(ev, "user", user);
 	free(user);
 
 	bh_st_key(&k, BH_MANUAL_MSG_K_sup, bh_st_key_sup(s, addr, have_list ? list : NULL));
@@ -87,6 +88,7 @@ manual(struct bh_store *s, const char *op, const char *address, const char *list
 out:
 	if (r != NULL)
 		freeReplyObject(r);
+	bh_st_pack_deinit(&k);
 	bh_st_args_deinit(&keys);
 	bh_st_args_deinit(&argv);
 	free(addr);

@@ -17,6 +17,7 @@
 #define BH_STORE_INT_H
 
 #include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,11 +90,29 @@ BH_PRINTF(2, 3) void bh_st_args_addf(struct args *a, const char *fmt, ...);
 void bh_st_args_take(struct args *a, char *s);		 /* appends s itself (owned from now on) */
 void bh_st_args_cat(struct args *dst, struct args *src); /* moves: src is left empty */
 void bh_st_args_deinit(struct args *a);
-/* bh_st_args_append_to - a as one RESP command into ctx's output buffer (resp: scratch) */
-int bh_st_args_append_to(redisContext *ctx, const struct args *a, struct bh_buf *resp);
-/* bh_st_kv - a name and a value (NULL: ""); bh_st_kv_cut - the value cut to max bytes */
+/* bh_st_resp_bulk - append p[0..n) as one RESP bulk string */
+void bh_st_resp_bulk(struct bh_buf *resp, const char *p, size_t n);
+/* bh_st_resp_num - n in decimal; bh_st_resp_vcat - the concatenation of the strings up to a
+ * NULL (at most BH_ST_CAT_MAX: more is our bug, it aborts), each as one bulk string */
+#define BH_ST_CAT_MAX 8
+void bh_st_resp_num(struct bh_buf *resp, long long n);
+void bh_st_resp_vcat(struct bh_buf *resp, const char *first, va_list ap);
+/* RESP bulk strings and how many: a pairs argument, or what bh_st_emit_resp appends to */
+struct bh_st_resp {
+	struct bh_buf b;
+	size_t n;
+};
+void bh_st_resp_add(struct bh_st_resp *r, const char *p, size_t n);
+/* bh_st_pair - a name and a value (NULL: ""); bh_st_pair_cut - the value cut to max bytes;
+ * bh_st_pair_num - the value n in decimal */
+void bh_st_pair(struct bh_st_resp *r, const char *name, const char *value);
+void bh_st_pair_cut(struct bh_st_resp *r, const char *name, const char *value, size_t max);
+void bh_st_pair_num(struct bh_st_resp *r, const char *name, long long n);
+/* bh_st_kv - a name and a value (NULL: "") */
 void bh_st_kv(struct args *a, const char *k, const char *v);
-void bh_st_kv_cut(struct args *a, const char *k, const char *v, size_t max);
+/* bh_st_fmt_num - n in decimal in buf (BH_ST_NUM_LEN bytes): a pointer to it, inside buf */
+#define BH_ST_NUM_LEN 24
+char *bh_st_fmt_num(char *buf, long long n);
 
 /* ---- the scripts' calling conventions (proto.c; tables: *.args) ---- */
 
@@ -111,27 +130,58 @@ struct bh_st_proto {
 
 #define BH_ST_MAX_SLOTS 32
 
-/* The keys and arguments of one scope, by slot, before they are put in the table's order. */
+/* The keys and arguments of one scope, by slot, before they are put in the table's order:
+ * each as the RESP bulk string it is sent as. */
 struct bh_st_pack {
 	const struct bh_st_proto *p;
-	char *key[BH_ST_MAX_SLOTS];	  /* NULL: not sent */
-	char *val[BH_ST_MAX_SLOTS];	  /* scalar arguments */
-	struct args arg[BH_ST_MAX_SLOTS]; /* pairs arguments: name/value pairs */
+	struct bh_buf mem;			/* the keys' and scalars' bulk strings */
+	size_t key[BH_ST_MAX_SLOTS];		/* 1 + its offset in mem, 0: not sent */
+	size_t val[BH_ST_MAX_SLOTS];		/* scalar arguments, the same */
+	struct bh_st_resp arg[BH_ST_MAX_SLOTS]; /* pairs arguments: name/value pairs */
 };
 void bh_st_pack_init(struct bh_st_pack *k, const struct bh_st_proto *p);
-/* bh_st_key / bh_st_keyf - set key slot i (bh_st_key takes key over, bh_st_keyf formats it);
- * a group is sent when one of its keys is set */
+/* bh_st_pack_deinit - free what the pack holds (kept across bh_st_emit for reuse) */
+void bh_st_pack_deinit(struct bh_st_pack *k);
+/* bh_st_key / bh_st_keyf / bh_st_keycat - set key slot i (bh_st_key takes key over and frees
+ * it, bh_st_keyf formats it, bh_st_keycat concatenates the strings up to a NULL); a group is
+ * sent when one of its keys is set */
 void bh_st_key(struct bh_st_pack *k, unsigned i, char *key);
 BH_PRINTF(3, 4) void bh_st_keyf(struct bh_st_pack *k, unsigned i, const char *fmt, ...);
-/* bh_st_put / bh_st_putf - set scalar argument slot i */
+__attribute__((sentinel)) void bh_st_keycat(struct bh_st_pack *k, unsigned i, const char *first,
+					    ...);
+/* bh_st_put / bh_st_putf / bh_st_put_num / bh_st_putcat - set scalar argument slot i (a copy
+ * of s, NULL: ""; formatted; n in decimal; the strings up to a NULL concatenated) */
 void bh_st_put(struct bh_st_pack *k, unsigned i, const char *s);
 BH_PRINTF(3, 4) void bh_st_putf(struct bh_st_pack *k, unsigned i, const char *fmt, ...);
-/* bh_st_pairs - pairs slot i, to fill with bh_st_kv */
-struct args *bh_st_pairs(struct bh_st_pack *k, unsigned i);
+void bh_st_put_num(struct bh_st_pack *k, unsigned i, long long n);
+__attribute__((sentinel)) void bh_st_putcat(struct bh_st_pack *k, unsigned i, const char *first,
+					    ...);
+/* bh_st_pairs - pairs slot i, to fill with bh_st_pair */
+struct bh_st_resp *bh_st_pairs(struct bh_st_pack *k, unsigned i);
 /* bh_st_emit - append the keys to keys and the arguments to argv in the table's order (the
  * group mask first when the scope has groups); aborts when a slot is missing (our bug). k is
- * left empty. */
+ * left empty, its memory kept for the next use (bh_st_pack_deinit frees it). */
 void bh_st_emit(struct bh_st_pack *k, struct args *keys, struct args *argv);
+/* bh_st_emit_resp - bh_st_emit, the keys and arguments written as RESP bulk strings */
+void bh_st_emit_resp(struct bh_st_pack *k, struct bh_st_resp *keys, struct bh_st_resp *argv);
+
+/* ---- applying (apply.c) ---- */
+
+/* The scratch of one apply's packing, reused across its items: once warm, packing a message
+ * allocates nothing. */
+struct bh_st_apply_pack {
+	struct bh_st_pack msg, dec;   /* the two scopes of apply.args */
+	struct bh_st_resp keys, argv; /* the item's keys and arguments, in the table's order */
+	struct bh_buf text;	      /* a decision's action in words */
+	struct bh_buf list;	      /* the list name in key form (one at a time) */
+	struct bh_buf resp;	      /* the item's command */
+};
+void bh_st_apply_pack_init(struct bh_st_apply_pack *ap);
+void bh_st_apply_pack_deinit(struct bh_st_apply_pack *ap);
+/* bh_st_apply_resp - the EVALSHA of it (s->apply_sha, applied at now) as one RESP command:
+ * borrowed from ap until the next call */
+const struct bh_buf *bh_st_apply_resp(struct bh_st_apply_pack *ap, struct bh_store *s,
+				      const struct bh_store_item *it, int64_t now);
 
 /* ---- errors and the connection (conn.c) ---- */
 
