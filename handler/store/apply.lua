@@ -74,13 +74,16 @@ local function xadd(fields)
   for i = 1, #common do fields[#fields + 1] = common[i] end
   return redis.call('XADD', k_events, 'MAXLEN', '~', maxlen, '*', unpack(fields))
 end
-local function rate(k, marker, member, thr, win, win_s)
-  redis.call('ZADD', k, now_s, member)
-  redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. (now - win))
-  redis.call('EXPIRE', k, win_s)
+-- sender_rate - count this message in a sender-side window (k, scored by time) and raise one
+-- alert per window (marker) once it holds the threshold: 1 when it raised one, else 0
+local function sender_rate(field, value, k, marker, cause)
+  redis.call('ZADD', k, now_s, sid)
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. (now - awin))
+  redis.call('EXPIRE', k, awin_s)
   local c = redis.call('ZCARD', k)
-  if c >= thr and redis.call('SET', marker, now_s, 'NX', 'EX', win_s) then return c end
-  return nil
+  if c < athr or not redis.call('SET', marker, now_s, 'NX', 'EX', awin_s) then return 0 end
+  xadd({'kind', 'alert', 'alert', 'sender_rate', field, value, 'count', tostring(c), 'threshold', athr_s, 'window_s', awin_s, 'cause', cause})
+  return 1
 end
 local first, nsup, nalert, nheld = '', 0, 0, 0
 for d = 0, nd - 1 do
@@ -171,20 +174,8 @@ for d = 0, nd - 1 do
     nalert = nalert + 1
   end
   if sender == '1' and athr > 0 and awin > 0 then
-    if domain ~= '' then
-      local c = rate(k_sd, k_ad, sid, athr, awin, awin_s)
-      if c then
-        xadd({'kind', 'alert', 'alert', 'sender_rate', 'domain', domain, 'count', tostring(c), 'threshold', athr_s, 'window_s', awin_s, 'cause', id})
-        nalert = nalert + 1
-      end
-    end
-    if list ~= '' then
-      local c = rate(k_sl, k_al, sid, athr, awin, awin_s)
-      if c then
-        xadd({'kind', 'alert', 'alert', 'sender_rate', 'list', list, 'count', tostring(c), 'threshold', athr_s, 'window_s', awin_s, 'cause', id})
-        nalert = nalert + 1
-      end
-    end
+    if domain ~= '' then nalert = nalert + sender_rate('domain', domain, k_sd, k_ad, id) end
+    if list ~= '' then nalert = nalert + sender_rate('list', list, k_sl, k_al, id) end
   end
 end
 if rep and ralert > 0 and rn == ralert then
