@@ -3,6 +3,8 @@
 # worth (a UID MOVE costs the server a fixed price per command), and the end of the drain moves
 # the rest: with batch_size 3, 12 bounces and 4 auto-replies interleaved (6 batches) end in
 # their folders with fewer UID MOVEs than one per folder per batch, and nothing stays behind.
+# Consecutive UIDs go as a range ("1:3"). The apply script sets a stats bucket's TTL once, at
+# its first count (EXPIRE NX): a later message in the bucket does not renew it.
 set -euo pipefail
 source "$BH_SOURCE_DIR/tests/integration/worker_lib.sh"
 worker_setup
@@ -33,13 +35,30 @@ if command -v strace >/dev/null 2>&1; then
 	[ "$ign" -le 2 ] || fail "$ign UID MOVEs into bouncer/ignored for 4 messages"
 	[ "$moves" -le 7 ] || fail "$moves UID MOVEs for 16 messages in 6 batches"
 	[ "$ign" -ge 1 ] || fail "no UID MOVE into bouncer/ignored seen"
+	grep -q 'UID MOVE [0-9]*:[0-9]' "$T/strace.log" || fail "no UID range in a UID MOVE"
 else
 	"$BOUNCER" once -c "$T/bouncer.yaml" >/dev/null 2>"$T/once.log" || fail "once failed"
 fi
 [ "$(dovecot_count bouncer/processed)" = 12 ] || fail "processed: $(dovecot_count bouncer/processed)"
 [ "$(dovecot_count bouncer/ignored)" = 4 ] || fail "ignored: $(dovecot_count bouncer/ignored)"
 [ "$(dovecot_count INBOX)" = 0 ] || fail "INBOX: $(dovecot_count INBOX) left"
+# the stats buckets live 26 hours (STATS_TTL) from their first count
+keys=$(rcli --scan --pattern '*:stats:*')
+[ -n "$keys" ] || fail "no stats bucket"
+for k in $keys; do
+	t=$(rcli ttl "$k")
+	[ "$t" -gt 0 ] && [ "$t" -le 93600 ] || fail "$k: TTL $t"
+	rcli expire "$k" 100 >/dev/null
+done
+make_dsn "$T/m13.eml" "$(verp news u13@example.net)" u13@example.net 5.1.1 "550 5.1.1 user unknown"
+dovecot_deliver "$T/m13.eml"
+"$BOUNCER" once -c "$T/bouncer.yaml" >/dev/null 2>"$T/once3.log" || fail "third once failed"
+for k in $keys; do
+	t=$(rcli ttl "$k")
+	[ "$t" -gt 0 ] && [ "$t" -le 100 ] || fail "$k: TTL $t after another count (renewed?)"
+done
 # every message applied once: a second drain finds nothing
 "$BOUNCER" once -c "$T/bouncer.yaml" >/dev/null 2>"$T/once2.log" || fail "second once failed"
-[ "$(rcli --scan --pattern '*:applied:*' | wc -l)" = 16 ] || fail "applied markers: $(rcli --scan --pattern '*:applied:*' | wc -l)"
+[ "$(rcli --scan --pattern '*:applied:*' | wc -l)" = 17 ] || fail "applied markers: $(rcli --scan --pattern '*:applied:*' | wc -l)"
+[ "$(dovecot_count bouncer/processed)" = 13 ] || fail "processed after the third drain"
 echo "ok: 16 messages, $moves UID MOVEs ($ign into bouncer/ignored)"
