@@ -1363,6 +1363,29 @@ set_out(struct bh_rules_result *out, enum bh_reason reason, int whose, const cha
 	out->evidence = evidence;
 }
 
+/* set_cand - the decision of candidate c: its row's reason and whose, where it matched */
+static void
+set_cand(struct bh_rules_result *out, const struct cand *c)
+{
+	set_out(out, c->r->reason, c->r->has_whose ? (int)c->r->whose : -1, c->r->id,
+		bh_ev_src_name(c->src));
+}
+
+/* best_expired - the best expired row of at least concept strength among c[0..n) (what the
+ * expiry step may fall back on), NULL: none */
+static const struct cand *
+best_expired(const struct cand *c, size_t n)
+{
+	const struct cand *exp = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (c[i].r->spec >= SPEC_CONCEPT && c[i].r->reason == BH_R_EXPIRED &&
+		    (exp == NULL || better(&c[i], exp)))
+			exp = &c[i];
+	return exp;
+}
+
 /* stage_reason - a permanent refusal at this stage that no words explained */
 static bool
 stage_reason(const char *cmd, enum bh_reason *r, const char **rule)
@@ -1585,14 +1608,11 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 		collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE,
 			BH_EV_HEADING, W_EXPIRED, NULL, &cs);
 	}
-	for (i = 0; i < cs.n; i++)
-		if (cs.v[i].r->reason == BH_R_EXPIRED && (exp == NULL || better(&cs.v[i], exp)))
-			exp = &cs.v[i];
+	exp = best_expired(cs.v, cs.n);
 	/* (a delayed report is never expired: the next best words decide) */
 	if ((best = choose(cs.v, cs.n, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_INNER, BH_EV_STATUS_COMMENT,
 			   in->delayed)) != NULL) {
-		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
-			best->r->id, bh_ev_src_name(best->src));
+		set_cand(out, best);
 		goto expiry;
 	}
 	/* a success status that no words contradict: not a failure */
@@ -1623,28 +1643,19 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	/* 3b. strong words in the notice or its heading */
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE,
 		BH_EV_HEADING, W_NOT_EXPIRED, NULL, &cs);
-	exp = NULL; /* cs.v may have moved */
-	for (i = 0; i < cs.n; i++)
-		if (cs.v[i].r->reason == BH_R_EXPIRED && (exp == NULL || better(&cs.v[i], exp)))
-			exp = &cs.v[i];
+	exp = best_expired(cs.v, cs.n); /* again: cs.v may have moved */
 	if ((best = choose(cs.v, cs.n, SPEC_CONCEPT, SPEC_CAUSE, BH_EV_NOTICE, BH_EV_HEADING,
 			   in->delayed)) != NULL) {
-		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
-			best->r->id, bh_ev_src_name(best->src));
+		set_cand(out, best);
 		goto expiry;
 	}
 	/* 4. vague words */
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_VAGUE, SPEC_VAGUE, BH_EV_INNER, BH_EV_HEADING,
 		W_ALL, NULL, &cs);
-	exp = NULL;
-	for (i = 0; i < cs.n; i++)
-		if (cs.v[i].r->spec >= SPEC_CONCEPT && cs.v[i].r->reason == BH_R_EXPIRED &&
-		    (exp == NULL || better(&cs.v[i], exp)))
-			exp = &cs.v[i];
+	exp = best_expired(cs.v, cs.n);
 	if ((best = choose(cs.v, cs.n, SPEC_VAGUE, SPEC_VAGUE, BH_EV_INNER, BH_EV_HEADING,
 			   in->delayed)) != NULL) {
-		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
-			best->r->id, bh_ev_src_name(best->src));
+		set_cand(out, best);
 		goto expiry;
 	}
 	/* 5. the stage of a permanent refusal at RCPT TO or after DATA, then the stock words */
@@ -1654,15 +1665,10 @@ bh_rules_decide_ev(const struct bh_rules *rules, const struct bh_rules_input *in
 	}
 	collect(rules, md, x, nx, st, rc, cmd, SPEC_STOCK, SPEC_STOCK, BH_EV_INNER, BH_EV_HEADING,
 		W_ALL, NULL, &cs);
-	exp = NULL;
-	for (i = 0; i < cs.n; i++)
-		if (cs.v[i].r->spec >= SPEC_CONCEPT && cs.v[i].r->reason == BH_R_EXPIRED &&
-		    (exp == NULL || better(&cs.v[i], exp)))
-			exp = &cs.v[i];
+	exp = best_expired(cs.v, cs.n);
 	if ((best = choose(cs.v, cs.n, SPEC_STOCK, SPEC_STOCK, BH_EV_INNER, BH_EV_HEADING,
 			   in->delayed)) != NULL) {
-		set_out(out, best->r->reason, best->r->has_whose ? (int)best->r->whose : -1,
-			best->r->id, bh_ev_src_name(best->src));
+		set_cand(out, best);
 		goto expiry;
 	}
 	/* 6. the status class */
