@@ -42,6 +42,7 @@
 #include <assert.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -65,17 +66,19 @@ enum dest { DEST_PROCESSED = 0, DEST_IGNORED, DEST_QUARANTINE, DEST_KEEP, DEST_C
  * a destination holds a batch's worth (at): a UID MOVE costs the server a fixed price (Dovecot
  * re-reads the source folder, ~60 ms on a 20,000-message Maildir) beside its price per
  * message, so a destination that gets a fifth of the mail moves every fifth batch rather than
- * in a small MOVE of its own at every batch. What is due goes out on a helper thread
- * (moves_start) while the next chunk is classified and stored, and is joined (moves_join)
- * before the main thread uses IMAP again; the end of a drain moves everything (moves_flush). */
+ * in a small MOVE of its own at every batch. What is due goes out on the moves thread
+ * (moves_start), on a connection of its own (mv_imap), while the main thread and the reader go
+ * on; it is joined (moves_join) before the next moves start, and the end of a drain moves
+ * everything (moves_flush). */
 struct moves {
-	uint32_t *pend[DEST_KEEP]; /* gathering */
+	uint32_t *pend[DEST_KEEP]; /* gathering (main thread only) */
 	size_t pn[DEST_KEEP], pcap[DEST_KEEP];
 	size_t at;		   /* a destination with this many pending is due */
 	uint32_t *uids[DEST_KEEP]; /* in flight: given to the thread */
 	size_t n[DEST_KEEP];
-	size_t total; /* pending and in flight */
-	bool running; /* the thread owns w->imap until moves_join */
+	size_t total;	      /* pending and in flight */
+	bool running;	      /* the thread owns w->mv_imap until moves_join */
+	atomic_bool finished; /* set by the thread as it ends: moves_poll joins without waiting */
 	pthread_t th;
 	/* set by the thread, read after the join */
 	size_t done[DEST_KEEP]; /* moved per destination */
@@ -83,17 +86,30 @@ struct moves {
 	char err[256];
 };
 
-/* The next batch, listed on the helper thread after the moves, while the main thread classifies
- * and stores the last chunk of a batch; the bodies of its first chunk are fetched too when they
- * fit in the budget (BH_MAX_AHEAD_BYTES, and what the chunk in hand leaves of
- * BH_MAX_FETCH_BYTES). Only listed and read (BODY.PEEK): nothing moves on its account. */
+/* The bodies read ahead on the reader thread, on the main connection, while the main thread
+ * classifies and stores the messages before them: msgs[start..end) of the batch in hand (one
+ * chunk, BH_FETCH_CHUNK_BYTES), then, when w->ahead.want, the next batch listed (ahead_fetch).
+ * The main thread uses w->imap only while the reader is not running, and reads the bodies of
+ * msgs[start..end) only after reader_join. */
+struct reader {
+	struct bh_imap_msg *msgs; /* the batch in hand: the reader sets data and len only */
+	size_t nm, start, end;
+	bool running; /* the thread owns w->imap until reader_join */
+	pthread_t th;
+	int ret; /* set by the thread, read after the join */
+	char err[256];
+};
+
+/* The next batch, listed by the reader while the main thread classifies and stores the last
+ * chunk of a batch, with the bodies of its first chunk (BH_FETCH_CHUNK_BYTES). Only listed and
+ * read (BODY.PEEK): nothing moves on its account. */
 struct ahead {
 	/* inputs, set before the thread starts */
-	bool want;	/* list the next batch after the moves */
+	bool want;	/* list the next batch after the chunk */
 	uint32_t above; /* only UIDs above this: the batch in hand is still in the mailbox */
 	size_t max;	/* batch size */
 	size_t window;	/* UID SEARCH over this many: the batch and what is still there below */
-	size_t budget;	/* body bytes it may fetch */
+	bool bodies;	/* fetch the bodies of its first chunk too */
 	/* outputs, read after the join */
 	bool ready; /* uids and msgs hold the next batch (n > 0) */
 	uint32_t *uids;
@@ -107,10 +123,11 @@ struct bh_worker {
 	const struct bh_config *cfg;
 	struct bh_worker_opts o;
 	struct bh_rules *rules;
-	struct bh_store *store; /* NULL in a dry run */
-	struct bh_imap *imap;	/* NULL when not connected */
-	uint32_t uidvalidity;	/* of the selected mailbox, 0 before the first SELECT */
-	uint32_t dry_high;	/* dry run: highest UID already shown under uidvalidity */
+	struct bh_store *store;	 /* NULL in a dry run */
+	struct bh_imap *imap;	 /* NULL when not connected */
+	struct bh_imap *mv_imap; /* the moves' connection, made by the moves thread (NULL: none) */
+	uint32_t uidvalidity;	 /* of the selected mailbox, 0 before the first SELECT */
+	uint32_t dry_high;	 /* dry run: highest UID already shown under uidvalidity */
 	bool failed;
 	bool folders_ok;
 	bool redis_down; /* the last apply could not reach Redis */
@@ -121,14 +138,16 @@ struct bh_worker {
 	int64_t lease_ttl; /* ms */
 	struct bh_worker_stats st;
 	struct moves mv;
-	uint32_t mv_high;   /* the highest UID listed by the batch the pending moves come from */
-	struct ahead ahead; /* the helper thread's second job, after the moves */
+	uint32_t mv_high; /* the highest UID listed by the batch the pending moves come from */
+	struct reader rd;
+	struct ahead ahead; /* the reader's second job, after the last chunk of a batch */
 	char err[512];
 };
 
-/* One message of a chunk on its way through the pipeline. */
+/* One message on its way through the pipeline. */
 struct job {
-	struct bh_imap_msg *m;
+	struct bh_imap_msg *m; /* its body is released once it is classified */
+	bool gone;	       /* not fetched: another client expunged it meanwhile */
 	struct bh_verdict v;
 	struct bh_decisions d;
 	bool classified; /* v and d are set */
@@ -233,6 +252,7 @@ bh_worker_free(struct bh_worker **wp)
 			bh_log(BH_LOG_INFO, "lease_released", "mailbox=%s", w->cfg->imap.mailbox);
 	}
 	moves_drop(w); /* not done: the next drain finds them again, DUPLICATE in Redis */
+	bh_imap_free(&w->mv_imap);
 	bh_imap_free(&w->imap);
 	bh_store_free(&w->store);
 	bh_rules_free(&w->rules);
@@ -272,6 +292,7 @@ env_fail(struct bh_worker *w, const char *what, const char *err, const char **er
 		moves_drop(w); /* the connection is gone: they wait for the next drain */
 		bh_metrics_inc(w->o.metrics, BH_M_IMAP_ERRORS);
 		bh_metrics_conn_lost(w->o.metrics, BH_CONN_IMAP);
+		bh_imap_free(&w->mv_imap);
 		bh_imap_free(&w->imap);
 		w->folders_ok = false;
 	}
@@ -659,14 +680,14 @@ is_big(const struct bh_worker *w, const struct bh_imap_msg *m)
 }
 
 /* chunk_end - the end of the chunk that starts at msgs[start]: consecutive messages up to
- * BH_MAX_FETCH_BYTES of announced size (at least one); *bytes_r the bytes to load */
+ * BH_FETCH_CHUNK_BYTES of announced size (at least one); *bytes_r the bytes to load */
 static size_t
 chunk_end(const struct bh_worker *w, const struct bh_imap_msg *msgs, size_t start, size_t nm,
 	  size_t *bytes_r)
 {
 	size_t end = start, bytes = 0;
 
-	while (end < nm && (end == start || bytes + msgs[end].size <= BH_MAX_FETCH_BYTES)) {
+	while (end < nm && (end == start || bytes + msgs[end].size <= BH_FETCH_CHUNK_BYTES)) {
 		if (!is_big(w, &msgs[end]))
 			bytes += msgs[end].size;
 		end++;
@@ -677,8 +698,8 @@ chunk_end(const struct bh_worker *w, const struct bh_imap_msg *msgs, size_t star
 
 /* fetch_chunk - UID FETCH the bodies of msgs[start..end) that are not oversized: 0 or -1 */
 static int
-fetch_chunk(const struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size_t start,
-	    size_t end, const char **error_r)
+fetch_chunk(const struct bh_worker *w, struct bh_imap *im, struct bh_imap_msg *msgs, size_t nm,
+	    size_t start, size_t end, const char **error_r)
 {
 	bool *want = bh_calloc(nm + 1, sizeof(*want));
 	size_t i;
@@ -686,27 +707,45 @@ fetch_chunk(const struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size
 
 	for (i = start; i < end; i++)
 		want[i] = !is_big(w, &msgs[i]);
-	r = bh_imap_fetch_bodies(w->imap, msgs, want, nm, error_r);
+	r = bh_imap_fetch_bodies(im, msgs, want, nm, error_r);
 	free(want);
 	return r;
 }
 
-/* ahead_clear - forget the batch listed ahead (the helper thread is not running) */
+/* thread_run - fn(w) on a new thread, or here and now when none can be made (*th is then this
+ * thread, which thread_join does not wait for) */
+static void
+thread_run(pthread_t *th, void *(*fn)(void *), struct bh_worker *w)
+{
+	if (pthread_create(th, NULL, fn, w) != 0) {
+		fn(w);
+		*th = pthread_self();
+	}
+}
+
+/* thread_join - wait for a thread thread_run made */
+static void
+thread_join(pthread_t th)
+{
+	if (!pthread_equal(th, pthread_self()) && pthread_join(th, NULL) != 0)
+		bh_fatal("pthread_join of a helper thread failed");
+}
+
+/* ahead_clear - forget the batch listed ahead (the reader is not running) */
 static void
 ahead_clear(struct bh_worker *w)
 {
 	struct ahead *ah = &w->ahead;
 
-	assert(!w->mv.running);
+	assert(!w->rd.running);
 	bh_imap_msgs_free(&ah->msgs, ah->nm);
 	free(ah->uids);
 	memset(ah, 0, sizeof(*ah));
 }
 
-/* ahead_fetch - on the helper thread: list the batch after ah->above (UID SEARCH over
- * ah->window, the batch in hand and the pending moves being still there), its sizes, and the
- * bodies of its first chunk when they fit in ah->budget: 0 (ah->ready when there is a batch)
- * or -1 */
+/* ahead_fetch - on the reader: list the batch after ah->above (UID SEARCH over ah->window, the
+ * batch in hand and the pending moves being still there), its sizes, and, when ah->bodies,
+ * the bodies of its first chunk: 0 (ah->ready when there is a batch) or -1 */
 static int
 ahead_fetch(struct bh_worker *w, const char **error_r)
 {
@@ -724,18 +763,100 @@ ahead_fetch(struct bh_worker *w, const char **error_r)
 	if (bh_imap_fetch_sizes(w->imap, ah->uids, ah->n, &ah->msgs, &ah->nm, error_r) == -1)
 		return -1;
 	ah->ready = ah->nm > 0;
-	end = chunk_end(w, ah->msgs, 0, ah->nm, &bytes);
-	if (!ah->ready || bytes > ah->budget)
+	if (!ah->ready || !ah->bodies)
 		return 0; /* the main thread fetches them when their turn comes */
-	if (fetch_chunk(w, ah->msgs, ah->nm, 0, end, error_r) == -1)
+	end = chunk_end(w, ah->msgs, 0, ah->nm, &bytes);
+	if (fetch_chunk(w, w->imap, ah->msgs, ah->nm, 0, end, error_r) == -1)
 		return -1;
 	ah->fetched = end;
 	return 0;
 }
 
-/* moves_thread - the helper thread: one UID MOVE per destination folder, in order, until one
- * fails; then, when asked, the next batch listed and fetched ahead (ahead_fetch). Touches
- * nothing of the worker but its IMAP connection, w->mv and w->ahead */
+/* reader_thread - the reader: the bodies of rd->msgs[start..end), then, when asked, the next
+ * batch (ahead_fetch). Touches nothing of the worker but w->imap, w->rd, w->ahead and those
+ * bodies */
+static void *
+reader_thread(void *arg)
+{
+	struct bh_worker *w = arg;
+	struct reader *rd = &w->rd;
+	const char *err = NULL;
+
+	rd->ret = 0;
+	if (rd->end > rd->start &&
+	    fetch_chunk(w, w->imap, rd->msgs, rd->nm, rd->start, rd->end, &err) == -1) {
+		snprintf(rd->err, sizeof(rd->err), "%s", err != NULL ? err : "UID FETCH failed");
+		rd->ret = -1;
+		return NULL;
+	}
+	if (w->ahead.want && ahead_fetch(w, &err) == -1) {
+		snprintf(rd->err, sizeof(rd->err), "%s",
+			 err != NULL ? err : "listing the next batch failed");
+		rd->ret = -1;
+	}
+	return NULL;
+}
+
+/* reader_start - the reader on msgs[start..end) (none when start == end), and on the next
+ * batch after them when w->ahead.want */
+static void
+reader_start(struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size_t start, size_t end)
+{
+	struct reader *rd = &w->rd;
+
+	assert(!rd->running && w->imap != NULL);
+	rd->msgs = msgs;
+	rd->nm = nm;
+	rd->start = start;
+	rd->end = end;
+	if (start == end && !w->ahead.want)
+		return;
+	rd->running = true;
+	thread_run(&rd->th, reader_thread, w);
+}
+
+/* reader_join - wait for the reader; -1 when it failed (IMAP down) */
+static int
+reader_join(struct bh_worker *w, const char **error_r)
+{
+	struct reader *rd = &w->rd;
+
+	if (!rd->running)
+		return 0;
+	thread_join(rd->th);
+	rd->running = false;
+	w->ahead.want = false;
+	if (rd->ret == -1) {
+		rd->start = rd->end = 0; /* nothing is known to be read */
+		return env_fail(w, "imap", rd->err, error_r);
+	}
+	return 0;
+}
+
+/* mv_connect - on the moves thread: the moves' connection, made when there is none, with the
+ * mailbox selected under the UIDVALIDITY the main connection knows: 0 or -1 */
+static int
+mv_connect(struct bh_worker *w, const char **error_r)
+{
+	uint32_t uv = 0;
+
+	if (w->mv_imap != NULL)
+		return 0;
+	w->mv_imap = bh_imap_connect(&w->cfg->imap, error_r);
+	if (w->mv_imap == NULL)
+		return -1;
+	if (bh_imap_select(w->mv_imap, w->cfg->imap.mailbox, &uv, error_r) == -1)
+		return -1;
+	if (uv != w->uidvalidity) {
+		*error_r = "the mailbox's UIDVALIDITY changed: not moving";
+		return -1;
+	}
+	return 0;
+}
+
+/* moves_thread - the moves thread: one UID MOVE per destination folder in flight, in order,
+ * until one fails, on the moves' connection. Touches nothing of the worker but w->mv_imap and
+ * the in-flight half of w->mv */
 static void *
 moves_thread(void *arg)
 {
@@ -745,26 +866,22 @@ moves_thread(void *arg)
 	int d;
 
 	mv->ret = 0;
+	if (mv_connect(w, &err) == -1)
+		goto fail;
 	for (d = 0; d < DEST_KEEP; d++) {
 		if (mv->n[d] == 0)
 			continue;
-		if (bh_imap_move(w->imap, mv->uids[d], mv->n[d], folder_of(w, (enum dest)d),
-				 &err) == -1) {
-			snprintf(mv->err, sizeof(mv->err), "%s",
-				 err != NULL ? err : "UID MOVE failed");
-			mv->ret = -1;
-			return NULL;
-		}
+		if (bh_imap_move(w->mv_imap, mv->uids[d], mv->n[d], folder_of(w, (enum dest)d),
+				 &err) == -1)
+			goto fail;
 		mv->done[d] = mv->n[d];
 	}
-	if (w->ahead.want) {
-		w->ahead.want = false;
-		if (ahead_fetch(w, &err) == -1) {
-			snprintf(mv->err, sizeof(mv->err), "%s",
-				 err != NULL ? err : "listing the next batch failed");
-			mv->ret = -1;
-		}
-	}
+	atomic_store(&mv->finished, true);
+	return NULL;
+fail:
+	snprintf(mv->err, sizeof(mv->err), "moves: %s", err != NULL ? err : "UID MOVE failed");
+	mv->ret = -1;
+	atomic_store(&mv->finished, true);
 	return NULL;
 }
 
@@ -797,15 +914,15 @@ moves_clear(struct moves *mv)
 	mv->total = 0;
 }
 
-/* moves_add - the destinations of a chunk's messages join the pending moves (UIDs ascending:
- * chunks come in UID order) */
+/* moves_add - the destinations of a part's messages join the pending moves (UIDs ascending:
+ * parts come in UID order); the pending lists are the main thread's, the moves thread touches
+ * only those in flight */
 static void
 moves_add(struct bh_worker *w, const struct job *jobs, size_t n)
 {
 	struct moves *mv = &w->mv;
 	size_t i;
 
-	assert(!mv->running);
 	for (i = 0; i < n; i++) {
 		enum dest d = jobs[i].dest;
 
@@ -856,29 +973,26 @@ moves_count(struct bh_worker *w)
 	bh_metrics_messages(w->o.metrics, BH_MF_QUARANTINED, mv->done[DEST_QUARANTINE]);
 }
 
-/* moves_start - send the moves that are due (all pending when flush) on the helper thread (a
- * failed pthread_create: here and now), and list the next batch after them when w->ahead.want.
- * Moves go only while the lease cannot have passed to another worker: else they are dropped
- * (the next holder moves them, DUPLICATE in Redis) and -1 */
+/* moves_start - send the moves that are due (all pending when flush) on the moves thread (a
+ * failed pthread_create: here and now). Moves go only while the lease cannot have passed to
+ * another worker: else they are dropped (the next holder moves them, DUPLICATE in Redis) and
+ * -1. Nothing when moves are in flight already: they are joined first (moves_poll). */
 static int
 moves_start(struct bh_worker *w, bool flush, const char **error_r)
 {
 	struct moves *mv = &w->mv;
 
-	if (mv->running || (mv->total == 0 && !w->ahead.want))
+	if (mv->running || mv->total == 0)
 		return 0;
-	if (mv->total > 0 && !lease_valid(w)) {
+	if (!lease_valid(w)) {
 		moves_clear(mv);
-		w->ahead.want = false;
 		return env_fail(w, "lease", "lost or not renewed in time: not moving", error_r);
 	}
-	if (moves_due(mv, flush) == 0 && !w->ahead.want)
+	if (moves_due(mv, flush) == 0)
 		return 0;
 	mv->running = true;
-	if (pthread_create(&mv->th, NULL, moves_thread, w) != 0) {
-		moves_thread(w);
-		mv->th = pthread_self(); /* nothing to join */
-	}
+	atomic_store(&mv->finished, false);
+	thread_run(&mv->th, moves_thread, w);
 	return 0;
 }
 
@@ -887,17 +1001,13 @@ static int
 moves_join(struct bh_worker *w, const char **error_r)
 {
 	struct moves *mv = &w->mv;
-	int ret;
 
 	if (!mv->running)
 		return 0;
-	if (!pthread_equal(mv->th, pthread_self()) && pthread_join(mv->th, NULL) != 0)
-		bh_fatal("pthread_join of the move thread failed");
+	thread_join(mv->th);
 	mv->running = false;
-	w->ahead.want = false;
 	moves_count(w);
-	ret = mv->ret;
-	if (ret == -1) {
+	if (mv->ret == -1) {
 		/* IMAP failed: the pending ones wait in the mailbox for the next drain too */
 		moves_clear(mv);
 		return env_fail(w, "imap", mv->err, error_r);
@@ -906,12 +1016,23 @@ moves_join(struct bh_worker *w, const char **error_r)
 	return 0;
 }
 
+/* moves_poll - join the moves in flight if they are over, then send those that are due */
+static int
+moves_poll(struct bh_worker *w, const char **error_r)
+{
+	if (w->mv.running && !atomic_load(&w->mv.finished))
+		return 0;
+	if (moves_join(w, error_r) == -1)
+		return -1;
+	return moves_start(w, false, error_r);
+}
+
 /* moves_flush - do every pending move now and wait for it: 0 or -1 */
 static int
 moves_flush(struct bh_worker *w, const char **error_r)
 {
 	if (w->imap == NULL) {
-		moves_clear(&w->mv);
+		moves_drop(w);
 		return 0;
 	}
 	if (moves_join(w, error_r) == -1 || moves_start(w, true, error_r) == -1)
@@ -919,21 +1040,26 @@ moves_flush(struct bh_worker *w, const char **error_r)
 	return moves_join(w, error_r);
 }
 
-/* moves_drop - wait for the moves in flight, forget those not sent and the batch listed ahead;
- * the messages stay in the mailbox (Redis holds their outcome: the next drain moves them as
- * DUPLICATE) */
+/* moves_drop - wait for the helper threads, forget the moves not sent and the batch listed
+ * ahead; the messages stay in the mailbox (Redis holds their outcome: the next drain moves
+ * them as DUPLICATE) */
 static void
 moves_drop(struct bh_worker *w)
 {
 	struct moves *mv = &w->mv;
 
 	if (mv->running) {
-		if (!pthread_equal(mv->th, pthread_self()) && pthread_join(mv->th, NULL) != 0)
-			bh_fatal("pthread_join of the move thread failed");
+		thread_join(mv->th);
 		mv->running = false;
 		moves_count(w);
 	}
 	moves_clear(mv);
+	if (w->rd.running) {
+		thread_join(w->rd.th);
+		w->rd.running = false;
+	}
+	w->rd.start = w->rd.end = 0;
+	w->ahead.want = false;
 	ahead_clear(w);
 }
 
@@ -951,153 +1077,83 @@ crash_hook(void)
 	}
 }
 
-/* A chunk on its way through classify and store: its jobs, the store items of those that were
- * decided, and which of the items went to Redis. The items go in parts of BH_STORE_PART, one
- * part in flight at a time (so they are applied in order), the next part classified meanwhile. */
-struct chunk {
-	struct job *jobs;
-	size_t n;
-	struct bh_store_item *items;
-	size_t *item_of; /* jobs[i]'s item, SIZE_MAX: none */
-	size_t n_items;
-	size_t sent;		      /* items[0..sent) were sent */
-	size_t flight_from, flight_n; /* the part in flight (flight_n 0: none) */
-	size_t confirmed;	      /* answered APPLIED or DUPLICATE */
-	bool leased;		      /* the lease was checked before the first part */
-	bool store_failed;	      /* Redis failed on a part: the rest is not sent */
+/* A part: up to BH_STORE_PART messages of a batch, classified one after another and applied in
+ * one pipelined call; its store items, of the messages that were decided. */
+struct part {
+	struct job jobs[BH_STORE_PART];
+	struct bh_store_item items[BH_STORE_PART];
+	size_t item_of[BH_STORE_PART]; /* jobs[i]'s item, SIZE_MAX: none */
+	size_t n, n_items;
+};
+
+/* A batch on its way through classify and store: the part being classified (cur) while Redis
+ * applies the one before (fly, when flying), so the parts are applied in order and Redis waits
+ * for the classifier only at the end of a batch, never at the end of a chunk of bodies. */
+struct flow {
+	struct part parts[2];
+	struct part *cur, *fly;
+	bool flying;
+	bool store_failed; /* Redis failed on a part: the rest is not sent */
+	size_t unconfirmed;
 	const char *err;
 };
 
-/* chunk_init - the jobs of msgs[0..n), nothing classified yet */
-static void
-chunk_init(struct chunk *c, struct bh_imap_msg *msgs, size_t n)
-{
-	size_t i;
-
-	memset(c, 0, sizeof(*c));
-	c->n = n;
-	c->jobs = bh_calloc(n != 0 ? n : 1, sizeof(*c->jobs));
-	c->items = bh_calloc(n != 0 ? n : 1, sizeof(*c->items));
-	c->item_of = bh_calloc(n != 0 ? n : 1, sizeof(*c->item_of));
-	for (i = 0; i < n; i++) {
-		c->jobs[i].m = &msgs[i];
-		c->item_of[i] = SIZE_MAX;
-	}
-}
-
-/* chunk_deinit - free the jobs' verdicts and decisions and the chunk's arrays */
-static void
-chunk_deinit(struct chunk *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->n; i++) {
-		if (c->jobs[i].decided)
-			bh_decisions_deinit(&c->jobs[i].d);
-		if (c->jobs[i].classified)
-			bh_verdict_deinit(&c->jobs[i].v);
-	}
-	free(c->item_of);
-	free(c->items);
-	free(c->jobs);
-}
-
-/* chunk_item - the store item of job i, NULL when it has none (not decided, or a dry run) */
+/* part_item - the store item of job i, NULL when it has none (not decided, or a dry run) */
 static const struct bh_store_item *
-chunk_item(const struct chunk *c, size_t i)
+part_item(const struct part *p, size_t i)
 {
-	return c->item_of[i] != SIZE_MAX ? &c->items[c->item_of[i]] : NULL;
+	return p->item_of[i] != SIZE_MAX ? &p->items[p->item_of[i]] : NULL;
 }
 
-/* chunk_classify - decide job i and, when it is to be stored, make its store item */
+/* part_clear - free the jobs' verdicts and decisions: the part is empty again */
 static void
-chunk_classify(struct bh_worker *w, struct chunk *c, size_t i)
+part_clear(struct part *p)
 {
-	struct job *j = &c->jobs[i];
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->jobs[i].decided)
+			bh_decisions_deinit(&p->jobs[i].d);
+		if (p->jobs[i].classified)
+			bh_verdict_deinit(&p->jobs[i].v);
+	}
+	p->n = p->n_items = 0;
+}
+
+/* part_classify - decide the fetched message m as the part's next job, make its store item
+ * when it is to be stored, and free its body (the verdict holds what is kept of it) */
+static void
+part_classify(struct bh_worker *w, struct part *p, struct bh_imap_msg *m)
+{
+	size_t k = p->n++;
+	struct job *j = &p->jobs[k];
 	struct bh_store_item *it;
 
-	if (j->m->data == NULL) {
+	memset(j, 0, sizeof(*j));
+	j->m = m;
+	p->item_of[k] = SIZE_MAX;
+	if (m->data == NULL) {
 		/* gone meanwhile (another client expunged it) */
+		j->gone = true;
 		j->dest = DEST_KEEP;
 		return;
 	}
 	w->st.seen++;
 	decide(w, j);
 	log_verdict(w, j);
+	bh_imap_msg_release(m);
 	if (!j->decided || w->o.dry_run)
 		return;
-	it = &c->items[c->n_items];
+	it = &p->items[p->n_items];
+	memset(it, 0, sizeof(*it));
 	it->v = &j->v;
 	it->d = &j->d;
 	it->mailbox = w->cfg->imap.mailbox;
 	it->folder = folder_of(w, j->dest);
 	it->loop_folder = folder_of(w, DEST_IGNORED);
 	it->uidvalidity = w->uidvalidity;
-	it->uid = j->m->uid;
-	c->item_of[i] = c->n_items++;
-}
-
-/* chunk_wait - read Redis's answers to the part in flight, if any */
-static void
-chunk_wait(struct bh_worker *w, struct chunk *c)
-{
-	int r;
-
-	if (c->flight_n == 0)
-		return;
-	r = bh_store_apply_end(w->store, c->items + c->flight_from, c->flight_n, &c->err);
-	c->flight_n = 0;
-	if (r == -1)
-		c->store_failed = true;
-	else
-		c->confirmed += (size_t)r;
-}
-
-/* chunk_send - send the items classified since the last part (after reading the answers to the
- * part in flight; the lease checked before the first). -1 when the lease is not ours: nothing
- * was sent, and the drain stops and stands by */
-static int
-chunk_send(struct bh_worker *w, struct chunk *c, const char **error_r)
-{
-	const char *err = NULL;
-
-	chunk_wait(w, c);
-	if (c->store_failed || c->n_items == c->sent)
-		return 0;
-	if (!c->leased) {
-		if (lease_check(w, false, &err) != 1)
-			return env_fail(w, "lease",
-					err != NULL ? err
-						    : "the mailbox lease is held by another worker",
-					error_r);
-		c->leased = true;
-	}
-	(void)bh_store_apply_begin(w->store, c->items + c->sent, c->n_items - c->sent, &c->err);
-	c->flight_from = c->sent;
-	c->flight_n = c->n_items - c->sent;
-	c->sent = c->n_items;
-	return 0;
-}
-
-/* chunk_store - classify every job and send the items in parts, then wait for the last
- * answers: 0, or -1 when the lease is not ours */
-static int
-chunk_store(struct bh_worker *w, struct chunk *c, const char **error_r)
-{
-	size_t i;
-
-	for (i = 0; i < c->n; i++) {
-		chunk_classify(w, c, i);
-		if (!w->o.dry_run && c->n_items - c->sent >= BH_STORE_PART &&
-		    chunk_send(w, c, error_r) == -1)
-			return -1;
-	}
-	if (!w->o.dry_run && chunk_send(w, c, error_r) == -1)
-		return -1;
-	chunk_wait(w, c);
-	for (i = c->sent; i < c->n_items; i++)
-		c->items[i].error = "not sent: Redis failed on an earlier part";
-	return 0;
+	it->uid = m->uid;
+	p->item_of[k] = p->n_items++;
 }
 
 /* dest_confirmed - the one safety rule: where a message may go once the store answered. It
@@ -1108,7 +1164,7 @@ chunk_store(struct bh_worker *w, struct chunk *c, const char **error_r)
 static enum dest
 dest_confirmed(const struct job *j, const struct bh_store_item *it)
 {
-	if (j->m->data == NULL)
+	if (j->gone)
 		return DEST_KEEP;
 	if (it == NULL)
 		return !j->decided && j->dest == DEST_QUARANTINE ? DEST_QUARANTINE : DEST_KEEP;
@@ -1143,18 +1199,16 @@ note_answer(struct bh_worker *w, struct job *j, const struct bh_store_item *it)
 	count_metrics(w, j, it->loop == BH_LOOP_REPEAT);
 }
 
-/* note_redis - Redis's state after a chunk's store, in the metrics and the log */
+/* note_redis - Redis's state after a part's apply (failed: it could not be reached) */
 static void
-note_redis(struct bh_worker *w, const struct chunk *c)
+note_redis(struct bh_worker *w, bool failed)
 {
-	if (c->store_failed) {
+	if (failed) {
 		bh_metrics_inc(w->o.metrics, BH_M_REDIS_ERRORS);
 		bh_metrics_conn_lost(w->o.metrics, BH_CONN_REDIS);
 		w->redis_down = true;
 		return;
 	}
-	if (c->n_items == 0)
-		return;
 	/* metrics: counts bouncer_redis_reconnects_total when Redis had been lost */
 	bh_metrics_contact(w->o.metrics, BH_CONN_REDIS, bh_now());
 	if (w->redis_down) {
@@ -1163,67 +1217,127 @@ note_redis(struct bh_worker *w, const struct chunk *c)
 	}
 }
 
-/* run_chunk - classify and store the fetched messages msgs[0..n), then hand what may move
- * (dest_confirmed) to the moves. The last chunk's moves went out while this one was classified
- * and stored; they are joined here, and this chunk's go out after the next chunk is fetched
- * (moves_start), or at the end of the drain. A lease that may have passed to another worker
- * meanwhile is checked when they are sent: they are then left to it (DUPLICATE in Redis). */
-static int
-run_chunk(struct bh_worker *w, struct bh_imap_msg *msgs, size_t n, const char **error_r)
+/* part_settle - once Redis answered the part (or it was never sent): where each message goes
+ * (dest_confirmed), its answer counted and logged, its move gathered; the part is emptied and
+ * its lines written */
+static void
+part_settle(struct bh_worker *w, struct flow *f, struct part *p)
 {
-	struct chunk c;
-	size_t i, unconfirmed = 0;
-	int ret = -1;
+	size_t i, confirmed = 0;
 
-	chunk_init(&c, msgs, n);
-	/* the chunk's lines go out together, after its moves (a warning goes at once) */
-	bh_log_batch_begin();
-	if (!w->o.dry_run)
-		bh_store_apply_reset(w->store);
-	if (chunk_store(w, &c, error_r) == -1)
-		goto out;
-	if (w->o.dry_run) {
-		for (i = 0; i < n; i++)
-			if (c.jobs[i].dest != DEST_KEEP || c.jobs[i].classified)
-				print_decisions(w, &c.jobs[i]);
-		ret = 0;
-		goto out;
+	for (i = 0; i < p->n; i++) {
+		const struct bh_store_item *it = part_item(p, i);
+
+		if (it != NULL && bh_store_is_confirmed(it))
+			confirmed++;
 	}
-	note_redis(w, &c);
-	if (c.confirmed > 0)
+	if (confirmed > 0)
 		crash_hook();
-	for (i = 0; i < n; i++) {
-		struct job *j = &c.jobs[i];
-		const struct bh_store_item *it = chunk_item(&c, i);
+	for (i = 0; i < p->n; i++) {
+		struct job *j = &p->jobs[i];
+		const struct bh_store_item *it = part_item(p, i);
 
 		j->dest = dest_confirmed(j, it);
 		if (it != NULL)
 			note_answer(w, j, it);
 		if (it != NULL && !bh_store_is_confirmed(it) && it->status != BH_STORE_INVALID)
-			unconfirmed++;
+			f->unconfirmed++;
 		if (j->dest == DEST_QUARANTINE)
 			w->failed = true;
-		if (j->m->data != NULL)
+		if (!j->gone)
 			log_job(w, j, it);
 	}
-	if (moves_join(w, error_r) == -1)
-		goto out;
-	moves_add(w, c.jobs, n);
-	if (c.store_failed || unconfirmed > 0) {
-		w->failed = true;
-		env_fail(w, "redis", c.err != NULL ? c.err : "not every message was confirmed",
-			 error_r);
-		goto out;
-	}
-	ret = 0;
-out:
-	chunk_deinit(&c);
-	bh_log_batch_end();
-	return ret;
+	moves_add(w, p->jobs, p->n);
+	part_clear(p);
+	bh_log_flush();
 }
 
-/* settle_after_failure - a chunk failed: wait for the moves in flight, then move what Redis
- * confirmed of it now (when IMAP and the lease allow), keeping the failure's text in w->err */
+/* flow_wait - read Redis's answers to the part in flight, if any, and settle it */
+static void
+flow_wait(struct bh_worker *w, struct flow *f)
+{
+	struct part *p = f->fly;
+	int r;
+
+	if (!f->flying)
+		return;
+	f->flying = false;
+	r = bh_store_apply_end(w->store, p->items, p->n_items, &f->err);
+	note_redis(w, r == -1);
+	if (r == -1)
+		f->store_failed = true;
+	part_settle(w, f, p);
+}
+
+/* flow_send - the part classified (cur) goes to Redis, after the answers to the one in flight
+ * were read and settled, the lease checked; one without items settles at once. A dry run
+ * prints it. -1 when the lease is not ours: nothing was sent, and the drain stops and stands
+ * by */
+static int
+flow_send(struct bh_worker *w, struct flow *f, const char **error_r)
+{
+	struct part *p = f->cur;
+	const char *err = NULL;
+	size_t i;
+
+	if (w->o.dry_run) {
+		for (i = 0; i < p->n; i++)
+			if (p->jobs[i].dest != DEST_KEEP || p->jobs[i].classified)
+				print_decisions(w, &p->jobs[i]);
+		part_clear(p);
+		return 0;
+	}
+	flow_wait(w, f);
+	if (f->store_failed) {
+		for (i = 0; i < p->n_items; i++)
+			p->items[i].error = "not sent: Redis failed on an earlier part";
+	}
+	if (f->store_failed || p->n_items == 0) {
+		part_settle(w, f, p);
+		return 0;
+	}
+	if (lease_check(w, false, &err) != 1) {
+		part_clear(p);
+		return env_fail(w, "lease",
+				err != NULL ? err : "the mailbox lease is held by another worker",
+				error_r);
+	}
+	bh_store_apply_reset(w->store);
+	(void)bh_store_apply_begin(w->store, p->items, p->n_items, &f->err);
+	f->fly = p;
+	f->flying = true;
+	f->cur = p == &f->parts[0] ? &f->parts[1] : &f->parts[0];
+	return 0;
+}
+
+/* flow_end - send what is left, wait for the last answers: 0, or -1 when the lease is not
+ * ours, Redis failed or did not confirm everything (nothing more is sent then) */
+static int
+flow_end(struct bh_worker *w, struct flow *f, const char **error_r)
+{
+	if (f->cur->n > 0 && flow_send(w, f, error_r) == -1)
+		return -1;
+	flow_wait(w, f);
+	if (f->store_failed || f->unconfirmed > 0) {
+		w->failed = true;
+		return env_fail(w, "redis",
+				f->err != NULL ? f->err : "not every message was confirmed",
+				error_r);
+	}
+	return 0;
+}
+
+/* flow_abandon - after a failure: read the answers to the part in flight (what Redis confirmed
+ * may still move), forget the part being classified */
+static void
+flow_abandon(struct bh_worker *w, struct flow *f)
+{
+	flow_wait(w, f);
+	part_clear(f->cur);
+}
+
+/* settle_after_failure - a batch failed: wait for the reader and the moves in flight, then move
+ * what Redis confirmed now (when IMAP and the lease allow), keeping the failure's text in w->err */
 static void
 settle_after_failure(struct bh_worker *w)
 {
@@ -1231,7 +1345,7 @@ settle_after_failure(struct bh_worker *w)
 	char saved[sizeof(w->err)];
 
 	memcpy(saved, w->err, sizeof(saved));
-	if (moves_join(w, &err) == 0)
+	if (reader_join(w, &err) == 0 && moves_join(w, &err) == 0)
 		(void)moves_flush(w, &err);
 	else
 		moves_drop(w);
@@ -1317,15 +1431,71 @@ list_batch(struct bh_worker *w, size_t max, uint32_t **uids_r, size_t *n_r, cons
 	return 0;
 }
 
-/* run_batch - one batch: sizes, oversized, then chunks of bodies. 1 done something, 0 empty.
- * The batch comes from the helper thread when it listed one ahead (w->ahead), else it is
- * listed here. */
+/* read_ahead - msgs[start..have) in hand: the reader goes on with the next chunk (after the
+ * last chunk of a batch: with listing the next batch), so that IMAP reads while these are
+ * classified and stored, and the moves that are due go out. Only one of two chunks side by
+ * side may be larger than BH_FETCH_CHUNK_BYTES (a big message): a big chunk is read ahead only
+ * after a small one, so the bodies held are never more than the largest message and a chunk.
+ * 0 or -1 */
+static int
+read_ahead(struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size_t start, size_t have,
+	   const char **error_r)
+{
+	size_t bytes, next_end, next_bytes;
+	bool small;
+
+	(void)chunk_end(w, msgs, start, nm, &bytes);
+	small = bytes <= BH_FETCH_CHUNK_BYTES;
+	next_end = chunk_end(w, msgs, have, nm, &next_bytes);
+	if (next_end == have && !w->o.dry_run) {
+		/* the batch's last chunk: the reader lists the next batch meanwhile */
+		w->ahead.want = true;
+		w->ahead.above = w->mv_high;
+		w->ahead.max = w->mv.at; /* the batch size */
+		/* below the next batch: this one and the moves still pending */
+		w->ahead.window = 2 * w->mv.at + nm + w->mv.total;
+		w->ahead.bodies = small;
+	}
+	if (next_end > have && !small && next_bytes > BH_FETCH_CHUNK_BYTES)
+		next_end = have; /* two big ones: the next is read when its turn comes */
+	reader_start(w, msgs, nm, have, next_end);
+	return moves_poll(w, error_r);
+}
+
+/* batch_read - the bodies of the chunk that starts at msgs[*have]: from the reader, which was
+ * reading it, or read here; *have becomes its end. Then read_ahead. 0 or -1 */
+static int
+batch_read(struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size_t *have,
+	   const char **error_r)
+{
+	struct reader *rd = &w->rd;
+	size_t start = *have, bytes;
+	const char *err = NULL;
+
+	if (reader_join(w, error_r) == -1)
+		return -1;
+	if (rd->msgs == msgs && rd->start == start && rd->end > start) {
+		*have = rd->end;
+	} else {
+		*have = chunk_end(w, msgs, start, nm, &bytes);
+		if (fetch_chunk(w, w->imap, msgs, nm, start, *have, &err) == -1)
+			return env_fail(w, "imap", err, error_r);
+	}
+	rd->msgs = NULL;
+	rd->start = rd->end = 0;
+	return read_ahead(w, msgs, nm, start, *have, error_r);
+}
+
+/* run_batch - one batch: sizes, oversized, then every message classified and stored in parts
+ * (struct flow) as its chunk of bodies comes in (batch_read). 1 done something, 0 empty. The
+ * batch comes from the reader when it listed one ahead (w->ahead), else it is listed here. */
 static int
 run_batch(struct bh_worker *w, const char **error_r)
 {
 	struct bh_imap_msg *msgs = NULL;
+	struct flow *f = NULL;
 	uint32_t *uids = NULL;
-	size_t n = 0, nm = 0, i, start, max, exists, fetched = 0;
+	size_t n = 0, nm = 0, i, max, exists, have = 0;
 	uint64_t moved_before;
 	const char *err = NULL;
 	bool *big = NULL;
@@ -1337,12 +1507,12 @@ run_batch(struct bh_worker *w, const char **error_r)
 		max = BH_MAX_BATCH_SIZE;
 	w->mv.at = max; /* a destination moves once it holds a batch's worth */
 	if (w->ahead.ready) {
-		/* taken over from the helper thread: the sizes are known, maybe the first bodies */
+		/* taken over from the reader: the sizes are known, maybe the first bodies */
 		uids = w->ahead.uids;
 		n = w->ahead.n;
 		msgs = w->ahead.msgs;
 		nm = w->ahead.nm;
-		fetched = w->ahead.fetched;
+		have = w->ahead.fetched;
 		memset(&w->ahead, 0, sizeof(w->ahead));
 	} else {
 		ahead_clear(w); /* an empty look ahead: new mail may have come since */
@@ -1375,48 +1545,24 @@ run_batch(struct bh_worker *w, const char **error_r)
 		big[i] = is_big(w, &msgs[i]);
 	if (quarantine_oversized(w, msgs, big, nm, error_r) == -1)
 		goto out;
-	for (start = 0; start < nm;) {
-		size_t bytes, end = chunk_end(w, msgs, start, nm, &bytes);
-
-		if (end > fetched && fetch_chunk(w, msgs, nm, start, end, &err) == -1) {
-			env_fail(w, "imap", err, error_r);
-			goto out;
-		}
-		/* the last chunk's moves go out while this one is classified and stored; after
-		 * the last chunk of the batch, the next batch is listed and fetched ahead */
-		if (end == nm && !w->o.dry_run) {
-			w->ahead.want = true;
-			w->ahead.above = w->mv_high;
-			w->ahead.max = max;
-			/* below the next batch: this one and the moves still pending */
-			w->ahead.window = 2 * max + nm + w->mv.total;
-			w->ahead.budget =
-			    bytes >= BH_MAX_FETCH_BYTES ? 0 : BH_MAX_FETCH_BYTES - bytes;
-			if (w->ahead.budget > BH_MAX_AHEAD_BYTES)
-				w->ahead.budget = BH_MAX_AHEAD_BYTES;
-		}
-		if (moves_start(w, false, error_r) == -1)
-			goto out;
-		/* a message that vanished meanwhile comes back without data: run_chunk keeps it */
-		{
-			struct bh_imap_msg *sub = bh_calloc(end - start, sizeof(*sub));
-			size_t k = 0;
-			int r;
-
-			for (i = start; i < end; i++)
-				if (!big[i])
-					sub[k++] = msgs[i]; /* shallow: the data stays msgs[i]'s */
-			r = run_chunk(w, sub, k, error_r);
-			free(sub);
-			for (i = start; i < end; i++)
-				bh_imap_msg_release(&msgs[i]);
-			if (r == -1) {
-				settle_after_failure(w);
-				goto out;
-			}
-		}
-		start = end;
+	f = bh_calloc(1, sizeof(*f));
+	f->cur = &f->parts[0];
+	/* the lines go out a part at a time, after its answers (a warning goes at once) */
+	bh_log_batch_begin();
+	if (have > 0 && read_ahead(w, msgs, nm, 0, have, error_r) == -1)
+		goto failed;
+	for (i = 0; i < nm; i++) {
+		if (i >= have && batch_read(w, msgs, nm, &have, error_r) == -1)
+			goto failed;
+		if (big[i])
+			continue;
+		part_classify(w, f->cur, &msgs[i]);
+		if (f->cur->n == BH_STORE_PART && flow_send(w, f, error_r) == -1)
+			goto failed;
 	}
+	/* the reader may still be listing the next batch */
+	if (flow_end(w, f, error_r) == -1 || reader_join(w, error_r) == -1)
+		goto failed;
 	if (w->o.dry_run)
 		w->dry_high = uids[n - 1];
 	w->st.batches++;
@@ -1428,9 +1574,19 @@ run_batch(struct bh_worker *w, const char **error_r)
 		       n);
 		ret = 0;
 	}
+	goto out;
+failed:
+	flow_abandon(w, f);
+	settle_after_failure(w);
 out:
-	if (ret == -1 && !w->mv.running)
+	if (f != NULL)
+		bh_log_batch_end();
+	assert(!w->rd.running);
+	w->rd.msgs = NULL; /* freed below */
+	w->rd.start = w->rd.end = 0;
+	if (ret == -1)
 		ahead_clear(w); /* the mailbox is read again from its lowest UID */
+	free(f);
 	free(big);
 	bh_imap_msgs_free(&msgs, nm);
 	free(uids);
@@ -1471,6 +1627,7 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 			moves_drop(w);
 			if (w->imap != NULL)
 				bh_metrics_conn_closed(w->o.metrics, BH_CONN_IMAP);
+			bh_imap_free(&w->mv_imap);
 			bh_imap_free(&w->imap);
 			return r;
 		}
@@ -1518,7 +1675,8 @@ bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, co
 		if (timeout_ms > due)
 			timeout_ms = due > 100 ? due : 100;
 	}
-	moves_drop(w); /* none: every drain ends with its moves done */
+	moves_drop(w);		   /* none: every drain ends with its moves done */
+	bh_imap_free(&w->mv_imap); /* the moves' connection lives for a drain */
 	if (ensure_connected(w, error_r) == -1)
 		return -1;
 	r = bh_imap_wait(w->imap, timeout_ms, mask, &err);

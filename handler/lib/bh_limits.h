@@ -65,13 +65,14 @@
 #define BH_MAX_SENTINELS 16u
 
 /* IMAP. */
-#define BH_DEF_BATCH_SIZE   1000u
-#define BH_MAX_BATCH_SIZE   5000u
-#define BH_MAX_FETCH_BYTES  (32u * 1024 * 1024) /* announced body bytes per UID FETCH */
-#define BH_MAX_AHEAD_BYTES  (8u * 1024 * 1024)	/* body bytes fetched ahead of a chunk */
-#define BH_STORE_PART	    100u /* messages a worker sends to Redis at once (one part in flight) */
-#define BH_MAX_TLS_CHAIN    16u	 /* certificates of a server chain we look at */
-#define BH_MAX_CAPABILITIES 256u /* capability names kept from one server */
+#define BH_DEF_BATCH_SIZE 1000u
+#define BH_MAX_BATCH_SIZE 5000u
+/* announced body bytes per UID FETCH (one message at least): a worker holds the bodies of the
+ * chunk it classifies and of the one read meanwhile */
+#define BH_FETCH_CHUNK_BYTES (512u * 1024)
+#define BH_STORE_PART	     100u /* messages a worker sends to Redis at once (one part in flight) */
+#define BH_MAX_TLS_CHAIN     16u  /* certificates of a server chain we look at */
+#define BH_MAX_CAPABILITIES  256u /* capability names kept from one server */
 
 /* Metrics (label values come from untrusted mail: a list name out of a VERP address). */
 #define BH_MAX_METRIC_SERIES 10000u /* labelled series; more go to an overflow series */
