@@ -69,7 +69,7 @@
 #define BH_MAX_BATCH_SIZE 5000u
 /* announced body bytes per UID FETCH (one message at least): a worker holds the bodies of the
  * chunk it classifies and of the one read meanwhile */
-#define BH_FETCH_CHUNK_BYTES (512u * 1024)
+#define BH_FETCH_CHUNK_BYTES (256u * 1024)
 #define BH_STORE_PART	     100u /* messages a worker sends to Redis at once (one part in flight) */
 #define BH_MAX_TLS_CHAIN     16u  /* certificates of a server chain we look at */
 #define BH_MAX_CAPABILITIES  256u /* capability names kept from one server */
