@@ -5,24 +5,28 @@
  *   search   UID SEARCH UNDELETED: the lowest batch_size UIDs
  *   sizes    one UID FETCH (RFC822.SIZE) for the batch; messages over limits.message_size are
  *            quarantined untouched (never loaded)
- *   fetch    UID FETCH BODY.PEEK[] for many UIDs per command, at most BH_MAX_FETCH_BYTES of
- *            announced size per command
+ *   fetch    UID FETCH BODY.PEEK[] by chunks of BH_FETCH_CHUNK_BYTES of announced size (one
+ *            message at least). The reader thread reads the next chunk while the main thread
+ *            classifies and stores this one (IMAP's main connection is used by one thread at
+ *            a time); a body is freed as soon as its message is classified, so a worker holds
+ *            about two chunks of bodies, and never two big messages at once (read_ahead)
  *   parse    bh_classify: bad input is quarantined, the batch goes on
  *   VERP     bh_verp_locate
  *   loops    bh_loop_check
  *   policy   bh_policy_decide
- *   store    bh_store_apply_begin/_end: parts of BH_STORE_PART messages pipelined, the next
- *            part classified while Redis applies one (one part in flight: in order)
- *   move     one UID MOVE per destination folder, only for messages Redis confirmed
- *            (dest_confirmed); sent on a helper thread after the next chunk is fetched, while
- *            that chunk is classified and stored (IMAP is used by one thread at a time: the
- *            main thread touches it only while the helper thread is not running)
- *   ahead    during the last chunk of a batch, after its moves, the helper thread also lists
- *            the next batch (the UIDs above this one), its sizes and the bodies of its first
- *            chunk (within BH_MAX_AHEAD_BYTES), so the next batch starts without waiting for
- *            IMAP; nothing moves on its account
- *   log      the chunk's info and debug lines collected and written with one write (warnings
- *            and errors at once)
+ *   store    bh_store_apply_begin/_end in parts of BH_STORE_PART messages (struct flow): one
+ *            part in flight (so they are applied in order) while the next is classified; the
+ *            pipeline runs across chunks and drains only at the end of a batch
+ *   move     the moves Redis confirmed (dest_confirmed) gather per destination folder until it
+ *            holds a batch's worth, then go as one UID MOVE on the moves thread, on a
+ *            connection of its own (mv_imap, made when first needed and closed before the
+ *            worker waits for mail), while reading, classifying and storing go on; the end of
+ *            a drain, a failure or an interruption moves everything pending (moves_flush)
+ *   ahead    with the last chunk of a batch the reader also lists the next batch (the UIDs
+ *            above this one), its sizes and the bodies of its first chunk, so the next batch
+ *            starts without waiting for IMAP; nothing moves on its account
+ *   log      a part's info and debug lines collected and written with one write after its
+ *            answers (warnings and errors at once)
  *
  * Postfix's queue discipline: a message leaves the mailbox only when Redis holds its outcome.
  * Killed anywhere, a restart re-reads what is still in the mailbox; the store's stable-id key
@@ -30,7 +34,7 @@
  *
  * With lease.enabled, several workers may serve one mailbox: only the holder of its Redis lease
  * works (the others stand by, without an IMAP connection, and ask again every ttl/3). The
- * holder renews every ttl/3, before each chunk's store; it moves a chunk only while the lease
+ * holder renews every ttl/3, before each part's store; it starts moves only while the lease
  * it renewed cannot have expired (2/3 of the ttl since the renewal was sent), and the store's
  * apply script refuses a message outright when the lease holds another token.
  *
@@ -110,6 +114,7 @@ struct ahead {
 	size_t max;	/* batch size */
 	size_t window;	/* UID SEARCH over this many: the batch and what is still there below */
 	bool bodies;	/* fetch the bodies of its first chunk too */
+	bool sync;	/* NOOP first: mail was moved on the moves' connection (view_sync) */
 	/* outputs, read after the join */
 	bool ready; /* uids and msgs hold the next batch (n > 0) */
 	uint32_t *uids;
@@ -139,6 +144,7 @@ struct bh_worker {
 	struct bh_worker_stats st;
 	struct moves mv;
 	uint32_t mv_high; /* the highest UID listed by the batch the pending moves come from */
+	bool mv_unsynced; /* the moves' connection moved mail since the main one last synced */
 	struct reader rd;
 	struct ahead ahead; /* the reader's second job, after the last chunk of a batch */
 	char err[512];
@@ -405,6 +411,7 @@ ensure_connected(struct bh_worker *w, const char **error_r)
 		w->dry_high = 0;
 	}
 	w->uidvalidity = uv;
+	w->mv_unsynced = false; /* a fresh SELECT */
 	return 0;
 }
 
@@ -752,6 +759,8 @@ ahead_fetch(struct bh_worker *w, const char **error_r)
 	struct ahead *ah = &w->ahead;
 	size_t i, k = 0, end, bytes;
 
+	if (ah->sync && bh_imap_noop(w->imap, error_r) == -1)
+		return -1;
 	if (bh_imap_search(w->imap, ah->window, &ah->uids, &ah->n, error_r) == -1)
 		return -1;
 	for (i = 0; i < ah->n; i++)
@@ -965,6 +974,8 @@ moves_count(struct bh_worker *w)
 {
 	const struct moves *mv = &w->mv;
 
+	if (mv->done[DEST_PROCESSED] + mv->done[DEST_IGNORED] + mv->done[DEST_QUARANTINE] > 0)
+		w->mv_unsynced = true;
 	w->st.processed += mv->done[DEST_PROCESSED];
 	w->st.ignored += mv->done[DEST_IGNORED];
 	w->st.quarantined += mv->done[DEST_QUARANTINE];
@@ -1074,6 +1085,22 @@ crash_hook(void)
 		       "BOUNCER_TEST_CRASH_AFTER_STORE: exiting after the "
 		       "Redis confirmation, before the move");
 		_exit(BH_WORKER_CRASH_STATUS);
+	}
+}
+
+/* pause_hook - test-only: BOUNCER_TEST_BATCH_PAUSE_MS, a pause after every batch, so that a
+ * test can act in the middle of a drain (kill the Redis master, the lease holder) however fast
+ * the drain would be */
+static void
+pause_hook(void)
+{
+	const char *e = getenv("BOUNCER_TEST_BATCH_PAUSE_MS");
+	long ms = e != NULL ? strtol(e, NULL, 10) : 0;
+
+	if (ms > 0 && ms <= 10000) {
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
 	}
 }
 
@@ -1399,6 +1426,22 @@ quarantine_oversized(struct bh_worker *w, struct bh_imap_msg *msgs, const bool *
 	return ret;
 }
 
+/* view_sync - NOOP on the main connection when the moves' connection moved mail since it last
+ * synced: until then its view may still hold the moved messages (a server reports another
+ * session's expunges at its own pace), and a UID SEARCH would list them. 0 or -1 */
+static int
+view_sync(struct bh_worker *w, const char **error_r)
+{
+	const char *err = NULL;
+
+	if (!w->mv_unsynced)
+		return 0;
+	if (bh_imap_noop(w->imap, &err) == -1)
+		return env_fail(w, "imap", err, error_r);
+	w->mv_unsynced = false;
+	return 0;
+}
+
 /* list_batch - the UIDs of the next batch (the lowest max UIDs, above those whose moves are
  * pending) in *uids_r, their count in *n_r: 0 or -1 */
 static int
@@ -1409,6 +1452,8 @@ list_batch(struct bh_worker *w, size_t max, uint32_t **uids_r, size_t *n_r, cons
 
 	*uids_r = NULL;
 	*n_r = 0;
+	if (view_sync(w, error_r) == -1)
+		return -1;
 	if (w->mv.total > 0) {
 		/* earlier batches are still in the mailbox, their moves pending: the next batch
 		 * is what comes after them (new mail has higher UIDs) */
@@ -1423,7 +1468,7 @@ list_batch(struct bh_worker *w, size_t max, uint32_t **uids_r, size_t *n_r, cons
 		/* nothing after it in the window: move it, then look again */
 		free(*uids_r);
 		*uids_r = NULL;
-		if (moves_flush(w, error_r) == -1)
+		if (moves_flush(w, error_r) == -1 || view_sync(w, error_r) == -1)
 			return -1;
 	}
 	if (bh_imap_search(w->imap, w->o.dry_run ? SIZE_MAX : max, uids_r, n_r, &err) == -1)
@@ -1455,6 +1500,8 @@ read_ahead(struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size_t star
 		/* below the next batch: this one and the moves still pending */
 		w->ahead.window = 2 * w->mv.at + nm + w->mv.total;
 		w->ahead.bodies = small;
+		w->ahead.sync = w->mv_unsynced;
+		w->mv_unsynced = false;
 	}
 	if (next_end > have && !small && next_bytes > BH_FETCH_CHUNK_BYTES)
 		next_end = have; /* two big ones: the next is read when its turn comes */
@@ -1635,9 +1682,11 @@ bh_worker_drain(struct bh_worker *w, const char **error_r)
 			return -1;
 		start = bh_mono_ms();
 		r = run_batch(w, error_r);
-		if (r == 1)
+		if (r == 1) {
 			bh_metrics_batch_observe(w->o.metrics,
 						 (double)(bh_mono_ms() - start) / 1000.0);
+			pause_hook();
+		}
 		if (w->o.progress != NULL)
 			w->o.progress(&w->st, w->o.ctx);
 		if (r == -1)
@@ -1678,6 +1727,9 @@ bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, co
 	moves_drop(w);		   /* none: every drain ends with its moves done */
 	bh_imap_free(&w->mv_imap); /* the moves' connection lives for a drain */
 	if (ensure_connected(w, error_r) == -1)
+		return -1;
+	/* the last moves' expunges taken in now, not taken for news during IDLE */
+	if (view_sync(w, error_r) == -1)
 		return -1;
 	r = bh_imap_wait(w->imap, timeout_ms, mask, &err);
 	if (r == -1)

@@ -66,7 +66,8 @@ done
 chown -R --reference="$DOVECOT_MAILDIR/.." "$DOVECOT_MAILDIR"
 [ "$(dovecot_count INBOX)" = $N ] || fail "delivered $(dovecot_count INBOX), want $N"
 
-"$BOUNCER" run -c "$T/bouncer.yaml" 2>"$T/run.log" &
+# a pause after every batch, so that the master dies in the middle of the drain
+BOUNCER_TEST_BATCH_PAUSE_MS=50 "$BOUNCER" run -c "$T/bouncer.yaml" 2>"$T/run.log" &
 RUN=$!
 BG_PIDS="$BG_PIDS $RUN"
 processed_ge() { [ "$(dovecot_count bouncer/processed)" -ge "$1" ]; }

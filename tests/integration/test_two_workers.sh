@@ -92,11 +92,13 @@ stop_worker w2
 : >"$T/w1.log"
 : >"$T/w2.log"
 deliver_many 500 INBOX b
-# small batches, so that the holder is still at work when it is killed
+# small batches and a pause after each, so that the holder is still at work when it is killed
 sed 's/^  batch_size: .*/  batch_size: 5/' "$T/inbox.yaml" >"$T/slow.yaml"
+export BOUNCER_TEST_BATCH_PAUSE_MS=20
 start_worker w1 "$T/slow.yaml"
 wait_for grep -q '"event":"lease_acquired"' "$T/w1.log" || fail "w1 did not take the lease"
 start_worker w2 "$T/slow.yaml"
+unset BOUNCER_TEST_BATCH_PAUSE_MS
 wait_for grep -q '"event":"standby"' "$T/w2.log" || fail "w2 did not stand by"
 wait_long processed_ge 550 || fail "w1 made no progress"
 kill -KILL "$PID_w1"
