@@ -703,18 +703,24 @@ chunk_end(const struct bh_worker *w, const struct bh_imap_msg *msgs, size_t star
 	return end;
 }
 
-/* fetch_chunk - UID FETCH the bodies of msgs[start..end) that are not oversized: 0 or -1 */
+/* fetch_chunk - UID FETCH the bodies of msgs[start..end) that are not oversized (only the
+ * chunk is handed over: the cost of a fetch is the chunk's, not the batch's): 0 or -1 */
 static int
 fetch_chunk(const struct bh_worker *w, struct bh_imap *im, struct bh_imap_msg *msgs, size_t nm,
 	    size_t start, size_t end, const char **error_r)
 {
-	bool *want = bh_calloc(nm + 1, sizeof(*want));
+	bool *want;
 	size_t i;
 	int r;
 
+	(void)nm; /* for the assertion */
+	assert(start <= end && end <= nm);
+	if (start == end)
+		return 0;
+	want = bh_calloc(end - start, sizeof(*want));
 	for (i = start; i < end; i++)
-		want[i] = !is_big(w, &msgs[i]);
-	r = bh_imap_fetch_bodies(im, msgs, want, nm, error_r);
+		want[i - start] = !is_big(w, &msgs[i]);
+	r = bh_imap_fetch_bodies(im, msgs + start, want, end - start, error_r);
 	free(want);
 	return r;
 }
