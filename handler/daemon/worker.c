@@ -1604,7 +1604,8 @@ run_batch(struct bh_worker *w, const char **error_r)
 	bh_log_batch_begin();
 	if (have > 0 && read_ahead(w, msgs, nm, 0, have, error_r) == -1)
 		goto failed;
-	for (i = 0; i < nm; i++) {
+	for (i = 0; i < nm && !f->store_failed; i++) {
+		/* (Redis failed on a part: the rest waits in the mailbox, unread) */
 		if (i >= have && batch_read(w, msgs, nm, &have, error_r) == -1)
 			goto failed;
 		if (big[i])
