@@ -87,6 +87,7 @@ struct moves {
 	/* set by the thread, read after the join */
 	size_t done[DEST_KEEP]; /* moved per destination */
 	int ret;
+	bool unconnected; /* ret -1 because the moves' connection could not be made */
 	char err[256];
 };
 
@@ -144,6 +145,8 @@ struct bh_worker {
 	struct bh_worker_stats st;
 	struct moves mv;
 	uint32_t mv_high; /* the highest UID listed by the batch the pending moves come from */
+	bool mv_single;	  /* no second connection this drain: moves go on the main one */
+	bool mv_warned;	  /* the fallback to one connection was logged */
 	bool mv_unsynced; /* the moves' connection moved mail since the main one last synced */
 	struct reader rd;
 	struct ahead ahead; /* the reader's second job, after the last chunk of a batch */
@@ -849,7 +852,8 @@ reader_join(struct bh_worker *w, const char **error_r)
 }
 
 /* mv_connect - on the moves thread: the moves' connection, made when there is none, with the
- * mailbox selected under the UIDVALIDITY the main connection knows: 0 or -1 */
+ * mailbox selected under the UIDVALIDITY the main connection knows: 0, -1 when it could not be
+ * made (the moves then fall back to the main connection), -2 when the UIDVALIDITY changed */
 static int
 mv_connect(struct bh_worker *w, const char **error_r)
 {
@@ -864,30 +868,38 @@ mv_connect(struct bh_worker *w, const char **error_r)
 		return -1;
 	if (uv != w->uidvalidity) {
 		*error_r = "the mailbox's UIDVALIDITY changed: not moving";
-		return -1;
+		return -2;
 	}
 	return 0;
 }
 
 /* moves_thread - the moves thread: one UID MOVE per destination folder in flight, in order,
- * until one fails, on the moves' connection. Touches nothing of the worker but w->mv_imap and
- * the in-flight half of w->mv */
+ * until one fails, on the moves' connection (w->mv_single: on the main connection, called in
+ * the main thread). Touches nothing of the worker but w->mv_imap and the in-flight half of
+ * w->mv */
 static void *
 moves_thread(void *arg)
 {
 	struct bh_worker *w = arg;
 	struct moves *mv = &w->mv;
+	struct bh_imap *im = w->imap;
 	const char *err = NULL;
-	int d;
+	int d, r;
 
 	mv->ret = 0;
-	if (mv_connect(w, &err) == -1)
-		goto fail;
+	mv->unconnected = false;
+	if (!w->mv_single) {
+		if ((r = mv_connect(w, &err)) != 0) {
+			mv->unconnected = r == -1;
+			bh_imap_free(&w->mv_imap);
+			goto fail;
+		}
+		im = w->mv_imap;
+	}
 	for (d = 0; d < DEST_KEEP; d++) {
 		if (mv->n[d] == 0)
 			continue;
-		if (bh_imap_move(w->mv_imap, mv->uids[d], mv->n[d], folder_of(w, (enum dest)d),
-				 &err) == -1)
+		if (bh_imap_move(im, mv->uids[d], mv->n[d], folder_of(w, (enum dest)d), &err) == -1)
 			goto fail;
 		mv->done[d] = mv->n[d];
 	}
@@ -1005,11 +1017,40 @@ moves_start(struct bh_worker *w, bool flush, const char **error_r)
 		moves_clear(mv);
 		return env_fail(w, "lease", "lost or not renewed in time: not moving", error_r);
 	}
+	/* one connection: the reader must be done with it */
+	if (w->mv_single && reader_join(w, error_r) == -1)
+		return -1;
 	if (moves_due(mv, flush) == 0)
 		return 0;
 	mv->running = true;
 	atomic_store(&mv->finished, false);
-	thread_run(&mv->th, moves_thread, w);
+	if (w->mv_single) {
+		mv->th = pthread_self(); /* nothing to join */
+		moves_thread(w);
+	} else {
+		thread_run(&mv->th, moves_thread, w);
+	}
+	return 0;
+}
+
+/* moves_single - the moves' connection could not be made (most likely a server's limit on
+ * connections per user): for the rest of the drain the moves go on the main connection, in the
+ * main thread, and those in flight go now (after the reader). 0, or -1 when IMAP failed */
+static int
+moves_single(struct bh_worker *w, const char **error_r)
+{
+	struct bh_logline l;
+
+	bh_log_begin(&l, w->mv_warned ? BH_LOG_DEBUG : BH_LOG_WARN, "moves_connection");
+	bh_log_str(&l, "mailbox", w->cfg->imap.mailbox);
+	bh_log_str(&l, "error", w->mv.err);
+	bh_log_str(&l, "then", "moving on the main connection this drain");
+	bh_log_end(&l);
+	w->mv_warned = true;
+	w->mv_single = true;
+	if (reader_join(w, error_r) == -1)
+		return -1;
+	moves_thread(w);
 	return 0;
 }
 
@@ -1023,6 +1064,8 @@ moves_join(struct bh_worker *w, const char **error_r)
 		return 0;
 	thread_join(mv->th);
 	mv->running = false;
+	if (mv->ret == -1 && mv->unconnected && moves_single(w, error_r) == -1)
+		return -1;
 	moves_count(w);
 	if (mv->ret == -1) {
 		/* IMAP failed: the pending ones wait in the mailbox for the next drain too */
@@ -1733,6 +1776,7 @@ bh_worker_wait(struct bh_worker *w, int64_t timeout_ms, const sigset_t *mask, co
 	}
 	moves_drop(w);		   /* none: every drain ends with its moves done */
 	bh_imap_free(&w->mv_imap); /* the moves' connection lives for a drain */
+	w->mv_single = false;	   /* the next drain tries it again */
 	if (ensure_connected(w, error_r) == -1)
 		return -1;
 	/* the last moves' expunges taken in now, not taken for news during IDLE */
