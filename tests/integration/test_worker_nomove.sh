@@ -11,10 +11,7 @@ source "$BH_SOURCE_DIR/tests/integration/worker_lib.sh"
 worker_setup
 fail() { echo "FAIL: $*" >&2; cat "$T"/*.log >&2 2>/dev/null || true; exit 1; }
 
-for i in 1 2 3 4; do
-	make_dsn "$T/m$i.eml" "$(verp news "u$i@example.net")" "u$i@example.net" 5.1.1 "550 5.1.1 user unknown"
-	dovecot_deliver "$T/m$i.eml"
-done
+deliver_unknown 1 4
 make_autoreply "$T/ooo.eml" "$(verp news bob@example.net)"
 dovecot_deliver "$T/ooo.eml"
 "$BOUNCER" once -c "$T/bouncer.yaml" >/dev/null 2>"$T/once.log" || fail "once failed"

@@ -13,10 +13,7 @@ source "$BH_SOURCE_DIR/tests/integration/worker_lib.sh"
 worker_setup
 fail() { echo "FAIL: $*" >&2; cat "$T"/*.log >&2 2>/dev/null || true; exit 1; }
 
-for i in $(seq 1 10); do
-	make_dsn "$T/m$i.eml" "$(verp news "u$i@example.net")" "u$i@example.net" 5.1.1 "550 5.1.1 user unknown"
-	dovecot_deliver "$T/m$i.eml"
-done
+deliver_unknown 1 10
 make_autoreply "$T/ooo.eml" "$(verp news bob@example.net)"
 dovecot_deliver "$T/ooo.eml"
 "$BOUNCER" once -c "$T/bouncer.yaml" >/dev/null 2>"$T/once.log" || fail "once failed"
@@ -28,17 +25,13 @@ grep -q '"event":"moves_connection"' "$T/once.log" || fail "no moves_connection 
 [ "$(dovecot_count bouncer/ignored)" = 1 ] || fail "ignored: $(dovecot_count bouncer/ignored)"
 
 # `run`: a later drain falls back again, and moves what came meanwhile
+in_folders() { [ "$(dovecot_count bouncer/processed)" = "$1" ] && [ "$(dovecot_count INBOX)" = 0 ]; }
 "$BOUNCER" run -c "$T/bouncer.yaml" >/dev/null 2>"$T/run.log" &
-RUN=$!
-BG_PIDS=$RUN
+BG_PIDS=$!
 wait_for grep -q '"event":"imap_connected"' "$T/run.log" || fail "run did not connect"
-for i in 11 12 13 14; do
-	make_dsn "$T/m$i.eml" "$(verp news "u$i@example.net")" "u$i@example.net" 5.1.1 "550 5.1.1 user unknown"
-	dovecot_deliver "$T/m$i.eml"
-done
-wait_for sh -c "[ \$(doveadm -c '$DOVECOT_DIR/dovecot.conf' -f flow mailbox status -u bounces messages bouncer/processed | sed 's/.*=//') = 14 ]" ||
-	fail "run did not move the new mail"
-kill -TERM "$RUN"
-wait "$RUN" || fail "run did not exit cleanly"
+deliver_unknown 11 14
+wait_for in_folders 14 || fail "run did not move the new mail: $(dovecot_count INBOX) left"
+kill -TERM "$BG_PIDS"
+wait "$BG_PIDS" || fail "run did not exit cleanly"
 BG_PIDS=
 echo "ok: one connection per user: the moves go on the main connection"

@@ -15,10 +15,7 @@ BG_PIDS=$RUN
 wait_for grep -q '"event":"imap_connected"' "$T/run.log" || fail "run did not connect"
 
 stop_redis
-for i in 1 2 3; do
-	make_dsn "$T/m$i.eml" "$(verp news "u$i@example.net")" "u$i@example.net" 5.1.1 "550 5.1.1 user unknown"
-	dovecot_deliver "$T/m$i.eml"
-done
+deliver_unknown 1 3
 wait_for grep -q '"event":"unavailable".*redis' "$T/run.log" || fail "Redis being down was not reported"
 sleep 1
 [ "$(dovecot_count INBOX)" = 3 ] || fail "messages left the mailbox while Redis was down"

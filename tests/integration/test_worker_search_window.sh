@@ -8,10 +8,7 @@ worker_setup
 fail() { echo "FAIL: $*" >&2; cat "$T"/*.log >&2 2>/dev/null || true; exit 1; }
 write_config none "$DOVECOT_IMAP_PORT" "$DOVECOT_CA" 127.0.0.1
 
-for i in $(seq 1 10); do
-	make_dsn "$T/m$i.eml" "$(verp news "u$i@example.net")" "u$i@example.net" 5.1.1 "550 5.1.1 user unknown"
-	dovecot_deliver "$T/m$i.eml"
-done
+deliver_unknown 1 10
 # another client flags the first four (more than a batch of 3) \Deleted and leaves them there
 doveadm -c "$DOVECOT_DIR/dovecot.conf" flags add -u "$DOVECOT_USER" '\Deleted' mailbox INBOX 1:4 ||
 	fail "doveadm flags add"

@@ -147,6 +147,17 @@ Date: Fri, 27 Nov 2026 09:58:00 +0000
 EOF2
 }
 
+# deliver_unknown FIRST LAST - hard bounces (5.1.1 user unknown) for uFIRST..uLAST@example.net,
+# each to its VERP address of list news, delivered to INBOX
+deliver_unknown() {
+	local i
+	for i in $(seq "$1" "$2"); do
+		make_dsn "$T/m$i.eml" "$(verp news "u$i@example.net")" "u$i@example.net" 5.1.1 \
+			"550 5.1.1 user unknown"
+		dovecot_deliver "$T/m$i.eml"
+	done
+}
+
 make_autoreply() { # FILE VERP
 	cat >"$1" <<EOF2
 Return-Path: <>
