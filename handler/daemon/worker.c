@@ -98,8 +98,8 @@ struct moves {
  * msgs[start..end) only after reader_join. */
 struct reader {
 	struct bh_imap_msg *msgs; /* the batch in hand: the reader sets data and len only */
-	size_t nm, start, end;
-	bool running; /* the thread owns w->imap until reader_join */
+	size_t start, end;	  /* end > start: msgs[start..end) read, or being read */
+	bool running;		  /* the thread owns w->imap until reader_join */
 	pthread_t th;
 	int ret; /* set by the thread, read after the join */
 	char err[256];
@@ -709,16 +709,14 @@ chunk_end(const struct bh_worker *w, const struct bh_imap_msg *msgs, size_t star
 /* fetch_chunk - UID FETCH the bodies of msgs[start..end) that are not oversized (only the
  * chunk is handed over: the cost of a fetch is the chunk's, not the batch's): 0 or -1 */
 static int
-fetch_chunk(const struct bh_worker *w, struct bh_imap *im, struct bh_imap_msg *msgs, size_t nm,
-	    size_t start, size_t end, const char **error_r)
+fetch_chunk(const struct bh_worker *w, struct bh_imap *im, struct bh_imap_msg *msgs, size_t start,
+	    size_t end, const char **error_r)
 {
 	bool *want;
 	size_t i;
 	int r;
 
-	(void)nm; /* for the assertion */
-	assert(start <= end && end <= nm);
-	if (start == end)
+	if (start >= end)
 		return 0;
 	want = bh_calloc(end - start, sizeof(*want));
 	for (i = start; i < end; i++)
@@ -784,7 +782,7 @@ ahead_fetch(struct bh_worker *w, const char **error_r)
 	if (!ah->ready || !ah->bodies)
 		return 0; /* the main thread fetches them when their turn comes */
 	end = chunk_end(w, ah->msgs, 0, ah->nm, &bytes);
-	if (fetch_chunk(w, w->imap, ah->msgs, ah->nm, 0, end, error_r) == -1)
+	if (fetch_chunk(w, w->imap, ah->msgs, 0, end, error_r) == -1)
 		return -1;
 	ah->fetched = end;
 	return 0;
@@ -801,8 +799,7 @@ reader_thread(void *arg)
 	const char *err = NULL;
 
 	rd->ret = 0;
-	if (rd->end > rd->start &&
-	    fetch_chunk(w, w->imap, rd->msgs, rd->nm, rd->start, rd->end, &err) == -1) {
+	if (fetch_chunk(w, w->imap, rd->msgs, rd->start, rd->end, &err) == -1) {
 		snprintf(rd->err, sizeof(rd->err), "%s", err != NULL ? err : "UID FETCH failed");
 		rd->ret = -1;
 		return NULL;
@@ -818,13 +815,12 @@ reader_thread(void *arg)
 /* reader_start - the reader on msgs[start..end) (none when start == end), and on the next
  * batch after them when w->ahead.want */
 static void
-reader_start(struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size_t start, size_t end)
+reader_start(struct bh_worker *w, struct bh_imap_msg *msgs, size_t start, size_t end)
 {
 	struct reader *rd = &w->rd;
 
 	assert(!rd->running && w->imap != NULL);
 	rd->msgs = msgs;
-	rd->nm = nm;
 	rd->start = start;
 	rd->end = end;
 	if (start == end && !w->ahead.want)
@@ -1017,11 +1013,11 @@ moves_start(struct bh_worker *w, bool flush, const char **error_r)
 		moves_clear(mv);
 		return env_fail(w, "lease", "lost or not renewed in time: not moving", error_r);
 	}
-	/* one connection: the reader must be done with it */
-	if (w->mv_single && reader_join(w, error_r) == -1)
-		return -1;
 	if (moves_due(mv, flush) == 0)
 		return 0;
+	/* one connection: the reader must be done with it (a failure drops the moves due) */
+	if (w->mv_single && reader_join(w, error_r) == -1)
+		return -1;
 	mv->running = true;
 	atomic_store(&mv->finished, false);
 	if (w->mv_single) {
@@ -1554,7 +1550,7 @@ read_ahead(struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size_t star
 	}
 	if (next_end > have && !small && next_bytes > BH_FETCH_CHUNK_BYTES)
 		next_end = have; /* two big ones: the next is read when its turn comes */
-	reader_start(w, msgs, nm, have, next_end);
+	reader_start(w, msgs, have, next_end);
 	return moves_poll(w, error_r);
 }
 
@@ -1570,11 +1566,12 @@ batch_read(struct bh_worker *w, struct bh_imap_msg *msgs, size_t nm, size_t *hav
 
 	if (reader_join(w, error_r) == -1)
 		return -1;
-	if (rd->msgs == msgs && rd->start == start && rd->end > start) {
+	if (rd->end > start) { /* the reader read it: it started there (read_ahead) */
+		assert(rd->msgs == msgs && rd->start == start);
 		*have = rd->end;
 	} else {
 		*have = chunk_end(w, msgs, start, nm, &bytes);
-		if (fetch_chunk(w, w->imap, msgs, nm, start, *have, &err) == -1)
+		if (fetch_chunk(w, w->imap, msgs, start, *have, &err) == -1)
 			return env_fail(w, "imap", err, error_r);
 	}
 	rd->msgs = NULL;

@@ -3,7 +3,8 @@
 # worth (a UID MOVE costs the server a fixed price per command), and the end of the drain moves
 # the rest: with batch_size 3, 12 bounces and 4 auto-replies interleaved (6 batches) end in
 # their folders with fewer UID MOVEs than one per folder per batch, and nothing stays behind.
-# Consecutive UIDs go as a range ("1:3"). The apply script sets a stats bucket's TTL once, at
+# Consecutive UIDs go as a range ("1:3"), on a connection other than the one the bodies are read
+# on, and the reading connection never lists what was moved meanwhile (no no_progress). The apply script sets a stats bucket's TTL once, at
 # its first count (EXPIRE NX): a later message in the bucket does not renew it.
 set -euo pipefail
 source "$BH_SOURCE_DIR/tests/integration/worker_lib.sh"
@@ -36,9 +37,19 @@ if command -v strace >/dev/null 2>&1; then
 	[ "$moves" -le 7 ] || fail "$moves UID MOVEs for 16 messages in 6 batches"
 	[ "$ign" -ge 1 ] || fail "no UID MOVE into bouncer/ignored seen"
 	grep -q 'UID MOVE [0-9]*:[0-9]' "$T/strace.log" || fail "no UID range in a UID MOVE"
+	# the moves go on a connection of their own, never the one the bodies are read on
+	fdof() { sed -E 's/^([0-9]+ +)?[a-z]+\(([0-9]+),.*/\2/' | sort -u; }
+	read_fds=$(grep 'UID FETCH .*BODY.PEEK' "$T/strace.log" | fdof)
+	move_fds=$(grep 'UID MOVE' "$T/strace.log" | fdof)
+	[ -n "$read_fds" ] && [ -n "$move_fds" ] || fail "no UID FETCH or UID MOVE traced"
+	for fd in $move_fds; do
+		! echo "$read_fds" | grep -qx "$fd" || fail "a UID MOVE went on the reading connection (fd $fd)"
+	done
 else
 	"$BOUNCER" once -c "$T/bouncer.yaml" >/dev/null 2>"$T/once.log" || fail "once failed"
 fi
+# the reading connection syncs before it lists (view_sync): it never lists mail moved meanwhile
+! grep -q '"event":"no_progress"' "$T/once.log" || fail "a drain listed messages that were moved"
 [ "$(dovecot_count bouncer/processed)" = 12 ] || fail "processed: $(dovecot_count bouncer/processed)"
 [ "$(dovecot_count bouncer/ignored)" = 4 ] || fail "ignored: $(dovecot_count bouncer/ignored)"
 [ "$(dovecot_count INBOX)" = 0 ] || fail "INBOX: $(dovecot_count INBOX) left"
